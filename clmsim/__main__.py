@@ -1,0 +1,8 @@
+"""``python -m clmsim`` is the ``clmsim`` command."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""``clmsim validate`` and ``clmsim schema``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from ..model import compile_model
+from ..scenario import dump_yaml, json_schema, load_scenario
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                        help="override a scenario field, e.g. --set time.horizon=36 (repeatable)")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("validate", help="check a scenario file and summarise it")
+    p.add_argument("file", help="scenario YAML file")
+    add_set_option(p)
+    p.add_argument("--print-resolved", action="store_true",
+                   help="print the merged scenario and every strategy with its overrides applied")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
+    p.set_defaults(func=cmd_schema)
+
+
+def describe(scenario) -> str:
+    """A readable summary of a validated scenario."""
+    spec = scenario.spec
+    model = compile_model(scenario)
+    lines = [f"scenario {spec.name!r} ({scenario.source}, hash {scenario.hash})"]
+    if spec.description:
+        lines.append(f"  {spec.description}")
+    t = spec.time
+    lines.append(f"time: {t.horizon} {t.period}s, discount {t.discount_rate:.2%}/year "
+                 f"= {model.discount_rate:.4%}/{t.period}")
+    lines.append("stages:")
+    init = model.initial.sum(axis=0)
+    for s, name in enumerate(model.stage_names):
+        kind = spec.stages[name].kind
+        extra = ""
+        if kind == "active":
+            extra = (f"  revenue {model.revenue_mean[0, s]:g} (cv {model.revenue_cv[0, s]:g}), "
+                     f"margin {model.margin[0, s]:g}, cost to serve {model.cost_to_serve[0, s]:g}")
+        row = ", ".join(f"{model.stage_names[d]} {model.P[0, s, d]:.3g}"
+                        for d in range(model.n_stages) if d != s and model.P[0, s, d] > 0)
+        lines.append(f"  {name:<12} {kind:<8} initial {int(init[s]):>9,d}{extra}")
+        if row:
+            lines.append(f"  {'':<12} -> {row}")
+    if spec.segments:
+        lines.append("segments: " + ", ".join(f"{g} ({sg.share:.0%})" for g, sg in spec.segments.items()))
+    if model.channels:
+        lines.append("acquisition channels:")
+        for ch in model.channels:
+            lines.append(f"  {ch.name}: spend {ch.spend.sum():,.0f} over the horizon, "
+                         f"{ch.expected_customers(ch.spend).sum():,.0f} expected customers "
+                         f"-> {model.stage_names[ch.entry_stage]}")
+    if model.referral is not None:
+        src = ", ".join(f"{model.stage_names[s]} {r:g}" for s, r in enumerate(model.referral.rate) if r > 0)
+        lines.append(f"referrals: {src} per customer per {t.period}")
+    for prog in model.programs:
+        tg = ", ".join(np.asarray(model.stage_names)[prog.target])
+        cap = "" if prog.cap is None else f", cap {prog.cap[0]:,.0f}/{t.period}"
+        lines.append(f"retention program {prog.name}: {tg}, {prog.spend[0]:g} per customer per {t.period}{cap}")
+    for wb in model.winbacks:
+        lines.append(f"win-back {wb.name}: ages {wb.eligible_after}..{wb.max_age - 1}, coverage {wb.coverage[0]:g}, "
+                     f"success {wb.base:g}*{wb.decay:g}^k -> {model.stage_names[wb.return_stage]}")
+    lines.append("strategies: " + ", ".join(scenario.strategy_names))
+    return "\n".join(lines)
+
+
+def cmd_validate(args) -> int:
+    scenario = load_scenario(args.file, args.overrides)
+    if args.print_resolved:
+        for name, data in scenario.resolved.items():
+            print(f"# --- strategy: {name}")
+            print(dump_yaml({k: v for k, v in data.items() if k != "strategies"}))
+    print(describe(scenario))
+    print("valid")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return 0

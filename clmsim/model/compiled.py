@@ -1,0 +1,293 @@
+"""The compiled model: a validated scenario (plus a strategy) as plain arrays.
+
+Every engine consumes a :class:`CompiledModel`; no engine reads YAML or pydantic
+objects. Indices: ``S`` stages (in file order), ``G`` segments (one, named
+``all``, when the scenario has none), ``H`` periods (period ``t`` = 1..H; arrays
+over periods are indexed ``t - 1``).
+
+Timing convention (one place, stated in docs/scenario.md):
+
+* state ``x_0`` is the initial population at time 0;
+* in period ``t`` customers first move (lifecycle transitions, program effects,
+  win-back), then every customer in an active stage earns that period's revenue;
+  all cash of period ``t`` (revenue, serving cost, spend) is discounted by
+  ``(1 + d) ** -t``;
+* customers acquired in period ``t`` (channels, referrals) join their entry stage
+  at the end of period ``t`` and first move in period ``t + 1``.
+
+So a customer acquired now with margin ``m`` and retention ``r`` is worth
+``m r / (1 + d - r)`` (first margin one period after acquisition, survival
+required); adding the entry stage's margin once gives the other textbook form
+``m (1 + d) / (1 + d - r)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PROSPECT, ACTIVE, CHURNED, LOST = 0, 1, 2, 3
+KIND_CODES = {"prospect": PROSPECT, "active": ACTIVE, "churned": CHURNED, "lost": LOST}
+PERIODS_PER_YEAR = {"week": 52, "month": 12, "quarter": 4, "year": 1}
+
+CONVENTION = ("end-of-period: in period t customers move, then active customers earn; "
+              "cash of period t is discounted by (1+d)^-t; acquired customers join at the end "
+              "of their period (CLV = m*r/(1+d-r) for constant retention r)")
+
+LINEAR, SATURATING = 0, 1
+
+
+@dataclass(frozen=True)
+class Channel:
+    """An acquisition channel. ``spend[t-1]`` is the spend of period t.
+
+    Expected customers for spend ``x``: ``x / a`` (linear, ``a`` = cost per
+    customer) or ``a * x / (x + b)`` (saturating, ``a`` = maximum, ``b`` =
+    half-saturation spend).
+    """
+
+    name: str
+    spend: np.ndarray
+    response: int
+    a: float
+    b: float
+    entry_stage: int
+    mix: np.ndarray
+
+    def expected_customers(self, spend: np.ndarray | float) -> np.ndarray:
+        """Expected customers bought by ``spend`` (per period)."""
+        x = np.asarray(spend, dtype=float)
+        if self.response == LINEAR:
+            return x / self.a
+        return np.where(x > 0, self.a * x / (x + self.b), 0.0)
+
+
+@dataclass(frozen=True)
+class Referral:
+    """``rate[s]`` new customers per customer in stage s per period, joining ``entry_stage``."""
+
+    rate: np.ndarray
+    entry_stage: int
+    mix: np.ndarray
+
+
+@dataclass(frozen=True)
+class Program:
+    """A retention program. ``spend[t-1]``: spend per targeted customer in period t.
+
+    Effect of spend ``s``: ``f(s) = s / (s + half)``; churn transitions of targeted
+    stages x ``(1 - churn_reduction_max f)``; transitions marked in ``upgrade`` x
+    ``(1 + upgrade_lift f)``. ``cap[t-1]`` (or None) is the aggregate budget of period t.
+    """
+
+    name: str
+    target: np.ndarray
+    spend: np.ndarray
+    churn_reduction_max: float
+    half_saturation_spend: float
+    upgrade_lift: float
+    upgrade: np.ndarray
+    cap: np.ndarray | None
+
+    def saturation(self, spend: np.ndarray | float) -> np.ndarray:
+        """``f(s) = s / (s + half_saturation_spend)``."""
+        s = np.asarray(spend, dtype=float)
+        return s / (s + self.half_saturation_spend)
+
+
+@dataclass(frozen=True)
+class Winback:
+    """A win-back policy over the churned stages in ``from_stages``.
+
+    A customer ``k`` whole periods after churn is eligible when
+    ``eligible_after <= k < eligible_after + window``; in period t a share
+    ``coverage[t-1]`` of eligible customers is contacted (``contact_cost`` each)
+    and a contact succeeds with ``base * decay ** k``, returning the customer to
+    ``return_stage`` with revenue x ``(1 - discount)`` for ``concession_periods``
+    periods. ``capacity[t-1]`` (or None) caps contacts per period.
+    """
+
+    name: str
+    from_stages: np.ndarray
+    eligible_after: int
+    window: int
+    coverage: np.ndarray
+    contact_cost: float
+    base: float
+    decay: float
+    return_stage: int
+    discount: float
+    concession_periods: int
+    capacity: np.ndarray | None
+
+    @property
+    def max_age(self) -> int:
+        """First age that is no longer eligible: ``eligible_after + window``."""
+        return self.eligible_after + self.window
+
+    def success(self, k: np.ndarray | int) -> np.ndarray:
+        """``p(k) = base * decay ** k``."""
+        return self.base * self.decay ** np.asarray(k, dtype=float)
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    """Per-customer churn propensity of one segment.
+
+    ``kind`` is ``"none"``, ``"gamma"`` (multiplier on churn with ``mean``, ``cv``:
+    shape ``1/cv^2``, scale ``mean cv^2``) or ``"beta"`` (per-period churn
+    probability ``theta ~ Beta(alpha, beta)`` replacing each active row's churn total).
+    """
+
+    kind: str = "none"
+    mean: float = 1.0
+    cv: float = 0.0
+    alpha: float = 0.0
+    beta: float = 0.0
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """Everything an engine needs, as arrays. See the module docstring for timing."""
+
+    name: str
+    strategy: str
+    scenario_hash: str
+    period: str
+    horizon: int
+    discount_rate_annual: float
+    stage_names: tuple[str, ...]
+    stage_kind: np.ndarray
+    segment_names: tuple[str, ...]
+    segment_share: np.ndarray
+    P: np.ndarray
+    churn_mask: np.ndarray
+    revenue_mean: np.ndarray
+    revenue_cv: np.ndarray
+    margin: np.ndarray
+    cost_to_serve: np.ndarray
+    initial: np.ndarray
+    heterogeneity: tuple[Heterogeneity, ...]
+    channels: tuple[Channel, ...] = ()
+    referral: Referral | None = None
+    programs: tuple[Program, ...] = ()
+    winbacks: tuple[Winback, ...] = ()
+    stage_index: dict[str, int] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_stages(self) -> int:
+        return len(self.stage_names)
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.segment_names)
+
+    @property
+    def periods_per_year(self) -> int:
+        return PERIODS_PER_YEAR[self.period]
+
+    @property
+    def discount_rate(self) -> float:
+        """Per-period rate ``d = (1 + D) ** (1 / periods_per_year) - 1``."""
+        return (1.0 + self.discount_rate_annual) ** (1.0 / self.periods_per_year) - 1.0
+
+    def discount_factors(self) -> np.ndarray:
+        """``v[t] = (1 + d) ** -t`` for t = 0..H."""
+        return (1.0 + self.discount_rate) ** -np.arange(self.horizon + 1, dtype=float)
+
+    @property
+    def active(self) -> np.ndarray:
+        return self.stage_kind == ACTIVE
+
+    # ------------------------------------------------------------ flows in
+    def acquisition_spend(self) -> np.ndarray:
+        """Spend per channel and period, shape (channels, H)."""
+        if not self.channels:
+            return np.zeros((0, self.horizon))
+        return np.stack([c.spend for c in self.channels])
+
+    def expected_acquisitions(self) -> np.ndarray:
+        """Expected customers from channels, shape (channels, H)."""
+        if not self.channels:
+            return np.zeros((0, self.horizon))
+        return np.stack([c.expected_customers(c.spend) for c in self.channels])
+
+    # ---------------------------------------------------------- programs
+    def program_factors(self, spend_per_customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Churn and upgrade multipliers for given per-customer program spends.
+
+        Parameters
+        ----------
+        spend_per_customer : array (programs,)
+            Spend per targeted customer in the period for each program.
+
+        Returns
+        -------
+        churn_factor : array (S,)
+            ``prod (1 - churn_reduction_max f(s))`` over programs targeting the stage.
+        upgrade_factor : array (S, S)
+            ``prod (1 + upgrade_lift f(s))`` on each program's upgrade transitions.
+        """
+        S = self.n_stages
+        churn = np.ones(S)
+        upgrade = np.ones((S, S))
+        for prog, s in zip(self.programs, np.asarray(spend_per_customer, dtype=float)):
+            f = float(prog.saturation(s))
+            churn[prog.target] *= 1.0 - prog.churn_reduction_max * f
+            upgrade[prog.upgrade] *= 1.0 + prog.upgrade_lift * f
+        return churn, upgrade
+
+    def program_spend(self) -> np.ndarray:
+        """Per-customer spend per program and period (uncapped), shape (programs, H)."""
+        if not self.programs:
+            return np.zeros((0, self.horizon))
+        return np.stack([p.spend for p in self.programs])
+
+    def transition_matrix(self, segment: int, churn_factor: np.ndarray | None = None,
+                          upgrade_factor: np.ndarray | None = None, multiplier: float = 1.0,
+                          theta: float | None = None) -> np.ndarray:
+        """Effective one-period matrix of a segment (see :func:`effective_matrix`)."""
+        S = self.n_stages
+        return effective_matrix(
+            self.P[segment], self.churn_mask,
+            np.ones(S) if churn_factor is None else churn_factor,
+            np.ones((S, S)) if upgrade_factor is None else upgrade_factor,
+            multiplier, theta)
+
+
+def effective_matrix(P: np.ndarray, churn_mask: np.ndarray, churn_factor: np.ndarray,
+                     upgrade_factor: np.ndarray, multiplier: float = 1.0,
+                     theta: float | None = None) -> np.ndarray:
+    """One-period transition matrix after program effects and heterogeneity.
+
+    For each row ``s`` with churn entries ``c_j`` (total ``C``) and other moves ``u_j``:
+
+    1. ``u_j <- u_j * upgrade_factor[s, j]``; if ``sum u > 1`` the moves are scaled to sum 1;
+    2. target churn ``C' = churn_factor[s] * (theta if given else multiplier * C)``,
+       clipped to ``[0, 1 - sum u]``; each ``c_j <- c_j C' / C`` (``theta`` splits
+       like the row when ``C = 0`` is impossible: validation requires ``C > 0``);
+    3. staying is ``1 - sum u - C'``.
+
+    With all factors 1 the base matrix comes back unchanged.
+    """
+    P = np.asarray(P, dtype=float)
+    S = P.shape[0]
+    off = ~np.eye(S, dtype=bool)
+    churn = np.where(churn_mask, P, 0.0)
+    moves = np.where(off & ~churn_mask, P, 0.0) * upgrade_factor
+    msum = moves.sum(axis=1)
+    over = msum > 1.0
+    moves[over] /= msum[over, None]
+    msum = np.minimum(msum, 1.0)
+    C = churn.sum(axis=1)
+    has_churn = churn_mask.any(axis=1)
+    base_total = C if theta is None else np.where(has_churn, theta, 0.0)
+    target = churn_factor * base_total * (multiplier if theta is None else 1.0)
+    target = np.clip(target, 0.0, 1.0 - msum)
+    scale = np.divide(target, C, out=np.zeros(S), where=C > 0)
+    out = moves + churn * scale[:, None]
+    out[np.arange(S), np.arange(S)] = 0.0
+    out[np.arange(S), np.arange(S)] = 1.0 - out.sum(axis=1)
+    return out

@@ -1,0 +1,187 @@
+"""Read scenario YAML into plain data with a source location for every path.
+
+Only data is accepted: the file is *composed* with PyYAML's safe loader and every
+node is checked against the core YAML tags (map, seq, str, int, float, bool,
+null). Python tags, timestamps, binary blobs and other non-data YAML are
+refused, duplicate keys are errors, and mapping keys are taken as written
+(``no:`` is the stage "no", not ``False``).
+
+``extends: base.yaml`` (relative to the file) deep-merges this file over the base:
+mappings merge key by key, anything else (numbers, lists) is replaced. Chains are
+followed; cycles are rejected.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Diagnostic, Location, ScenarioError, dotted
+
+Positions = dict[tuple, Location]
+
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALAR_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+}
+
+
+def _loc(name: str, node: yaml.Node) -> Location:
+    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+class _Builder:
+    """Turns a composed node tree into dicts/lists/scalars, recording positions."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.positions: Positions = {}
+        self.diagnostics: list[Diagnostic] = []
+        self._scalar = yaml.SafeLoader("")  # used only for its scalar constructors
+
+    def _bad(self, node: yaml.Node, path: tuple, message: str) -> None:
+        self.diagnostics.append(Diagnostic(_loc(self.name, node), dotted(path), message))
+
+    def build(self, node: yaml.Node, path: tuple) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            if node.tag != _MAP:
+                self._bad(node, path, f"YAML tag '{node.tag}' is not allowed: a scenario is plain data")
+                return None
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self._bad(key_node, path, "mapping keys must be plain text")
+                    continue
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    self._bad(key_node, path, "YAML merge keys ('<<') are not supported; use 'extends'")
+                    continue
+                key = key_node.value
+                sub = path + (key,)
+                if key in out:
+                    first = self.positions.get(sub)
+                    self._bad(key_node, sub, f"duplicate key '{key}' (first defined at line {first.line})")
+                    continue
+                self.positions[sub] = _loc(self.name, key_node)
+                out[key] = self.build(value_node, sub)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self._bad(node, path, f"YAML tag '{node.tag}' is not allowed: a scenario is plain data")
+                return None
+            items = []
+            for i, item in enumerate(node.value):
+                self.positions[path + (i,)] = _loc(self.name, item)
+                items.append(self.build(item, path + (i,)))
+            return items
+        if node.tag not in _SCALAR_TAGS:
+            self._bad(node, path, f"YAML tag '{node.tag}' is not allowed: a scenario is plain data")
+            return None
+        return self._scalar.construct_object(node, deep=True)
+
+
+def parse_yaml(text: str, name: str) -> tuple[Any, Positions]:
+    """Parse YAML ``text`` (reported as file ``name``) into data and positions.
+
+    Raises
+    ------
+    ScenarioError
+        On a syntax error, a non-data tag or a duplicate key (all of them).
+    """
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        raise ScenarioError([Diagnostic(loc, "", f"YAML syntax error: {exc.problem or exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", f"YAML error: {exc}")]) from None
+    if node is None:
+        return {}, {(): Location(name, 1, 1)}
+    builder = _Builder(name)
+    data = builder.build(node, ())
+    builder.positions[()] = Location(name, 1, 1)
+    if builder.diagnostics:
+        raise ScenarioError(builder.diagnostics)
+    return data, builder.positions
+
+
+def deep_merge(base: Any, over: Any) -> Any:
+    """Merge ``over`` onto ``base``: mappings key by key, anything else replaced."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(over)
+
+
+def _merge_positions(base: Positions, base_data: Any, over: Positions, over_data: Any) -> Positions:
+    """Positions after :func:`deep_merge`: a replaced value's old sub-paths are dropped."""
+    out = dict(base)
+
+    def walk(b: Any, o: Any, path: tuple) -> None:
+        if isinstance(b, dict) and isinstance(o, dict):
+            for key, value in o.items():
+                if key in b:
+                    walk(b[key], value, path + (key,))
+        else:
+            for p in [p for p in out if p[: len(path)] == path and len(p) > len(path)]:
+                del out[p]
+
+    walk(base_data, over_data, ())
+    out.update({p: loc for p, loc in over.items() if p != ()})
+    return out
+
+
+def load_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, Positions]:
+    """Read a scenario file and everything it ``extends``, merged.
+
+    Returns the merged data (``extends`` removed) and the location of every path.
+    """
+    path = Path(path)
+    resolved = path.resolve()
+    name = str(path)
+    if resolved in _chain:
+        cycle = " -> ".join(str(p) for p in _chain + (resolved,))
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "extends", f"cycle in extends: {cycle}")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", f"cannot read file: {exc}")]) from None
+    data, positions = parse_yaml(text, name)
+    if not isinstance(data, dict):
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "a scenario must be a YAML mapping")])
+    if "extends" not in data:
+        return data, positions
+    parent = data.pop("extends")
+    where = positions.get(("extends",), Location(name, 1, 1))
+    if not isinstance(parent, str) or not parent:
+        raise ScenarioError([Diagnostic(where, "extends", "must be the path of a scenario file")])
+    base_path = path.parent / parent
+    if not base_path.exists():
+        raise ScenarioError([Diagnostic(where, "extends", f"file not found: {base_path}")])
+    base_data, base_pos = load_file(base_path, _chain + (resolved,))
+    child_pos = {p: loc for p, loc in positions.items() if p[:1] != ("extends",)}
+    merged_pos = _merge_positions(base_pos, base_data, child_pos, data)
+    merged_pos[()] = Location(name, 1, 1)
+    return deep_merge(base_data, data), merged_pos
+
+
+def locate(positions: Positions, path: tuple, default: Location) -> Location:
+    """Location of ``path`` or of its nearest ancestor that has one."""
+    path = tuple(path)
+    while path:
+        if path in positions:
+            return positions[path]
+        path = path[:-1]
+    return positions.get((), default)

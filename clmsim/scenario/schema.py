@@ -1,0 +1,271 @@
+"""Pydantic v2 models of the scenario language (schema version 1).
+
+This module is the single definition of what a scenario may say. Field-level
+constraints (types, ranges) live here; cross-field rules (stage references,
+row sums, kinds) live in :mod:`clmsim.scenario.semantic`, which runs after
+these models parse. Every model forbids unknown keys so a misspelling is an
+error, never a silently ignored field.
+
+Units: every rate, spend and count is *per period* unless its name says
+otherwise (``discount_rate`` is per **year**). Money is in the scenario's
+currency, unnamed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+NonNeg = Annotated[float, Field(ge=0)]
+Prob = Annotated[float, Field(ge=0, le=1)]
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[^.=\s][^.=]*$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+# --------------------------------------------------------------------- schedules
+class RampSpec(_Model):
+    """Linear ramp: ``start`` in period 1 to ``end`` in period ``periods``, then ``end``."""
+
+    start: NonNeg
+    end: NonNeg
+    periods: PosInt
+
+
+class ScheduleSpec(_Model):
+    """A value that varies over periods.
+
+    Either ``values`` (one number per period, from period 1) with ``then``
+    deciding what follows the list (``hold`` the last value, ``repeat`` the list
+    cyclically -- a campaign calendar --, or ``zero``), or a ``ramp``.
+    """
+
+    values: list[NonNeg] | None = Field(default=None, min_length=1)
+    then: Literal["hold", "repeat", "zero"] = "hold"
+    ramp: RampSpec | None = None
+
+
+Schedule = Union[NonNeg, ScheduleSpec]
+"""A non-negative number (constant every period) or a :class:`ScheduleSpec`."""
+
+
+# --------------------------------------------------------------------------- time
+class TimeSpec(_Model):
+    """Clock of the model.
+
+    ``discount_rate`` is an effective **annual** rate ``D``; the per-period rate
+    is ``d = (1 + D) ** (1 / periods_per_year) - 1`` with 52, 12, 4 or 1 periods
+    per year. Cash of period ``t`` (t = 1..horizon) is discounted by
+    ``(1 + d) ** -t`` (end-of-period timing).
+    """
+
+    period: Literal["week", "month", "quarter", "year"] = "month"
+    horizon: PosInt
+    discount_rate: Annotated[float, Field(ge=0, le=10)] = 0.0
+
+
+# ------------------------------------------------------------------------- stages
+class RevenueSpec(_Model):
+    """Revenue per customer per period: gamma distributed with ``mean`` and ``cv``
+    (coefficient of variation, sd/mean); ``cv: 0`` means a fixed amount."""
+
+    mean: NonNeg
+    cv: NonNeg = 0.0
+
+
+class StageSpec(_Model):
+    """A lifecycle stage. Economics apply to ``active`` stages only."""
+
+    kind: Literal["prospect", "active", "churned", "lost"]
+    description: str | None = None
+    revenue: RevenueSpec | NonNeg | None = None
+    margin: Prob | None = None
+    cost_to_serve: NonNeg | None = None
+
+
+class StageEconomicsOverride(_Model):
+    """Per-segment override of a stage's economics (the kind cannot change)."""
+
+    revenue: RevenueSpec | NonNeg | None = None
+    margin: Prob | None = None
+    cost_to_serve: NonNeg | None = None
+
+
+# ------------------------------------------------------------------ heterogeneity
+class GammaMultiplier(_Model):
+    """Per-customer multiplier ``m ~ Gamma`` with the given mean and cv on every
+    churn transition (active -> churned/lost)."""
+
+    dist: Literal["gamma"]
+    mean: Annotated[float, Field(gt=0)] = 1.0
+    cv: Annotated[float, Field(gt=0)]
+
+
+class BetaChurn(_Model):
+    """Per-customer per-period churn probability ``theta ~ Beta(alpha, beta)``
+    replacing each active stage's total churn probability (shifted-beta-geometric)."""
+
+    dist: Literal["beta"]
+    alpha: Annotated[float, Field(gt=0)]
+    beta: Annotated[float, Field(gt=0)]
+
+
+class HeterogeneitySpec(_Model):
+    """At most one of the two forms of customer heterogeneity."""
+
+    churn_multiplier: GammaMultiplier | None = None
+    churn_probability: BetaChurn | None = None
+
+
+# ----------------------------------------------------------------------- segments
+class SegmentSpec(_Model):
+    """A named sub-population with its own share of acquisitions, transition
+    overrides (merged entry by entry into the scenario's rows), economics and
+    heterogeneity."""
+
+    share: Prob
+    description: str | None = None
+    transitions: dict[str, dict[str, Prob]] = Field(default_factory=dict)
+    stages: dict[str, StageEconomicsOverride] = Field(default_factory=dict)
+    heterogeneity: HeterogeneitySpec | None = None
+    initial_population: dict[str, NonNegInt] | None = None
+
+
+# -------------------------------------------------------------------- acquisition
+class LinearResponse(_Model):
+    """``customers = spend / cost_per_customer``."""
+
+    type: Literal["linear"]
+    cost_per_customer: Annotated[float, Field(gt=0)]
+
+
+class SaturatingResponse(_Model):
+    """``customers = max_customers * spend / (spend + half_saturation_spend)``."""
+
+    type: Literal["saturating"]
+    max_customers: NonNeg
+    half_saturation_spend: Annotated[float, Field(gt=0)]
+
+
+Response = Annotated[Union[LinearResponse, SaturatingResponse], Field(discriminator="type")]
+
+
+class ChannelSpec(_Model):
+    """An acquisition channel: spend per period buys expected customers through
+    ``response``; they join ``entry_stage`` at the end of the period."""
+
+    spend_per_period: Schedule
+    response: Response
+    entry_stage: str
+    segment_mix: dict[str, Prob] | None = None
+
+
+class ReferralSpec(_Model):
+    """Referrals: ``from[stage]`` new customers per customer of that stage per period."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    from_: dict[str, NonNeg] = Field(alias="from")
+    entry_stage: str
+    segment_mix: dict[str, Prob] | None = None
+
+
+class AcquisitionSpec(_Model):
+    channels: dict[Name, ChannelSpec] = Field(default_factory=dict)
+    referrals: ReferralSpec | None = None
+
+
+# ---------------------------------------------------------------------- retention
+class ProgramEffect(_Model):
+    """Saturating effect of spend ``s`` per targeted customer per period:
+    churn transitions x ``1 - churn_reduction_max * s / (s + half_saturation_spend)``,
+    upgrade transitions x ``1 + upgrade_lift * s / (s + half_saturation_spend)``."""
+
+    churn_reduction_max: Prob = 0.0
+    half_saturation_spend: Annotated[float, Field(gt=0)]
+    upgrade_lift: NonNeg = 0.0
+    upgrade_to: list[str] | None = None
+
+
+class ProgramSpec(_Model):
+    target: list[str] = Field(min_length=1)
+    spend_per_customer: Schedule
+    effect: ProgramEffect
+    budget_cap_per_period: Schedule | None = None
+
+
+class RetentionSpec(_Model):
+    programs: dict[Name, ProgramSpec] = Field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------ winback
+class SuccessSpec(_Model):
+    """Success probability of a contact ``k`` whole periods after churn:
+    ``p(k) = base * decay ** k``."""
+
+    base: Prob
+    decay: Prob = 1.0
+
+
+class ConcessionSpec(_Model):
+    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods."""
+
+    discount: Prob = 0.0
+    periods: NonNegInt = 0
+
+
+class WinbackPolicySpec(_Model):
+    """Contacts churned customers whose time since churn ``k`` (whole periods) is in
+    ``[eligible_after, eligible_after + window)``."""
+
+    from_stages: list[str] | None = None
+    eligible_after: NonNegInt = 0
+    window: PosInt
+    coverage: Schedule
+    contact_cost: NonNeg = 0.0
+    success: SuccessSpec
+    return_stage: str
+    concession: ConcessionSpec = Field(default_factory=ConcessionSpec)
+    capacity_per_period: Schedule | None = None
+
+
+class WinbackSpec(_Model):
+    policies: dict[Name, WinbackPolicySpec] = Field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------- scenario
+class ScenarioSpec(_Model):
+    """A whole scenario, after ``extends`` has been merged."""
+
+    schema_version: Literal[1]
+    name: str = Field(min_length=1)
+    description: str | None = None
+    time: TimeSpec
+    stages: dict[Name, StageSpec] = Field(min_length=1)
+    transitions: dict[str, dict[str, Prob]] = Field(default_factory=dict)
+    heterogeneity: HeterogeneitySpec | None = None
+    segments: dict[Name, SegmentSpec] | None = None
+    initial_population: dict[str, NonNegInt] = Field(default_factory=dict)
+    acquisition: AcquisitionSpec = Field(default_factory=AcquisitionSpec)
+    retention: RetentionSpec = Field(default_factory=RetentionSpec)
+    winback: WinbackSpec = Field(default_factory=WinbackSpec)
+    strategies: dict[Name, dict[str, object]] = Field(default_factory=dict)
+
+
+def json_schema() -> dict:
+    """JSON Schema of a scenario file (``extends`` included), for editors."""
+    schema = ScenarioSpec.model_json_schema(by_alias=True)
+    schema["properties"]["extends"] = {
+        "type": "string",
+        "description": "Path of a base scenario, relative to this file, deep-merged under this one.",
+    }
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "clmsim scenario"
+    return schema
