@@ -72,7 +72,7 @@ def _field_names(path: tuple) -> list[str]:
     return names
 
 
-def _clean_loc(loc: tuple, data: Any) -> tuple[tuple, str | None, int]:
+def _clean_loc(loc: tuple, data: Any, key_last: bool = True) -> tuple[tuple, str | None, int]:
     """Drop pydantic's union-branch tags from ``loc``.
 
     Returns the data path, the first branch tag met (or None) and the length of
@@ -89,7 +89,7 @@ def _clean_loc(loc: tuple, data: Any) -> tuple[tuple, str | None, int]:
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             path.append(part)
             node = node[part]
-        elif last:
+        elif last and key_last:
             path.append(part)
         elif tag is None:
             tag, tag_at = str(part), len(path)
@@ -115,7 +115,7 @@ def schema_diagnostics(exc: ValidationError, data: dict, positions: Positions, d
     errors = exc.errors(include_url=False)
     kept = []
     for err in errors:
-        path, tag, tag_at = _clean_loc(tuple(err["loc"]), data)
+        path, tag, tag_at = _clean_loc(tuple(err["loc"]), data, err["type"] in ("missing", "extra_forbidden"))
         if tag is not None and not tag.startswith("function"):
             # a union branch: keep the branch that matches the kind of value written
             branch_is_model = tag[:1].isupper() or tag in {"linear", "saturating"}
