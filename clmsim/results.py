@@ -1,0 +1,149 @@
+"""The results object every engine returns: tidy DataFrames with provenance.
+
+Tables (all long/tidy, one row per observation; ``strategy`` is always a column):
+
+``runs``
+    One row per strategy and run with the per-run totals (columns in
+    :data:`RUN_COLUMNS`). The analytic engine writes one row per strategy with
+    ``run = -1``: the exact expectation, not a sample.
+``periods``
+    One row per strategy, period (1..H; period 0 = initial state for
+    occupancy items) and ``item``: stage occupancy items are ``stage:<name>``
+    (customers at the end of the period), flow and cash items are the names in
+    :data:`PERIOD_ITEMS`. Columns ``mean`` and, for Monte Carlo engines, ``sd``,
+    ``q05``, ``q50``, ``q95`` across runs (NaN for the analytic engine).
+``clv``
+    Per strategy and entry stage: ``clv_horizon``, ``clv_infinite``,
+    ``lifetime`` (expected active periods) -- analytic; Monte Carlo engines may
+    add a histogram table ``clv_hist`` (strategy, lo, hi, count).
+
+Provenance (``Results.provenance``) records scenario name and hash, engine,
+seed, runs, mode, clmsim version and the timing convention, and travels with
+the tables into Parquet metadata.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ._version import __version__
+
+RUN_COLUMNS = (
+    "npv",                 # discounted net cash flow over the horizon
+    "revenue",             # undiscounted revenue over the horizon
+    "contribution",        # undiscounted revenue*margin - discount concessions - cost to serve
+    "acquisition_spend",   # undiscounted channel spend
+    "retention_spend",     # undiscounted program spend
+    "winback_spend",       # undiscounted contact cost
+    "acquired",            # customers acquired by channels and referrals
+    "churned",             # moves from an active stage to a churned or lost stage
+    "won_back",            # successful win-back contacts
+    "contacts",            # win-back contacts made
+    "active_end",          # customers in active stages at the end of the horizon
+    "clv_acquired",        # mean discounted contribution per acquired customer, to the horizon
+)
+
+PERIOD_ITEMS = (
+    "revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend", "net_cash",
+    "discounted_net_cash", "acquired", "churned", "won_back", "contacts",
+)
+
+TABLES = ("runs", "periods", "clv", "clv_hist")
+
+
+@dataclass
+class Results:
+    """Output of one engine call for one or more strategies.
+
+    Attributes
+    ----------
+    provenance : dict
+        ``scenario``, ``scenario_hash``, ``engine``, ``seed``, ``runs``, ``mode``,
+        ``clmsim_version``, ``convention``, ``period``, ``horizon`` and
+        ``customer_periods`` (work done), ``seconds`` (wall time).
+    runs, periods, clv, clv_hist : pandas.DataFrame
+        See the module docstring.
+    """
+
+    provenance: dict
+    runs: pd.DataFrame
+    periods: pd.DataFrame
+    clv: pd.DataFrame = field(default_factory=pd.DataFrame)
+    clv_hist: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def __post_init__(self) -> None:
+        self.provenance.setdefault("clmsim_version", __version__)
+
+    @property
+    def engine(self) -> str:
+        return self.provenance.get("engine", "")
+
+    @property
+    def strategies(self) -> list[str]:
+        return list(dict.fromkeys(self.runs["strategy"])) if len(self.runs) else []
+
+    def occupancy(self, strategy: str) -> pd.DataFrame:
+        """Wide table (period x stage) of mean occupancy for one strategy."""
+        p = self.periods
+        p = p[(p["strategy"] == strategy) & p["item"].str.startswith("stage:")]
+        wide = p.pivot(index="period", columns="item", values="mean")
+        wide.columns = [c[len("stage:"):] for c in wide.columns]
+        return wide
+
+    def series(self, strategy: str, item: str, stat: str = "mean") -> pd.Series:
+        """One per-period item (e.g. ``revenue``) for one strategy, indexed by period."""
+        p = self.periods
+        p = p[(p["strategy"] == strategy) & (p["item"] == item)]
+        return p.set_index("period")[stat]
+
+    def combine(self, other: "Results") -> "Results":
+        """Concatenate the tables of two results of the same scenario, engine and seed."""
+        for key in ("scenario_hash", "engine", "seed"):
+            if self.provenance.get(key) != other.provenance.get(key):
+                raise ValueError(f"cannot combine results with different {key}")
+        prov = dict(self.provenance)
+        for key in ("customer_periods", "seconds"):
+            if key in other.provenance:
+                prov[key] = prov.get(key, 0) + other.provenance[key]
+        cat = lambda a, b: pd.concat([a, b], ignore_index=True) if len(b) else a  # noqa: E731
+        return Results(prov, cat(self.runs, other.runs), cat(self.periods, other.periods),
+                       cat(self.clv, other.clv), cat(self.clv_hist, other.clv_hist))
+
+    # ------------------------------------------------------------------ I/O
+    def to_parquet(self, directory: str | Path) -> Path:
+        """Write every non-empty table as ``<table>.parquet`` with provenance in its
+        metadata, plus ``provenance.json``. Files are written atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        meta = json.dumps(self.provenance, sort_keys=True, default=str).encode()
+        for name in TABLES:
+            df = getattr(self, name)
+            if df is None or not len(df):
+                continue
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"clmsim": meta})
+            tmp = directory / f".{name}.parquet.tmp"
+            pq.write_table(table, tmp)
+            tmp.replace(directory / f"{name}.parquet")
+        tmp = directory / ".provenance.json.tmp"
+        tmp.write_text(json.dumps(self.provenance, indent=2, sort_keys=True, default=str))
+        tmp.replace(directory / "provenance.json")
+        return directory
+
+    @classmethod
+    def read_parquet(cls, directory: str | Path) -> "Results":
+        """Read what :meth:`to_parquet` wrote."""
+        directory = Path(directory)
+        prov = json.loads((directory / "provenance.json").read_text())
+        tables = {}
+        for name in TABLES:
+            path = directory / f"{name}.parquet"
+            tables[name] = pd.read_parquet(path) if path.exists() else pd.DataFrame()
+        return cls(prov, **tables)
