@@ -39,18 +39,25 @@ RUN_COLUMNS = (
     "acquisition_spend",   # undiscounted channel spend
     "retention_spend",     # undiscounted program spend
     "winback_spend",       # undiscounted contact cost
-    "acquired",            # customers acquired by channels and referrals
+    "acquired",            # customers acquired by channels (per channel: extra columns acquired:<channel>)
+    "referred",            # customers acquired by referrals
     "churned",             # moves from an active stage to a churned or lost stage
     "won_back",            # successful win-back contacts
     "contacts",            # win-back contacts made
     "active_end",          # customers in active stages at the end of the horizon
-    "clv_acquired",        # mean discounted contribution per acquired customer, to the horizon
+    "clv_acquired",        # mean per acquired customer (channels and referrals) of its discounted
+                           # contribution minus retention and win-back spend on it, discounted to its
+                           # acquisition time, up to the horizon (acquisition cost not subtracted)
 )
+"""Columns every engine writes in ``runs`` (besides ``strategy`` and ``run``). Engines may add
+``acquired:<channel>`` and ``acquisition_spend:<channel>`` columns for per-channel CAC."""
 
 PERIOD_ITEMS = (
     "revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend", "net_cash",
-    "discounted_net_cash", "acquired", "churned", "won_back", "contacts",
+    "discounted_net_cash", "acquired", "referred", "churned", "won_back", "contacts",
 )
+"""Per-period items besides ``stage:<name>``; cash items are undiscounted except
+``discounted_net_cash``; ``net_cash = contribution - acquisition - retention - winback spend``."""
 
 TABLES = ("runs", "periods", "clv", "clv_hist")
 
