@@ -1,0 +1,206 @@
+"""Execution backends: where the chunks of runs are computed.
+
+* ``serial`` -- in this process (tests, tiny jobs);
+* ``processes`` -- the default: a local process pool (``spawn`` start method,
+  chosen per pool, never process-wide), no setup needed;
+* ``dask`` -- ``workers=N`` starts a Dask ``LocalCluster`` of N single-threaded
+  worker processes; ``scheduler="tcp://HOST:PORT"`` uses an existing Dask
+  distributed cluster.
+
+Every backend runs the same module-level task function on the same task data
+(:func:`clmsim.analysis.runner.run_task`), and results are put back in task
+order, so the answer is bit-identical for any backend and worker count.
+Workers are asked to use one numba thread each (``NUMBA_NUM_THREADS=1``): the
+parallelism is across chunks, and the engines' results do not depend on the
+thread count. A tqdm progress bar is shown on standard error only when it is a
+terminal.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from ..errors import ClmsimError
+
+BACKENDS = ("serial", "processes", "dask")
+
+
+def _worker_init() -> None:
+    """Process-pool initializer: one numba thread per worker (set before numba loads)."""
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_NUM_THREADS"] = "1"
+
+
+@dataclass
+class Backend:
+    """Where tasks run. Build one with :func:`make_backend`; use as a context manager.
+
+    Attributes
+    ----------
+    kind : str
+        One of :data:`BACKENDS`.
+    workers : int
+        Worker processes (1 for serial).
+    scheduler : str or None
+        Address of an existing Dask scheduler.
+    """
+
+    kind: str = "serial"
+    workers: int = 1
+    scheduler: str | None = None
+    _pool: Any = None
+    _client: Any = None
+    _cluster: Any = None
+
+    # ------------------------------------------------------------ lifecycle
+    def __enter__(self) -> "Backend":
+        if self.kind == "processes" and self.workers > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=self.workers,
+                                             mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_worker_init)
+        elif self.kind == "dask":
+            try:
+                from dask.distributed import Client, LocalCluster
+            except ImportError:  # pragma: no cover - dependency declared in pyproject
+                raise ClmsimError("the dask backend needs 'dask[distributed]' installed") from None
+            if self.scheduler:
+                try:
+                    self._client = Client(self.scheduler, timeout="10s")
+                except OSError as exc:
+                    raise ClmsimError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
+            else:
+                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=None, silence_logs=40,
+                                             env={"NUMBA_NUM_THREADS": "1"})
+                self._client = Client(self._cluster)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut down the pool or the cluster this backend started (not an external scheduler)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    # ------------------------------------------------------------ running
+    def imap(self, fn: Callable, tasks: Sequence, progress: str | None = None) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(tasks[index]))`` as tasks finish (any order).
+
+        ``fn`` must be a module-level function so that it is pickled by
+        reference. Exceptions in a task propagate.
+        """
+        bar = _progress(len(tasks), progress)
+        try:
+            if self.kind == "serial" or (self.kind == "processes" and self._pool is None):
+                for i, t in enumerate(tasks):
+                    out = fn(t)
+                    bar.update(1)
+                    yield i, out
+            elif self.kind == "processes":
+                from concurrent.futures import as_completed
+
+                futs = {self._pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                try:
+                    for f in as_completed(futs):
+                        bar.update(1)
+                        yield futs[f], f.result()
+                finally:
+                    for f in futs:
+                        f.cancel()
+            else:
+                from dask.distributed import as_completed
+
+                if self._client is None:
+                    raise ClmsimError("the dask backend must be entered ('with backend:') before use")
+                futs = self._client.map(fn, list(tasks), pure=False)
+                index = {f.key: i for i, f in enumerate(futs)}
+                try:
+                    for f in as_completed(futs):
+                        bar.update(1)
+                        yield index[f.key], f.result()
+                finally:
+                    for f in futs:
+                        f.cancel()
+        finally:
+            bar.close()
+
+    def map(self, fn: Callable, tasks: Sequence, progress: str | None = None) -> list:
+        """``[fn(t) for t in tasks]`` computed on this backend, in task order."""
+        out: list = [None] * len(tasks)
+        for i, r in self.imap(fn, tasks, progress):
+            out[i] = r
+        return out
+
+
+def make_backend(backend: str | Backend | None = None, workers: int | None = None,
+                 scheduler: str | None = None) -> Backend:
+    """Choose a backend from user options.
+
+    ``scheduler`` selects Dask on an existing cluster; ``workers`` with
+    ``backend="dask"`` (or ``backend=None`` from the CLI's ``--workers``) starts
+    a LocalCluster; otherwise the local process pool with ``workers`` processes
+    (default: the number of CPUs), or ``serial``.
+    """
+    if isinstance(backend, Backend):
+        return backend
+    if scheduler:
+        if not str(scheduler).startswith(("tcp://", "tls://", "inproc://", "ucx://")):
+            raise ClmsimError(f"--scheduler expects an address like tcp://HOST:PORT, got '{scheduler}'")
+        return Backend("dask", workers=0, scheduler=str(scheduler))
+    kind = backend or "processes"
+    if kind not in BACKENDS:
+        raise ClmsimError(f"unknown backend '{kind}'; choose one of {', '.join(BACKENDS)}")
+    if workers is not None and workers < 1:
+        raise ClmsimError(f"workers must be at least 1, got {workers}")
+    if kind == "serial":
+        return Backend("serial", 1)
+    n = workers or os.cpu_count() or 1
+    return Backend(kind, n)
+
+
+def _progress(total: int, desc: str | None):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, disable=desc is None or not sys.stderr.isatty(),
+                file=sys.stderr, leave=False)
+
+
+def chunk_ranges(runs: int, chunk: int, start: int = 0) -> list[tuple[int, int]]:
+    """Split runs ``[start, start + runs)`` into ranges of at most ``chunk`` runs
+    aligned to multiples of ``chunk`` (so seed blocks are never split needlessly)."""
+    if runs <= 0:
+        return []
+    chunk = max(1, int(chunk))
+    out, r = [], start
+    end = start + runs
+    while r < end:
+        nxt = min(end, (r // chunk + 1) * chunk)
+        out.append((r, nxt))
+        r = nxt
+    return out
+
+
+def iter_chunks(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items."""
+    buf: list = []
+    for x in items:
+        buf.append(x)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf

@@ -1,0 +1,228 @@
+"""Reproducible chunks of Monte Carlo runs on top of the engines' ``simulate``.
+
+Everything in :mod:`clmsim.analysis` reaches the engines through this module.
+Two properties make paired comparisons, sweeps, resume and every execution
+backend agree bit for bit:
+
+* **common random numbers**: one call of an engine simulates every strategy
+  of a task with the same ``seed``, so run ``r`` of every strategy (and of
+  every grid point, which reuses the same seed) sees the same random inputs;
+* **chunk invariance**: runs ``[r0, r1)`` of a task are a pure function of
+  ``(models, seed, r0, r1)``. When the engine's ``simulate`` accepts
+  ``run_offset`` or ``first_run`` (the contract: ``simulate(models, runs=r1 - r0, seed=seed,
+  run_offset=r0)`` returns exactly rows ``r0..r1-1`` of ``simulate(models,
+  runs=R, seed=seed)``), any split of the runs gives the same rows. Otherwise
+  runs are grouped in fixed blocks of :data:`DEFAULT_BLOCK` runs; block ``b``
+  is simulated with the 63-bit seed drawn from ``SeedSequence(seed,
+  spawn_key=(b,))`` and chunks are unions of whole blocks, so results do not
+  depend on the chunking or on the backend either (only on the block size,
+  which is recorded in every manifest).
+
+Task functions here are module-level and take plain picklable data
+(:class:`RunTask`), so process pools and Dask workers import the engines (and
+their cached numba kernels) instead of unpickling compiled functions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ClmsimError
+from ..model import CompiledModel
+
+ENGINES = ("analytic", "fast", "des")
+"""Closed registry of engine names (modules ``clmsim.engines.<name>``)."""
+
+MONTE_CARLO = ("fast", "des")
+
+DEFAULT_BLOCK = 100
+"""Runs per seed block for engines without ``run_offset`` support."""
+
+
+def engine_module(engine: str | ModuleType | Any) -> Any:
+    """The engine implementation for a name in :data:`ENGINES`.
+
+    An object with a ``simulate`` attribute is returned unchanged (tests use
+    this to drive the analysis layer with a model whose answer is known).
+    """
+    if hasattr(engine, "simulate"):
+        return engine
+    if engine not in ENGINES:
+        raise ClmsimError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
+    try:
+        return importlib.import_module(f"clmsim.engines.{engine}")
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("clmsim.engines"):
+            raise ClmsimError(f"the {engine} engine is not available in this installation") from None
+        raise
+
+
+def engine_name(engine: Any) -> str:
+    """Printable name of an engine given by name or module."""
+    if isinstance(engine, str):
+        return engine
+    return getattr(engine, "NAME", getattr(engine, "__name__", "engine").rsplit(".", 1)[-1])
+
+
+OFFSET_KEYWORDS = ("run_offset", "first_run")
+"""Keywords an engine's ``simulate`` may use for the index of its first run."""
+
+
+def offset_keyword(engine: Any) -> str | None:
+    """The keyword by which ``engine.simulate`` accepts the index of its first run
+    (one of :data:`OFFSET_KEYWORDS`), or None when it cannot start at a given run."""
+    mod = engine_module(engine)
+    declared = getattr(mod, "RUN_OFFSET_KEYWORD", None)
+    if declared in OFFSET_KEYWORDS:
+        return declared
+    try:
+        params = inspect.signature(mod.simulate).parameters
+    except (TypeError, ValueError):
+        return None
+    return next((k for k in OFFSET_KEYWORDS if k in params), None)
+
+
+def supports_run_offset(engine: Any) -> bool:
+    """True when runs ``[r0, r1)`` can be asked of the engine directly."""
+    return offset_keyword(engine) is not None
+
+
+def is_monte_carlo(engine: Any) -> bool:
+    """Whether the engine samples (``runs`` rows 0..) rather than returning exact
+    expectations (one ``run = -1`` row)."""
+    if isinstance(engine, str):
+        return engine in MONTE_CARLO
+    return bool(getattr(engine_module(engine), "MONTE_CARLO", True))
+
+
+def block_seed(seed: int, block: int) -> int:
+    """63-bit seed of run block ``block``: ``SeedSequence(seed, spawn_key=(block,))``."""
+    state = np.random.SeedSequence(int(seed), spawn_key=(int(block),)).generate_state(1, np.uint64)[0]
+    return int(state >> np.uint64(1))
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One unit of work: runs ``[r0, r1)`` of ``models`` (one per strategy).
+
+    Attributes
+    ----------
+    models : tuple of CompiledModel
+        The strategies, all simulated on the same random inputs.
+    engine : str
+        Engine name (see :data:`ENGINES`) or an engine object.
+    seed : int
+        The experiment seed (the same for every task: common random numbers).
+    r0, r1 : int
+        Run range, ``0 <= r0 < r1``.
+    options : dict
+        Engine options (e.g. ``mode``).
+    labels : dict
+        Columns added to every output row (e.g. ``experiment``).
+    block : int
+        Seed block size used when the engine has no ``run_offset``.
+    periods : bool
+        Also return the engine's per-period table.
+    """
+
+    models: tuple
+    engine: Any
+    seed: int
+    r0: int
+    r1: int
+    options: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+    block: int = DEFAULT_BLOCK
+    periods: bool = False
+
+
+def _call(mod: Any, models: Sequence[CompiledModel], runs: int, seed: int, options: dict,
+          run_offset: int | None):
+    kwargs = dict(options)
+    if run_offset is not None:
+        kwargs[offset_keyword(mod)] = run_offset
+    return mod.simulate(list(models), runs=runs, seed=seed, **kwargs)
+
+
+def simulate_range(models: Sequence[CompiledModel], engine: Any, seed: int, r0: int, r1: int,
+                   options: dict | None = None, block: int = DEFAULT_BLOCK,
+                   periods: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Per-run rows of runs ``[r0, r1)`` of every strategy in ``models``.
+
+    Returns
+    -------
+    runs : DataFrame
+        The engine's ``runs`` table with global run indices ``r0..r1-1``
+        (one ``run = -1`` row per strategy for an exact engine).
+    periods : DataFrame
+        The engine's ``periods`` table when ``periods`` (else empty).
+    customer_periods : float
+        Work done, from the engine's provenance (0 when not reported).
+    """
+    if r1 <= r0 or r0 < 0:
+        raise ClmsimError(f"empty or negative run range [{r0}, {r1})")
+    options = dict(options or {})
+    mod = engine_module(engine)
+    if not is_monte_carlo(engine):
+        res = _call(mod, models, 1, seed, options, None)
+        return res.runs, (res.periods if periods else pd.DataFrame()), _work(res)
+    if supports_run_offset(mod):
+        res = _call(mod, models, r1 - r0, seed, options, r0)
+        runs = res.runs.copy()
+        if len(runs) and int(runs["run"].min()) == 0 and r0 > 0:  # engine numbered locally
+            runs["run"] = runs["run"] + r0
+        return runs, (res.periods if periods else pd.DataFrame()), _work(res)
+    if r0 % block and periods:
+        raise ClmsimError("per-period tables need whole seed blocks")
+    parts, pparts, work = [], [], 0.0
+    b = r0 // block
+    while b * block < r1:
+        lo, hi = max(b * block, r0), min((b + 1) * block, r1)
+        # run j of a block depends only on (block seed, j): a prefix of the block is exact
+        res = _call(mod, models, hi - b * block, block_seed(seed, b), options, None)
+        runs = res.runs.copy()
+        runs["run"] = runs["run"] + b * block
+        parts.append(runs[(runs["run"] >= lo) & (runs["run"] < hi)])
+        if periods:
+            pparts.append(res.periods)
+        work += _work(res)
+        b += 1
+    out = pd.concat(parts, ignore_index=True)
+    return out, (pd.concat(pparts, ignore_index=True) if pparts else pd.DataFrame()), work
+
+
+def _work(res) -> float:
+    return float(res.provenance.get("customer_periods", 0) or 0)
+
+
+def run_task(task: RunTask) -> dict:
+    """Module-level task function for every backend.
+
+    Returns a dict with ``runs`` (DataFrame, labels added as columns),
+    ``periods`` (DataFrame or empty), ``customer_periods`` and ``seconds``.
+    """
+    import time
+
+    t0 = time.perf_counter()
+    runs, periods, work = simulate_range(task.models, task.engine, task.seed, task.r0, task.r1,
+                                         task.options, task.block, task.periods)
+    runs = _label(runs, task.labels)
+    periods = _label(periods, task.labels) if len(periods) else periods
+    return {"runs": runs, "periods": periods, "customer_periods": work,
+            "seconds": time.perf_counter() - t0}
+
+
+def _label(df: pd.DataFrame, labels: dict) -> pd.DataFrame:
+    if not labels:
+        return df.reset_index(drop=True)
+    df = df.reset_index(drop=True).copy()
+    for i, (k, v) in enumerate(labels.items()):
+        df.insert(i, k, v)
+    return df

@@ -1,0 +1,126 @@
+"""Paired comparison statistics, checked against an engine whose answer is known.
+
+``KnownEngine`` is a test double with the engine interface: NPV of run r under a
+strategy is ``mu(strategy) + sigma z_r + tau e_{r,s}`` (z_r shared by every
+strategy: common random numbers), so the exact paired difference is
+``mu_s - mu_b`` and the exact CRN variance gain is
+``(2 sigma^2 + 2 tau^2) / (2 tau^2)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clmsim.analysis import compare
+from clmsim.analysis.compare import Comparison
+from clmsim.analysis.runner import simulate_range
+from clmsim.results import RUN_COLUMNS, Results
+
+TELECOM = "scenarios/telecom.yaml"
+SIGMA, TAU = 1000.0, 50.0
+
+
+class KnownEngine:
+    """NPV = 1000 * save-desk spend + SIGMA z_r + TAU e_{r,s}; spend = 10 * save-desk spend."""
+
+    MONTE_CARLO = True
+    NAME = "known"
+
+    def __init__(self, offset: bool = True):
+        self.offset = offset
+
+    def simulate(self, models, *, runs, seed, run_offset=0, **options):
+        rows = []
+        for si, m in enumerate(models):
+            x = float(m.programs[1].spend[0])
+            for r in range(run_offset, run_offset + runs):
+                g = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r,)))
+                z, e = g.normal(), g.normal(size=8)
+                row = {c: 0.0 for c in RUN_COLUMNS}
+                row.update(strategy=m.strategy, run=r if self.offset else r - run_offset,
+                           npv=1000.0 * x + SIGMA * z + TAU * e[si], retention_spend=10.0 * x,
+                           clv_acquired=x + z)
+                rows.append(row)
+        return Results({"customer_periods": runs * len(models)}, pd.DataFrame(rows), pd.DataFrame())
+
+
+def test_paired_difference_matches_known_mean_difference():
+    c = compare(TELECOM, ["save_desk_x2", "no_save_desk"], runs=400, seed=3, engine=KnownEngine())
+    t = c.table()
+    d = t[(t.kind == "vs_baseline") & (t.metric == "npv")].set_index("strategy")
+    for s, exact in (("save_desk_x2", 12000.0), ("no_save_desk", -12000.0)):
+        se = d.at[s, "sd"] / np.sqrt(d.at[s, "n"])
+        assert abs(d.at[s, "mean"] - exact) < 4.5 * se
+        assert d.at[s, "ci_lo"] < d.at[s, "mean"] < d.at[s, "ci_hi"]
+    # levels include the baseline and every metric of the contract
+    lv = t[t.kind == "level"]
+    assert set(lv.strategy) == {"baseline", "save_desk_x2", "no_save_desk"}
+    assert {"npv", "total_spend", "clv_acquired"} <= set(lv.metric)
+
+
+def test_roi_is_ratio_of_paired_differences_closed_form():
+    # NPV difference 1000 dx, spend difference 10 dx -> ROI = 100 (spend is deterministic here)
+    c = compare(TELECOM, ["save_desk_x2"], runs=200, seed=1, engine=KnownEngine())
+    t = c.table().set_index(["strategy", "metric", "kind"])
+    roi = t.loc[("save_desk_x2", "roi", "vs_baseline")]
+    d = t.loc[("save_desk_x2", "npv", "vs_baseline")]
+    assert roi["mean"] == pytest.approx(d["mean"] / 120.0, rel=1e-12)
+    se = (roi["ci_hi"] - roi["ci_lo"]) / (2 * 1.972)  # t quantile, n = 200
+    assert abs(roi["mean"] - 100.0) < 4.5 * se
+    assert roi["ci_lo"] < roi["mean"] < roi["ci_hi"]
+
+
+def test_win_share_matches_normal_probability():
+    # P(12000 + TAU (e1 - e0) > 0) = 1 ; for no_save_desk it is 0
+    c = compare(TELECOM, ["save_desk_x2", "no_save_desk"], runs=100, seed=2, engine=KnownEngine())
+    t = c.table().set_index(["strategy", "metric", "kind"])
+    assert t.loc[("save_desk_x2", "win_share", "vs_baseline"), "mean"] == 1.0
+    assert t.loc[("no_save_desk", "win_share", "vs_baseline"), "mean"] == 0.0
+
+
+def test_crn_gain_matches_variance_formula():
+    c = compare(TELECOM, ["save_desk_x2"], runs=2000, seed=5, engine=KnownEngine())
+    g = c.crn_gain().set_index("strategy").at["save_desk_x2", "gain"]
+    exact = (2 * SIGMA**2 + 2 * TAU**2) / (2 * TAU**2)
+    # var ratio of n=2000 normals: relative se of each variance ~ sqrt(2/n) = 3.2%
+    assert abs(g / exact - 1) < 4.5 * np.sqrt(2 / 2000) * np.sqrt(2)
+
+
+def test_chunks_equal_one_call_with_and_without_engine_offsets():
+    from clmsim import compile_model, load_scenario
+
+    sc = load_scenario(TELECOM)
+    models = [compile_model(sc, s) for s in ("baseline", "save_desk_x2")]
+    for eng in (KnownEngine(True), KnownEngine(False)):
+        whole, _, _ = simulate_range(models, eng, 9, 0, 30)
+        parts = pd.concat([simulate_range(models, eng, 9, a, b)[0] for a, b in ((0, 7), (7, 19), (19, 30))])
+        key = ["strategy", "run"]
+        pd.testing.assert_frame_equal(whole.sort_values(key).reset_index(drop=True),
+                                      parts.sort_values(key).reset_index(drop=True))
+
+
+def test_precision_adds_runs_until_met():
+    # sd of the difference ~ TAU sqrt 2 = 70.7; mean 12000 -> 1% needs n with 1.96*70.7/sqrt(n) < 120: n >= 2
+    c = compare(TELECOM, ["save_desk_x2"], runs=4, seed=1, engine=KnownEngine(), precision=0.001)
+    p = c.precision
+    assert p["met"] and p["runs"] > 4 and p["worst_relative_half_width"] <= 0.001
+    assert c.n_runs == p["runs"]
+    assert sorted(c.runs[c.runs.strategy == "baseline"]["run"]) == list(range(p["runs"]))
+
+
+def test_precision_reports_when_maximum_reached():
+    c = compare(TELECOM, ["save_desk_x2"], runs=4, seed=1, engine=KnownEngine(), precision=1e-6, max_runs=16)
+    assert c.precision["met"] is False and c.precision["runs"] == 16
+
+
+def test_bad_requests_are_clear_errors():
+    from clmsim.errors import ClmsimError
+
+    with pytest.raises(ClmsimError, match="unknown strategy"):
+        compare(TELECOM, ["nope"], runs=2, seed=1, engine=KnownEngine())
+    with pytest.raises(ClmsimError, match="unknown engine"):
+        compare(TELECOM, runs=2, seed=1, engine="warp")
+    with pytest.raises(ClmsimError, match="not found"):
+        compare("missing.yaml", runs=2, seed=1, engine=KnownEngine())
