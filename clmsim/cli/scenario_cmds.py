@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import unicodedata
 
 import numpy as np
 
@@ -27,6 +28,12 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_schema)
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-justify ``text`` to ``width`` terminal columns (CJK characters take two)."""
+    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(width - used, 0)
+
+
 def describe(scenario) -> str:
     """A readable summary of a validated scenario."""
     spec = scenario.spec
@@ -37,17 +44,19 @@ def describe(scenario) -> str:
     t = spec.time
     lines.append(f"time: {t.horizon} {t.period}s, discount {t.discount_rate:.2%}/year "
                  f"= {model.discount_rate:.4%}/{t.period}")
-    lines.append("stages:")
+    lines.append("stages:" + (" (rows and economics before segment overrides)" if spec.segments else ""))
     init = model.initial.sum(axis=0)
     for s, name in enumerate(model.stage_names):
-        kind = spec.stages[name].kind
+        stage = spec.stages[name]
         extra = ""
-        if kind == "active":
-            extra = (f"  revenue {model.revenue_mean[0, s]:g} (cv {model.revenue_cv[0, s]:g}), "
-                     f"margin {model.margin[0, s]:g}, cost to serve {model.cost_to_serve[0, s]:g}")
-        row = ", ".join(f"{model.stage_names[d]} {model.P[0, s, d]:.3g}"
-                        for d in range(model.n_stages) if d != s and model.P[0, s, d] > 0)
-        lines.append(f"  {name:<12} {kind:<8} initial {int(init[s]):>9,d}{extra}")
+        if stage.kind == "active":
+            mean, cv = (stage.revenue.mean, stage.revenue.cv) if hasattr(stage.revenue, "mean") \
+                else (float(stage.revenue or 0.0), 0.0)
+            margin = 1.0 if stage.margin is None else stage.margin
+            extra = (f"  revenue {mean:g} (cv {cv:g}), margin {margin:g}, "
+                     f"cost to serve {stage.cost_to_serve or 0.0:g}")
+        row = ", ".join(f"{dst} {p:.3g}" for dst, p in spec.transitions.get(name, {}).items() if p > 0)
+        lines.append(f"  {_pad(name, 12)} {stage.kind:<8} initial {int(init[s]):>9,d}{extra}")
         if row:
             lines.append(f"  {'':<12} -> {row}")
     if spec.segments:

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Iterable
 
 import yaml
-from pydantic import ValidationError
 
 from .errors import Diagnostic, Location, ScenarioError
 from .loader import Positions, load_file, locate, parse_yaml
 from .overrides import OverrideError, apply_override, parse_assignment
 from .schema import SCHEMA_VERSION, ScenarioSpec, json_schema
-from .validate import schema_diagnostics, semantic_diagnostics
+from .validate import validate_data
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -91,22 +90,19 @@ class Scenario:
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def _validate(data: dict, positions: Positions, default: Location, prefix: str = "",
-              at: Location | None = None) -> tuple[ScenarioSpec | None, list[Diagnostic]]:
-    try:
-        spec = ScenarioSpec.model_validate(data)
-    except ValidationError as exc:
-        return None, schema_diagnostics(exc, data, positions, default, prefix, at)
-    return spec, semantic_diagnostics(spec, positions, default, prefix, at)
-
-
 def _build(data: dict, positions: Positions, source: str, overrides: Iterable[str]) -> Scenario:
+    """Apply ``--set`` overrides, validate the baseline and every strategy; report all problems.
+
+    Strategies are checked even when the baseline has problems; a strategy's finding
+    that only repeats a baseline finding is not reported again.
+    """
     default = Location(source, 1, 1)
     diags: list[Diagnostic] = []
-    if isinstance(data.get("schema_version"), int) and data["schema_version"] != SCHEMA_VERSION:
+    version = data.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
         raise ScenarioError([Diagnostic(locate(positions, ("schema_version",), default), "schema_version",
                                         f"this clmsim reads schema_version {SCHEMA_VERSION}, "
-                                        f"the file says {data['schema_version']}")])
+                                        f"the file says {version}")])
     for i, text in enumerate(overrides, start=1):
         where = Location("--set", i, 1)
         try:
@@ -115,16 +111,19 @@ def _build(data: dict, positions: Positions, source: str, overrides: Iterable[st
             positions = {p: loc for p, loc in positions.items() if p[: len(keys)] != keys}
             positions[keys] = where
         except OverrideError as exc:
-            diags.append(Diagnostic(where, text.split("=", 1)[0], str(exc)))
-    if diags:
-        raise ScenarioError(diags)
-    spec, diags = _validate(data, positions, default)
-    if spec is None or diags:
-        raise ScenarioError(diags)
+            diags.append(Diagnostic(where, text.split("=", 1)[0].strip(), str(exc)))
+    spec, base_diags = validate_data(data, positions, default)
+    diags += base_diags
+    seen = {(d.path, d.message) for d in base_diags}
     specs = {BASELINE: spec}
     resolved = {BASELINE: data}
     base_data = {k: v for k, v in data.items() if k != "strategies"}
-    for sname, overlay in spec.strategies.items():
+    strategies = data.get("strategies")
+    if not isinstance(strategies, dict):
+        strategies = {}  # a malformed section is already reported by the schema
+    for sname, overlay in strategies.items():
+        if not isinstance(overlay, dict):
+            continue
         if sname == BASELINE:
             if overlay:
                 diags.append(Diagnostic(locate(positions, ("strategies", sname), default), f"strategies.{sname}",
@@ -142,16 +141,21 @@ def _build(data: dict, positions: Positions, source: str, overrides: Iterable[st
         if bad:
             continue
         at = locate(positions, ("strategies", sname), default)
-        sspec, sdiags = _validate(sdata, positions, default, prefix=f"strategies.{sname}.", at=at)
-        for d in sdiags:  # point at the override line when the problem is under one
-            for path in overlay:
-                if d.path.startswith(f"strategies.{sname}.{path}"):
+        prefix = f"strategies.{sname}."
+        sspec, sdiags = validate_data(sdata, positions, default, prefix=prefix, at=at)
+        fresh = []
+        for d in sdiags:
+            if (d.path[len(prefix):], d.message) in seen:
+                continue  # the baseline has the same problem: reported once, there
+            for path in overlay:  # point at the override line when the problem is under one
+                if d.path == prefix + path or d.path.startswith(prefix + path + "."):
                     d = Diagnostic(locate(positions, ("strategies", sname, path), default), d.path, d.message)
-            diags.append(d)
+            fresh.append(d)
+        diags += fresh
         if sspec is not None and not sdiags:
             specs[sname] = sspec
             resolved[sname] = sdata
-    if diags:
+    if diags or spec is None:
         raise ScenarioError(diags)
     return Scenario(source=source, data=data, specs=specs, resolved=resolved)
 

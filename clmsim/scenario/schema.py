@@ -15,14 +15,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 SCHEMA_VERSION = 1
+MAX_HORIZON = 10_000
+"""Longest horizon in periods (200 years of weeks): engines allocate arrays over periods."""
+MAX_COUNT = 10**12
+"""Largest customer count in an initial population (engines count customers in int64)."""
 
-NonNeg = Annotated[float, Field(ge=0)]
-Prob = Annotated[float, Field(ge=0, le=1)]
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+
+def _not_bool(value):
+    """Refuse ``true``/``false`` where a number is expected (pydantic would read them as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+_NUM = BeforeValidator(_not_bool)
+Real = Annotated[float, _NUM, Field(allow_inf_nan=False)]
+NonNeg = Annotated[float, _NUM, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, _NUM, Field(gt=0, allow_inf_nan=False)]
+Prob = Annotated[float, _NUM, Field(ge=0, le=1, allow_inf_nan=False)]
+PosInt = Annotated[int, _NUM, Field(gt=0)]
+NonNegInt = Annotated[int, _NUM, Field(ge=0)]
+Count = Annotated[int, _NUM, Field(ge=0, le=MAX_COUNT)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[^.=\s][^.=]*$")]
 
 
@@ -67,8 +83,8 @@ class TimeSpec(_Model):
     """
 
     period: Literal["week", "month", "quarter", "year"] = "month"
-    horizon: PosInt
-    discount_rate: Annotated[float, Field(ge=0, le=10)] = 0.0
+    horizon: Annotated[int, _NUM, Field(gt=0, le=MAX_HORIZON)]
+    discount_rate: Annotated[float, _NUM, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
 
 
 # ------------------------------------------------------------------------- stages
@@ -104,8 +120,8 @@ class GammaMultiplier(_Model):
     churn transition (active -> churned/lost)."""
 
     dist: Literal["gamma"]
-    mean: Annotated[float, Field(gt=0)] = 1.0
-    cv: Annotated[float, Field(gt=0)]
+    mean: Positive = 1.0
+    cv: Positive
 
 
 class BetaChurn(_Model):
@@ -113,8 +129,8 @@ class BetaChurn(_Model):
     replacing each active stage's total churn probability (shifted-beta-geometric)."""
 
     dist: Literal["beta"]
-    alpha: Annotated[float, Field(gt=0)]
-    beta: Annotated[float, Field(gt=0)]
+    alpha: Positive
+    beta: Positive
 
 
 class HeterogeneitySpec(_Model):
@@ -135,7 +151,7 @@ class SegmentSpec(_Model):
     transitions: dict[str, dict[str, Prob]] = Field(default_factory=dict)
     stages: dict[str, StageEconomicsOverride] = Field(default_factory=dict)
     heterogeneity: HeterogeneitySpec | None = None
-    initial_population: dict[str, NonNegInt] | None = None
+    initial_population: dict[str, Count] | None = None
 
 
 # -------------------------------------------------------------------- acquisition
@@ -143,7 +159,7 @@ class LinearResponse(_Model):
     """``customers = spend / cost_per_customer``."""
 
     type: Literal["linear"]
-    cost_per_customer: Annotated[float, Field(gt=0)]
+    cost_per_customer: Positive
 
 
 class SaturatingResponse(_Model):
@@ -151,7 +167,7 @@ class SaturatingResponse(_Model):
 
     type: Literal["saturating"]
     max_customers: NonNeg
-    half_saturation_spend: Annotated[float, Field(gt=0)]
+    half_saturation_spend: Positive
 
 
 Response = Annotated[Union[LinearResponse, SaturatingResponse], Field(discriminator="type")]
@@ -189,7 +205,7 @@ class ProgramEffect(_Model):
     upgrade transitions x ``1 + upgrade_lift * s / (s + half_saturation_spend)``."""
 
     churn_reduction_max: Prob = 0.0
-    half_saturation_spend: Annotated[float, Field(gt=0)]
+    half_saturation_spend: Positive
     upgrade_lift: NonNeg = 0.0
     upgrade_to: list[str] | None = None
 
@@ -240,11 +256,64 @@ class WinbackSpec(_Model):
     policies: dict[Name, WinbackPolicySpec] = Field(default_factory=dict)
 
 
+# --------------------------------------------------------------------- operations
+class ServiceTimeSpec(_Model):
+    """Handling time of one contact in **days**: gamma with ``mean`` and ``cv``
+    (``cv: 1`` is exponential, ``cv: 0`` a fixed time)."""
+
+    mean: NonNeg
+    cv: NonNeg = 1.0
+
+
+class TeamSpec(_Model):
+    """An agent pool (des engine only) serving one win-back policy or retention program.
+
+    Win-back: each period, eligible churned customers picked by ``coverage`` queue
+    for an agent; a customer whose eligibility expires while waiting (window over,
+    or drifted to a lost stage) leaves the queue (reneges). Retention: customers in
+    the program's target stages at the start of a period queue for a care contact
+    that must land before their next move. ``arrivals``: ``spread`` = requests arrive
+    at uniform times over the period, ``start`` = all at the start of the period.
+    ``discipline``: ``fifo`` or ``recent_first`` (most recent churners first).
+    ``response_delay_days``: days from the end of a contact to its effect.
+    """
+
+    serves: Name
+    agents: PosInt
+    service_days: ServiceTimeSpec
+    discipline: Literal["fifo", "recent_first"] = "fifo"
+    arrivals: Literal["spread", "start"] = "spread"
+    response_delay_days: NonNeg = 0.0
+
+
+class BudgetSpec(_Model):
+    """A budget (des engine only): a pot of ``amount`` refilled on a calendar
+    (``period``: every period, or ``monthly`` / ``quarterly`` / ``yearly`` in days of
+    the calendar) and drained by the spend of the programs and win-back policies
+    it ``serves``. ``carry_over: false`` tops the pot up to ``amount`` at each refill
+    (unspent money lapses); ``true`` adds ``amount``."""
+
+    serves: list[Name] = Field(min_length=1)
+    amount: NonNeg
+    refill: Literal["period", "monthly", "quarterly", "yearly"] = "period"
+    carry_over: bool = False
+
+
+class OperationsSpec(_Model):
+    """Operational settings (des engine only): agent pools, budget calendars,
+    response delays. ``days_per_period`` converts days to periods (default:
+    7 per week, 365.25/12 per month, 365.25/4 per quarter, 365.25 per year)."""
+
+    days_per_period: Positive | None = None
+    teams: dict[Name, TeamSpec] = Field(default_factory=dict)
+    budgets: dict[Name, BudgetSpec] = Field(default_factory=dict)
+
+
 # ----------------------------------------------------------------------- scenario
 class ScenarioSpec(_Model):
     """A whole scenario, after ``extends`` has been merged."""
 
-    schema_version: Literal[1]
+    schema_version: Annotated[Literal[1], _NUM]
     name: str = Field(min_length=1)
     description: str | None = None
     time: TimeSpec
@@ -252,10 +321,11 @@ class ScenarioSpec(_Model):
     transitions: dict[str, dict[str, Prob]] = Field(default_factory=dict)
     heterogeneity: HeterogeneitySpec | None = None
     segments: dict[Name, SegmentSpec] | None = None
-    initial_population: dict[str, NonNegInt] = Field(default_factory=dict)
+    initial_population: dict[str, Count] = Field(default_factory=dict)
     acquisition: AcquisitionSpec = Field(default_factory=AcquisitionSpec)
     retention: RetentionSpec = Field(default_factory=RetentionSpec)
     winback: WinbackSpec = Field(default_factory=WinbackSpec)
+    operations: OperationsSpec | None = None
     strategies: dict[Name, dict[str, object]] = Field(default_factory=dict)
 
 

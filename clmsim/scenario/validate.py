@@ -7,6 +7,8 @@ hints for misspelled field, stage, segment and channel names.
 
 from __future__ import annotations
 
+import copy
+import math
 import typing
 from typing import Any, Iterable
 
@@ -20,55 +22,64 @@ _TOL = 1e-9
 
 
 # ------------------------------------------------------------------ schema layer
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
-    """Pydantic model classes reachable in a type annotation (through unions, Annotated)."""
+def _resolve(annotation: Any) -> list[tuple[str, Any]]:
+    """What a value of type ``annotation`` can be, as tagged nodes.
+
+    ``("model", cls)`` for a pydantic model, ``("dict", value_type)`` for a mapping of
+    free names (stages, channels, ...), ``("list", item_type)`` for a list. Unions,
+    ``Optional`` and ``Annotated`` are looked through; scalars give nothing.
+    """
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list[type[BaseModel]] = []
+        return [("model", annotation)]
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return [("dict", typing.get_args(annotation)[1])]
+    if origin is list:
+        return [("list", typing.get_args(annotation)[0])]
+    found: list[tuple[str, Any]] = []
     for arg in typing.get_args(annotation):
-        found += _models_in(arg)
+        found += _resolve(arg)
     return found
 
 
-def _is_dict(annotation: Any) -> Any:
-    """Value type if ``annotation`` is (an optional / annotated) ``dict[str, V]``, else None."""
-    if typing.get_origin(annotation) is dict:
-        return typing.get_args(annotation)[1]
-    for arg in typing.get_args(annotation):
-        inner = _is_dict(arg)
-        if inner is not None:
-            return inner
-    return None
+def _step(nodes: list[tuple[str, Any]], key: Any) -> list[tuple[str, Any]]:
+    """Nodes one key further down, each as ``(role, annotation)``.
+
+    ``role`` is ``"free"`` (a key of a mapping of names), ``"optional"`` or
+    ``"required"`` (a model field) or ``"index"`` (a list item).
+    """
+    out: list[tuple[str, Any]] = []
+    for tag, what in nodes:
+        if tag == "model":
+            for fname, field in what.model_fields.items():
+                if key in (fname, field.alias):
+                    out.append(("required" if field.is_required() else "optional", field.annotation))
+        elif tag == "dict":
+            out.append(("free", what))
+        elif tag == "list" and isinstance(key, int):
+            out.append(("index", what))
+    return out
+
+
+def _walk(path: tuple) -> tuple[list[tuple[str, Any]], set[str]]:
+    """Nodes reachable at ``path`` from the top and the roles its last key can play."""
+    nodes = _resolve(ScenarioSpec)
+    roles: set[str] = set()
+    for key in path:
+        stepped = _step(nodes, key)
+        roles = {role for role, _ in stepped}
+        nodes = [node for _, ann in stepped for node in _resolve(ann)]
+        if not nodes and not stepped:
+            break
+    return nodes, roles
 
 
 def _field_names(path: tuple) -> list[str]:
     """Field names allowed by the model(s) at ``path`` (for did-you-mean hints)."""
-    candidates: list[Any] = [ScenarioSpec]
-    for key in path:
-        nxt: list[Any] = []
-        for cand in candidates:
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                for fname, field in cand.model_fields.items():
-                    if key in (fname, field.alias):
-                        nxt.append(field.annotation)
-            else:  # a dict value type: the key was a free name
-                nxt.append(cand)
-        resolved: list[Any] = []
-        for ann in nxt:
-            value_type = _is_dict(ann)
-            if value_type is not None and not _models_in(ann):
-                resolved.append(value_type)
-            elif value_type is not None:
-                resolved.append(value_type)
-            else:
-                resolved += _models_in(ann)
-        candidates = resolved
-        if not candidates:
-            return []
     names: list[str] = []
-    for cand in candidates:
-        if isinstance(cand, type) and issubclass(cand, BaseModel):
-            names += [f.alias or n for n, f in cand.model_fields.items()]
+    for tag, what in _walk(tuple(path))[0]:
+        if tag == "model":
+            names += [f.alias or n for n, f in what.model_fields.items()]
     return names
 
 
@@ -105,17 +116,50 @@ def _value_at(data: Any, path: tuple) -> Any:
     return data
 
 
+def _message(err: dict, path: tuple) -> str:
+    """A readable message for one pydantic error at data ``path``."""
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        key = path[-1]
+        return f"unknown field '{key}'{did_you_mean(key, _field_names(path[:-1]))}"
+    if kind == "missing":
+        return f"missing required field '{path[-1]}'"
+    if kind == "literal_error":
+        return f"{err['msg']}, got {value!r}"
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"expected a finite number, got {value}"
+    if kind == "string_pattern_mismatch" and err.get("_key"):
+        return f"name {value!r} may not be empty, contain '.' or '=', or start with a space"
+    message = str(err["msg"])
+    if "input" in err and not isinstance(value, (dict, list)):
+        message += f", got {value!r}"
+    return message
+
+
 def schema_diagnostics(exc: ValidationError, data: dict, positions: Positions, default: Location,
                        prefix: str = "", at: Location | None = None) -> list[Diagnostic]:
     """Translate a pydantic ``ValidationError`` into located diagnostics.
 
     ``prefix``/``at`` report strategy-resolved scenarios at the strategy's key.
     """
-    out: list[Diagnostic] = []
+    return [d for d, _ in _schema_problems(exc, data, positions, default, prefix, at)]
+
+
+def _schema_problems(exc: ValidationError, data: dict, positions: Positions, default: Location,
+                     prefix: str = "", at: Location | None = None) -> list[tuple[Diagnostic, tuple]]:
+    """Diagnostics of a ``ValidationError``, each with its data path and error type."""
     errors = exc.errors(include_url=False)
     kept = []
     for err in errors:
-        path, tag, tag_at = _clean_loc(tuple(err["loc"]), data, err["type"] in ("missing", "extra_forbidden"))
+        loc = tuple(err["loc"])
+        is_key = bool(loc) and loc[-1] == "[key]"
+        if is_key:  # an invalid name used as a mapping key: report it at the key
+            err = dict(err, _key=True)
+            loc = loc[:-1]
+        path, tag, tag_at = _clean_loc(loc, data, is_key or err["type"] in ("missing", "extra_forbidden"))
         if tag is not None and not tag.startswith("function"):
             # a union branch: keep the branch that matches the kind of value written
             branch_is_model = tag[:1].isupper() or tag in {"linear", "saturating"}
@@ -125,23 +169,65 @@ def schema_diagnostics(exc: ValidationError, data: dict, positions: Positions, d
         kept.append((err, path))
     if not kept:
         kept = [(e, _clean_loc(tuple(e["loc"]), data)[0]) for e in errors]
+    out = []
     for err, path in kept:
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            key = path[-1]
-            hint = did_you_mean(key, _field_names(path[:-1]))
-            message = f"unknown field '{key}'{hint}"
-        elif kind == "missing":
-            message = f"missing required field '{path[-1]}'"
-        elif kind == "literal_error":
-            message = f"{err['msg']}, got {err.get('input')!r}"
-        else:
-            message = err["msg"]
-            if "input" in err and not isinstance(err["input"], (dict, list)):
-                message += f", got {err['input']!r}"
         where = at or locate(positions, path, default)
-        out.append(Diagnostic(where, prefix + dotted(path), message))
+        out.append((Diagnostic(where, prefix + dotted(path), _message(err, path)), (path, err["type"])))
     return out
+
+
+# ------------------------------------------------ semantic checks despite schema errors
+_PLACEHOLDERS = {"schema_version": 1, "name": "scenario", "time": {"horizon": 1}}
+"""Stand-ins for broken required top-level fields that no semantic check reads."""
+
+
+def _prune(data: dict, problems: list[tuple[tuple, str]]) -> tuple[dict | None, list[tuple]]:
+    """Remove what the schema refused, so the semantic checks can run on the rest.
+
+    Each refused value is removed at the nearest enclosing key that may be absent: an
+    optional field or an entry of a mapping of names (a stage, a channel, a transition
+    entry ...). Broken required top-level fields get harmless placeholders. Returns the
+    pruned copy and the pruned paths, or ``None`` when nothing useful is left (e.g.
+    ``stages`` itself is unusable).
+    """
+    out = copy.deepcopy(data)
+    pruned: list[tuple] = []
+    for path, kind in problems:
+        start = path[:-1] if kind == "missing" else path
+        if kind == "extra_forbidden" and _value_at(out, path[:-1]) is not None:
+            parent = _value_at(out, path[:-1])
+            if isinstance(parent, dict):
+                parent.pop(path[-1], None)
+            continue
+        q = start
+        while q:
+            roles = _walk(q)[1]
+            if roles and roles <= {"free", "optional"}:
+                parent = _value_at(out, q[:-1])
+                if isinstance(parent, dict):
+                    parent.pop(q[-1], None)
+                    pruned.append(q)
+                break
+            if len(q) == 1:
+                if q[0] not in _PLACEHOLDERS:
+                    return None, pruned
+                out[q[0]] = copy.deepcopy(_PLACEHOLDERS[q[0]])
+                break
+            q = q[:-1]
+        if not q and start == ():
+            return None, pruned
+    return out, pruned
+
+
+def _related(diag_path: tuple, message: str, pruned: list[tuple]) -> bool:
+    """True if a semantic finding may only be an echo of something pruned."""
+    for q in pruned:
+        n = min(len(q), len(diag_path))
+        if diag_path[:n] == q[:n]:
+            return True
+        if f"'{q[-1]}'" in message:
+            return True
+    return False
 
 
 # --------------------------------------------------------------- semantic layer
@@ -154,12 +240,14 @@ class _Checker:
         self.prefix = prefix
         self.at = at
         self.out: list[Diagnostic] = []
+        self.raw: list[tuple] = []
         self.kinds = {name: st.kind for name, st in spec.stages.items()}
 
     def bad(self, path: Iterable, message: str) -> None:
         path = tuple(path)
         where = self.at or locate(self.positions, path, self.default)
         self.out.append(Diagnostic(where, self.prefix + dotted(path), message))
+        self.raw.append(path)
 
     def stage(self, path: tuple, name: str, kinds: tuple[str, ...] | None = None, what: str = "stage") -> bool:
         if name not in self.kinds:
@@ -290,6 +378,7 @@ class _Checker:
                 ramp = pol.coverage.ramp
                 if any(v > 1 for v in values) or (ramp and max(ramp.start, ramp.end) > 1):
                     self.bad(base + ("coverage",), "coverage is a share of eligible customers: every value must be <= 1")
+        _check_operations(self)
         return self.out
 
     def heterogeneity(self, path: tuple, het: Any, rows: dict[str, dict[str, float]]) -> None:
@@ -307,7 +396,77 @@ class _Checker:
                              f"active stage '{name}' has no churn transition for the per-customer churn probability to split over")
 
 
+def _check_operations(c: _Checker) -> None:
+    """Semantic checks of the ``operations`` block (agent pools, budgets; des engine only)."""
+    ops = c.spec.operations
+    if ops is None:
+        return
+    policies, programs = c.spec.winback.policies, c.spec.retention.programs
+    known = list(policies) + list(programs)
+    served: dict[str, str] = {}
+    for tname, team in ops.teams.items():
+        base = ("operations", "teams", tname)
+        if team.serves not in known:
+            c.bad(base + ("serves",), f"'{team.serves}' is neither a win-back policy nor a retention program"
+                  f"{did_you_mean(team.serves, known)}")
+            continue
+        if team.serves in served:
+            c.bad(base + ("serves",), f"'{team.serves}' is already served by team '{served[team.serves]}'")
+        served[team.serves] = tname
+        if team.serves in policies and policies[team.serves].capacity_per_period is not None:
+            c.bad(base + ("serves",), f"win-back policy '{team.serves}' has capacity_per_period and a team: "
+                  "the team's agents are its capacity, give one or the other")
+        if team.serves in programs and team.discipline == "recent_first":
+            c.bad(base + ("discipline",), "recent_first orders churners by time since churn: "
+                  "it applies to win-back teams only")
+    funded: dict[str, str] = {}
+    for bname, budget in ops.budgets.items():
+        base = ("operations", "budgets", bname)
+        for i, name in enumerate(budget.serves):
+            if name not in known:
+                c.bad(base + ("serves", i), f"'{name}' is neither a win-back policy nor a retention program"
+                      f"{did_you_mean(name, known)}")
+            elif name in funded:
+                c.bad(base + ("serves", i), f"'{name}' is already paid from budget '{funded[name]}'")
+            else:
+                funded[name] = bname
+
+
 def semantic_diagnostics(spec: ScenarioSpec, positions: Positions, default: Location,
                          prefix: str = "", at: Location | None = None) -> list[Diagnostic]:
     """Cross-field checks of a schema-valid scenario (references, kinds, sums)."""
     return _Checker(spec, positions, default, prefix, at).run()
+
+
+def validate_data(data: dict, positions: Positions, default: Location, prefix: str = "",
+                  at: Location | None = None) -> tuple[ScenarioSpec | None, list[Diagnostic]]:
+    """Schema and semantic checks of merged scenario data, every problem at once.
+
+    When the schema refuses part of the file, the refused parts are pruned (see
+    :func:`_prune`) and the semantic checks still run on the rest; findings that
+    could be echoes of a pruned part are left out, so no error is reported twice.
+
+    Returns
+    -------
+    spec : ScenarioSpec or None
+        The validated spec, or None when the schema refused the data.
+    diagnostics : list of Diagnostic
+        Every problem found (empty when the scenario is valid).
+    """
+    try:
+        spec = ScenarioSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = _schema_problems(exc, data, positions, default, prefix, at)
+        diags = [d for d, _ in problems]
+        pruned_data, pruned = _prune(data, [p for _, p in problems])
+        if pruned_data is None:
+            return None, diags
+        try:
+            partial = ScenarioSpec.model_validate(pruned_data)
+        except ValidationError:
+            return None, diags
+        checker = _Checker(partial, positions, default, prefix, at)
+        checker.run()
+        diags += [d for d, raw in zip(checker.out, checker.raw) if not _related(raw, d.message, pruned)]
+        return None, diags
+    return spec, semantic_diagnostics(spec, positions, default, prefix, at)
