@@ -1,0 +1,124 @@
+"""Distribution of customer lifetime value with its mean and interval.
+
+Two sources, in order of preference:
+
+* ``clv_hist`` (Monte Carlo engines, individual mode): a histogram of per-customer
+  CLV with bins ``[lo, hi)`` and ``count``. The mean is ``sum(mid * count) / N``
+  (bin midpoints; exact up to binning) and the interval is the 5-95% range of the
+  customers, read off the cumulative histogram by linear interpolation inside bins.
+* ``runs`` (any Monte Carlo engine): per-run ``clv_acquired`` (mean CLV of the
+  customers acquired in that run). The mean is across runs, with the 95% interval
+  of that mean (``mean +- 1.96 sd / sqrt(n)``), and the 5-95% range of runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ClmsimError
+from ._data import require_columns, runs_table
+from .style import color, money, money_formatter, new_axes, style_context
+
+
+@dataclass(frozen=True)
+class ClvSummary:
+    """What :func:`clv_distribution` draws for one strategy.
+
+    ``edges``/``share``: histogram (share of customers or runs per bin); ``mean``;
+    ``lo``/``hi``: the interval drawn (see ``interval``); ``source`` is ``"clv_hist"`` or ``"runs"``.
+    """
+
+    strategy: str
+    source: str
+    edges: np.ndarray
+    share: np.ndarray
+    mean: float
+    lo: float
+    hi: float
+    interval: str
+    n: int
+
+
+def hist_quantile(edges: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Quantile ``q`` of a histogram, linear inside the bin (uniform-within-bin assumption)."""
+    cum = np.concatenate([[0.0], np.cumsum(counts, dtype=float)])
+    target = q * cum[-1]
+    return float(np.interp(target, cum, edges))
+
+
+def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30) -> ClvSummary:
+    """Histogram, mean and interval of CLV for one strategy (see the module docstring)."""
+    hist = getattr(data, "clv_hist", None)
+    if source in ("auto", "clv_hist") and isinstance(hist, pd.DataFrame) and len(hist):
+        require_columns(hist, ("strategy", "lo", "hi", "count"), "clv_hist")
+        h = hist[hist["strategy"] == strategy].sort_values("lo")
+        if len(h) and h["count"].sum() > 0:
+            edges = np.concatenate([h["lo"].to_numpy(float), h["hi"].to_numpy(float)[-1:]])
+            counts = h["count"].to_numpy(float)
+            mid = (h["lo"].to_numpy(float) + h["hi"].to_numpy(float)) / 2
+            n = counts.sum()
+            return ClvSummary(strategy, "clv_hist", edges, counts / n, float((mid * counts).sum() / n),
+                              hist_quantile(edges, counts, 0.05), hist_quantile(edges, counts, 0.95),
+                              "5-95% of customers", int(n))
+    if source == "clv_hist":
+        raise ClmsimError(f"no clv_hist rows for strategy '{strategy}'")
+    runs = runs_table(data)
+    require_columns(runs, ("clv_acquired",), "runs")
+    r = runs[(runs["strategy"] == strategy) & (runs["run"] >= 0)]["clv_acquired"].dropna().to_numpy(float)
+    if r.size < 2:
+        raise ClmsimError(f"no CLV distribution for strategy '{strategy}': it needs a Monte Carlo engine "
+                          "(fast or des) with at least 2 runs")
+    counts, edges = np.histogram(r, bins=min(bins, max(5, r.size // 5)))
+    half = 1.96 * r.std(ddof=1) / np.sqrt(r.size)
+    return ClvSummary(strategy, "runs", edges, counts / r.size, float(r.mean()), float(r.mean() - half),
+                      float(r.mean() + half), "95% CI of the mean", int(r.size))
+
+
+def clv_distribution(data, strategies: str | Sequence[str] = "baseline", *, ax=None, source: str = "auto",
+                     currency: str = "", title: str | None = None):
+    """Histogram of CLV per strategy with its mean (solid line) and interval (shaded).
+
+    Parameters
+    ----------
+    data : Results
+        With ``clv_hist`` or Monte Carlo ``runs`` (column ``clv_acquired``).
+    strategies : str or sequence of str
+        One or more strategies, overlaid as outlines (the first is also filled).
+    ax : Axes, optional
+    source : {"auto", "clv_hist", "runs"}
+    currency : str
+        Symbol for the x axis (e.g. ``"¥"``); default none (currency units).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Histograms are ``StepPatch`` artists (``get_data()`` gives shares and edges), means are
+        vertical lines labelled ``"mean <strategy>"``.
+    """
+    names = [strategies] if isinstance(strategies, str) else list(strategies)
+    sums = [clv_summary(data, s, source=source) for s in names]
+    with style_context(names):
+        ax = new_axes(ax)
+        for i, sm in enumerate(sums):
+            c = color(i)
+            ax.stairs(sm.share, sm.edges, fill=(i == 0), alpha=0.35 if i == 0 else 1.0, color=c,
+                      label=f"{sm.strategy} (n={sm.n:,})")
+            ax.axvspan(sm.lo, sm.hi, color=c, alpha=0.12, linewidth=0)
+            ax.axvline(sm.mean, color=c, linewidth=2,
+                       label=f"mean {sm.strategy}: {money(sm.mean, currency)} "
+                             f"[{money(sm.lo, currency)}, {money(sm.hi, currency)}]")
+        src = sums[0]
+        what = "customers" if src.source == "clv_hist" else "runs"
+        ax.set_xlabel("CLV per acquired customer" + (f" ({currency})" if currency else " (currency units)")
+                      + ("" if src.source == "clv_hist" else ", mean per run"))
+        ax.set_ylabel(f"share of {what}")
+        ax.xaxis.set_major_formatter(money_formatter(currency))
+        ax.set_ylim(bottom=0)
+        ax.set_title(title if title is not None else f"CLV distribution (shaded: {src.interval})")
+        ax.legend(loc="upper right")
+    return ax

@@ -1,0 +1,110 @@
+"""Strategy comparison: paired differences versus the baseline, with intervals.
+
+Under common random numbers run ``r`` of every strategy sees the same random
+inputs, so the per-run difference ``D_r = X_r(strategy) - X_r(baseline)`` has a
+small variance. :func:`paired_differences` gives, per strategy, ``mean(D)``, its
+95% interval ``mean(D) +- t_{0.975, n-1} sd(D) / sqrt(n)`` and the share of runs
+where the strategy wins (``D_r > 0``). For the analytic engine (one exact row per
+strategy, ``run = -1``) the difference is exact and has no interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ClmsimError
+from ._data import require_columns, runs_table
+from .style import NEUTRAL, color, money, money_formatter, new_axes, style_context
+
+DIFF_COLUMNS = ("strategy", "mean", "lo", "hi", "n", "win_share")
+"""Columns :func:`comparison_plot` reads (``lo``/``hi`` may be NaN; ``win_share`` optional)."""
+
+
+def paired_differences(data, metric: str = "npv", baseline: str = "baseline", level: float = 0.95) -> pd.DataFrame:
+    """Per strategy, the paired difference of ``metric`` versus ``baseline`` (see module docstring).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`DIFF_COLUMNS` plus ``sd`` (of the per-run differences), one row per
+        strategy other than the baseline, in results order.
+    """
+    runs = runs_table(data)
+    require_columns(runs, (metric,), "runs")
+    wide = runs.pivot_table(index="run", columns="strategy", values=metric, aggfunc="first", sort=False)
+    if baseline not in wide.columns:
+        raise ClmsimError(f"baseline strategy '{baseline}' not in the results "
+                          f"(have: {', '.join(map(str, wide.columns))})")
+    rows = []
+    for s in dict.fromkeys(runs["strategy"]):
+        if s == baseline:
+            continue
+        d = (wide[s] - wide[baseline]).dropna().to_numpy(float)
+        n = d.size
+        mean = float(d.mean()) if n else np.nan
+        if n >= 2:
+            sd = float(d.std(ddof=1))
+            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
+            lo, hi, win = mean - half, mean + half, float((d > 0).mean())
+        else:
+            sd, lo, hi, win = np.nan, np.nan, np.nan, np.nan
+        rows.append({"strategy": s, "mean": mean, "lo": lo, "hi": hi, "n": n, "win_share": win, "sd": sd})
+    return pd.DataFrame(rows, columns=[*DIFF_COLUMNS, "sd"])
+
+
+def comparison_plot(diffs: pd.DataFrame, *, ax=None, metric_label: str = "NPV", baseline: str = "baseline",
+                    currency: str = "", title: str | None = None):
+    """Horizontal interval plot of differences versus the baseline, best strategy on top.
+
+    Parameters
+    ----------
+    diffs : DataFrame
+        Columns ``strategy``, ``mean``, ``lo``, ``hi`` (95% interval; NaN for exact values) and
+        optionally ``win_share`` -- e.g. :func:`paired_differences`.
+    metric_label : str
+        Name of the metric for the axis label (``"NPV"``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One point per strategy (``ax.lines[0]`` holds the means, y = rank); error bars in
+        ``ax.collections``; the zero line is labelled ``"no difference"``.
+    """
+    require_columns(diffs, ("strategy", "mean", "lo", "hi"), "comparison")
+    if diffs.empty:
+        raise ClmsimError("nothing to compare: only the baseline strategy is present")
+    d = diffs.sort_values("mean").reset_index(drop=True)
+    names = d["strategy"].astype(str).tolist()
+    with style_context(names):
+        ax = new_axes(ax, figsize=(8.0, 0.9 + 0.55 * len(d)))
+        y = np.arange(len(d))
+        m = d["mean"].to_numpy(float)
+        lo = d["lo"].to_numpy(float)
+        hi = d["hi"].to_numpy(float)
+        cols = [color(0) if v >= 0 else color(5) for v in m]
+        ax.plot(m, y, linestyle="none", marker="o", color=NEUTRAL, markersize=0, label="_means")
+        has_ci = np.isfinite(lo) & np.isfinite(hi)
+        for i in range(len(d)):
+            if has_ci[i]:
+                ax.errorbar(m[i], y[i], xerr=[[m[i] - lo[i]], [hi[i] - m[i]]], fmt="o", color=cols[i],
+                            capsize=4, linewidth=2, markersize=6)
+            else:
+                ax.plot(m[i], y[i], "D", color=cols[i], markersize=6)
+            note = money(m[i], currency)
+            if has_ci[i]:
+                note += f" \u00b1 {money((hi[i] - lo[i]) / 2, currency)}"
+            if "win_share" in d.columns and np.isfinite(d["win_share"].iloc[i]):
+                note += f"  (wins {d['win_share'].iloc[i]:.0%} of runs)"
+            ax.annotate(note, (m[i], y[i]), xytext=(0, 7), textcoords="offset points", ha="center",
+                        fontsize=8)
+        ax.axvline(0.0, color=NEUTRAL, linewidth=1, linestyle="--", label="no difference")
+        ax.set_yticks(y, names)
+        ax.set_ylim(-0.6, len(d) - 0.3)
+        ax.xaxis.set_major_formatter(money_formatter(currency))
+        ax.set_xlabel(f"{metric_label} difference vs {baseline}" + (f" ({currency})" if currency else ""))
+        ax.grid(axis="y", visible=False)
+        ax.set_title(title if title is not None else f"{metric_label} versus {baseline} "
+                     "(paired, 95% intervals)")
+    return ax

@@ -1,0 +1,187 @@
+"""Readable defaults for every clmsim figure.
+
+* A colour-blind-safe palette (Okabe & Ito 2008, "Color Universal Design"):
+  eight colours distinguishable under the common colour-vision deficiencies.
+* Currency and count tick formatters (``1.2M``, ``-350k``) so axes stay short.
+* CJK fonts: stage names may be Chinese; :func:`ensure_cjk_font` picks an
+  installed CJK font through :mod:`matplotlib.font_manager` the first time a
+  label needs one, and warns once when none is installed. Nothing happens at
+  import time: no rcParams are changed globally, the style is applied inside
+  :func:`style_context` only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
+import matplotlib as mpl
+from matplotlib import font_manager
+from matplotlib.ticker import FuncFormatter
+
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+"""The Okabe-Ito palette, most distinct colours first (yellow last: low contrast on white)."""
+
+NEUTRAL = "#6E6E6E"
+"""Grey for reference lines (zero, break-even, analytic overlays use black)."""
+
+CJK_FONT_CANDIDATES = (
+    "Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Sans CJK TC", "Noto Sans CJK KR",
+    "Noto Serif CJK SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei", "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN",
+    "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Hiragino Sans GB", "Arial Unicode MS",
+)
+"""Font families tried in order when a label contains CJK characters."""
+
+RC = {
+    "figure.figsize": (8.0, 4.5),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "axes.titlesize": 12,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.axisbelow": True,
+    "grid.color": "#DDDDDD",
+    "grid.linewidth": 0.6,
+    "legend.frameon": False,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO)),
+}
+"""rcParams applied by :func:`style_context`."""
+
+_cjk_state: dict[str, object] = {"checked": False, "font": None, "warned": False}
+
+
+def color(i: int) -> str:
+    """The ``i``-th palette colour (cycles)."""
+    return OKABE_ITO[i % len(OKABE_ITO)]
+
+
+def colors_for(names: Iterable[str]) -> dict[str, str]:
+    """A stable colour per name, in order of first appearance."""
+    return {n: color(i) for i, n in enumerate(dict.fromkeys(names))}
+
+
+# ------------------------------------------------------------------ numbers
+def human(x: float, digits: int = 3) -> str:
+    """Short number with a k/M/B suffix: ``1234567 -> '1.23M'``, ``-350 -> '-350'``."""
+    if x != x:  # NaN
+        return "n/a"
+    ax = abs(x)
+    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if ax >= div:
+            return f"{x / div:.{digits}g}{suffix}"
+    if ax >= 100 or x == int(x):
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def money(x: float, currency: str = "", digits: int = 3) -> str:
+    """Currency amount with k/M/B suffix and an optional symbol: ``money(-2.5e6, '¥') -> '-¥2.5M'``."""
+    s = human(x, digits)
+    if not currency or s == "n/a":
+        return s
+    return f"-{currency}{s[1:]}" if s.startswith("-") else f"{currency}{s}"
+
+
+def money_formatter(currency: str = "") -> FuncFormatter:
+    """Tick formatter for currency axes (see :func:`money`)."""
+    return FuncFormatter(lambda x, _pos: money(x, currency))
+
+
+def count_formatter() -> FuncFormatter:
+    """Tick formatter for customer counts (``120k``)."""
+    return FuncFormatter(lambda x, _pos: human(x))
+
+
+def percent_formatter(digits: int = 0) -> FuncFormatter:
+    """Tick formatter for shares in [0, 1] shown as percentages."""
+    return FuncFormatter(lambda x, _pos: f"{x:.{digits}%}")
+
+
+# ------------------------------------------------------------------ fonts
+def has_cjk(text: str) -> bool:
+    """True if ``text`` contains CJK ideographs, kana, hangul or CJK punctuation."""
+    for ch in str(text):
+        o = ord(ch)
+        if (0x2E80 <= o <= 0x9FFF or 0xAC00 <= o <= 0xD7AF or 0xF900 <= o <= 0xFAFF
+                or 0xFF00 <= o <= 0xFFEF or 0x20000 <= o <= 0x2FA1F):
+            return True
+    return False
+
+
+def find_cjk_font() -> str | None:
+    """Family name of an installed CJK font, or None (searches :data:`CJK_FONT_CANDIDATES`,
+    then any installed family whose name says CJK/Han/Hei/Song/Ming)."""
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for name in CJK_FONT_CANDIDATES:
+        if name in installed:
+            return name
+    for name in sorted(installed):
+        low = name.lower()
+        if any(k in low for k in ("cjk", "han sans", "han serif", "hei", "song", "ming", "gothic")):
+            return name
+    return None
+
+
+def ensure_cjk_font(labels: Iterable[str] = ()) -> str | None:
+    """Make CJK labels render: when any label contains CJK characters, return the family
+    to put first in ``font.sans-serif``; warn once per process if no CJK font is installed.
+
+    Called by the plotting functions with their labels (never at import time).
+    """
+    if not any(has_cjk(s) for s in labels):
+        return None
+    if not _cjk_state["checked"]:
+        _cjk_state["checked"] = True
+        _cjk_state["font"] = find_cjk_font()
+    font = _cjk_state["font"]
+    if font is None and not _cjk_state["warned"]:
+        _cjk_state["warned"] = True
+        warnings.warn("labels contain Chinese/Japanese/Korean text but no CJK font is installed; "
+                      "they will show as boxes. Install one (e.g. Debian: apt-get install fonts-noto-cjk).",
+                      stacklevel=3)
+    return font  # type: ignore[return-value]
+
+
+@contextmanager
+def style_context(labels: Iterable[str] = ()) -> Iterator[None]:
+    """Apply :data:`RC` (and a CJK font when ``labels`` need one) inside a ``with`` block.
+
+    Draw (and preferably save) inside the block: tick labels are laid out at draw time.
+    """
+    rc = dict(RC)
+    font = ensure_cjk_font(labels)
+    if font:
+        # a family list gives per-glyph fallback (matplotlib >= 3.6): Latin text keeps the
+        # default face, CJK glyphs come from ``font``; stored on each Text, so it holds at save time
+        rc["font.family"] = ["DejaVu Sans", font]
+    with mpl.rc_context(rc):
+        yield
+
+
+def new_axes(ax=None, figsize: tuple[float, float] | None = None):
+    """Return ``ax`` or a fresh Axes on a new Figure (created with the object API, not pyplot,
+    so no global figure manager is touched and nothing needs closing)."""
+    if ax is not None:
+        return ax
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize or mpl.rcParams["figure.figsize"], layout="constrained")
+    return fig.add_subplot()
