@@ -1,0 +1,263 @@
+"""Global sensitivity of a metric to the declared uncertainties (SALib), and tornado data.
+
+Methods (``d`` uncertain inputs, each mapped from a uniform ``u`` in (0, 1)
+through its distribution's quantile function):
+
+* **Sobol** (Saltelli/Jansen estimators via ``SALib.analyze.sobol``): first-order
+  ``S1_i = Var(E[Y|X_i]) / Var(Y)`` and total-order ``ST_i = E[Var(Y|X_-i)] / Var(Y)``
+  with bootstrap 95% intervals; ``N (d + 2)`` evaluations (scrambled Sobol base sample of size N).
+* **Morris** elementary effects (``SALib.analyze.morris``): ``mu_star`` (mean
+  absolute effect of moving one input across a grid step, in units of the metric
+  per unit of the input's quantile range), ``sigma`` (interactions/non-linearity),
+  with a bootstrap interval on ``mu_star``; ``r (d + 1)`` evaluations. Unbounded
+  distributions (normal, lognormal) are explored over their 2.5%..97.5% quantiles.
+* **Tornado** (one at a time): each input set to its low and high value (range ends
+  for uniform/triangular/truncated, the 5% and 95% quantiles otherwise) with the
+  others at the scenario's nominal values; ``swing = |Y_high - Y_low|``.
+
+The metric ``Y`` of a scenario is the mean over runs of a per-run metric (e.g.
+``npv``) of one strategy; Monte Carlo engines use the same seed for every
+evaluation (common random numbers), so the noise is common to all points and
+largely cancels in the indices; the analytic engine gives exact expectations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ClmsimError
+from ..scenario.experiment import LogNormal, Normal, Triangular, Uniform, value_at
+from . import runner
+from .backends import Backend, iter_chunks, make_backend
+from .experiment import load_experiment, point_models, ppf
+
+SALIB_KEY = 2000
+"""spawn-key purpose of SALib's sampling and bootstrap seeds."""
+
+
+def _salib_seed(seed: int, k: int) -> int:
+    return int(np.random.SeedSequence(int(seed), spawn_key=(0, SALIB_KEY + k)).generate_state(1)[0])
+
+
+def _bounded(spec: Any) -> bool:
+    return isinstance(spec, (Uniform, Triangular)) or (
+        isinstance(spec, Normal) and spec.low is not None and spec.high is not None)
+
+
+def to_values(specs: Sequence[Any], U: np.ndarray, tail: float = 0.0) -> np.ndarray:
+    """Map unit-cube points to input values; unbounded inputs use quantiles
+    ``tail + (1 - 2 tail) u`` (so ``u`` = 0 or 1 stays finite when ``tail > 0``)."""
+    U = np.atleast_2d(np.asarray(U, dtype=float))
+    cols = []
+    for j, s in enumerate(specs):
+        u = U[:, j] if _bounded(s) else tail + (1 - 2 * tail) * U[:, j]
+        cols.append(ppf(s, u))
+    return np.column_stack(cols) if cols else np.zeros((U.shape[0], 0))
+
+
+def sobol_indices(f: Callable[[np.ndarray], np.ndarray], names: Sequence[str], specs: Sequence[Any],
+                  samples: int = 1024, seed: int = 0) -> pd.DataFrame:
+    """First- and total-order Sobol indices of ``f`` with 95% bootstrap intervals.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(X) -> Y`` for an ``n x d`` array of input values.
+    names, specs
+        Input names and distributions (:mod:`clmsim.scenario.experiment` classes).
+    samples : int
+        Base sample size N (a power of 2 keeps the Sobol sequence balanced).
+
+    Returns
+    -------
+    DataFrame
+        ``parameter, S1, S1_lo, S1_hi, ST, ST_lo, ST_hi``.
+    """
+    from SALib.analyze import sobol as analyze
+    from SALib.sample import sobol as sample
+
+    d = len(names)
+    if d < 1:
+        raise ClmsimError("Sobol indices need at least one uncertain input")
+    problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
+    U = sample.sample(problem, samples, calc_second_order=False, seed=_salib_seed(seed, 0))
+    Y = np.asarray(f(to_values(specs, U)), dtype=float)
+    if not np.all(np.isfinite(Y)):
+        raise ClmsimError("the metric is not finite at some sampled inputs")
+    if np.var(Y) == 0:
+        raise ClmsimError("the metric does not vary over the uncertainties: indices are undefined")
+    res = analyze.analyze(problem, Y, calc_second_order=False, conf_level=0.95, seed=_salib_seed(seed, 1))
+    return pd.DataFrame({
+        "parameter": list(names), "S1": res["S1"], "S1_lo": res["S1"] - res["S1_conf"],
+        "S1_hi": res["S1"] + res["S1_conf"], "ST": res["ST"], "ST_lo": res["ST"] - res["ST_conf"],
+        "ST_hi": res["ST"] + res["ST_conf"]})
+
+
+def morris_indices(f: Callable[[np.ndarray], np.ndarray], names: Sequence[str], specs: Sequence[Any],
+                   trajectories: int = 20, levels: int = 4, seed: int = 0) -> pd.DataFrame:
+    """Morris screening: ``parameter, mu, mu_star, mu_star_lo, mu_star_hi, sigma``."""
+    from SALib.analyze import morris as analyze
+    from SALib.sample import morris as sample
+
+    d = len(names)
+    if d < 1:
+        raise ClmsimError("Morris screening needs at least one uncertain input")
+    problem = {"num_vars": d, "names": list(names), "bounds": [[0.0, 1.0]] * d}
+    U = sample.sample(problem, trajectories, num_levels=levels, seed=_salib_seed(seed, 2))
+    Y = np.asarray(f(to_values(specs, U, tail=0.025)), dtype=float)
+    res = analyze.analyze(problem, U, Y, conf_level=0.95, num_levels=levels, seed=_salib_seed(seed, 3))
+    mu_star = np.asarray(res["mu_star"], dtype=float)
+    conf = np.asarray(res["mu_star_conf"], dtype=float)
+    return pd.DataFrame({"parameter": list(names), "mu": np.asarray(res["mu"], dtype=float),
+                         "mu_star": mu_star, "mu_star_lo": mu_star - conf, "mu_star_hi": mu_star + conf,
+                         "sigma": np.asarray(res["sigma"], dtype=float)})
+
+
+def tornado_values(spec: Any) -> tuple[float, float]:
+    """Low and high value of one input for the tornado (range ends, else 5%/95% quantiles)."""
+    if isinstance(spec, Uniform) or isinstance(spec, Triangular):
+        return float(spec.low), float(spec.high)
+    if isinstance(spec, Normal) and spec.low is not None and spec.high is not None:
+        return float(spec.low), float(spec.high)
+    lo, hi = ppf(spec, np.array([0.05, 0.95]))
+    return float(lo), float(hi)
+
+
+def tornado(f: Callable[[np.ndarray], np.ndarray], names: Sequence[str], specs: Sequence[Any],
+            nominal: Sequence[float]) -> pd.DataFrame:
+    """One-at-a-time swings: ``parameter, nominal, low, high, y_nominal, y_low, y_high, swing``
+    sorted by decreasing swing."""
+    d = len(names)
+    X = np.tile(np.asarray(nominal, dtype=float), (2 * d + 1, 1))
+    lows, highs = zip(*(tornado_values(s) for s in specs)) if d else ((), ())
+    for j in range(d):
+        X[1 + 2 * j, j], X[2 + 2 * j, j] = lows[j], highs[j]
+    Y = np.asarray(f(X), dtype=float)
+    df = pd.DataFrame({"parameter": list(names), "nominal": list(nominal), "low": lows, "high": highs,
+                       "y_nominal": Y[0], "y_low": Y[1::2], "y_high": Y[2::2]})
+    df["swing"] = (df["y_high"] - df["y_low"]).abs()
+    return df.sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------- on scenarios
+def _evaluate_batch(items: list) -> list[float]:
+    """Task function: mean metric of each (models, engine, seed, runs, options, metric) item."""
+    out = []
+    for models, engine, seed, runs, options, metric in items:
+        table, _, _ = runner.simulate_range(models, engine, seed, 0, runs, options)
+        if metric == "total_spend":
+            table = table.assign(total_spend=table["acquisition_spend"] + table["retention_spend"]
+                                 + table["winback_spend"])
+        if metric not in table.columns:
+            raise ClmsimError(f"unknown metric '{metric}'; use a column of the runs table such as npv")
+        out.append(float(table[metric].mean()))
+    return out
+
+
+@dataclass
+class ScenarioFunction:
+    """``f(X)``: mean of ``metric`` over ``runs`` runs of ``strategy`` with inputs ``X`` set.
+
+    Every evaluation uses the same seed (common random numbers). Evaluations are
+    spread over ``backend`` in batches.
+    """
+
+    experiment: Any
+    paths: list[str]
+    strategy: str
+    metric: str = "npv"
+    engine: str = "analytic"
+    runs: int = 1
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+    backend: Backend | None = None
+    batch: int = 16
+    evaluations: int = 0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(X)
+        items = [(point_models(self.experiment, dict(zip(self.paths, map(float, x))), [self.strategy]),
+                  self.engine, self.seed, self.runs, self.options, self.metric) for x in X]
+        batches = list(iter_chunks(items, self.batch))
+        be = self.backend or make_backend("serial")
+        results = be.map(_evaluate_batch, batches, progress=f"{len(items)} evaluations")
+        self.evaluations += len(items)
+        return np.asarray([y for b in results for y in b], dtype=float)
+
+
+@dataclass
+class Sensitivity:
+    """Tables of a sensitivity study (each empty when the method was not run)."""
+
+    sobol: pd.DataFrame
+    morris: pd.DataFrame
+    tornado: pd.DataFrame
+    info: dict
+
+    def table(self) -> pd.DataFrame:
+        """Tidy: ``method, parameter, index, value, ci_lo, ci_hi``."""
+        rows = []
+        for _, r in self.sobol.iterrows():
+            rows += [("sobol", r.parameter, "S1", r.S1, r.S1_lo, r.S1_hi),
+                     ("sobol", r.parameter, "ST", r.ST, r.ST_lo, r.ST_hi)]
+        for _, r in self.morris.iterrows():
+            rows += [("morris", r.parameter, "mu_star", r.mu_star, r.mu_star_lo, r.mu_star_hi),
+                     ("morris", r.parameter, "sigma", r.sigma, np.nan, np.nan)]
+        for _, r in self.tornado.iterrows():
+            rows += [("tornado", r.parameter, "y_low", r.y_low, np.nan, np.nan),
+                     ("tornado", r.parameter, "y_high", r.y_high, np.nan, np.nan),
+                     ("tornado", r.parameter, "swing", r.swing, np.nan, np.nan)]
+        return pd.DataFrame(rows, columns=["method", "parameter", "index", "value", "ci_lo", "ci_hi"])
+
+
+def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, samples: int | None = None,
+                trajectories: int | None = None, engine: str | None = None, runs: int | None = None,
+                strategy: str | None = None, metric: str | None = None, backend: str | Backend | None = None,
+                workers: int | None = None, scheduler: str | None = None, **options) -> Sensitivity:
+    """Sobol, Morris and tornado analysis of an experiment's uncertainties.
+
+    Parameters default to the experiment's ``sensitivity`` section (methods
+    sobol+morris+tornado, 256 base samples, 20 trajectories, strategy baseline,
+    metric npv, the experiment's engine and runs).
+
+    Returns
+    -------
+    Sensitivity
+        ``sobol``, ``morris``, ``tornado`` DataFrames and ``info`` (evaluations, engine, ...).
+    """
+    exp = experiment if hasattr(experiment, "spec") else load_experiment(experiment)
+    spec = exp.spec
+    sset = spec.sensitivity
+    if not spec.uncertainties:
+        raise ClmsimError("the experiment declares no 'uncertainties' to analyse")
+    methods = list(methods or (sset.methods if sset else ["sobol", "morris", "tornado"]))
+    bad = [m for m in methods if m not in ("sobol", "morris", "tornado")]
+    if bad:
+        raise ClmsimError(f"unknown sensitivity method(s) {', '.join(bad)}; use sobol, morris, tornado")
+    eng = engine or (sset.engine if sset and sset.engine else spec.engine)
+    mc = runner.is_monte_carlo(eng)
+    n_runs = (runs or (sset.runs if sset and sset.runs else spec.runs)) if mc else 1
+    strategy = strategy or (sset.strategy if sset else spec.baseline)
+    if strategy not in exp.scenario.strategy_names:
+        raise ClmsimError(f"unknown strategy '{strategy}'")
+    opts = dict(options)
+    if mc:
+        opts.setdefault("mode", spec.mode)
+    names = list(spec.uncertainties)
+    specs = list(spec.uncertainties.values())
+    nominal = [float(value_at(exp.scenario.data, p)) for p in names]
+    with make_backend(backend or "serial", workers, scheduler) as be:
+        f = ScenarioFunction(exp, names, strategy, metric or (sset.metric if sset else "npv"), eng, n_runs,
+                             spec.seed, opts, be)
+        sob = (sobol_indices(f, names, specs, samples or (sset.samples if sset else 256), spec.seed)
+               if "sobol" in methods else pd.DataFrame())
+        mor = (morris_indices(f, names, specs, trajectories or (sset.trajectories if sset else 20),
+                              sset.levels if sset else 4, spec.seed) if "morris" in methods else pd.DataFrame())
+        tor = tornado(f, names, specs, nominal) if "tornado" in methods else pd.DataFrame()
+    info = {"experiment": spec.name, "engine": eng, "runs": n_runs, "seed": spec.seed, "strategy": strategy,
+            "metric": f.metric, "evaluations": f.evaluations, "methods": methods}
+    return Sensitivity(sob, mor, tor, info)
