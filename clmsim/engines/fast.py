@@ -1,0 +1,327 @@
+"""The fast engine: numba Monte Carlo of many runs, per customer or on stage counts.
+
+``simulate(models, runs=..., seed=...)`` validates the request, chooses the mode,
+spawns the per-run seeds (:mod:`clmsim.rng`: run ``r`` uses the same streams for
+every strategy -- common random numbers), allocates the outputs and calls a
+kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode,
+:mod:`clmsim.engines.kernels_counts` for ``counts`` mode), then summarises the
+runs into a :class:`clmsim.results.Results`.
+
+Modes
+-----
+``individual``
+    Every customer is simulated (stage, segment, heterogeneity draw, periods
+    since churn, concession left) with per-customer gamma revenue noise; records
+    the per-customer CLV histogram. Cost O(customers x periods) per run.
+``counts``
+    Stage counts (with churn-age and concession sub-states, and acquisition
+    cohorts for ``clv_acquired``) evolve by binomial/multinomial draws; revenue of
+    ``n`` customers is one Gamma(n k, theta) draw. Exact in distribution for
+    homogeneous segments; cost independent of the population. Continuous
+    heterogeneity needs ``het_nodes=K``: each segment is split into ``K``
+    equal-probability classes at the quantiles ``(i + 1/2) / K`` of the multiplier
+    (or churn probability) -- an approximation of the continuous law.
+``auto``
+    ``counts`` when it is exact (no continuous heterogeneity), else ``individual``.
+
+Memory is O(runs x periods x stages) for the outputs plus O(live customers) per
+thread in individual mode; never O(customers x periods).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import rng
+from ..errors import ClmsimError, UnsupportedFeature
+from ..model.compiled import CONVENTION, CompiledModel
+from ..results import PERIOD_ITEMS, Results
+
+MODES = ("auto", "individual", "counts")
+FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "acquired", "referred",
+              "churned", "won_back", "contacts")
+"""Order of the per-period flow items written by the kernels (``F_*`` constants there)."""
+OPTIONS = {"hist_bins": 200, "het_nodes": 0}
+"""Engine options with their defaults: ``hist_bins`` fixed bins of the CLV histogram;
+``het_nodes`` classes per segment when counts mode discretises continuous heterogeneity."""
+HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
+
+
+def _as_f8(a, shape) -> np.ndarray:
+    out = np.zeros(shape)
+    if a is not None:
+        out[...] = a
+    return out
+
+
+def pack(model: CompiledModel) -> dict:
+    """The model as the flat, typed arrays the kernels take (see ``simulate_individual``)."""
+    S, G, H = model.n_stages, model.n_segments, model.horizon
+    C, NP, W = len(model.channels), len(model.programs), len(model.winbacks)
+    het_kind = np.zeros(G, np.int64)
+    het_a = np.ones(G)
+    het_b = np.ones(G)
+    for g, h in enumerate(model.heterogeneity):
+        het_kind[g] = HET_CODES[h.kind]
+        if h.kind == "gamma":
+            het_a[g], het_b[g] = 1.0 / h.cv ** 2, h.mean * h.cv ** 2
+        elif h.kind == "beta":
+            het_a[g], het_b[g] = h.alpha, h.beta
+    wb_of_stage = np.full(S, -1, np.int64)
+    for w, wb in enumerate(model.winbacks):
+        wb_of_stage[np.asarray(wb.from_stages, bool)] = w
+    ref = model.referral
+    return dict(
+        kind=np.asarray(model.stage_kind, np.int64),
+        P=np.ascontiguousarray(model.P, dtype=float),
+        churn_mask=np.asarray(model.churn_mask, np.bool_),
+        rev_mean=np.asarray(model.revenue_mean, float), rev_cv=np.asarray(model.revenue_cv, float),
+        margin=np.asarray(model.margin, float), cost=np.asarray(model.cost_to_serve, float),
+        initial=np.asarray(model.initial, np.int64),
+        het_kind=het_kind, het_a=het_a, het_b=het_b,
+        ch_expected=np.ascontiguousarray(model.expected_acquisitions().reshape(C, H), dtype=float),
+        ch_mix=np.array([c.mix for c in model.channels], float).reshape(C, G),
+        ch_entry=np.array([c.entry_stage for c in model.channels], np.int64),
+        ref_rate=_as_f8(None if ref is None else ref.rate, S),
+        ref_mix=_as_f8(model.segment_share if ref is None else ref.mix, G),
+        ref_entry=-1 if ref is None else int(ref.entry_stage),
+        pr_target=np.array([p.target for p in model.programs], np.bool_).reshape(NP, S),
+        pr_upgrade=np.array([p.upgrade for p in model.programs], np.bool_).reshape(NP, S, S),
+        pr_spend=np.array([p.spend for p in model.programs], float).reshape(NP, H),
+        pr_cap=np.array([np.full(H, -1.0) if p.cap is None else p.cap for p in model.programs],
+                        float).reshape(NP, H),
+        pr_red=np.array([p.churn_reduction_max for p in model.programs], float),
+        pr_half=np.array([p.half_saturation_spend for p in model.programs], float),
+        pr_lift=np.array([p.upgrade_lift for p in model.programs], float),
+        wb_of_stage=wb_of_stage,
+        wb_lo=np.array([min(w.eligible_after, H + 1) for w in model.winbacks], np.int64),
+        wb_hi=np.array([min(w.max_age, H + 1) for w in model.winbacks], np.int64),
+        wb_cov=np.array([w.coverage for w in model.winbacks], float).reshape(W, H),
+        wb_cost=np.array([w.contact_cost for w in model.winbacks], float),
+        wb_base=np.array([w.base for w in model.winbacks], float),
+        wb_decay=np.array([w.decay for w in model.winbacks], float),
+        wb_return=np.array([w.return_stage for w in model.winbacks], np.int64),
+        wb_disc=np.array([w.discount for w in model.winbacks], float),
+        wb_cperiods=np.array([w.concession_periods for w in model.winbacks], np.int64),
+        wb_cap=np.array([np.full(H, -1.0) if w.capacity is None else w.capacity for w in model.winbacks],
+                        float).reshape(W, H),
+        v=model.discount_factors(),
+    )
+
+
+def clv_bins(model: CompiledModel, bins: int) -> tuple[float, float]:
+    """Fixed CLV histogram range ``(lo, width)``: from ``-(worst cost per period) x a_H``
+    to ``(best contribution per period) x a_H`` with ``a_H = sum_{t=1}^H v^t``;
+    values outside fall in the under/overflow bins."""
+    v = model.discount_factors()
+    annuity = float(v[1:].sum())
+    act = model.active
+    best = float(np.max(model.revenue_mean[:, act] * (1 + 4 * model.revenue_cv[:, act])
+                        * model.margin[:, act], initial=0.0))
+    worst = float(np.max(model.cost_to_serve[:, act], initial=0.0))
+    worst += sum(float(np.max(p.spend, initial=0.0)) for p in model.programs)
+    worst += sum(w.contact_cost for w in model.winbacks)
+    lo, hi = -worst * annuity, best * annuity
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, (hi - lo) / bins
+
+
+def _validate(models, runs, mode, threads, options) -> dict:
+    if not models:
+        raise ClmsimError("the fast engine needs at least one compiled model (strategy)")
+    if isinstance(runs, bool) or not isinstance(runs, (int, np.integer)) or runs < 1:
+        raise ClmsimError(f"runs must be a positive integer, got {runs!r}")
+    if mode not in MODES:
+        raise ClmsimError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise ClmsimError(f"threads must be a positive integer or None, got {threads!r}")
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise ClmsimError(f"unknown fast-engine option(s) {', '.join(sorted(unknown))}; "
+                          f"known: {', '.join(OPTIONS)}")
+    opts = {**OPTIONS, **options}
+    for key in OPTIONS:
+        val = opts[key]
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0:
+            raise ClmsimError(f"option {key} must be a non-negative integer, got {val!r}")
+    if opts["hist_bins"] < 1:
+        raise ClmsimError("option hist_bins must be at least 1")
+    first = models[0]
+    for m in models:
+        refuse = getattr(m, "refuse_operations", None)
+        if refuse is not None:
+            refuse("fast")
+        if m.horizon != first.horizon or m.stage_names != first.stage_names:
+            raise ClmsimError("all strategies of one fast-engine call must share horizon and stages")
+        if m.horizon >= 32000:
+            raise ClmsimError(f"horizon {m.horizon} is too long for the fast engine (max 31999 periods)")
+        if m.n_stages > 127 or m.n_segments > 127:
+            raise ClmsimError("the fast engine supports at most 127 stages and 127 segments")
+    return opts
+
+
+def choose_mode(models: Sequence[CompiledModel], mode: str, het_nodes: int = 0) -> str:
+    """Resolve ``mode``: ``auto`` is ``counts`` unless a segment has continuous
+    heterogeneity (then ``individual``); ``counts`` with continuous heterogeneity
+    needs ``het_nodes``."""
+    continuous = [h.kind for m in models for h in m.heterogeneity if h.kind != "none"]
+    if mode == "auto":
+        return "individual" if continuous else "counts"
+    if mode == "counts" and continuous and het_nodes < 1:
+        raise UnsupportedFeature(
+            "fast engine's counts mode", f"continuous heterogeneity ({continuous[0]} per customer)",
+            "mode='individual' (every customer draws its own value; exact), or counts mode with "
+            "het_nodes=K to discretise each segment into K equal-probability classes at the quantiles "
+            "(i + 1/2)/K (an approximation of the continuous distribution)")
+    return mode
+
+
+def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mode: str = "auto",
+             threads: int | None = None, quantiles: bool = True, **options) -> Results:
+    """Monte Carlo of ``runs`` runs of every model (strategy) with common random numbers.
+
+    Parameters
+    ----------
+    models : sequence of CompiledModel
+        One per strategy, from :func:`clmsim.model.compile_model`.
+    runs : int
+        Runs per strategy; run ``r`` draws from the streams ``(seed, r, purpose)``.
+    seed : int or None
+        Root seed; None draws OS entropy (recorded in the provenance as ``seed``).
+    mode : {"auto", "individual", "counts"}
+        See the module docstring.
+    threads : int, optional
+        numba threads (default: numba's setting, ``NUMBA_NUM_THREADS``). Results
+        are bit-identical for any value.
+    quantiles : bool
+        Compute q05/q50/q95 across runs in ``periods`` (NaN when False).
+    **options
+        ``hist_bins`` (default 200), ``het_nodes`` (default 0).
+
+    Returns
+    -------
+    Results
+        ``runs`` (one row per strategy x run), ``periods`` (mean, sd, quantiles
+        across runs), ``clv_hist`` (individual mode), provenance with
+        ``customer_periods`` and ``seconds``.
+    """
+    t0 = time.perf_counter()
+    models = list(models)
+    opts = _validate(models, runs, mode, threads, options)
+    chosen = choose_mode(models, mode, opts["het_nodes"])
+    root = rng.root_sequence(seed)
+    seeds = rng.kernel_seeds(root.entropy, int(runs))
+    tables = []
+    work = 0
+    from . import kernels_chain
+    with kernels_chain.thread_count(threads):
+        for model in models:
+            if chosen == "individual":
+                out = _run_individual(model, seeds, opts["hist_bins"])
+            else:
+                from . import counts
+                out = counts.run_counts(model, seeds, opts["het_nodes"])
+            work += int(out["work"].sum())
+            tables.append(_tables(model, out, quantiles))
+    prov = dict(scenario=models[0].name, scenario_hash=models[0].scenario_hash, engine="fast",
+                seed=root.entropy, runs=int(runs), mode=chosen, period=models[0].period,
+                horizon=models[0].horizon, convention=CONVENTION, customer_periods=work,
+                strategies=[m.strategy for m in models], threads=kernels_chain.threads_used(threads),
+                seconds=time.perf_counter() - t0)
+    if chosen == "counts" and opts["het_nodes"] > 0:
+        prov["het_nodes"] = opts["het_nodes"]
+    cat = lambda k: pd.concat([t[k] for t in tables], ignore_index=True)  # noqa: E731
+    return Results(prov, cat("runs"), cat("periods"), pd.DataFrame(), cat("clv_hist"))
+
+
+def _run_individual(model: CompiledModel, seeds: np.ndarray, bins: int) -> dict:
+    from .kernels_chain import N_FLOWS, simulate_individual
+    a = pack(model)
+    R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
+    lo, width = clv_bins(model, bins)
+    out = dict(occ=np.zeros((R, H + 1, S)), flows=np.zeros((R, H, N_FLOWS)), chan_acq=np.zeros((R, C)),
+               clv_sum=np.zeros(R), clv_n=np.zeros(R), hist=np.zeros((R, 2, bins + 2), np.int64),
+               work=np.zeros(R, np.int64))
+    simulate_individual(seeds, a["kind"], a["P"], a["churn_mask"], a["rev_mean"], a["rev_cv"], a["margin"],
+                        a["cost"], a["initial"], a["het_kind"], a["het_a"], a["het_b"], a["ch_expected"],
+                        a["ch_mix"], a["ch_entry"], a["ref_rate"], a["ref_mix"], a["ref_entry"],
+                        a["pr_target"], a["pr_upgrade"], a["pr_spend"], a["pr_cap"], a["pr_red"],
+                        a["pr_half"], a["pr_lift"], a["wb_of_stage"], a["wb_lo"], a["wb_hi"], a["wb_cov"],
+                        a["wb_cost"], a["wb_base"], a["wb_decay"], a["wb_return"], a["wb_disc"],
+                        a["wb_cperiods"], a["wb_cap"], a["v"], lo, width,
+                        out["occ"], out["flows"], out["chan_acq"], out["clv_sum"], out["clv_n"], out["hist"],
+                        out["work"])
+    out["hist_edges"] = lo + width * np.arange(bins + 1)
+    return out
+
+
+def _stats(x: np.ndarray, quantiles: bool) -> dict:
+    """Mean, sd (ddof 1; NaN for one run) and q05/q50/q95 over axis 0."""
+    R = x.shape[0]
+    mean = x.mean(axis=0)
+    sd = x.std(axis=0, ddof=1) if R > 1 else np.full(x.shape[1:], np.nan)
+    if quantiles:
+        q = np.quantile(x, [0.05, 0.5, 0.95], axis=0)
+    else:
+        q = np.full((3,) + x.shape[1:], np.nan)
+    return dict(mean=mean, sd=sd, q05=q[0], q50=q[1], q95=q[2])
+
+
+def _tables(model: CompiledModel, out: dict, quantiles: bool) -> dict:
+    """Per-run totals, per-period summaries and the CLV histogram of one strategy."""
+    R, H, S = out["occ"].shape[0], model.horizon, model.n_stages
+    v = model.discount_factors()
+    flows = out["flows"]
+    fi = {name: j for j, name in enumerate(FLOW_ITEMS)}
+    acq_spend = model.acquisition_spend()                    # (C, H)
+    per = {name: flows[:, :, fi[name]] for name in FLOW_ITEMS}
+    per["acquisition_spend"] = np.broadcast_to(acq_spend.sum(axis=0), (R, H))
+    per["net_cash"] = per["contribution"] - per["acquisition_spend"] - per["retention_spend"] \
+        - per["winback_spend"]
+    per["discounted_net_cash"] = per["net_cash"] * v[1:]
+    runs = {"strategy": model.strategy, "run": np.arange(R)}
+    runs["npv"] = per["discounted_net_cash"].sum(axis=1)
+    for name in ("revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend",
+                 "acquired", "referred", "churned"):
+        runs[name] = per[name].sum(axis=1)
+    runs["won_back"] = per["won_back"].sum(axis=1)
+    runs["contacts"] = per["contacts"].sum(axis=1)
+    runs["active_end"] = out["occ"][:, H, model.active].sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        runs["clv_acquired"] = np.where(out["clv_n"] > 0, out["clv_sum"] / np.maximum(out["clv_n"], 1), np.nan)
+    for c, ch in enumerate(model.channels):
+        runs[f"acquired:{ch.name}"] = out["chan_acq"][:, c]
+        runs[f"acquisition_spend:{ch.name}"] = np.full(R, acq_spend[c].sum())
+    runs_df = pd.DataFrame(runs)
+
+    frames = []
+    occ = _stats(out["occ"], quantiles)                      # (H+1, S)
+    for s, name in enumerate(model.stage_names):
+        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(H + 1),
+                                    "item": f"stage:{name}",
+                                    **{k: val[:, s] for k, val in occ.items()}}))
+    for name in PERIOD_ITEMS:
+        st = _stats(np.ascontiguousarray(per[name]), quantiles)
+        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(1, H + 1),
+                                    "item": name, **st}))
+    periods_df = pd.concat(frames, ignore_index=True)
+
+    hist_df = pd.DataFrame()
+    if "hist" in out:
+        counts = out["hist"].sum(axis=0)                     # (2, B+2)
+        edges = out["hist_edges"]
+        lo = np.concatenate([[-np.inf], edges])
+        hi = np.concatenate([edges, [np.inf]])
+        rows = []
+        for coh, label in enumerate(("initial", "acquired")):
+            rows.append(pd.DataFrame({"strategy": model.strategy, "cohort": label, "lo": lo, "hi": hi,
+                                      "count": counts[coh]}))
+        hist_df = pd.concat(rows, ignore_index=True)
+    return {"runs": runs_df, "periods": periods_df, "clv_hist": hist_df}
+

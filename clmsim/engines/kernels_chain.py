@@ -1,0 +1,708 @@
+"""Numba kernel of the fast engine's individual mode (every customer simulated).
+
+One module holds the kernel and every jitted helper it calls (xoshiro256**,
+samplers, row tables): numba's on-disk cache of a kernel is not invalidated when
+a helper in another module changes. :mod:`clmsim.engines.kernels_counts` keeps its
+own copy of the shared helpers; a test checks the copies are identical.
+
+Random numbers: each run owns ``len(PURPOSES)`` xoshiro256** streams seeded inside
+the kernel from 64-bit values (splitmix64 expansion), so a run's draws depend on
+(seed, run, purpose) only -- never on the thread that runs it. Runs are spread
+over threads with ``prange``; every run writes its own output rows and nothing
+is reduced across runs inside the parallel region, so results are bit-identical
+for any thread count.
+
+Timing and economics follow :mod:`clmsim.model.compiled` (see ``simulate_individual``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# stream indices (clmsim.rng.PURPOSES)
+MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK = 0, 1, 2, 3, 4
+N_STREAMS = 5
+# kinds (clmsim.model.compiled)
+PROSPECT, ACTIVE, CHURNED, LOST = 0, 1, 2, 3
+# heterogeneity codes
+HET_NONE, HET_GAMMA, HET_BETA = 0, 1, 2
+# flow items written per period (clmsim.engines.fast.FLOW_ITEMS)
+F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS = range(9)
+N_FLOWS = 9
+
+
+# ===================================================================== shared helpers
+# (identical copy in kernels_counts.py, checked by tests/test_fast_kernels.py)
+@njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True)
+def seed_streams(seeds_row, state):
+    """Expand 64-bit seeds (one per stream) with splitmix64 into xoshiro256** states."""
+    for k in range(seeds_row.shape[0]):
+        z = seeds_row[k]
+        for j in range(4):
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+            x = z
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            state[k, j] = x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def next_u64(state, k):
+    """xoshiro256** (Blackman & Vigna): next 64-bit output of stream ``k``."""
+    s0 = state[k, 0]
+    s1 = state[k, 1]
+    s2 = state[k, 2]
+    s3 = state[k, 3]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[k, 0] = s0
+    state[k, 1] = s1
+    state[k, 2] = s2
+    state[k, 3] = s3
+    return result
+
+
+@njit(cache=True, inline="always")
+def uniform(state, k):
+    """Uniform on [0, 1) with 53 random bits."""
+    return np.float64(next_u64(state, k) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True)
+def normal(state, k):
+    """Standard normal (Marsaglia polar method; the second value is discarded)."""
+    while True:
+        a = 2.0 * uniform(state, k) - 1.0
+        b = 2.0 * uniform(state, k) - 1.0
+        r = a * a + b * b
+        if 0.0 < r < 1.0:
+            return a * np.sqrt(-2.0 * np.log(r) / r)
+
+
+@njit(cache=True)
+def gamma(state, k, shape):
+    """Gamma(shape, scale 1) (Marsaglia & Tsang 2000; shape < 1 by the boost
+    ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
+    if shape <= 0.0:
+        return 0.0
+    boost = 1.0
+    a = shape
+    if a < 1.0:
+        boost = uniform(state, k) ** (1.0 / a)
+        a += 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        x = normal(state, k)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(state, k)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v * boost
+        if np.log(u) < 0.5 * x2 + d * (1.0 - v + np.log(v)):
+            return d * v * boost
+
+
+@njit(cache=True)
+def beta(state, k, a, b):
+    """Beta(a, b) as ``X / (X + Y)`` with independent gammas."""
+    x = gamma(state, k, a)
+    y = gamma(state, k, b)
+    return x / (x + y)
+
+
+@njit(cache=True)
+def binomial(state, k, n, p):
+    """Binomial(n, p), exact: order-statistic splitting (Knuth, TAOCP 3.4.1) while
+    ``n > 40`` -- the i-th smallest of n uniforms is Beta(i, n + 1 - i) --, then
+    ``n`` Bernoulli trials."""
+    x = 0
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    while n > 40:
+        i = 1 + n // 2
+        b = beta(state, k, float(i), float(n + 1 - i))
+        if b >= p:
+            n = i - 1
+            p = p / b
+        else:
+            x += i
+            n = n - i
+            p = (p - b) / (1.0 - b)
+        if p <= 0.0:
+            return x
+        if p >= 1.0:
+            return x + n
+    for _ in range(n):
+        if uniform(state, k) < p:
+            x += 1
+    return x
+
+
+@njit(cache=True)
+def poisson(state, k, lam):
+    """Poisson(lam), exact: while ``lam > 30`` the arrival time of event ``m``
+    (Gamma(m)) splits the interval (Ahrens & Dieter), then multiplication of uniforms."""
+    x = 0
+    while lam > 30.0:
+        m = int(lam * 0.875)
+        g = gamma(state, k, float(m))
+        if g < lam:
+            x += m
+            lam -= g
+        else:
+            return x + binomial(state, k, m - 1, lam / g)
+    if lam <= 0.0:
+        return x
+    limit = np.exp(-lam)
+    prod = uniform(state, k)
+    while prod >= limit:
+        x += 1
+        prod *= uniform(state, k)
+    return x
+
+
+@njit(cache=True)
+def multinomial(state, k, n, probs, out):
+    """Multinomial(n, probs) into ``out`` by conditional binomials (``probs`` sums to 1)."""
+    rest = 1.0
+    for j in range(probs.shape[0]):
+        out[j] = 0
+    for j in range(probs.shape[0]):
+        if n <= 0:
+            break
+        if j == probs.shape[0] - 1 or probs[j] >= rest:
+            out[j] = n
+            break
+        q = probs[j] / rest
+        d = binomial(state, k, n, q)
+        out[j] = d
+        n -= d
+        rest -= probs[j]
+
+
+@njit(cache=True)
+def program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
+                    churn_factor, upgrade_factor, ret_stage):
+    """Per-customer program spend of period ``t`` (budget cap spread evenly:
+    ``min(spend, cap / n_targeted)``) and its effects, as
+    :meth:`clmsim.model.CompiledModel.program_factors`. Returns total retention spend."""
+    S = churn_factor.shape[0]
+    for s in range(S):
+        churn_factor[s] = 1.0
+        ret_stage[s] = 0.0
+        for d in range(S):
+            upgrade_factor[s, d] = 1.0
+    total = 0.0
+    for p in range(pr_target.shape[0]):
+        ntarget = 0.0
+        for s in range(S):
+            if pr_target[p, s]:
+                ntarget += n_start[s]
+        spend = pr_spend[p, t - 1]
+        cap = pr_cap[p, t - 1]
+        if cap >= 0.0 and ntarget > 0.0 and cap / ntarget < spend:
+            spend = cap / ntarget
+        f = spend / (spend + pr_half[p])
+        total += spend * ntarget
+        for s in range(S):
+            if pr_target[p, s]:
+                churn_factor[s] *= 1.0 - pr_red[p] * f
+                ret_stage[s] += spend
+            for d in range(S):
+                if pr_upgrade[p, s, d]:
+                    upgrade_factor[s, d] *= 1.0 + pr_lift[p] * f
+    return total
+
+
+@njit(cache=True)
+def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum):
+    """Sampling tables of the effective rows (see :func:`clmsim.model.effective_matrix`).
+
+    For segment ``g`` and stage ``s``: moves (off-diagonal, non-churn) ``u_j =
+    P x upgrade`` scaled to sum 1 if they exceed it (``mv_*``, cumulative, total
+    ``msum``); churn entries ``c_j`` with total ``ctot`` and cumulative shares
+    ``ch_cum`` (``c_j / C``). A customer with churn target ``C' = clip(churn_factor
+    x (multiplier C or theta), 0, 1 - msum)`` churns with probability ``C'`` split
+    like ``c_j``, moves with ``u_j`` and stays otherwise.
+    """
+    G, S = P.shape[0], P.shape[1]
+    for g in range(G):
+        for s in range(S):
+            m = 0
+            tot = 0.0
+            for d in range(S):
+                if d != s and not churn_mask[s, d] and P[g, s, d] > 0.0:
+                    u = P[g, s, d] * upgrade_factor[s, d]
+                    mv_dest[g, s, m] = d
+                    tot += u
+                    mv_cum[g, s, m] = tot
+                    m += 1
+            mv_n[g, s] = m
+            if tot > 1.0:
+                for j in range(m):
+                    mv_cum[g, s, j] /= tot
+                tot = 1.0
+            msum[g, s] = tot
+            c = 0
+            ctotal = 0.0
+            for d in range(S):
+                if churn_mask[s, d] and P[g, s, d] > 0.0:
+                    ch_dest[g, s, c] = d
+                    ctotal += P[g, s, d]
+                    ch_cum[g, s, c] = ctotal
+                    c += 1
+            ch_n[g, s] = c
+            ctot[g, s] = ctotal
+            for j in range(c):
+                ch_cum[g, s, j] /= ctotal
+
+
+@njit(cache=True, inline="always")
+def churn_target(cf, ctot, msum, het, mult):
+    """``C' = clip(cf x (mult C | theta), 0, 1 - msum)`` (zero when the row has no churn)."""
+    if ctot <= 0.0:
+        return 0.0
+    c = cf * (mult if het == HET_BETA else mult * ctot)
+    room = 1.0 - msum
+    if c > room:
+        c = room
+    if c < 0.0:
+        c = 0.0
+    return c
+
+
+@njit(cache=True, inline="always")
+def sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
+    """Destination of a customer in stage ``s`` given a uniform ``u`` and churn target ``ct``."""
+    if u < ct:
+        x = u / ct
+        n = ch_n[g, s]
+        for j in range(n - 1):
+            if x < ch_cum[g, s, j]:
+                return ch_dest[g, s, j]
+        return ch_dest[g, s, n - 1]
+    x = u - ct
+    for j in range(mv_n[g, s]):
+        if x < mv_cum[g, s, j]:
+            return mv_dest[g, s, j]
+    return s
+# ================================================================= end shared helpers
+
+
+@njit(cache=True)
+def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
+    """Effective row ``s`` of segment ``g`` as the kernel samples it (for tests
+    against :func:`clmsim.model.effective_matrix`)."""
+    G, S = P.shape[0], P.shape[1]
+    mv_n = np.zeros((G, S), np.int64)
+    mv_dest = np.zeros((G, S, S), np.int64)
+    mv_cum = np.zeros((G, S, S))
+    msum = np.zeros((G, S))
+    ctot = np.zeros((G, S))
+    ch_n = np.zeros((G, S), np.int64)
+    ch_dest = np.zeros((G, S, S), np.int64)
+    ch_cum = np.zeros((G, S, S))
+    row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
+    out = np.zeros(S)
+    ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het, mult)
+    prev = 0.0
+    for j in range(ch_n[g, s]):
+        out[ch_dest[g, s, j]] += ct * (ch_cum[g, s, j] - prev)
+        prev = ch_cum[g, s, j]
+    prev = 0.0
+    for j in range(mv_n[g, s]):
+        out[mv_dest[g, s, j]] += mv_cum[g, s, j] - prev
+        prev = mv_cum[g, s, j]
+    out[s] += 1.0 - ct - msum[g, s]
+    return out
+
+
+@njit(cache=True, inline="always")
+def _draw_het(state, kind, a, b):
+    if kind == HET_GAMMA:
+        return gamma(state, HETEROGENEITY, a) * b
+    if kind == HET_BETA:
+        return beta(state, HETEROGENEITY, a, b)
+    return 1.0
+
+
+@njit(cache=True)
+def _hist_add(hist, cohort, value, lo, width, nb):
+    """Fixed bins ``[lo + i w, lo + (i + 1) w)``; bin 0 and ``nb + 1`` are under/overflow."""
+    x = (value - lo) / width
+    if x < 0.0:
+        i = 0
+    elif x >= nb:
+        i = nb + 1
+    else:
+        i = 1 + int(x)
+    hist[cohort, i] += 1
+
+
+@njit(cache=True, parallel=True)
+def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
+                        het_kind, het_a, het_b,
+                        ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
+                        pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
+                        wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
+                        wb_disc, wb_cperiods, wb_cap, v, hist_lo, hist_width,
+                        occ, flows, chan_acq, clv_sum, clv_n, hist, work):
+    """Simulate ``R`` runs customer by customer; writes the output arrays in place.
+
+    Per period ``t``: start occupancy -> program spend (caps spread evenly) and row
+    tables; win-back contacts per churn age ``k`` = Binomial(eligible, coverage),
+    capacity filled from ``k = eligible_after`` upwards (most recent churners
+    first), contacted customers chosen by selection sampling; every customer then
+    moves (won-back customers jump to the return stage), active customers earn
+    ``R ~ Gamma(1/cv^2, mean cv^2)``, contribution ``R (margin - discount) - cost``;
+    a customer reaching a lost stage is finalised and removed (memory O(live
+    customers)); Poisson acquisitions and referrals join at the end of ``t``.
+    Per-customer CLV ``sum_t v^(t - t_acq) cash_t`` (cash net of program spend and
+    contact cost on it) goes into ``clv_sum``/``clv_n`` (acquired customers) and
+    fixed-bin histograms ``hist[r, cohort]`` (0 initial, 1 acquired).
+
+    Outputs: ``occ (R, H+1, S)`` end-of-period occupancy, ``flows (R, H, N_FLOWS)``,
+    ``chan_acq (R, C)``, ``clv_sum, clv_n (R,)``, ``hist (R, 2, B+2)``, ``work (R,)``
+    customer-periods simulated.
+    """
+    R = seeds.shape[0]
+    G, S = P.shape[0], P.shape[1]
+    H = v.shape[0] - 1
+    C = ch_expected.shape[0]
+    W = wb_lo.shape[0]
+    NB = hist.shape[2] - 2
+    A = 1
+    for w in range(W):
+        A = max(A, wb_hi[w] + 1)
+    n0 = 0
+    for g in range(G):
+        for s in range(S):
+            if kind[s] != LOST:
+                n0 += initial[g, s]
+    expected_arrivals = 0.0
+    for c in range(C):
+        for t in range(H):
+            expected_arrivals += ch_expected[c, t]
+    ref_max = 0.0
+    for s in range(S):
+        ref_max = max(ref_max, ref_rate[s])
+    cap0 = n0 + int(1.2 * expected_arrivals) + 1024
+    if ref_entry >= 0:
+        cap0 += int(min(ref_max * n0 * H * 2.0, 1e7))
+    for r in prange(R):
+        state = np.empty((N_STREAMS, 4), np.uint64)
+        seed_streams(seeds[r], state)
+        cap = cap0
+        stage = np.empty(cap, np.int8)
+        seg = np.empty(cap, np.int8)
+        mult = np.empty(cap, np.float64)
+        age = np.empty(cap, np.int16)
+        conc = np.empty(cap, np.int16)
+        cpol = np.empty(cap, np.int8)
+        tacq = np.empty(cap, np.int32)
+        clv = np.empty(cap, np.float64)
+        # tables
+        churn_factor = np.ones(S)
+        upgrade_factor = np.ones((S, S))
+        ret_stage = np.zeros(S)
+        mv_n = np.zeros((G, S), np.int64)
+        mv_dest = np.zeros((G, S, S), np.int64)
+        mv_cum = np.zeros((G, S, S))
+        msum = np.zeros((G, S))
+        ctot = np.zeros((G, S))
+        ch_n = np.zeros((G, S), np.int64)
+        ch_dest = np.zeros((G, S, S), np.int64)
+        ch_cum = np.zeros((G, S, S))
+        n_start = np.zeros(S)
+        n_end = np.zeros(S)
+        elig = np.zeros((W, A), np.int64)
+        elig_next = np.zeros((W, A), np.int64)
+        quota = np.zeros((W, A), np.int64)
+        split = np.zeros(G, np.int64)
+        gam_shape = np.zeros((G, S))
+        gam_scale = np.zeros((G, S))
+        for g in range(G):
+            for s in range(S):
+                cv = rev_cv[g, s]
+                if cv > 0.0:
+                    gam_shape[g, s] = 1.0 / (cv * cv)
+                    gam_scale[g, s] = rev_mean[g, s] * cv * cv
+        # initial population (time 0): churned customers have churn age 0
+        n = 0
+        for g in range(G):
+            for s in range(S):
+                if kind[s] == LOST:
+                    occ[r, 0, s] = initial[g, s]
+                    n_end[s] += initial[g, s]
+                    continue
+                for _ in range(initial[g, s]):
+                    stage[n] = s
+                    seg[n] = g
+                    mult[n] = _draw_het(state, het_kind[g], het_a[g], het_b[g])
+                    age[n] = 0
+                    conc[n] = 0
+                    cpol[n] = 0
+                    tacq[n] = 0
+                    clv[n] = 0.0
+                    n += 1
+                occ[r, 0, s] += initial[g, s]
+                n_end[s] += initial[g, s]
+                w = wb_of_stage[s]
+                if w >= 0 and wb_lo[w] == 0:
+                    elig_next[w, 0] += initial[g, s]
+        clv_total = 0.0
+        clv_count = 0
+        done = 0
+        for t in range(1, H + 1):
+            vt = v[t]
+            for s in range(S):
+                n_start[s] = n_end[s]
+                if kind[s] != LOST:
+                    n_end[s] = 0.0
+            ret_total = program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red,
+                                        pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
+            row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
+                       ch_cum)
+            # win-back quotas: Binomial(eligible, coverage) per age, capacity from the youngest
+            for w in range(W):
+                room = wb_cap[w, t - 1]
+                for a in range(A):
+                    elig[w, a] = elig_next[w, a]
+                    elig_next[w, a] = 0
+                    q = binomial(state, WINBACK, elig[w, a], wb_cov[w, t - 1]) if elig[w, a] > 0 else 0
+                    if room >= 0.0:
+                        if q > room:
+                            q = int(room)
+                        room -= q
+                    quota[w, a] = q
+            revenue = 0.0
+            contribution = 0.0
+            wb_spend = 0.0
+            churned = 0
+            won = 0
+            contacts = 0
+            done += n
+            i = 0
+            while i < n:
+                s = stage[i]
+                g = seg[i]
+                cash = -ret_stage[s]
+                ns = -1
+                ks = kind[s]
+                if ks == CHURNED:
+                    w = wb_of_stage[s]
+                    k = age[i]
+                    if w >= 0 and wb_lo[w] <= k < wb_hi[w]:
+                        u1 = uniform(state, MOVES)
+                        u2 = uniform(state, MOVES)
+                        if u1 * elig[w, k] < quota[w, k]:
+                            quota[w, k] -= 1
+                            contacts += 1
+                            cash -= wb_cost[w]
+                            wb_spend += wb_cost[w]
+                            if u2 < wb_base[w] * wb_decay[w] ** k:
+                                ns = wb_return[w]
+                                won += 1
+                                conc[i] = wb_cperiods[w]
+                                cpol[i] = w
+                                age[i] = 0
+                        elig[w, k] -= 1
+                    if ns < 0:
+                        ns = sample_row(uniform(state, MOVES), s, g, 0.0, mv_n, mv_dest, mv_cum, ch_n,
+                                        ch_dest, ch_cum)
+                        if kind[ns] == CHURNED:
+                            if age[i] < A - 1:
+                                age[i] += 1
+                        else:
+                            age[i] = 0
+                else:
+                    ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                    ns = sample_row(uniform(state, MOVES), s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest,
+                                    ch_cum)
+                    if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
+                        churned += 1
+                        conc[i] = 0
+                        age[i] = 0
+                kn = kind[ns]
+                if kn == ACTIVE:
+                    rv = rev_mean[g, ns]
+                    if gam_shape[g, ns] > 0.0:
+                        rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
+                    mg = margin[g, ns]
+                    if conc[i] > 0:
+                        mg -= wb_disc[cpol[i]]
+                        conc[i] -= 1
+                    cb = rv * mg - cost[g, ns]
+                    revenue += rv
+                    contribution += cb
+                    cash += cb
+                clv[i] += vt * cash
+                n_end[ns] += 1.0
+                if kn == LOST:
+                    val = clv[i] / v[tacq[i]]
+                    coh = 1 if tacq[i] > 0 else 0
+                    if coh == 1:
+                        clv_total += val
+                        clv_count += 1
+                    _hist_add(hist[r], coh, val, hist_lo, hist_width, NB)
+                    n -= 1
+                    stage[i] = stage[n]
+                    seg[i] = seg[n]
+                    mult[i] = mult[n]
+                    age[i] = age[n]
+                    conc[i] = conc[n]
+                    cpol[i] = cpol[n]
+                    tacq[i] = tacq[n]
+                    clv[i] = clv[n]
+                    continue
+                stage[i] = ns
+                if kn == CHURNED:
+                    w = wb_of_stage[ns]
+                    if w >= 0 and wb_lo[w] <= age[i] < wb_hi[w]:
+                        elig_next[w, age[i]] += 1
+                i += 1
+            # arrivals join at the end of the period
+            acquired = 0
+            referred = 0
+            for c in range(C + 1):
+                if c < C:
+                    m = poisson(state, ARRIVALS, ch_expected[c, t - 1])
+                    mix = ch_mix[c]
+                    entry = ch_entry[c]
+                    acquired += m
+                    chan_acq[r, c] += m
+                else:
+                    if ref_entry < 0:
+                        break
+                    lam = 0.0
+                    for s in range(S):
+                        lam += ref_rate[s] * n_start[s]
+                    m = poisson(state, ARRIVALS, lam)
+                    mix = ref_mix
+                    entry = ref_entry
+                    referred += m
+                if m == 0:
+                    continue
+                if n + m > cap:
+                    newcap = max(2 * cap, n + m + 1024)
+                    stage = _grow_i8(stage, n, newcap)
+                    seg = _grow_i8(seg, n, newcap)
+                    cpol = _grow_i8(cpol, n, newcap)
+                    age = _grow_i16(age, n, newcap)
+                    conc = _grow_i16(conc, n, newcap)
+                    tacq = _grow_i32(tacq, n, newcap)
+                    mult = _grow_f8(mult, n, newcap)
+                    clv = _grow_f8(clv, n, newcap)
+                    cap = newcap
+                multinomial(state, ARRIVALS, m, mix, split)
+                for g in range(G):
+                    for _ in range(split[g]):
+                        stage[n] = entry
+                        seg[n] = g
+                        mult[n] = _draw_het(state, het_kind[g], het_a[g], het_b[g])
+                        age[n] = 0
+                        conc[n] = 0
+                        cpol[n] = 0
+                        tacq[n] = t
+                        clv[n] = 0.0
+                        n += 1
+                n_end[entry] += m
+            for s in range(S):
+                occ[r, t, s] = n_end[s]
+            f = flows[r, t - 1]
+            f[F_REVENUE] = revenue
+            f[F_CONTRIBUTION] = contribution
+            f[F_RETENTION] = ret_total
+            f[F_WINBACK] = wb_spend
+            f[F_ACQUIRED] = acquired
+            f[F_REFERRED] = referred
+            f[F_CHURNED] = churned
+            f[F_WON] = won
+            f[F_CONTACTS] = contacts
+        for i in range(n):
+            val = clv[i] / v[tacq[i]]
+            coh = 1 if tacq[i] > 0 else 0
+            if coh == 1:
+                clv_total += val
+                clv_count += 1
+            _hist_add(hist[r], coh, val, hist_lo, hist_width, NB)
+        clv_sum[r] = clv_total
+        clv_n[r] = clv_count
+        work[r] = done
+
+
+@njit(cache=True)
+def _grow_i8(a, n, cap):
+    b = np.empty(cap, np.int8)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _grow_i16(a, n, cap):
+    b = np.empty(cap, np.int16)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _grow_i32(a, n, cap):
+    b = np.empty(cap, np.int32)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _grow_f8(a, n, cap):
+    b = np.empty(cap, np.float64)
+    b[:n] = a[:n]
+    return b
+
+
+class thread_count:
+    """Context manager: run kernels on ``threads`` numba threads (None: leave as is)."""
+
+    def __init__(self, threads):
+        self.threads = threads
+        self.saved = None
+
+    def __enter__(self):
+        import numba
+        if self.threads is not None:
+            if self.threads > numba.config.NUMBA_NUM_THREADS:
+                from ..errors import ClmsimError
+                raise ClmsimError(f"threads={self.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} "
+                                  "numba threads available (NUMBA_NUM_THREADS)")
+            self.saved = numba.get_num_threads()
+            numba.set_num_threads(int(self.threads))
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is not None:
+            import numba
+            numba.set_num_threads(self.saved)
+        return False
+
+
+def threads_used(threads) -> int:
+    """Threads a kernel call uses: ``threads`` or numba's current setting."""
+    import numba
+    return int(threads) if threads is not None else int(numba.get_num_threads())

@@ -1,0 +1,49 @@
+"""Shared helpers of the fast-engine tests: tiny scenarios and the 99.9% check."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from clmsim import compile_model, scenario_from_text
+
+Z999 = 4.5
+"""Two-sided |z| bound of the statistical checks (~99.9% with margin for many checks)."""
+
+
+def model_from_yaml(text: str, strategy: str = "baseline"):
+    """Compile a scenario given as (indented) YAML text."""
+    return compile_model(scenario_from_text(textwrap.dedent(text)), strategy)
+
+
+def assert_mean_close(samples, exact, label: str = "", z: float = Z999, abs_floor: float = 1e-9):
+    """``|mean(samples) - exact| < z * se`` with ``se = sd / sqrt(n)`` (per element)."""
+    x = np.asarray(samples, dtype=float)
+    exact = np.asarray(exact, dtype=float)
+    mean = x.mean(axis=0)
+    se = x.std(axis=0, ddof=1) / np.sqrt(x.shape[0])
+    bound = z * se + abs_floor
+    bad = np.abs(mean - exact) >= bound
+    assert not np.any(bad), (f"{label}: mean {mean[bad] if mean.ndim else mean} vs exact "
+                             f"{exact[bad] if exact.ndim else exact} (bound {bound[bad] if bound.ndim else bound})")
+
+
+def wide(results, item: str, strategy: str = "baseline") -> np.ndarray:
+    """Per-period means of ``item`` as an array indexed by period."""
+    return results.series(strategy, item).to_numpy()
+
+
+def assert_periods_close(results, item: str, exact, strategy: str = "baseline", z: float = Z999,
+                         abs_floor: float = 1e-9):
+    """Per-period mean of ``item`` within ``z`` standard errors (``sd / sqrt(runs)``) of ``exact``
+    (indexed like the item's periods)."""
+    p = results.periods
+    p = p[(p["strategy"] == strategy) & (p["item"] == item)].sort_values("period")
+    n = results.provenance["runs"]
+    mean, sd = p["mean"].to_numpy(), p["sd"].to_numpy()
+    exact = np.broadcast_to(np.asarray(exact, dtype=float), mean.shape)
+    bound = z * sd / np.sqrt(n) + abs_floor + 1e-7 * np.abs(exact)
+    bad = np.abs(mean - exact) >= bound
+    assert not np.any(bad), (f"{item}: periods {p['period'].to_numpy()[bad]}: mean {mean[bad]} vs exact "
+                             f"{exact[bad]} (bound {bound[bad]})")
