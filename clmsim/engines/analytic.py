@@ -1,0 +1,337 @@
+"""The analytic engine: exact expectations of the lifecycle model.
+
+The model is a Markov reward process on the expanded states of
+:mod:`clmsim.engines.expand` (stage x periods since churn x concession left),
+mixed over the heterogeneity draw by quadrature (:mod:`clmsim.engines.quadrature`).
+Every quantity is linear in the occupancy, so expectations are exact:
+
+* **population** (forward): ``x_t = x_{t-1} M_t + a_t``, ``x_0`` the initial
+  population split over the draw's nodes; ``a_t`` holds the channel's expected
+  customers ``E[N_c,t]`` and the referrals ``sum_s rate_s x_{t-1,s}`` (linear in
+  the occupancy), both joining their entry state at the end of period ``t``;
+* **cash of period t**: contribution ``x_t . c`` (after the move), program spend
+  ``x_{t-1} . p_t`` and contact cost ``x_{t-1} . k_t`` (on the state at the start),
+  channel spend; NPV ``= sum_t (1+d)^-t net_t``;
+* **customer value** (backward): ``W_H = 0``,
+  ``W_{t-1} = v (nu_t + M_t W_t)`` with ``nu_t = M_t c - p_t - k_t``: ``W_t[i]`` is
+  the value, discounted to time ``t``, of periods ``t+1..H`` for a customer in
+  state ``i`` at time ``t``. ``clv_horizon = W_0``; ``clv_infinite`` starts the
+  recursion from ``W_H = v (I - v M_H)^-1 nu_H`` (last period's parameters for ever);
+  ``clv_acquired = sum_t a_t . W_t / sum_t |a_t|`` (ratio of expectations);
+* **lifetime**: the same recursion with ``v = 1`` and reward "active after the
+  move", plus the entry period: ``sum_{t>=0} P(active at t)``; for an absorbing
+  chain this is a row sum of the fundamental matrix ``N = (I - Q)^-1``.
+
+Revenue is what customers pay: ``revenue (1 - discount)`` during a concession;
+contribution is ``revenue (margin - discount) - cost_to_serve``.
+See docs/engines.md (section "analytic") for the definitions and error bounds.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ClmsimError
+from ..model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
+from ..results import PERIOD_ITEMS, RUN_COLUMNS, Results
+from .chains import Chains, build_chains
+from .quadrature import DEFAULT_NODES
+from .steady import future_value, long_run_mix
+
+OPTIONS = {"nodes": "quadrature nodes per piece of a heterogeneity draw's support (default 40)"}
+"""Options ``simulate`` accepts besides ``runs`` and ``seed``."""
+
+CLV_COLUMNS = ("strategy", "segment", "stage", "kind", "clv_horizon", "clv_infinite", "lifetime",
+               "steady_share", "steady_active_share")
+
+
+def _entry_vectors(ch: Chains) -> tuple[np.ndarray, np.ndarray]:
+    """Channel inflow per period (H, G, Q, E) and the referral landing vector (G, Q, E)."""
+    m, sp = ch.model, ch.space
+    G, Q, E = ch.w.shape + (sp.size,)
+    H = m.horizon
+    inflow = np.zeros((H, G, Q, E))
+    expected = m.expected_acquisitions()
+    for c, chan in enumerate(m.channels):
+        land = chan.mix[:, None] * ch.w  # (G, Q)
+        inflow[:, :, :, sp.normal[chan.entry_stage]] += expected[c][:, None, None] * land[None]
+    ref = np.zeros((G, Q, E))
+    if m.referral is not None:
+        ref[:, :, sp.normal[m.referral.entry_stage]] = m.referral.mix[:, None] * ch.w
+    return inflow, ref
+
+
+def _forward(ch: Chains) -> dict:
+    """Expected population, flows and cash per period (see the module docstring)."""
+    m, sp = ch.model, ch.space
+    H, S = m.horizon, m.n_stages
+    inflow, ref_land = _entry_vectors(ch)
+    ref_rate = np.zeros(sp.size) if m.referral is None else m.referral.rate[sp.base]
+    x = np.zeros(ch.w.shape + (sp.size,))
+    x[:, :, sp.normal] = m.initial[:, None, :] * ch.w[:, :, None]
+    agg = sp.aggregate(S)
+    occ = np.zeros((H + 1, S))
+    occ[0] = x.sum(axis=(0, 1)) @ agg
+    items = {k: np.zeros(H) for k in PERIOD_ITEMS}
+    arrivals = np.zeros((H,) + x.shape)
+    not_lost = m.stage_kind[sp.base] != LOST
+    customer_periods = 0.0
+    for t in range(1, H + 1):
+        r = ch.regime[t - 1]
+        M = ch.M[r]
+        start = x.sum(axis=(0, 1))
+        customer_periods += float(start[not_lost].sum())
+        referred = float(start @ ref_rate)
+        items["retention_spend"][t - 1] = start @ ch.program_spend[r]
+        items["contacts"][t - 1] = start @ ch.contact[r]
+        items["winback_spend"][t - 1] = start @ (ch.contact[r] * ch.contact_cost)
+        items["won_back"][t - 1] = start @ ch.success[r]
+        leave = (M * ch.churn_dest).sum(axis=-1) * ch.active  # (G, Q, E)
+        items["churned"][t - 1] = float((x * leave).sum())
+        x = np.einsum("gqi,gqij->gqj", x, M)
+        items["revenue"][t - 1] = float((x * ch.revenue[:, None, :]).sum())
+        items["contribution"][t - 1] = float((x * ch.contribution[:, None, :]).sum())
+        arrivals[t - 1] = inflow[t - 1] + referred * ref_land
+        x = x + arrivals[t - 1]
+        items["referred"][t - 1] = referred
+        occ[t] = x.sum(axis=(0, 1)) @ agg
+    spend = m.acquisition_spend()
+    bought = m.expected_acquisitions()
+    items["acquisition_spend"] = spend.sum(axis=0)
+    items["acquired"] = bought.sum(axis=0)
+    items["net_cash"] = (items["contribution"] - items["acquisition_spend"] - items["retention_spend"]
+                         - items["winback_spend"])
+    v = m.discount_factors()
+    items["discounted_net_cash"] = items["net_cash"] * v[1:]
+    active_end = float(occ[H][m.active].sum())
+    return {"items": items, "occ": occ, "arrivals": arrivals, "x_end": x, "active_end": active_end,
+            "customer_periods": customer_periods, "spend": spend, "bought": bought, "ref_land": ref_land,
+            "inflow": inflow, "ref_rate": ref_rate}
+
+
+def _matvec(M: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """``M @ W`` per (segment, node) with ``0 * inf = 0``."""
+    finite = np.where(np.isfinite(W), W, 0.0)
+    out = np.einsum("gqij,gqj->gqi", M, finite)
+    for bad, fill in ((np.isposinf(W), np.inf), (np.isnan(W), np.nan), (np.isneginf(W), -np.inf)):
+        if bad.any():
+            hit = np.einsum("gqij,gqj->gqi", (M > 0).astype(float), bad.astype(float)) > 0
+            out = np.where(hit, fill, out)
+    return out
+
+
+def _backward(ch: Chains, terminal: np.ndarray, v: float, reward: str = "cash",
+              keep_all: bool = False) -> np.ndarray:
+    """``W_{t-1} = v (nu_t + M_t W_t)`` from ``W_H = terminal``; returns W_0 or all W_t."""
+    H = ch.model.horizon
+    nus = [ch.net_value(r) if reward == "cash" else _active_next(ch, r) for r in range(ch.n_regimes)]
+    W = terminal
+    out = [W] if keep_all else None
+    for t in range(H, 0, -1):
+        r = ch.regime[t - 1]
+        W = v * (nus[r] + _matvec(ch.M[r], W))
+        if keep_all:
+            out.append(W)
+    return np.stack(out[::-1]) if keep_all else W
+
+
+def _active_next(ch: Chains, r: int) -> np.ndarray:
+    """``P(active after the move)`` per starting state, shape (G, Q, E)."""
+    return np.einsum("gqij,j->gqi", ch.M[r], ch.active.astype(float))
+
+
+def _tail(ch: Chains, v: float, reward: str) -> np.ndarray:
+    """Value at time H of periods H+1.. under the last regime (see :mod:`.steady`)."""
+    r = ch.regime[-1]
+    G, Q, E = ch.w.shape + (ch.space.size,)
+    nu = ch.net_value(r) if reward == "cash" else _active_next(ch, r)
+    return future_value(ch.M[r].reshape(G * Q, E, E), nu.reshape(G * Q, E), v).reshape(G, Q, E)
+
+
+def _mix_nodes(ch: Chains, values: np.ndarray) -> np.ndarray:
+    """Weighted sum over nodes (G, Q, ...) -> (G, ...) with ``0 * inf = 0``."""
+    w = ch.w.reshape(ch.w.shape + (1,) * (values.ndim - 2))
+    return np.where(w > 0, w * values, 0.0).sum(axis=1)
+
+
+def _survival(ch: Chains, entries: np.ndarray) -> np.ndarray:
+    """``P(active at end of period t | entered stage s at time 0)``, shape (len(entries), G, H+1)."""
+    sp, H = ch.space, ch.model.horizon
+    y = np.zeros((len(entries),) + ch.w.shape + (sp.size,))
+    for n, s in enumerate(entries):
+        y[n, :, :, sp.normal[s]] = ch.w
+    out = np.zeros((len(entries), ch.w.shape[0], H + 1))
+    out[:, :, 0] = (y * ch.active).sum(axis=(2, 3))
+    for t in range(1, H + 1):
+        y = np.einsum("ngqi,gqij->ngqj", y, ch.M[ch.regime[t - 1]])
+        out[:, :, t] = (y * ch.active).sum(axis=(2, 3))
+    return out
+
+
+def _new_customer_cash(ch: Chains, fwd: dict) -> np.ndarray:
+    """Expected net cash per period of one paid customer acquired at time 0 (H,)."""
+    m, H = ch.model, ch.model.horizon
+    mix = fwd["inflow"].sum(axis=0)
+    total = mix.sum()
+    out = np.full(H, np.nan)
+    if total <= 0:
+        return out
+    y = mix / total
+    for t in range(1, H + 1):
+        r = ch.regime[t - 1]
+        out[t - 1] = float((y * ch.net_value(r)).sum())
+        y = np.einsum("gqi,gqij->gqj", y, ch.M[r])
+    return out
+
+
+def _clv_table(ch: Chains, fwd: dict, v: float) -> pd.DataFrame:
+    m, sp = ch.model, ch.space
+    G, S = m.n_segments, m.n_stages
+    zeros = np.zeros(ch.w.shape + (sp.size,))
+    horizon = _mix_nodes(ch, _backward(ch, zeros, v))
+    infinite = _mix_nodes(ch, _backward(ch, _tail(ch, v, "cash"), v))
+    life = _mix_nodes(ch, _backward(ch, _tail(ch, 1.0, "active"), 1.0, reward="active"))
+    life = life + ch.active  # the entry period counts when the entry stage is active
+    last = ch.regime[-1]
+    N = G * ch.w.shape[1]
+    inflow = fwd["inflow"][-1].reshape(N, sp.size)
+    ref = fwd["ref_land"].reshape(N, sp.size)
+    mix, method = long_run_mix(ch.M[last].reshape(N, sp.size, sp.size), inflow, ref, fwd["ref_rate"],
+                               ch.active)
+    mix = mix.reshape(ch.w.shape + (sp.size,))
+    kept = ~np.isnan(mix).all(axis=(0, 1))
+    by_stage = np.where(kept, np.nan_to_num(mix), 0.0).sum(axis=1) @ sp.aggregate(S)  # (G, S)
+    kept_stage = sp.aggregate(S).T @ kept.astype(float) > 0
+    rows = []
+    names = list(m.segment_names) + (["all"] if G > 1 else [])
+    weights = np.vstack([np.eye(G), m.segment_share[None, :]]) if G > 1 else np.eye(1)
+    kinds = {PROSPECT: "prospect", ACTIVE: "active", CHURNED: "churned", LOST: "lost"}
+    for name, wg in zip(names, weights):
+        occ = wg @ by_stage if name == "all" else by_stage[int(np.argmax(wg))]
+        total = occ[kept_stage].sum()
+        act = occ[m.active].sum()
+        for s in range(S):
+            i = sp.normal[s]
+            steady = occ[s] / total if kept_stage[s] and total > 0 else np.nan
+            steady_act = occ[s] / act if m.active[s] and act > 0 else np.nan
+            rows.append((m.strategy, name, m.stage_names[s], kinds[int(m.stage_kind[s])],
+                         _combine(wg, horizon[:, i]), _combine(wg, infinite[:, i]),
+                         _combine(wg, life[:, i]), steady, steady_act))
+    df = pd.DataFrame(rows, columns=list(CLV_COLUMNS))
+    df.attrs["steady_method"] = method
+    return df
+
+
+def _combine(weights: np.ndarray, values: np.ndarray) -> float:
+    """Weighted sum over segments with ``0 * inf = 0``."""
+    return float(np.where(weights > 0, weights * values, 0.0).sum())
+
+
+def evaluate(model: CompiledModel, nodes: int = DEFAULT_NODES) -> dict:
+    """All exact outputs of one compiled model.
+
+    Returns
+    -------
+    dict
+        ``runs`` (one row dict), ``periods`` (DataFrame), ``clv`` (DataFrame),
+        ``chains`` (:class:`~clmsim.engines.chains.Chains`), ``customer_periods``.
+    """
+    ch = build_chains(model, nodes)
+    v = 1.0 / (1.0 + model.discount_rate)
+    H = model.horizon
+    fwd = _forward(ch)
+    items = fwd["items"]
+    zeros = np.zeros(ch.w.shape + (ch.space.size,))
+    W = _backward(ch, zeros, v, keep_all=True)  # (H+1, G, Q, E)
+    arrivals = fwd["arrivals"]
+    newcomers = arrivals.sum()
+    value = float((arrivals * W[1:]).sum())
+    row = {
+        "strategy": model.strategy, "run": -1,
+        "npv": float(items["discounted_net_cash"].sum()),
+        "revenue": float(items["revenue"].sum()),
+        "contribution": float(items["contribution"].sum()),
+        "acquisition_spend": float(items["acquisition_spend"].sum()),
+        "retention_spend": float(items["retention_spend"].sum()),
+        "winback_spend": float(items["winback_spend"].sum()),
+        "acquired": float(items["acquired"].sum()),
+        "referred": float(items["referred"].sum()),
+        "churned": float(items["churned"].sum()),
+        "won_back": float(items["won_back"].sum()),
+        "contacts": float(items["contacts"].sum()),
+        "active_end": fwd["active_end"],
+        "clv_acquired": value / newcomers if newcomers > 0 else np.nan,
+    }
+    for c, chan in enumerate(model.channels):
+        row[f"acquired:{chan.name}"] = float(fwd["bought"][c].sum())
+        row[f"acquisition_spend:{chan.name}"] = float(fwd["spend"][c].sum())
+
+    periods = [(0, f"stage:{n}", fwd["occ"][0, s]) for s, n in enumerate(model.stage_names)]
+    for t in range(1, H + 1):
+        periods.extend((t, f"stage:{n}", fwd["occ"][t, s]) for s, n in enumerate(model.stage_names))
+        periods.extend((t, k, items[k][t - 1]) for k in PERIOD_ITEMS)
+    entries = np.flatnonzero(np.isin(model.stage_kind, (PROSPECT, ACTIVE)))
+    surv = _survival(ch, entries)
+    surv = np.einsum("g,ngt->nt", model.segment_share, surv)
+    for n, s in enumerate(entries):
+        periods.extend((t, f"survival:{model.stage_names[s]}", surv[n, t]) for t in range(H + 1))
+    cash = _new_customer_cash(ch, fwd)
+    periods.extend((t, "new_customer_net_cash", cash[t - 1]) for t in range(1, H + 1))
+    pdf = pd.DataFrame(periods, columns=["period", "item", "mean"])
+    pdf.insert(0, "strategy", model.strategy)
+    for col in ("sd", "q05", "q50", "q95"):
+        pdf[col] = np.nan
+    return {"runs": row, "periods": pdf, "clv": _clv_table(ch, fwd, v), "chains": ch,
+            "customer_periods": fwd["customer_periods"]}
+
+
+def simulate(models, *, runs: int = 1, seed: int | None = None, **options) -> Results:
+    """Exact expectations for one or more compiled models (one per strategy).
+
+    Parameters
+    ----------
+    models : sequence of CompiledModel
+        Same scenario, one per strategy.
+    runs, seed : ignored
+        The analytic engine is exact: it draws nothing and writes one ``run = -1``
+        row per strategy; provenance records ``runs = 0`` and ``seed = None``.
+    nodes : int, optional
+        Quadrature nodes per piece of a heterogeneity draw's support.
+
+    Raises
+    ------
+    ClmsimError
+        For an unknown option or a bad value.
+    UnsupportedFeature
+        For program budget caps and win-back capacities.
+    """
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ClmsimError(f"the analytic engine has no option {', '.join(map(repr, unknown))}; "
+                          f"it accepts: {', '.join(OPTIONS)}")
+    nodes = options.get("nodes", DEFAULT_NODES)
+    if not isinstance(nodes, (int, np.integer)) or isinstance(nodes, bool) or not 1 <= nodes <= 400:
+        raise ClmsimError(f"nodes must be an integer between 1 and 400, got {nodes!r}")
+    models = list(models)
+    if not models:
+        raise ClmsimError("no strategy to evaluate")
+    t0 = time.perf_counter()
+    outs = [evaluate(m, int(nodes)) for m in models]
+    seconds = time.perf_counter() - t0
+    runs_df = pd.DataFrame([o["runs"] for o in outs])
+    base = ["strategy", "run", *RUN_COLUMNS]
+    runs_df = runs_df[base + [c for c in runs_df.columns if c not in base]]
+    first = models[0]
+    prov = {
+        "scenario": first.name, "scenario_hash": first.scenario_hash, "engine": "analytic",
+        "seed": None, "runs": 0, "mode": "exact", "period": first.period, "horizon": first.horizon,
+        "convention": CONVENTION, "customer_periods": float(sum(o["customer_periods"] for o in outs)),
+        "seconds": seconds, "nodes": int(nodes), "discount_rate": first.discount_rate,
+        "steady_method": {m.strategy: o["clv"].attrs["steady_method"] for m, o in zip(models, outs)},
+    }
+    clv = pd.concat([o["clv"] for o in outs], ignore_index=True)
+    clv.attrs = {}
+    return Results(prov, runs_df, pd.concat([o["periods"] for o in outs], ignore_index=True), clv)

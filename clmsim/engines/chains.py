@@ -1,0 +1,185 @@
+"""Per-period expanded transition matrices and per-state rewards of a compiled model.
+
+:func:`build_chains` turns a :class:`~clmsim.model.CompiledModel` into the
+finite mixture of Markov reward processes the analytic engine evaluates:
+
+* **regimes**: periods with the same program spends and win-back coverages share
+  one set of matrices (a model without schedules has one regime);
+* **nodes**: per segment, the quadrature nodes of the heterogeneity draw
+  (:mod:`clmsim.engines.quadrature`), padded to a common count with zero weight;
+* ``M[r, g, q]``: the expanded one-period matrix (:mod:`clmsim.engines.expand`)
+  of regime ``r``, segment ``g`` and node ``q``;
+* per-state rewards: revenue paid and contribution earned *after* the move
+  (``revenue (1 - discount)`` and ``revenue (margin - discount) - cost_to_serve``
+  in concession), program spend and win-back contact cost charged on the state at
+  the *start* of the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UnsupportedFeature
+from ..model import ACTIVE, CHURNED, LOST, CompiledModel
+from .expand import Space, build_space, expand, winback_success
+from .quadrature import DEFAULT_NODES, kinks, mixture_nodes
+
+
+def refuse_unsupported(model: CompiledModel) -> None:
+    """Raise :class:`UnsupportedFeature` for features without an exact expectation."""
+    for prog in model.programs:
+        if prog.cap is not None:
+            raise UnsupportedFeature(
+                "analytic", f"the budget cap of retention program '{prog.name}' "
+                "(retention.programs.*.budget_cap_per_period: how a capped budget is spread depends "
+                "on the random number of targeted customers)", "the fast or des engine")
+    for pol in model.winbacks:
+        if pol.capacity is not None:
+            raise UnsupportedFeature(
+                "analytic", f"the contact capacity of win-back policy '{pol.name}' "
+                "(winback.policies.*.capacity_per_period: who gets contacted depends on the random "
+                "number of churners)", "the fast or des engine")
+
+
+def _row_parts(P: np.ndarray, churn_mask: np.ndarray, uf: np.ndarray):
+    """Split base rows as :func:`clmsim.model.effective_matrix` does (steps 1-2)."""
+    S = P.shape[-1]
+    off = ~np.eye(S, dtype=bool)
+    churn = np.where(churn_mask, P, 0.0)
+    moves = np.where(off & ~churn_mask, P, 0.0) * uf
+    msum = moves.sum(axis=1)
+    over = msum > 1.0
+    moves[over] /= msum[over, None]
+    msum = np.minimum(msum, 1.0)
+    return churn, moves, msum, churn.sum(axis=1)
+
+
+def effective_matrices(P: np.ndarray, churn_mask: np.ndarray, cf: np.ndarray, uf: np.ndarray,
+                       x: np.ndarray, kind: str) -> np.ndarray:
+    """:func:`clmsim.model.effective_matrix` for a batch of draws ``x`` (shape (Q,)).
+
+    ``kind`` ``"beta"`` treats ``x`` as churn probabilities ``theta``, anything else
+    as churn multipliers. Returns an array (Q, S, S).
+    """
+    S = P.shape[-1]
+    churn, moves, msum, C = _row_parts(P, churn_mask, uf)
+    x = np.asarray(x, dtype=float)[:, None]
+    if kind == "beta":
+        target = cf * np.where(churn_mask.any(axis=1), 1.0, 0.0) * x
+    else:
+        target = cf * C * x
+    target = np.clip(target, 0.0, 1.0 - msum)
+    scale = np.divide(target, C, out=np.zeros_like(target), where=C > 0)
+    out = moves[None] + churn[None] * scale[:, :, None]
+    idx = np.arange(S)
+    out[:, idx, idx] = 0.0
+    out[:, idx, idx] = 1.0 - out.sum(axis=2)
+    return out
+
+
+@dataclass
+class Chains:
+    """The mixture of expanded chains of one model (shapes: R regimes, G segments,
+    Q nodes, E expanded states, S stages, H periods)."""
+
+    model: CompiledModel
+    space: Space
+    regime: np.ndarray        # (H,) regime of period t at index t-1
+    x: np.ndarray             # (G, Q) draw per node
+    w: np.ndarray             # (G, Q) weight per node (rows sum to 1)
+    M: np.ndarray             # (R, G, Q, E, E)
+    contact: np.ndarray       # (R, E) contact probability of a state at the start of a period
+    success: np.ndarray       # (R, E) win-back success probability
+    program_spend: np.ndarray  # (R, E) program spend per customer at the start of a period
+    contact_cost: np.ndarray  # (E,) cost of one contact of a state
+    revenue: np.ndarray       # (G, E) expected revenue paid after the move
+    contribution: np.ndarray  # (G, E) expected contribution after the move
+    active: np.ndarray        # (E,) bool
+    churn_dest: np.ndarray    # (E,) bool: churned or lost states
+
+    @property
+    def n_regimes(self) -> int:
+        return self.M.shape[0]
+
+    def net_value(self, r: int) -> np.ndarray:
+        """Expected net cash in a period of regime ``r`` for one customer per starting state:
+        ``nu = -program spend - contact cost + M @ contribution``, shape (G, Q, E)."""
+        flow = np.einsum("gqij,gj->gqi", self.M[r], self.contribution)
+        return flow - self.program_spend[r] - self.contact[r] * self.contact_cost
+
+
+def _regimes(model: CompiledModel) -> tuple[np.ndarray, list[int]]:
+    """Group periods by (program spends, coverages); return regime per period and a
+    representative period (1-based) per regime."""
+    H = model.horizon
+    cols = [p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
+    if not cols:
+        return np.zeros(H, dtype=np.int64), [1]
+    keys = np.stack(cols, axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # number regimes in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[np.ravel(inverse)], [int(first[i]) + 1 for i in order]
+
+
+def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES) -> Chains:
+    """Build the expanded mixture of chains (see the module docstring).
+
+    Raises
+    ------
+    UnsupportedFeature
+        For program budget caps and win-back capacities.
+    """
+    refuse_unsupported(model)
+    space = build_space(model)
+    regime, reps = _regimes(model)
+    G, S, E = model.n_segments, model.n_stages, space.size
+    factors = [model.program_factors(model.program_spend()[:, t - 1]) for t in reps]
+
+    xs, ws = [], []
+    for g in range(G):
+        het = model.heterogeneity[g]
+        breaks = None
+        if het.kind != "none":
+            parts = []
+            for cf, uf in factors:
+                _, _, msum, C = _row_parts(model.P[g], model.churn_mask, uf)
+                parts.append((cf, msum, C))
+            breaks = kinks(het, parts)
+        x, w = mixture_nodes(het, breaks, nodes)
+        xs.append(x)
+        ws.append(w)
+    Q = max(len(x) for x in xs)
+    X = np.stack([np.concatenate([x, np.full(Q - len(x), x[0])]) for x in xs])
+    W = np.stack([np.concatenate([w, np.zeros(Q - len(w))]) for w in ws])
+
+    R = len(reps)
+    M = np.empty((R, G, Q, E, E))
+    contact = np.zeros((R, E))
+    success = np.zeros((R, E))
+    spend = np.zeros((R, E))
+    for r, t in enumerate(reps):
+        contact[r], success[r] = winback_success(model, space, t)
+        cf, uf = factors[r]
+        for g in range(G):
+            B = effective_matrices(model.P[g], model.churn_mask, cf, uf, X[g], model.heterogeneity[g].kind)
+            M[r, g] = expand(B, space, success[r])
+        for prog in model.programs:
+            spend[r] += prog.spend[t - 1] * prog.target[space.base]
+
+    kind = model.stage_kind[space.base]
+    active = kind == ACTIVE
+    discount = np.zeros(E)
+    conc = space.policy >= 0
+    discount[conc] = [model.winbacks[w].discount for w in space.policy[conc]]
+    rev = model.revenue_mean[:, space.base] * active
+    revenue = rev * (1.0 - discount)
+    contribution = rev * (model.margin[:, space.base] - discount) - model.cost_to_serve[:, space.base] * active
+    cc = np.zeros(E)
+    has = space.ret_policy >= 0
+    cc[has] = [model.winbacks[w].contact_cost for w in space.ret_policy[has]]
+    return Chains(model, space, regime, X, W, M, contact, success, spend, cc, revenue, contribution,
+                  active, np.isin(kind, (CHURNED, LOST)))

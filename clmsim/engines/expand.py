@@ -1,0 +1,206 @@
+"""The expanded state space that makes win-back ages and concessions Markov.
+
+A customer's next move depends on more than the stage: a churned customer's
+win-back success depends on the whole periods ``k`` since churn, and a returned
+customer pays a discounted price for a number of periods. Both are finite
+counters, so the chain on (stage, counter) pairs is an ordinary Markov chain:
+
+* prospect and lost stages: one state each;
+* a churned stage: one state per age ``k = 0 .. K`` when any win-back policy
+  exists (``K = max(eligible_after + window)`` over policies; ``k = K`` means
+  "``K`` or more", no longer eligible anywhere); one state otherwise. The age is
+  the number of whole periods since the customer left the active stages: it is
+  0 in the first period after the churn, grows by one per period and is kept
+  when a churned customer moves to another churned stage;
+* an active stage: the normal state plus, for every win-back policy ``w`` with a
+  concession (``periods > 0`` and ``discount > 0``), the states ``(w, c)``,
+  ``c = 1 .. periods``: the customer pays ``revenue (1 - discount)`` in the
+  current period and ``c - 1`` more. A return puts the customer in
+  ``(return_stage, w, periods)``; a move between active stages keeps the
+  concession (``c -> c - 1``, ``c = 1 -> normal``); churning ends it.
+
+The expanded one-period matrix ``M`` is built from the (program- and
+heterogeneity-adjusted) base matrix ``B`` of :func:`clmsim.model.effective_matrix`:
+for an eligible churned state ``(s, k)`` the win-back success
+``pi = coverage_t p(k)`` goes to the return state and ``1 - pi`` follows the
+churned stage's base row; every other state follows its base row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import ACTIVE, CHURNED, CompiledModel
+
+
+@dataclass(frozen=True)
+class Space:
+    """The expanded states of one compiled model.
+
+    Attributes
+    ----------
+    base : array (E,)
+        Base stage of each state.
+    age : array (E,)
+        Periods since churn (churned states with ages), else -1.
+    policy : array (E,)
+        Concession policy index of an active state in concession, else -1.
+    left : array (E,)
+        Concession periods left including the current one, else 0.
+    labels : tuple of str
+        Readable names, e.g. ``churned[k=2]``, ``new[offer:3]``.
+    pairs_src, pairs_dst, pairs_base_dst : arrays
+        For every state ``i`` and base destination ``d`` the expanded target:
+        ``M[i, pairs_dst] += (1 - pi_i) B[base[i], pairs_base_dst]``.
+    ret_state : array (E,)
+        Target of a successful win-back from each churned state (-1 if none).
+    ret_policy : array (E,)
+        Policy serving each churned state's stage (-1 if none).
+    normal : array (S,)
+        The state a customer entering each base stage from outside occupies
+        (age 0 for churned stages, no concession for active stages).
+    """
+
+    base: np.ndarray
+    age: np.ndarray
+    policy: np.ndarray
+    left: np.ndarray
+    labels: tuple[str, ...]
+    pairs_src: np.ndarray
+    pairs_dst: np.ndarray
+    pairs_base_dst: np.ndarray
+    ret_state: np.ndarray
+    ret_policy: np.ndarray
+    normal: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.base)
+
+    def aggregate(self, n_stages: int) -> np.ndarray:
+        """0/1 matrix (E, S) summing expanded states into their base stages."""
+        out = np.zeros((self.size, n_stages))
+        out[np.arange(self.size), self.base] = 1.0
+        return out
+
+
+def build_space(model: CompiledModel) -> Space:
+    """Enumerate the expanded states of ``model`` (see the module docstring)."""
+    kind = model.stage_kind
+    S = model.n_stages
+    names = model.stage_names
+    max_age = max((w.max_age for w in model.winbacks), default=0)
+    conc = [(w, pol) for w, pol in enumerate(model.winbacks)
+            if pol.concession_periods > 0 and pol.discount > 0]
+    base, age, policy, left, labels = [], [], [], [], []
+    index: dict[tuple, int] = {}
+
+    def add(s: int, k: int = -1, w: int = -1, c: int = 0, label: str = "") -> None:
+        index[(s, k, w, c)] = len(base)
+        base.append(s)
+        age.append(k)
+        policy.append(w)
+        left.append(c)
+        labels.append(label or names[s])
+
+    for s in range(S):
+        if kind[s] == CHURNED and max_age > 0:
+            for k in range(max_age + 1):
+                add(s, k=k, label=f"{names[s]}[k={k}{'+' if k == max_age else ''}]")
+        elif kind[s] == ACTIVE:
+            add(s)
+            for w, pol in conc:
+                for c in range(1, pol.concession_periods + 1):
+                    add(s, w=w, c=c, label=f"{names[s]}[{pol.name}:{c}]")
+        else:
+            add(s)
+
+    def target(i: int, d: int) -> int:
+        s, k, w, c = base[i], age[i], policy[i], left[i]
+        if kind[d] == CHURNED:
+            if max_age == 0:
+                return index[(d, -1, -1, 0)]
+            new_age = min(k + 1, max_age) if kind[s] == CHURNED else 0
+            return index[(d, new_age, -1, 0)]
+        if kind[d] == ACTIVE:
+            if w >= 0 and kind[s] == ACTIVE and c > 1:
+                return index[(d, -1, w, c - 1)]
+            return index[(d, -1, -1, 0)]
+        return index[(d, -1, -1, 0)]
+
+    E = len(base)
+    src, dst, bdst = [], [], []
+    for i in range(E):
+        for d in range(S):
+            src.append(i)
+            dst.append(target(i, d))
+            bdst.append(d)
+    serving = np.full(S, -1)
+    for w, pol in enumerate(model.winbacks):
+        serving[pol.from_stages] = w
+    ret_state = np.full(E, -1)
+    ret_policy = np.full(E, -1)
+    for i in range(E):
+        w = serving[base[i]] if kind[base[i]] == CHURNED else -1
+        if w < 0:
+            continue
+        pol = model.winbacks[w]
+        ret_policy[i] = w
+        if pol.concession_periods > 0 and pol.discount > 0:
+            ret_state[i] = index[(pol.return_stage, -1, w, pol.concession_periods)]
+        else:
+            ret_state[i] = index[(pol.return_stage, -1, -1, 0)]
+    normal = np.array([index[(s, 0 if (kind[s] == CHURNED and max_age > 0) else -1, -1, 0)]
+                       for s in range(S)])
+    return Space(np.array(base), np.array(age), np.array(policy), np.array(left), tuple(labels),
+                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_policy, normal)
+
+
+def winback_success(model: CompiledModel, space: Space, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-state contact and success probabilities in period ``t`` (1-based).
+
+    Returns
+    -------
+    contact : array (E,)
+        ``coverage_t`` for eligible churned states, else 0.
+    success : array (E,)
+        ``coverage_t * base * decay**k`` for eligible churned states, else 0.
+    """
+    E = space.size
+    contact = np.zeros(E)
+    success = np.zeros(E)
+    for i in np.flatnonzero(space.ret_policy >= 0):
+        pol = model.winbacks[space.ret_policy[i]]
+        k = space.age[i]
+        if pol.eligible_after <= k < pol.max_age:
+            cov = float(pol.coverage[t - 1])
+            contact[i] = cov
+            success[i] = cov * float(pol.success(k))
+    return contact, success
+
+
+def expand(B: np.ndarray, space: Space, success: np.ndarray) -> np.ndarray:
+    """Expanded matrices from base matrices.
+
+    Parameters
+    ----------
+    B : array (..., S, S)
+        Base one-period matrices (any leading batch shape, e.g. nodes).
+    space : Space
+    success : array (E,)
+        Win-back success probability per state for this period.
+
+    Returns
+    -------
+    array (..., E, E)
+    """
+    E = space.size
+    out = np.zeros(B.shape[:-2] + (E, E))
+    keep = 1.0 - success
+    vals = B[..., space.base[space.pairs_src], space.pairs_base_dst] * keep[space.pairs_src]
+    out[..., space.pairs_src, space.pairs_dst] = vals  # (src, dst) pairs are distinct
+    rows = np.flatnonzero(space.ret_state >= 0)
+    out[..., rows, space.ret_state[rows]] += success[rows]
+    return out

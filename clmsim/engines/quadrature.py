@@ -1,0 +1,158 @@
+"""Quadrature over a customer's heterogeneity draw: a finite mixture of chains.
+
+A segment with heterogeneity is a continuous mixture of Markov chains indexed by
+the customer's draw ``x`` (a churn multiplier ``m ~ Gamma(k, s)`` with
+``k = 1/cv^2``, ``s = mean cv^2``, or a churn probability ``theta ~ Beta(a, b)``).
+Every expectation the analytic engine computes is ``E[f(x)] = int f(x) g(x) dx``
+for the density ``g``; it is replaced by ``sum_i w_i f(x_i)``.
+
+Within one *piece* of the support every entry of the one-period matrix is an
+affine function of ``x``, so an expectation over ``t`` periods is a polynomial of
+degree ``<= t`` in ``x``. :func:`clmsim.model.effective_matrix` clips the churn
+total at ``1 - moves``, which puts a kink at ``x* = (1 - moves) / (factor C)``
+(gamma) or ``x* = (1 - moves) / factor`` (beta). The support is therefore split
+at every kink (:func:`kinks`), and each piece gets a Gauss rule whose weight
+function carries the endpoint singularity of the density:
+
+* gamma, no kink: generalized Gauss-Laguerre, weight ``y^(k-1) e^-y``, ``x = s y``;
+* beta, no kink: Gauss-Jacobi on ``[0, 1]``, weight ``theta^(a-1) (1-theta)^(b-1)``;
+* first piece ``[0, x1]``: Gauss-Jacobi with weight ``x^(k-1)`` (``theta^(a-1)``),
+  the rest of the density as a smooth factor;
+* interior pieces: Gauss-Legendre times the density;
+* last piece: Gauss-Laguerre shifted to ``[xk, inf)`` (gamma) or Gauss-Jacobi with
+  weight ``(1-theta)^(b-1)`` on ``[xk, 1]`` (beta).
+
+With ``n`` nodes per piece the rule is exact for polynomials of degree ``2n - 1``
+times the weight function, so horizon expectations with ``H <= 2n - 1`` are exact
+up to the smooth factor's own (exponentially small) error; the weights are
+normalised to sum to one so the mixture conserves customers. docs/engines.md
+states the measured error (``n`` versus ``2n`` nodes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ..model import Heterogeneity
+
+DEFAULT_NODES = 40
+"""Nodes per piece of the support; see docs/engines.md for the measured error."""
+
+
+def kinks(het: Heterogeneity, factors: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Draw values where the clipped churn of some active row hits its bound.
+
+    Parameters
+    ----------
+    het : Heterogeneity
+        The segment's heterogeneity (``gamma`` or ``beta``).
+    factors : list of (churn_factor, moves_sum, churn_total)
+        Per regime and per row: program churn factor, sum of the non-churn moves
+        after upgrades (capped at 1) and the base churn total ``C`` (zero for rows
+        without churn, which are skipped).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted distinct kinks strictly inside the support.
+    """
+    out = []
+    for cf, msum, C in factors:
+        rows = C > 0
+        room = 1.0 - msum[rows]
+        if het.kind == "gamma":
+            slope = cf[rows] * C[rows]
+        else:
+            slope = cf[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(slope > 0, room / slope, np.inf)
+        upper = np.inf if het.kind == "gamma" else 1.0
+        out.extend(float(v) for v in x if 0.0 < v < upper)
+    if not out:
+        return np.zeros(0)
+    pts = np.unique(np.round(np.asarray(out), 14))
+    return pts
+
+
+def _jacobi_on(lo: float, hi: float, n: int, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes/weights for ``int_lo^hi f(x) (hi-x)^a (x-lo)^b dx``."""
+    u, w = special.roots_jacobi(n, a, b)
+    half = (hi - lo) / 2.0
+    x = lo + half * (1.0 + u)
+    return x, w * half ** (1.0 + a + b)
+
+
+def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    log_norm = special.gammaln(k) + k * np.log(s)  # density = x^(k-1) e^(-x/s) / (Gamma(k) s^k)
+    if breaks.size == 0:
+        y, w = special.roots_genlaguerre(n, k - 1.0)
+        return s * y, w / np.exp(special.gammaln(k))
+    xs, ws = [], []
+    x, w = _jacobi_on(0.0, breaks[0], n, 0.0, k - 1.0)  # weight x^(k-1), smooth e^(-x/s)
+    xs.append(x)
+    ws.append(w * np.exp(-x / s - log_norm))
+    for lo, hi in zip(breaks[:-1], breaks[1:]):
+        x, w = _jacobi_on(lo, hi, n, 0.0, 0.0)
+        xs.append(x)
+        ws.append(w * np.exp((k - 1.0) * np.log(x) - x / s - log_norm))
+    lo = breaks[-1]
+    y, w = special.roots_laguerre(n)
+    x = lo + s * y
+    xs.append(x)
+    ws.append(w * np.exp((k - 1.0) * np.log(x) - lo / s + np.log(s) - log_norm))
+    return np.concatenate(xs), np.concatenate(ws)
+
+
+def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    log_norm = special.betaln(a, b)
+    if breaks.size == 0:
+        x, w = _jacobi_on(0.0, 1.0, n, b - 1.0, a - 1.0)
+        return x, w / np.exp(log_norm)
+    xs, ws = [], []
+    x, w = _jacobi_on(0.0, breaks[0], n, 0.0, a - 1.0)
+    xs.append(x)
+    ws.append(w * np.exp((b - 1.0) * np.log1p(-x) - log_norm))
+    for lo, hi in zip(breaks[:-1], breaks[1:]):
+        x, w = _jacobi_on(lo, hi, n, 0.0, 0.0)
+        xs.append(x)
+        ws.append(w * np.exp((a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - log_norm))
+    x, w = _jacobi_on(breaks[-1], 1.0, n, b - 1.0, 0.0)
+    xs.append(x)
+    ws.append(w * np.exp((a - 1.0) * np.log(x) - log_norm))
+    return np.concatenate(xs), np.concatenate(ws)
+
+
+def mixture_nodes(het: Heterogeneity, breaks: np.ndarray | None = None,
+                  n: int = DEFAULT_NODES) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes ``x_i`` and weights ``w_i`` (summing to 1) of a segment's draw.
+
+    Parameters
+    ----------
+    het : Heterogeneity
+        ``none`` gives the single node ``x = 1`` (a churn multiplier of one).
+    breaks : array, optional
+        Kinks of the integrand (:func:`kinks`); the support is split there.
+    n : int
+        Nodes per piece.
+
+    Returns
+    -------
+    x, w : numpy.ndarray
+        Multipliers (gamma, none) or churn probabilities (beta), and weights.
+    """
+    if n < 1:
+        raise ValueError(f"need at least one quadrature node, got {n}")
+    breaks = np.zeros(0) if breaks is None else np.asarray(breaks, dtype=float)
+    if het.kind == "none":
+        return np.ones(1), np.ones(1)
+    if het.kind == "gamma":
+        k = 1.0 / het.cv ** 2
+        x, w = _gamma_nodes(k, het.mean * het.cv ** 2, breaks, n)
+    elif het.kind == "beta":
+        x, w = _beta_nodes(het.alpha, het.beta, breaks, n)
+    else:
+        raise ValueError(f"unknown heterogeneity kind {het.kind!r}")
+    keep = w > 0
+    x, w = x[keep], w[keep]
+    return x, w / w.sum()
