@@ -14,9 +14,9 @@ from typing import Sequence
 from .._version import __version__
 from ..errors import ClmsimError
 from ..scenario import ScenarioError
-from . import scenario_cmds
+from . import fit_cmds, scenario_cmds
 
-COMMANDS = [scenario_cmds]
+COMMANDS = [scenario_cmds, fit_cmds]
 
 EXIT_USAGE = 2
 

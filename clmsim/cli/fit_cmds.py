@@ -1,0 +1,202 @@
+"""``clmsim fit transitions | sbg | rfm``: calibrate scenario parts from data.
+
+Each command prints a summary and writes YAML with ``--out`` (without it the
+YAML follows the summary on standard output). Bad data exits with status 2 and
+a message naming the rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..calibrate import RFMRules, cohorts_from_table, fit_rfm, fit_sbg, fit_transitions, fragment, prepare_panel
+from ..calibrate.io import (PANEL_COLUMNS, SURVIVAL_COLUMNS, TRANSACTION_COLUMNS, parse_mapping, read_table,
+                            write_yaml)
+from ..calibrate.rfm import prepare_transactions
+from ..errors import ClmsimError
+from ..scenario import load_scenario
+
+
+def _input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sep", default=",", help="column separator (default ','; 'whitespace' for blank-separated files)")
+    p.add_argument("--names", default=None,
+                   help="comma-separated column names for a file without a header line")
+    p.add_argument("--columns", action="append", default=[], metavar="FILE_NAME=CANONICAL",
+                   help="map a file column to a canonical one, e.g. --columns cust=customer_id (repeatable)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write the YAML here")
+
+
+def _interval_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--interval", choices=("dirichlet", "bootstrap"), default="dirichlet",
+                   help="interval method for transition probabilities (default dirichlet)")
+    p.add_argument("--level", type=float, default=0.95, help="interval coverage (default 0.95)")
+    p.add_argument("--prior", type=float, default=0.5,
+                   help="Dirichlet prior concentration per reachable stage (default 0.5, Jeffreys)")
+    p.add_argument("--n-boot", type=int, default=500, help="bootstrap replicates (default 500)")
+    p.add_argument("--seed", type=int, default=None, help="bootstrap seed (numpy SeedSequence)")
+    p.add_argument("--min-pairs", type=int, default=20,
+                   help="minimum consecutive-period pairs out of each stage (default 20; 0 disables)")
+
+
+def add_parsers(sub) -> None:
+    fit = sub.add_parser("fit", help="calibrate scenario parts from data (transitions, sbg, rfm)")
+    fsub = fit.add_subparsers(dest="fit_command", metavar="WHAT")
+    fsub.required = True
+
+    p = fsub.add_parser("transitions", help="panel (customer_id, period, stage[, revenue]) -> transition matrix",
+                        description="Maximum-likelihood per-period transition matrix with intervals from a "
+                                    "panel; only pairs of rows in consecutive periods count (gaps are skipped).")
+    p.add_argument("file", help="panel CSV: customer_id, period (integer), stage, optional revenue")
+    _input_options(p)
+    _interval_options(p)
+    p.add_argument("--base", default=None, metavar="SCENARIO",
+                   help="scenario the fragment extends: stage names and kinds come from it, and the result "
+                        "(written with --out) is validated as a whole scenario")
+    p.add_argument("--kind", action="append", default=[], metavar="STAGE=KIND",
+                   help="kind of a stage (prospect/active/churned/lost) when there is no --base (repeatable)")
+    p.add_argument("--table", default=None, metavar="CSV", help="also write the estimates and intervals as CSV")
+    p.set_defaults(func=cmd_transitions)
+
+    p = fsub.add_parser("sbg", help="alive counts per cohort -> shifted-beta-geometric heterogeneity",
+                        description="Shifted-beta-geometric (Fader & Hardie 2007) maximum-likelihood fit of "
+                                    "alive counts t = 0..T of one or several cohorts.")
+    p.add_argument("file", help="CSV: period (0, 1, ...), alive, optional cohort")
+    _input_options(p)
+    p.add_argument("--discount-rate", type=float, default=0.10,
+                   help="per-PERIOD discount rate for the DERL (default 0.10)")
+    p.add_argument("--periods", type=int, default=12, help="periods of the printed projection (default 12)")
+    p.set_defaults(func=cmd_sbg)
+
+    p = fsub.add_parser("rfm", help="transaction log (customer_id, date, amount) -> complete scenario",
+                        description="Stages from recency/frequency/monetary rules (see docs/calibration.md), "
+                                    "then the chain, revenue and a runnable scenario; --holdout adds a fit report.")
+    p.add_argument("file", help="transaction CSV: customer_id, date, amount")
+    _input_options(p)
+    _interval_options(p)
+    d = RFMRules()
+    p.add_argument("--period", choices=("week", "month", "quarter", "year"), default=d.period)
+    p.add_argument("--churn-after", type=int, default=d.churn_after,
+                   help=f"recency (periods) from which a customer is churned (default {d.churn_after})")
+    p.add_argument("--dormant-after", type=int, default=None,
+                   help="recency from which a churned customer is dormant (default: no dormant stage)")
+    p.add_argument("--frequency-window", type=int, default=d.frequency_window,
+                   help=f"periods over which frequency and spend are counted (default {d.frequency_window})")
+    p.add_argument("--loyal-frequency", type=int, default=d.loyal_frequency,
+                   help=f"purchase periods in the window for 'loyal' (default {d.loyal_frequency})")
+    p.add_argument("--loyal-monetary", type=float, default=d.loyal_monetary,
+                   help="spend over the window for 'loyal' (default 0)")
+    p.add_argument("--date-format", default=None, help="strptime format of dates, e.g. %%Y%%m%%d (default ISO)")
+    p.add_argument("--start", default=None, help="first day of the data window (default: first date)")
+    p.add_argument("--end", default=None, help="last day of the data window (default: last date)")
+    p.add_argument("--holdout", type=int, default=0,
+                   help="periods held out at the end for the fit report (default 0: no report)")
+    p.add_argument("--report", default=None, metavar="FILE.md", help="write the fit report (Markdown) here")
+    p.add_argument("--panel-out", default=None, metavar="CSV", help="write the derived stage panel here")
+    p.add_argument("--horizon", type=int, default=24, help="scenario horizon in periods (default 24)")
+    p.add_argument("--discount-rate", type=float, default=0.10, help="annual discount rate (default 0.10)")
+    p.add_argument("--margin", type=float, default=None, help="margin of every active stage (default: none = 1)")
+    p.add_argument("--cost-to-serve", type=float, default=None, help="cost to serve per active customer-period")
+    p.add_argument("--name", default=None, help="scenario name (default: from the file name)")
+    p.set_defaults(func=cmd_rfm)
+
+
+def _read(args, required, optional, what) -> pd.DataFrame:
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    rename = parse_mapping(args.columns, "--columns")
+    return read_table(args.file, required, optional, sep=args.sep, names=names, rename=rename, what=what)
+
+
+def _emit(args, text: str, summary: str) -> None:
+    print(summary)
+    if args.out:
+        print(f"wrote {args.out}")
+    else:
+        print("# ---")
+        print(text, end="")
+
+
+def cmd_transitions(args) -> int:
+    raw = _read(args, PANEL_COLUMNS, ("revenue",), "panel")
+    kinds = parse_mapping(args.kind, "--kind")
+    stages = None
+    base_rel = None
+    base_rows = None
+    if args.base:
+        if kinds:
+            raise ClmsimError("give stage kinds either with --base or with --kind, not both")
+        base = load_scenario(args.base)
+        spec = base.spec
+        stages = tuple(spec.stages)
+        kinds = {n: st.kind for n, st in spec.stages.items()}
+        base_rows = {k: dict(v) for k, v in spec.transitions.items()}
+        out_dir = Path(args.out).resolve().parent if args.out else Path.cwd()
+        base_rel = os.path.relpath(Path(args.base).resolve(), out_dir)
+    panel = prepare_panel(raw)
+    fit = fit_transitions(panel, stages=stages, kinds=kinds, interval=args.interval, level=args.level,
+                          prior=args.prior, n_boot=args.n_boot, seed=args.seed, min_pairs=args.min_pairs)
+    data = fragment(fit, base_rel, base_rows)
+    comment = (f"Fitted by clmsim fit transitions from {args.file}: {fit.n_customers} customers, "
+               f"{int(fit.counts.sum())} consecutive-period pairs ({fit.n_gaps} gaps skipped).\n"
+               f"Maximum-likelihood p_ij = n_ij / n_i; {fit.method} {fit.level:.0%} intervals in the summary / --table.")
+    text = write_yaml(data, args.out, comment)
+    if args.out and args.base:
+        load_scenario(args.out)  # the merged result must be a valid scenario
+    if args.table:
+        fit.table().to_csv(args.table, index=False)
+    _emit(args, text, fit.summary())
+    return 0
+
+
+def cmd_sbg(args) -> int:
+    raw = _read(args, SURVIVAL_COLUMNS, ("cohort",), "survival data")
+    fit = fit_sbg(cohorts_from_table(raw))
+    comment = (f"Fitted by clmsim fit sbg from {args.file} (shifted-beta-geometric, Fader & Hardie 2007):\n"
+               f"alpha = {fit.alpha:.6g} (se {fit.se_alpha:.3g}), beta = {fit.beta:.6g} (se {fit.se_beta:.3g}), "
+               f"log-likelihood {fit.loglik:.4f}.")
+    text = write_yaml(fit.heterogeneity_block(), args.out, comment)
+    _emit(args, text, fit.summary(args.discount_rate, args.periods))
+    return 0
+
+
+def cmd_rfm(args) -> int:
+    raw = _read(args, TRANSACTION_COLUMNS, (), "transaction log")
+    rules = RFMRules(period=args.period, churn_after=args.churn_after, dormant_after=args.dormant_after,
+                     frequency_window=args.frequency_window, loyal_frequency=args.loyal_frequency,
+                     loyal_monetary=args.loyal_monetary)
+    tx = prepare_transactions(raw, args.date_format)
+    start = _date(args.start, "--start")
+    end = _date(args.end, "--end")
+    name = args.name or Path(args.file).stem.replace("_", "-").lower() or "calibrated"
+    res = fit_rfm(tx, rules, holdout=args.holdout, horizon=args.horizon, discount_rate=args.discount_rate,
+                  margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
+                  start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
+                  seed=args.seed, min_pairs=args.min_pairs)
+    if args.panel_out:
+        res.stages.panel.to_csv(args.panel_out, index=False)
+    comment = (f"Calibrated by clmsim fit rfm from {args.file}.\nStage rules: {rules.describe()}.\n"
+               f"Validated as a complete scenario; add programs, win-back, acquisition and strategies in a file "
+               f"that extends this one.")
+    text = write_yaml(res.scenario, args.out, comment)
+    summary = [f"{len(res.stages.customers):,} customers, {res.stages.n_periods} {rules.period}s from "
+               f"{res.stages.starts[0]:%Y-%m-%d}; {res.stages.dropped} transactions outside whole periods dropped",
+               res.fit.summary()]
+    if res.report is not None:
+        md = res.report.to_markdown(rules.period)
+        summary += ["", "fit report (holdout)", md]
+        if args.report:
+            Path(args.report).write_text(md + "\n", encoding="utf-8")
+    _emit(args, text, "\n".join(summary))
+    return 0
+
+
+def _date(value: str | None, option: str):
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except ValueError:
+        raise ClmsimError(f"{option}: not a date: {value!r} (use YYYY-MM-DD)") from None
