@@ -32,13 +32,12 @@ def _not_bool(value):
 
 
 _NUM = BeforeValidator(_not_bool)
-Real = Annotated[float, _NUM, Field(allow_inf_nan=False)]
-NonNeg = Annotated[float, _NUM, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, _NUM, Field(gt=0, allow_inf_nan=False)]
-Prob = Annotated[float, _NUM, Field(ge=0, le=1, allow_inf_nan=False)]
-PosInt = Annotated[int, _NUM, Field(gt=0)]
-NonNegInt = Annotated[int, _NUM, Field(ge=0)]
-Count = Annotated[int, _NUM, Field(ge=0, le=MAX_COUNT)]
+NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False), _NUM]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False), _NUM]
+Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _NUM]
+PosInt = Annotated[int, Field(gt=0), _NUM]
+NonNegInt = Annotated[int, Field(ge=0), _NUM]
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT), _NUM]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[^.=\s][^.=]*$")]
 
 
@@ -83,8 +82,8 @@ class TimeSpec(_Model):
     """
 
     period: Literal["week", "month", "quarter", "year"] = "month"
-    horizon: Annotated[int, _NUM, Field(gt=0, le=MAX_HORIZON)]
-    discount_rate: Annotated[float, _NUM, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
+    horizon: Annotated[int, Field(gt=0, le=MAX_HORIZON), _NUM]
+    discount_rate: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False), _NUM] = 0.0
 
 
 # ------------------------------------------------------------------------- stages
@@ -313,7 +312,7 @@ class OperationsSpec(_Model):
 class ScenarioSpec(_Model):
     """A whole scenario, after ``extends`` has been merged."""
 
-    schema_version: Annotated[Literal[1], _NUM]
+    schema_version: Annotated[Literal[1], Field(), _NUM]
     name: str = Field(min_length=1)
     description: str | None = None
     time: TimeSpec

@@ -273,7 +273,9 @@ class _Checker:
             if (value.values is None) == (value.ramp is None):
                 self.bad(path, "a schedule gives exactly one of 'values' or 'ramp'")
 
-    def rows(self, path: tuple, rows: dict[str, dict[str, float]]) -> None:
+    def rows(self, path: tuple, rows: dict[str, dict[str, float]],
+             merged: dict[str, dict[str, float]] | None = None) -> None:
+        """Check rows as written; row sums use ``merged`` rows (a segment's rows over the base)."""
         for src, row in rows.items():
             if not self.stage(path + (src,), src):
                 continue
@@ -285,7 +287,7 @@ class _Checker:
                     self.bad(path + (src, dst), "a row lists moves only; staying is 1 minus the row sum")
                 else:
                     self.stage(path + (src, dst), dst)
-            total = sum(row.values())
+            total = sum((merged or rows)[src].values())
             if total > 1 + _TOL:
                 self.bad(path + (src,), f"transition probabilities sum to {total:.6g} > 1")
 
@@ -328,7 +330,7 @@ class _Checker:
                 merged = {k: dict(v) for k, v in s.transitions.items()}
                 for src, row in seg.transitions.items():
                     merged.setdefault(src, {}).update(row)
-                self.rows(base + ("transitions",), {k: merged[k] for k in seg.transitions})
+                self.rows(base + ("transitions",), seg.transitions, merged)
                 for sname in seg.stages:
                     self.stage(base + ("stages", sname), sname, ("active",))
                 for sname in seg.initial_population or {}:
