@@ -211,19 +211,31 @@ def value_at(data: Any, path: str) -> Any:
 
 
 def apply_values(scenario: Scenario, values: dict[str, float]) -> Scenario:
-    """A new validated :class:`Scenario`: ``scenario`` with dotted-path values set."""
+    """A new validated :class:`Scenario`: ``scenario`` with dotted-path values set.
+
+    Values are set as given; if the scenario then fails validation and some
+    targeted fields hold integers in the scenario (e.g. initial counts, window
+    lengths), those are rounded to integers and validation is tried again.
+    """
     from . import _build
 
-    assigns = []
-    for path, v in values.items():
-        try:
-            base = value_at(scenario.data, path)
-        except (KeyError, IndexError, ValueError, TypeError):
-            base = None
-        if isinstance(base, int) and not isinstance(base, bool):
-            v = int(round(v))
-        assigns.append(f"{path}={json.dumps(v)}")
-    return _build(scenario.data, {}, scenario.source, assigns)
+    def build(as_int: bool) -> Scenario:
+        assigns = []
+        for path, v in values.items():
+            if as_int:
+                try:
+                    base = value_at(scenario.data, path)
+                except (KeyError, IndexError, ValueError, TypeError):
+                    base = None
+                if isinstance(base, int) and not isinstance(base, bool):
+                    v = int(round(v))
+            assigns.append(f"{path}={json.dumps(float(v) if not as_int else v)}")
+        return _build(scenario.data, {}, scenario.source, assigns)
+
+    try:
+        return build(False)
+    except ScenarioError:
+        return build(True)
 
 
 def _diagnostics(exc: ValidationError, positions, default: Location) -> list[Diagnostic]:
