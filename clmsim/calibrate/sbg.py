@@ -90,12 +90,18 @@ def derl(alpha: float, beta: float, discount_rate: float, renewals: int = 0) -> 
     float
         ``(beta + n - 1) / (alpha + beta + n - 1) * 2F1(1, beta + n; alpha + beta + n; 1 / (1 + d))``,
         in periods of payment (multiply by the margin per period for money).
+        Where :func:`scipy.special.hyp2f1` returns no finite value (large
+        ``alpha + beta``, e.g. > 150 at d = 0.1) the series is summed directly
+        (:func:`derl_sum`).
     """
     if discount_rate <= 0:
         raise ClmsimError(f"DERL needs a positive discount rate, got {discount_rate}")
     n = renewals + 1
     x = 1.0 / (1.0 + discount_rate)
-    return float((beta + n - 1.0) / (alpha + beta + n - 1.0) * special.hyp2f1(1.0, beta + n, alpha + beta + n, x))
+    value = float((beta + n - 1.0) / (alpha + beta + n - 1.0) * special.hyp2f1(1.0, beta + n, alpha + beta + n, x))
+    if not np.isfinite(value):  # scipy's 2F1 fails for large alpha + beta (nearly homogeneous customers)
+        value = derl_sum(alpha, beta, discount_rate, renewals)
+    return value
 
 
 def derl_sum(alpha: float, beta: float, discount_rate: float, renewals: int = 0,
