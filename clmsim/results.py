@@ -16,6 +16,10 @@ Tables (all long/tidy, one row per observation; ``strategy`` is always a column)
     Per strategy and entry stage: ``clv_horizon``, ``clv_infinite``,
     ``lifetime`` (expected active periods) -- analytic; Monte Carlo engines may
     add a histogram table ``clv_hist`` (strategy, lo, hi, count).
+``events``
+    The des engine's event log for the runs asked to be traced: one row per
+    event (strategy, run, customer, time in periods, event, from_stage,
+    to_stage, amount); see :mod:`clmsim.engines.des`.
 
 Provenance (``Results.provenance``) records scenario name and hash, engine,
 seed, runs, mode, clmsim version and the timing convention, and travels with
@@ -59,7 +63,7 @@ PERIOD_ITEMS = (
 """Per-period items besides ``stage:<name>``; cash items are undiscounted except
 ``discounted_net_cash``; ``net_cash = contribution - acquisition - retention - winback spend``."""
 
-TABLES = ("runs", "periods", "clv", "clv_hist")
+TABLES = ("runs", "periods", "clv", "clv_hist", "events")
 
 
 @dataclass
@@ -72,7 +76,7 @@ class Results:
         ``scenario``, ``scenario_hash``, ``engine``, ``seed``, ``runs``, ``mode``,
         ``clmsim_version``, ``convention``, ``period``, ``horizon`` and
         ``customer_periods`` (work done), ``seconds`` (wall time).
-    runs, periods, clv, clv_hist : pandas.DataFrame
+    runs, periods, clv, clv_hist, events : pandas.DataFrame
         See the module docstring.
     """
 
@@ -81,6 +85,7 @@ class Results:
     periods: pd.DataFrame
     clv: pd.DataFrame = field(default_factory=pd.DataFrame)
     clv_hist: pd.DataFrame = field(default_factory=pd.DataFrame)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
         self.provenance.setdefault("clmsim_version", __version__)
@@ -118,7 +123,8 @@ class Results:
                 prov[key] = prov.get(key, 0) + other.provenance[key]
         cat = lambda a, b: pd.concat([a, b], ignore_index=True) if len(b) else a  # noqa: E731
         return Results(prov, cat(self.runs, other.runs), cat(self.periods, other.periods),
-                       cat(self.clv, other.clv), cat(self.clv_hist, other.clv_hist))
+                       cat(self.clv, other.clv), cat(self.clv_hist, other.clv_hist),
+                       cat(self.events, other.events))
 
     # ------------------------------------------------------------------ I/O
     def to_parquet(self, directory: str | Path) -> Path:

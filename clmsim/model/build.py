@@ -171,7 +171,35 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         segment_names=segments, segment_share=share, P=P, churn_mask=churn_mask, revenue_mean=rev_mean,
         revenue_cv=rev_cv, margin=margin, cost_to_serve=cost, initial=initial, heterogeneity=tuple(hets),
         channels=tuple(channels), referral=referral, programs=tuple(programs), winbacks=tuple(winbacks),
-        stage_index=idx)
+        stage_index=idx, operations=_operations(spec, programs, winbacks))
+
+
+DAYS_PER_PERIOD = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+"""Default days per period of the operations clock (Gregorian average year)."""
+REFILL_DAYS = {"monthly": 365.25 / 12, "quarterly": 365.25 / 4, "yearly": 365.25}
+
+
+def _operations(spec: ScenarioSpec, programs: list, winbacks: list):
+    """Compile the optional ``operations`` block (des engine only); None when absent."""
+    from .compiled import Budget, Operations, Team
+
+    ops = spec.operations
+    if ops is None:
+        return None
+    days = ops.days_per_period or DAYS_PER_PERIOD[spec.time.period]
+    prog_idx = {p.name: i for i, p in enumerate(programs)}
+    wb_idx = {w.name: i for i, w in enumerate(winbacks)}
+    teams = []
+    for tname, tm in ops.teams.items():
+        kind, target = ("winback", wb_idx[tm.serves]) if tm.serves in wb_idx else ("retention", prog_idx[tm.serves])
+        teams.append(Team(tname, kind, target, tm.agents, tm.service_days.mean, tm.service_days.cv,
+                          tm.discipline, tm.arrivals, tm.response_delay_days))
+    budgets = []
+    for bname, bd in ops.budgets.items():
+        budgets.append(Budget(bname, bd.amount, bd.refill, REFILL_DAYS.get(bd.refill, days), bd.carry_over,
+                              tuple(prog_idx[n] for n in bd.serves if n in prog_idx),
+                              tuple(wb_idx[n] for n in bd.serves if n in wb_idx)))
+    return Operations(days, tuple(teams), tuple(budgets))
 
 
 def compile_model(scenario: Scenario, strategy: str = "baseline") -> CompiledModel:

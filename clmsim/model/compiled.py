@@ -148,6 +148,59 @@ class Heterogeneity:
 
 
 @dataclass(frozen=True)
+class Team:
+    """An agent pool (des engine only) serving win-back policy or retention program ``serves``.
+
+    ``kind`` is ``"winback"`` or ``"retention"``; ``target`` is the index of the
+    policy in ``CompiledModel.winbacks`` or of the program in ``programs``. Contact
+    handling time in days is gamma with ``service_mean_days`` and ``service_cv``
+    (cv 1: exponential, cv 0: fixed). ``discipline``: ``"fifo"`` or
+    ``"recent_first"``; ``arrivals``: ``"spread"`` (uniform over the period) or
+    ``"start"``; ``response_delay_days``: days from the end of a contact to its effect.
+    """
+
+    name: str
+    kind: str
+    target: int
+    agents: int
+    service_mean_days: float
+    service_cv: float
+    discipline: str = "fifo"
+    arrivals: str = "spread"
+    response_delay_days: float = 0.0
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A budget pot (des engine only) of ``amount`` refilled every ``refill_days`` days.
+
+    ``programs`` / ``winbacks``: indices of what it pays for; ``carry_over`` adds
+    ``amount`` at each refill instead of topping up to ``amount``.
+    """
+
+    name: str
+    amount: float
+    refill: str
+    refill_days: float
+    carry_over: bool
+    programs: tuple[int, ...] = ()
+    winbacks: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operations:
+    """Operational settings of the des engine; ``days_per_period`` converts days to periods."""
+
+    days_per_period: float
+    teams: tuple[Team, ...] = ()
+    budgets: tuple[Budget, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return bool(self.teams or self.budgets)
+
+
+@dataclass(frozen=True)
 class CompiledModel:
     """Everything an engine needs, as arrays. See the module docstring for timing."""
 
@@ -174,6 +227,30 @@ class CompiledModel:
     programs: tuple[Program, ...] = ()
     winbacks: tuple[Winback, ...] = ()
     stage_index: dict[str, int] = field(default_factory=dict)
+    operations: Operations | None = None
+
+    # ----------------------------------------------------------- operations
+    def operational_features(self) -> list[str]:
+        """Operational features in use (agent pools, budget calendars), as readable names.
+
+        Only the des engine simulates them; empty when ``operations`` is absent or idle.
+        """
+        ops = self.operations
+        if ops is None:
+            return []
+        return ([f"operations.teams.{t.name} (agent pool)" for t in ops.teams]
+                + [f"operations.budgets.{b.name} (budget calendar)" for b in ops.budgets])
+
+    def refuse_operations(self, engine: str) -> None:
+        """Raise :class:`~clmsim.errors.UnsupportedFeature` if the model needs the des engine.
+
+        Engines other than des call this first: ``model.refuse_operations("fast")``.
+        """
+        features = self.operational_features()
+        if features:
+            from ..errors import UnsupportedFeature
+
+            raise UnsupportedFeature(engine, "operational settings " + ", ".join(features), "the des engine")
 
     # ------------------------------------------------------------------ sizes
     @property

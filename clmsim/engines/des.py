@@ -1,0 +1,505 @@
+"""The des engine: discrete-event simulation on simpy, with operations and journeys.
+
+The model is the one every clmsim engine shares (:mod:`clmsim.model.compiled`):
+in period ``t`` customers move (programs, win-back, heterogeneity), then active
+customers earn; acquisitions join at the end of the period; cash of period ``t``
+is discounted by ``(1 + d) ** -t``. The engine runs one simpy environment per run
+whose clock is in **days** (``D = days_per_period``; period ``t`` covers days
+``[(t-1) D, t D)``):
+
+* :class:`Lifecycle` is the one process of the period grid. At day ``(t-1) D``
+  it charges program spend, makes the period's win-back contacts (policies
+  without a team), moves every customer at once (vectorised over NumPy arrays,
+  :class:`~clmsim.engines.des_population.Population`) and hands operational
+  work to the teams; at day ``t D`` active customers earn and acquisitions join.
+* With an ``operations`` block, agent pools, budget calendars and response
+  delays run as simpy processes between the boundaries
+  (:mod:`clmsim.engines.des_ops`). Without one the des engine is another Monte
+  Carlo of the same model, run by a different code path (an oracle for the fast
+  engine and vice versa).
+
+Randomness follows :mod:`clmsim.rng`: run ``r`` draws from the streams
+``(seed, r, purpose)`` for every strategy (common random numbers), so results do
+not depend on ``workers``. Operations draw from a child of the ``winback``
+stream (``stream(seed, r, "winback").spawn(1)``).
+
+The event log (``Results.events``, for ``trace_runs``) has one row per event:
+``strategy, run, customer, time, event, from_stage, to_stage, amount`` with
+``time`` in periods (day / D): ``start`` (initial customer, time 0), ``arrive``
+(acquired, end of its period), ``retention`` (program spend on the customer,
+amount = spend), ``contact`` (amount = contact cost), ``won_back``, ``move``
+(any other stage change; at the start of the period), ``earn`` (amount =
+contribution, end of the period), and with agent pools ``queue``, ``renege`` and
+``care`` (a care contact delivered, amount = spend).
+"""
+
+from __future__ import annotations
+
+import time as _time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from .. import rng as _rng
+from ..errors import ClmsimError
+from ..model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
+from ..results import PERIOD_ITEMS, Results
+from .des_ops import Operations
+from .des_population import MoveTables, Population
+
+__all__ = ["simulate", "simulate_run", "RunRecord", "OPTIONS"]
+
+OPTIONS = {"trace_customers": None, "quantiles": True}
+"""Engine options: ``trace_customers`` (None: every customer of a traced run; an
+int ``n``: ``n`` customers evenly spread over the initial population; or a list
+of customer ids) and ``quantiles`` (q05/q50/q95 in ``periods``)."""
+
+FLOWS = ("revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend",
+         "acquired", "referred", "churned", "won_back", "contacts")
+EVENT_COLUMNS = ("strategy", "run", "customer", "time", "event", "from_stage", "to_stage", "amount")
+
+
+# ---------------------------------------------------------------------- event log
+class EventLog:
+    """Collects events of traced customers as arrays; :meth:`frame` makes the tidy table."""
+
+    def __init__(self, enabled: bool, traced: np.ndarray | None):
+        self.enabled = enabled
+        self.traced = None if traced is None else np.unique(np.asarray(traced, dtype=np.int64))
+        self.chunks: list[tuple] = []
+
+    def many(self, time, cids, event: str, from_stage, to_stage, amount) -> None:
+        """Record one event per customer in ``cids`` (arrays or scalars broadcast)."""
+        if not self.enabled or len(cids) == 0:
+            return
+        cids = np.asarray(cids, dtype=np.int64)
+        n = len(cids)
+        cols = [np.broadcast_to(np.asarray(x, dtype=float if i in (0, 3) else np.int64), (n,))
+                for i, x in enumerate((time, from_stage, to_stage, amount))]
+        if self.traced is not None:
+            keep = np.isin(cids, self.traced)
+            if not keep.any():
+                return
+            cids = cids[keep]
+            cols = [c[keep] for c in cols]
+        self.chunks.append((cids, cols[0].copy(), event, cols[1].copy(), cols[2].copy(), cols[3].copy()))
+
+    def one(self, time: float, cid: int, event: str, from_stage: int, to_stage: int, amount: float) -> None:
+        if self.enabled:
+            self.many(time, np.array([cid]), event, from_stage, to_stage, amount)
+
+    def frame(self, strategy: str, run: int, stage_names: tuple[str, ...]) -> pd.DataFrame:
+        """Events sorted by customer, then time (ties in the order they happened)."""
+        if not self.chunks:
+            return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
+        cid = np.concatenate([c[0] for c in self.chunks])
+        tm = np.concatenate([c[1] for c in self.chunks])
+        ev = np.concatenate([np.full(len(c[0]), c[2], dtype=object) for c in self.chunks])
+        names = np.array(("",) + tuple(stage_names), dtype=object)
+        fr = names[np.concatenate([c[3] for c in self.chunks]) + 1]
+        to = names[np.concatenate([c[4] for c in self.chunks]) + 1]
+        amt = np.concatenate([c[5] for c in self.chunks])
+        order = np.lexsort((np.arange(len(cid)), tm, cid))
+        return pd.DataFrame({"strategy": strategy, "run": run, "customer": cid[order], "time": tm[order],
+                             "event": ev[order], "from_stage": fr[order], "to_stage": to[order],
+                             "amount": amt[order]})
+
+
+# --------------------------------------------------------------------- one run
+@dataclass
+class RunRecord:
+    """Everything one run produces (picklable, for worker processes)."""
+
+    run: int
+    flows: dict[str, np.ndarray]          # item -> (H + 1,), index t = period (0 unused)
+    occupancy: np.ndarray                 # (H + 1, S)
+    channel_acquired: np.ndarray          # (channels,)
+    clv_sum: float
+    clv_n: int
+    customer_periods: int
+    waits: np.ndarray = field(default_factory=lambda: np.zeros(0))   # days, served contacts
+    reneged: int = 0
+    events: pd.DataFrame | None = None
+
+
+class RunState:
+    """State of one run: population, ledger, event log, random streams, operations."""
+
+    def __init__(self, model: CompiledModel, entropy: int, run: int, log: EventLog):
+        self.model = model
+        self.log = log
+        H, S = model.horizon, model.n_stages
+        self.flows = {name: np.zeros(H + 1) for name in FLOWS}
+        self.occ = np.zeros((H + 1, S))
+        self.chan_acq = np.zeros(len(model.channels))
+        self.v = model.discount_factors()
+        self.clv_sum = 0.0
+        self.clv_n = 0
+        self.work = 0
+        g = lambda purpose: _rng.generator(entropy, run, purpose)  # noqa: E731
+        self.rng_moves, self.rng_rev, self.rng_arr = g("moves"), g("revenue"), g("arrivals")
+        self.rng_het, self.rng_wb = g("heterogeneity"), g("winback")
+        self.rng_ops = np.random.Generator(np.random.PCG64(_rng.stream(entropy, run, "winback").spawn(1)[0]))
+        init = model.initial
+        self.pop = Population(model, capacity=int(init.sum() * 1.3) + 1024)
+        self.expected = model.expected_acquisitions()
+        self._tables: dict[tuple, MoveTables] = {}
+        self.ops: Operations | None = None
+        self.care_bit: dict[int, int] = {}
+        self.care_spend = np.zeros(len(model.programs))
+        self.occ_start = np.zeros(S)
+
+    # ----------------------------------------------------------- bookkeeping
+    def attribute(self, t: int, rows: np.ndarray, cash) -> None:
+        """Add per-customer cash of period ``t`` to ``clv_sum`` for acquired customers."""
+        acq = self.pop.acq_t[rows]
+        mine = acq > 0
+        if mine.any():
+            cash = np.broadcast_to(np.asarray(cash, dtype=float), rows.shape)
+            self.clv_sum += float(np.sum(cash[mine] * self.v[t] / self.v[acq[mine]]))
+
+    def contact(self, t: int, cid: int, cost: float, time: float, stage: int) -> None:
+        """One win-back contact made by an agent in period ``t``."""
+        self.flows["contacts"][t] += 1
+        self.flows["winback_spend"][t] += cost
+        row = self.pop.row(cid)
+        self.attribute(t, np.array([row]), -cost)
+        self.log.one(time, cid, "contact", stage, stage, cost)
+
+    def care(self, t: int, p: int, cid: int, spend: float, time: float, stage: int) -> None:
+        """One care contact of program ``p`` delivered in period ``t``."""
+        self.flows["retention_spend"][t] += spend
+        row = self.pop.row(cid)
+        if row >= 0:
+            self.attribute(t, np.array([row]), -spend)
+        self.log.one(time, cid, "care", stage, stage, spend)
+
+    def win_back(self, t: int, w: int, rows: np.ndarray, time: float) -> None:
+        """Return ``rows`` to the policy's stage with its concession, in period ``t``."""
+        if not len(rows):
+            return
+        wb, pop = self.model.winbacks[w], self.pop
+        old = pop.stage[rows].copy()
+        pop._stage[rows] = wb.return_stage
+        pop._conc_left[rows] = wb.concession_periods
+        pop._conc_disc[rows] = wb.discount
+        self.flows["won_back"][t] += len(rows)
+        self.log.many(time, pop.cid[rows], "won_back", old, wb.return_stage, 0.0)
+
+    def add_customers(self, t: int, stage: int, seg_counts: np.ndarray) -> None:
+        seg = np.repeat(np.arange(len(seg_counts)), seg_counts)
+        if not len(seg):
+            return
+        het = self.pop.draw_het(seg, self.rng_het)
+        ids = self.pop.add(np.full(len(seg), stage), seg, het, t)
+        self.log.many(float(t), ids, "start" if t == 0 else "arrive", -1, stage, 0.0)
+
+    # ------------------------------------------------------------- tables
+    def tables(self, spends: np.ndarray) -> MoveTables:
+        """Move tables for the period's non-team program spends (cached); one code per
+        combination of team-delivered programs reaching a customer."""
+        bits = sorted(self.care_bit, key=self.care_bit.get)
+        key = tuple(np.round(spends, 12)) + tuple(np.round(self.care_spend[bits], 12))
+        tab = self._tables.get(key)
+        if tab is None:
+            n_codes = 1 << len(bits)
+            S = self.model.n_stages
+            cf, uf = np.ones((n_codes, S)), np.ones((n_codes, S, S))
+            for c in range(n_codes):
+                s = spends.copy()
+                for b, p in enumerate(bits):
+                    if c >> b & 1:
+                        s[p] = self.care_spend[p]
+                cf[c], uf[c] = self.model.program_factors(s)
+            tab = MoveTables(self.model, cf, uf)
+            if len(self._tables) > 64:
+                self._tables.clear()
+            self._tables[key] = tab
+        return tab
+
+    # ----------------------------------------------------------- the period
+    def start_period(self, t: int) -> None:
+        """Day ``(t-1) D``: program spend, win-back contacts, moves, team requests."""
+        m, pop, ops = self.model, self.pop, self.ops
+        occ = np.bincount(pop.stage, minlength=m.n_stages)
+        self.occ_start = occ
+        self.work += int(pop.n - occ[pop.is_lost].sum())
+        spends = np.zeros(len(m.programs))
+        for p, prog in enumerate(m.programs):
+            n_t = int(occ[prog.target].sum())
+            s = float(prog.spend[t - 1])
+            if prog.cap is not None and n_t > 0:
+                s = min(s, float(prog.cap[t - 1]) / n_t)
+            if p in self.care_bit:
+                self.pending_care[p] = s
+                continue
+            pot = ops.program_budget.get(p) if ops is not None else None
+            if pot is not None and n_t > 0:
+                s = min(s, pot.level / n_t)
+                pot.take(s * n_t)
+            if n_t == 0 or s <= 0:
+                continue
+            spends[p] = s
+            self.flows["retention_spend"][t] += s * n_t
+            rows = np.flatnonzero(prog.target[pop.stage])
+            self.attribute(t, rows, -s)
+            self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)
+        tables = self.tables(spends)
+        frozen = pop.held.copy()
+        for w, wb in enumerate(m.winbacks):
+            if ops is not None and w in ops.winback_team:
+                continue
+            rows, k = self._eligible(t, w)
+            limit = len(rows)
+            if wb.capacity is not None:
+                limit = min(limit, int(np.floor(wb.capacity[t - 1] + 1e-9)))
+            pot = ops.winback_budget.get(w) if ops is not None else None
+            if pot is not None and wb.contact_cost > 0:
+                limit = min(limit, int(np.floor(pot.level / wb.contact_cost + 1e-9)))
+            if len(rows) > limit:  # most recent churners first, ties at random
+                keep = np.lexsort((self.rng_wb.random(len(rows)), k))[:limit]
+                keep.sort()
+                rows, k = rows[keep], k[keep]
+            if not len(rows):
+                continue
+            if pot is not None:
+                pot.take(wb.contact_cost * len(rows))
+            self.flows["contacts"][t] += len(rows)
+            self.flows["winback_spend"][t] += wb.contact_cost * len(rows)
+            self.attribute(t, rows, -wb.contact_cost)
+            self.log.many(float(t - 1), pop.cid[rows], "contact", pop.stage[rows], pop.stage[rows],
+                          wb.contact_cost)
+            won = rows[self.rng_wb.random(len(rows)) < wb.success(k)]
+            self.win_back(t, w, won, float(t - 1))
+            frozen[won] = True
+        changed, old, new = pop.move(t, tables, frozen, self.rng_moves)
+        pop._code[: pop.n] = 0
+        self.flows["churned"][t] += int(np.sum(pop.is_active[old] & pop.is_gone[new]))
+        self.log.many(float(t - 1), pop.cid[changed], "move", old, new, 0.0)
+        if ops is None:
+            return
+        left = changed[pop.waiting[changed]]
+        if len(left):
+            ops.expire(pop.cid[left])
+        for w in ops.winback_team:
+            rows, _ = self._eligible(t, w)
+            if len(rows):
+                ops.request_winback(w, t, rows)
+        for p in ops.care_team:
+            self.care_spend[p] = self.pending_care[p]
+            rows = np.flatnonzero(m.programs[p].target[pop.stage])
+            if len(rows) and self.pending_care[p] > 0:
+                ops.request_care(p, t, rows, self.pending_care[p])
+
+    def _eligible(self, t: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of policy ``w`` eligible in period ``t`` and picked by coverage, with ages."""
+        wb, pop = self.model.winbacks[w], self.pop
+        rows = np.flatnonzero(wb.from_stages[pop.stage] & ~pop.waiting & ~pop.held)
+        k = t - pop.churn_t[rows] - 1
+        ok = (k >= wb.eligible_after) & (k < wb.max_age)
+        rows, k = rows[ok], k[ok]
+        pick = self.rng_wb.random(len(rows)) < wb.coverage[t - 1]
+        return rows[pick], k[pick]
+
+    def end_period(self, t: int) -> None:
+        """Day ``t D``: active customers earn, acquisitions join, occupancy is recorded."""
+        m, pop = self.model, self.pop
+        rows, rev, contrib = pop.earn(self.rng_rev)
+        self.flows["revenue"][t] += rev.sum()
+        self.flows["contribution"][t] += contrib.sum()
+        self.attribute(t, rows, contrib)
+        self.log.many(float(t), pop.cid[rows], "earn", pop.stage[rows], pop.stage[rows], contrib)
+        for c, ch in enumerate(m.channels):
+            n_c = int(self.rng_arr.poisson(self.expected[c, t - 1]))
+            self.flows["acquisition_spend"][t] += ch.spend[t - 1]
+            self.flows["acquired"][t] += n_c
+            self.chan_acq[c] += n_c
+            self.clv_n += n_c
+            if n_c:
+                self.add_customers(t, ch.entry_stage, self.rng_arr.multinomial(n_c, ch.mix))
+        ref = m.referral
+        if ref is not None:
+            n_r = int(self.rng_arr.poisson(float(ref.rate @ self.occ_start)))
+            self.flows["referred"][t] += n_r
+            self.clv_n += n_r
+            if n_r:
+                self.add_customers(t, ref.entry_stage, self.rng_arr.multinomial(n_r, ref.mix))
+        self.occ[t] = pop.occupancy()
+        pop.compact()
+
+
+class Lifecycle:
+    """The period-grid process of one run (see the module docstring)."""
+
+    def __init__(self, env: simpy.Environment, state: RunState, days_per_period: float):
+        self.env, self.state, self.D = env, state, days_per_period
+
+    def process(self):
+        for t in range(1, self.state.model.horizon + 1):
+            self.state.start_period(t)
+            yield self.env.timeout(t * self.D - self.env.now)
+            self.state.end_period(t)
+
+
+def simulate_run(model: CompiledModel, run: int, entropy: int, trace: bool = False,
+                 trace_customers=None) -> RunRecord:
+    """Simulate run ``run`` of one model; module level so worker processes can call it."""
+    n_init = int(model.initial[:, model.stage_kind != LOST].sum())
+    traced = None
+    if trace and trace_customers is not None:
+        if isinstance(trace_customers, (int, np.integer)):
+            k = min(int(trace_customers), n_init)
+            traced = np.unique(np.round(np.linspace(0, max(n_init - 1, 0), k)).astype(np.int64)) if k else []
+        else:
+            traced = np.asarray(list(trace_customers), dtype=np.int64)
+    state = RunState(model, entropy, run, EventLog(trace, traced))
+    for g in range(model.n_segments):
+        for s in range(model.n_stages):
+            if model.stage_kind[s] != LOST and model.initial[g, s] > 0:
+                counts = np.zeros(model.n_segments, dtype=np.int64)
+                counts[g] = model.initial[g, s]
+                state.add_customers(0, s, counts)
+    churned0 = np.isin(model.stage_kind[state.pop.stage], (CHURNED,))
+    state.pop._churn_t[: state.pop.n][churned0] = 0
+    state.occ[0] = state.pop.occupancy()
+    env = simpy.Environment()
+    ops = model.operations
+    D = ops.days_per_period if ops is not None else 1.0
+    if ops is not None and ops.active:
+        state.ops = Operations(env, model, state, state.rng_ops)
+        state.care_bit = {p: b for b, p in enumerate(sorted(state.ops.care_team))}
+    state.pending_care = np.zeros(len(model.programs))
+    done = env.process(Lifecycle(env, state, D).process())
+    env.run(until=done)
+    waits = np.asarray(state.ops.waits) if state.ops is not None else np.zeros(0)
+    events = state.log.frame(model.strategy, run, model.stage_names) if trace else None
+    return RunRecord(run, state.flows, state.occ, state.chan_acq, state.clv_sum, state.clv_n, state.work,
+                     waits, state.ops.reneged if state.ops is not None else 0, events)
+
+
+def _task(args) -> RunRecord:
+    model, run, entropy, trace, trace_customers = args
+    return simulate_run(model, run, entropy, trace, trace_customers)
+
+
+# ---------------------------------------------------------------- public API
+def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, trace_runs: Sequence[int] = (),
+             workers: int = 1, **options) -> Results:
+    """Discrete-event simulation of ``runs`` runs of every model (strategy).
+
+    Parameters
+    ----------
+    models : sequence of CompiledModel
+        One per strategy, from :func:`clmsim.model.compile_model`.
+    runs : int
+        Runs per strategy; run ``r`` draws from the streams ``(seed, r, purpose)``
+        (common random numbers across strategies).
+    seed : int or None
+        Root seed; None draws OS entropy (recorded as ``seed`` in the provenance).
+    trace_runs : sequence of int
+        Runs whose event log goes into ``Results.events``.
+    workers : int
+        Worker processes (``concurrent.futures.ProcessPoolExecutor``); results are
+        bit-identical to ``workers=1``.
+    **options
+        See :data:`OPTIONS`.
+
+    Returns
+    -------
+    Results
+        ``runs``, ``periods``, ``events``; provenance ``engine="des"``. With agent
+        pools ``runs`` also has ``contact_wait_days`` (mean wait for an agent, days)
+        and ``reneged`` (customers who left a queue).
+    """
+    t0 = _time.perf_counter()
+    models = list(models)
+    opts = _validate(models, runs, trace_runs, workers, options)
+    root = _rng.root_sequence(seed)
+    trace = set(int(r) for r in trace_runs)
+    tasks = [(m, r, root.entropy, r in trace, opts["trace_customers"]) for m in models for r in range(runs)]
+    if workers > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            records = list(pool.map(_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
+    else:
+        records = [_task(a) for a in tasks]
+    frames = [_tables(m, records[i * runs:(i + 1) * runs], opts["quantiles"]) for i, m in enumerate(models)]
+    cat = lambda k: pd.concat([f[k] for f in frames], ignore_index=True)  # noqa: E731
+    ev = [r.events for r in records if r.events is not None]
+    events = pd.concat(ev, ignore_index=True) if ev else pd.DataFrame({c: [] for c in EVENT_COLUMNS})
+    first = models[0]
+    prov = dict(scenario=first.name, scenario_hash=first.scenario_hash, engine="des", seed=root.entropy,
+                runs=int(runs), mode="discrete-event", period=first.period, horizon=first.horizon,
+                convention=CONVENTION, customer_periods=int(sum(r.customer_periods for r in records)),
+                strategies=[m.strategy for m in models], workers=int(workers), trace_runs=sorted(trace),
+                operations=sorted({f for m in models for f in m.operational_features()}),
+                seconds=_time.perf_counter() - t0)
+    return Results(prov, cat("runs"), cat("periods"), events=events)
+
+
+def _validate(models, runs, trace_runs, workers, options) -> dict:
+    if not models:
+        raise ClmsimError("the des engine needs at least one compiled model (strategy)")
+    for name, val in (("runs", runs), ("workers", workers)):
+        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
+            raise ClmsimError(f"{name} must be a positive integer, got {val!r}")
+    unknown = set(options) - set(OPTIONS)
+    if unknown:
+        raise ClmsimError(f"unknown des-engine option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
+    for r in trace_runs:
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 0 <= r < runs:
+            raise ClmsimError(f"trace_runs must list runs in 0..{runs - 1}, got {r!r}")
+    first = models[0]
+    for m in models:
+        if m.horizon != first.horizon or m.stage_names != first.stage_names:
+            raise ClmsimError("all strategies of one des-engine call must share horizon and stages")
+    tc = options.get("trace_customers")
+    if tc is not None and (isinstance(tc, bool) or (isinstance(tc, (int, np.integer)) and tc < 0)):
+        raise ClmsimError(f"trace_customers must be None, a non-negative count or a list of ids, got {tc!r}")
+    return {**OPTIONS, **options}
+
+
+def _stats(x: np.ndarray, quantiles: bool) -> dict:
+    """Mean, sd (ddof 1; NaN for one run) and q05/q50/q95 across runs (axis 0)."""
+    mean = x.mean(axis=0)
+    sd = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.full(x.shape[1:], np.nan)
+    q = np.quantile(x, [0.05, 0.5, 0.95], axis=0) if quantiles else np.full((3,) + x.shape[1:], np.nan)
+    return dict(mean=mean, sd=sd, q05=q[0], q50=q[1], q95=q[2])
+
+
+def _tables(model: CompiledModel, records: list[RunRecord], quantiles: bool) -> dict:
+    """``runs`` and ``periods`` tables of one strategy."""
+    H, R = model.horizon, len(records)
+    v = model.discount_factors()
+    per = {name: np.stack([r.flows[name][1:] for r in records]) for name in FLOWS}
+    per["net_cash"] = (per["contribution"] - per["acquisition_spend"] - per["retention_spend"]
+                       - per["winback_spend"])
+    per["discounted_net_cash"] = per["net_cash"] * v[1:]
+    runs = {"strategy": model.strategy, "run": np.array([r.run for r in records])}
+    runs["npv"] = per["discounted_net_cash"].sum(axis=1)
+    for name in FLOWS:
+        runs[name] = per[name].sum(axis=1)
+    occ = np.stack([r.occupancy for r in records])
+    runs["active_end"] = occ[:, H, model.stage_kind == ACTIVE].sum(axis=1)
+    clv_n = np.array([r.clv_n for r in records], dtype=float)
+    clv_sum = np.array([r.clv_sum for r in records])
+    runs["clv_acquired"] = np.where(clv_n > 0, clv_sum / np.maximum(clv_n, 1), np.nan)
+    acq_spend = model.acquisition_spend()
+    for c, ch in enumerate(model.channels):
+        runs[f"acquired:{ch.name}"] = np.array([r.channel_acquired[c] for r in records])
+        runs[f"acquisition_spend:{ch.name}"] = np.full(R, acq_spend[c].sum())
+    if model.operational_features():
+        runs["contact_wait_days"] = [float(r.waits.mean()) if len(r.waits) else np.nan for r in records]
+        runs["reneged"] = [r.reneged for r in records]
+    frames = []
+    st = _stats(occ, quantiles)
+    for s, name in enumerate(model.stage_names):
+        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(H + 1),
+                                    "item": f"stage:{name}", **{k: val[:, s] for k, val in st.items()}}))
+    for name in PERIOD_ITEMS:
+        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(1, H + 1), "item": name,
+                                    **_stats(per[name], quantiles)}))
+    return {"runs": pd.DataFrame(runs), "periods": pd.concat(frames, ignore_index=True)}
