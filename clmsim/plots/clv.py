@@ -3,9 +3,12 @@
 Two sources, in order of preference:
 
 * ``clv_hist`` (Monte Carlo engines, individual mode): a histogram of per-customer
-  CLV with bins ``[lo, hi)`` and ``count``. The mean is ``sum(mid * count) / N``
+  CLV with bins ``[lo, hi)`` and ``count`` (and, when present, a ``cohort`` column:
+  ``acquired`` customers are shown by default). The mean is ``sum(mid * count) / N``
   (bin midpoints; exact up to binning) and the interval is the 5-95% range of the
   customers, read off the cumulative histogram by linear interpolation inside bins.
+  Open-ended overflow bins (``lo = -inf`` or ``hi = +inf``) are given the width of
+  their neighbour; empty bins at either end are not drawn.
 * ``runs`` (any Monte Carlo engine): per-run ``clv_acquired`` (mean CLV of the
   customers acquired in that run). The mean is across runs, with the 95% interval
   of that mean (``mean +- 1.96 sd / sqrt(n)``), and the 5-95% range of runs.
@@ -50,16 +53,37 @@ def hist_quantile(edges: np.ndarray, counts: np.ndarray, q: float) -> float:
     return float(np.interp(target, cum, edges))
 
 
-def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30) -> ClvSummary:
-    """Histogram, mean and interval of CLV for one strategy (see the module docstring)."""
+def _finite_edges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Bin edges with open-ended overflow bins closed at one neighbouring bin width."""
+    edges = np.concatenate([lo, hi[-1:]]).astype(float)
+    if len(edges) >= 3:
+        if not np.isfinite(edges[0]):
+            edges[0] = edges[1] - (edges[2] - edges[1])
+        if not np.isfinite(edges[-1]):
+            edges[-1] = edges[-2] + (edges[-2] - edges[-3])
+    return edges
+
+
+def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30,
+                cohort: str | None = "acquired") -> ClvSummary:
+    """Histogram, mean and interval of CLV for one strategy (see the module docstring).
+
+    ``cohort`` selects the rows of a ``clv_hist`` that has a ``cohort`` column
+    (``"acquired"`` or ``"initial"``; None = all cohorts summed).
+    """
     hist = getattr(data, "clv_hist", None)
     if source in ("auto", "clv_hist") and isinstance(hist, pd.DataFrame) and len(hist):
         require_columns(hist, ("strategy", "lo", "hi", "count"), "clv_hist")
-        h = hist[hist["strategy"] == strategy].sort_values("lo")
+        h = hist[hist["strategy"] == strategy]
+        if cohort is not None and "cohort" in h.columns:
+            h = h[h["cohort"] == cohort]
+        h = h.groupby(["lo", "hi"], as_index=False)["count"].sum().sort_values("lo")
         if len(h) and h["count"].sum() > 0:
-            edges = np.concatenate([h["lo"].to_numpy(float), h["hi"].to_numpy(float)[-1:]])
+            nz = np.flatnonzero(h["count"].to_numpy() > 0)
+            h = h.iloc[max(nz[0] - 1, 0): nz[-1] + 2]  # drop empty tails, keep one empty bin each side
+            edges = _finite_edges(h["lo"].to_numpy(float), h["hi"].to_numpy(float))
             counts = h["count"].to_numpy(float)
-            mid = (h["lo"].to_numpy(float) + h["hi"].to_numpy(float)) / 2
+            mid = (edges[:-1] + edges[1:]) / 2
             n = counts.sum()
             return ClvSummary(strategy, "clv_hist", edges, counts / n, float((mid * counts).sum() / n),
                               hist_quantile(edges, counts, 0.05), hist_quantile(edges, counts, 0.95),
@@ -79,7 +103,7 @@ def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30) ->
 
 
 def clv_distribution(data, strategies: str | Sequence[str] = "baseline", *, ax=None, source: str = "auto",
-                     currency: str = "", title: str | None = None):
+                     cohort: str | None = "acquired", currency: str = "", title: str | None = None):
     """Histogram of CLV per strategy with its mean (solid line) and interval (shaded).
 
     Parameters
@@ -90,6 +114,8 @@ def clv_distribution(data, strategies: str | Sequence[str] = "baseline", *, ax=N
         One or more strategies, overlaid as outlines (the first is also filled).
     ax : Axes, optional
     source : {"auto", "clv_hist", "runs"}
+    cohort : str or None
+        Cohort of a ``clv_hist`` with a ``cohort`` column (default ``"acquired"``).
     currency : str
         Symbol for the x axis (e.g. ``"¥"``); default none (currency units).
     title : str, optional
@@ -101,7 +127,7 @@ def clv_distribution(data, strategies: str | Sequence[str] = "baseline", *, ax=N
         vertical lines labelled ``"mean <strategy>"``.
     """
     names = [strategies] if isinstance(strategies, str) else list(strategies)
-    sums = [clv_summary(data, s, source=source) for s in names]
+    sums = [clv_summary(data, s, source=source, cohort=cohort) for s in names]
     with style_context(names):
         ax = new_axes(ax)
         for i, sm in enumerate(sums):

@@ -114,7 +114,8 @@ def _ribbon(x0: float, x1: float, y0: tuple[float, float], y1: tuple[float, floa
 
 
 def stage_flow(flows: Sequence[np.ndarray], stage_names: Sequence[str], *, column_labels=None, ax=None,
-               title: str | None = None, gap: float = 0.02, min_share: float = 0.002, bar_width: float = 0.12):
+               title: str | None = None, gap: float = 0.02, min_share: float = 0.002, bar_width: float = 0.12,
+               colors: dict[str, str] | None = None):
     """Alluvial diagram of customers flowing between stages across snapshots.
 
     Parameters
@@ -134,6 +135,8 @@ def stage_flow(flows: Sequence[np.ndarray], stage_names: Sequence[str], *, colum
         Ribbons and stages smaller than this share of the total are not drawn.
     bar_width : float
         Width of a snapshot column (columns are 1 apart).
+    colors : dict, optional
+        Stage -> colour (e.g. :func:`clmsim.plots.style.stage_colors`).
 
     Returns
     -------
@@ -158,7 +161,7 @@ def stage_flow(flows: Sequence[np.ndarray], stage_names: Sequence[str], *, colum
     if len(labels) != ncol:
         raise ClmsimError(f"need {ncol} column labels, got {len(labels)}")
     grand = max(float(totals[0].sum()), 1e-300)
-    colors = colors_for(names)
+    colors = {**colors_for(names), **(colors or {})}
     pad = gap * grand
     with style_context([*names, *labels]):
         ax = new_axes(ax, figsize=(9.0, 4.8))

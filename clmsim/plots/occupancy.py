@@ -49,7 +49,8 @@ def occupancy_frame(data, strategy: str, stages: Sequence[str] | None = None) ->
 
 
 def occupancy_area(data, strategy: str = "baseline", *, stages: Sequence[str] | None = None,
-                   ax=None, band: bool = True, title: str | None = None, unit: str | None = None):
+                   ax=None, band: bool = True, title: str | None = None, unit: str | None = None,
+                   colors: dict[str, str] | None = None):
     """Stacked area of expected customers per stage over time for one strategy.
 
     Parameters
@@ -68,6 +69,8 @@ def occupancy_area(data, strategy: str = "baseline", *, stages: Sequence[str] | 
         Default ``"Customers by stage -- <strategy>"``.
     unit : str, optional
         Period unit for the x label; default from the results' provenance.
+    colors : dict, optional
+        Stage -> colour (e.g. :func:`clmsim.plots.style.stage_colors`); default the palette in order.
 
     Returns
     -------
@@ -79,7 +82,7 @@ def occupancy_area(data, strategy: str = "baseline", *, stages: Sequence[str] | 
     unit = unit or period_unit(data)
     with style_context([*names, strategy]):
         ax = new_axes(ax)
-        colors = colors_for(names)
+        colors = {**colors_for(names), **(colors or {})}
         t = frames[names[0]].index.to_numpy()
         ys = np.vstack([frames[s]["mean"].reindex(t).to_numpy(dtype=float) for s in names])
         ax.stackplot(t, ys, labels=names, colors=[colors[s] for s in names], alpha=0.85, linewidth=0)
@@ -103,7 +106,7 @@ def occupancy_area(data, strategy: str = "baseline", *, stages: Sequence[str] | 
 
 
 def occupancy_panels(data, strategies: Sequence[str] | None = None, *, stages: Sequence[str] | None = None,
-                     band: bool = True, ncols: int = 2, fig=None):
+                     band: bool = True, ncols: int = 2, fig=None, colors: dict[str, str] | None = None):
     """One :func:`occupancy_area` per strategy on a shared y axis (small multiples).
 
     Returns
@@ -124,7 +127,7 @@ def occupancy_panels(data, strategies: Sequence[str] | None = None, *, stages: S
         fig = fig or Figure(figsize=(5.2 * ncols, 3.4 * nrows + 0.4), layout="constrained")
         axes = fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False).ravel()
         for i, (ax, s) in enumerate(zip(axes, strategies)):
-            occupancy_area(data, s, stages=stages, ax=ax, band=band, title=s)
+            occupancy_area(data, s, stages=stages, ax=ax, band=band, title=s, colors=colors)
             if i == 0:
                 handles, labels_ = ax.get_legend_handles_labels()
             ax.get_legend().remove()

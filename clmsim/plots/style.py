@@ -20,6 +20,8 @@ import matplotlib as mpl
 from matplotlib import font_manager
 from matplotlib.ticker import FuncFormatter
 
+from ..textable import human
+
 OKABE_ITO = (
     "#0072B2",  # blue
     "#E69F00",  # orange
@@ -78,20 +80,35 @@ def colors_for(names: Iterable[str]) -> dict[str, str]:
     return {n: color(i) for i, n in enumerate(dict.fromkeys(names))}
 
 
+KIND_COLORS = {"prospect": "#CFCFCF", "churned": "#D55E00", "lost": "#9A9A9A"}
+"""Fixed colours of non-active stage kinds (active stages take the palette in order)."""
+
+
+def stage_colors(names: Iterable[str], kinds: Iterable[str] | None = None) -> dict[str, str]:
+    """One colour per stage, stable across figures: active stages take blue, orange, green,
+    purple, sky blue... in order; churned stages vermillion, lost grey, prospects light grey.
+
+    Parameters
+    ----------
+    names : iterable of str
+        All stage names in scenario order.
+    kinds : iterable of str, optional
+        ``"prospect"``, ``"active"``, ``"churned"`` or ``"lost"`` per stage (default: all active).
+    """
+    names = list(names)
+    kinds = list(kinds) if kinds is not None else ["active"] * len(names)
+    active_palette = [c for c in OKABE_ITO if c not in ("#D55E00", "#F0E442")]
+    out, k = {}, 0
+    for n, kind in zip(names, kinds):
+        if kind in KIND_COLORS:
+            out[n] = KIND_COLORS[kind]
+        else:
+            out[n] = active_palette[k % len(active_palette)]
+            k += 1
+    return out
+
+
 # ------------------------------------------------------------------ numbers
-def human(x: float, digits: int = 3) -> str:
-    """Short number with a k/M/B suffix: ``1234567 -> '1.23M'``, ``-350 -> '-350'``."""
-    if x != x:  # NaN
-        return "n/a"
-    ax = abs(x)
-    for div, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if ax >= div:
-            return f"{x / div:.{digits}g}{suffix}"
-    if ax >= 100 or x == int(x):
-        return f"{x:,.0f}"
-    return f"{x:.{digits}g}"
-
-
 def money(x: float, currency: str = "", digits: int = 3) -> str:
     """Currency amount with k/M/B suffix and an optional symbol: ``money(-2.5e6, '¥') -> '-¥2.5M'``."""
     s = human(x, digits)

@@ -1,0 +1,212 @@
+"""The report's figures: each builder draws one plot from :mod:`clmsim.plots` on a
+fresh Figure and returns a :class:`~clmsim.report.html.ReportFigure` with its
+"how to read this" text and the data behind it (written as CSV beside the PNG).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .. import plots
+from ..model import ACTIVE, CHURNED, LOST, PROSPECT, CompiledModel
+from ..plots.style import stage_colors, style_context
+from .html import ReportFigure
+
+
+def _fig(w: float = 8.0, h: float = 4.5, labels: Sequence[str] = ()) -> tuple[Figure, object]:
+    with style_context(labels):
+        fig = Figure(figsize=(w, h), layout="constrained")
+        return fig, fig.add_subplot()
+
+
+KIND_NAMES = {PROSPECT: "prospect", ACTIVE: "active", CHURNED: "churned", LOST: "lost"}
+
+
+def model_colors(model: CompiledModel | None) -> dict[str, str] | None:
+    """Stage colours shared by every figure of a report (see :func:`clmsim.plots.style.stage_colors`)."""
+    if model is None:
+        return None
+    return stage_colors(model.stage_names, [KIND_NAMES[int(k)] for k in model.stage_kind])
+
+
+def active_stages(model: CompiledModel) -> list[str]:
+    """Names of the active stages, in file order."""
+    return [n for n, k in zip(model.stage_names, model.stage_kind) if k == ACTIVE]
+
+
+def occupancy_figure(results, strategies: Sequence[str], stages: Sequence[str] | None = None,
+                     colors: dict[str, str] | None = None) -> ReportFigure:
+    """Stacked occupancy panels for ``strategies``."""
+    strategies = list(strategies)
+    ncols = 1 if len(strategies) == 1 else (2 if len(strategies) in (2, 4) else 3)
+    nrows = -(-len(strategies) // ncols)
+    with style_context([*strategies, *(stages or [])]):
+        fig = Figure(figsize=(3.9 * ncols + 1.4, 2.9 * nrows + 0.6), layout="constrained")
+    plots.occupancy_panels(results, strategies, stages=stages, ncols=ncols, fig=fig, colors=colors)
+    p = results.periods
+    data = p[p["strategy"].isin(strategies) & p["item"].str.startswith("stage:")]
+    mc = plots.occupancy.has_band(data)
+    return ReportFigure(
+        "occupancy", "Customers by stage over time",
+        "Each panel stacks the expected number of customers in each active stage at the end of every "
+        "period, for one strategy; the total height is the active base. "
+        + ("The thin dark bands show each stage's 5-95% range across the simulated runs, drawn at the upper "
+           "edge of that stage. " if mc else "")
+        + "Compare panels to see which stages a strategy grows or drains.", fig, data)
+
+
+def comparison_figure(diffs: pd.DataFrame, baseline: str = "baseline", n_runs: int = 0) -> ReportFigure:
+    """Paired NPV differences vs the baseline."""
+    fig, ax = _fig(8.0, 1.2 + 0.6 * len(diffs), diffs["strategy"].astype(str))
+    plots.comparison_plot(diffs, ax=ax, baseline=baseline)
+    exact = diffs["lo"].isna().all()
+    how = ("Each point is a strategy's NPV minus the baseline's NPV; right of the dashed line the strategy "
+           "earns more. ")
+    how += ("Values are exact expectations (analytic engine), so there are no intervals." if exact else
+            f"Bars are 95% intervals of the paired difference over {n_runs} runs that share their random "
+            "inputs (common random numbers), so they reflect the strategy, not luck. A bar that crosses "
+            "the dashed line means the data cannot tell the strategy apart from the baseline.")
+    return ReportFigure("compare_npv", f"NPV versus {baseline}", how, fig, diffs)
+
+
+def clv_figure(results, strategies: Sequence[str]) -> ReportFigure:
+    """CLV distribution of acquired customers (or of run means)."""
+    fig, ax = _fig(8.0, 4.3, strategies)
+    plots.clv_distribution(results, list(strategies), ax=ax)
+    sm = [plots.clv_summary(results, s) for s in strategies]
+    data = pd.concat([pd.DataFrame({"strategy": s.strategy, "lo": s.edges[:-1], "hi": s.edges[1:],
+                                    "share": s.share}) for s in sm], ignore_index=True)
+    if sm[0].source == "clv_hist":
+        how = ("The histogram shows how the lifetime value (discounted contribution minus retention and "
+               "win-back spend, up to the horizon, without acquisition cost) spreads over the customers "
+               "acquired during the horizon. The solid line is the mean; the shaded band holds the middle "
+               "90% of customers. Many customers are worth little and a few are worth a lot: plan on the mean, "
+               "not on a typical customer.")
+    else:
+        how = ("The histogram shows the mean CLV of acquired customers in each simulated run; the solid line "
+               "is the overall mean and the shaded band its 95% interval.")
+    return ReportFigure("clv", "CLV of acquired customers", how, fig, data)
+
+
+def baseline_matrix(model: CompiledModel, segment: int = 0) -> np.ndarray:
+    """Effective one-period matrix of a segment with programs at their first-period spend
+    and the average heterogeneity multiplier (1)."""
+    churn, up = model.program_factors(model.program_spend()[:, 0]) if model.programs else (None, None)
+    return model.transition_matrix(segment, churn, up)
+
+
+def heatmap_figure(model: CompiledModel) -> ReportFigure:
+    """Transition heatmap of the first segment."""
+    names = list(model.stage_names)
+    P = baseline_matrix(model)
+    with style_context(names):
+        fig = Figure(figsize=(1.6 + 0.8 * len(names), 0.8 + 0.7 * len(names)), layout="constrained")
+        ax = fig.add_subplot()
+    plots.transition_heatmap(P, names, ax=ax, unit=model.period)
+    seg = f" (segment {model.segment_names[0]})" if model.n_segments > 1 else ""
+    data = pd.DataFrame(P, index=pd.Index(names, name="from"), columns=names).reset_index()
+    return ReportFigure(
+        "transitions", f"Monthly moves between stages{seg}" if model.period == "month"
+        else f"Moves between stages per {model.period}{seg}",
+        f"Row = where a customer is, column = where they are one {model.period} later; each row sums to "
+        "100%. Retention programs are applied at their spend as written, for an average customer "
+        "(heterogeneity multiplier 1); win-back returns from the churned stage are not shown here.",
+        fig, data)
+
+
+def flows_figure(model: CompiledModel, cohort: float = 10_000, every: int | None = None) -> ReportFigure:
+    """Alluvial diagram of a cohort entering the first active stage."""
+    names = list(model.stage_names)
+    P = baseline_matrix(model)
+    entry = next((c.entry_stage for c in model.channels), int(np.flatnonzero(model.active)[0]))
+    every = every or (12 if model.period == "month" else max(1, model.horizon // 5))
+    steps = [every] * max(1, min(5, model.horizon // every))
+    x0 = np.zeros(model.n_stages)
+    x0[entry] = cohort
+    F = plots.cohort_flows(x0, P, steps)
+    unit = model.period
+    labels = ["joined"] + [f"{every * (k + 1)} {unit}s" for k in range(len(steps))]
+    with style_context(names):
+        fig = Figure(figsize=(9.5, 4.8), layout="constrained")
+        ax = fig.add_subplot()
+    plots.stage_flow(F, names, column_labels=labels, ax=ax, colors=model_colors(model),
+                     title=f"Where {int(cohort):,} new customers are after each {every} {unit}s")
+    rows = [{"from_snapshot": labels[k], "to_snapshot": labels[k + 1], "from": names[i], "to": names[j],
+             "customers": F[k][i, j]} for k in range(len(F)) for i in range(len(names))
+            for j in range(len(names)) if F[k][i, j] > 0]
+    return ReportFigure(
+        "flows", "Stage flows of a cohort",
+        f"Follow {int(cohort):,} customers from the day they join (left) through the stages, one column every "
+        f"{every} {unit}s; ribbon width is the expected number of customers moving between two stages. "
+        "Computed from the transition matrix above (average customer, programs as written, no win-back), "
+        "so it shows the lifecycle's shape, not the strategies' totals.", fig, pd.DataFrame(rows))
+
+
+def survival_figure(t, simulated, analytic, cohort: int, unit: str, runs: int) -> ReportFigure:
+    """Cohort survival with a binomial band and the analytic curve."""
+    fig, ax = _fig(8.0, 4.2)
+    base = simulated if simulated is not None else analytic
+    lo, hi = plots.binomial_band(base, cohort, 0.90)
+    plots.survival_curve(t, simulated, lo=lo, hi=hi, analytic=analytic, ax=ax, unit=unit,
+                         label=f"simulated (mean of {runs} runs)" if simulated is not None else "simulated",
+                         band_label=f"90% range for one cohort of {cohort:,}",
+                         analytic_label="analytic (exact)")
+    data = pd.DataFrame({"t": t, "simulated": simulated if simulated is not None else np.nan,
+                         "analytic": analytic if analytic is not None else np.nan, "band_lo": lo, "band_hi": hi})
+    how = (f"The share of a group of {cohort:,} new customers that is still active (in any active stage, "
+           "including those won back) after each period. The band is the range one such cohort would show "
+           "90% of the time (binomial: customers act independently). ")
+    if simulated is not None and analytic is not None:
+        how += "The dashed line is the exact expectation; the simulated curve should lie on it."
+    how += " Where the curve crosses the dotted 50% line is the cohort's median lifetime."
+    return ReportFigure("survival", "Cohort survival", how, fig, data)
+
+
+def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_label: str) -> ReportFigure:
+    """NPV difference and ROI versus a budget lever."""
+    with style_context():
+        fig = Figure(figsize=(11.0, 4.2), layout="constrained")
+        ax1, ax2 = fig.subplots(1, 2)
+    plots.npv_vs_budget(df, x="value", y="d_npv", lo="d_npv_lo", hi="d_npv_hi", ax=ax1, xlabel=lever,
+                        ylabel=f"NPV difference vs {baseline_label}", current=current,
+                        title="NPV gain versus spend")
+    roi = df.dropna(subset=["roi"])
+    if len(roi):
+        plots.npv_vs_budget(roi, x="value", y="roi", lo="roi_lo", hi="roi_hi", ax=ax2, kind="roi",
+                            xlabel=lever, ylabel=f"ROI vs {baseline_label}", current=current,
+                            title="Return on the extra spend")
+    else:
+        ax2.set_visible(False)
+    return ReportFigure(
+        "sweep", f"Sweeping {lever}",
+        f"Left: how much NPV each spend level adds compared with the scenario as written "
+        f"({baseline_label}), with its 95% paired interval (shaded). Right: ROI = extra NPV / extra spend; "
+        "the dashed line is break-even (0): above it, every extra unit spent returns more than it costs. "
+        "The best level is where the left curve peaks, not where ROI is highest.", fig, df)
+
+
+def tornado_figure(df: pd.DataFrame, base: float, output: str = "NPV") -> ReportFigure:
+    """One-at-a-time sensitivity."""
+    fig, ax = _fig(8.5, 1.4 + 0.55 * len(df), df["parameter"].astype(str))
+    plots.tornado(df, base, ax=ax, output=output)
+    return ReportFigure(
+        "tornado", f"What moves {output}",
+        f"Each bar moves one assumption to the low (blue) or high (orange) end of its range with all others "
+        f"as written; the bar shows how far {output} moves from the base (vertical line). The widest bars "
+        "on top are the assumptions worth checking first.", fig, df)
+
+
+def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) -> ReportFigure:
+    """Sobol indices."""
+    fig, ax = _fig(8.5, 1.4 + 0.6 * len(df), df["parameter"].astype(str))
+    plots.sobol_indices(df, ax=ax, output=output)
+    return ReportFigure(
+        "sobol", f"Sobol indices of {output}",
+        f"When all assumptions vary together over their ranges, S1 (blue) is the share of the variance of "
+        f"{output} each explains alone, ST (orange) includes its interactions with the others. ST near 0: the "
+        "assumption does not matter; ST much larger than S1: it matters through interactions."
+        + (f" Estimated from {n:,} model evaluations; the whiskers are 95% intervals." if n else ""), fig, df)
