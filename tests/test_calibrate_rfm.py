@@ -253,3 +253,23 @@ def test_rules_are_checked():
         RFMRules(frequency_window=2, loyal_frequency=3)
     with pytest.raises(ClmsimError, match="dormant_after .* must exceed churn_after"):
         RFMRules(churn_after=3, dormant_after=3)
+
+
+def test_docs_path_data_to_scenario_to_strategy_comparison(tmp_path, capsys):
+    """docs/calibration.md: fit CDNOW, extend with levers, compare strategies (analytic engine).
+    Oracle: with every lever off, the extended baseline equals the calibrated scenario."""
+    pytest.importorskip("clmsim.engines.analytic")
+    from clmsim.api import simulate
+
+    fitted = tmp_path / "cdnow.yaml"
+    assert main(["fit", "rfm", str(CDNOW), *CDNOW_ARGS, "--margin", "0.3", "--horizon", "24",
+                 "--out", str(fitted)]) == 0
+    levers = tmp_path / "cdnow-strategies.yaml"
+    levers.write_text((DATA / "cdnow_strategies.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    capsys.readouterr()
+    assert main(["compare", str(levers), "--engine", "analytic"]) == 0
+    printed = capsys.readouterr().out
+    assert all(s in printed for s in ("coupon_1", "coupon_4", "email_all", "both"))
+    alone = simulate(fitted, engine="analytic").runs
+    extended = simulate(levers, engine="analytic", strategies=["baseline"]).runs
+    assert extended["npv"].iloc[0] == pytest.approx(alone["npv"].iloc[0], rel=1e-12)

@@ -146,3 +146,6 @@ def test_cli_fit_sbg(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "alpha =" in printed and "DERL" in printed
     assert main(["fit", "sbg", str(DATA / "survival_rising.csv")]) == 2
+    assert main(["fit", "sbg", str(DATA / "survival_fh2007.csv"), "--cohort", "regular", "--out", str(out)]) == 0
+    assert "alpha: 0.704" in out.read_text()
+    assert main(["fit", "sbg", str(DATA / "survival_fh2007.csv"), "--cohort", "premium"]) == 2

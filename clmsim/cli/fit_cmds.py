@@ -69,6 +69,8 @@ def add_parsers(sub) -> None:
     p.add_argument("--discount-rate", type=float, default=0.10,
                    help="per-PERIOD discount rate for the DERL (default 0.10)")
     p.add_argument("--periods", type=int, default=12, help="periods of the printed projection (default 12)")
+    p.add_argument("--cohort", action="append", default=[], metavar="NAME",
+                   help="fit only these cohorts (repeatable; default: all cohorts jointly)")
     p.set_defaults(func=cmd_sbg)
 
     p = fsub.add_parser("rfm", help="transaction log (customer_id, date, amount) -> complete scenario",
@@ -153,7 +155,14 @@ def cmd_transitions(args) -> int:
 
 def cmd_sbg(args) -> int:
     raw = _read(args, SURVIVAL_COLUMNS, ("cohort",), "survival data")
-    fit = fit_sbg(cohorts_from_table(raw))
+    cohorts = cohorts_from_table(raw)
+    if args.cohort:
+        unknown = [c for c in args.cohort if c not in cohorts]
+        if unknown:
+            raise ClmsimError(f"--cohort: unknown cohort {', '.join(map(repr, unknown))}; "
+                              f"the file has {', '.join(map(repr, cohorts))}")
+        cohorts = {c: cohorts[c] for c in args.cohort}
+    fit = fit_sbg(cohorts)
     comment = (f"Fitted by clmsim fit sbg from {args.file} (shifted-beta-geometric, Fader & Hardie 2007):\n"
                f"alpha = {fit.alpha:.6g} (se {fit.se_alpha:.3g}), beta = {fit.beta:.6g} (se {fit.se_beta:.3g}), "
                f"log-likelihood {fit.loglik:.4f}.")
