@@ -34,8 +34,17 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        return f"{self.location}: {where}{self.message}"
+        # one problem, one line: line breaks and control characters are shown escaped
+        path, message = _printable(self.path), _printable(self.message)
+        where = f"{path}: " if path else ""
+        return f"{self.location}: {where}{message}"
+
+
+def _printable(text: str) -> str:
+    """``text`` with non-printable characters (line breaks, controls) as escapes like ``\\n``."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ScenarioError(ValueError):

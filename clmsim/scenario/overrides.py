@@ -70,6 +70,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     split_path(path.strip())
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.MarkedYAMLError as exc:
+        raise OverrideError(f"cannot read the value '{raw}': {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise OverrideError(f"cannot read the value '{raw}': {exc}") from None
     return path.strip(), value
