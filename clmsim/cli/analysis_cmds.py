@@ -1,0 +1,272 @@
+"""``clmsim compare``, ``clmsim sweep``, ``clmsim sensitivity`` and ``clmsim optimize``.
+
+Thin wrappers over :mod:`clmsim.analysis`; every option maps to an argument of
+the Python API of the same name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ClmsimError
+
+
+def _num(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+
+
+def _engine_options(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise ClmsimError(f"--engine-option expects KEY=VALUE, got '{p}'")
+        k, v = p.split("=", 1)
+        out[k.strip().replace("-", "_")] = _num(v.strip())
+    return out
+
+
+def _add_backend(p: argparse.ArgumentParser, default: str) -> None:
+    g = p.add_argument_group("execution (results are identical for every choice)")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="start a Dask LocalCluster with N worker processes")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="use an existing Dask distributed scheduler")
+    g.add_argument("--backend", choices=("serial", "processes", "dask"), default=None,
+                   help=f"where chunks run (default: {default}; dask when --workers/--scheduler is given)")
+
+
+def _backend(args, default: str) -> dict:
+    kind = args.backend or ("dask" if (args.workers or args.scheduler) else default)
+    return {"backend": kind, "workers": args.workers, "scheduler": args.scheduler}
+
+
+def _add_engine(p: argparse.ArgumentParser, engine_default: str | None) -> None:
+    p.add_argument("--engine", choices=("fast", "analytic", "des"), default=engine_default,
+                   help="engine" + (f" (default {engine_default})" if engine_default else " (default: the file's)"))
+    p.add_argument("--mode", default=None, help="Monte Carlo mode: auto, counts, individual")
+    p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra engine option, e.g. het_nodes=8 (repeatable)")
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("compare", help="paired comparison of strategies on common random numbers")
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--strategies", nargs="+", default=None, metavar="NAME", help="strategies (default: all)")
+    p.add_argument("--baseline", default="baseline", help="strategy differences are taken against")
+    p.add_argument("--runs", type=int, default=1000, help="runs per strategy (first batch with --precision)")
+    p.add_argument("--seed", type=int, default=None, help="seed (default: fresh entropy, printed)")
+    p.add_argument("--precision", type=float, default=None, metavar="P",
+                   help="add runs until the NPV difference's 95%% half-width is <= P x |difference|")
+    p.add_argument("--max-runs", type=int, default=None, help="cap on runs with --precision (default 64 x --runs)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--out", default=None, metavar="DIR", help="also write runs.parquet and table.csv")
+    _add_engine(p, "fast")
+    _add_backend(p, "serial")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="run an experiment file into a resumable run directory")
+    p.add_argument("experiment", help="experiment YAML file (see experiments/)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run directory (rerun the command to resume)")
+    p.add_argument("--runs", type=int, default=None, help="override the experiment's runs")
+    p.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    _add_engine(p, None)
+    _add_backend(p, "processes")
+    p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("sensitivity", help="Sobol, Morris and tornado analysis of an experiment's uncertainties")
+    p.add_argument("experiment", help="experiment YAML file with 'uncertainties'")
+    p.add_argument("--method", nargs="+", choices=("sobol", "morris", "tornado"), default=None)
+    p.add_argument("--samples", type=int, default=None, help="Sobol base sample size N")
+    p.add_argument("--trajectories", type=int, default=None, help="Morris trajectories")
+    p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--out", default=None, metavar="DIR", help="write sobol/morris/tornado CSV files")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_engine(p, None)
+    _add_backend(p, "serial")
+    p.set_defaults(func=cmd_sensitivity)
+
+    p = sub.add_parser("optimize", help="allocate a budget over levers to maximise NPV (an experiment's 'optimize')")
+    p.add_argument("experiment", help="experiment YAML file with an 'optimize' section")
+    p.add_argument("--budget", type=float, default=None, help="maximum mean total spend per period")
+    p.add_argument("--objective", choices=("mean", "p10"), default=None)
+    p.add_argument("--frontier", nargs="+", type=float, default=None, metavar="BUDGET",
+                   help="also optimise at these budgets and print the NPV frontier")
+    p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    _add_engine(p, None)
+    _add_backend(p, "serial")
+    p.set_defaults(func=cmd_optimize)
+
+
+def _fmt(x: float) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def _interval(m, lo, hi) -> str:
+    if any(isinstance(v, float) and math.isnan(v) for v in (m, lo, hi)):
+        return _fmt(m)
+    return f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" if lo != hi else _fmt(m)
+
+
+def cmd_compare(args) -> int:
+    from ..analysis import compare
+
+    opts = _engine_options(args.engine_option)
+    c = compare(args.file, args.strategies, runs=args.runs, seed=args.seed, engine=args.engine,
+                mode=args.mode or "auto", baseline=args.baseline, precision=args.precision,
+                max_runs=args.max_runs, overrides=args.overrides, **_backend(args, "serial"), **opts)
+    table = c.table()
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        c.runs.to_parquet(out / "runs.parquet", index=False)
+        table.to_csv(out / "table.csv", index=False)
+        (out / "provenance.json").write_text(json.dumps(c.provenance, indent=2, default=str))
+    if args.json:
+        doc = {"provenance": c.provenance, "table": json.loads(table.to_json(orient="records"))}
+        print(json.dumps(doc, indent=2, default=str))
+        return 0
+    pv = c.provenance
+    print(f"{pv['scenario']}: {pv['engine']} engine, seed {pv['seed']}, "
+          + (f"{c.n_runs} runs per strategy, mode {pv['mode']}" if pv["monte_carlo"] else "exact expectations")
+          + " (common random numbers)")
+    s = c.summary()
+    print(f"{'strategy':<22}{'NPV [95% CI]':>40}{'NPV - baseline [95% CI]':>40}{'ROI [95% CI]':>26}{'wins':>7}")
+    for r in s.to_dict("records"):
+        npv = _interval(r["npv"], r["npv_lo"], r["npv_hi"])
+        if r["strategy"] == c.baseline:
+            print(f"{r['strategy']:<22}{npv:>40}{'(baseline)':>40}")
+            continue
+        d = _interval(r["d_npv"], r["d_npv_lo"], r["d_npv_hi"])
+        roi = _interval(r["roi"], r["roi_lo"], r["roi_hi"])
+        print(f"{r['strategy']:<22}{npv:>40}{d:>40}{roi:>26}{r['win_share']:>7.0%}")
+    if c.precision:
+        p = c.precision
+        state = "met" if p["met"] else f"NOT met: stopped at the maximum of {p['max_runs']} runs"
+        print(f"precision {p['target']:g} (relative 95% half-width of NPV differences): {state}; "
+              f"worst {p['worst_relative_half_width']:.3g} after {p['runs']} runs")
+    print("ROI = (NPV_s - NPV_b) / (spend_s - spend_b), spend = undiscounted acquisition + retention + "
+          "win-back; wins = share of runs with NPV_s > NPV_b")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from ..analysis.robustness import robustness
+    from ..analysis.sweep import sweep
+
+    opts = _engine_options(args.engine_option)
+    if args.mode:
+        opts["mode"] = args.mode
+    res = sweep(args.experiment, args.out, runs=args.runs, seed=args.seed, engine=args.engine,
+                command=["clmsim", *sys.argv[1:]], **_backend(args, "processes"), **opts)
+    m = res.manifest
+    print(f"{m['experiment']}: {m['points']} experiment points x {len(m['strategies'])} strategies x "
+          f"{m['runs']} runs, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
+          f"{m['tasks_done']}/{m['tasks']} chunks; this call {m['seconds_last']:.1f} s)")
+    if m["status"] != "complete":
+        print("rerun the same command to finish")
+        return 0
+    t = res.table("npv")
+    cols = ["experiment", "strategy"] + [c for c in res.points.columns if c not in ("experiment", "grid", "sample")]
+    show = t[cols + ["mean", "ci_lo", "ci_hi"]].rename(columns={"mean": "npv"})
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
+        print(show.head(30).to_string(index=False))
+        if len(show) > 30:
+            print(f"... {len(show) - 30} more rows in {Path(args.out) / 'summary.csv'}")
+        if res.points["sample"].nunique() > 1:
+            from ..analysis.experiment import load_experiment
+
+            target = load_experiment(args.experiment).spec.roi_target
+            rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"])
+            print("robustness across uncertainty samples (NPV):")
+            print(rob.head(15).to_string(index=False))
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    from ..analysis.sensitivity import sensitivity
+
+    opts = _engine_options(args.engine_option)
+    if args.mode:
+        opts["mode"] = args.mode
+    res = sensitivity(args.experiment, args.method, samples=args.samples, trajectories=args.trajectories,
+                      engine=args.engine, runs=args.runs, **_backend(args, "serial"), **opts)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in ("sobol", "morris", "tornado"):
+            df = getattr(res, name)
+            if len(df):
+                df.to_csv(out / f"{name}.csv", index=False)
+        res.table().to_csv(out / "sensitivity.csv", index=False)
+    if args.json:
+        print(json.dumps({"info": res.info, "table": json.loads(res.table().to_json(orient="records"))},
+                         indent=2, default=str))
+        return 0
+    i = res.info
+    print(f"{i['experiment']}: sensitivity of mean {i['metric']} ({i['strategy']}), {i['engine']} engine, "
+          f"{i['evaluations']} evaluations")
+    with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
+        for name in ("sobol", "morris", "tornado"):
+            df = getattr(res, name)
+            if len(df):
+                print(f"\n{name}:")
+                print(df.to_string(index=False))
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    from ..analysis.experiment import load_experiment
+    from ..analysis.optimize import frontier, optimize
+
+    exp = load_experiment(args.experiment)
+    o = exp.spec.optimize
+    if o is None:
+        raise ClmsimError(f"{args.experiment} has no 'optimize' section (levers with low/high, budget)")
+    opts = _engine_options(args.engine_option)
+    engine = args.engine or exp.spec.engine
+    kw = dict(objective=args.objective or o.objective, strategy=o.strategy, engine=engine,
+              runs=args.runs or exp.spec.runs, seed=exp.spec.seed, mode=args.mode or exp.spec.mode,
+              grid=o.grid, rounds=o.rounds, **_backend(args, "serial"), **opts)
+    levers = {p: (b.low, b.high) for p, b in o.levers.items()}
+    budget = args.budget if args.budget is not None else o.budget
+    best = optimize(exp.scenario, levers, budget, **kw)
+    budgets = args.frontier if args.frontier is not None else o.frontier
+    front = frontier(exp.scenario, levers, budgets, **kw) if budgets else pd.DataFrame()
+    if args.json:
+        print(json.dumps({"optimum": json.loads(best.table().to_json(orient="records")), "info": best.info,
+                          "marginal": json.loads(best.marginal.to_json(orient="records")),
+                          "frontier": json.loads(front.to_json(orient="records")) if len(front) else []},
+                         indent=2, default=str))
+        return 0
+    print(f"{exp.spec.name}: maximise {best.objective} NPV"
+          + (f" subject to spend <= {budget:,.0f} per period" if budget else " (no budget)")
+          + f"; {best.info['engine']} engine, {best.info['evaluations']} evaluations")
+    for p, v in best.levers.items():
+        print(f"  {p} = {v:,.4g}   (current {best.info['current'][p]:,.4g})")
+    print(f"  NPV {_interval(best.npv, best.npv_lo, best.npv_hi)}; spend {best.spend:,.0f} per period; "
+          f"gain over current {_interval(best.gain, best.gain_lo, best.gain_hi)}")
+    print("  marginal NPV per unit of extra spend (equal across levers at an interior optimum):")
+    for r in best.marginal.itertuples():
+        print(f"    {r.lever}: {r.marginal_return:.4g}{'  (at bound)' if r.at_bound else ''}")
+    if len(front):
+        print("frontier:")
+        with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
+            print(front.to_string(index=False))
+    return 0
