@@ -19,7 +19,9 @@ Intervals (per entry, equal-tailed, level ``level``):
 * ``dirichlet``: the posterior of row ``i`` under a symmetric Dirichlet(``a``)
   prior over the stages a row may reach is Dirichlet(``n_i. + a``); its marginal is
   ``p_ij ~ Beta(n_ij + a, n_i + K a - n_ij - a)`` with ``K`` reachable stages.
-  Default ``a = 0.5`` (Jeffreys).
+  Default ``a = 0.5`` (Jeffreys). An entry observed never (``n_ij = 0``) gets the
+  one-sided interval ``[0, q_level]``, one observed always (``n_ij = n_i``)
+  ``[q_(1-level), 1]``, so the interval always contains the estimate.
 * ``bootstrap``: customers are resampled with replacement (all of a customer's
   pairs together, which keeps within-customer dependence), the MLE is recomputed
   ``n_boot`` times, percentile intervals.
@@ -240,9 +242,13 @@ def dirichlet_intervals(counts: np.ndarray, level: float = 0.95, prior: float = 
     a = counts + prior
     b = counts.sum(axis=1, keepdims=True) + K * prior - a
     tail = (1.0 - level) / 2.0
+    n = counts.sum(axis=1, keepdims=True)
+    zero = counts == 0
+    full = (counts == n) & (n > 0)
+    b = np.maximum(b, 1e-300)
     with np.errstate(invalid="ignore"):
-        lo = stats.beta.ppf(tail, a, np.maximum(b, 1e-300))
-        hi = stats.beta.ppf(1.0 - tail, a, np.maximum(b, 1e-300))
+        lo = np.where(zero, 0.0, stats.beta.ppf(np.where(full, 1.0 - level, tail), a, b))
+        hi = np.where(full, 1.0, stats.beta.ppf(np.where(zero, level, 1.0 - tail), a, b))
     lo = np.where(support, lo, 0.0)
     hi = np.where(support, hi, 0.0)
     only = support & (K == 1)  # a single reachable stage: certain
