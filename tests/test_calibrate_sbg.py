@@ -122,7 +122,7 @@ def test_analytic_engine_survival_equals_sbg_survival():
 
 
 def test_bad_survival_data_names_rows(tmp_path):
-    with pytest.raises(ClmsimError, match="alive counts rise in row 4"):
+    with pytest.raises(ClmsimError, match="cohort 'all': alive counts rise in row 4"):
         cohorts_from_table(read_table(DATA / "survival_rising.csv", SURVIVAL_COLUMNS))
     f = tmp_path / "s.csv"
     f.write_text("period,alive\n0,100\n2,80\n")

@@ -279,7 +279,7 @@ def cohorts_from_table(df: pd.DataFrame, what: str = "survival data") -> dict[st
     cohort = df["cohort"].astype(str).str.strip().to_numpy() if "cohort" in df.columns else np.full(len(df), "all")
     lines = df["line"].to_numpy()
     out = {}
-    for name in dict.fromkeys(cohort):
+    for name in map(str, dict.fromkeys(cohort)):
         m = cohort == name
         order = np.argsort(period[m], kind="stable")
         t, n, ln = period[m][order], alive[m][order], lines[m][order]
