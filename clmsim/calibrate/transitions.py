@@ -166,8 +166,9 @@ class TransitionFit:
 
 # ------------------------------------------------------------------ building blocks
 def encode_panel(panel: pd.DataFrame, stages: tuple[str, ...] | None = None,
-                 what: str = "panel") -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Customer codes, periods and stage codes of a panel, sorted by customer and period.
+                 what: str = "panel") -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...], np.ndarray]:
+    """Customer codes, periods and stage codes of a panel, sorted by customer and period,
+    the stage order and the file line of each sorted row.
 
     Raises
     ------
@@ -194,7 +195,7 @@ def encode_panel(panel: pd.DataFrame, stages: tuple[str, ...] | None = None,
         lines = panel["line"].to_numpy()[order]
         bad = np.concatenate([lines[1:][dup], lines[:-1][dup]])
         raise ClmsimError(f"{what}: a customer has two rows for one period in {rows_text(bad)}")
-    return c, t, s, stages
+    return c, t, s, stages, panel["line"].to_numpy()[order]
 
 
 def consecutive_pairs(cust: np.ndarray, period: np.ndarray, code: np.ndarray
@@ -272,8 +273,6 @@ def bootstrap_intervals(src: np.ndarray, dst: np.ndarray, customer: np.ndarray, 
         return z, z
     cell = src * S + dst
     M = sparse.csr_matrix((np.ones(cell.size), (customer, cell)), shape=(C, S * S))
-    lo = np.empty((S, S))
-    hi = np.empty((S, S))
     reps = np.empty((n_boot, S, S))
     chunk = max(1, min(n_boot, 2_000_000 // max(C, 1)))
     done = 0
@@ -284,9 +283,7 @@ def bootstrap_intervals(src: np.ndarray, dst: np.ndarray, customer: np.ndarray, 
         reps[done:done + b] = mle(cnt)
         done += b
     tail = (1.0 - level) / 2.0
-    lo[:] = np.quantile(reps, tail, axis=0)
-    hi[:] = np.quantile(reps, 1.0 - tail, axis=0)
-    return lo, hi
+    return np.quantile(reps, tail, axis=0), np.quantile(reps, 1.0 - tail, axis=0)
 
 
 def revenue_stats(panel: pd.DataFrame) -> pd.DataFrame:
@@ -373,12 +370,10 @@ def fit_transitions(panel: pd.DataFrame, *, stages: tuple[str, ...] | None = Non
     for name, kind in kinds.items():
         if kind not in KINDS:
             raise ClmsimError(f"stage kind of {name!r} must be one of {', '.join(KINDS)}, got {kind!r}")
-    cust, period, code, stages = encode_panel(panel, stages, what)
+    cust, period, code, stages, lines_sorted = encode_panel(panel, stages, what)
     S = len(stages)
     src, dst, pc, n_gaps, origin = consecutive_pairs(cust, period, code)
     counts = count_matrix(src, dst, S)
-    order = np.lexsort((period, pd.factorize(panel["customer_id"].astype(str).str.strip())[0]))
-    lines_sorted = panel["line"].to_numpy()[order]
 
     lost = np.array([kinds.get(s) == "lost" for s in stages])
     leaving = lost[src] & (src != dst)
