@@ -244,7 +244,7 @@ def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, sample
     strategy = strategy or (sset.strategy if sset else spec.baseline)
     if strategy not in exp.scenario.strategy_names:
         raise ClmsimError(f"unknown strategy '{strategy}'")
-    opts = dict(options)
+    opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc:
         opts.setdefault("mode", spec.mode)
     names = list(spec.uncertainties)

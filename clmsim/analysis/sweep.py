@@ -149,7 +149,7 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
     if runs < 1:
         raise ClmsimError(f"runs must be at least 1, got {runs}")
     mc = runner.is_monte_carlo(eng)
-    opts = dict(options)
+    opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc:
         opts.setdefault("mode", spec.mode)
     offset = runner.supports_run_offset(eng) if mc else False

@@ -239,8 +239,8 @@ def cmd_optimize(args) -> int:
     o = exp.spec.optimize
     if o is None:
         raise ClmsimError(f"{args.experiment} has no 'optimize' section (levers with low/high, budget)")
-    opts = _engine_options(args.engine_option)
     engine = args.engine or exp.spec.engine
+    opts = {**(exp.spec.engine_options if engine != "analytic" else {}), **_engine_options(args.engine_option)}
     kw = dict(objective=args.objective or o.objective, strategy=o.strategy, engine=engine,
               runs=args.runs or exp.spec.runs, seed=exp.spec.seed, mode=args.mode or exp.spec.mode,
               grid=o.grid, rounds=o.rounds, **_backend(args, "serial"), **opts)

@@ -18,6 +18,7 @@ experiment file)::
     seed: 42
     engine: fast
     mode: counts
+    engine_options: {het_nodes: 8}           # passed to the engine as keywords
 
 Optional sections ``sensitivity`` (Sobol/Morris/tornado settings) and
 ``optimize`` (levers with bounds, budget per period, objective, frontier) are
@@ -145,6 +146,7 @@ class ExperimentSpec(_Strict):
     seed: int = Field(ge=0)
     engine: Literal["analytic", "fast", "des"] = "fast"
     mode: str = "auto"
+    engine_options: dict[str, Union[int, float, str, bool]] = {}
     chunk_runs: int = Field(default=250, ge=1)
     periods: bool = False
     roi_target: float | None = None
