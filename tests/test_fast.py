@@ -15,6 +15,8 @@ from clmsim.errors import ClmsimError, UnsupportedFeature
 from clmsim.model import effective_matrix
 from fast_helpers import assert_mean_close, assert_periods_close, model_from_yaml
 
+MODES = ["individual", "counts"]
+
 GEO = """
 schema_version: 1
 name: geo
@@ -55,9 +57,10 @@ def test_kernel_row_matches_effective_matrix():
                 np.testing.assert_allclose(row, exact[s], atol=1e-12, err_msg=f"trial {trial} het {het} row {s}")
 
 
-def test_survival_and_npv_match_geometric_closed_form():
+@pytest.mark.parametrize("mode", MODES)
+def test_survival_and_npv_match_geometric_closed_form(mode):
     m = model_from_yaml(GEO)
-    res = run(m)
+    res = run(m, mode=mode)
     t = np.arange(13)
     occupancy = 2000 * 0.9 ** t
     assert_periods_close(res, "stage:a", occupancy)
@@ -65,7 +68,7 @@ def test_survival_and_npv_match_geometric_closed_form():
     v = m.discount_factors()
     assert_mean_close(res.runs["npv"], (4.0 * occupancy[1:] * v[1:]).sum(), "npv")
     assert_mean_close(res.runs["churned"], 2000 * (1 - 0.9 ** 12), "churned")
-    assert res.provenance["engine"] == "fast" and res.provenance["mode"] == "individual"
+    assert res.provenance["engine"] == "fast" and res.provenance["mode"] == mode
 
 
 CHAIN = """
@@ -85,9 +88,10 @@ initial_population: {x: 600, y: 300, z: 100}
 """
 
 
-def test_lifetimes_match_fundamental_matrix():
+@pytest.mark.parametrize("mode", MODES)
+def test_lifetimes_match_fundamental_matrix(mode):
     m = model_from_yaml(CHAIN)
-    res = run(m, runs=150)
+    res = run(m, runs=150, mode=mode)
     P = m.P[0]
     x0 = m.initial[0].astype(float)
     occ = [x0]
@@ -120,9 +124,10 @@ acquisition:
 """
 
 
-def test_clv_acquired_matches_geometric_closed_form():
+@pytest.mark.parametrize("mode", MODES)
+def test_clv_acquired_matches_geometric_closed_form(mode):
     m = model_from_yaml(ACQ.replace("  referrals: {from: {a: 0.01}, entry_stage: a}\n", ""))
-    res = run(m, runs=200)
+    res = run(m, runs=200, mode=mode)
     H, r, margin = m.horizon, 0.9, 20 * 0.5 - 2
     v = m.discount_factors()
     # customer acquired at end of t earns from t+1 while it survives: CLV_t = sum_{k=1}^{H-t} v^k r^k m;
@@ -134,9 +139,10 @@ def test_clv_acquired_matches_geometric_closed_form():
     assert np.all(res.runs["acquisition_spend:shop"] == 1000 * H)
 
 
-def test_referrals_match_rate_times_start_occupancy():
+@pytest.mark.parametrize("mode", MODES)
+def test_referrals_match_rate_times_start_occupancy(mode):
     m = model_from_yaml(ACQ)
-    res = run(m, runs=200)
+    res = run(m, runs=200, mode=mode)
     # x_t = 0.9 x_{t-1} + 100 + 0.01 x_{t-1}; referrals of period t: 0.01 x_{t-1}
     x = [500.0]
     for _ in range(m.horizon):
@@ -146,8 +152,9 @@ def test_referrals_match_rate_times_start_occupancy():
     assert_periods_close(res, "stage:a", x)
 
 
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("cv", [0.4, 1.5])
-def test_revenue_noise_matches_gamma_sum_moments(cv):
+def test_revenue_noise_matches_gamma_sum_moments(cv, mode):
     m = model_from_yaml(f"""
         schema_version: 1
         name: rev
@@ -156,7 +163,7 @@ def test_revenue_noise_matches_gamma_sum_moments(cv):
           a: {{kind: active, revenue: {{mean: 50, cv: {cv}}}, margin: 1}}
         initial_population: {{a: 400}}
         """)
-    res = run(m, runs=400)
+    res = run(m, runs=400, mode=mode)
     rev = res.runs["revenue"].to_numpy()
     assert_mean_close(rev, 400 * 50, "revenue")
     sd_exact = np.sqrt(400) * 50 * cv
@@ -229,9 +236,10 @@ winback:
 """
 
 
-def test_winback_matches_age_recursion_closed_form():
+@pytest.mark.parametrize("mode", MODES)
+def test_winback_matches_age_recursion_closed_form(mode):
     m = model_from_yaml(WINBACK)
-    res = run(m, runs=150)
+    res = run(m, runs=150, mode=mode)
     H, c, q = m.horizon, 0.5, 0.3
     M, won, contacts = 10000.0, [], []
     for t in range(1, H + 1):
@@ -250,7 +258,8 @@ def test_winback_matches_age_recursion_closed_form():
     assert_periods_close(res, "contribution", active * (10 * 0.6 - 1) - 10 * 0.25 * concession)
 
 
-def test_winback_capacity_contacts_most_recent_churners_first():
+@pytest.mark.parametrize("mode", MODES)
+def test_winback_capacity_contacts_most_recent_churners_first(mode):
     m = model_from_yaml("""
         schema_version: 1
         name: cap
@@ -271,7 +280,7 @@ def test_winback_capacity_contacts_most_recent_churners_first():
               return_stage: a
               capacity_per_period: 300
         """)
-    res = run(m, runs=200)
+    res = run(m, runs=200, mode=mode)
     contacts = res.series("baseline", "contacts").to_numpy()
     assert np.all(contacts == 300) and np.all(res.series("baseline", "contacts", "sd") == 0)
     # period 1: only the initial churners (age 0): success 0.5; period 2: ~500 fresh churners (age 0)
@@ -279,7 +288,8 @@ def test_winback_capacity_contacts_most_recent_churners_first():
     assert_periods_close(res, "won_back", [150.0, 150.0])
 
 
-def test_budget_cap_spread_evenly_matches_saturating_effect():
+@pytest.mark.parametrize("mode", MODES)
+def test_budget_cap_spread_evenly_matches_saturating_effect(mode):
     m = model_from_yaml("""
         schema_version: 1
         name: capped
@@ -298,22 +308,23 @@ def test_budget_cap_spread_evenly_matches_saturating_effect():
               effect: {churn_reduction_max: 0.5, half_saturation_spend: 10}
               budget_cap_per_period: 5000
         """)
-    res = run(m, runs=300)
+    res = run(m, runs=300, mode=mode)
     # spend per customer min(10, 5000/2000) = 2.5: f = 2.5/12.5, churn 0.2 (1 - 0.5 f) = 0.18
     assert np.all(res.series("baseline", "retention_spend").to_numpy() == 5000)
     assert_periods_close(res, "stage:a", [2000, 2000 * 0.82])
 
 
-def test_same_seed_same_bits_and_common_random_numbers():
+@pytest.mark.parametrize("mode", MODES)
+def test_same_seed_same_bits_and_common_random_numbers(mode):
     m = model_from_yaml(ACQ)
-    a = run(m, runs=6, seed=11)
-    b = run(m, runs=6, seed=11)
+    a = run(m, runs=6, seed=11, mode=mode)
+    b = run(m, runs=6, seed=11, mode=mode)
     pd_equal = a.runs.equals(b.runs) and a.periods.equals(b.periods) and a.clv_hist.equals(b.clv_hist)
     assert pd_equal
-    c = run(m, runs=6, seed=12)
+    c = run(m, runs=6, seed=12, mode=mode)
     assert not np.array_equal(a.runs["npv"], c.runs["npv"])
     # run r draws the same streams whatever the number of runs
-    d = run(m, runs=3, seed=11)
+    d = run(m, runs=3, seed=11, mode=mode)
     assert np.array_equal(a.runs["npv"].to_numpy()[:3], d.runs["npv"].to_numpy())
 
 

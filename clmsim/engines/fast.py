@@ -225,8 +225,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
             if chosen == "individual":
                 out = _run_individual(model, seeds, opts["hist_bins"])
             else:
-                from . import counts
-                out = counts.run_counts(model, seeds, opts["het_nodes"])
+                out = _run_counts(model, seeds, opts["het_nodes"])
             work += int(out["work"].sum())
             tables.append(_tables(model, out, quantiles))
     prov = dict(scenario=models[0].name, scenario_hash=models[0].scenario_hash, engine="fast",
@@ -258,6 +257,67 @@ def _run_individual(model: CompiledModel, seeds: np.ndarray, bins: int) -> dict:
                         out["occ"], out["flows"], out["chan_acq"], out["clv_sum"], out["clv_n"], out["hist"],
                         out["work"])
     out["hist_edges"] = lo + width * np.arange(bins + 1)
+    return out
+
+
+def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
+    """Customer types of counts mode: one per homogeneous segment, ``nodes`` per segment
+    with continuous heterogeneity, valued at the quantiles ``(i + 1/2) / nodes`` of the
+    multiplier (gamma) or churn probability (beta) law, each with probability ``1/nodes``.
+
+    Returns ``type_seg, type_het, type_val, seg_first, seg_ntypes``.
+    """
+    from scipy import stats
+
+    seg, het, val, first, ntypes = [], [], [], [], []
+    for g, h in enumerate(model.heterogeneity):
+        first.append(len(seg))
+        if h.kind == "none":
+            seg.append(g), het.append(0), val.append(1.0)
+            ntypes.append(1)
+            continue
+        u = (np.arange(nodes) + 0.5) / nodes
+        if h.kind == "gamma":
+            x = stats.gamma.ppf(u, 1.0 / h.cv ** 2, scale=h.mean * h.cv ** 2)
+        else:
+            x = stats.beta.ppf(u, h.alpha, h.beta)
+        seg.extend([g] * nodes), het.extend([HET_CODES[h.kind]] * nodes), val.extend(x)
+        ntypes.append(nodes)
+    return (np.array(seg, np.int64), np.array(het, np.int64), np.array(val, float),
+            np.array(first, np.int64), np.array(ntypes, np.int64))
+
+
+def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concession sub-states of counts mode: ``(w, j)`` = policy ``w`` with ``j`` discounted
+    periods left (1 <= j < periods), ordered so ``next(w, j) = (w, j - 1)`` has a lower
+    index. Returns ``ce_disc``, ``ce_next`` (-1: concession over) and ``ret_state[w]``
+    (state after the period of return, -1 if none)."""
+    disc, nxt, ret = [], [], []
+    for w in model.winbacks:
+        base = len(disc)
+        for j in range(1, w.concession_periods):
+            disc.append(w.discount)
+            nxt.append(-1 if j == 1 else base + j - 2)
+        ret.append(base + w.concession_periods - 2 if w.concession_periods >= 2 else -1)
+    return np.array(disc, float), np.array(nxt, np.int64), np.array(ret, np.int64)
+
+
+def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int) -> dict:
+    from .kernels_counts import N_FLOWS, simulate_counts
+    a = pack(model)
+    R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
+    type_seg, type_het, type_val, seg_first, seg_ntypes = het_classes(model, nodes)
+    ce_disc, ce_next, ret_state = concession_states(model)
+    out = dict(occ=np.zeros((R, H + 1, S)), flows=np.zeros((R, H, N_FLOWS)), chan_acq=np.zeros((R, C)),
+               clv_sum=np.zeros(R), clv_n=np.zeros(R), work=np.zeros(R, np.int64))
+    simulate_counts(seeds, a["kind"], a["P"], a["churn_mask"], a["rev_mean"], a["rev_cv"], a["margin"],
+                    a["cost"], a["initial"], type_seg, type_het, type_val, seg_first, seg_ntypes,
+                    a["ch_expected"], a["ch_mix"], a["ch_entry"], a["ref_rate"], a["ref_mix"], a["ref_entry"],
+                    a["pr_target"], a["pr_upgrade"], a["pr_spend"], a["pr_cap"], a["pr_red"], a["pr_half"],
+                    a["pr_lift"], a["wb_of_stage"], a["wb_lo"], a["wb_hi"], a["wb_cov"], a["wb_cost"],
+                    a["wb_base"], a["wb_decay"], a["wb_return"], a["wb_disc"], a["wb_cperiods"], a["v"],
+                    a["wb_cap"], ce_disc, ce_next, ret_state,
+                    out["occ"], out["flows"], out["chan_acq"], out["clv_sum"], out["clv_n"], out["work"])
     return out
 
 

@@ -33,7 +33,7 @@ N_FLOWS = 9
 
 
 # ===================================================================== shared helpers
-# (identical copy in kernels_counts.py, checked by tests/test_fast_kernels.py)
+# (verbatim in kernels_chain.py and kernels_counts.py; tests/test_fast_kernels.py checks it)
 @njit(cache=True, inline="always")
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
@@ -50,6 +50,20 @@ def seed_streams(seeds_row, state):
             x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
             x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
             state[k, j] = x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True)
+def reseed(seeds_row, state, k, key):
+    """Restart stream ``k`` at sub-stream ``key`` (e.g. a period or a count group):
+    splitmix64 expansion of ``seed ^ (key x odd constant)``. Sub-streams keep common
+    random numbers aligned across strategies when populations diverge."""
+    z = seeds_row[k] ^ (np.uint64(key) * np.uint64(0xD1B54A32D192ED03))
+    for j in range(4):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        x = z
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        state[k, j] = x ^ (x >> np.uint64(31))
 
 
 @njit(cache=True, inline="always")
@@ -473,6 +487,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         done = 0
         for t in range(1, H + 1):
             vt = v[t]
+            for k in range(N_STREAMS):
+                reseed(seeds[r], state, k, t)
             for s in range(S):
                 n_start[s] = n_end[s]
                 if kind[s] != LOST:

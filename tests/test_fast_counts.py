@@ -1,0 +1,170 @@
+"""Fast engine, counts mode: discretised heterogeneity, agreement with individual mode,
+mode choice, kernel helper copies. (Closed-form checks of both modes: test_fast.py.)"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from clmsim.engines import fast, kernels_chain, kernels_counts
+from fast_helpers import Z999, assert_periods_close, model_from_yaml
+
+FEATURES = """
+schema_version: 1
+name: features
+time: {period: month, horizon: 24, discount_rate: 0.1}
+stages:
+  prospect: {kind: prospect}
+  new:       {kind: active, revenue: {mean: 45, cv: 0.3}, margin: 0.55, cost_to_serve: 4}
+  loyal:     {kind: active, revenue: {mean: 75, cv: 0.25}, margin: 0.62, cost_to_serve: 2}
+  declining: {kind: active, revenue: {mean: 40, cv: 0.4}, margin: 0.5, cost_to_serve: 5}
+  churned:   {kind: churned}
+  lost:      {kind: lost}
+transitions:
+  prospect:  {new: 0.3, lost: 0.1}
+  new:       {loyal: 0.1, declining: 0.04, churned: 0.05}
+  loyal:     {declining: 0.03, churned: 0.01}
+  declining: {loyal: 0.05, churned: 0.12}
+  churned:   {lost: 0.25}
+segments:
+  small: {share: 0.6, transitions: {new: {churned: 0.08}}}
+  big:   {share: 0.4, stages: {loyal: {revenue: {mean: 120, cv: 0.3}}}}
+initial_population: {new: 800, loyal: 1500, declining: 400, churned: 200}
+acquisition:
+  channels:
+    search:
+      spend_per_period: 20000
+      response: {type: saturating, max_customers: 150, half_saturation_spend: 15000}
+      entry_stage: new
+    events:
+      spend_per_period: 5000
+      response: {type: linear, cost_per_customer: 100}
+      entry_stage: prospect
+      segment_mix: {big: 1.0}
+  referrals: {from: {loyal: 0.01}, entry_stage: new}
+retention:
+  programs:
+    onboarding:
+      target: [new]
+      spend_per_customer: 6
+      effect: {churn_reduction_max: 0.5, half_saturation_spend: 5, upgrade_lift: 0.3}
+    save_desk:
+      target: [declining]
+      spend_per_customer: 12
+      effect: {churn_reduction_max: 0.4, half_saturation_spend: 10}
+      budget_cap_per_period: 2500
+winback:
+  policies:
+    offer:
+      eligible_after: 1
+      window: 4
+      coverage: 0.7
+      contact_cost: 8
+      success: {base: 0.2, decay: 0.75}
+      return_stage: new
+      concession: {discount: 0.25, periods: 3}
+      capacity_per_period: 40
+strategies:
+  baseline: {}
+  no_save_desk: {retention.programs.save_desk.spend_per_customer: 0}
+"""
+
+METRICS = ("npv", "revenue", "contribution", "retention_spend", "winback_spend", "churned", "won_back",
+           "contacts", "active_end", "clv_acquired", "referred")
+
+
+def test_kernel_helper_copies_are_identical():
+    def block(module):
+        src = inspect.getsource(module)
+        start = src.index("# ===================================================================== shared helpers")
+        end = src.index("# ================================================================= end shared helpers")
+        return src[start:end]
+    assert block(kernels_chain) == block(kernels_counts)
+
+
+def test_modes_agree_in_mean_and_run_to_run_sd_on_every_feature():
+    model = model_from_yaml(FEATURES)
+    R = 300
+    ind = fast.simulate([model], runs=R, seed=5, mode="individual").runs
+    cnt = fast.simulate([model], runs=R, seed=6, mode="counts").runs
+    for col in METRICS:
+        a, b = ind[col].to_numpy(), cnt[col].to_numpy()
+        se = np.sqrt(a.var(ddof=1) / R + b.var(ddof=1) / R)
+        assert abs(a.mean() - b.mean()) < Z999 * se + 1e-9, col
+        # log sd ratio of two samples of R: se ~ sqrt(1/(R-1)) for near-normal totals
+        if a.std() > 0:
+            assert abs(np.log(a.std(ddof=1) / b.std(ddof=1))) < Z999 * np.sqrt(1.0 / (R - 1)), col
+
+
+def test_modes_agree_per_period_occupancy():
+    model = model_from_yaml(FEATURES)
+    R = 200
+    ind = fast.simulate([model], runs=R, seed=8, mode="individual")
+    cnt = fast.simulate([model], runs=R, seed=9, mode="counts")
+    for name in model.stage_names:
+        a, b = ind.periods, cnt.periods
+        a = a[(a["item"] == f"stage:{name}") & (a["strategy"] == "baseline")].sort_values("period")
+        b = b[(b["item"] == f"stage:{name}") & (b["strategy"] == "baseline")].sort_values("period")
+        se = np.sqrt((a["sd"].to_numpy() ** 2 + b["sd"].to_numpy() ** 2) / R)
+        diff = np.abs(a["mean"].to_numpy() - b["mean"].to_numpy())
+        assert np.all(diff[1:] < Z999 * se[1:] + 1e-9), name
+
+
+def test_discretised_gamma_heterogeneity_matches_node_mixture_closed_form():
+    m = model_from_yaml("""
+        schema_version: 1
+        name: gm
+        time: {period: month, horizon: 10}
+        stages:
+          a: {kind: active, revenue: 1, margin: 1}
+          gone: {kind: lost}
+        transitions:
+          a: {gone: 0.2}
+        heterogeneity:
+          churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}
+        initial_population: {a: 3000}
+        """)
+    K = 7
+    res = fast.simulate([m], runs=200, seed=3, mode="counts", het_nodes=K)
+    nodes = stats.gamma.ppf((np.arange(K) + 0.5) / K, 1 / 0.64, scale=0.64)
+    t = np.arange(11)[:, None]
+    survival = ((1 - np.minimum(0.2 * nodes, 1.0)) ** t).mean(axis=1)
+    assert_periods_close(res, "stage:a", 3000 * survival)
+    assert res.provenance["het_nodes"] == K and res.provenance["mode"] == "counts"
+
+
+def test_auto_mode_picks_counts_when_exact_and_individual_otherwise():
+    homo = model_from_yaml(FEATURES)
+    het = model_from_yaml(FEATURES.replace("segments:", "heterogeneity:\n  churn_multiplier: {dist: gamma, "
+                                           "cv: 0.5}\nsegments:"))
+    assert fast.choose_mode([homo], "auto") == "counts"
+    assert fast.choose_mode([het], "auto") == "individual"
+    assert fast.choose_mode([het], "counts", het_nodes=5) == "counts"
+    assert fast.simulate([homo], runs=2, seed=1).provenance["mode"] == "counts"
+
+
+def test_concession_states_chain_down_to_none():
+    m = model_from_yaml(FEATURES)
+    disc, nxt, ret = fast.concession_states(m)
+    # periods 3: return period, then 2 more: states (w, 2) -> (w, 1) -> none
+    assert list(disc) == [0.25, 0.25] and list(nxt) == [-1, 0] and list(ret) == [1]
+
+
+@pytest.mark.parametrize("mode", ["individual", "counts"])
+def test_common_random_numbers_cut_paired_difference_variance(mode):
+    """CRN: run r of every strategy uses the same streams; the paired difference of NPV
+    between two strategies varies far less than with independent seeds."""
+    model_a = model_from_yaml(FEATURES)
+    model_b = model_from_yaml(FEATURES, "no_save_desk")
+    R = 120
+    crn = fast.simulate([model_a, model_b], runs=R, seed=21, mode=mode).runs
+    ind_b = fast.simulate([model_b], runs=R, seed=22, mode=mode).runs
+    a = crn[crn["strategy"] == "baseline"]["npv"].to_numpy()
+    b = crn[crn["strategy"] == "no_save_desk"]["npv"].to_numpy()
+    var_crn = np.var(a - b, ddof=1)
+    var_ind = np.var(a - ind_b["npv"].to_numpy(), ddof=1)
+    # measured factor ~ var_ind / var_crn; require at least 2 (F-test margin at R=120 is ~1.8)
+    assert var_ind / var_crn > 2.0, (var_ind, var_crn)
