@@ -273,3 +273,16 @@ def test_docs_path_data_to_scenario_to_strategy_comparison(tmp_path, capsys):
     alone = simulate(fitted, engine="analytic").runs
     extended = simulate(levers, engine="analytic", strategies=["baseline"]).runs
     assert extended["npv"].iloc[0] == pytest.approx(alone["npv"].iloc[0], rel=1e-12)
+
+
+def test_cli_rfm_options_panel_out_and_bootstrap(tmp_path, capsys):
+    panel_csv, out = tmp_path / "panel.csv", tmp_path / "s.yaml"
+    args = ["fit", "rfm", str(DATA / "transactions_small.csv"), "--min-pairs", "0", "--interval", "bootstrap",
+            "--n-boot", "50", "--seed", "1", "--panel-out", str(panel_csv), "--out", str(out), "--name", "tiny"]
+    assert main(args) == 0
+    panel = pd.read_csv(panel_csv)
+    assert list(panel.columns) == ["customer_id", "period", "stage", "revenue", "transactions"]
+    assert len(panel) == 12  # u1: 6 periods, u2: 5, u3: 1
+    assert load_scenario(out).spec.name == "tiny"
+    assert "intervals: bootstrap, 95%" in capsys.readouterr().out
+    assert main(["fit", "rfm", str(DATA / "transactions_small.csv"), "--start", "not-a-date"]) == 2

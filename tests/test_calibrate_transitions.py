@@ -221,3 +221,37 @@ def test_cli_writes_table_and_fragment(tmp_path, capsys):
     assert row["count"] == 2 and row["p"] == pytest.approx(2 / 3) and row["lower"] < row["p"] < row["upper"]
     assert "transitions:" in out.read_text()
     assert "1 gaps skipped" in capsys.readouterr().out
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 50), min_size=4, max_size=4), min_size=4, max_size=4))
+def test_written_rows_always_validate_and_keep_the_estimate(counts):
+    """Property: for any counts, the written rows are a valid scenario (rounded down, sums <= 1)
+    and differ from the MLE by < 1e-6; intervals contain the estimate."""
+    from clmsim.calibrate.transitions import TransitionFit, dirichlet_intervals, mle
+    from clmsim.scenario import scenario_from_text
+
+    C = np.array(counts, dtype=float)
+    stages = ("a", "b", "c", "d")
+    P = mle(C)
+    lo, hi = dirichlet_intervals(C)
+    rows = C.sum(axis=1) > 0
+    assert np.all((lo[rows] <= P[rows] + 1e-12) & (P[rows] <= hi[rows] + 1e-12))
+    fit = TransitionFit(stages=stages, counts=C, P=P, lower=lo, upper=hi, method="dirichlet", level=0.95,
+                        n_customers=1, n_rows=1, n_gaps=0, revenue=pd.DataFrame(),
+                        kinds={s: "active" for s in stages})
+    block = fit.transitions_block()
+    text = ("schema_version: 1\nname: p\ntime: {horizon: 3}\nstages:\n"
+            + "".join(f"  {s}: {{kind: active, revenue: 1}}\n" for s in stages)
+            + (write_yaml({"transitions": block}, None) if block else ""))
+    sc = scenario_from_text(text)
+    for src, row in block.items():
+        i = stages.index(src)
+        for dst, p in row.items():
+            assert abs(p - P[i, stages.index(dst)]) < 1e-6
+        assert sum(row.values()) <= 1 + 1e-9
+    assert sc.spec.name == "p"
