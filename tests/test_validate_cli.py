@@ -188,3 +188,40 @@ def test_unknown_stage_in_base_row_is_not_repeated_for_each_segment(capsys):
     assert code == 2
     assert err.splitlines() == ["--set:1:1: transitions.考察期.形成: unknown stage '形成' (did you mean '形成期'?)",
                                 "1 problem found"]
+
+
+# ------------------------------------------------------------------------- YAML aliases
+def test_plain_alias_reuse_is_data(capsys, tmp_path):
+    good = tmp_path / "alias.yaml"
+    good.write_text((DATA / "small.yaml").read_text().replace(
+        "revenue: {mean: 40, cv: 0.2}", "revenue: &rev {mean: 40, cv: 0.2}").replace(
+        "loyal: {kind: active, revenue: 60,", "loyal: {kind: active, revenue: *rev,"))
+    code, _, _ = run(capsys, "validate", str(good))
+    assert code == 0
+    assert load_scenario(good).spec.stages["loyal"].revenue.mean == 40
+
+
+def test_recursive_alias_is_refused(capsys, tmp_path):
+    bad = tmp_path / "rec.yaml"
+    bad.write_text("schema_version: 1\nname: &a [*a]\n")
+    code, _, err = run(capsys, "validate", str(bad))
+    assert code == 2
+    assert err.splitlines()[0] == f"{bad}:2:7: name.0: recursive YAML alias: a value may not contain itself"
+
+
+def test_alias_bomb_is_refused_quickly(capsys, tmp_path):
+    lines = ["schema_version: 1", "a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    bad = tmp_path / "bomb.yaml"
+    bad.write_text("\n".join(lines) + "\n")
+    code, _, err = run(capsys, "validate", str(bad))
+    assert code == 2
+    assert err.splitlines()[0].startswith(f"{bad}:1:1: the file expands to more than 200,000 values")
+
+
+def test_deep_nesting_is_a_clean_error(capsys, tmp_path):
+    bad = tmp_path / "deep.yaml"
+    bad.write_text("schema_version: 1\nname: " + "[" * 3000 + "]" * 3000 + "\n")
+    code, _, err = run(capsys, "validate", str(bad))
+    assert code == 2
+    assert err.splitlines()[0] == f"{bad}:1:1: YAML nested too deeply"

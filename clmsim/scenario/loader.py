@@ -34,6 +34,14 @@ _SCALAR_TAGS = {
 }
 
 
+MAX_VALUES = 200_000
+"""Most values (mapping entries, list items, scalars) a file may expand to; aliases count each use."""
+
+
+class _TooBig(Exception):
+    """Raised inside the builder when a file expands beyond :data:`MAX_VALUES`."""
+
+
 def _loc(name: str, node: yaml.Node) -> Location:
     return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -46,11 +54,31 @@ class _Builder:
         self.positions: Positions = {}
         self.diagnostics: list[Diagnostic] = []
         self._scalar = yaml.SafeLoader("")  # used only for its scalar constructors
+        self._open: set[int] = set()  # collections being built: an alias to one is recursive
+        self._count = 0
 
     def _bad(self, node: yaml.Node, path: tuple, message: str) -> None:
         self.diagnostics.append(Diagnostic(_loc(self.name, node), dotted(path), message))
 
     def build(self, node: yaml.Node, path: tuple) -> Any:
+        self._count += 1
+        if self._count > MAX_VALUES:
+            raise _TooBig
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in self._open:
+                self._bad(node, path, "recursive YAML alias: a value may not contain itself")
+                return None
+            self._open.add(id(node))
+            try:
+                return self._collection(node, path)
+            finally:
+                self._open.discard(id(node))
+        if node.tag not in _SCALAR_TAGS:
+            self._bad(node, path, f"YAML tag '{node.tag}' is not allowed: a scenario is plain data")
+            return None
+        return self._scalar.construct_object(node, deep=True)
+
+    def _collection(self, node: yaml.Node, path: tuple) -> Any:
         if isinstance(node, yaml.MappingNode):
             if node.tag != _MAP:
                 self._bad(node, path, f"YAML tag '{node.tag}' is not allowed: a scenario is plain data")
@@ -81,10 +109,7 @@ class _Builder:
                 self.positions[path + (i,)] = _loc(self.name, item)
                 items.append(self.build(item, path + (i,)))
             return items
-        if node.tag not in _SCALAR_TAGS:
-            self._bad(node, path, f"YAML tag '{node.tag}' is not allowed: a scenario is plain data")
-            return None
-        return self._scalar.construct_object(node, deep=True)
+        raise TypeError(f"not a collection node: {node!r}")
 
 
 def parse_yaml(text: str, name: str) -> tuple[Any, Positions]:
@@ -97,6 +122,8 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Positions]:
     """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "YAML nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
@@ -106,7 +133,13 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Positions]:
     if node is None:
         return {}, {(): Location(name, 1, 1)}
     builder = _Builder(name)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except _TooBig:
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", f"the file expands to more than {MAX_VALUES:,} "
+                                        "values (through YAML aliases?): not a scenario")]) from None
+    except RecursionError:
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "YAML nested too deeply")]) from None
     builder.positions[()] = Location(name, 1, 1)
     if builder.diagnostics:
         raise ScenarioError(builder.diagnostics)
