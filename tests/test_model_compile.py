@@ -245,3 +245,13 @@ def test_unicode_stage_index():
     m = compile_model(scenario("textbook_zh"))
     assert m.stage_index["考察期"] == 0 and m.stage_names[m.stage_index["终止期"]] == "终止期"
     assert m.channels[0].entry_stage == m.stage_index["考察期"]
+
+
+def test_initial_population_split_sums_exactly_when_shares_sum_within_tolerance():
+    # shares sum to 1 - 1e-7 (accepted by validation); a large base must not lose customers
+    text = SMALL.read_text().replace("initial_population: {new: 100, loyal: 200}",
+                                     "segments:\n  a: {share: 0.4999999}\n  b: {share: 0.5}\n"
+                                     "initial_population: {new: 1000000000, loyal: 3}")
+    m = compile_model(scenario_from_text(text))
+    assert m.initial[:, m.stage_index["new"]].sum() == 1_000_000_000
+    assert m.initial[:, m.stage_index["loyal"]].sum() == 3

@@ -59,8 +59,12 @@ def _heterogeneity(het) -> Heterogeneity:
 
 
 def _split_counts(total: int, shares: np.ndarray) -> np.ndarray:
-    """Integer split of ``total`` by ``shares`` (largest remainder, ties to the first)."""
-    raw = total * shares
+    """Integer split of ``total`` by ``shares`` (largest remainder, ties to the first).
+
+    Shares are normalised first: validation accepts sums within 1e-6 of 1, which for a
+    large population would otherwise lose or invent customers. The parts sum to ``total``.
+    """
+    raw = total * (shares / shares.sum())
     out = np.floor(raw).astype(np.int64)
     rest = int(total - out.sum())
     if rest > 0:
