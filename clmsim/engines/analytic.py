@@ -22,8 +22,9 @@ Every quantity is linear in the occupancy, so expectations are exact:
   move", plus the entry period: ``sum_{t>=0} P(active at t)``; for an absorbing
   chain this is a row sum of the fundamental matrix ``N = (I - Q)^-1``.
 
-Revenue is what customers pay: ``revenue (1 - discount)`` during a concession;
-contribution is ``revenue (margin - discount) - cost_to_serve``.
+Revenue is at list price (a concession does not reduce it); the concession
+shows in the contribution ``revenue (margin - discount) - cost_to_serve``, as in
+:data:`clmsim.results.RUN_COLUMNS`.
 See docs/engines.md (section "analytic") for the definitions and error bounds.
 """
 
@@ -41,8 +42,12 @@ from .chains import Chains, build_chains
 from .quadrature import DEFAULT_NODES
 from .steady import future_value, long_run_mix
 
-OPTIONS = {"nodes": "quadrature nodes per piece of a heterogeneity draw's support (default 40)"}
+OPTIONS = {"nodes": "quadrature nodes per piece of a heterogeneity draw's support "
+                    "(default max(16, ceil((horizon + 1) / 2)))"}
 """Options ``simulate`` accepts besides ``runs`` and ``seed``."""
+
+TAIL_MIN_NODES = 12
+"""Minimum nodes per piece of the graded rule used for infinite sums (half the main count)."""
 
 CLV_COLUMNS = ("strategy", "segment", "stage", "kind", "clv_horizon", "clv_infinite", "lifetime",
                "steady_share", "steady_active_share")
@@ -91,7 +96,7 @@ def _forward(ch: Chains) -> dict:
         items["won_back"][t - 1] = start @ ch.success[r]
         leave = (M * ch.churn_dest).sum(axis=-1) * ch.active  # (G, Q, E)
         items["churned"][t - 1] = float((x * leave).sum())
-        x = np.einsum("gqi,gqij->gqj", x, M)
+        x = (x[..., None, :] @ M)[..., 0, :]
         items["revenue"][t - 1] = float((x * ch.revenue[:, None, :]).sum())
         items["contribution"][t - 1] = float((x * ch.contribution[:, None, :]).sum())
         arrivals[t - 1] = inflow[t - 1] + referred * ref_land
@@ -114,8 +119,10 @@ def _forward(ch: Chains) -> dict:
 
 def _matvec(M: np.ndarray, W: np.ndarray) -> np.ndarray:
     """``M @ W`` per (segment, node) with ``0 * inf = 0``."""
+    if np.isfinite(W).all():
+        return (M @ W[..., None])[..., 0]
     finite = np.where(np.isfinite(W), W, 0.0)
-    out = np.einsum("gqij,gqj->gqi", M, finite)
+    out = (M @ finite[..., None])[..., 0]
     for bad, fill in ((np.isposinf(W), np.inf), (np.isnan(W), np.nan), (np.isneginf(W), -np.inf)):
         if bad.any():
             hit = np.einsum("gqij,gqj->gqi", (M > 0).astype(float), bad.astype(float)) > 0
@@ -166,7 +173,7 @@ def _survival(ch: Chains, entries: np.ndarray) -> np.ndarray:
     out = np.zeros((len(entries), ch.w.shape[0], H + 1))
     out[:, :, 0] = (y * ch.active).sum(axis=(2, 3))
     for t in range(1, H + 1):
-        y = np.einsum("ngqi,gqij->ngqj", y, ch.M[ch.regime[t - 1]])
+        y = (y[..., None, :] @ ch.M[ch.regime[t - 1]][None])[..., 0, :]
         out[:, :, t] = (y * ch.active).sum(axis=(2, 3))
     return out
 
@@ -183,18 +190,46 @@ def _new_customer_cash(ch: Chains, fwd: dict) -> np.ndarray:
     for t in range(1, H + 1):
         r = ch.regime[t - 1]
         out[t - 1] = float((y * ch.net_value(r)).sum())
-        y = np.einsum("gqi,gqij->gqj", y, ch.M[r])
+        y = (y[..., None, :] @ ch.M[r])[..., 0, :]
     return out
 
 
+def _table_values(ch: Chains, v: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CLV over the horizon, CLV for ever and lifetime (without the entry period) per
+    (segment, state): three backward recursions run side by side (columns of one matmul)."""
+    G, Q, E = ch.w.shape + (ch.space.size,)
+    W = np.stack([np.zeros((G, Q, E)), _tail(ch, v, "cash"), _tail(ch, 1.0, "active")], axis=-1)
+    scale = np.array([v, v, 1.0])
+    nus = [np.stack([ch.net_value(r), ch.net_value(r), _active_next(ch, r)], axis=-1)
+           for r in range(ch.n_regimes)]
+    bad = ~np.isfinite(W)
+    for t in range(ch.model.horizon, 0, -1):
+        r = ch.regime[t - 1]
+        M = ch.M[r]
+        if bad.any():
+            step = np.stack([_matvec(M, W[..., j]) for j in range(3)], axis=-1)
+        else:
+            step = M @ W
+        W = scale * (nus[r] + step)
+        bad = ~np.isfinite(W)
+    out = _mix_nodes(ch, W)
+    return out[..., 0], out[..., 1], out[..., 2]
+
+
 def _clv_table(ch: Chains, fwd: dict, v: float) -> pd.DataFrame:
+    """Per segment and stage: CLV over the horizon and for ever, lifetime, long-run mix.
+
+    ``ch`` holds the tail nodes (``build_chains(..., tail=True)``); ``fwd`` the forward
+    pass (for the inflow vectors, recomputed here on the tail nodes)."""
     m, sp = ch.model, ch.space
+    inflow_t, ref_land = _entry_vectors(ch)
+    fwd = {"inflow": inflow_t, "ref_land": ref_land, "ref_rate": fwd["ref_rate"]}
     G, S = m.n_segments, m.n_stages
-    zeros = np.zeros(ch.w.shape + (sp.size,))
-    horizon = _mix_nodes(ch, _backward(ch, zeros, v))
-    infinite = _mix_nodes(ch, _backward(ch, _tail(ch, v, "cash"), v))
-    life = _mix_nodes(ch, _backward(ch, _tail(ch, 1.0, "active"), 1.0, reward="active"))
+    horizon, infinite, life = _table_values(ch, v)
     life = life + ch.active  # the entry period counts when the entry stage is active
+    life = life + _divergent_mixture(ch, 1.0, "active")
+    if v == 1.0:
+        infinite = infinite + _divergent_mixture(ch, v, "cash")
     last = ch.regime[-1]
     N = G * ch.w.shape[1]
     inflow = fwd["inflow"][-1].reshape(N, sp.size)
@@ -225,12 +260,49 @@ def _clv_table(ch: Chains, fwd: dict, v: float) -> pd.DataFrame:
     return df
 
 
+def _shape_at_zero(het) -> float:
+    """Exponent ``a`` of the draw's density ``~ x^(a-1)`` at ``x = 0`` (inf without heterogeneity)."""
+    if het.kind == "gamma":
+        return 1.0 / het.cv ** 2
+    if het.kind == "beta":
+        return het.alpha
+    return np.inf
+
+
+def _divergent_mixture(ch: Chains, v: float, reward: str) -> np.ndarray:
+    """States (G, E) whose mixture value is infinite because the no-churn limit is.
+
+    Near ``x = 0`` a value that is infinite at ``x = 0`` grows like ``1/x``; its mean
+    over a density ``~ x^(a-1)`` is infinite when ``a <= 1`` (sBG with alpha <= 1,
+    gamma with cv >= 1). Returns the limit values (``inf``/``nan``) there, 0 elsewhere.
+    """
+    m = ch.model
+    out = np.zeros((m.n_segments, ch.space.size))
+    shapes = np.array([_shape_at_zero(h) for h in m.heterogeneity])
+    if not (shapes <= 1.0).any():
+        return out
+    limit = build_chains(m, draws=np.zeros((m.n_segments, 1)))
+    val = _backward(limit, _tail(limit, v, reward), v, reward=reward)[:, 0, :]
+    bad = ~np.isfinite(val) & (shapes <= 1.0)[:, None]
+    out[bad] = val[bad]
+    return out
+
+
 def _combine(weights: np.ndarray, values: np.ndarray) -> float:
     """Weighted sum over segments with ``0 * inf = 0``."""
     return float(np.where(weights > 0, weights * values, 0.0).sum())
 
 
-def evaluate(model: CompiledModel, nodes: int = DEFAULT_NODES) -> dict:
+def nodes_for(model: CompiledModel, nodes: int | None = None) -> int:
+    """Quadrature nodes per piece: ``nodes`` if given, else ``max(DEFAULT_NODES, ceil((H+1)/2))``
+    so a polynomial of degree ``H`` in the draw (an expectation over ``H`` periods) is
+    integrated exactly by the Gauss rule on each piece."""
+    if nodes is not None:
+        return int(nodes)
+    return max(DEFAULT_NODES, (model.horizon + 2) // 2)
+
+
+def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
     """All exact outputs of one compiled model.
 
     Returns
@@ -239,6 +311,7 @@ def evaluate(model: CompiledModel, nodes: int = DEFAULT_NODES) -> dict:
         ``runs`` (one row dict), ``periods`` (DataFrame), ``clv`` (DataFrame),
         ``chains`` (:class:`~clmsim.engines.chains.Chains`), ``customer_periods``.
     """
+    nodes = nodes_for(model, nodes)
     ch = build_chains(model, nodes)
     v = 1.0 / (1.0 + model.discount_rate)
     H = model.horizon
@@ -284,7 +357,8 @@ def evaluate(model: CompiledModel, nodes: int = DEFAULT_NODES) -> dict:
     pdf.insert(0, "strategy", model.strategy)
     for col in ("sd", "q05", "q50", "q95"):
         pdf[col] = np.nan
-    return {"runs": row, "periods": pdf, "clv": _clv_table(ch, fwd, v), "chains": ch,
+    tail = build_chains(model, max(nodes // 2, TAIL_MIN_NODES), tail=True) if any(h.kind != "none" for h in model.heterogeneity) else ch
+    return {"runs": row, "periods": pdf, "clv": _clv_table(tail, fwd, v), "chains": ch,
             "customer_periods": fwd["customer_periods"]}
 
 
@@ -312,14 +386,15 @@ def simulate(models, *, runs: int = 1, seed: int | None = None, **options) -> Re
     if unknown:
         raise ClmsimError(f"the analytic engine has no option {', '.join(map(repr, unknown))}; "
                           f"it accepts: {', '.join(OPTIONS)}")
-    nodes = options.get("nodes", DEFAULT_NODES)
-    if not isinstance(nodes, (int, np.integer)) or isinstance(nodes, bool) or not 1 <= nodes <= 400:
+    nodes = options.get("nodes")
+    if nodes is not None and (not isinstance(nodes, (int, np.integer)) or isinstance(nodes, bool)
+                              or not 1 <= nodes <= 400):
         raise ClmsimError(f"nodes must be an integer between 1 and 400, got {nodes!r}")
     models = list(models)
     if not models:
         raise ClmsimError("no strategy to evaluate")
     t0 = time.perf_counter()
-    outs = [evaluate(m, int(nodes)) for m in models]
+    outs = [evaluate(m, nodes) for m in models]
     seconds = time.perf_counter() - t0
     runs_df = pd.DataFrame([o["runs"] for o in outs])
     base = ["strategy", "run", *RUN_COLUMNS]
@@ -329,7 +404,7 @@ def simulate(models, *, runs: int = 1, seed: int | None = None, **options) -> Re
         "scenario": first.name, "scenario_hash": first.scenario_hash, "engine": "analytic",
         "seed": None, "runs": 0, "mode": "exact", "period": first.period, "horizon": first.horizon,
         "convention": CONVENTION, "customer_periods": float(sum(o["customer_periods"] for o in outs)),
-        "seconds": seconds, "nodes": int(nodes), "discount_rate": first.discount_rate,
+        "seconds": seconds, "nodes": nodes_for(first, nodes), "discount_rate": first.discount_rate,
         "steady_method": {m.strategy: o["clv"].attrs["steady_method"] for m, o in zip(models, outs)},
     }
     clv = pd.concat([o["clv"] for o in outs], ignore_index=True)

@@ -9,10 +9,10 @@ finite mixture of Markov reward processes the analytic engine evaluates:
   (:mod:`clmsim.engines.quadrature`), padded to a common count with zero weight;
 * ``M[r, g, q]``: the expanded one-period matrix (:mod:`clmsim.engines.expand`)
   of regime ``r``, segment ``g`` and node ``q``;
-* per-state rewards: revenue paid and contribution earned *after* the move
-  (``revenue (1 - discount)`` and ``revenue (margin - discount) - cost_to_serve``
-  in concession), program spend and win-back contact cost charged on the state at
-  the *start* of the period.
+* per-state rewards: revenue (list price, before concessions) and contribution
+  (``revenue (margin - discount) - cost_to_serve`` in a concession, else
+  ``revenue margin - cost_to_serve``) earned *after* the move, program spend and
+  win-back contact cost charged on the state at the *start* of the period.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import UnsupportedFeature
 from ..model import ACTIVE, CHURNED, LOST, CompiledModel
 from .expand import Space, build_space, expand, winback_success
-from .quadrature import DEFAULT_NODES, kinks, mixture_nodes
+from .quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
 
 
 def refuse_unsupported(model: CompiledModel) -> None:
@@ -94,7 +94,7 @@ class Chains:
     success: np.ndarray       # (R, E) win-back success probability
     program_spend: np.ndarray  # (R, E) program spend per customer at the start of a period
     contact_cost: np.ndarray  # (E,) cost of one contact of a state
-    revenue: np.ndarray       # (G, E) expected revenue paid after the move
+    revenue: np.ndarray       # (G, E) expected revenue (before concessions) after the move
     contribution: np.ndarray  # (G, E) expected contribution after the move
     active: np.ndarray        # (E,) bool
     churn_dest: np.ndarray    # (E,) bool: churned or lost states
@@ -106,7 +106,7 @@ class Chains:
     def net_value(self, r: int) -> np.ndarray:
         """Expected net cash in a period of regime ``r`` for one customer per starting state:
         ``nu = -program spend - contact cost + M @ contribution``, shape (G, Q, E)."""
-        flow = np.einsum("gqij,gj->gqi", self.M[r], self.contribution)
+        flow = (self.M[r] @ self.contribution[:, None, :, None])[..., 0]
         return flow - self.program_spend[r] - self.contact[r] * self.contact_cost
 
 
@@ -125,8 +125,17 @@ def _regimes(model: CompiledModel) -> tuple[np.ndarray, list[int]]:
     return rank[np.ravel(inverse)], [int(first[i]) + 1 for i in order]
 
 
-def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES) -> Chains:
+def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.ndarray | None = None,
+                 tail: bool = False) -> Chains:
     """Build the expanded mixture of chains (see the module docstring).
+
+    ``tail=True`` chooses nodes for infinite sums (values beyond the horizon,
+    lifetimes, the steady state): the support is also split geometrically towards
+    0 (:func:`~clmsim.engines.quadrature.graded`) down to ``d / (4 c_max)`` and the
+    piece next to 0 is exact for ``p(x)/x``.
+
+    ``draws`` (G, Q), if given, replaces the quadrature nodes (weights ``1/Q``);
+    e.g. ``draws = 0`` gives the no-churn limit of heterogeneous segments.
 
     Raises
     ------
@@ -134,6 +143,8 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES) -> Chains:
         For program budget caps and win-back capacities.
     """
     refuse_unsupported(model)
+    if hasattr(model, "refuse_operations"):
+        model.refuse_operations("analytic")
     space = build_space(model)
     regime, reps = _regimes(model)
     G, S, E = model.n_segments, model.n_stages, space.size
@@ -149,9 +160,16 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES) -> Chains:
                 _, _, msum, C = _row_parts(model.P[g], model.churn_mask, uf)
                 parts.append((cf, msum, C))
             breaks = kinks(het, parts)
-        x, w = mixture_nodes(het, breaks, nodes)
+            if tail:
+                slope = max(float((cf * (C if het.kind == "gamma" else (C > 0))).max()) for cf, _, C in parts)
+                floor = model.discount_rate / (4.0 * slope) if slope > 0 else 0.0
+                breaks = graded(het, breaks, floor)
+        x, w = mixture_nodes(het, breaks, nodes, singular=tail)
         xs.append(x)
         ws.append(w)
+    if draws is not None:
+        xs = list(np.asarray(draws, dtype=float))
+        ws = [np.full(len(x), 1.0 / len(x)) for x in xs]
     Q = max(len(x) for x in xs)
     X = np.stack([np.concatenate([x, np.full(Q - len(x), x[0])]) for x in xs])
     W = np.stack([np.concatenate([w, np.zeros(Q - len(w))]) for w in ws])
@@ -176,7 +194,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES) -> Chains:
     conc = space.policy >= 0
     discount[conc] = [model.winbacks[w].discount for w in space.policy[conc]]
     rev = model.revenue_mean[:, space.base] * active
-    revenue = rev * (1.0 - discount)
+    revenue = rev
     contribution = rev * (model.margin[:, space.base] - discount) - model.cost_to_serve[:, space.base] * active
     cc = np.zeros(E)
     has = space.ret_policy >= 0

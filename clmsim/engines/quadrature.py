@@ -36,8 +36,8 @@ from scipy import special
 
 from ..model import Heterogeneity
 
-DEFAULT_NODES = 40
-"""Nodes per piece of the support; see docs/engines.md for the measured error."""
+DEFAULT_NODES = 16
+"""Minimum nodes per piece of the support; see docs/engines.md for the measured error."""
 
 
 def kinks(het: Heterogeneity, factors: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
@@ -83,13 +83,23 @@ def _jacobi_on(lo: float, hi: float, n: int, a: float, b: float) -> tuple[np.nda
     return x, w * half ** (1.0 + a + b)
 
 
-def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _first_piece(hi: float, n: int, a: float, singular: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Rule for ``int_0^hi f(x) x^(a-1) dx``; ``singular`` makes it exact for ``f = p(x)/x``
+    (Jacobi weight ``x^(a-2)`` applied to ``x f(x)``, needs ``a > 1``)."""
+    if singular and a > 1.0:
+        x, w = _jacobi_on(0.0, hi, n, 0.0, a - 2.0)
+        return x, w * x
+    return _jacobi_on(0.0, hi, n, 0.0, a - 1.0)
+
+
+def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int,
+                 singular: bool = False) -> tuple[np.ndarray, np.ndarray]:
     log_norm = special.gammaln(k) + k * np.log(s)  # density = x^(k-1) e^(-x/s) / (Gamma(k) s^k)
     if breaks.size == 0:
         y, w = special.roots_genlaguerre(n, k - 1.0)
         return s * y, w / np.exp(special.gammaln(k))
     xs, ws = [], []
-    x, w = _jacobi_on(0.0, breaks[0], n, 0.0, k - 1.0)  # weight x^(k-1), smooth e^(-x/s)
+    x, w = _first_piece(breaks[0], n, k, singular)  # weight x^(k-1), smooth e^(-x/s)
     xs.append(x)
     ws.append(w * np.exp(-x / s - log_norm))
     for lo, hi in zip(breaks[:-1], breaks[1:]):
@@ -104,13 +114,14 @@ def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int) -> tuple[np.nda
     return np.concatenate(xs), np.concatenate(ws)
 
 
-def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int,
+                singular: bool = False) -> tuple[np.ndarray, np.ndarray]:
     log_norm = special.betaln(a, b)
     if breaks.size == 0:
         x, w = _jacobi_on(0.0, 1.0, n, b - 1.0, a - 1.0)
         return x, w / np.exp(log_norm)
     xs, ws = [], []
-    x, w = _jacobi_on(0.0, breaks[0], n, 0.0, a - 1.0)
+    x, w = _first_piece(breaks[0], n, a, singular)
     xs.append(x)
     ws.append(w * np.exp((b - 1.0) * np.log1p(-x) - log_norm))
     for lo, hi in zip(breaks[:-1], breaks[1:]):
@@ -123,8 +134,17 @@ def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int) -> tuple[np.ndar
     return np.concatenate(xs), np.concatenate(ws)
 
 
+def graded(het: Heterogeneity, breaks: np.ndarray, floor: float) -> np.ndarray:
+    """Add a geometric mesh ``b 2^-j`` from the first break (or the draw's mean) down to
+    ``floor``: infinite-horizon values behave like ``1 / (d + c x)`` near ``x = 0``, so
+    pieces shrinking towards 0 keep that near-pole at a fixed relative distance."""
+    top = breaks[0] if breaks.size else (het.mean if het.kind == "gamma" else het.alpha / (het.alpha + het.beta))
+    j = int(np.clip(np.ceil(np.log2(top / floor)) if floor > 0 else 1, 1, 60))
+    return np.union1d(breaks, top * 2.0 ** -np.arange(1, j + 1))
+
+
 def mixture_nodes(het: Heterogeneity, breaks: np.ndarray | None = None,
-                  n: int = DEFAULT_NODES) -> tuple[np.ndarray, np.ndarray]:
+                  n: int = DEFAULT_NODES, singular: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Nodes ``x_i`` and weights ``w_i`` (summing to 1) of a segment's draw.
 
     Parameters
@@ -135,6 +155,9 @@ def mixture_nodes(het: Heterogeneity, breaks: np.ndarray | None = None,
         Kinks of the integrand (:func:`kinks`); the support is split there.
     n : int
         Nodes per piece.
+    singular : bool
+        Make the piece next to 0 exact for integrands ``p(x) / x`` (undiscounted
+        infinite sums such as lifetimes grow like ``1/x`` when churn vanishes).
 
     Returns
     -------
@@ -148,9 +171,9 @@ def mixture_nodes(het: Heterogeneity, breaks: np.ndarray | None = None,
         return np.ones(1), np.ones(1)
     if het.kind == "gamma":
         k = 1.0 / het.cv ** 2
-        x, w = _gamma_nodes(k, het.mean * het.cv ** 2, breaks, n)
+        x, w = _gamma_nodes(k, het.mean * het.cv ** 2, breaks, n, singular)
     elif het.kind == "beta":
-        x, w = _beta_nodes(het.alpha, het.beta, breaks, n)
+        x, w = _beta_nodes(het.alpha, het.beta, breaks, n, singular)
     else:
         raise ValueError(f"unknown heterogeneity kind {het.kind!r}")
     keep = w > 0

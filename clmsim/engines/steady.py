@@ -33,9 +33,9 @@ Both use the *last* period's parameters held constant after the horizon.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.linalg import LinearOperator, eigs
 
 _DENSE_LIMIT = 1500
+_POWER_STEPS = 200_000
 
 
 def reachability(pattern: np.ndarray) -> np.ndarray:
@@ -120,11 +120,15 @@ def long_run_mix(M: np.ndarray, inflow: np.ndarray, ref_entry: np.ndarray, ref_r
     n = len(idx)
     D = M[:, idx[:, None], idx[None, :]]
     a, e, rho = inflow[:, idx], ref_entry[:, idx], ref_rate[idx]
-    radius = max(np.abs(np.linalg.eigvals(D)).max(), 0.0) if n else 0.0
     out = np.full((N, E), np.nan)
     if n == 0:
         return out, "steady state"
-    if radius < 1.0 - 1e-12:
+    # spectral radius of every block < 1 iff every kept state can reach a state that leaks
+    # mass out of the kept set; decided on what every node shares (a node only adds edges)
+    shared = (D > 0).all(axis=0)
+    leaks = (D.sum(axis=-1) < 1.0 - 1e-13).all(axis=0)
+    transient = reachability(shared)[:, leaks].any(axis=1).all()
+    if transient:
         A = np.eye(n)[None] - D  # x (I - D) = b  <=>  (I - D)^T x^T = b^T
         At = np.swapaxes(A, 1, 2)
         ya = np.linalg.solve(At, a[..., None])[..., 0]
@@ -134,27 +138,47 @@ def long_run_mix(M: np.ndarray, inflow: np.ndarray, ref_entry: np.ndarray, ref_r
             x = ya + alpha / (1.0 - beta) * ye
             out[:, idx] = x / x.sum()
             return out, "steady state"
-
-    def left(y: np.ndarray) -> np.ndarray:  # y -> y K
-        Y = y.reshape(N, n)
-        res = np.einsum("ni,nij->nj", Y, D) + float((Y * rho).sum()) * e
-        return res.ravel()
-
+    weights = (inflow.sum(axis=1) + ref_entry.sum(axis=1) + 1e-300) > 0  # nodes that carry customers
+    coupled = bool((rho > 0).any() and (e > 0).any())
     size = N * n
-    if size <= _DENSE_LIMIT:
+    if not coupled:
+        vals, vecs = np.linalg.eig(np.swapaxes(D, 1, 2))
+        lead = np.argmax(vals.real, axis=1)
+        lam = vals.real[np.arange(N), lead]
+        top = np.isclose(lam, lam[weights].max(), rtol=0, atol=1e-12) & weights
+        vec = np.zeros((N, n))
+        for q in np.flatnonzero(top):
+            y = np.abs(vecs[q][:, lead[q]].real)
+            vec[q] = y / y.sum()
+        vec = vec.ravel()
+    elif size <= _DENSE_LIMIT:
         K = np.zeros((size, size))
         for i in range(size):
             unit = np.zeros(size)
             unit[i] = 1.0
-            K[i] = left(unit)
+            K[i] = _left(unit, D, rho, e)
         vals, vecs = np.linalg.eig(K.T)
         j = int(np.argmax(vals.real))
-        vec = vecs[:, j].real
+        vec = np.abs(vecs[:, j].real)
     else:
-        op = LinearOperator((size, size), matvec=left, dtype=float)
-        vals, vecs = eigs(op, k=1, which="LR", tol=1e-13, maxiter=100000)
-        vec = vecs[:, 0].real
+        vec = np.full(size, 1.0 / size)
+        for _ in range(_POWER_STEPS):
+            nxt = _left(vec, D, rho, e)
+            nxt /= nxt.sum()
+            if np.abs(nxt - vec).max() < 1e-15:
+                break
+            vec = nxt
+        else:
+            return out, "not converged"
     vec = vec / vec.sum()
     vec = np.where(np.abs(vec) < 1e-15, 0.0, vec)
     out[:, idx] = vec.reshape(N, n)
     return out, "Perron vector"
+
+
+def _left(y: np.ndarray, D: np.ndarray, rho: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``y K`` for ``K = blockdiag(D) + rho e`` (flattened (N, n) vectors)."""
+    N, n, _ = D.shape
+    Y = y.reshape(N, n)
+    res = (Y[:, None, :] @ D)[:, 0, :] + float((Y * rho).sum()) * e
+    return res.ravel()

@@ -1,0 +1,229 @@
+"""Analytic engine against closed forms (each test names its oracle)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import integrate, special
+
+from clmsim import compile_model, load_scenario
+from clmsim.api import simulate
+from clmsim.engines import analytic
+
+REF = Path(__file__).resolve().parents[1] / "scenarios" / "reference"
+TOL = 1e-9
+
+
+def run(name: str, *overrides: str, **options):
+    return simulate(REF / f"{name}.yaml", overrides=overrides, **options)
+
+
+def clv_row(res, stage: str, strategy: str = "baseline", segment: str | None = None):
+    c = res.clv
+    sel = c[(c["strategy"] == strategy) & (c["stage"] == stage)]
+    if segment is not None:
+        sel = sel[sel["segment"] == segment]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+def close(a: float, b: float, tol: float = TOL) -> bool:
+    return abs(a - b) <= tol * max(1.0, abs(b))
+
+
+# ------------------------------------------------------------------ geometric
+def test_clv_matches_geometric_closed_form():
+    res = run("geometric")
+    m, r, d, H = 100 * 0.3 - 5, 0.8, 0.10, 30
+    row = clv_row(res, "customer")
+    assert close(row["clv_infinite"], m * r / (1 + d - r))
+    assert close(row["clv_horizon"], m * r / (1 + d - r) * (1 - (r / (1 + d)) ** H))
+    # the other textbook convention: the first margin at acquisition (add the entry margin once)
+    assert close(m + row["clv_infinite"], m * (1 + d) / (1 + d - r))
+
+
+def test_lifetime_matches_one_over_churn():
+    row = clv_row(run("geometric"), "customer")
+    assert close(row["lifetime"], 1 / 0.2)
+
+
+def test_population_npv_matches_geometric_series():
+    res = run("geometric")
+    m, r, d, H = 25.0, 0.8, 0.10, 30
+    npv = res.runs.loc[0, "npv"]
+    assert close(npv, 1000 * m * sum((r / (1 + d)) ** t for t in range(1, H + 1)))
+    occ = res.occupancy("baseline")["customer"]
+    assert all(close(occ[t], 1000 * r ** t) for t in range(H + 1))
+    churned = res.series("baseline", "churned")
+    assert close(churned.sum(), 1000 * (1 - r ** H))
+
+
+def test_geometric_clv_holds_for_monthly_discounting():
+    # annual 12% -> monthly d = 1.12^(1/12) - 1; retention 0.95
+    res = run("geometric", "time.period=month", "time.discount_rate=0.12", "transitions.customer.lost=0.05",
+              "time.horizon=600")
+    d = 1.12 ** (1 / 12) - 1
+    row = clv_row(res, "customer")
+    assert close(row["clv_infinite"], 25 * 0.95 / (1 + d - 0.95))
+
+
+# ------------------------------------------------------------------ absorbing chain
+def _absorbing_q():
+    names = ["new", "regular", "loyal"]
+    Q = np.array([[0.5, 0.3, 0.0],
+                  [0.05, 0.65, 0.2],
+                  [0.0, 0.1, 0.88]])
+    margin = np.array([20 * 0.5 - 2, 40 * 0.5 - 2, 60 * 0.6 - 1])
+    return names, Q, margin
+
+
+def test_lifetime_matches_fundamental_matrix():
+    res = run("absorbing")
+    names, Q, _ = _absorbing_q()
+    N = np.linalg.inv(np.eye(3) - Q)
+    for i, name in enumerate(names):
+        assert close(clv_row(res, name)["lifetime"], N[i].sum())
+
+
+def test_clv_infinite_matches_discounted_fundamental_matrix():
+    res = run("absorbing")
+    names, Q, margin = _absorbing_q()
+    v = 1 / 1.12 ** (1 / 12)
+    clv = v * np.linalg.solve(np.eye(3) - v * Q, Q @ margin)
+    H = 24
+    clv_h = sum(v ** t * np.linalg.matrix_power(Q, t) @ margin for t in range(1, H + 1))
+    for i, name in enumerate(names):
+        assert close(clv_row(res, name)["clv_infinite"], clv[i])
+        assert close(clv_row(res, name)["clv_horizon"], clv_h[i])
+
+
+# ------------------------------------------------------------------ stationary
+def test_long_run_mix_matches_stationary_distribution():
+    res = run("irreducible")
+    P = np.array([[0.7, 0.2, 0.1],
+                  [0.1, 0.85, 0.05],
+                  [0.3, 0.0, 0.7]])
+    A = np.vstack([P.T - np.eye(3), np.ones(3)])
+    pi = np.linalg.lstsq(A, np.r_[0, 0, 0, 1.0], rcond=None)[0]
+    for i, name in enumerate(["light", "heavy", "lapsed"]):
+        assert close(clv_row(res, name)["steady_share"], pi[i])
+    act = pi[:2] / pi[:2].sum()
+    assert close(clv_row(res, "light")["steady_active_share"], act[0])
+    assert close(clv_row(res, "heavy")["steady_active_share"], act[1])
+    assert res.provenance["steady_method"]["baseline"] == "Perron vector"
+
+
+def test_irreducible_chain_has_infinite_lifetime():
+    row = clv_row(run("irreducible"), "light")
+    assert np.isinf(row["lifetime"])
+
+
+def test_steady_state_with_inflows_matches_linear_solve():
+    # geometric stage + constant inflow a: x* = a / (1 - r) customers
+    res = run("geometric", "acquisition={'channels': {'ads': {'spend_per_period': 500, "
+              "'response': {'type': 'linear', 'cost_per_customer': 10}, 'entry_stage': 'customer'}}}")
+    assert res.provenance["steady_method"]["baseline"] == "steady state"
+    assert close(clv_row(res, "customer")["steady_share"], 1.0)
+
+
+# ------------------------------------------------------------------ heterogeneity
+def test_survival_matches_sbg_closed_form():
+    res = run("sbg")
+    a, b = 0.704, 1.182
+    surv = res.series("baseline", "survival:subscriber")
+    for t in range(0, 13):
+        exact = np.exp(special.betaln(a, b + t) - special.betaln(a, b))
+        assert close(surv[t], exact), (t, surv[t], exact)
+
+
+def test_sbg_clv_matches_discounted_survival_sum():
+    res = run("sbg")
+    a, b, v = 0.704, 1.182, 1 / 1.1
+    S = [np.exp(special.betaln(a, b + t) - special.betaln(a, b)) for t in range(1, 13)]
+    row = clv_row(res, "subscriber")
+    assert close(row["clv_horizon"], 100 * sum(v ** t * s for t, s in zip(range(1, 13), S)))
+    # infinite horizon: sum_t v^t S(t) = sum_t v^t E[(1-theta)^t] = E[v(1-theta)/(1-v(1-theta))]
+    f = lambda th: v * (1 - th) / (1 - v * (1 - th)) * np.exp(  # noqa: E731
+        (a - 1) * np.log(th) + (b - 1) * np.log1p(-th) - special.betaln(a, b))
+    exact = 100 * integrate.quad(f, 0, 1, epsabs=1e-13, epsrel=1e-13, limit=200)[0]
+    assert close(row["clv_infinite"], exact, 1e-8)
+
+
+def test_survival_matches_gamma_mixture_integral():
+    res = run("gamma")
+    k, scale, c = 1 / 0.64, 0.64, 0.15
+    surv = res.series("baseline", "survival:member")
+    kink = 1 / c
+    for t in (1, 2, 6, 12, 24, 48):
+        dens = lambda m: np.exp((k - 1) * np.log(m) - m / scale - special.gammaln(k) - k * np.log(scale))  # noqa: E731
+        f = lambda m: (1 - min(c * m, 1.0)) ** t * dens(m)  # noqa: E731
+        exact = (integrate.quad(f, 0, kink, epsabs=1e-14, epsrel=1e-13, limit=200)[0]
+                 + integrate.quad(f, kink, np.inf, epsabs=1e-15, limit=200)[0])
+        assert close(surv[t], exact, 1e-10), (t, surv[t], exact)
+
+
+@pytest.mark.parametrize("name", ["sbg", "gamma", "segments"])
+def test_quadrature_error_n_versus_2n_below_1e9(name):
+    a = run(name)
+    b = run(name, nodes=2 * analytic.nodes_for(compile_model(load_scenario(REF / f"{name}.yaml"))))
+    for col in ("npv", "revenue", "churned", "clv_acquired", "active_end"):
+        x, y = a.runs[col].to_numpy(float), b.runs[col].to_numpy(float)
+        ok = np.isnan(x) & np.isnan(y) | (np.abs(x - y) <= 1e-9 * np.maximum(1.0, np.abs(y)))
+        assert ok.all(), (col, x, y)
+    for col in ("clv_horizon", "clv_infinite", "lifetime"):
+        x, y = a.clv[col].to_numpy(float), b.clv[col].to_numpy(float)
+        assert np.allclose(x, y, rtol=1e-9, atol=1e-9, equal_nan=True), col
+
+
+# ------------------------------------------------------------------ segments/acquisition
+def test_population_matches_hand_recursion_with_acquisition_and_referrals():
+    sc = load_scenario(REF / "segments.yaml")
+    model = compile_model(sc)
+    res = analytic.simulate([model])
+    H, G = model.horizon, model.n_segments
+    v = 1 / (1 + model.discount_rate)
+    x = model.initial.astype(float)  # (G, S)
+    npv = 0.0
+    expected = model.expected_acquisitions()
+    for t in range(1, H + 1):
+        spend = model.program_spend()[:, t - 1]
+        cf, uf = model.program_factors(spend)
+        refs = x.sum(axis=0) @ model.referral.rate
+        cash = -(x.sum(axis=0) * model.programs[0].target).sum() * spend[0]
+        x = np.stack([x[g] @ model.transition_matrix(g, cf, uf) for g in range(G)])
+        cash += (x * (model.revenue_mean * model.margin - model.cost_to_serve)).sum()
+        cash -= model.acquisition_spend()[:, t - 1].sum()
+        for c, ch in enumerate(model.channels):
+            x[:, ch.entry_stage] += expected[c, t - 1] * ch.mix
+        x[:, model.referral.entry_stage] += refs * model.referral.mix
+        npv += v ** t * cash
+        occ = res.occupancy("baseline").loc[t]
+        for s, name in enumerate(model.stage_names):
+            assert close(occ[name], x[:, s].sum())
+    assert close(res.runs.loc[0, "npv"], npv)
+    assert close(res.runs.loc[0, "acquired:ads"], expected[0].sum())
+    partners = 120 * 40000 / (40000 + 30000)
+    assert close(res.runs.loc[0, "acquired:partners"], partners * H)
+
+
+def test_clv_acquired_is_ratio_of_expectations_over_cohorts():
+    # geometric stage, constant inflow a per period: each cohort acquired in period t is worth
+    # the horizon-truncated geometric CLV over H - t periods
+    res = run("geometric", "acquisition={'channels': {'ads': {'spend_per_period': 500, "
+              "'response': {'type': 'linear', 'cost_per_customer': 10}, 'entry_stage': 'customer'}}}")
+    m, r, d, H = 25.0, 0.8, 0.1, 30
+    vals = [m * r / (1 + d - r) * (1 - (r / (1 + d)) ** (H - t)) for t in range(1, H + 1)]
+    assert close(res.runs.loc[0, "clv_acquired"], float(np.mean(vals)))
+
+
+def test_refuses_budget_cap_and_capacity_with_clear_message():
+    from clmsim.errors import UnsupportedFeature
+
+    with pytest.raises(UnsupportedFeature, match="budget cap.*fast or des engine"):
+        simulate(Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml",
+                 overrides=["retention.programs.save_desk.budget_cap_per_period=1000"])
+    with pytest.raises(UnsupportedFeature, match="capacity.*fast or des engine"):
+        simulate(Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml",
+                 overrides=["winback.policies.reactivation_offer.capacity_per_period=100"])
