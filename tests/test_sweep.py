@@ -90,6 +90,7 @@ def test_partial_sweep_resumes_to_identical_result(tmp_path):
     pd.testing.assert_frame_equal(rest.runs, full.runs)
 
 
+@pytest.mark.slow
 def test_sweep_killed_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
     exp = experiment(tmp_path, runs=60, chunk=5, samples=2)
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
@@ -118,6 +119,7 @@ def test_sweep_killed_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
     pd.testing.assert_frame_equal(resumed.summary, full.summary)
 
 
+@pytest.mark.slow
 def test_process_pool_and_dask_local_cluster_give_serial_bits(tmp_path):
     exp = experiment(tmp_path, runs=8, chunk=2, samples=1)
     serial = sweep(exp, tmp_path / "serial", backend="serial")

@@ -51,7 +51,7 @@ def robustness(runs: pd.DataFrame, points: pd.DataFrame, metric: str = "npv", ro
         raise ClmsimError(f"unknown metric '{metric}'")
     spend = runs["total_spend"] if "total_spend" in runs.columns else (
         runs["acquisition_spend"] + runs["retention_spend"] + runs["winback_spend"])
-    m = (runs.assign(_spend=spend).groupby(["experiment", "strategy"], sort=False)[[metric, "_spend", "npv"]]
+    m = (runs.assign(_spend=spend).groupby(["experiment", "strategy"], sort=False)[list(dict.fromkeys([metric, "_spend", "npv"]))]
          .mean().reset_index().merge(points[["experiment", "grid", "sample"]], on="experiment"))
     y = m.pivot_table(index=["grid", "strategy"], columns="sample", values=metric)
     best = y.max(axis=0)
