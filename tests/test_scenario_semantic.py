@@ -50,6 +50,7 @@ CASES = [
     ('self_transition', 16, 9, 'transitions.new.new', 'a row lists moves only; staying is 1 minus the row sum'),
     ('strategy_bad_reference', 43, 15, 'strategies.more_care.winback.policies.call.return_stage', "unknown stage 'loyl' (did you mean 'loyal'?)"),
     ('strategy_bad_value', 43, 15, 'strategies.more_care.retention.programs.care.spend_per_customer', 'Input should be greater than or equal to 0, got -10'),
+    ('strategy_misspelled_field', 43, 15, 'strategies.more_care.retention.programs.care.spend_per_custmer', "unknown field 'spend_per_custmer' (did you mean 'spend_per_customer'?)"),
     ('strategy_unknown_path', 43, 15, 'strategies.more_care.retention.programs.car.spend_per_customer', "no 'car' in retention.programs (did you mean 'care'?)"),
     ('unknown_kind', 11, 11, 'stages.loyal.kind', "Input should be 'prospect', 'active', 'churned' or 'lost', got 'activ'"),
     ('unknown_return_stage', 40, 7, 'winback.policies.call.return_stage', "unknown stage 'neww' (did you mean 'new'?)"),
