@@ -219,3 +219,15 @@ def test_strategy_problem_repeating_a_baseline_problem_is_reported_once():
     with pytest.raises(ScenarioError) as exc:
         load_scenario(DATA / "bad_unknown_stage.yaml")
     assert len(messages(exc)) == 1
+
+
+def test_extends_null_drops_an_optional_block_and_strategies_merge_by_name(tree):
+    base = tree / "base" / "small.yaml"
+    write(base, base.read_text().replace("initial_population:", "heterogeneity: {churn_multiplier: {dist: gamma, cv: 0.5}}\n"
+                                         "initial_population:"))
+    child = write(tree / "child" / "c.yaml", "extends: ../base/small.yaml\nheterogeneity: null\n"
+                  "strategies:\n  more_care: {time.horizon: 6}\n")
+    sc = load_scenario(child)
+    assert sc.spec.heterogeneity is None
+    more = sc.spec_for("more_care")
+    assert (more.time.horizon, more.retention.programs["care"].spend_per_customer) == (6, 10)
