@@ -1,0 +1,246 @@
+"""``clmsim run`` (evaluate strategies with an engine) and ``clmsim explain`` (teaching view).
+
+The JSON document of ``run --json`` is specified in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+from ..errors import ClmsimError
+
+ENGINE_CHOICES = ("analytic", "fast", "des")
+MODE_CHOICES = ("auto", "individual", "counts")
+DEFAULT_RUNS = 100
+TABLE = (  # (metric, header, format)
+    ("npv", "NPV", "{:,.0f}"),
+    ("clv_new_customer", "CLV new cust.", "{:,.2f}"),
+    ("cac", "CAC", "{:,.2f}"),
+    ("ltv_cac", "LTV/CAC", "{:.3f}"),
+    ("roi_vs_baseline", "ROI vs base", "{:.3f}"),
+    ("payback_periods", "payback", "{:.0f}"),
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
+    return value
+
+
+def _option(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, raw = text.split("=", 1)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
+def add_parsers(sub) -> None:
+    from .scenario_cmds import add_set_option
+
+    p = sub.add_parser("run", help="evaluate the strategies of a scenario with an engine",
+                       description="Evaluate strategies and print NPV, CLV of a new customer, CAC, "
+                                   "LTV/CAC, ROI versus baseline and CAC payback per strategy.")
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="analytic",
+                   help="analytic (exact expectations, default), fast (numba Monte Carlo) or des")
+    p.add_argument("--strategy", dest="strategies", action="append", metavar="NAME",
+                   help="evaluate this strategy (repeatable; default all); baseline is always added "
+                        "so ROI versus baseline is defined")
+    p.add_argument("--runs", type=_positive_int, default=None,
+                   help=f"Monte Carlo runs (default {DEFAULT_RUNS}; the analytic engine is exact and ignores it)")
+    p.add_argument("--seed", type=_seed, default=None, help="root seed (Monte Carlo engines)")
+    p.add_argument("--mode", choices=MODE_CHOICES, default=None, help="fast engine mode (default auto)")
+    p.add_argument("--option", dest="options", action="append", default=[], type=_option, metavar="KEY=VALUE",
+                   help="engine option, e.g. --option nodes=64 (analytic) or --option het_nodes=16 (fast)")
+    add_set_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document (docs/cli.md) instead of a table")
+    p.add_argument("--out", metavar="DIR", help="write the results tables as Parquet files into DIR")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("explain", help="per-stage lifetime, CLV and steady state, with the formulas",
+                       description="For teaching: the exact expected lifetime and CLV of a customer "
+                                   "entering each stage, and the long-run mix of the base, each with "
+                                   "the formula it came from.")
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--strategy", default="baseline", metavar="NAME", help="strategy to explain (default baseline)")
+    add_set_option(p)
+    p.set_defaults(func=cmd_explain)
+
+
+# ----------------------------------------------------------------------- run
+def _finite(x) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def summary_document(results, summary) -> dict:
+    """The ``run --json`` document (see docs/cli.md)."""
+    prov = results.provenance
+    strategies: dict[str, dict] = {}
+    for row in summary.itertuples(index=False):
+        n = None if math.isnan(row.n) else int(row.n)
+        lo, hi = _finite(row.ci_lo), _finite(row.ci_hi)
+        strategies.setdefault(row.strategy, {})[row.metric] = {
+            "mean": _finite(row.mean), "sd": _finite(row.sd), "n": n,
+            "ci95": [lo, hi] if lo is not None and hi is not None else None,
+        }
+    return {
+        "scenario": prov.get("scenario"),
+        "scenario_hash": prov.get("scenario_hash"),
+        "engine": prov.get("engine"),
+        "seed": prov.get("seed"),
+        "runs": prov.get("runs"),
+        "mode": prov.get("mode"),
+        "convention": prov.get("convention"),
+        "clmsim_version": prov.get("clmsim_version"),
+        "strategies": strategies,
+        "work": {"customer_periods": _finite(prov.get("customer_periods")), "seconds": _finite(prov.get("seconds"))},
+    }
+
+
+def _cell(stats: dict, fmt: str) -> str:
+    mean = stats["mean"]
+    if mean is None:
+        return "-"
+    text = fmt.format(mean)
+    if stats["ci95"] is not None:
+        half = (stats["ci95"][1] - stats["ci95"][0]) / 2
+        text += " ± " + fmt.format(half)
+    return text
+
+
+def format_table(doc: dict) -> str:
+    """Aligned summary table, one row per strategy."""
+    header = ["strategy"] + [h for _, h, _ in TABLE]
+    rows = [header]
+    for name, metrics in doc["strategies"].items():
+        rows.append([name] + [_cell(metrics[m], f) for m, _, f in TABLE])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for k, r in enumerate(rows):
+        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join(cells))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def cmd_run(args) -> int:
+    from ..api import engine_module, simulate
+    from ..metrics import summarize
+    from ..scenario import load_scenario
+
+    engine_module(args.engine)  # unknown/unavailable engine -> clear error before loading
+    options = dict(args.options)
+    if args.mode is not None:
+        options["mode"] = args.mode
+    scenario = load_scenario(args.file, args.overrides)
+    strategies = None
+    if args.strategies:
+        strategies = list(dict.fromkeys(["baseline", *args.strategies]))
+    runs = 1 if args.engine == "analytic" else (args.runs or DEFAULT_RUNS)
+    t0 = time.perf_counter()
+    try:
+        results = simulate(scenario, engine=args.engine, strategies=strategies, runs=runs, seed=args.seed,
+                           **options)
+    except TypeError as exc:  # an engine signature rejecting an option
+        raise ClmsimError(f"bad option for the {args.engine} engine: {exc}") from None
+    doc = summary_document(results, summarize(results))
+    doc["work"].setdefault("seconds", time.perf_counter() - t0)
+    if args.out:
+        results.to_parquet(args.out)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 0
+    prov = results.provenance
+    what = "exact expectations" if doc["engine"] == "analytic" else \
+        f"{doc['runs']} runs, seed {doc['seed']}, mode {doc['mode']}, ± = 95% CI half-width"
+    print(f"scenario {doc['scenario']!r} ({prov.get('horizon')} {prov.get('period')}s), "
+          f"engine {doc['engine']}: {what}")
+    print(format_table(doc))
+    print(f"convention: {doc['convention']}")
+    print("CLV new cust. = mean discounted net cash per customer acquired in the horizon (before "
+          "acquisition cost); payback in periods; ROI = dNPV/dSpend vs baseline (docs/metrics.md)")
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------------- explain
+def _num(x: float, fmt: str = "{:,.2f}") -> str:
+    x = float(x)
+    if math.isnan(x):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return fmt.format(x)
+
+
+def cmd_explain(args) -> int:
+    from ..api import explain
+    from ..scenario import load_scenario
+
+    scenario = load_scenario(args.file, args.overrides)
+    info = explain(scenario, args.strategy)
+    model = info["model"]
+    d = info["discount_rate"]
+    f = info["formulas"]
+    print(f"scenario {model.name!r}, strategy {model.strategy!r}: {model.horizon} {model.period}s, "
+          f"d = {d:.6%} per {model.period} (v = 1/(1+d) = {1 / (1 + d):.6f})")
+    states = info["states"]
+    if len(states) > model.n_stages:
+        print(f"expanded chain ({len(states)} states: churn ages and concessions): {', '.join(states)}")
+    clv = info["clv"]
+    for seg in dict.fromkeys(clv["segment"]):
+        rows = clv[clv["segment"] == seg]
+        title = f"segment {seg}" if model.n_segments > 1 else "stages"
+        print(f"\n{title}: customer entering the stage at time 0")
+        head = ("stage", "kind", "retention", "lifetime", f"CLV {model.horizon}", "CLV inf")
+        table = [head]
+        for r in rows.itertuples(index=False):
+            ret = info["retention"].get(r.stage) if model.n_segments == 1 else None
+            table.append((r.stage, r.kind, "-" if ret is None else f"{ret:.4f}", _num(r.lifetime),
+                          _num(r.clv_horizon), _num(r.clv_infinite)))
+        widths = [max(len(str(t[i])) for t in table) for i in range(len(head))]
+        for t in table:
+            print("  " + "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
+                                   for i, (c, w) in enumerate(zip(t, widths))))
+    print(f"\n  retention = 1 - churn per {model.period} as written in the file (before programs and "
+          "heterogeneity)")
+    print(f"  lifetime:     {f['lifetime']}")
+    print(f"  CLV {model.horizon}:       {f['clv_horizon']}")
+    print(f"  CLV inf:      {f['clv_infinite']}")
+    allrows = clv[clv["segment"] == clv["segment"].iloc[-1]]
+    print(f"\nsteady state ({info['steady_method']}), share of the long-run base:")
+    for r in allrows.itertuples(index=False):
+        if not math.isnan(r.steady_share):
+            act = "" if math.isnan(r.steady_active_share) else f"   ({r.steady_active_share:.2%} of active)"
+            print(f"  {r.stage:<14} {r.steady_share:8.2%}{act}")
+    print(f"  {f['steady_state']}")
+    return 0
