@@ -32,7 +32,7 @@ def _digest(threads: int, mode: str) -> tuple[str, str]:
     return digest, used
 
 
-@pytest.mark.parametrize("mode", ["individual"])
+@pytest.mark.parametrize("mode", ["individual", "counts"])
 def test_same_seed_identical_bits_on_one_and_two_threads(mode):
     one, used1 = _digest(1, mode)
     two, used2 = _digest(2, mode)
