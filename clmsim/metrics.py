@@ -113,7 +113,8 @@ def roi(d_npv, d_spend) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         out = d_npv / np.where(d_spend != 0, d_spend, 1.0)
     zero = d_spend == 0
-    out = np.where(zero, np.sign(d_npv) * np.inf, out)
+    with np.errstate(invalid="ignore"):
+        out = np.where(zero, np.sign(d_npv) * np.inf, out)
     return np.where(zero & (d_npv == 0), 0.0, out)
 
 
@@ -148,11 +149,15 @@ def churn_rate(results: Results, strategy: str) -> float:
     """Population churn rate per period: ``sum_t churned_t / sum_t A_{t-1}`` with ``A_{t-1}``
     the customers in active stages at the start of period t (expected values)."""
     p = results.periods
-    p = p[p["strategy"] == strategy]
+    return _churn_rate(p[p["strategy"] == strategy], _active_stages(results, strategy))
+
+
+def _churn_rate(p: pd.DataFrame, active: list[str]) -> float:
     churned = p.loc[p["item"] == "churned", "mean"].sum()
-    occ = results.occupancy(strategy)
-    act = _active_stages(results, strategy)
-    start = occ.loc[occ.index < occ.index.max(), act].sum(axis=1).sum()
+    items = [f"stage:{s}" for s in active]
+    occ = p[p["item"].isin(items)]
+    horizon = p["period"].max()
+    start = occ.loc[occ["period"] < horizon, "mean"].sum()
     return float(_div(churned, start))
 
 
@@ -169,7 +174,10 @@ def _active_stages(results: Results, strategy: str) -> list[str]:
 
 def average_lifetime(results: Results, strategy: str) -> float:
     """``1 / churn_rate`` periods (geometric lifetimes); ``inf`` without churn."""
-    c = churn_rate(results, strategy)
+    return _lifetime(churn_rate(results, strategy))
+
+
+def _lifetime(c: float) -> float:
     return float("inf") if c == 0 else float(_div(1.0, c))
 
 
@@ -181,13 +189,16 @@ def payback_periods(results: Results, strategy: str, cac_value: float) -> float:
     within the horizon, ``nan`` without channels or without that item.
     """
     p = results.periods
-    sel = p[(p["strategy"] == strategy) & (p["item"] == "new_customer_net_cash")]
+    return _payback(p[p["strategy"] == strategy], discount_rate(results), cac_value)
+
+
+def _payback(p: pd.DataFrame, d: float, cac_value: float) -> float:
+    sel = p[p["item"] == "new_customer_net_cash"]
     if not len(sel) or not np.isfinite(cac_value):
         return float("nan")
     cash = sel.sort_values("period")["mean"].to_numpy(float)
     if np.isnan(cash).all():
         return float("nan")
-    d = discount_rate(results)
     cum = np.cumsum(cash * (1.0 + d) ** -np.arange(1, len(cash) + 1))
     hit = np.flatnonzero(cum >= cac_value - 1e-12 * max(1.0, abs(cac_value)))
     return float(hit[0] + 1) if len(hit) else float("inf")
@@ -254,6 +265,8 @@ def summarize(results: Results) -> pd.DataFrame:
     """
     runs = results.runs
     rows = []
+    periods = dict(tuple(results.periods.groupby("strategy", sort=False)))
+    d = discount_rate(results)
     base = baseline_of(results)
     base_runs = runs[runs["strategy"] == base].set_index("run") if base else None
     for strategy in results.strategies:
@@ -266,7 +279,8 @@ def summarize(results: Results) -> pd.DataFrame:
                 if base is None or strategy == base:
                     rows.append((strategy, name, np.nan, np.nan, np.nan, np.nan, np.nan))
                     continue
-                paired = mc.set_index("run").join(base_runs, rsuffix="_b", how="inner")
+                paired = mc.set_index("run").merge(base_runs, left_index=True, right_index=True,
+                                                   suffixes=("", "_b"), how="inner")
                 d_npv = (paired["npv"] - paired["npv_b"]).to_numpy(float)
                 spend = lambda df, s="": (df["acquisition_spend" + s] + df["retention_spend" + s]  # noqa: E731
                                           + df["winback_spend" + s]).to_numpy(float)
@@ -278,12 +292,13 @@ def summarize(results: Results) -> pd.DataFrame:
             elif name in per:
                 rows.append((strategy, name, *_stats(per[name], exact)))
             else:
-                if name == "churn_rate":
-                    value = churn_rate(results, strategy)
-                elif name == "average_lifetime":
-                    value = average_lifetime(results, strategy)
+                p = periods.get(strategy, results.periods.iloc[:0])
+                if name in ("churn_rate", "average_lifetime"):
+                    value = _churn_rate(p, _active_stages(results, strategy))
+                    value = value if name == "churn_rate" else _lifetime(value)
                 else:  # payback_periods
-                    value = payback_periods(results, strategy, float(np.nanmean(per["cac"])))
+                    cac_mean = float(np.nanmean(per["cac"])) if np.isfinite(per["cac"]).any() else np.nan
+                    value = _payback(p, d, cac_mean)
                 rows.append((strategy, name, value, np.nan, np.nan if exact else float(len(mc)),
                              np.nan, np.nan))
         for key in sorted(k for k in per if k.startswith("cac:")):
