@@ -181,3 +181,36 @@ def test_untraced_runs_have_an_empty_event_table():
     assert set(res.events["run"]) == {1}
     with pytest.raises(ClmsimError, match="trace_runs"):
         des.simulate([model], runs=2, seed=1, trace_runs=[2])
+
+
+QUEUE = """
+schema_version: 1
+name: tiny-queue
+time: {period: month, horizon: 4, discount_rate: 0}
+stages:
+  new: {kind: active, revenue: 10, margin: 1.0}
+  churned: {kind: churned}
+  lost: {kind: lost}
+transitions:
+  new: {churned: 1.0}
+initial_population: {new: 1, churned: 2}
+winback:
+  policies:
+    callback: {window: 3, coverage: 1, success: {base: 0}, return_stage: new}
+operations:
+  days_per_period: 10
+  teams:
+    desk: {serves: callback, agents: 1, service_days: {mean: 12, cv: 0}, arrivals: start,
+           discipline: DISCIPLINE}
+"""
+
+
+@pytest.mark.parametrize("discipline, second, third", [("fifo", 2, 0), ("recent_first", 0, 2)])
+def test_queue_discipline_orders_calls(discipline, second, third):
+    # ids follow stage order: 0 is the 'new' customer (churns in period 1, queues at day 10),
+    # 1 and 2 churned at time 0 (queue at day 0). One agent, 12-day calls, no success.
+    log, _ = journey(QUEUE.replace("DISCIPLINE", discipline))
+    contacts = [(t, c) for c, t, e, *_ in log if e == "contact"]
+    # the agent frees at day 12: fifo serves customer 2 (waiting since day 0), recent_first
+    # customer 0 (churned in period 1, more recent than time 0); the other follows at day 24
+    assert sorted(contacts)[:3] == [(0.0, 1), (1.2, second), (2.4, third)]

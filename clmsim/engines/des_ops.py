@@ -207,8 +207,8 @@ class Operations:
         team.release(req)
         row = run.pop.row(cid)
         run.pop._waiting[row] = False
-        if not success:
-            return
+        if not success or not wb.from_stages[run.pop.stage[row]]:
+            return  # failed, or drifted away during a call that straddled a period boundary
         run.pop._held[row] = True
         if team.team.response_delay_days > 0:
             yield env.timeout(team.team.response_delay_days)
