@@ -63,6 +63,15 @@ CASES = [
     ('wrong_kind_return', 40, 7, 'winback.policies.call.return_stage', "stage 'lost' is of kind lost; expected active"),
     ('wrong_kind_target', 30, 16, 'retention.programs.care.target.0', "stage 'churned' is of kind churned; expected active"),
     ('wrong_kind_upgrade', 32, 100, 'retention.programs.care.effect.upgrade_to.0', "stage 'churned' is of kind churned; expected active"),
+    ('no_active_stage', 8, 1, 'stages', 'the scenario needs at least one stage of kind active'),
+    ('unknown_source_row', 18, 3, 'transitions.nwe', "unknown stage 'nwe' (did you mean 'new'?)"),
+    ('unknown_segment_mix_hint', 29, 21, 'acquisition.channels.search.segment_mix.hihg', "unknown segment 'hihg' (did you mean 'high'?)"),
+    ('initial_unknown_stage', 19, 32, 'initial_population.loyl', "unknown stage 'loyl' (did you mean 'loyal'?)"),
+    ('population_both', 22, 1, 'initial_population', 'give the initial population either here or in every segment, not both'),
+    ('segment_stage_override_kind', 20, 28, 'segments.a.stages.churned', "stage 'churned' is of kind churned; expected active"),
+    ('referral_entry_kind', 26, 36, 'acquisition.referrals.entry_stage', "stage 'churned' is of kind churned; expected prospect or active"),
+    ('winback_without_churned_stage', 33, 5, 'winback.policies.call', 'win-back needs a stage of kind churned to draw from'),
+    ('budget_cap_schedule', 33, 7, 'retention.programs.care.budget_cap_per_period', "a schedule gives exactly one of 'values' or 'ramp'"),
 ]
 
 
