@@ -152,3 +152,31 @@ def test_winback_team_and_capacity_are_exclusive():
         "      return_stage: subscriber", "      return_stage: subscriber\n      capacity_per_period: 100")
     with pytest.raises(ScenarioError, match="capacity_per_period and a team"):
         scenario_from_text(text)
+
+
+def test_budget_limits_winback_contacts_without_a_team():
+    # 20,000 lapsed customers, no calls in period 1, then coverage 1 at contact cost 5; the pot of
+    # 5,000 a period pays floor(5000 / 5) = 1000 contacts a period; carried over, period 2 has 10,000
+    text = """
+schema_version: 1
+name: wb-budget
+time: {period: month, horizon: 3}
+stages:
+  paying: {kind: active, revenue: 1}
+  gone: {kind: churned}
+transitions: {}
+initial_population: {gone: 20000}
+winback:
+  policies:
+    offer: {window: 10, coverage: {values: [0, 1, 1]}, contact_cost: 5, success: {base: 0.5}, return_stage: paying}
+operations:
+  budgets:
+    pot: {serves: [offer], amount: 5000, refill: period, carry_over: CARRY}
+"""
+    rec = des.simulate_run(compile_model(scenario_from_text(text.replace("CARRY", "false"))), 0, 2)
+    assert rec.flows["contacts"][1:].tolist() == [0, 1000, 1000]
+    assert rec.flows["winback_spend"][1:].tolist() == [0, 5000, 5000]
+    won = rec.flows["won_back"][1:].sum()
+    assert abs(won - 1000) <= Z * np.sqrt(2000 * 0.25)
+    carry = des.simulate_run(compile_model(scenario_from_text(text.replace("CARRY", "true"))), 0, 2)
+    assert carry.flows["contacts"][1:].tolist() == [0, 2000, 1000]
