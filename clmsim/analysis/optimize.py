@@ -164,7 +164,7 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
              objective: str = "mean", strategy: str = "baseline", engine: Any = "analytic", runs: int = 200,
              seed: int | None = 0, mode: str | None = "auto", grid: int = 9, rounds: int = 6,
              backend: str | Backend | None = "serial", workers: int | None = None, scheduler: str | None = None,
-             overrides: Sequence[str] = (), **options) -> Optimum:
+             overrides: Sequence[str] = (), cache: dict | None = None, **options) -> Optimum:
     """Maximise expected NPV (or P10) over levers within a budget per period.
 
     Parameters
@@ -181,6 +181,9 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
         Evaluation engine (analytic: exact expectations; fast/des: ``runs`` runs on one seed).
     grid, rounds : int
         Grid values per lever and zoom rounds.
+    cache : dict, optional
+        Shared memo of evaluations (``frontier`` passes one dict to all budgets; only valid
+        for the same scenario, levers, strategy, engine, runs, seed and options).
 
     Returns
     -------
@@ -211,7 +214,8 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
     seed = resolve_seed(seed)
     opts = engine_options(engine, mode, options)
     with make_backend(backend, workers, scheduler) as be:
-        ev = Evaluator(sc, paths, strategy, engine, runs if mc else 1, seed, opts, be)
+        ev = Evaluator(sc, paths, strategy, engine, runs if mc else 1, seed, opts, be,
+                       cache=cache if cache is not None else {})
         best, log = _search(ev, lows, highs, budget, objective, grid, rounds)
         (npv, spend), (npv0, _) = ev([best, np.array(current)])
         marginal = marginal_returns(ev, best, lows, highs)
@@ -222,7 +226,7 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
                    float(spend.mean()), g, glo, ghi, marginal, pd.DataFrame(log, columns=cols),
                    {"engine": runner.engine_name(engine), "runs": runs if mc else 0, "seed": seed,
                     "budget": budget, "strategy": strategy, "current": dict(zip(paths, current)),
-                    "evaluations": len(ev.cache)})
+                    "evaluations": len(ev.cache)})  # distinct points evaluated (incl. shared cache)
 
 
 def marginal_returns(ev: Evaluator, x: np.ndarray, lows: np.ndarray, highs: np.ndarray,
@@ -250,6 +254,9 @@ def frontier(scenario: Any, levers: dict[str, tuple[float, float]], budgets: Seq
              **kwargs) -> pd.DataFrame:
     """The optimum for each budget: ``budget, value, npv, npv_lo, npv_hi, spend`` and one column per lever."""
     rows = []
+    kwargs.setdefault("cache", {})
+    if kwargs.get("seed", 0) is None:
+        raise ClmsimError("a frontier needs a fixed seed (common random numbers across budgets)")
     for b in budgets:
         o = optimize(scenario, levers, float(b), **kwargs)
         rows.append({"budget": float(b), "objective": o.objective, "value": o.value, "npv": o.npv,

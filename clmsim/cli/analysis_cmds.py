@@ -246,6 +246,7 @@ def cmd_optimize(args) -> int:
               grid=o.grid, rounds=o.rounds, **_backend(args, "serial"), **opts)
     levers = {p: (b.low, b.high) for p, b in o.levers.items()}
     budget = args.budget if args.budget is not None else o.budget
+    kw["cache"] = {}   # one memo of evaluations for the optimum and the frontier
     best = optimize(exp.scenario, levers, budget, **kw)
     budgets = args.frontier if args.frontier is not None else o.frontier
     front = frontier(exp.scenario, levers, budgets, **kw) if budgets else pd.DataFrame()
