@@ -127,3 +127,24 @@ def test_chinese_strategy_override_paths_resolve():
     sc = load("textbook_zh")
     assert sc.spec_for("发展投入加倍").retention.programs["关系发展计划"].spend_per_customer == 40
     assert sc.spec_for("获客转保留").acquisition.channels["广告"].spend_per_period == 30000
+
+
+def test_chinese_names_give_the_same_analytic_results_as_english():
+    # oracle: renaming stages, segments, programs and strategies cannot change any number
+    from clmsim.api import simulate
+
+    en = simulate(SCENARIOS / "textbook.yaml", engine="analytic").runs
+    zh = simulate(SCENARIOS / "textbook_zh.yaml", engine="analytic").runs
+    assert len(en) == len(zh) == 5
+    np.testing.assert_allclose(zh["npv"].to_numpy(), en["npv"].to_numpy(), rtol=1e-12)
+    assert list(zh["strategy"])[1:] == list(load("textbook_zh").strategy_names)[1:]
+
+
+@pytest.mark.parametrize("name", LIBRARY)
+def test_library_scenario_runs_on_the_analytic_engine(name):
+    # every library scenario avoids Monte-Carlo-only features, so the exact engine accepts it
+    from clmsim.api import simulate
+
+    runs = simulate(SCENARIOS / f"{name}.yaml", engine="analytic", nodes=4).runs   # few nodes: fast
+    assert list(runs["strategy"]) == list(load(name).strategy_names)
+    assert np.all(np.isfinite(runs["npv"].to_numpy()))
