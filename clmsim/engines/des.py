@@ -433,7 +433,9 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, tr
     first = models[0]
     prov = dict(scenario=first.name, scenario_hash=first.scenario_hash, engine="des", seed=root.entropy,
                 runs=int(runs), mode="discrete-event", period=first.period, horizon=first.horizon,
-                convention=CONVENTION, customer_periods=int(sum(r.customer_periods for r in records)),
+                convention=CONVENTION,
+                active_stages=[n for n, k in zip(first.stage_names, first.stage_kind) if k == ACTIVE],
+                customer_periods=int(sum(r.customer_periods for r in records)),
                 strategies=[m.strategy for m in models], workers=int(workers), trace_runs=sorted(trace),
                 operations=sorted({f for m in models for f in m.operational_features()}),
                 seconds=_time.perf_counter() - t0)
