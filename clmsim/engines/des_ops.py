@@ -231,6 +231,9 @@ class Operations:
         if arrive > env.now:
             yield env.timeout(arrive - env.now)
         deadline = t * self.D - team.team.response_delay_days
+        if env.now >= deadline:  # arrives too late for any effect to land before the next move
+            self._renege(cid, stage)
+            return
         never = env.event()
         pot = self.program_budget.get(p)
         paid = 0.0
