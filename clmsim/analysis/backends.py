@@ -29,9 +29,22 @@ BACKENDS = ("serial", "processes", "dask")
 
 
 def _worker_init() -> None:
-    """Process-pool initializer: one numba thread per worker (set before numba loads)."""
+    """Process-pool initializer: one numba thread per worker (set before numba loads), and
+    exit when the parent process dies (a killed ``clmsim sweep`` leaves no orphans computing)."""
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = "1"
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        import time
+
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="clmsim-parent-watch", daemon=True).start()
 
 
 @dataclass

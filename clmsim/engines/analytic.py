@@ -216,16 +216,31 @@ def _table_values(ch: Chains, v: float) -> tuple[np.ndarray, np.ndarray, np.ndar
     return out[..., 0], out[..., 1], out[..., 2]
 
 
-def _clv_table(ch: Chains, fwd: dict, v: float) -> pd.DataFrame:
+def _table_life_h(ch: Chains) -> np.ndarray:
+    """Expected active periods 1..H per (segment, state), mixed over the nodes of ``ch``."""
+    G, Q, E = ch.w.shape + (ch.space.size,)
+    return _mix_nodes(ch, _backward(ch, np.zeros((G, Q, E)), 1.0, reward="active"))
+
+
+def _clv_table(ch: Chains, fwd: dict, v: float, main: tuple | None = None) -> pd.DataFrame:
     """Per segment and stage: CLV over the horizon and for ever, lifetime, long-run mix.
 
     ``ch`` holds the tail nodes (``build_chains(..., tail=True)``); ``fwd`` the forward
-    pass (for the inflow vectors, recomputed here on the tail nodes)."""
+    pass (for the inflow vectors, recomputed here on the tail nodes). ``main`` =
+    (chains, W_0, L_0) on the main nodes, where horizon sums are exact: the tail
+    nodes then only add what lies beyond the horizon."""
     m, sp = ch.model, ch.space
     inflow_t, ref_land = _entry_vectors(ch)
     fwd = {"inflow": inflow_t, "ref_land": ref_land, "ref_rate": fwd["ref_rate"]}
     G, S = m.n_segments, m.n_stages
     horizon, infinite, life = _table_values(ch, v)
+    if main is not None:
+        mch, W0, L0 = main
+        exact_h, exact_l = _mix_nodes(mch, W0), _mix_nodes(mch, L0)
+        with np.errstate(invalid="ignore"):
+            infinite = exact_h + (infinite - horizon)
+            life = np.where(np.isfinite(life), exact_l + (life - _table_life_h(ch)), life)
+        horizon = exact_h
     life = life + ch.active  # the entry period counts when the entry stage is active
     life = life + _divergent_mixture(ch, 1.0, "active")
     if v == 1.0:
@@ -357,8 +372,13 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
     pdf.insert(0, "strategy", model.strategy)
     for col in ("sd", "q05", "q50", "q95"):
         pdf[col] = np.nan
-    tail = build_chains(model, max(nodes // 2, TAIL_MIN_NODES), tail=True) if any(h.kind != "none" for h in model.heterogeneity) else ch
-    return {"runs": row, "periods": pdf, "clv": _clv_table(tail, fwd, v), "chains": ch,
+    if any(h.kind != "none" for h in model.heterogeneity):
+        tail = build_chains(model, max(nodes // 2, TAIL_MIN_NODES), tail=True)
+        L0 = _backward(ch, zeros, 1.0, reward="active")
+        table = _clv_table(tail, fwd, v, main=(ch, W[0], L0))
+    else:
+        table = _clv_table(ch, fwd, v)
+    return {"runs": row, "periods": pdf, "clv": table, "chains": ch,
             "customer_periods": fwd["customer_periods"]}
 
 

@@ -135,12 +135,24 @@ def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int,
 
 
 def graded(het: Heterogeneity, breaks: np.ndarray, floor: float) -> np.ndarray:
-    """Add a geometric mesh ``b 2^-j`` from the first break (or the draw's mean) down to
-    ``floor``: infinite-horizon values behave like ``1 / (d + c x)`` near ``x = 0``, so
-    pieces shrinking towards 0 keep that near-pole at a fixed relative distance."""
-    top = breaks[0] if breaks.size else (het.mean if het.kind == "gamma" else het.alpha / (het.alpha + het.beta))
+    """Add a geometric mesh ``b 2^j`` around the first break (or the draw's mean ``b``):
+    down to ``floor`` and up to the end of the bulk (1 for beta, mean + 10 sd for gamma).
+
+    Infinite-horizon values behave like ``1 / (d + c x)`` near ``x = 0``; with pieces
+    whose length is proportional to their distance from 0, that near-pole stays at a
+    fixed relative distance from every piece and each Gauss rule converges geometrically.
+    """
+    if het.kind == "gamma":
+        top = breaks[0] if breaks.size else het.mean
+        upper = het.mean * (1.0 + 10.0 * het.cv)
+    else:
+        top = breaks[0] if breaks.size else het.alpha / (het.alpha + het.beta)
+        upper = 1.0
     j = int(np.clip(np.ceil(np.log2(top / floor)) if floor > 0 else 1, 1, 60))
-    return np.union1d(breaks, top * 2.0 ** -np.arange(1, j + 1))
+    down = top * 2.0 ** -np.arange(1, j + 1)
+    up = top * 2.0 ** np.arange(1, 60)
+    up = up[up < upper / 1.5]
+    return np.union1d(np.union1d(breaks, down), up)
 
 
 def mixture_nodes(het: Heterogeneity, breaks: np.ndarray | None = None,

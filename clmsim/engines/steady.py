@@ -138,6 +138,11 @@ def long_run_mix(M: np.ndarray, inflow: np.ndarray, ref_entry: np.ndarray, ref_r
             x = ya + alpha / (1.0 - beta) * ye
             out[:, idx] = x / x.sum()
             return out, "steady state"
+        if beta >= 1.0:  # referrals outrun churn: Perron root lam > 1 solves e (lam I - D)^-1 rho = 1
+            lam = _secular_root(D, e, rho)
+            x = np.linalg.solve(np.swapaxes(lam * np.eye(n)[None] - D, 1, 2), e[..., None])[..., 0]
+            out[:, idx] = x / x.sum()
+            return out, f"Perron vector (population growing by {lam - 1:.4%} per period)"
     weights = (inflow.sum(axis=1) + ref_entry.sum(axis=1) + 1e-300) > 0  # nodes that carry customers
     coupled = bool((rho > 0).any() and (e > 0).any())
     size = N * n
@@ -174,6 +179,23 @@ def long_run_mix(M: np.ndarray, inflow: np.ndarray, ref_entry: np.ndarray, ref_r
     vec = np.where(np.abs(vec) < 1e-15, 0.0, vec)
     out[:, idx] = vec.reshape(N, n)
     return out, "Perron vector"
+
+
+def _secular_root(D: np.ndarray, e: np.ndarray, rho: np.ndarray) -> float:
+    """Root ``lam >= 1`` of ``h(lam) = e (lam I - D)^-1 rho = 1`` (``h`` decreases for
+    ``lam`` above every block's spectral radius, here < 1, and ``h(1) >= 1``)."""
+    from scipy.optimize import brentq
+
+    n = D.shape[1]
+
+    def h(lam: float) -> float:
+        At = np.swapaxes(lam * np.eye(n)[None] - D, 1, 2)
+        return float((np.linalg.solve(At, e[..., None])[..., 0] * rho).sum()) - 1.0
+
+    hi = 2.0
+    while h(hi) > 0:
+        hi *= 2.0
+    return brentq(h, 1.0, hi, xtol=1e-15, rtol=1e-15)
 
 
 def _left(y: np.ndarray, D: np.ndarray, rho: np.ndarray, e: np.ndarray) -> np.ndarray:
