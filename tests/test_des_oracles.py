@@ -205,3 +205,27 @@ def test_throughput_on_telecom_at_least_half_a_million_customer_periods_per_seco
     frate = fres.provenance["customer_periods"] / fres.provenance["seconds"]
     print(f"des {rate:,.0f} customer-periods/s, fast {frate:,.0f}, fast/des ratio {frate / rate:.1f}")
     assert rate >= 5e5
+
+
+@pytest.mark.slow
+def test_capacity_and_budget_cap_means_agree_with_fast_engine():
+    """Features the analytic engine refuses (win-back capacity, program budget cap): des and fast
+    means agree within 4.5 standard errors of the difference (independent samples)."""
+    fast = pytest.importorskip("clmsim.engines.fast")
+    text = (ROOT / "reference" / "winback.yaml").read_text() + """
+retention:
+  programs:
+    care:
+      target: [member]
+      spend_per_customer: 3
+      effect: {churn_reduction_max: 0.5, half_saturation_spend: 2}
+      budget_cap_per_period: 1500
+"""
+    model = compile_model(scenario_from_text(text, overrides=["winback.policies.offer.capacity_per_period=20",
+                                                              "time.horizon=24"]))
+    d = des.simulate([model], runs=60, seed=5).runs
+    f = fast.simulate([model], runs=300, seed=6, mode="individual").runs
+    for col in ("npv", "retention_spend", "contacts", "won_back", "churned", "active_end"):
+        se = np.sqrt(d[col].var(ddof=1) / len(d) + f[col].var(ddof=1) / len(f))
+        assert abs(d[col].mean() - f[col].mean()) <= Z * se + 1e-9 * abs(f[col].mean()), col
+    assert d["contacts"].max() <= 20 * 24
