@@ -180,6 +180,8 @@ def test_comparison_plot_orders_by_mean_and_labels():
 def test_break_even_points_linear_interpolation():
     assert plots.break_even_points([0, 10, 20], [-10, 10, 30]) == [5.0]
     assert plots.break_even_points([0, 10], [1, 2]) == []
+    assert plots.break_even_points([0, 10, 20], [0, -1, -3]) == []  # the reference point is no crossing
+    assert plots.break_even_points([0, 10, 20], [-1, 0, 3]) == [10.0]
 
 
 def test_npv_vs_budget_line_band_break_even():
@@ -266,3 +268,14 @@ def test_cjk_font_used_when_installed():
     ax = plots.transition_heatmap(P, ["考察期", "形成期"])
     fam = ax.get_yticklabels()[0].get_fontfamily()
     assert font in fam
+
+
+def test_morris_bars_are_mu_star_with_interval_and_sigma_markers():
+    df = pd.DataFrame({"parameter": ["a", "b"], "mu_star": [5.0, 2.0], "mu_star_lo": [4.0, 1.5],
+                       "mu_star_hi": [6.0, 2.5], "sigma": [1.0, 0.5]})
+    ax = plots.morris_screening(df)
+    bars = [c for c in ax.containers if isinstance(c, BarContainer)][0]
+    assert [b.get_width() for b in bars] == pytest.approx([2.0, 5.0])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "a"]
+    sigma = [ln for ln in ax.lines if ln.get_label() == "\u03c3 (interactions)"][0]
+    assert list(sigma.get_xdata()) == [0.5, 1.0]

@@ -4,7 +4,7 @@ and returns the matplotlib Axes (never ``plt.show()``; no pyplot state is touche
 Modules: :mod:`.occupancy` (stacked stage occupancy with bands), :mod:`.flows`
 (transition heatmap, alluvial stage flows), :mod:`.clv` (CLV distribution),
 :mod:`.survival` (cohort survival), :mod:`.compare` (paired differences vs baseline),
-:mod:`.budget` (NPV/ROI vs budget, frontier), :mod:`.sensitivity` (tornado, Sobol),
+:mod:`.budget` (NPV/ROI vs budget, frontier), :mod:`.sensitivity` (tornado, Sobol, Morris),
 :mod:`.style` (palette, formatters, CJK fonts).
 """
 
@@ -13,11 +13,11 @@ from .clv import clv_distribution, clv_summary
 from .compare import comparison_plot, paired_differences
 from .flows import cohort_flows, stage_flow, transition_heatmap
 from .occupancy import occupancy_area, occupancy_panels
-from .sensitivity import sobol_indices, tornado
+from .sensitivity import morris_screening, sobol_indices, tornado
 from .survival import binomial_band, survival_curve
 
 __all__ = [
     "binomial_band", "break_even_points", "budget_frontier", "clv_distribution", "clv_summary", "cohort_flows",
-    "comparison_plot", "npv_vs_budget", "occupancy_area", "occupancy_panels", "paired_differences",
+    "comparison_plot", "morris_screening", "npv_vs_budget", "occupancy_area", "occupancy_panels", "paired_differences",
     "sobol_indices", "stage_flow", "survival_curve", "tornado", "transition_heatmap",
 ]

@@ -19,19 +19,24 @@ from .style import NEUTRAL, color, money, money_formatter, new_axes, percent_for
 
 
 def break_even_points(x, y, level: float = 0.0) -> list[float]:
-    """Budgets where the piecewise-linear curve ``y(x)`` crosses ``level`` (sorted by ``x``)."""
+    """Budgets where the piecewise-linear curve ``y(x)`` crosses ``level`` (sorted by ``x``).
+
+    Only sign changes count: a point exactly at ``level`` (e.g. the reference level of a
+    difference, 0 by construction) is a crossing only when the curve goes from one side to the
+    other through it.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float) - level
     order = np.argsort(x)
     x, y = x[order], y[order]
+    nz = np.flatnonzero(y != 0)
     out = []
-    for i in range(len(x) - 1):
-        if y[i] == 0:
-            out.append(float(x[i]))
-        elif y[i] * y[i + 1] < 0:
-            out.append(float(x[i] - y[i] * (x[i + 1] - x[i]) / (y[i + 1] - y[i])))
-    if len(x) and y[-1] == 0:
-        out.append(float(x[-1]))
+    for a, b in zip(nz[:-1], nz[1:]):
+        if y[a] * y[b] < 0:
+            if b == a + 1:
+                out.append(float(x[a] - y[a] * (x[b] - x[a]) / (y[b] - y[a])))
+            else:  # exact zeros between a and b: the curve crosses at the first of them
+                out.append(float(x[a + 1]))
     return out
 
 

@@ -140,7 +140,8 @@ def clv_distribution(data, strategies: str | Sequence[str] = "baseline", *, ax=N
                              f"[{money(sm.lo, currency)}, {money(sm.hi, currency)}]")
         src = sums[0]
         what = "customers" if src.source == "clv_hist" else "runs"
-        ax.set_xlabel("CLV per acquired customer" + (f" ({currency})" if currency else " (currency units)")
+        who = "acquired" if cohort in ("acquired", None) or src.source == "runs" else str(cohort)
+        ax.set_xlabel(f"CLV per {who} customer" + (f" ({currency})" if currency else " (currency units)")
                       + ("" if src.source == "clv_hist" else ", mean per run"))
         ax.set_ylabel(f"share of {what}")
         ax.xaxis.set_major_formatter(money_formatter(currency))

@@ -4,6 +4,7 @@ Tornado (one at a time): each uncertain input is set to its low and its high val
 with the others at base; the bars show the output change from the base value, the
 widest swing on top. Sobol: first-order ``S1`` (share of output variance explained by
 the input alone) and total-order ``ST`` (including its interactions), with intervals.
+Morris: ``mu*`` (mean absolute elementary effect) and ``sigma`` (their spread).
 """
 
 from __future__ import annotations
@@ -96,5 +97,47 @@ def sobol_indices(df: pd.DataFrame, *, ax=None, output: str = "NPV", title: str 
         ax.grid(axis="y", visible=False)
         ax.set_xlabel(f"share of {output} variance")
         ax.set_title(title if title is not None else f"Sobol indices of {output} (95% intervals)")
+        ax.legend(loc="lower right")
+    return ax
+
+
+def morris_screening(df: pd.DataFrame, *, ax=None, output: str = "NPV", currency: str = "",
+                     title: str | None = None):
+    """Morris elementary effects: ``mu*`` (mean absolute effect) as bars with their 95%
+    interval, ``sigma`` (spread of the effects: interactions or non-linearity) as diamonds.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Columns ``parameter``, ``mu_star``, ``sigma`` and optionally ``mu_star_lo``/``mu_star_hi``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.containers`` holds the mu* ``BarContainer`` (widths = mu*, largest on top); the
+        sigma markers are the line labelled ``"sigma (interactions)"``.
+    """
+    require_columns(df, ("parameter", "mu_star", "sigma"), "Morris indices")
+    if df.empty:
+        raise ClmsimError("Morris indices: no parameters")
+    d = df.sort_values("mu_star")
+    names = d["parameter"].astype(str).tolist()
+    with style_context(names):
+        ax = new_axes(ax, figsize=(8.0, 1.0 + 0.5 * len(d)))
+        y = np.arange(len(d))
+        m = d["mu_star"].to_numpy(float)
+        err = None
+        if {"mu_star_lo", "mu_star_hi"} <= set(d.columns):
+            err = np.vstack([m - d["mu_star_lo"].to_numpy(float), d["mu_star_hi"].to_numpy(float) - m])
+            err = np.clip(err, 0, None)
+        ax.barh(y, m, color=color(0), xerr=err, capsize=3, label="\u03bc* (mean absolute effect)")
+        ax.plot(d["sigma"].to_numpy(float), y, "D", color=color(1), linestyle="none",
+                label="\u03c3 (interactions)")
+        ax.set_yticks(y, names)
+        ax.grid(axis="y", visible=False)
+        ax.set_xlim(left=0)
+        ax.xaxis.set_major_formatter(money_formatter(currency))
+        ax.set_xlabel(f"effect on {output} of moving one input across its range")
+        ax.set_title(title if title is not None else f"Morris screening of {output}")
         ax.legend(loc="lower right")
     return ax

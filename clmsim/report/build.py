@@ -64,7 +64,13 @@ def headlines(comp, horizon_text: str = "") -> list[Headline]:
         note = f"paired over {n} runs; wins {win:.0%} of runs" if mc else "exact expectations"
         out.append(Headline(f"Best strategy: {s}, NPV gain vs {base}", float(best["mean"]),
                             _hw(best["ci_lo"], best["ci_hi"]), "money", note, exact=not mc))
-        if "roi" in rows.index and not math.isnan(rows.loc["roi", "mean"]):
+        d_spend = rows.loc["total_spend"] if "total_spend" in rows.index else None
+        if d_spend is not None and d_spend["mean"] < 0:
+            # a cut: ROI = gain / (negative spend) would read as a loss; show the saving instead
+            out.append(Headline(f"Spend saved by {s} vs {base}", -float(d_spend["mean"]),
+                                _hw(d_spend["ci_lo"], d_spend["ci_hi"]), "money",
+                                "undiscounted, over the horizon", exact=not mc))
+        elif "roi" in rows.index and not math.isnan(rows.loc["roi", "mean"]):
             r = rows.loc["roi"]
             out.append(Headline(f"ROI of {s} vs {base}", float(r["mean"]), _hw(r["ci_lo"], r["ci_hi"]), "percent",
                                 "extra NPV / extra spend", exact=not mc))
@@ -76,6 +82,8 @@ def headlines(comp, horizon_text: str = "") -> list[Headline]:
 def strategy_table(comp) -> ReportTable:
     """Per strategy: NPV, difference vs baseline, ROI and win share, each with its half-width."""
     s = comp.summary()
+    t = comp.table()
+    dsp = t[(t.kind == "vs_baseline") & (t.metric == "total_spend")].set_index("strategy")
     mc = comp.provenance.get("monte_carlo", True)
     rows = []
     for r in s.to_dict("records"):
@@ -98,10 +106,14 @@ def strategy_table(comp) -> ReportTable:
                       pct=True),
             "wins": "" if math.isnan(r.get("win_share", float("nan"))) else f"{r['win_share']:.0%}",
             "total spend": human(r["total_spend"], 4),
+            f"spend vs {comp.baseline}": (human(float(dsp.loc[r["strategy"], "mean"]), 3)
+                                          if r["strategy"] in dsp.index else ""),
         })
     note = ("\u00b1 = half-width of the 95% interval; differences and ROI are paired over runs with common "
-            "random numbers; 'wins' = share of runs where the strategy's NPV beats the baseline's."
-            if mc else "Exact expectations (analytic engine).")
+            "random numbers; 'wins' = share of runs where the strategy's NPV beats the baseline's. "
+            if mc else "Exact expectations (analytic engine). ")
+    note += ("ROI = NPV difference / spend difference (spend undiscounted, over the horizon); when a strategy "
+             "spends less (negative spend difference) a positive NPV difference gives a negative ROI.")
     return ReportTable("strategies", "Strategies compared", pd.DataFrame(rows), s, note)
 
 
@@ -142,13 +154,23 @@ def load_run_dir(run_dir: str | Path) -> Results:
 
 def find_scenario(run_dir: Path, results: Results, scenario: str | Path | None = None):
     """The scenario behind a run directory: ``scenario`` if given, else ``scenario.yaml`` in the
-    directory, else the provenance's ``source`` path when it still exists (None otherwise)."""
+    directory, else the provenance's ``scenario_source`` (or ``source``) path when it still
+    exists (None otherwise). A scenario whose hash differs from the results' is refused."""
     from ..scenario import load_scenario
 
-    candidates = [scenario] if scenario else [run_dir / "scenario.yaml", results.provenance.get("source")]
+    prov = results.provenance
+    candidates = [scenario] if scenario else [run_dir / "scenario.yaml", prov.get("scenario_source"),
+                                              prov.get("source")]
     for c in candidates:
         if c and Path(c).is_file():
-            return load_scenario(c)
+            sc = load_scenario(c)
+            want = prov.get("scenario_hash")
+            if want and sc.hash != want:
+                if scenario:
+                    raise ClmsimError(f"{c} is not the scenario of these results (hash {sc.hash}, "
+                                      f"results {want})")
+                continue
+            return sc
     if scenario:
         raise ClmsimError(f"scenario file not found: {scenario}")
     return None
@@ -197,7 +219,13 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     if len(results.strategies) > 6:
         missing.append(f"stage occupancy is drawn for the first 6 of {len(results.strategies)} strategies")
     if mc:
-        rep.figures.append(figures.clv_figure(results, results.strategies[:1]))
+        try:
+            rep.figures.append(figures.clv_figure(results, results.strategies[:1]))
+        except ClmsimError:
+            try:
+                rep.figures.append(figures.clv_figure(results, results.strategies[:1], cohort="initial"))
+            except ClmsimError as exc:
+                missing.append(f"CLV distribution: {exc}")
     else:
         missing.append("CLV distribution: exact expectations have no spread; run a Monte Carlo engine "
                        "(--engine fast) to see it")

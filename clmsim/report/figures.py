@@ -73,23 +73,26 @@ def comparison_figure(diffs: pd.DataFrame, baseline: str = "baseline", n_runs: i
     return ReportFigure("compare_npv", f"NPV versus {baseline}", how, fig, diffs)
 
 
-def clv_figure(results, strategies: Sequence[str]) -> ReportFigure:
-    """CLV distribution of acquired customers (or of run means)."""
+def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired") -> ReportFigure:
+    """CLV distribution of acquired (or initial) customers, or of run means."""
+    sm = [plots.clv_summary(results, s, cohort=cohort) for s in strategies]
     fig, ax = _fig(8.0, 4.3, strategies)
-    plots.clv_distribution(results, list(strategies), ax=ax)
-    sm = [plots.clv_summary(results, s) for s in strategies]
+    plots.clv_distribution(results, list(strategies), ax=ax, cohort=cohort)
     data = pd.concat([pd.DataFrame({"strategy": s.strategy, "lo": s.edges[:-1], "hi": s.edges[1:],
                                     "share": s.share}) for s in sm], ignore_index=True)
     if sm[0].source == "clv_hist":
+        who = ("customers acquired during the horizon" if cohort == "acquired"
+               else "customers present at the start")
         how = ("The histogram shows how the lifetime value (discounted contribution minus retention and "
-               "win-back spend, up to the horizon, without acquisition cost) spreads over the customers "
-               "acquired during the horizon. The solid line is the mean; the shaded band holds the middle "
+               "win-back spend, up to the horizon, without acquisition cost) spreads over the "
+               f"{who}. The solid line is the mean; the shaded band holds the middle "
                "90% of customers. Many customers are worth little and a few are worth a lot: plan on the mean, "
                "not on a typical customer.")
     else:
         how = ("The histogram shows the mean CLV of acquired customers in each simulated run; the solid line "
                "is the overall mean and the shaded band its 95% interval.")
-    return ReportFigure("clv", "CLV of acquired customers", how, fig, data)
+    return ReportFigure("clv", f"CLV of {'acquired' if cohort == 'acquired' else 'initial'} customers", how,
+                        fig, data)
 
 
 def baseline_matrix(model: CompiledModel, segment: int = 0) -> np.ndarray:
@@ -99,10 +102,20 @@ def baseline_matrix(model: CompiledModel, segment: int = 0) -> np.ndarray:
     return model.transition_matrix(segment, churn, up)
 
 
+def used_stages(model: CompiledModel) -> np.ndarray:
+    """Indices of the stages worth showing: all but prospect stages that nobody starts in
+    and no channel fills (an unused prospect stage is only an empty row and column)."""
+    entries = {c.entry_stage for c in model.channels}
+    keep = [s for s in range(model.n_stages)
+            if not (model.stage_kind[s] == PROSPECT and model.initial[:, s].sum() == 0 and s not in entries)]
+    return np.asarray(keep, dtype=int)
+
+
 def heatmap_figure(model: CompiledModel) -> ReportFigure:
-    """Transition heatmap of the first segment."""
-    names = list(model.stage_names)
-    P = baseline_matrix(model)
+    """Transition heatmap of the first segment (unused prospect stages left out)."""
+    keep = used_stages(model)
+    names = [model.stage_names[s] for s in keep]
+    P = baseline_matrix(model)[np.ix_(keep, keep)]
     with style_context(names):
         fig = Figure(figsize=(1.6 + 0.8 * len(names), 0.8 + 0.7 * len(names)), layout="constrained")
         ax = fig.add_subplot()
@@ -166,7 +179,8 @@ def survival_figure(t, simulated, analytic, cohort: int, unit: str, runs: int) -
     return ReportFigure("survival", "Cohort survival", how, fig, data)
 
 
-def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_label: str) -> ReportFigure:
+def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_label: str,
+                 reference_text: str = "") -> ReportFigure:
     """NPV difference and ROI versus a budget lever."""
     with style_context():
         fig = Figure(figsize=(11.0, 4.2), layout="constrained")
@@ -183,25 +197,52 @@ def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_l
         ax2.set_visible(False)
     return ReportFigure(
         "sweep", f"Sweeping {lever}",
-        f"Left: how much NPV each spend level adds compared with the scenario as written "
-        f"({baseline_label}), with its 95% paired interval (shaded). Right: ROI = extra NPV / extra spend; "
-        "the dashed line is break-even (0): above it, every extra unit spent returns more than it costs. "
-        "The best level is where the left curve peaks, not where ROI is highest.", fig, df)
+        f"Left: how much NPV each spend level adds compared with {reference_text or baseline_label}, with its "
+        "95% paired interval (shaded; every level sees the same random customers). Right: ROI = extra NPV / "
+        "extra spend; the dashed line is break-even (0): above it, the spend returns more than it costs. "
+        "The dotted vertical line is the spend as written in the scenario. The best level is where the left "
+        "curve peaks, not where ROI is highest.", fig, df)
+
+
+def path_label(path: str) -> str:
+    """A readable name for a dotted scenario path:
+    ``transitions.declining.churned -> 'declining → churned'``,
+    ``stages.loyal.revenue.mean -> 'loyal: revenue mean'``,
+    ``retention.programs.save_desk.effect.churn_reduction_max -> 'save desk: churn reduction max'``."""
+    parts = str(path).split(".")
+    if len(parts) == 3 and parts[0] == "transitions":
+        return f"{parts[1]} \u2192 {parts[2]}"
+    if len(parts) >= 3 and parts[0] == "stages":
+        return f"{parts[1]}: {' '.join(parts[2:]).replace('_', ' ')}"
+    if len(parts) >= 4 and parts[0] in ("retention", "winback", "acquisition"):
+        rest = [q for q in parts[3:] if q not in ("effect", "response")]
+        return f"{parts[2].replace('_', ' ')}: {' '.join(rest).replace('_', ' ')}"
+    return str(path)
+
+
+def _labelled(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.copy()
+    out["parameter"] = [path_label(p) for p in out["parameter"]]
+    return out
 
 
 def tornado_figure(df: pd.DataFrame, base: float, output: str = "NPV") -> ReportFigure:
     """One-at-a-time sensitivity."""
+    data = df
+    df = _labelled(df)
     fig, ax = _fig(8.5, 1.4 + 0.55 * len(df), df["parameter"].astype(str))
     plots.tornado(df, base, ax=ax, output=output)
     return ReportFigure(
         "tornado", f"What moves {output}",
         f"Each bar moves one assumption to the low (blue) or high (orange) end of its range with all others "
         f"as written; the bar shows how far {output} moves from the base (vertical line). The widest bars "
-        "on top are the assumptions worth checking first.", fig, df)
+        "on top are the assumptions worth checking first.", fig, data)
 
 
 def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) -> ReportFigure:
     """Sobol indices."""
+    data = df
+    df = _labelled(df)
     fig, ax = _fig(8.5, 1.4 + 0.6 * len(df), df["parameter"].astype(str))
     plots.sobol_indices(df, ax=ax, output=output)
     return ReportFigure(
@@ -209,4 +250,19 @@ def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) ->
         f"When all assumptions vary together over their ranges, S1 (blue) is the share of the variance of "
         f"{output} each explains alone, ST (orange) includes its interactions with the others. ST near 0: the "
         "assumption does not matter; ST much larger than S1: it matters through interactions."
-        + (f" Estimated from {n:,} model evaluations; the whiskers are 95% intervals." if n else ""), fig, df)
+        + (f" Estimated from {n:,} model evaluations; the whiskers are 95% intervals." if n else ""), fig, data)
+
+
+def morris_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) -> ReportFigure:
+    """Morris screening."""
+    data = df
+    df = _labelled(df)
+    fig, ax = _fig(8.5, 1.4 + 0.55 * len(df), df["parameter"].astype(str))
+    plots.morris_screening(df, ax=ax, output=output)
+    return ReportFigure(
+        "morris", "Screening the assumptions (Morris)",
+        f"Each assumption is moved across its range many times, from different starting points with the others "
+        f"varying too. The bar (\u03bc*) is the average size of the change in {output} it causes; the diamond "
+        "(\u03c3) is how much that change depends on the other assumptions. Long bars matter; a diamond far to "
+        "the right of its bar's end means the effect depends on the other inputs."
+        + (f" {n:,} model evaluations; whiskers are 95% intervals." if n else ""), fig, data)

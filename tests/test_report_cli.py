@@ -1,0 +1,82 @@
+"""`clmsim report RUN_DIR` and `clmsim demo`: end to end through the CLI entry point."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from html.parser import HTMLParser  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from clmsim import api  # noqa: E402
+from clmsim.cli import main  # noqa: E402
+from clmsim.demo import DemoPlan, run_demo  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+REF = ROOT / "scenarios" / "reference" / "winback.yaml"
+
+
+def images(path: Path) -> list[str]:
+    found = []
+
+    class P(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                found.append(dict(attrs)["src"])
+
+    P().feed(path.read_text(encoding="utf-8"))
+    return found
+
+
+def test_report_command_on_a_run_directory(tmp_path, capsys):
+    res = api.simulate(REF, engine="fast", runs=6, seed=3, mode="counts")
+    res.to_parquet(tmp_path / "run")
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep")]) == 0
+    out = tmp_path / "rep" / "report.html"
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    srcs = images(out)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    html = out.read_text(encoding="utf-8")
+    assert "reference-winback" in html and "Resolved scenario" in html  # found via scenario_source
+
+
+def test_report_command_bad_directory_is_exit_2_with_message(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope")]) == 2
+    assert "run directory not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "empty")]) == 2
+    assert "holds no results" in capsys.readouterr().err
+
+
+def test_report_command_refuses_a_different_scenario(tmp_path, capsys):
+    api.simulate(REF, engine="fast", runs=3, seed=3, mode="counts").to_parquet(tmp_path / "run")
+    other = ROOT / "scenarios" / "reference" / "geometric.yaml"
+    assert main(["report", str(tmp_path / "run"), "--scenario", str(other)]) == 2
+    assert "is not the scenario of these results" in capsys.readouterr().err
+
+
+def test_demo_bad_arguments_are_exit_2(capsys):
+    assert main(["demo", "--runs", "1"]) == 2
+    assert "--runs must be at least 2" in capsys.readouterr().err
+    assert main(["demo", "--scenario", "no/such.yaml"]) == 2
+    assert "scenario file not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_small_plan_writes_report_with_every_section(tmp_path):
+    lines = []
+    plan = DemoPlan(scenario=str(ROOT / "scenarios" / "telecom.yaml"), out=str(tmp_path / "demo"), runs=2,
+                    levels=(0.0, 24.0), sweep_runs=2, uncertain=("transitions.declining.churned",
+                                                                 "stages.loyal.revenue.mean"),
+                    morris_trajectories=2, sensitivity_runs=1, cohort=300)
+    outcome = run_demo(plan, echo=lines.append)
+    assert outcome.report.exists()
+    keys = {p.stem for p in outcome.report.parent.glob("*.png")}
+    assert {"compare_npv", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "transitions",
+            "flows"} <= keys
+    assert len(images(outcome.report)) == len(keys)
+    assert outcome.table.splitlines()[0].split()[:2] == ["strategy", "NPV"]
+    assert [m for m in outcome.missing if not m.startswith("Sobol")] == []
+    assert (tmp_path / "demo" / "sweep-experiment.yaml").exists()
+    assert any(line.startswith("[compare] done") for line in lines)
