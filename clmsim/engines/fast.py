@@ -38,7 +38,7 @@ import pandas as pd
 
 from .. import rng
 from ..errors import ClmsimError, UnsupportedFeature
-from ..model.compiled import CONVENTION, CompiledModel
+from ..model.compiled import ACTIVE, CONVENTION, CompiledModel
 from ..results import PERIOD_ITEMS, Results
 
 MODES = ("auto", "individual", "counts")
@@ -232,6 +232,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
                 seed=root.entropy, runs=int(runs), mode=chosen, period=models[0].period,
                 horizon=models[0].horizon, convention=CONVENTION, customer_periods=work,
                 strategies=[m.strategy for m in models], threads=kernels_chain.threads_used(threads),
+                active_stages=[n for n, k in zip(models[0].stage_names, models[0].stage_kind) if k == ACTIVE],
                 seconds=time.perf_counter() - t0)
     if chosen == "counts" and opts["het_nodes"] > 0:
         prov["het_nodes"] = opts["het_nodes"]
