@@ -225,3 +225,12 @@ def test_deep_nesting_is_a_clean_error(capsys, tmp_path):
     code, _, err = run(capsys, "validate", str(bad))
     assert code == 2
     assert err.splitlines()[0] == f"{bad}:1:1: YAML nested too deeply"
+
+
+def test_validate_summary_lists_segment_overrides(capsys):
+    code, out, _ = run(capsys, "validate", str(ROOT / "scenarios" / "ecommerce.yaml"))
+    assert code == 0
+    seg = out.split("segments (share of new customers; what each changes):\n", 1)[1].split("acquisition", 1)[0]
+    assert "at_risk       35%" in seg
+    assert "regular -> vip 0.01, dormant 0.15" in seg
+    assert "regular: revenue 60 (cv 0.9), margin 0.22" in seg

@@ -34,6 +34,19 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(width - used, 0)
 
 
+def _econ(econ) -> str:
+    """``revenue 60 (cv 0.9), margin 0.22`` for the fields a segment overrides."""
+    parts = []
+    if econ.revenue is not None:
+        mean, cv = (econ.revenue.mean, econ.revenue.cv) if hasattr(econ.revenue, "mean") else (econ.revenue, 0.0)
+        parts.append(f"revenue {mean:g} (cv {cv:g})")
+    if econ.margin is not None:
+        parts.append(f"margin {econ.margin:g}")
+    if econ.cost_to_serve is not None:
+        parts.append(f"cost to serve {econ.cost_to_serve:g}")
+    return ", ".join(parts)
+
+
 def describe(scenario) -> str:
     """A readable summary of a validated scenario."""
     spec = scenario.spec
@@ -60,7 +73,15 @@ def describe(scenario) -> str:
         if row:
             lines.append(f"  {'':<12} -> {row}")
     if spec.segments:
-        lines.append("segments: " + ", ".join(f"{g} ({sg.share:.0%})" for g, sg in spec.segments.items()))
+        lines.append("segments (share of new customers; what each changes):")
+        for g, sg in spec.segments.items():
+            lines.append(f"  {_pad(g, 12)} {sg.share:>4.0%}")
+            for src, row in sg.transitions.items():
+                lines.append(f"  {'':<12} {src} -> " + ", ".join(f"{dst} {p:.3g}" for dst, p in row.items()))
+            for name, econ in sg.stages.items():
+                lines.append(f"  {'':<12} {name}: {_econ(econ)}")
+            if sg.heterogeneity is not None:
+                lines.append(f"  {'':<12} own heterogeneity")
     if model.channels:
         lines.append("acquisition channels:")
         for ch in model.channels:
