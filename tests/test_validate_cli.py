@@ -234,3 +234,10 @@ def test_validate_summary_lists_segment_overrides(capsys):
     assert "at_risk       35%" in seg
     assert "regular -> vip 0.01, dormant 0.15" in seg
     assert "regular: revenue 60 (cv 0.9), margin 0.22" in seg
+
+
+def test_schema_lets_a_file_that_extends_leave_required_fields_to_its_base(schema):
+    validator = jsonschema.Draft202012Validator(schema)
+    validator.validate({"extends": "telecom.yaml", "name": "telecom-3y", "time": {"horizon": 36}})
+    missing = [e.message for e in validator.iter_errors({"name": "alone"})]
+    assert any("'time' is a required property" in m for m in missing)

@@ -335,6 +335,10 @@ def json_schema() -> dict:
         "type": "string",
         "description": "Path of a base scenario, relative to this file, deep-merged under this one.",
     }
+    # a file that extends another may leave required fields to its base: clmsim checks the merge
+    required = schema.pop("required", [])
+    schema["if"] = {"required": ["extends"]}
+    schema["else"] = {"required": required}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "clmsim scenario"
     return schema
