@@ -214,3 +214,35 @@ def test_queue_discipline_orders_calls(discipline, second, third):
     # the agent frees at day 12: fifo serves customer 2 (waiting since day 0), recent_first
     # customer 0 (churned in period 1, more recent than time 0); the other follows at day 24
     assert sorted(contacts)[:3] == [(0.0, 1), (1.2, second), (2.4, third)]
+
+
+def test_queued_customer_moving_between_stages_of_its_policy_keeps_its_place():
+    text = """
+schema_version: 1
+name: ping-pong
+time: {period: month, horizon: 2}
+stages:
+  paying: {kind: active, revenue: 1}
+  lapsed_a: {kind: churned}
+  lapsed_b: {kind: churned}
+transitions:
+  lapsed_a: {lapsed_b: 1.0}
+  lapsed_b: {lapsed_a: 1.0}
+initial_population: {lapsed_a: 2}
+winback:
+  policies:
+    offer: {window: 3, coverage: 1, success: {base: 0}, return_stage: paying}
+operations:
+  days_per_period: 10
+  teams:
+    desk: {serves: offer, agents: 1, service_days: {mean: 15, cv: 0}, arrivals: start}
+"""
+    log, res = journey(text)
+    assert [e for e in log if e[0] == 1] == [
+        (1, 0.0, "start", "", "lapsed_a", 0.0),
+        (1, 0.0, "move", "lapsed_a", "lapsed_b", 0.0),      # moves, then queues (day 0)
+        (1, 0.0, "queue", "lapsed_b", "lapsed_b", 0.0),
+        (1, 1.0, "move", "lapsed_b", "lapsed_a", 0.0),      # still the same policy: stays queued
+        (1, 1.5, "contact", "lapsed_a", "lapsed_a", 0.0),   # agent frees at day 15
+    ]
+    assert res.runs.iloc[0]["reneged"] == 0

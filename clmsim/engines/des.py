@@ -152,6 +152,9 @@ class RunState:
         self.care_bit: dict[int, int] = {}
         self.care_spend = np.zeros(len(model.programs))
         self.occ_start = np.zeros(S)
+        self._policy_of = np.full(S, -1)   # win-back policy serving each churned stage
+        for w, wb in enumerate(model.winbacks):
+            self._policy_of[wb.from_stages] = w
 
     # ----------------------------------------------------------- bookkeeping
     def attribute(self, t: int, rows: np.ndarray, cash) -> None:
@@ -282,9 +285,13 @@ class RunState:
         self.log.many(float(t - 1), pop.cid[changed], "move", old, new, 0.0)
         if ops is None:
             return
-        left = changed[pop.waiting[changed]]
-        if len(left):
-            ops.expire(pop.cid[left])
+        moved = pop.waiting[changed]
+        if moved.any():  # queued customers who left the stages their policy serves renege
+            served = np.zeros(m.n_stages, dtype=bool)
+            for w in ops.winback_team:
+                served |= m.winbacks[w].from_stages
+            gone = moved & ~(served[new] & (self._policy_of[old] == self._policy_of[new]))
+            ops.expire(pop.cid[changed[gone]])
         for w in ops.winback_team:
             rows, _ = self._eligible(t, w)
             if len(rows):

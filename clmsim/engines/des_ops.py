@@ -201,6 +201,7 @@ class Operations:
         self.waits.append(start - arrive)
         tp = self.period_of(start)
         k = tp - churn_t - 1
+        stage = int(run.pop.stage[run.pop.row(cid)])   # may have moved within the policy's stages
         run.contact(tp, cid, wb.contact_cost, start / self.D, stage)
         success = float(self.rng.random()) < float(wb.success(k))
         yield env.timeout(self.service_days(team.team))
