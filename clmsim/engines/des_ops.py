@@ -153,6 +153,7 @@ class Operations:
         row = self.run.pop.row(cid)
         if row >= 0:
             self.run.pop._waiting[row] = False
+            stage = int(self.run.pop.stage[row])
         self.run.log.one(self.env.now / self.D, cid, "renege", stage, stage, 0.0)
 
     # ------------------------------------------------------------- win-back
