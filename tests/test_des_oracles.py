@@ -229,3 +229,23 @@ retention:
         se = np.sqrt(d[col].var(ddof=1) / len(d) + f[col].var(ddof=1) / len(f))
         assert abs(d[col].mean() - f[col].mean()) <= Z * se + 1e-9 * abs(f[col].mean()), col
     assert d["contacts"].max() <= 20 * 24
+
+
+LIBRARY = sorted(ROOT.glob("*.yaml")) + sorted((ROOT / "reference").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.stem)
+def test_customers_are_conserved_exactly_on_every_scenario(path):
+    """Oracle: bookkeeping. Customers at the end of period t = initial + everyone acquired or
+    referred up to t (lost customers still count in their lost stage); won back <= contacts."""
+    model = model_of(path, "time.horizon=4")
+    res = des.simulate([model], runs=1, seed=3)
+    p = res.periods
+    occ = p[p["item"].str.startswith("stage:")].groupby("period")["mean"].sum()
+    joined = (p[p["item"].isin(["acquired", "referred"])].groupby("period")["mean"].sum()
+              .reindex(occ.index, fill_value=0).cumsum())
+    np.testing.assert_array_equal(occ.to_numpy(), occ.iloc[0] + joined.to_numpy())
+    row = res.runs.iloc[0]
+    assert row["won_back"] <= row["contacts"] and row["churned"] >= 0
+    assert row["npv"] == pytest.approx(
+        (p[p["item"] == "discounted_net_cash"]["mean"]).sum(), rel=1e-12, abs=1e-6)
