@@ -252,6 +252,8 @@ def test_written_rows_always_validate_and_keep_the_estimate(counts):
     for src, row in block.items():
         i = stages.index(src)
         for dst, p in row.items():
-            assert abs(p - P[i, stages.index(dst)]) < 1e-6
+            # each entry is rounded down to 6 decimals; a row nobody stays in gives
+            # the remainder to its largest entry, which absorbs up to len(row) * 1e-6
+            assert abs(p - P[i, stages.index(dst)]) <= len(row) * 1e-6 + 1e-12
         assert sum(row.values()) <= 1 + 1e-9
     assert sc.spec.name == "p"
