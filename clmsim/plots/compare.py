@@ -16,6 +16,7 @@ from scipy import stats
 
 from ..errors import ClmsimError
 from ._data import require_columns, runs_table
+from ..textable import human_pm
 from .style import NEUTRAL, color, money, money_formatter, new_axes, style_context
 
 DIFF_COLUMNS = ("strategy", "mean", "lo", "hi", "n", "win_share")
@@ -94,7 +95,8 @@ def comparison_plot(diffs: pd.DataFrame, *, ax=None, metric_label: str = "NPV", 
                 ax.plot(m[i], y[i], "D", color=cols[i], markersize=6)
             note = money(m[i], currency)
             if has_ci[i]:
-                note += f" \u00b1 {money((hi[i] - lo[i]) / 2, currency)}"
+                a, b = human_pm(m[i], (hi[i] - lo[i]) / 2)
+                note = f"{currency}{a} \u00b1 {b}" if b else money(m[i], currency)
             if "win_share" in d.columns and np.isfinite(d["win_share"].iloc[i]):
                 note += f"  (wins {d['win_share'].iloc[i]:.0%} of runs)"
             ax.annotate(note, (m[i], y[i]), xytext=(0, 7), textcoords="offset points", ha="center",

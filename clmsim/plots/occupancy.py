@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ..errors import ClmsimError
 from ._data import has_band, period_unit, periods_table
@@ -95,6 +96,7 @@ def occupancy_area(data, strategy: str = "baseline", *, stages: Sequence[str] | 
                 ax.fill_between(t, lo, hi, color="black", alpha=0.25, linewidth=0,
                                 label="5-95% band across runs" if k == 0 else None)
         ax.set_xlim(t.min(), t.max())
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(bottom=0)
         ax.set_title(title if title is not None else f"Customers by stage \u2014 {strategy}")
         ax.set_xlabel(f"{unit}")

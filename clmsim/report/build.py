@@ -21,6 +21,8 @@ from ..textable import human, human_pm
 from .html import Headline, Report, ReportFigure, ReportTable
 
 BASELINE = "baseline"
+MIN_RUNS_FOR_HISTOGRAM = 20
+"""Fewest runs for which a histogram of per-run mean CLV is drawn."""
 
 
 def comparison_of(results: Results, baseline: str = BASELINE):
@@ -62,8 +64,10 @@ def headlines(comp, horizon_text: str = "") -> list[Headline]:
         rows = t[(t.kind == "vs_baseline") & (t.strategy == s)].set_index("metric")
         win = rows.loc["win_share", "mean"] if "win_share" in rows.index else float("nan")
         note = f"paired over {n} runs; wins {win:.0%} of runs" if mc else "exact expectations"
-        out.append(Headline(f"Best strategy: {s}, NPV gain vs {base}", float(best["mean"]),
-                            _hw(best["ci_lo"], best["ci_hi"]), "money", note, exact=not mc))
+        label = (f"Best strategy: {s}, NPV gain vs {base}" if best["mean"] > 0 else
+                 f"No strategy beats {base}; closest: {s}, NPV vs {base}")
+        out.append(Headline(label, float(best["mean"]), _hw(best["ci_lo"], best["ci_hi"]), "money", note,
+                            exact=not mc))
         d_spend = rows.loc["total_spend"] if "total_spend" in rows.index else None
         if d_spend is not None and d_spend["mean"] < 0:
             # a cut: ROI = gain / (negative spend) would read as a loss; show the saving instead
@@ -218,7 +222,12 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
                                                 figures.model_colors(model)))
     if len(results.strategies) > 6:
         missing.append(f"stage occupancy is drawn for the first 6 of {len(results.strategies)} strategies")
-    if mc:
+    n_mc = int((results.runs["run"] >= 0).sum() / max(len(results.strategies), 1)) if mc else 0
+    has_hist = len(results.clv_hist) > 0
+    if mc and not has_hist and n_mc < MIN_RUNS_FOR_HISTOGRAM:
+        missing.append(f"CLV distribution: these results have no per-customer histogram (counts mode) and only "
+                       f"{n_mc} runs; use individual mode or at least {MIN_RUNS_FOR_HISTOGRAM} runs")
+    elif mc:
         try:
             rep.figures.append(figures.clv_figure(results, results.strategies[:1]))
         except ClmsimError:
