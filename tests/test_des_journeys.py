@@ -246,3 +246,4 @@ operations:
         (1, 1.5, "contact", "lapsed_a", "lapsed_a", 0.0),   # agent frees at day 15
     ]
     assert res.runs.iloc[0]["reneged"] == 0
+    assert (0, 1.5, "declined", "lapsed_a", "lapsed_a", 0.0) in log   # the first call ends at day 15

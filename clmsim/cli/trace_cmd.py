@@ -21,6 +21,7 @@ DESCRIBE = {
     "queue": "queues for a win-back agent",
     "renege": "leaves the queue (eligibility expired)",
     "contact": "win-back contact, cost {amount:,.2f}",
+    "declined": "declines the offer",
     "won_back": "won back: {frm} -> {to}",
     "earn": "earns, contribution {amount:,.2f} in {frm}",
 }

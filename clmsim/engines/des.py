@@ -27,7 +27,8 @@ The event log (``Results.events``, for ``trace_runs``) has one row per event:
 ``strategy, run, customer, time, event, from_stage, to_stage, amount`` with
 ``time`` in periods (day / D): ``start`` (initial customer, time 0), ``arrive``
 (acquired, end of its period), ``retention`` (program spend on the customer,
-amount = spend), ``contact`` (amount = contact cost), ``won_back``, ``move``
+amount = spend), ``contact`` (amount = contact cost), ``declined`` (a contact that
+did not win the customer back), ``won_back``, ``move``
 (any other stage change; at the start of the period), ``earn`` (amount =
 contribution, end of the period), and with agent pools ``queue``, ``renege`` and
 ``care`` (a care contact delivered, amount = spend).
@@ -276,7 +277,10 @@ class RunState:
             self.attribute(t, rows, -wb.contact_cost)
             self.log.many(float(t - 1), pop.cid[rows], "contact", pop.stage[rows], pop.stage[rows],
                           wb.contact_cost)
-            won = rows[self.rng_wb.random(len(rows)) < wb.success(k)]
+            ok = self.rng_wb.random(len(rows)) < wb.success(k)
+            won = rows[ok]
+            self.log.many(float(t - 1), pop.cid[rows[~ok]], "declined", pop.stage[rows[~ok]],
+                          pop.stage[rows[~ok]], 0.0)
             self.win_back(t, w, won, float(t - 1))
             frozen[won] = True
         changed, old, new = pop.move(t, tables, frozen, self.rng_moves)

@@ -210,7 +210,10 @@ class Operations:
         row = run.pop.row(cid)
         run.pop._waiting[row] = False
         if not success or not wb.from_stages[run.pop.stage[row]]:
-            return  # failed, or drifted away during a call that straddled a period boundary
+            # failed, or drifted away during a call that straddled a period boundary
+            st = int(run.pop.stage[row])
+            run.log.one(env.now / self.D, cid, "declined", st, st, 0.0)
+            return
         run.pop._held[row] = True
         if team.team.response_delay_days > 0:
             yield env.timeout(team.team.response_delay_days)
