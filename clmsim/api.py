@@ -132,8 +132,8 @@ def explain(scenario_or_path: Scenario | str | Path, strategy: str = "baseline",
         ``model`` (CompiledModel), ``discount_rate`` (per period), ``clv`` (DataFrame:
         per segment and stage ``clv_horizon``, ``clv_infinite``, ``lifetime``,
         ``steady_share``, ``steady_active_share``), ``steady_method``,
-        ``states`` (labels of the expanded chain), ``retention`` (per active stage:
-        one-period probability of staying active, ``1 - churn``), ``formulas``
+        ``states`` (labels of the expanded chain), ``retention`` ((segment, active stage) ->
+        one-period probability of staying active, ``1 - churn``, as written), ``formulas``
         (name -> text).
     """
     from .engines import analytic
@@ -143,10 +143,11 @@ def explain(scenario_or_path: Scenario | str | Path, strategy: str = "baseline",
     out = analytic.evaluate(model, **options)
     ch = out["chains"]
     retention = {}
-    for s in range(model.n_stages):
-        if model.active[s]:
-            P = model.transition_matrix(0)
-            retention[model.stage_names[s]] = float(1.0 - P[s, model.churn_mask[s]].sum())
+    for g, seg in enumerate(model.segment_names):
+        P = model.P[g]
+        for s in range(model.n_stages):
+            if model.active[s]:
+                retention[(seg, model.stage_names[s])] = float(1.0 - P[s, model.churn_mask[s]].sum())
     return {
         "model": model,
         "discount_rate": model.discount_rate,

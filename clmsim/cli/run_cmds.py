@@ -224,7 +224,7 @@ def cmd_explain(args) -> int:
         head = ("stage", "kind", "retention", "lifetime", f"CLV {model.horizon}", "CLV inf")
         table = [head]
         for r in rows.itertuples(index=False):
-            ret = info["retention"].get(r.stage) if model.n_segments == 1 else None
+            ret = info["retention"].get((seg, r.stage))
             table.append((r.stage, r.kind, "-" if ret is None else f"{ret:.4f}", _num(r.lifetime),
                           _num(r.clv_horizon), _num(r.clv_infinite)))
         widths = [max(len(str(t[i])) for t in table) for i in range(len(head))]
