@@ -164,7 +164,9 @@ def test_survival_matches_gamma_mixture_integral():
         assert close(surv[t], exact, 1e-10), (t, surv[t], exact)
 
 
-@pytest.mark.parametrize("name", ["sbg", "gamma", "segments"])
+@pytest.mark.parametrize("name", ["sbg", "gamma", "segments",
+                                  pytest.param("../telecom", marks=pytest.mark.slow),
+                                  pytest.param("../subscription", marks=pytest.mark.slow)])
 def test_quadrature_error_n_versus_2n_below_1e9(name):
     a = run(name)
     b = run(name, nodes=2 * analytic.nodes_for(compile_model(load_scenario(REF / f"{name}.yaml"))))
