@@ -267,11 +267,13 @@ def headline_table(comp) -> str:
     """The terminal table of the comparison."""
     from .report.build import text_summary
 
-    return format_table(text_summary(comp), {"npv": "pm", "d_npv": "pm", "roi": "percent", "win": "percent",
-                                              "spend": "money"},
-                        columns=["strategy", "npv", "d_npv", "roi", "win", "spend"],
-                        headers={"npv": "NPV \u00b1 95%", "d_npv": f"vs {comp.baseline} \u00b1 95%",
-                                 "roi": "ROI", "win": "wins", "spend": "total spend"})
+    whole = lambda x: "" if x != x else f"{x:.0%}"  # noqa: E731
+    return format_table(text_summary(comp), {"npv": "pm", "d_npv": "pm", "roi": "percent", "win": whole,
+                                              "spend": "money", "d_spend": "money"},
+                        columns=["strategy", "npv", "d_npv", "roi", "win", "spend", "d_spend"],
+                        headers={"npv": "NPV \u00b1 95%", "d_npv": f"NPV vs {comp.baseline} \u00b1 95%",
+                                 "roi": "ROI", "win": "wins", "spend": "total spend",
+                                 "d_spend": f"spend vs {comp.baseline}"})
 
 
 def run_demo(plan: DemoPlan = DemoPlan(), echo: Callable[[str], None] | None = None) -> DemoOutcome:
@@ -352,7 +354,7 @@ def run_demo(plan: DemoPlan = DemoPlan(), echo: Callable[[str], None] | None = N
     return DemoOutcome(path, table, missing, seconds)
 
 
-FIGURE_ORDER = ("compare_npv", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "sobol",
+FIGURE_ORDER = ("compare_npv", "cumulative", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "sobol",
                 "transitions", "flows")
 """Order of the figures in the demo report: the decision first, the mechanics last."""
 

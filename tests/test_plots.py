@@ -279,3 +279,15 @@ def test_morris_bars_are_mu_star_with_interval_and_sigma_markers():
     assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "a"]
     sigma = [ln for ln in ax.lines if ln.get_label() == "\u03c3 (interactions)"][0]
     assert list(sigma.get_xdata()) == [0.5, 1.0]
+
+
+def test_cumulative_difference_ends_at_summed_difference():
+    res = make_results(strategies=("baseline", "b"))
+    p = res.periods
+    p.loc[(p["strategy"] == "b") & (p["item"] == "discounted_net_cash"), "mean"] += 2.0  # +2 per period
+    ax = plots.cumulative_difference(res)
+    line = [ln for ln in ax.lines if ln.get_label() == "b"][0]
+    assert np.allclose(line.get_ydata(), 2.0 * np.arange(13))
+    assert ax.get_ylabel() == "cumulative discounted net cash vs baseline"
+    with pytest.raises(ClmsimError, match="no per-period item 'nope'"):
+        plots.cumulative_difference(res, item="nope")

@@ -110,3 +110,52 @@ def comparison_plot(diffs: pd.DataFrame, *, ax=None, metric_label: str = "NPV", 
         ax.set_title(title if title is not None else f"{metric_label} versus {baseline} "
                      "(paired, 95% intervals)")
     return ax
+
+
+def cumulative_difference(data, *, item: str = "discounted_net_cash", baseline: str = "baseline",
+                          strategies=None, ax=None, currency: str = "", title: str | None = None,
+                          unit: str | None = None):
+    """Running total of a per-period cash item, strategy minus baseline, over time.
+
+    With ``item = "discounted_net_cash"`` the curve of strategy ``s`` at period ``T`` is
+    ``sum_{t<=T} (1+d)^-t (net_cash_s(t) - net_cash_b(t))`` (expected values): it ends at the NPV
+    difference and shows when the gain (or loss) accrues -- where it crosses zero the strategy
+    has paid back its extra spend.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One line per strategy, labelled by strategy name, y = running total (mean over runs).
+    """
+    from ._data import period_unit, periods_table
+
+    p = periods_table(data)
+    p = p[p["item"] == item]
+    if p.empty:
+        raise ClmsimError(f"the results have no per-period item '{item}'")
+    wide = p.pivot_table(index="period", columns="strategy", values="mean", aggfunc="first").sort_index()
+    if baseline not in wide.columns:
+        raise ClmsimError(f"baseline strategy '{baseline}' not in the results")
+    names = [s for s in (strategies or dict.fromkeys(p["strategy"])) if s != baseline]
+    if not names:
+        raise ClmsimError("nothing to compare: only the baseline strategy is present")
+    unit = unit or period_unit(data)
+    with style_context(names):
+        ax = new_axes(ax)
+        cum = wide.cumsum()
+        t = np.concatenate([[0], cum.index.to_numpy()])
+        for i, s in enumerate(names):
+            y = np.concatenate([[0.0], (cum[s] - cum[baseline]).to_numpy(float)])
+            ax.plot(t, y, color=color(i), linewidth=2, label=s)
+            ax.annotate(money(y[-1], currency), (t[-1], y[-1]), xytext=(4, 0), textcoords="offset points",
+                        va="center", fontsize=8, color=color(i))
+        ax.axhline(0.0, color=NEUTRAL, linewidth=1, linestyle="--")
+        ax.set_xlim(0, t[-1] * 1.08)
+        ax.yaxis.set_major_formatter(money_formatter(currency))
+        ax.set_xlabel(unit)
+        what = "discounted net cash" if item == "discounted_net_cash" else item.replace("_", " ")
+        ax.set_ylabel(f"cumulative {what} vs {baseline}")
+        ax.set_title(title if title is not None else f"When the difference accrues: cumulative {what} "
+                     f"vs {baseline}")
+        ax.legend(loc="best")
+    return ax

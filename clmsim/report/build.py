@@ -124,9 +124,12 @@ def strategy_table(comp) -> ReportTable:
 def text_summary(comp) -> list[dict]:
     """Rows for :func:`clmsim.textable.format_table` (the demo's headline table)."""
     s = comp.summary()
+    t = comp.table()
+    dsp = t[(t.kind == "vs_baseline") & (t.metric == "total_spend")].set_index("strategy")["mean"]
     out = []
     for r in s.to_dict("records"):
         out.append({"strategy": r["strategy"], "npv": (r["npv"], _hw(r["npv_lo"], r["npv_hi"])),
+                    "d_spend": float(dsp.get(r["strategy"], float("nan"))),
                     "d_npv": (r.get("d_npv", float("nan")), _hw(r.get("d_npv_lo", float("nan")),
                                                                  r.get("d_npv_hi", float("nan")))),
                     "roi": r.get("roi", float("nan")), "win": r.get("win_share", float("nan")),
@@ -215,6 +218,7 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
             from ..plots import paired_differences
             rep.figures.append(figures.comparison_figure(paired_differences(results, "npv", baseline), baseline,
                                                          comp.n_runs if mc else 0))
+            rep.figures.append(figures.cumulative_figure(results, baseline))
     else:
         missing.append(f"no '{baseline}' strategy in the results: headline numbers and comparisons need it")
     stages = figures.active_stages(model) if model is not None else None

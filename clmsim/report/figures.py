@@ -73,6 +73,22 @@ def comparison_figure(diffs: pd.DataFrame, baseline: str = "baseline", n_runs: i
     return ReportFigure("compare_npv", f"NPV versus {baseline}", how, fig, diffs)
 
 
+def cumulative_figure(results, baseline: str = "baseline") -> ReportFigure:
+    """Cumulative discounted net cash of each strategy minus the baseline."""
+    fig, ax = _fig(8.5, 4.4, results.strategies)
+    plots.cumulative_difference(results, baseline=baseline, ax=ax)
+    p = results.periods
+    p = p[p["item"] == "discounted_net_cash"].pivot_table(index="period", columns="strategy", values="mean",
+                                                           aggfunc="first").sort_index().cumsum()
+    data = p.sub(p[baseline], axis=0).drop(columns=[baseline]).reset_index()
+    return ReportFigure(
+        "cumulative", "When the difference accrues",
+        f"Running total of each strategy's discounted net cash minus the {baseline}'s (expected values), "
+        "period by period. The end of each line is the NPV difference of the table above. A line that dips "
+        "first and rises later is an investment that pays back where it crosses the dashed zero line; a line "
+        "that starts up and keeps falling gains early and loses later.", fig, data)
+
+
 def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired") -> ReportFigure:
     """CLV distribution of acquired (or initial) customers, or of run means."""
     sm = [plots.clv_summary(results, s, cohort=cohort) for s in strategies]
