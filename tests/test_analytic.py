@@ -229,3 +229,13 @@ def test_refuses_budget_cap_and_capacity_with_clear_message():
     with pytest.raises(UnsupportedFeature, match="capacity.*fast or des engine"):
         simulate(Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml",
                  overrides=["winback.policies.reactivation_offer.capacity_per_period=100"])
+
+
+def test_cohort_occupancy_matches_matrix_powers():
+    model = compile_model(load_scenario(REF / "absorbing.yaml"))
+    occ = analytic.cohort_occupancy(model, "regular")
+    P = model.P[0]
+    for t in (0, 1, 5, 24):
+        expect = np.linalg.matrix_power(P, t)[1]
+        assert np.allclose(occ.loc[t].to_numpy(), expect, rtol=0, atol=1e-12)
+    assert np.allclose(occ.sum(axis=1), 1.0, atol=1e-12)

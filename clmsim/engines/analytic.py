@@ -84,6 +84,7 @@ def _forward(ch: Chains) -> dict:
     arrivals = np.zeros((H,) + x.shape)
     not_lost = m.stage_kind[sp.base] != LOST
     customer_periods = 0.0
+    leaving = [(ch.M[r] * ch.churn_dest).sum(axis=-1) * ch.active for r in range(ch.n_regimes)]
     for t in range(1, H + 1):
         r = ch.regime[t - 1]
         M = ch.M[r]
@@ -94,8 +95,7 @@ def _forward(ch: Chains) -> dict:
         items["contacts"][t - 1] = start @ ch.contact[r]
         items["winback_spend"][t - 1] = start @ (ch.contact[r] * ch.contact_cost)
         items["won_back"][t - 1] = start @ ch.success[r]
-        leave = (M * ch.churn_dest).sum(axis=-1) * ch.active  # (G, Q, E)
-        items["churned"][t - 1] = float((x * leave).sum())
+        items["churned"][t - 1] = float((x * leaving[r]).sum())  # active -> churned/lost
         x = (x[..., None, :] @ M)[..., 0, :]
         items["revenue"][t - 1] = float((x * ch.revenue[:, None, :]).sum())
         items["contribution"][t - 1] = float((x * ch.contribution[:, None, :]).sum())
@@ -178,6 +178,27 @@ def _survival(ch: Chains, entries: np.ndarray) -> np.ndarray:
     return out
 
 
+def cohort_occupancy(model: CompiledModel, stage: str, nodes: int | None = None) -> pd.DataFrame:
+    """Expected stage occupancy of one customer entering ``stage`` at time 0.
+
+    Rows are periods ``0..H``, columns the stages; entries are probabilities
+    ``P(in stage at the end of period t)`` (segments weighted by their shares,
+    heterogeneity integrated). Row sums are 1.
+    """
+    if stage not in model.stage_index:
+        raise ClmsimError(f"unknown stage {stage!r}; stages: {', '.join(model.stage_names)}")
+    ch = build_chains(model, nodes_for(model, nodes))
+    sp, H = ch.space, model.horizon
+    y = np.zeros(ch.w.shape + (sp.size,))
+    y[:, :, sp.normal[model.stage_index[stage]]] = ch.w * model.segment_share[:, None]
+    agg = sp.aggregate(model.n_stages)
+    rows = [y.sum(axis=(0, 1)) @ agg]
+    for t in range(1, H + 1):
+        y = (y[..., None, :] @ ch.M[ch.regime[t - 1]])[..., 0, :]
+        rows.append(y.sum(axis=(0, 1)) @ agg)
+    return pd.DataFrame(rows, columns=list(model.stage_names)).rename_axis("period")
+
+
 def _new_customer_cash(ch: Chains, fwd: dict) -> np.ndarray:
     """Expected net cash per period of one paid customer acquired at time 0 (H,)."""
     m, H = ch.model, ch.model.horizon
@@ -187,9 +208,10 @@ def _new_customer_cash(ch: Chains, fwd: dict) -> np.ndarray:
     if total <= 0:
         return out
     y = mix / total
+    nus = [ch.net_value(r) for r in range(ch.n_regimes)]
     for t in range(1, H + 1):
         r = ch.regime[t - 1]
-        out[t - 1] = float((y * ch.net_value(r)).sum())
+        out[t - 1] = float((y * nus[r]).sum())
         y = (y[..., None, :] @ ch.M[r])[..., 0, :]
     return out
 
