@@ -130,9 +130,9 @@ def test_means_agree_with_analytic_engine_on_reference_scenarios(path):
 
 @pytest.fixture(scope="module")
 def telecom12():
-    """scenarios/telecom.yaml cut to 12 months (the test budget): 40 des runs."""
+    """scenarios/telecom.yaml cut to 12 months (the test budget): 25 des runs."""
     model = model_of(ROOT / "telecom.yaml", "time.horizon=12")
-    return model, des.simulate([model], runs=40, seed=77).runs
+    return model, des.simulate([model], runs=25, seed=77).runs
 
 
 @pytest.mark.slow
@@ -146,7 +146,7 @@ def test_telecom_means_agree_with_analytic_engine(telecom12):
 
 @pytest.mark.slow
 def test_npv_distribution_matches_fast_engine_two_sample_ks_and_anderson_darling(telecom12):
-    """Per-run NPV on scenarios/telecom.yaml (12 months): 40 des runs against 60 fast runs,
+    """Per-run NPV on scenarios/telecom.yaml (12 months): 25 des runs against 60 fast runs,
     two-sample Kolmogorov-Smirnov and k-sample Anderson-Darling, each at significance 0.001."""
     fast = pytest.importorskip("clmsim.engines.fast")
     model, runs = telecom12
