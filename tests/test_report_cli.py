@@ -80,3 +80,12 @@ def test_demo_small_plan_writes_report_with_every_section(tmp_path):
     assert [m for m in outcome.missing if not m.startswith("Sobol")] == []
     assert (tmp_path / "demo" / "sweep-experiment.yaml").exists()
     assert any(line.startswith("[compare] done") for line in lines)
+
+
+def test_report_of_a_compare_directory_says_what_is_missing(tmp_path, capsys):
+    assert main(["compare", str(REF), "--runs", "5", "--seed", "2", "--mode", "counts",
+                 "--out", str(tmp_path / "cmp")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "cmp")]) == 0
+    html = (tmp_path / "cmp" / "report.html").read_text(encoding="utf-8")
+    assert "per-run totals only" in html and "Headline numbers" in html

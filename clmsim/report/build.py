@@ -210,6 +210,7 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
         missing.append("the scenario file was not found, so the transition heatmap, stage flows and the "
                        "resolved scenario are not shown (pass --scenario FILE)")
     horizon = _horizon_text(prov)
+    has_periods = len(results.periods) > 0 and "item" in results.periods.columns
     if baseline in results.strategies:
         comp = comparison_of(results, baseline)
         rep.headlines = headlines(comp, horizon)
@@ -218,14 +219,19 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
             from ..plots import paired_differences
             rep.figures.append(figures.comparison_figure(paired_differences(results, "npv", baseline), baseline,
                                                          comp.n_runs if mc else 0))
-            rep.figures.append(figures.cumulative_figure(results, baseline))
+            if has_periods:
+                rep.figures.append(figures.cumulative_figure(results, baseline))
     else:
         missing.append(f"no '{baseline}' strategy in the results: headline numbers and comparisons need it")
     stages = figures.active_stages(model) if model is not None else None
-    rep.figures.append(figures.occupancy_figure(results, results.strategies[:6], stages,
-                                                figures.model_colors(model)))
-    if len(results.strategies) > 6:
-        missing.append(f"stage occupancy is drawn for the first 6 of {len(results.strategies)} strategies")
+    if has_periods:
+        rep.figures.append(figures.occupancy_figure(results, results.strategies[:6], stages,
+                                                    figures.model_colors(model)))
+        if len(results.strategies) > 6:
+            missing.append(f"stage occupancy is drawn for the first 6 of {len(results.strategies)} strategies")
+    else:
+        missing.append("stage occupancy and cumulative cash over time: these results hold per-run totals only "
+                       "(no per-period table; `clmsim run ... --out DIR` writes one)")
     n_mc = int((results.runs["run"] >= 0).sum() / max(len(results.strategies), 1)) if mc else 0
     has_hist = len(results.clv_hist) > 0
     if mc and not has_hist and n_mc < MIN_RUNS_FOR_HISTOGRAM:
