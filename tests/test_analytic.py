@@ -239,3 +239,25 @@ def test_cohort_occupancy_matches_matrix_powers():
         expect = np.linalg.matrix_power(P, t)[1]
         assert np.allclose(occ.loc[t].to_numpy(), expect, rtol=0, atol=1e-12)
     assert np.allclose(occ.sum(axis=1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["gamma", "beta"])
+def test_batched_effective_matrices_equal_the_model_function(kind):
+    from clmsim.engines.chains import effective_matrices
+    from clmsim.model import effective_matrix
+
+    rng = np.random.default_rng(11)
+    S = 6
+    for _ in range(20):
+        P = rng.dirichlet(np.ones(S), size=S) * rng.uniform(0.3, 1.0, (S, 1))
+        P[np.arange(S), np.arange(S)] += 1 - P.sum(axis=1)
+        mask = np.zeros((S, S), bool)
+        mask[:3, 4:] = True  # rows 0..2 active, stages 4, 5 churned/lost
+        cf = rng.uniform(0.2, 1.5, S)
+        uf = rng.uniform(0.5, 3.0, (S, S))  # large lifts exercise the "moves > 1" rescaling
+        x = rng.uniform(0, 1, 9) if kind == "beta" else rng.gamma(1.0, 2.0, 9)
+        batch = effective_matrices(P, mask, cf, uf, x, kind)
+        for q, xq in enumerate(x):
+            one = (effective_matrix(P, mask, cf, uf, theta=xq) if kind == "beta"
+                   else effective_matrix(P, mask, cf, uf, multiplier=xq))
+            assert np.allclose(batch[q], one, rtol=0, atol=1e-15)
