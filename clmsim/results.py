@@ -11,11 +11,19 @@ Tables (all long/tidy, one row per observation; ``strategy`` is always a column)
     occupancy items) and ``item``: stage occupancy items are ``stage:<name>``
     (customers at the end of the period), flow and cash items are the names in
     :data:`PERIOD_ITEMS`. Columns ``mean`` and, for Monte Carlo engines, ``sd``,
-    ``q05``, ``q50``, ``q95`` across runs (NaN for the analytic engine).
+    ``q05``, ``q50``, ``q95`` across runs (NaN for the analytic engine). The
+    analytic engine adds ``survival:<stage>`` (P(active at the end of period t |
+    entered the stage at time 0), t = 0..H) and ``new_customer_net_cash``
+    (expected net cash in period u of a customer acquired through the channels
+    at time 0), which :mod:`clmsim.metrics` uses for the cohort survival curve and
+    the CAC payback; other engines may write them too.
 ``clv``
-    Per strategy and entry stage: ``clv_horizon``, ``clv_infinite``,
-    ``lifetime`` (expected active periods) -- analytic; Monte Carlo engines may
-    add a histogram table ``clv_hist`` (strategy, lo, hi, count).
+    Per strategy, ``segment`` and ``stage`` (with its ``kind``) for a customer
+    entering the stage at time 0: ``clv_horizon``, ``clv_infinite``,
+    ``lifetime`` (expected active periods, entry period included),
+    ``steady_share`` and ``steady_active_share`` (long-run mix) -- analytic, see
+    docs/engines.md; Monte Carlo engines may add a histogram table ``clv_hist``
+    (strategy, lo, hi, count).
 ``events``
     The des engine's event log for the runs asked to be traced: one row per
     event (strategy, run, customer, time in periods, event, from_stage,
