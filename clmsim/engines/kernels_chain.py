@@ -33,7 +33,7 @@ N_FLOWS = 9
 
 
 # ===================================================================== shared helpers
-# (verbatim in kernels_chain.py and kernels_counts.py; tests/test_fast_kernels.py checks it)
+# (verbatim in kernels_chain.py and kernels_counts.py; tests/test_fast_counts.py checks it)
 @njit(cache=True, inline="always")
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
@@ -91,18 +91,75 @@ def next_u64(state, k):
 @njit(cache=True, inline="always")
 def uniform(state, k):
     """Uniform on [0, 1) with 53 random bits."""
-    return np.float64(next_u64(state, k) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+    return np.float64(np.int64(next_u64(state, k) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def xoshiro_step(s0, s1, s2, s3):
+    """One xoshiro256** step on a state held in local variables (kept in registers in
+    hot loops): returns ``(uniform in [0, 1), s0, s1, s2, s3)``."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    u = np.float64(np.int64(result >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+    return u, s0, s1, s2, s3
+
+
+def _ziggurat_tables():
+    """Tables of Marsaglia & Tsang's (2000) 128-layer ziggurat for the standard normal
+    (constants, computed once at import; no randomness)."""
+    m1 = 2147483648.0
+    dn = 3.442619855899
+    tn = dn
+    vn = 9.91256303526217e-3
+    kn = np.zeros(128, np.int64)
+    wn = np.zeros(128)
+    fn = np.zeros(128)
+    q = vn / np.exp(-0.5 * dn * dn)
+    kn[0] = int((dn / q) * m1)
+    kn[1] = 0
+    wn[0] = q / m1
+    wn[127] = dn / m1
+    fn[0] = 1.0
+    fn[127] = np.exp(-0.5 * dn * dn)
+    for i in range(126, 0, -1):
+        dn = np.sqrt(-2.0 * np.log(vn / dn + np.exp(-0.5 * dn * dn)))
+        kn[i + 1] = int((dn / tn) * m1)
+        tn = dn
+        fn[i] = np.exp(-0.5 * dn * dn)
+        wn[i] = dn / m1
+    return kn, wn, fn
+
+
+ZIG_KN, ZIG_WN, ZIG_FN = _ziggurat_tables()
 
 
 @njit(cache=True)
 def normal(state, k):
-    """Standard normal (Marsaglia polar method; the second value is discarded)."""
+    """Standard normal by the ziggurat method (Marsaglia & Tsang 2000, 128 layers):
+    one 64-bit draw in ~99% of calls; exact tails and wedges by rejection."""
     while True:
-        a = 2.0 * uniform(state, k) - 1.0
-        b = 2.0 * uniform(state, k) - 1.0
-        r = a * a + b * b
-        if 0.0 < r < 1.0:
-            return a * np.sqrt(-2.0 * np.log(r) / r)
+        bits = next_u64(state, k)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            return hz * ZIG_WN[iz]
+        if iz == 0:
+            # tail beyond r = 3.442620 (Marsaglia 1964)
+            while True:
+                x = -np.log(1.0 - uniform(state, k)) * 0.2904764
+                y = -np.log(1.0 - uniform(state, k))
+                if y + y >= x * x:
+                    break
+            return 3.442620 + x if hz > 0 else -3.442620 - x
+        x = hz * ZIG_WN[iz]
+        if ZIG_FN[iz] + uniform(state, k) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+            return x
 
 
 @njit(cache=True)
@@ -349,6 +406,47 @@ def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     return out
 
 
+@njit(cache=True)
+def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
+                fl_cum):
+    """Rows of customers without heterogeneity as one table per (segment, stage):
+    every destination (staying included) by decreasing probability, cumulative, so
+    the usual outcome is found at the first comparison."""
+    G, S = mv_n.shape[0], mv_n.shape[1]
+    prob = np.zeros(S)
+    for g in range(G):
+        for s in range(S):
+            for d in range(S):
+                prob[d] = 0.0
+            ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], HET_NONE, 1.0)
+            prev = 0.0
+            for j in range(ch_n[g, s]):
+                prob[ch_dest[g, s, j]] += ct * (ch_cum[g, s, j] - prev)
+                prev = ch_cum[g, s, j]
+            prev = 0.0
+            for j in range(mv_n[g, s]):
+                prob[mv_dest[g, s, j]] += mv_cum[g, s, j] - prev
+                prev = mv_cum[g, s, j]
+            stay = 1.0 - ct - msum[g, s]
+            prob[s] += stay if stay > 0.0 else 0.0
+            order = np.argsort(-prob)
+            m = 0
+            tot = 0.0
+            for j in range(S):
+                d = order[j]
+                if prob[d] > 0.0:
+                    tot += prob[d]
+                    fl_dest[g, s, m] = d
+                    fl_cum[g, s, m] = tot
+                    m += 1
+            if m == 0:
+                fl_dest[g, s, 0] = s
+                m = 1
+            for j in range(m - 1, S):
+                fl_cum[g, s, j] = 2.0                      # the last entry takes everything left
+            fl_n[g, s] = m
+
+
 @njit(cache=True, inline="always")
 def _draw_het(state, kind, a, b):
     if kind == HET_GAMMA:
@@ -445,8 +543,15 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         ch_n = np.zeros((G, S), np.int64)
         ch_dest = np.zeros((G, S, S), np.int64)
         ch_cum = np.zeros((G, S, S))
+        fl_n = np.zeros((G, S), np.int64)
+        fl_dest = np.zeros((G, S, S), np.int64)
+        fl_cum = np.zeros((G, S, S))
+        fixed_cb = np.zeros((G, S))
+        fast_src = np.zeros((G, S), np.bool_)
+        fast_dst = np.zeros((G, S), np.bool_)
         n_start = np.zeros(S)
         n_end = np.zeros(S)
+        cnt = np.zeros(S, np.int64)
         elig = np.zeros((W, A), np.int64)
         elig_next = np.zeros((W, A), np.int64)
         quota = np.zeros((W, A), np.int64)
@@ -459,6 +564,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 if cv > 0.0:
                     gam_shape[g, s] = 1.0 / (cv * cv)
                     gam_scale[g, s] = rev_mean[g, s] * cv * cv
+                fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
+                fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST and het_kind[g] == HET_NONE
+                fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and gam_shape[g, s] == 0.0)
         # initial population (time 0): churned customers have churn age 0
         n = 0
         for g in range(G):
@@ -497,6 +605,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                                         pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
             row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                        ch_cum)
+            flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
+                        fl_cum)
             # win-back quotas: Binomial(eligible, coverage) per age, capacity from the youngest
             for w in range(W):
                 room = wb_cap[w, t - 1]
@@ -516,10 +626,34 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             won = 0
             contacts = 0
             done += n
+            for s in range(S):
+                cnt[s] = 0
+            m0 = state[MOVES, 0]
+            m1 = state[MOVES, 1]
+            m2 = state[MOVES, 2]
+            m3 = state[MOVES, 3]
             i = 0
             while i < n:
                 s = stage[i]
                 g = seg[i]
+                ns_pre = -1
+                if fast_src[g, s]:
+                    # fast path: no heterogeneity, branch-free pick from the sorted table
+                    u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                    j = 0
+                    for k in range(fl_n[g, s] - 1):
+                        j += u >= fl_cum[g, s, k]
+                    ns = fl_dest[g, s, j]
+                    if fast_dst[g, ns] and conc[i] == 0:
+                        cb = fixed_cb[g, ns]
+                        revenue += rev_mean[g, ns]
+                        contribution += cb
+                        clv[i] += vt * (cb - ret_stage[s])
+                        cnt[ns] += 1
+                        stage[i] = ns
+                        i += 1
+                        continue
+                    ns_pre = ns
                 cash = -ret_stage[s]
                 ns = -1
                 ks = kind[s]
@@ -527,8 +661,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     w = wb_of_stage[s]
                     k = age[i]
                     if w >= 0 and wb_lo[w] <= k < wb_hi[w]:
-                        u1 = uniform(state, MOVES)
-                        u2 = uniform(state, MOVES)
+                        u1, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                        u2, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
                         if u1 * elig[w, k] < quota[w, k]:
                             quota[w, k] -= 1
                             contacts += 1
@@ -542,36 +676,48 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                                 age[i] = 0
                         elig[w, k] -= 1
                     if ns < 0:
-                        ns = sample_row(uniform(state, MOVES), s, g, 0.0, mv_n, mv_dest, mv_cum, ch_n,
-                                        ch_dest, ch_cum)
+                        u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                        ns = sample_row(u, s, g, 0.0, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                         if kind[ns] == CHURNED:
                             if age[i] < A - 1:
                                 age[i] += 1
                         else:
                             age[i] = 0
+                elif ns_pre >= 0:
+                    ns = ns_pre
                 else:
-                    ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
-                    ns = sample_row(uniform(state, MOVES), s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest,
-                                    ch_cum)
-                    if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
-                        churned += 1
-                        conc[i] = 0
-                        age[i] = 0
+                    u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                    if het_kind[g] == HET_NONE:
+                        j = 0
+                        for k in range(fl_n[g, s] - 1):
+                            j += u >= fl_cum[g, s, k]
+                        ns = fl_dest[g, s, j]
+                    else:
+                        ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                        ns = sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
+                    churned += 1
+                    conc[i] = 0
+                    age[i] = 0
                 kn = kind[ns]
                 if kn == ACTIVE:
-                    rv = rev_mean[g, ns]
-                    if gam_shape[g, ns] > 0.0:
-                        rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
-                    mg = margin[g, ns]
-                    if conc[i] > 0:
-                        mg -= wb_disc[cpol[i]]
-                        conc[i] -= 1
-                    cb = rv * mg - cost[g, ns]
+                    if gam_shape[g, ns] > 0.0 or conc[i] > 0:
+                        rv = rev_mean[g, ns]
+                        if gam_shape[g, ns] > 0.0:
+                            rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
+                        mg = margin[g, ns]
+                        if conc[i] > 0:
+                            mg -= wb_disc[cpol[i]]
+                            conc[i] -= 1
+                        cb = rv * mg - cost[g, ns]
+                    else:
+                        rv = rev_mean[g, ns]
+                        cb = fixed_cb[g, ns]
                     revenue += rv
                     contribution += cb
                     cash += cb
                 clv[i] += vt * cash
-                n_end[ns] += 1.0
+                cnt[ns] += 1
                 if kn == LOST:
                     val = clv[i] / v[tacq[i]]
                     coh = 1 if tacq[i] > 0 else 0
@@ -595,6 +741,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if w >= 0 and wb_lo[w] <= age[i] < wb_hi[w]:
                         elig_next[w, age[i]] += 1
                 i += 1
+            for s in range(S):
+                n_end[s] += cnt[s]
             # arrivals join at the end of the period
             acquired = 0
             referred = 0
