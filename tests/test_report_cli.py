@@ -89,3 +89,17 @@ def test_report_of_a_compare_directory_says_what_is_missing(tmp_path, capsys):
     assert main(["report", str(tmp_path / "cmp")]) == 0
     html = (tmp_path / "cmp" / "report.html").read_text(encoding="utf-8")
     assert "per-run totals only" in html and "Headline numbers" in html
+
+
+def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys):
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(f"name: small\nscenario: {REF}\nstrategies: [baseline]\n"
+                   "levers:\n  winback.policies.offer.coverage: [0, 0.5, 1]\n"
+                   "runs: 4\nseed: 1\nengine: fast\nmode: counts\n")
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "sw"), "--backend", "serial"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "sw")]) == 0
+    table = __import__("pandas").read_csv(tmp_path / "sw" / "sweep_table.csv")
+    assert list(table["winback.policies.offer.coverage"]) == [0, 0.5, 1]
+    html = (tmp_path / "sw" / "report.html").read_text(encoding="utf-8")
+    assert "NPV along offer: coverage" in html and len(images(tmp_path / "sw" / "report.html")) == 1

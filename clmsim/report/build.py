@@ -276,10 +276,15 @@ def _subtitle(prov: dict) -> str:
 
 
 def report_run_dir(run_dir: str | Path, out: str | Path | None = None, scenario: Any = None) -> Path:
-    """Write ``report.html`` (and PNG/CSV files) for a run directory; returns the HTML path."""
+    """Write ``report.html`` (and PNG/CSV files) for a run directory -- results written by
+    ``clmsim run/compare --out`` or a sweep directory -- and return the HTML path."""
     from .html import write_report
 
     d = Path(run_dir)
+    from .sweep import is_sweep_dir, report_from_sweep
+
+    if is_sweep_dir(d) and not (d / "provenance.json").exists():
+        return write_report(report_from_sweep(d), out if out is not None else d)
     res = load_run_dir(d)
     sc = find_scenario(d, res, scenario)
     rep = report_from_results(res, sc)
