@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from clmsim import compile_model, load_scenario
 from clmsim.engines import analytic
@@ -94,3 +95,25 @@ def test_winback_off_equals_plain_chain():
     r, m, d = 0.8, 4.0, 1.06 ** (1 / 12) - 1
     assert abs(res.clv.set_index("stage").loc["member", "clv_infinite"] - m * r / (1 + d - r)) < 1e-9
     assert res.runs.loc[0, "won_back"] == 0 and res.runs.loc[0, "contacts"] == 0
+
+
+def test_two_policies_ages_kept_across_churned_stages():
+    path = REF.parent / "winback_two_policies.yaml"
+    ch = build_chains(compile_model(load_scenario(path)))
+    idx = {label: i for i, label in enumerate(ch.space.labels)}
+    assert "lapsed[k=4+]" in idx and "dormant[k=4+]" in idx and "lapsed[k=5+]" not in idx
+    assert {"a[early_offer:2]", "b[late_offer:3]"} <= set(idx) and "a[late_offer:1]" in idx
+    M = ch.M[0, 0, 0]
+    won = 0.6 * 0.3 * 0.7
+    assert M[idx["lapsed[k=1]"], idx["a[early_offer:2]"]] == pytest.approx(won, abs=1e-15)
+    assert M[idx["lapsed[k=1]"], idx["dormant[k=2]"]] == pytest.approx((1 - won) * 0.3, abs=1e-15)
+    assert M[idx["lapsed[k=1]"], idx["a"]] == pytest.approx((1 - won) * 0.05, abs=1e-15)
+    assert M[idx["lapsed[k=2]"], idx["a[early_offer:2]"]] == 0.0  # window over
+    assert M[idx["dormant[k=2]"], idx["b[late_offer:3]"]] == pytest.approx(0.5 * 0.4 * 0.8 ** 2, abs=1e-15)
+    assert M[idx["dormant[k=0]"], idx["b[late_offer:3]"]] == 0.0  # not yet eligible
+    # concession of one policy continues across active stages and ends on churn
+    assert M[idx["a[early_offer:2]"], idx["b[early_offer:1]"]] == pytest.approx(0.1, abs=1e-15)
+    assert M[idx["b[late_offer:3]"], idx["a[late_offer:2]"]] == pytest.approx(0.05, abs=1e-15)
+    assert M[idx["b[late_offer:1]"], idx["a"]] == pytest.approx(0.05, abs=1e-15)
+    assert M[idx["b[late_offer:3]"], idx["dormant[k=0]"]] == pytest.approx(0.1, abs=1e-15)
+    assert np.allclose(M.sum(axis=1), 1.0, atol=1e-15)
