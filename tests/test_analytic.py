@@ -261,3 +261,35 @@ def test_batched_effective_matrices_equal_the_model_function(kind):
             one = (effective_matrix(P, mask, cf, uf, theta=xq) if kind == "beta"
                    else effective_matrix(P, mask, cf, uf, multiplier=xq))
             assert np.allclose(batch[q], one, rtol=0, atol=1e-15)
+
+
+def test_gamma_lifetime_and_infinite_clv_match_adaptive_integrals():
+    res = run("gamma")
+    row = clv_row(res, "member")
+    k, scale, c = 1 / 0.64, 0.64, 0.15
+    d = 1.1 ** (1 / 12) - 1
+    margin = 30 * 0.6 - 2
+
+    def dens(m):
+        return np.exp((k - 1) * np.log(m) - m / scale - special.gammaln(k) - k * np.log(scale))
+
+    def expect(f, points=()):
+        g = lambda m: f(m) * dens(m)  # noqa: E731
+        return (integrate.quad(g, 0, 1 / c, limit=400, epsabs=1e-14, epsrel=1e-13, points=points)[0]
+                + integrate.quad(g, 1 / c, np.inf, limit=200)[0])
+
+    # one stage, churn q = min(c m, 1): lifetime 1/q (entry period included), CLV m r/(1+d-r)
+    lifetime = expect(lambda m: 1 / min(c * m, 1.0))
+    clv = expect(lambda m: margin * (1 - min(c * m, 1)) / (d + min(c * m, 1)), points=[d / c])
+    assert close(row["lifetime"], lifetime, 1e-10)
+    assert close(row["clv_infinite"], clv, 1e-10)
+
+
+def test_beta_with_alpha_at_most_one_has_infinite_lifetime():
+    # sBG with alpha = 0.704: E[1/theta] diverges
+    assert np.isinf(clv_row(run("sbg"), "subscriber")["lifetime"])
+    assert np.isfinite(clv_row(run("sbg", "heterogeneity.churn_probability.alpha=1.5"), "subscriber")["lifetime"])
+    a, b = 1.5, 1.182
+    exact = (a + b - 1) / (a - 1)  # E[1/theta] for Beta(a, b)
+    got = clv_row(run("sbg", "heterogeneity.churn_probability.alpha=1.5"), "subscriber")["lifetime"]
+    assert close(got, exact, 1e-10)
