@@ -95,3 +95,32 @@ def test_explain_prints_lifetime_clv_and_steady_state_with_formulas(capsys):
 def test_explain_unknown_strategy_exits_2(capsys):
     assert main(["explain", SEGMENTS, "--strategy", "nope"]) == 2
     assert "unknown strategy" in capsys.readouterr().err
+
+
+def test_json_document_of_monte_carlo_results_has_intervals():
+    import numpy as np
+    import pandas as pd
+
+    from clmsim.cli.run_cmds import summary_document
+    from clmsim.metrics import summarize
+    from clmsim.results import RUN_COLUMNS
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for strategy in ("baseline", "promo"):
+        for r in range(20):
+            row = {c: float(rng.uniform(1, 2)) for c in RUN_COLUMNS}
+            row.update(strategy=strategy, run=r)
+            rows.append(row)
+    periods = pd.DataFrame({"strategy": ["baseline", "promo"], "period": [1, 1], "item": ["churned"] * 2,
+                            "mean": [1.0, 1.0]})
+    clv = pd.DataFrame({"strategy": ["baseline", "promo"], "stage": ["a", "a"], "kind": ["active"] * 2})
+    res = Results({"engine": "fast", "seed": 9, "runs": 20, "scenario": "x", "customer_periods": 10.0,
+                   "seconds": 0.5}, pd.DataFrame(rows), periods, clv)
+    doc = json.loads(json.dumps(summary_document(res, summarize(res))))
+    npv = doc["strategies"]["promo"]["npv"]
+    assert npv["n"] == 20 and isinstance(npv["sd"], float) and len(npv["ci95"]) == 2
+    assert npv["ci95"][0] < npv["mean"] < npv["ci95"][1]
+    roi = doc["strategies"]["promo"]["roi_vs_baseline"]
+    assert roi["n"] == 20 and (roi["ci95"] is None or roi["ci95"][0] <= roi["mean"] <= roi["ci95"][1])
+    assert doc["work"] == {"customer_periods": 10.0, "seconds": 0.5} and doc["seed"] == 9
