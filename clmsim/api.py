@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import numbers
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -110,10 +111,11 @@ def simulate(scenario_or_path: Scenario | str | Path, engine: str = "analytic",
     -------
     Results
     """
-    if not isinstance(runs, (int,)) or isinstance(runs, bool) or runs < 1:
+    if not isinstance(runs, numbers.Integral) or isinstance(runs, bool) or runs < 1:
         raise ClmsimError(f"runs must be a positive integer, got {runs!r}")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+    if seed is not None and (not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
         raise ClmsimError(f"seed must be a non-negative integer, got {seed!r}")
+    runs, seed = int(runs), (None if seed is None else int(seed))
     module = engine_module(engine)
     scenario = as_scenario(scenario_or_path, overrides)
     models = compile_strategies(scenario, strategies)
