@@ -378,6 +378,37 @@ def sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
 # ================================================================= end shared helpers
 
 
+@njit(cache=True, inline="always")
+def _bits_step(s0, s1, s2, s3):
+    """xoshiro256** on register-held state: ``(64-bit output, s0, s1, s2, s3)``."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@njit(cache=True)
+def _zig_reject(state, k, hz, iz):
+    """Ziggurat draw whose fast test failed: the wedge or tail test for (hz, iz),
+    else a fresh :func:`normal` (the method restarts with a new draw)."""
+    if iz == 0:
+        while True:
+            x = -np.log(1.0 - uniform(state, k)) * 0.2904764
+            y = -np.log(1.0 - uniform(state, k))
+            if y + y >= x * x:
+                break
+        return 3.442620 + x if hz > 0 else -3.442620 - x
+    x = hz * ZIG_WN[iz]
+    if ZIG_FN[iz] + uniform(state, k) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+        return x
+    return normal(state, k)
+
+
 @njit(cache=True)
 def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     """Effective row ``s`` of segment ``g`` as the kernel samples it (for tests
@@ -547,6 +578,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         fl_dest = np.zeros((G, S, S), np.int64)
         fl_cum = np.zeros((G, S, S))
         fixed_cb = np.zeros((G, S))
+        gam_d = np.zeros((G, S))
+        gam_c = np.zeros((G, S))
         fast_src = np.zeros((G, S), np.bool_)
         fast_dst = np.zeros((G, S), np.bool_)
         n_start = np.zeros(S)
@@ -564,6 +597,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 if cv > 0.0:
                     gam_shape[g, s] = 1.0 / (cv * cv)
                     gam_scale[g, s] = rev_mean[g, s] * cv * cv
+                    gam_d[g, s] = gam_shape[g, s] - 1.0 / 3.0
+                    gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
                 fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
                 fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST and het_kind[g] == HET_NONE
                 fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and gam_shape[g, s] == 0.0)
@@ -632,6 +667,10 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             m1 = state[MOVES, 1]
             m2 = state[MOVES, 2]
             m3 = state[MOVES, 3]
+            q0 = state[REVENUE, 0]
+            q1 = state[REVENUE, 1]
+            q2 = state[REVENUE, 2]
+            q3 = state[REVENUE, 3]
             i = 0
             while i < n:
                 s = stage[i]
@@ -703,8 +742,47 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 if kn == ACTIVE:
                     if gam_shape[g, ns] > 0.0 or conc[i] > 0:
                         rv = rev_mean[g, ns]
-                        if gam_shape[g, ns] > 0.0:
+                        if gam_shape[g, ns] >= 1.0:
+                            # Marsaglia-Tsang gamma on the register-held revenue stream
+                            gd = gam_d[g, ns]
+                            gc = gam_c[g, ns]
+                            while True:
+                                bits, q0, q1, q2, q3 = _bits_step(q0, q1, q2, q3)
+                                hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+                                iz = hz & 127
+                                if abs(hz) < ZIG_KN[iz]:
+                                    x = hz * ZIG_WN[iz]
+                                else:
+                                    state[REVENUE, 0] = q0
+                                    state[REVENUE, 1] = q1
+                                    state[REVENUE, 2] = q2
+                                    state[REVENUE, 3] = q3
+                                    x = _zig_reject(state, REVENUE, hz, iz)
+                                    q0 = state[REVENUE, 0]
+                                    q1 = state[REVENUE, 1]
+                                    q2 = state[REVENUE, 2]
+                                    q3 = state[REVENUE, 3]
+                                gv = 1.0 + gc * x
+                                if gv <= 0.0:
+                                    continue
+                                gv = gv * gv * gv
+                                u, q0, q1, q2, q3 = xoshiro_step(q0, q1, q2, q3)
+                                x2 = x * x
+                                if u < 1.0 - 0.0331 * x2 * x2:
+                                    break
+                                if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
+                                    break
+                            rv = gd * gv * gam_scale[g, ns]
+                        elif gam_shape[g, ns] > 0.0:
+                            state[REVENUE, 0] = q0
+                            state[REVENUE, 1] = q1
+                            state[REVENUE, 2] = q2
+                            state[REVENUE, 3] = q3
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
+                            q0 = state[REVENUE, 0]
+                            q1 = state[REVENUE, 1]
+                            q2 = state[REVENUE, 2]
+                            q3 = state[REVENUE, 3]
                         mg = margin[g, ns]
                         if conc[i] > 0:
                             mg -= wb_disc[cpol[i]]
