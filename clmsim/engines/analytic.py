@@ -201,7 +201,7 @@ def cohort_occupancy(model: CompiledModel, stage: str, nodes: int | None = None)
 
 def _new_customer_cash(ch: Chains, fwd: dict) -> np.ndarray:
     """Expected net cash per period of one paid customer acquired at time 0 (H,)."""
-    m, H = ch.model, ch.model.horizon
+    H = ch.model.horizon
     mix = fwd["inflow"].sum(axis=0)
     total = mix.sum()
     out = np.full(H, np.nan)
