@@ -128,7 +128,10 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
     runs, seed, engine : optional
         Override the experiment file's values (part of the fingerprint).
     backend, workers, scheduler
-        Execution backend (:func:`clmsim.analysis.backends.make_backend`; default: local processes).
+        Execution backend (:func:`clmsim.analysis.backends.make_backend`). Default: serial, or a
+        Dask LocalCluster when ``workers`` is given. (``clmsim sweep`` defaults to a local process
+        pool; from a script, ``backend="processes"`` needs the usual ``if __name__ == "__main__":``
+        guard because workers are started with ``spawn``.)
     command : sequence of str, optional
         Command line recorded in the manifest.
     max_tasks : int, optional
@@ -195,7 +198,9 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
         tasks.append(runner.RunTask(models_cache[e], eng, seed, r0, r1, opts, {"experiment": e},
                                     block, spec.periods))
     t0 = time.perf_counter()
-    work = 0.0
+    work = task_seconds = 0.0
+    if backend is None:
+        backend = "dask" if (workers or scheduler) else "serial"
     with make_backend(backend, workers, scheduler) as be:
         for i, res in be.imap(runner.run_task, tasks, progress=f"sweep {spec.name}"):
             e, r0, _ = todo[i]
@@ -203,9 +208,11 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
                 atomic_write_parquet(res["periods"], chunks / _chunk_name("periods", e, r0))
             atomic_write_parquet(res["runs"], chunks / _chunk_name("runs", e, r0))
             work += res["customer_periods"]
+            task_seconds += res["seconds"]
     seconds = time.perf_counter() - t0
     done = [p for p in plan if (chunks / _chunk_name("runs", p[0], p[1])).exists()]
     manifest.update(tasks_done=len(done), seconds_last=seconds, customer_periods_last=work,
+                    task_seconds_last=task_seconds,
                     status="complete" if len(done) == len(plan) else "partial")
     if manifest["status"] != "complete":
         atomic_write_text(json.dumps(manifest, indent=2, default=str), manifest_path)
