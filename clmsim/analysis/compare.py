@@ -13,7 +13,8 @@ runs; :meth:`Comparison.crn_gain` reports the factor
 ROI of a strategy versus the baseline is ``(NPV_s - NPV_b) / (spend_s -
 spend_b)`` with ``spend`` the undiscounted total of acquisition, retention and
 win-back spend over the horizon, estimated as a ratio of mean paired
-differences with a delta-method interval (NaN when the spends are equal). The
+differences with a delta-method interval; equal spends follow
+:func:`clmsim.metrics.roi` (``+-inf``, or 0 when the NPVs are equal too, no interval). The
 share of runs a strategy wins is ``P(NPV_s > NPV_b)`` with a Wilson interval.
 
 With ``precision=p`` runs are added in batches (the run count doubles each
@@ -33,6 +34,7 @@ import pandas as pd
 
 from ..errors import ClmsimError
 from ..model import compile_model
+from ..metrics import roi
 from ..results import RUN_COLUMNS
 from . import runner
 from .backends import Backend, chunk_ranges, make_backend
@@ -156,6 +158,8 @@ class Comparison:
                     rows.append((s, "vs_baseline", m, mean, sd, n, lo, hi))
             dn, ds = self.paired(s, "npv"), self.paired(s, "total_spend")
             r, lo, hi = ratio_ci(dn, ds, alpha)
+            if not np.isfinite(r):  # equal spends: the degenerate cases of clmsim.metrics.roi
+                r, lo, hi = float(roi(dn.mean(), 0.0)), float("nan"), float("nan")
             rows.append((s, "vs_baseline", "roi", r, float("nan"), dn.size, lo, hi))
             if self.provenance.get("monte_carlo", True) and dn.size > 1:
                 p, lo, hi = wilson(int((dn > 0).sum()), dn.size, alpha)

@@ -8,9 +8,12 @@ alternative:
 * ``mean``: ``mean_k y_{a,k}``; ``p10``: 10th percentile over samples; ``worst``: minimum;
 * ``max_regret``: ``max_k (max_b y_{b,k} - y_{a,k})`` -- how much worse than the best
   alternative for that state of the world it can be (0 for a dominant alternative);
-* ``roi_share``: share of samples where ``ROI = (NPV_a - NPV_ref) / (spend_a - spend_ref)``
-  versus the reference alternative (default: the baseline strategy at grid point 0) is at
-  least ``roi_target`` (NaN when no target is given, or for the reference itself).
+* ``roi_share``: share of samples where the alternative meets the ROI target versus the
+  reference alternative (default: the baseline strategy at grid point 0):
+  ``dNPV >= roi_target * dSpend`` with ``dX = X_a - X_ref``. With extra spend (``dSpend > 0``)
+  this is ``ROI = dNPV / dSpend >= roi_target``; when the alternative spends less it means the
+  NPV lost is at most ``roi_target`` per unit of spend saved (a cheaper alternative with higher
+  NPV always qualifies); NaN when no target is given, and for the reference itself.
 
 Within a sample all alternatives share random numbers (same seed), so regrets
 are paired comparisons.
@@ -66,9 +69,8 @@ def robustness(runs: pd.DataFrame, points: pd.DataFrame, metric: str = "npv", ro
         if ref not in npv.index:
             raise ClmsimError(f"reference alternative {ref} is not in the sweep")
         dn, ds = npv - npv.loc[ref], sp - sp.loc[ref]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            roi = dn / ds.where(ds != 0)
-        share = (roi >= roi_target).sum(axis=1) / roi.notna().sum(axis=1).replace(0, np.nan)
+        meets = (dn >= roi_target * ds).where(dn.notna() & ds.notna())
+        share = meets.sum(axis=1) / meets.notna().sum(axis=1).replace(0, np.nan)
         share.loc[ref] = np.nan
         out["roi_share"] = share
     else:

@@ -176,15 +176,18 @@ def cmd_sweep(args) -> int:
     res = sweep(args.experiment, args.out, runs=args.runs, seed=args.seed, engine=args.engine,
                 command=["clmsim", *sys.argv[1:]], **_backend(args, "processes"), **opts)
     m = res.manifest
+    reps = "exact expectations" if m["engine"] == "analytic" else f"{m['runs']} runs"
     print(f"{m['experiment']}: {m['points']} experiment points x {len(m['strategies'])} strategies x "
-          f"{m['runs']} runs, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
+          f"{reps}, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
           f"{m['tasks_done']}/{m['tasks']} chunks; this call {m['seconds_last']:.1f} s)")
     if m["status"] != "complete":
         print("rerun the same command to finish")
         return 0
     t = res.table("npv")
-    cols = ["experiment", "strategy"] + [c for c in res.points.columns if c not in ("experiment", "grid", "sample")]
-    show = t[cols + ["mean", "ci_lo", "ci_hi"]].rename(columns={"mean": "npv"})
+    params = [c for c in res.points.columns if c not in ("experiment", "grid", "sample")]
+    exact = m["engine"] == "analytic"
+    show = t[["experiment", "strategy"] + params + (["mean"] if exact else ["mean", "ci_lo", "ci_hi"])]
+    show = show.rename(columns={"mean": "npv", **{p: _short(p) for p in params}})
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
         print(show.head(30).to_string(index=False))
         if len(show) > 30:
@@ -194,9 +197,17 @@ def cmd_sweep(args) -> int:
 
             target = load_experiment(args.experiment).spec.roi_target
             rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"])
-            print("robustness across uncertainty samples (NPV):")
+            rob = rob.rename(columns={p: _short(p) for p in params})
+            print("robustness across uncertainty samples (NPV"
+                  + (f"; roi_share: share of samples with dNPV >= {target:g} x dSpend vs baseline"
+                     if target is not None else "") + "):")
             print(rob.head(15).to_string(index=False))
     return 0
+
+
+def _short(path: str) -> str:
+    """Last two components of a dotted path, for narrow tables."""
+    return ".".join(path.split(".")[-2:])
 
 
 def cmd_sensitivity(args) -> int:
