@@ -108,6 +108,9 @@ def test_precision_adds_runs_until_met():
     assert p["met"] and p["runs"] > 4 and p["worst_relative_half_width"] <= 0.001
     assert c.n_runs == p["runs"]
     assert sorted(c.runs[c.runs.strategy == "baseline"]["run"]) == list(range(p["runs"]))
+    assert c.runs["total_spend"].notna().all()
+    roi = c.table().set_index(["metric", "kind"]).loc[("roi", "vs_baseline")]
+    assert abs(roi["mean"] - 100.0) < 4.5 * (roi["ci_hi"] - roi["ci_lo"]) / 3.9  # ROI of KnownEngine: 100
 
 
 def test_precision_reports_when_maximum_reached():

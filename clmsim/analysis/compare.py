@@ -55,10 +55,9 @@ DIFF_METRICS = ("npv", "clv_acquired", "total_spend", "revenue", "contribution",
 
 
 def add_total_spend(runs: pd.DataFrame) -> pd.DataFrame:
-    """Add ``total_spend`` = acquisition + retention + win-back spend (undiscounted)."""
-    if "total_spend" not in runs.columns:
-        runs = runs.copy()
-        runs["total_spend"] = sum(runs[c] for c in SPEND_COLUMNS)
+    """Set ``total_spend`` = acquisition + retention + win-back spend (undiscounted) on every row."""
+    runs = runs.copy()
+    runs["total_spend"] = sum(runs[c] for c in SPEND_COLUMNS)
     return runs
 
 

@@ -143,9 +143,9 @@ def cmd_compare(args) -> int:
         print(json.dumps(doc, indent=2, default=str))
         return 0
     pv = c.provenance
-    print(f"{pv['scenario']}: {pv['engine']} engine, seed {pv['seed']}, "
-          + (f"{c.n_runs} runs per strategy, mode {pv['mode']}" if pv["monte_carlo"] else "exact expectations")
-          + " (common random numbers)")
+    print(f"{pv['scenario']}: {pv['engine']} engine, "
+          + (f"seed {pv['seed']}, {c.n_runs} runs per strategy, mode {pv['mode']} (common random numbers)"
+             if pv["monte_carlo"] else "exact expectations"))
     s = c.summary()
     print(f"{'strategy':<22}{'NPV [95% CI]':>40}{'NPV - baseline [95% CI]':>40}{'ROI [95% CI]':>26}{'wins':>7}")
     for r in s.to_dict("records"):
