@@ -79,3 +79,14 @@ def test_frontier_npv_rises_with_budget():
     assert list(f["budget"]) == [100.0, 200.0, 400.0]
     assert np.all(np.diff(f["npv"]) > 0)
     assert np.all(f["spend"] <= f["budget"] + 1e-6)
+
+
+def test_risk_objective_needs_monte_carlo_and_bad_levers_are_refused():
+    from clmsim.errors import ClmsimError
+
+    with pytest.raises(ClmsimError, match="Monte Carlo"):
+        optimize(scenario_from_text(TEXT), LEVERS, 400.0, objective="p10", engine="analytic")
+    with pytest.raises(ClmsimError, match="not a field"):
+        optimize(scenario_from_text(TEXT), {"acquisition.channels.c.spend_per_period": (0, 1)}, 400.0)
+    with pytest.raises(ClmsimError, match="meets the budget"):
+        optimize(scenario_from_text(TEXT), {k: (300.0, 400.0) for k in LEVERS}, 400.0, grid=3, rounds=1)

@@ -224,7 +224,7 @@ def _simulate_runs(models, engine, seed, r0, r1, options, backend: Backend, chun
 
 def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 1000, seed: int | None = None,
             engine: Any = "fast", mode: str | None = "auto", *, baseline: str = BASELINE,
-            precision: float | None = None, max_runs: int | None = None, chunk: int = 250,
+            precision: float | None = None, max_runs: int | None = None, chunk: int = 200,
             backend: str | Backend | None = "serial", workers: int | None = None,
             scheduler: str | None = None, overrides: Sequence[str] = (), **options) -> Comparison:
     """Simulate strategies on common random numbers and compare them with the baseline.
