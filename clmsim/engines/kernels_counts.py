@@ -201,15 +201,19 @@ def beta(state, k, a, b):
 
 @njit(cache=True)
 def binomial(state, k, n, p):
-    """Binomial(n, p), exact: order-statistic splitting (Knuth, TAOCP 3.4.1) while
-    ``n > 40`` -- the i-th smallest of n uniforms is Beta(i, n + 1 - i) --, then
-    ``n`` Bernoulli trials."""
-    x = 0
+    """Binomial(n, p), exact. ``p > 1/2`` by symmetry; while ``n p >= 30`` order-statistic
+    splitting (Knuth, TAOCP 3.4.1: the i-th smallest of n uniforms is Beta(i, n + 1 - i));
+    then inversion by the pmf recursion (Kachitvichyanukul & Schmeiser's BINV), O(n p + 1)."""
     if n <= 0 or p <= 0.0:
         return 0
     if p >= 1.0:
         return n
-    while n > 40:
+    n0 = n
+    flip = p > 0.5
+    if flip:
+        p = 1.0 - p
+    x = 0
+    while n * p >= 30.0:
         i = 1 + n // 2
         b = beta(state, k, float(i), float(n + 1 - i))
         if b >= p:
@@ -219,14 +223,22 @@ def binomial(state, k, n, p):
             x += i
             n = n - i
             p = (p - b) / (1.0 - b)
-        if p <= 0.0:
-            return x
-        if p >= 1.0:
-            return x + n
-    for _ in range(n):
-        if uniform(state, k) < p:
-            x += 1
-    return x
+    if n > 0 and p > 0.0:
+        q = 1.0 - p
+        ratio = p / q
+        a = (n + 1) * ratio
+        while True:
+            r = q ** n
+            u = uniform(state, k)
+            y = 0
+            while u > r and y < n:
+                u -= r
+                y += 1
+                r *= a / y - ratio
+            if u <= r:
+                break                                  # else rounding left mass beyond n: redraw
+        x += y
+    return n0 - x if flip else x
 
 
 @njit(cache=True)

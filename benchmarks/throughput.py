@@ -1,0 +1,164 @@
+"""Throughput report of the fast engine (a report, not a test: nothing is asserted).
+
+Run ``make bench`` or ``.venv/bin/python benchmarks/throughput.py [--quick]``.
+Prints customer-periods per second for
+
+(a) a bare six-stage chain with fixed rewards (individual mode, 1 and 2 threads),
+(b) ``scenarios/telecom.yaml`` with every feature on (heterogeneity, revenue noise,
+    channels, referrals, programs with a budget cap, win-back with capacity and
+    concessions), individual mode at 1 and 2 threads,
+(c) counts mode on the bare chain at 10^5..10^7 customers (represented
+    customer-periods per second) and on telecom (heterogeneity discretised),
+(d) the des engine on telecom (shorter horizon) when ``clmsim.engines.des`` exists,
+(e) 1,000 runs x 100,000 customers x 60 periods of the bare chain on all threads:
+    wall time and peak RSS (skipped with ``--quick``),
+(f) warm-start wall time of ``clmsim run scenarios/telecom.yaml --engine fast --runs 100``.
+
+``cpu`` rates divide by the process CPU time of a one-thread run (per-core speed,
+robust to other load on the machine); ``wall`` rates divide by wall time. The load
+average is printed before and after: on a shared machine wall figures drop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from clmsim import compile_model, load_scenario, scenario_from_text  # noqa: E402
+from clmsim.engines import fast  # noqa: E402
+
+BARE = """
+schema_version: 1
+name: bare-chain
+time: {period: month, horizon: 60, discount_rate: 0.1}
+stages:
+  s1: {kind: active, revenue: 10, margin: 0.5}
+  s2: {kind: active, revenue: 20, margin: 0.5}
+  s3: {kind: active, revenue: 30, margin: 0.5}
+  s4: {kind: active, revenue: 40, margin: 0.5}
+  s5: {kind: active, revenue: 50, margin: 0.5}
+  gone: {kind: lost}
+transitions:
+  s1: {s2: 0.2, gone: 0.01}
+  s2: {s3: 0.1, s1: 0.05, gone: 0.01}
+  s3: {s4: 0.05, s2: 0.05, gone: 0.01}
+  s4: {s5: 0.05, s3: 0.05, gone: 0.01}
+  s5: {s4: 0.05, gone: 0.01}
+initial_population: {s1: POP}
+"""
+TELECOM = ROOT / "scenarios" / "telecom.yaml"
+ALL_FEATURES = ["retention.programs.save_desk.budget_cap_per_period=120000",
+                "winback.policies.reactivation_offer.capacity_per_period=3000"]
+
+
+def bare(pop: int = 100_000):
+    return compile_model(scenario_from_text(BARE.replace("POP", str(pop)), name="bare-chain"))
+
+
+def telecom(overrides=()):
+    return compile_model(load_scenario(TELECOM, overrides=ALL_FEATURES + list(overrides)))
+
+
+def measure(model, runs: int, threads: int | None, mode: str = "individual", **options) -> dict:
+    """Warm the kernel, then time ``runs`` runs; rates in customer-periods per second."""
+    fast.simulate([model], runs=1, seed=1, mode=mode, threads=threads, **options)
+    cpu, wall = time.process_time(), time.perf_counter()
+    res = fast.simulate([model], runs=runs, seed=2, mode=mode, threads=threads, quantiles=False, **options)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    work = res.provenance["customer_periods"]
+    return {"work": work, "wall": wall, "cpu": cpu, "wall_rate": work / wall, "cpu_rate": work / cpu}
+
+
+def line(label: str, m: dict, cpu: bool = True) -> None:
+    extra = f"   cpu {m['cpu_rate']:.3g}/s per core" if cpu else ""
+    print(f"  {label:<44} {m['work']:.3g} customer-periods in {m['wall']:.2f} s: "
+          f"wall {m['wall_rate']:.3g}/s{extra}")
+
+
+def warm_cli(extra: list[str]) -> float:
+    cmd = [str(ROOT / ".venv" / "bin" / "clmsim"), "run", str(TELECOM), "--engine", "fast", "--seed", "1"] + extra
+    subprocess.run(cmd + ["--runs", "2"], check=True, capture_output=True, cwd=ROOT)   # numba cache is warm
+    t = time.perf_counter()
+    subprocess.run(cmd + ["--runs", "100"], check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - t
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="skip the 1,000-run study (e)")
+    args = ap.parse_args(argv)
+    import numba
+    ncpu = numba.config.NUMBA_NUM_THREADS
+    print(f"clmsim fast-engine throughput; numba threads available: {ncpu}; "
+          f"load average {os.getloadavg()[0]:.2f} (1 min)")
+
+    print("(a) bare six-stage chain, fixed rewards, 100,000 customers, 60 periods, individual mode")
+    a1 = measure(bare(), 8, 1)
+    line("1 thread", a1)
+    a2 = measure(bare(), 8, min(2, ncpu))
+    line(f"{min(2, ncpu)} threads", a2, cpu=False)
+    print(f"  speed-up 2 vs 1 thread (wall): {a2['wall_rate'] / a1['wall_rate']:.2f}x")
+
+    print("(b) telecom, every feature on (budget cap and win-back capacity added), individual mode")
+    b1 = measure(telecom(), 2, 1)
+    line("1 thread", b1)
+    b2 = measure(telecom(), 4, min(2, ncpu))
+    line(f"{min(2, ncpu)} threads", b2, cpu=False)
+    print(f"  speed-up 2 vs 1 thread (wall): {b2['wall_rate'] / b1['wall_rate']:.2f}x")
+
+    print("(c) counts mode (represented customer-periods)")
+    counts = {}
+    for pop in (100_000, 1_000_000, 10_000_000):
+        counts[pop] = measure(bare(pop), 50, 1, mode="counts")
+        line(f"bare chain, {pop:,} customers, 1 thread", counts[pop])
+    ct = measure(telecom(), 20, 1, mode="counts", het_nodes=8)
+    line("telecom, het_nodes=8, 1 thread", ct)
+    print(f"  counts vs individual on the bare chain (1 thread, 100,000 customers): "
+          f"{counts[100_000]['wall_rate'] / a1['wall_rate']:.1f}x; at 10^7 customers: "
+          f"{counts[10_000_000]['wall_rate'] / a1['wall_rate']:.0f}x")
+
+    try:
+        from clmsim.engines import des
+    except ImportError:
+        des = None
+    if des is not None:
+        print("(d) des engine vs fast on telecom with a 12-month horizon, 1 run")
+        short = telecom(["time.horizon=12"])
+        t = time.perf_counter()
+        d = des.simulate([short], runs=1, seed=1)
+        dt = time.perf_counter() - t
+        drate = d.provenance["customer_periods"] / dt
+        f = measure(short, 4, 1)
+        print(f"  des {d.provenance['customer_periods']:.3g} customer-periods in {dt:.2f} s: {drate:.3g}/s; "
+              f"fast individual 1 thread {f['wall_rate']:.3g}/s: fast/des = {f['wall_rate'] / drate:.0f}x")
+    else:
+        print("(d) des engine not available")
+
+    if not args.quick:
+        print("(e) 1,000 runs x 100,000 customers x 60 periods, bare chain, all threads")
+        model = bare()
+        fast.simulate([model], runs=1, seed=1, mode="individual")
+        t = time.perf_counter()
+        res = fast.simulate([model], runs=1000, seed=3, mode="individual")
+        wall = time.perf_counter() - t
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  {res.provenance['customer_periods']:.3g} customer-periods in {wall:.1f} s wall "
+              f"({res.provenance['customer_periods'] / wall:.3g}/s); peak RSS of this process {rss:.0f} MB")
+
+    print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (5 strategies)")
+    print(f"  --mode auto (individual: continuous heterogeneity): {warm_cli([]):.2f} s wall")
+    print(f"  --mode counts --option het_nodes=8: {warm_cli(['--mode', 'counts', '--option', 'het_nodes=8']):.2f} s")
+    print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
