@@ -5,10 +5,12 @@ Steps, each on common random numbers (one seed for every strategy, level and sam
 1. **compare** every strategy of the scenario with the fast engine (individual mode:
    every customer simulated), paired 95% intervals versus the baseline;
 2. **survival** of a cohort of new customers, simulated and exact (analytic engine);
-3. **sweep** one budget lever (the save-desk spend per declining customer) over a grid,
-   each level paired against the scenario as written: NPV gain and ROI with intervals;
+3. **sweep** one budget lever (the save-desk spend per declining customer) over a grid:
+   NPV gain and ROI versus spending nothing, exact (analytic engine; the fast engine's
+   counts mode, with paired intervals, when the analytic engine refuses the scenario);
 4. **sensitivity** of baseline NPV to a few assumptions, each uniform on +-20% of its
-   value as written: tornado and Sobol indices (:mod:`clmsim.analysis.sensitivity`).
+   value as written: tornado, Morris screening and Sobol indices
+   (:mod:`clmsim.analysis.sensitivity`), exact evaluations (analytic engine, same fallback).
 
 It prints the headline table and writes ``OUT/report.html`` (with PNGs and CSVs),
 the comparison's Results (``OUT/compare/``) and the experiment files it ran
@@ -54,7 +56,7 @@ class DemoPlan:
     levels : tuple of float
         Lever values; the value as written is added when missing.
     sweep_runs : int
-        Runs per level (counts mode).
+        Runs per level when the sweep falls back to the fast engine (counts mode).
     uncertain : tuple of str
         Dotted paths varied by the sensitivity analysis, each uniform on
         ``value * (1 -+ spread)``.
@@ -63,10 +65,12 @@ class DemoPlan:
     morris_trajectories : int
         Morris trajectories (``r (d + 1)`` evaluations).
     sobol_samples : int
-        Sobol base sample N (``N (d + 2)`` evaluations); 0 (default) skips Sobol, which needs
-        N >= 64 to be stable -- the report then says how to run it.
+        Sobol base sample N (``N (d + 2)`` evaluations); 0 skips Sobol (the report then says how
+        to run it).
     sensitivity_runs : int
-        Runs per sensitivity evaluation (counts mode, same seed for all: CRN).
+        Runs per sensitivity evaluation when it falls back to the fast engine (same seed: CRN).
+    exact_engine : str
+        Engine of the sweep and sensitivity steps (``"analytic"``; ``"fast"`` forces Monte Carlo).
     het_nodes : int
         Classes per segment when counts mode discretises continuous heterogeneity.
     cohort : int
@@ -86,10 +90,11 @@ class DemoPlan:
                         "stages.loyal.revenue.mean", "retention.programs.save_desk.effect.churn_reduction_max",
                         "winback.policies.reactivation_offer.success.base")
     spread: float = 0.2
-    morris_trajectories: int = 6
-    sobol_samples: int = 0
+    morris_trajectories: int = 10
+    sobol_samples: int = 32
     sensitivity_runs: int = 5
     het_nodes: int = 8
+    exact_engine: str = "analytic"
     cohort: int = 10_000
     analytic: bool = True
 
@@ -200,12 +205,33 @@ def run_survival(plan: DemoPlan, scenario, missing: list[str]):
     return t, simulated, analytic, runs
 
 
-def run_sweep(plan: DemoPlan, scenario, out: Path):
-    """Step 3: the lever over its levels on common random numbers.
+def _engine_body(plan: DemoPlan, engine: str, runs: int) -> dict:
+    if engine == "analytic":
+        return {"runs": 1, "seed": plan.seed, "engine": "analytic"}
+    return {"runs": runs, "seed": plan.seed, "engine": "fast", "mode": "counts",
+            "engine_options": {"het_nodes": plan.het_nodes}}
+
+
+def with_fallback(plan: DemoPlan, step: Callable[[str], object], missing: list[str], name: str):
+    """Run ``step(engine)`` with the exact engine; when it refuses the scenario
+    (:class:`UnsupportedFeature`), run it again with the fast engine and say so."""
+    from .errors import UnsupportedFeature
+
+    try:
+        return step(plan.exact_engine), plan.exact_engine
+    except UnsupportedFeature as exc:
+        if plan.exact_engine == "fast":
+            raise
+        missing.append(f"{name}: exact values not available ({exc}); Monte Carlo (fast engine, counts mode) used")
+        return step("fast"), "fast"
+
+
+def run_sweep(plan: DemoPlan, scenario, out: Path, engine: str = "analytic"):
+    """Step 3: the lever over its levels (common random numbers for Monte Carlo).
 
     Returns ``(table, nominal, reference, best)``: per level the NPV gain and ROI versus the
     reference level (0 = program off when 0 is a level, else the value as written), and the
-    level with the highest NPV with its paired gain over the value as written.
+    level with the highest NPV with its gain over the value as written.
     """
     from .analysis.compare import Comparison, add_total_spend
     from .analysis.sweep import sweep
@@ -214,23 +240,25 @@ def run_sweep(plan: DemoPlan, scenario, out: Path):
     levels = sorted(set(float(v) for v in plan.levels) | {nominal})
     exp = _experiment_file(out / "sweep-experiment.yaml", Path(scenario.source), {
         "name": "demo-sweep", "strategies": ["baseline"], "levers": {plan.lever: levels},
-        "runs": plan.sweep_runs, "seed": plan.seed, "engine": "fast", "mode": "counts"})
+        **_engine_body(plan, engine, plan.sweep_runs)})
     sdir = out / "sweep"
     if (sdir / "manifest.json").exists():  # a previous demo's sweep: start afresh if settings changed
         import json
         import shutil
 
         old = json.loads((sdir / "manifest.json").read_text())
-        if old.get("runs") != plan.sweep_runs or old.get("seed") != plan.seed or old.get("points") != len(levels):
+        if (old.get("runs") != (1 if engine == "analytic" else plan.sweep_runs) or old.get("seed") != plan.seed
+                or old.get("points") != len(levels) or old.get("engine") != engine):
             shutil.rmtree(sdir)
-    sw = sweep(exp, sdir, backend="serial", het_nodes=plan.het_nodes, command=["clmsim", "demo"])
+    sw = sweep(exp, sdir, backend="serial", command=["clmsim", "demo"])
+    mc = engine != "analytic"
     runs = sw.runs.merge(sw.points[["experiment", plan.lever]], on="experiment")
     runs["strategy"] = runs[plan.lever].map(lambda v: f"{v:g}")
     runs = add_total_spend(runs.drop(columns=["experiment", plan.lever]))
     reference = 0.0 if 0.0 in levels else nominal
 
     def summary(ref: float) -> pd.DataFrame:
-        s = Comparison(runs, f"{ref:g}", {"monte_carlo": True}).summary()
+        s = Comparison(runs, f"{ref:g}", {"monte_carlo": mc}).summary()
         s["value"] = s["strategy"].astype(float)
         for c in ("d_npv", "d_npv_lo", "d_npv_hi", "roi", "roi_lo", "roi_hi", "win_share"):
             if c not in s.columns:
@@ -239,12 +267,15 @@ def run_sweep(plan: DemoPlan, scenario, out: Path):
         return s.sort_values("value").reset_index(drop=True)
 
     table = summary(reference)
+    if not mc:  # exact values: no interval
+        table[["d_npv_lo", "d_npv_hi", "roi_lo", "roi_hi"]] = np.nan
     vs_nominal = summary(nominal)
+    vs_nominal["exact"] = not mc
     best = vs_nominal.loc[vs_nominal["d_npv"].idxmax()]
     return table, nominal, reference, best
 
 
-def run_sensitivity(plan: DemoPlan, scenario, out: Path):
+def run_sensitivity(plan: DemoPlan, scenario, out: Path, engine: str = "analytic"):
     """Step 4: tornado (and Sobol) of baseline NPV over +-spread of each uncertain value."""
     from .analysis.sensitivity import sensitivity
 
@@ -256,11 +287,12 @@ def run_sensitivity(plan: DemoPlan, scenario, out: Path):
     methods = ["tornado", "morris"] + (["sobol"] if plan.sobol_samples else [])
     exp = _experiment_file(out / "sensitivity-experiment.yaml", Path(scenario.source), {
         "name": "demo-sensitivity", "strategies": ["baseline"], "uncertainties": unc,
-        "runs": plan.sensitivity_runs, "seed": plan.seed, "engine": "fast", "mode": "counts",
+        **_engine_body(plan, engine, plan.sensitivity_runs),
         "sensitivity": {"methods": methods, "samples": max(plan.sobol_samples, 4),
                         "trajectories": plan.morris_trajectories, "strategy": "baseline", "metric": "npv"}})
+    opts = {} if engine == "analytic" else {"het_nodes": plan.het_nodes}
     return sensitivity(exp, methods, samples=max(plan.sobol_samples, 4), trajectories=plan.morris_trajectories,
-                       het_nodes=plan.het_nodes), exp
+                       **opts), exp
 
 
 def headline_table(comp) -> str:
@@ -313,16 +345,20 @@ def run_demo(plan: DemoPlan = DemoPlan(), echo: Callable[[str], None] | None = N
         t, sim, exact, n = run_survival(plan, scenario, missing)
         extra.append(figures.survival_figure(t, sim, exact, plan.cohort, results.provenance.get("period", "period"),
                                              n))
-    with _Step("sweep", f"{plan.lever} over {len(plan.levels)} levels x {plan.sweep_runs} runs (counts mode)",
+    with _Step("sweep", f"{plan.lever} over {len(plan.levels)} levels ({plan.exact_engine} engine)",
                missing, seconds, echo):
-        sweep_df, nominal, reference, best = run_sweep(plan, scenario, out)
+        (sweep_df, nominal, reference, best), sweep_engine = with_fallback(
+            plan, lambda e: run_sweep(plan, scenario, out, e), missing, "sweep")
         ref_text = (f"spending nothing on it ({reference:g})" if reference == 0 and reference != nominal
                     else f"the value as written ({nominal:g})")
         extra.append(figures.sweep_figure(sweep_df, _lever_label(plan.lever), nominal,
-                                          "no spend" if reference == 0 else f"as written ({nominal:g})", ref_text))
+                                          "no spend" if reference == 0 else f"as written ({nominal:g})", ref_text,
+                                          exact=sweep_engine == "analytic"))
     with _Step("sensitivity", f"tornado, Morris{' and Sobol' if plan.sobol_samples else ''} of baseline NPV "
-               f"over \u00b1{plan.spread:.0%} of {len(plan.uncertain)} assumptions", missing, seconds, echo):
-        sens, sens_file = run_sensitivity(plan, scenario, out)
+               f"over \u00b1{plan.spread:.0%} of {len(plan.uncertain)} assumptions ({plan.exact_engine} engine)",
+               missing, seconds, echo):
+        (sens, sens_file), sens_engine = with_fallback(
+            plan, lambda e: run_sensitivity(plan, scenario, out, e), missing, "sensitivity")
         tor = sens.tornado.rename(columns={"low": "low_value", "high": "high_value"}).rename(
             columns={"y_low": "low", "y_high": "high"})
         extra.append(figures.tornado_figure(tor, float(sens.tornado["y_nominal"].iloc[0])))
@@ -334,8 +370,8 @@ def run_demo(plan: DemoPlan = DemoPlan(), echo: Callable[[str], None] | None = N
             extra.append(figures.sobol_figure(sob, n=sens.info.get("evaluations")))
         else:
             d = len(plan.uncertain)
-            missing.append(f"Sobol indices: skipped to keep the demo near a minute (they need about 64 x {d + 2} = "
-                           f"{64 * (d + 2)} evaluations); run `clmsim sensitivity {sens_file}` for them")
+            missing.append(f"Sobol indices: skipped (--sobol 0); run `clmsim sensitivity {sens_file}` for them "
+                           f"({d + 2} evaluations per base sample)")
         if len(sens.morris):
             extra.append(figures.morris_figure(sens.morris, n=sens.info.get("evaluations")))
 
@@ -363,12 +399,13 @@ def sweep_headline(best, label: str, nominal: float):
     """Headline: the lever level with the highest mean NPV and its paired gain over the level as written."""
     from .report.html import Headline
 
-    hw = (best["d_npv_hi"] - best["d_npv_lo"]) / 2
+    exact = bool(best.get("exact", False))
+    hw = None if exact else (best["d_npv_hi"] - best["d_npv_lo"]) / 2
     if best["value"] == nominal:
         return Headline(f"Best {label}: {nominal:g} (as written)", 0.0, None, "money",
-                        "no level of the sweep beats the value as written")
+                        "no level of the sweep beats the value as written", exact=exact)
     return Headline(f"Best {label}: {best['value']:g} (as written {nominal:g})", float(best["d_npv"]),
-                    float(hw), "money", "NPV gain vs as written, paired over runs")
+                    hw, "money", "NPV gain vs as written" + ("" if exact else ", paired over runs"), exact=exact)
 
 
 def _lever_label(path: str) -> str:

@@ -69,15 +69,15 @@ def test_demo_small_plan_writes_report_with_every_section(tmp_path):
     plan = DemoPlan(scenario=str(ROOT / "scenarios" / "telecom.yaml"), out=str(tmp_path / "demo"), runs=2,
                     levels=(0.0, 24.0), sweep_runs=2, uncertain=("transitions.declining.churned",
                                                                  "stages.loyal.revenue.mean"),
-                    morris_trajectories=2, sensitivity_runs=1, cohort=300)
+                    morris_trajectories=2, sobol_samples=8, sensitivity_runs=1, cohort=300)
     outcome = run_demo(plan, echo=lines.append)
     assert outcome.report.exists()
     keys = {p.stem for p in outcome.report.parent.glob("*.png")}
-    assert {"compare_npv", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "transitions",
-            "flows"} <= keys
+    assert {"compare_npv", "cumulative", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "sobol",
+            "transitions", "flows"} <= keys
     assert len(images(outcome.report)) == len(keys)
     assert outcome.table.splitlines()[0].split()[:2] == ["strategy", "NPV"]
-    assert [m for m in outcome.missing if not m.startswith("Sobol")] == []
+    assert outcome.missing == []
     assert (tmp_path / "demo" / "sweep-experiment.yaml").exists()
     assert any(line.startswith("[compare] done") for line in lines)
 
@@ -103,3 +103,17 @@ def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys)
     assert list(table["winback.policies.offer.coverage"]) == [0, 0.5, 1]
     html = (tmp_path / "sw" / "report.html").read_text(encoding="utf-8")
     assert "NPV along offer: coverage" in html and len(images(tmp_path / "sw" / "report.html")) == 1
+
+
+def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
+    from clmsim.demo import with_fallback
+    from clmsim.errors import UnsupportedFeature
+
+    def step(engine):
+        if engine == "analytic":
+            raise UnsupportedFeature("analytic", "program budget caps", "the fast or des engine")
+        return engine
+
+    missing = []
+    assert with_fallback(DemoPlan(), step, missing, "sweep") == ("fast", "fast")
+    assert missing and "program budget caps" in missing[0] and "Monte Carlo" in missing[0]

@@ -196,25 +196,29 @@ def survival_figure(t, simulated, analytic, cohort: int, unit: str, runs: int) -
 
 
 def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_label: str,
-                 reference_text: str = "") -> ReportFigure:
-    """NPV difference and ROI versus a budget lever."""
+                 reference_text: str = "", exact: bool = False) -> ReportFigure:
+    """NPV difference and ROI versus a budget lever (``exact``: analytic values, no band)."""
+    band = (None, None) if exact else ("d_npv_lo", "d_npv_hi")
+    rband = (None, None) if exact else ("roi_lo", "roi_hi")
     with style_context():
         fig = Figure(figsize=(11.0, 4.2), layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
-    plots.npv_vs_budget(df, x="value", y="d_npv", lo="d_npv_lo", hi="d_npv_hi", ax=ax1, xlabel=lever,
+    plots.npv_vs_budget(df, x="value", y="d_npv", lo=band[0], hi=band[1], ax=ax1, xlabel=lever,
                         ylabel=f"NPV difference vs {baseline_label}", current=current,
                         title="NPV gain versus spend")
     roi = df.dropna(subset=["roi"])
     if len(roi):
-        plots.npv_vs_budget(roi, x="value", y="roi", lo="roi_lo", hi="roi_hi", ax=ax2, kind="roi",
+        plots.npv_vs_budget(roi, x="value", y="roi", lo=rband[0], hi=rband[1], ax=ax2, kind="roi",
                             xlabel=lever, ylabel=f"ROI vs {baseline_label}", current=current,
                             title="Return on the extra spend")
     else:
         ax2.set_visible(False)
     return ReportFigure(
         "sweep", f"Sweeping {lever}",
-        f"Left: how much NPV each spend level adds compared with {reference_text or baseline_label}, with its "
-        "95% paired interval (shaded; every level sees the same random customers). Right: ROI = extra NPV / "
+        f"Left: how much NPV each spend level adds compared with {reference_text or baseline_label}"
+        + (" (exact expectations, analytic engine). " if exact else
+           ", with its 95% paired interval (shaded; every level sees the same random customers). ")
+        + "Right: ROI = extra NPV / "
         "extra spend; the dashed line is break-even (0): above it, the spend returns more than it costs. "
         "The dotted vertical line is the spend as written in the scenario. The best level is where the left "
         "curve peaks, not where ROI is highest.", fig, df)
@@ -266,7 +270,10 @@ def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) ->
         f"When all assumptions vary together over their ranges, S1 (blue) is the share of the variance of "
         f"{output} each explains alone, ST (orange) includes its interactions with the others. ST near 0: the "
         "assumption does not matter; ST much larger than S1: it matters through interactions."
-        + (f" Estimated from {n:,} model evaluations; the whiskers are 95% intervals." if n else ""), fig, data)
+        + (f" Estimated from {n:,} model evaluations; the whiskers are 95% intervals." if n else "")
+        + (" The indices are shares between 0 and 1: an estimate outside that range is sampling noise of the "
+           "estimator and shrinks with a larger sample (clmsim demo --sobol 256)."
+           if ((df[["S1", "ST"]] > 1).any().any() or (df[["S1", "ST"]] < 0).any().any()) else ""), fig, data)
 
 
 def morris_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) -> ReportFigure:
