@@ -112,7 +112,7 @@ def test_long_run_mix_matches_stationary_distribution():
     act = pi[:2] / pi[:2].sum()
     assert close(clv_row(res, "light")["steady_active_share"], act[0])
     assert close(clv_row(res, "heavy")["steady_active_share"], act[1])
-    assert res.provenance["steady_method"]["baseline"] == "Perron vector"
+    assert res.provenance["steady_method"]["baseline"] == "Perron vector (stationary distribution)"
 
 
 def test_irreducible_chain_has_infinite_lifetime():
@@ -293,3 +293,27 @@ def test_beta_with_alpha_at_most_one_has_infinite_lifetime():
     exact = (a + b - 1) / (a - 1)  # E[1/theta] for Beta(a, b)
     got = clv_row(run("sbg", "heterogeneity.churn_probability.alpha=1.5"), "subscriber")["lifetime"]
     assert close(got, exact, 1e-10)
+
+
+@pytest.mark.parametrize("scale", [0.3, 1.0, 3.0])
+def test_long_run_mix_equals_dense_perron_vector(scale):
+    from clmsim.engines.steady import long_run_mix
+
+    rng = np.random.default_rng(4)
+    N, E = 3, 4
+    M = rng.uniform(0, 1, (N, E, E)) * (rng.uniform(0, 1, (N, E, E)) > 0.3)
+    M /= M.sum(axis=2, keepdims=True) * rng.uniform(1.02, 1.3, (N, E, 1))  # substochastic
+    e = np.zeros((N, E))
+    e[:, 0] = [0.5, 0.3, 0.2]
+    rho = scale * np.array([0.0, 0.2, 0.3, 0.1])
+    K = np.zeros((N * E, N * E))
+    for q in range(N):
+        K[q * E:(q + 1) * E, q * E:(q + 1) * E] = M[q]
+    K += np.outer(np.tile(rho, N), e.ravel())
+    vals, vecs = np.linalg.eig(K.T)
+    j = np.argmax(vals.real)
+    dense = np.abs(vecs[:, j].real)
+    got, method = long_run_mix(M, np.zeros((N, E)), e, rho, np.ones(E, bool))
+    assert np.allclose(got.ravel(), dense / dense.sum(), rtol=0, atol=1e-10), method
+    growing = vals.real[j] > 1
+    assert ("growing" in method) == growing

@@ -272,7 +272,7 @@ def _clv_table(ch: Chains, fwd: dict, v: float, main: tuple | None = None) -> pd
     inflow = fwd["inflow"][-1].reshape(N, sp.size)
     ref = fwd["ref_land"].reshape(N, sp.size)
     mix, method = long_run_mix(ch.M[last].reshape(N, sp.size, sp.size), inflow, ref, fwd["ref_rate"],
-                               ch.active)
+                               ch.active, present=(ch.w > 0).ravel())
     mix = mix.reshape(ch.w.shape + (sp.size,))
     kept = ~np.isnan(mix).all(axis=(0, 1))
     by_stage = np.where(kept, np.nan_to_num(mix), 0.0).sum(axis=1) @ sp.aggregate(S)  # (G, S)

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
-_DENSE_LIMIT = 1500
-_POWER_STEPS = 200_000
+EDGE_TOL = 1e-12
+"""Transition probabilities at or below this count as absent when deciding which states
+can reach which: a leak of 1e-147 per period is an infinite lifetime in floating point."""
 
 
 def reachability(pattern: np.ndarray) -> np.ndarray:
@@ -70,7 +71,7 @@ def future_value(M: np.ndarray, nu: np.ndarray, v: float) -> np.ndarray:
     eye = np.eye(E)
     if v < 1.0:
         return v * np.linalg.solve(eye - v * M, nu[..., None])[..., 0]
-    reach = reachability((M > 0).any(axis=0))
+    reach = reachability((M > EDGE_TOL).any(axis=0))
     rewarding = (nu != 0).any(axis=0)
     T = reach[:, rewarding].any(axis=1)
     closed = T & (reach <= reach.T).all(axis=1)  # i reaches j => j reaches i
@@ -90,7 +91,7 @@ def future_value(M: np.ndarray, nu: np.ndarray, v: float) -> np.ndarray:
 
 
 def long_run_mix(M: np.ndarray, inflow: np.ndarray, ref_entry: np.ndarray, ref_rate: np.ndarray,
-                 active: np.ndarray) -> tuple[np.ndarray, str]:
+                 active: np.ndarray, present: np.ndarray | None = None) -> tuple[np.ndarray, str]:
     """Long-run occupancy (up to scale) of a population under constant parameters.
 
     Parameters
@@ -105,102 +106,98 @@ def long_run_mix(M: np.ndarray, inflow: np.ndarray, ref_entry: np.ndarray, ref_r
         Referrals per customer per period of each state.
     active : array (E,)
         Active states.
+    present : array (N,) of bool, optional
+        Sub-chains that hold customers (quadrature nodes of positive weight); default all.
 
     Returns
     -------
     occupancy : array (N, E)
         Normalised to sum 1 over the states kept; ``nan`` on states left out.
     method : str
-        ``"steady state"`` or ``"Perron vector"`` (see the module docstring).
+        ``"steady state"`` or ``"Perron vector ..."`` (see the module docstring).
     """
     N, E, _ = M.shape
-    reach = reachability((M > 0).any(axis=0))
+    present = np.ones(N, dtype=bool) if present is None else np.asarray(present, dtype=bool)
+    reach = reachability((M > EDGE_TOL).any(axis=0))
     keep = reach[:, active].any(axis=1)
     idx = np.flatnonzero(keep)
     n = len(idx)
-    D = M[:, idx[:, None], idx[None, :]]
-    a, e, rho = inflow[:, idx], ref_entry[:, idx], ref_rate[idx]
     out = np.full((N, E), np.nan)
     if n == 0:
         return out, "steady state"
+    D = M[:, idx[:, None], idx[None, :]] * present[:, None, None]
+    a, e, rho = inflow[:, idx], ref_entry[:, idx], ref_rate[idx]
     # spectral radius of every block < 1 iff every kept state can reach a state that leaks
     # mass out of the kept set; decided on what every node shares (a node only adds edges)
-    shared = (D > 0).all(axis=0)
-    leaks = (D.sum(axis=-1) < 1.0 - 1e-13).all(axis=0)
+    shared = (D[present] > EDGE_TOL).all(axis=0)
+    leaks = (D[present].sum(axis=-1) < 1.0 - EDGE_TOL).all(axis=0)
     transient = reachability(shared)[:, leaks].any(axis=1).all()
-    if transient:
-        A = np.eye(n)[None] - D  # x (I - D) = b  <=>  (I - D)^T x^T = b^T
-        At = np.swapaxes(A, 1, 2)
+    if transient and a.sum() > 0:
+        At = np.swapaxes(np.eye(n)[None] - D, 1, 2)  # x (I - D) = b  <=>  (I - D)^T x^T = b^T
         ya = np.linalg.solve(At, a[..., None])[..., 0]
         ye = np.linalg.solve(At, e[..., None])[..., 0]
         alpha, beta = float((ya * rho).sum()), float((ye * rho).sum())
-        if beta < 1.0 - 1e-12 and (a.sum() > 0):
+        if beta < 1.0 - 1e-12:
             x = ya + alpha / (1.0 - beta) * ye
             out[:, idx] = x / x.sum()
             return out, "steady state"
-        if beta >= 1.0:  # referrals outrun churn: Perron root lam > 1 solves e (lam I - D)^-1 rho = 1
-            lam = _secular_root(D, e, rho)
-            x = np.linalg.solve(np.swapaxes(lam * np.eye(n)[None] - D, 1, 2), e[..., None])[..., 0]
-            out[:, idx] = x / x.sum()
-            return out, f"Perron vector (population growing by {lam - 1:.4%} per period)"
-    weights = (inflow.sum(axis=1) + ref_entry.sum(axis=1) + 1e-300) > 0  # nodes that carry customers
-    coupled = bool((rho > 0).any() and (e > 0).any())
-    size = N * n
-    if not coupled:
-        vals, vecs = np.linalg.eig(np.swapaxes(D, 1, 2))
-        lead = np.argmax(vals.real, axis=1)
-        lam = vals.real[np.arange(N), lead]
-        top = np.isclose(lam, lam[weights].max(), rtol=0, atol=1e-12) & weights
-        vec = np.zeros((N, n))
-        for q in np.flatnonzero(top):
-            y = np.abs(vecs[q][:, lead[q]].real)
-            vec[q] = y / y.sum()
-        vec = vec.ravel()
-    elif size <= _DENSE_LIMIT:
-        K = np.zeros((size, size))
-        for i in range(size):
-            unit = np.zeros(size)
-            unit[i] = 1.0
-            K[i] = _left(unit, D, rho, e)
-        vals, vecs = np.linalg.eig(K.T)
-        j = int(np.argmax(vals.real))
-        vec = np.abs(vecs[:, j].real)
-    else:
-        vec = np.full(size, 1.0 / size)
-        for _ in range(_POWER_STEPS):
-            nxt = _left(vec, D, rho, e)
-            nxt /= nxt.sum()
-            if np.abs(nxt - vec).max() < 1e-15:
-                break
-            vec = nxt
-        else:
-            return out, "not converged"
-    vec = vec / vec.sum()
-    vec = np.where(np.abs(vec) < 1e-15, 0.0, vec)
-    out[:, idx] = vec.reshape(N, n)
-    return out, "Perron vector"
+    vec, lam = _perron(D, e, rho, present)
+    out[:, idx] = vec
+    if lam > 1.0 + 1e-12:
+        return out, f"Perron vector (population growing by {lam - 1:.4%} per period)"
+    if lam < 1.0 - 1e-12:
+        return out, f"Perron vector (quasi-stationary; population shrinking by {1 - lam:.4%} per period)"
+    return out, "Perron vector (stationary distribution)"
 
 
-def _secular_root(D: np.ndarray, e: np.ndarray, rho: np.ndarray) -> float:
-    """Root ``lam >= 1`` of ``h(lam) = e (lam I - D)^-1 rho = 1`` (``h`` decreases for
-    ``lam`` above every block's spectral radius, here < 1, and ``h(1) >= 1``)."""
+def _h(D: np.ndarray, e: np.ndarray, rho: np.ndarray, lam: float, blocks: np.ndarray) -> tuple[float, np.ndarray]:
+    """``h(lam) = e (lam I - D)^-1 rho`` over ``blocks`` and the vector ``e (lam I - D)^-1``."""
+    n = D.shape[1]
+    y = np.zeros(e.shape)
+    if blocks.any():
+        At = np.swapaxes(lam * np.eye(n)[None] - D[blocks], 1, 2)
+        y[blocks] = np.linalg.solve(At, e[blocks][..., None])[..., 0]
+    return float((y * rho).sum()), y
+
+
+def _perron(D: np.ndarray, e: np.ndarray, rho: np.ndarray, present: np.ndarray) -> tuple[np.ndarray, float]:
+    """Left Perron vector and root of ``K = blockdiag(D) + rho e`` (rank-one referral coupling).
+
+    With ``lam_D`` the largest block root: if ``h(lam) = e (lam I - D)^-1 rho`` exceeds 1 just
+    above ``lam_D``, the root is the ``lam > lam_D`` with ``h(lam) = 1`` and the vector is
+    ``e (lam I - D)^-1``; otherwise the root is ``lam_D``, the vector the dominant blocks'
+    Perron vectors plus the referrals they send into the other blocks.
+    """
     from scipy.optimize import brentq
 
-    n = D.shape[1]
-
-    def h(lam: float) -> float:
-        At = np.swapaxes(lam * np.eye(n)[None] - D, 1, 2)
-        return float((np.linalg.solve(At, e[..., None])[..., 0] * rho).sum()) - 1.0
-
-    hi = 2.0
-    while h(hi) > 0:
-        hi *= 2.0
-    return brentq(h, 1.0, hi, xtol=1e-15, rtol=1e-15)
-
-
-def _left(y: np.ndarray, D: np.ndarray, rho: np.ndarray, e: np.ndarray) -> np.ndarray:
-    """``y K`` for ``K = blockdiag(D) + rho e`` (flattened (N, n) vectors)."""
     N, n, _ = D.shape
-    Y = y.reshape(N, n)
-    res = (Y[:, None, :] @ D)[:, 0, :] + float((Y * rho).sum()) * e
-    return res.ravel()
+    vals, vecs = np.linalg.eig(np.swapaxes(D, 1, 2))
+    lead = np.argmax(vals.real, axis=1)
+    roots = vals.real[np.arange(N), lead]
+    lam_d = float(roots[present].max())
+    coupled = bool((rho > 0).any() and (e > 0).any())
+    if coupled:
+        lo = lam_d + max(1e-12, 1e-9 * abs(lam_d))
+        try:
+            h_lo = _h(D, e, rho, lo, present)[0]
+        except np.linalg.LinAlgError:
+            h_lo = np.inf
+        if h_lo > 1.0:
+            hi = lam_d + 1.0
+            while _h(D, e, rho, hi, present)[0] > 1.0:
+                hi = lam_d + 2.0 * (hi - lam_d)
+            lam = brentq(lambda x: _h(D, e, rho, x, present)[0] - 1.0, lo, hi, xtol=1e-15, rtol=1e-15)
+            y = _h(D, e, rho, lam, present)[1]
+            return np.abs(y) / np.abs(y).sum(), float(lam)
+    top = present & (roots >= lam_d - 1e-12)
+    vec = np.zeros((N, n))
+    for q in np.flatnonzero(top):
+        y = np.abs(vecs[q][:, lead[q]].real)
+        vec[q] = y / y.sum()
+    rest = present & ~top
+    if coupled and rest.any():
+        h_rest, y_rest = _h(D, e, rho, lam_d, rest)
+        z = float((vec * rho).sum()) / (1.0 - h_rest)
+        vec = vec + z * y_rest
+    vec = np.where(np.abs(vec) < 1e-15, 0.0, vec)
+    return vec / vec.sum(), lam_d
