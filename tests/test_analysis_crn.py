@@ -62,7 +62,7 @@ def test_crn_reduces_variance_of_paired_npv_difference_measured():
 @pytest.mark.slow
 def test_interval_of_known_difference_covers_95_percent_over_repeated_seeds():
     exact = _exact_difference()
-    reps, n = 400, 20
+    reps, n = 300, 16
     c = compare(scenario_from_text(SMALL), runs=reps * n, seed=2024, engine="fast", mode="counts", chunk=2000)
     d = c.paired("save_desk_x2")           # ordered by run index
     cover = 0
@@ -70,5 +70,5 @@ def test_interval_of_known_difference_covers_95_percent_over_repeated_seeds():
         _, _, lo, hi, _ = mean_ci(d[k * n:(k + 1) * n])
         cover += lo <= exact <= hi
     rate = cover / reps
-    # binomial se of the coverage estimate: sqrt(0.95 * 0.05 / 400) = 0.0109
+    # binomial se of the coverage estimate: sqrt(0.95 * 0.05 / 300) = 0.0126
     assert abs(rate - 0.95) < 4.5 * np.sqrt(0.95 * 0.05 / reps), rate

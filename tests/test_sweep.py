@@ -92,7 +92,7 @@ def test_partial_sweep_resumes_to_identical_result(tmp_path):
 
 @pytest.mark.slow
 def test_sweep_killed_mid_run_then_rerun_equals_uninterrupted_run(tmp_path):
-    exp = experiment(tmp_path, runs=60, chunk=5, samples=2)
+    exp = experiment(tmp_path, runs=40, chunk=5, samples=1)
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "clmsim", "sweep", str(exp), "--out", str(tmp_path / "killed"),
            "--backend", "serial"]
