@@ -170,7 +170,9 @@ def run_compare(plan: DemoPlan, scenario):
 def cohort_model(model, size: int):
     """``model`` with only a cohort of ``size`` customers in its entry stage at time 0 and no
     acquisition or referrals, for survival curves."""
-    entry = next((c.entry_stage for c in model.channels), int(np.flatnonzero(model.active)[0]))
+    from .report.figures import entry_stage
+
+    entry = entry_stage(model)
     initial = np.zeros_like(model.initial)
     initial[:, entry] = np.asarray(model.segment_share, dtype=float) * size
     initial[:, entry] = np.floor(initial[:, entry])

@@ -117,3 +117,13 @@ def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
     missing = []
     assert with_fallback(DemoPlan(), step, missing, "sweep") == ("fast", "fast")
     assert missing and "program budget caps" in missing[0] and "Monte Carlo" in missing[0]
+
+
+def test_report_of_analytic_results_shows_exact_survival_and_no_win_shares(tmp_path, capsys):
+    api.simulate(REF, engine="analytic").to_parquet(tmp_path / "an")
+    assert main(["report", str(tmp_path / "an")]) == 0
+    surv = __import__("pandas").read_csv(tmp_path / "an" / "survival.csv")
+    # oracle: one active stage, churn 0.2, win-back returns -> survival(1) = 0.8 (no contact before age 1)
+    assert surv["analytic"].iloc[0] == 1.0 and abs(surv["analytic"].iloc[1] - 0.8) < 1e-12
+    table = (tmp_path / "an" / "report.html").read_text(encoding="utf-8")
+    assert "exact" in table

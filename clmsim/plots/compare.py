@@ -108,7 +108,7 @@ def comparison_plot(diffs: pd.DataFrame, *, ax=None, metric_label: str = "NPV", 
         ax.set_xlabel(f"{metric_label} difference vs {baseline}" + (f" ({currency})" if currency else ""))
         ax.grid(axis="y", visible=False)
         ax.set_title(title if title is not None else f"{metric_label} versus {baseline} "
-                     "(paired, 95% intervals)")
+                     + ("(paired, 95% intervals)" if has_ci.any() else "(exact)"))
     return ax
 
 

@@ -108,7 +108,7 @@ def strategy_table(comp) -> ReportTable:
                                           r.get("d_npv_hi", float("nan"))),
             "ROI": pm(r.get("roi", float("nan")), r.get("roi_lo", float("nan")), r.get("roi_hi", float("nan")),
                       pct=True),
-            "wins": "" if math.isnan(r.get("win_share", float("nan"))) else f"{r['win_share']:.0%}",
+            "wins": "" if not mc or math.isnan(r.get("win_share", float("nan"))) else f"{r['win_share']:.0%}",
             "total spend": human(r["total_spend"], 4),
             f"spend vs {comp.baseline}": (human(float(dsp.loc[r["strategy"], "mean"]), 3)
                                           if r["strategy"] in dsp.index else ""),
@@ -248,6 +248,11 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     else:
         missing.append("CLV distribution: exact expectations have no spread; run a Monte Carlo engine "
                        "(--engine fast) to see it")
+    if (has_periods and model is not None and baseline in results.strategies
+            and not any(f.key == "survival" for f in extra_figures)):
+        surv = figures.analytic_survival(results, model, baseline)
+        if surv is not None:
+            rep.figures.append(surv)
     if model is not None:
         rep.figures += [figures.heatmap_figure(model), figures.flows_figure(model)]
     rep.figures += list(extra_figures)
