@@ -84,9 +84,10 @@ def resolve_seed(seed: int | None) -> int:
 
 
 def engine_options(engine: Any, mode: str | None, options: dict | None = None) -> dict:
-    """Engine keyword options: ``mode`` is passed to Monte Carlo engines only."""
+    """Engine keyword options: ``mode`` is passed only to engines whose ``simulate`` takes it
+    (the fast engine), never to the analytic or des engines."""
     out = dict(options or {})
-    if mode is not None and runner.is_monte_carlo(engine):
+    if mode is not None and runner.is_monte_carlo(engine) and runner.accepts_option(engine, "mode"):
         out["mode"] = mode
     return out
 

@@ -89,6 +89,14 @@ def offset_keyword(engine: Any) -> str | None:
     return next((k for k in OFFSET_KEYWORDS if k in params), None)
 
 
+def accepts_option(engine: Any, name: str) -> bool:
+    """Whether ``engine.simulate`` declares the keyword ``name`` (e.g. ``mode``)."""
+    try:
+        return name in inspect.signature(engine_module(engine).simulate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def supports_run_offset(engine: Any) -> bool:
     """True when runs ``[r0, r1)`` can be asked of the engine directly."""
     return offset_keyword(engine) is not None

@@ -245,7 +245,7 @@ def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, sample
     if strategy not in exp.scenario.strategy_names:
         raise ClmsimError(f"unknown strategy '{strategy}'")
     opts = {**spec.engine_options, **options} if mc else dict(options)
-    if mc:
+    if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
     names = list(spec.uncertainties)
     specs = list(spec.uncertainties.values())

@@ -153,7 +153,7 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
         raise ClmsimError(f"runs must be at least 1, got {runs}")
     mc = runner.is_monte_carlo(eng)
     opts = {**spec.engine_options, **options} if mc else dict(options)
-    if mc:
+    if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
     offset = runner.supports_run_offset(eng) if mc else False
     chunk = runs if (spec.periods or not mc) else spec.chunk_runs
