@@ -109,10 +109,6 @@ class DemoOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _say(echo: Callable[[str], None], text: str) -> None:
-    echo(text)
-
-
 class _Step:
     """Times a step, prints its start and end, turns an unavailable feature into a 'missing' line."""
 

@@ -127,3 +127,16 @@ def test_report_of_analytic_results_shows_exact_survival_and_no_win_shares(tmp_p
     assert surv["analytic"].iloc[0] == 1.0 and abs(surv["analytic"].iloc[1] - 0.8) < 1e-12
     table = (tmp_path / "an" / "report.html").read_text(encoding="utf-8")
     assert "exact" in table
+
+
+def test_chinese_stage_names_render_with_an_installed_cjk_font(tmp_path, recwarn):
+    from clmsim.plots.style import find_cjk_font
+
+    if find_cjk_font() is None:
+        pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk); clmsim warns once instead")
+    zh = ROOT / "scenarios" / "textbook_zh.yaml"
+    api.simulate(zh, engine="fast", runs=3, seed=1, mode="counts").to_parquet(tmp_path / "zh")
+    assert main(["report", str(tmp_path / "zh")]) == 0
+    glyphs = [w for w in recwarn if "missing from" in str(w.message) or "Glyph" in str(w.message)]
+    assert glyphs == []  # matplotlib warns "Glyph ... missing from font(s)" when a character has no font
+    assert "考察期" in (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")

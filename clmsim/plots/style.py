@@ -173,7 +173,7 @@ def ensure_cjk_font(labels: Iterable[str] = ()) -> str | None:
         _cjk_state["warned"] = True
         warnings.warn("labels contain Chinese/Japanese/Korean text but no CJK font is installed; "
                       "they will show as boxes. Install one (e.g. Debian: apt-get install fonts-noto-cjk).",
-                      stacklevel=3)
+                      stacklevel=4)  # the clmsim plot function that drew the label
     return font  # type: ignore[return-value]
 
 

@@ -15,7 +15,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .. import plots
-from ..errors import ClmsimError
 from ..plots.style import style_context
 from ..textable import human_pm
 from .html import Headline, Report, ReportFigure, ReportTable
@@ -116,4 +115,4 @@ def is_sweep_dir(directory: str | Path) -> bool:
     return (Path(directory) / "manifest.json").is_file()
 
 
-__all__ = ["ClmsimError", "is_sweep_dir", "report_from_sweep", "sweep_inputs"]
+__all__ = ["is_sweep_dir", "report_from_sweep", "sweep_inputs"]
