@@ -90,3 +90,20 @@ def test_risk_objective_needs_monte_carlo_and_bad_levers_are_refused():
         optimize(scenario_from_text(TEXT), {"acquisition.channels.c.spend_per_period": (0, 1)}, 400.0)
     with pytest.raises(ClmsimError, match="meets the budget"):
         optimize(scenario_from_text(TEXT), {k: (300.0, 400.0) for k in LEVERS}, 400.0, grid=3, rounds=1)
+
+
+def test_monte_carlo_optimum_on_crn_is_near_closed_form_and_near_optimal_exactly():
+    # fast engine (counts mode), 50 runs on one seed: the allocation is within 5% of the budget
+    # of x1*, and its exact (analytic) NPV is within 0.05% of the exact optimum
+    sc = scenario_from_text(TEXT)
+    o = optimize(sc, LEVERS, 400.0, engine="fast", mode="counts", runs=50, seed=3, grid=7, rounds=4)
+    x1 = o.levers["acquisition.channels.a.spend_per_period"]
+    assert abs(x1 - x1_closed_form(400.0)) < 0.05 * 400.0
+    assert o.npv_lo < o.npv < o.npv_hi
+    from clmsim.analysis.optimize import Evaluator
+    from clmsim.analysis.backends import make_backend
+
+    ev = Evaluator(sc, list(LEVERS), "baseline", "analytic", 1, 0, {}, make_backend("serial"))
+    (at_mc, _), (at_star, _) = ev([np.array(list(o.levers.values())),
+                                   np.array([x1_closed_form(400.0), 400.0 - x1_closed_form(400.0)])])
+    assert at_mc[0] >= at_star[0] * (1 - 5e-4)
