@@ -43,7 +43,7 @@ def break_even_points(x, y, level: float = 0.0) -> list[float]:
 def npv_vs_budget(df: pd.DataFrame, *, x: str = "budget", y: str = "mean", lo: str | None = "lo",
                   hi: str | None = "hi", ax=None, kind: str = "npv", break_even: float | None = 0.0,
                   xlabel: str = "budget", ylabel: str | None = None, currency: str = "",
-                  current: float | None = None, title: str | None = None):
+                  current: float | None = None, title: str | None = None, label: str = "mean"):
     """A metric along a budget sweep with its interval band and the break-even line.
 
     Parameters
@@ -56,6 +56,8 @@ def npv_vs_budget(df: pd.DataFrame, *, x: str = "budget", y: str = "mean", lo: s
         Level drawn as the break-even line (0 for a difference vs baseline or an ROI).
     current : float, optional
         Budget of the scenario as written, marked with a dotted vertical line.
+    label : str
+        Legend label of the curve (``"mean"`` over runs; ``"exact"`` for analytic values).
 
     Returns
     -------
@@ -72,7 +74,7 @@ def npv_vs_budget(df: pd.DataFrame, *, x: str = "budget", y: str = "mean", lo: s
     fmt = money_formatter(currency) if kind == "npv" else percent_formatter()
     with style_context():
         ax = new_axes(ax)
-        ax.plot(xs, ys, color=color(0), linewidth=2, marker="o", markersize=4, label="mean")
+        ax.plot(xs, ys, color=color(0), linewidth=2, marker="o", markersize=4, label=label)
         if lo and hi and d[[lo, hi]].notna().all().all():
             ax.fill_between(xs, d[lo].to_numpy(float), d[hi].to_numpy(float), color=color(0), alpha=0.2,
                             linewidth=0, label="95% interval")

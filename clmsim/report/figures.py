@@ -231,12 +231,12 @@ def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_l
         ax1, ax2 = fig.subplots(1, 2)
     plots.npv_vs_budget(df, x="value", y="d_npv", lo=band[0], hi=band[1], ax=ax1, xlabel=lever,
                         ylabel=f"NPV difference vs {baseline_label}", current=current,
-                        title="NPV gain versus spend")
+                        title="NPV gain versus spend", label="exact" if exact else "mean")
     roi = df.dropna(subset=["roi"])
     if len(roi):
         plots.npv_vs_budget(roi, x="value", y="roi", lo=rband[0], hi=rband[1], ax=ax2, kind="roi",
                             xlabel=lever, ylabel=f"ROI vs {baseline_label}", current=current,
-                            title="Return on the extra spend")
+                            title="Return on the extra spend", label="exact" if exact else "mean")
     else:
         ax2.set_visible(False)
     return ReportFigure(
