@@ -92,9 +92,9 @@ optimize:
     out = capsys.readouterr().out
     assert "complete" in out and "robustness" in out
     assert (tmp_path / "out" / "summary.csv").exists()
-    assert main(["optimize", str(p), "--json"]) == 0
+    assert main(["optimize", str(p), "--json", "--backend", "serial"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["info"]["budget"] == 500000
-    assert main(["sensitivity", str(p), "--method", "tornado", "--json"]) == 0
+    assert main(["sensitivity", str(p), "--method", "tornado", "--json", "--backend", "serial"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert {r["index"] for r in doc["table"]} == {"y_low", "y_high", "swing"}

@@ -96,7 +96,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", default=None, metavar="DIR", help="write sobol/morris/tornado CSV files")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _add_engine(p, None)
-    _add_backend(p, "serial")
+    _add_backend(p, "processes")
     p.set_defaults(func=cmd_sensitivity)
 
     p = sub.add_parser("optimize", help="allocate a budget over levers to maximise NPV (an experiment's 'optimize')")
@@ -108,7 +108,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _add_engine(p, None)
-    _add_backend(p, "serial")
+    _add_backend(p, "processes")
     p.set_defaults(func=cmd_optimize)
 
 
@@ -217,7 +217,7 @@ def cmd_sensitivity(args) -> int:
     if args.mode:
         opts["mode"] = args.mode
     res = sensitivity(args.experiment, args.method, samples=args.samples, trajectories=args.trajectories,
-                      engine=args.engine, runs=args.runs, **_backend(args, "serial"), **opts)
+                      engine=args.engine, runs=args.runs, **_backend(args, "processes"), **opts)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -254,7 +254,7 @@ def cmd_optimize(args) -> int:
     opts = {**(exp.spec.engine_options if engine != "analytic" else {}), **_engine_options(args.engine_option)}
     kw = dict(objective=args.objective or o.objective, strategy=o.strategy, engine=engine,
               runs=args.runs or exp.spec.runs, seed=exp.spec.seed, mode=args.mode or exp.spec.mode,
-              grid=o.grid, rounds=o.rounds, **_backend(args, "serial"), **opts)
+              grid=o.grid, rounds=o.rounds, **_backend(args, "processes"), **opts)
     levers = {p: (b.low, b.high) for p, b in o.levers.items()}
     budget = args.budget if args.budget is not None else o.budget
     kw["cache"] = {}   # one memo of evaluations for the optimum and the frontier
