@@ -274,7 +274,7 @@ def cmd_optimize(args) -> int:
         print(f"  {p} = {v:,.4g}   (current {best.info['current'][p]:,.4g})")
     print(f"  NPV {_interval(best.npv, best.npv_lo, best.npv_hi)}; spend {best.spend:,.0f} per period; "
           f"gain over current {_interval(best.gain, best.gain_lo, best.gain_hi)}")
-    print("  marginal NPV per unit of extra spend (equal across levers at an interior optimum):")
+    print("  marginal return dNPV/dspend, spend per period (equal across levers at an interior optimum):")
     for r in best.marginal.itertuples():
         print(f"    {r.lever}: {r.marginal_return:.4g}{'  (at bound)' if r.at_bound else ''}")
     if len(front):
