@@ -168,3 +168,30 @@ def test_common_random_numbers_cut_paired_difference_variance(mode):
     var_ind = np.var(a - ind_b["npv"].to_numpy(), ddof=1)
     # measured factor ~ var_ind / var_crn; require at least 2 (F-test margin at R=120 is ~1.8)
     assert var_ind / var_crn > 2.0, (var_ind, var_crn)
+
+
+@pytest.mark.parametrize("mode", ["individual", "counts"])
+def test_two_policies_with_capacities_keep_their_own_contacts(mode):
+    """Two policies on two churned stages with overlapping ages, each with a binding
+    capacity: contacts per period equal the sum of the two capacities exactly."""
+    m = model_from_yaml("""
+        schema_version: 1
+        name: two
+        time: {period: month, horizon: 3}
+        stages:
+          a: {kind: active, revenue: 10, margin: 0.5}
+          lapsed: {kind: churned}
+          dormant: {kind: churned}
+        transitions:
+          lapsed: {dormant: 0.2}
+        initial_population: {lapsed: 5000, dormant: 5000}
+        winback:
+          policies:
+            p1: {from_stages: [lapsed], window: 5, coverage: 1, success: {base: 0.1}, return_stage: a,
+                 capacity_per_period: 300}
+            p2: {from_stages: [dormant], window: 5, coverage: 1, success: {base: 0.1}, return_stage: a,
+                 capacity_per_period: 200}
+        """)
+    res = fast.simulate([m], runs=20, seed=4, mode=mode)
+    assert np.all(res.series("baseline", "contacts").to_numpy() == 500)
+    assert np.all(res.series("baseline", "contacts", "sd").to_numpy() == 0)

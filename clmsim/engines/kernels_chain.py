@@ -264,21 +264,42 @@ def poisson(state, k, lam):
 
 @njit(cache=True)
 def multinomial(state, k, n, probs, out):
-    """Multinomial(n, probs) into ``out`` by conditional binomials (``probs`` sums to 1)."""
-    rest = 1.0
-    for j in range(probs.shape[0]):
+    """Multinomial(n, probs) into ``out`` (``probs`` sums to 1): ``n <= 16`` by ``n``
+    categorical draws, else by conditional binomials; the last category with positive
+    probability takes what rounding leaves."""
+    S = probs.shape[0]
+    last = -1
+    for j in range(S):
         out[j] = 0
-    for j in range(probs.shape[0]):
-        if n <= 0:
-            break
-        if j == probs.shape[0] - 1 or probs[j] >= rest:
+        if probs[j] > 0.0:
+            last = j
+    if n <= 0 or last < 0:
+        return
+    if n <= 16:
+        for _ in range(n):
+            u = uniform(state, k)
+            c = 0.0
+            pick = last
+            for j in range(last):
+                c += probs[j]
+                if u < c:
+                    pick = j
+                    break
+            out[pick] += 1
+        return
+    rest = 1.0
+    for j in range(last + 1):
+        if probs[j] <= 0.0:
+            continue
+        if j == last or probs[j] >= rest:
             out[j] = n
-            break
-        q = probs[j] / rest
-        d = binomial(state, k, n, q)
+            return
+        d = binomial(state, k, n, probs[j] / rest)
         out[j] = d
         n -= d
         rest -= probs[j]
+        if n <= 0:
+            return
 
 
 @njit(cache=True)
