@@ -425,6 +425,39 @@ def _bits_step(s0, s1, s2, s3):
     return result, s0, s1, s2, s3
 
 
+@njit(cache=True, inline="always")
+def _gamma_reg(gd, gc, q0, q1, q2, q3, state, k):
+    """Gamma(shape >= 1) / 1 by Marsaglia-Tsang (``gd = shape - 1/3``, ``gc = 1/sqrt(9 gd)``)
+    on register-held stream ``k``; the rare ziggurat rejections flush the state to ``state``."""
+    while True:
+        bits, q0, q1, q2, q3 = _bits_step(q0, q1, q2, q3)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            x = hz * ZIG_WN[iz]
+        else:
+            state[k, 0] = q0
+            state[k, 1] = q1
+            state[k, 2] = q2
+            state[k, 3] = q3
+            x = _zig_reject(state, k, hz, iz)
+            q0 = state[k, 0]
+            q1 = state[k, 1]
+            q2 = state[k, 2]
+            q3 = state[k, 3]
+        gv = 1.0 + gc * x
+        if gv <= 0.0:
+            continue
+        gv = gv * gv * gv
+        u, q0, q1, q2, q3 = xoshiro_step(q0, q1, q2, q3)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            break
+        if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
+            break
+    return gd * gv, q0, q1, q2, q3
+
+
 @njit(cache=True)
 def _zig_reject(state, k, hz, iz):
     """Ziggurat draw whose fast test failed: the wedge or tail test for (hz, iz),
@@ -637,8 +670,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     gam_d[g, s] = gam_shape[g, s] - 1.0 / 3.0
                     gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
                 fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
-                fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST and het_kind[g] == HET_NONE
-                fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and gam_shape[g, s] == 0.0)
+                fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST
+                fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
+                                                                                  or gam_shape[g, s] >= 1.0))
         # initial population (time 0): churned customers have churn age 0
         n = 0
         for g in range(G):
@@ -714,15 +748,27 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 g = seg[i] if G > 1 else 0
                 ns_pre = -1
                 if fast_src[g, s]:
-                    # fast path: no heterogeneity, branch-free pick from the sorted table
+                    # fast path: a customer outside churned stages moving to an active (or prospect)
+                    # stage, no concession running
                     u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
-                    j = 0
-                    for k in range(fl_n[g, s] - 1):
-                        j += u >= fl_cum[g, s, k]
-                    ns = fl_dest[g, s, j]
+                    if het_kind[g] == HET_NONE:
+                        j = 0
+                        for k in range(fl_n[g, s] - 1):
+                            j += u >= fl_cum[g, s, k]
+                        ns = fl_dest[g, s, j]
+                    else:
+                        ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                        ns = sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                     if fast_dst[g, ns] and (no_conc or conc[i] == 0):
-                        cb = fixed_cb[g, ns]
-                        revenue += rev_mean[g, ns]
+                        if gam_shape[g, ns] >= 1.0:
+                            rv, q0, q1, q2, q3 = _gamma_reg(gam_d[g, ns], gam_c[g, ns], q0, q1, q2, q3, state,
+                                                            REVENUE)
+                            rv *= gam_scale[g, ns]
+                            cb = rv * margin[g, ns] - cost[g, ns]
+                        else:
+                            rv = rev_mean[g, ns]
+                            cb = fixed_cb[g, ns]
+                        revenue += rv
                         contribution += cb
                         clv[i] += vt * (cb - ret_stage[s])
                         cnt[ns] += 1
@@ -780,36 +826,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if gam_shape[g, ns] > 0.0 or conc[i] > 0:
                         rv = rev_mean[g, ns]
                         if gam_shape[g, ns] >= 1.0:
-                            # Marsaglia-Tsang gamma on the register-held revenue stream
-                            gd = gam_d[g, ns]
-                            gc = gam_c[g, ns]
-                            while True:
-                                bits, q0, q1, q2, q3 = _bits_step(q0, q1, q2, q3)
-                                hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
-                                iz = hz & 127
-                                if abs(hz) < ZIG_KN[iz]:
-                                    x = hz * ZIG_WN[iz]
-                                else:
-                                    state[REVENUE, 0] = q0
-                                    state[REVENUE, 1] = q1
-                                    state[REVENUE, 2] = q2
-                                    state[REVENUE, 3] = q3
-                                    x = _zig_reject(state, REVENUE, hz, iz)
-                                    q0 = state[REVENUE, 0]
-                                    q1 = state[REVENUE, 1]
-                                    q2 = state[REVENUE, 2]
-                                    q3 = state[REVENUE, 3]
-                                gv = 1.0 + gc * x
-                                if gv <= 0.0:
-                                    continue
-                                gv = gv * gv * gv
-                                u, q0, q1, q2, q3 = xoshiro_step(q0, q1, q2, q3)
-                                x2 = x * x
-                                if u < 1.0 - 0.0331 * x2 * x2:
-                                    break
-                                if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
-                                    break
-                            rv = gd * gv * gam_scale[g, ns]
+                            rv, q0, q1, q2, q3 = _gamma_reg(gam_d[g, ns], gam_c[g, ns], q0, q1, q2, q3, state,
+                                                            REVENUE)
+                            rv *= gam_scale[g, ns]
                         elif gam_shape[g, ns] > 0.0:
                             state[REVENUE, 0] = q0
                             state[REVENUE, 1] = q1
