@@ -166,8 +166,9 @@ def test_common_random_numbers_cut_paired_difference_variance(mode):
     b = crn[crn["strategy"] == "no_save_desk"]["npv"].to_numpy()
     var_crn = np.var(a - b, ddof=1)
     var_ind = np.var(a - ind_b["npv"].to_numpy(), ddof=1)
-    # measured factor ~ var_ind / var_crn; require at least 2 (F-test margin at R=120 is ~1.8)
-    assert var_ind / var_crn > 2.0, (var_ind, var_crn)
+    # measured var_ind / var_crn at R=400: ~110 (individual, counter-based draws per customer and
+    # period) and ~150 (counts, per-group sub-streams); the F spread at R=120 is within a factor 2
+    assert var_ind / var_crn > 10.0, (var_ind, var_crn)
 
 
 @pytest.mark.parametrize("mode", ["individual", "counts"])

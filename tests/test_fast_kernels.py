@@ -68,6 +68,22 @@ def test_poisson_matches_poisson_moments(lam):
     assert abs(x.var() / lam - 1) < 4.5 * np.sqrt(2 / x.size) + 4.5 * np.sqrt(1 / x.size)
 
 
+@njit
+def _draw_counter_gamma(shape, n, seed):
+    gd = shape - 1.0 / 3.0
+    gc = 1.0 / np.sqrt(9.0 * gd)
+    out = np.empty(n)
+    for i in range(n):
+        out[i] = kc._gamma_sm(gd, gc, np.uint64(seed) + np.uint64(i << 16) * kc.GOLDEN)
+    return out
+
+
+@pytest.mark.parametrize("shape", [1.0, 6.25, 16.0])
+def test_counter_based_gamma_matches_gamma_law(shape):
+    """The per-customer-period revenue draw (SplitMix64 counter, one block per key)."""
+    assert stats.kstest(_draw_counter_gamma(shape, N, 17), stats.gamma(shape).cdf).statistic < KS_CRIT
+
+
 def test_beta_and_uniform_match_their_laws():
     assert stats.kstest(_draw(4, 0.7, 1.2, N, 15), stats.beta(0.7, 1.2).cdf).statistic < KS_CRIT
     assert stats.kstest(_draw(5, 0.0, 0.0, N, 16), "uniform").statistic < KS_CRIT

@@ -411,68 +411,87 @@ def sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
 # ================================================================= end shared helpers
 
 
-@njit(cache=True, inline="always")
-def _bits_step(s0, s1, s2, s3):
-    """xoshiro256** on register-held state: ``(64-bit output, s0, s1, s2, s3)``."""
-    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    return result, s0, s1, s2, s3
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(cache=True, inline="always")
-def _gamma_reg(gd, gc, q0, q1, q2, q3, state, k):
-    """Gamma(shape >= 1) / 1 by Marsaglia-Tsang (``gd = shape - 1/3``, ``gc = 1/sqrt(9 gd)``)
-    on register-held stream ``k``; the rare ziggurat rejections flush the state to ``state``."""
+def _mix64(z):
+    """SplitMix64 output function (Steele, Lea & Flood 2014)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _unit(x):
+    return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def counter_uniform(seed, key):
+    """Uniform number ``key`` of the SplitMix64 sequence of ``seed``: a counter-based
+    draw, so customer ``c`` in period ``t`` (``key = c (H + 1) + t``) meets the same number
+    in every strategy whatever the rest of the population does (common random numbers)."""
+    return _unit(_mix64(seed + np.uint64(key) * GOLDEN))
+
+
+@njit(cache=True)
+def _zig_reject_sm(z, hz, iz):
+    """Ziggurat normal after a failed fast test for ``(hz, iz)`` (wedge or tail test,
+    else fresh draws), on a SplitMix64 counter ``z``; returns ``(x, z)``."""
+    if iz == 0:
+        while True:
+            z += GOLDEN
+            x = -np.log(1.0 - _unit(_mix64(z))) * 0.2904764
+            z += GOLDEN
+            y = -np.log(1.0 - _unit(_mix64(z)))
+            if y + y >= x * x:
+                break
+        return (3.442620 + x if hz > 0 else -3.442620 - x), z
+    x = hz * ZIG_WN[iz]
+    z += GOLDEN
+    if ZIG_FN[iz] + _unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+        return x, z
     while True:
-        bits, q0, q1, q2, q3 = _bits_step(q0, q1, q2, q3)
+        z += GOLDEN
+        bits = _mix64(z)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            return hz * ZIG_WN[iz], z
+        if iz == 0:
+            return _zig_reject_sm(z, hz, iz)
+        x = hz * ZIG_WN[iz]
+        z += GOLDEN
+        if ZIG_FN[iz] + _unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+            return x, z
+
+
+@njit(cache=True, inline="always")
+def _gamma_sm(gd, gc, z):
+    """Gamma(shape >= 1) / 1 by Marsaglia-Tsang (``gd = shape - 1/3``, ``gc = 1/sqrt(9 gd)``)
+    with a ziggurat normal, drawing from the SplitMix64 sequence at counter ``z``."""
+    while True:
+        z += GOLDEN
+        bits = _mix64(z)
         hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
         iz = hz & 127
         if abs(hz) < ZIG_KN[iz]:
             x = hz * ZIG_WN[iz]
         else:
-            state[k, 0] = q0
-            state[k, 1] = q1
-            state[k, 2] = q2
-            state[k, 3] = q3
-            x = _zig_reject(state, k, hz, iz)
-            q0 = state[k, 0]
-            q1 = state[k, 1]
-            q2 = state[k, 2]
-            q3 = state[k, 3]
+            x, z = _zig_reject_sm(z, hz, iz)
         gv = 1.0 + gc * x
         if gv <= 0.0:
             continue
         gv = gv * gv * gv
-        u, q0, q1, q2, q3 = xoshiro_step(q0, q1, q2, q3)
+        z += GOLDEN
+        u = _unit(_mix64(z))
         x2 = x * x
         if u < 1.0 - 0.0331 * x2 * x2:
             break
         if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
             break
-    return gd * gv, q0, q1, q2, q3
-
-
-@njit(cache=True)
-def _zig_reject(state, k, hz, iz):
-    """Ziggurat draw whose fast test failed: the wedge or tail test for (hz, iz),
-    else a fresh :func:`normal` (the method restarts with a new draw)."""
-    if iz == 0:
-        while True:
-            x = -np.log(1.0 - uniform(state, k)) * 0.2904764
-            y = -np.log(1.0 - uniform(state, k))
-            if y + y >= x * x:
-                break
-        return 3.442620 + x if hz > 0 else -3.442620 - x
-    x = hz * ZIG_WN[iz]
-    if ZIG_FN[iz] + uniform(state, k) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
-        return x
-    return normal(state, k)
+    return gd * gv
 
 
 @njit(cache=True)
@@ -627,6 +646,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         conc = np.empty(cap, np.int16)
         cpol = np.empty(cap, np.int8)
         tacq = np.empty(cap, np.int32)
+        cid = np.empty(cap, np.int64)
         clv = np.empty(cap, np.float64)
         # tables
         churn_factor = np.ones(S)
@@ -689,6 +709,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     conc[n] = 0
                     cpol[n] = 0
                     tacq[n] = 0
+                    cid[n] = n
                     clv[n] = 0.0
                     n += 1
                 occ[r, 0, s] += initial[g, s]
@@ -696,6 +717,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 w = wb_of_stage[s]
                 if w >= 0 and wb_lo[w] == 0:
                     elig_next[w, 0] += initial[g, s]
+        next_id = n
         clv_total = 0.0
         clv_count = 0
         done = 0
@@ -734,23 +756,19 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             done += n
             for s in range(S):
                 cnt[s] = 0
-            m0 = state[MOVES, 0]
-            m1 = state[MOVES, 1]
-            m2 = state[MOVES, 2]
-            m3 = state[MOVES, 3]
-            q0 = state[REVENUE, 0]
-            q1 = state[REVENUE, 1]
-            q2 = state[REVENUE, 2]
-            q3 = state[REVENUE, 3]
+            seed_mv = seeds[r, MOVES]
+            seed_wb = seeds[r, WINBACK]
+            seed_rev = seeds[r, REVENUE]
             i = 0
             while i < n:
                 s = stage[i]
                 g = seg[i] if G > 1 else 0
                 ns_pre = -1
+                key = cid[i] * (H + 1) + t
                 if fast_src[g, s]:
                     # fast path: a customer outside churned stages moving to an active (or prospect)
                     # stage, no concession running
-                    u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                    u = counter_uniform(seed_mv, key)
                     if het_kind[g] == HET_NONE:
                         j = 0
                         for k in range(fl_n[g, s] - 1):
@@ -761,8 +779,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         ns = sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                     if fast_dst[g, ns] and (no_conc or conc[i] == 0):
                         if gam_shape[g, ns] >= 1.0:
-                            rv, q0, q1, q2, q3 = _gamma_reg(gam_d[g, ns], gam_c[g, ns], q0, q1, q2, q3, state,
-                                                            REVENUE)
+                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], seed_rev + np.uint64(key << 16) * GOLDEN)
                             rv *= gam_scale[g, ns]
                             cb = rv * margin[g, ns] - cost[g, ns]
                         else:
@@ -783,8 +800,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     w = wb_of_stage[s]
                     k = age[i]
                     if w >= 0 and wb_lo[w] <= k < wb_hi[w]:
-                        u1, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
-                        u2, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                        u1 = counter_uniform(seed_wb, 2 * key)
+                        u2 = counter_uniform(seed_wb, 2 * key + 1)
                         if u1 * elig[w, k] < quota[w, k]:
                             quota[w, k] -= 1
                             contacts += 1
@@ -798,7 +815,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                                 age[i] = 0
                         elig[w, k] -= 1
                     if ns < 0:
-                        u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                        u = counter_uniform(seed_mv, key)
                         ns = sample_row(u, s, g, 0.0, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                         if kind[ns] == CHURNED:
                             if age[i] < A - 1:
@@ -808,7 +825,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 elif ns_pre >= 0:
                     ns = ns_pre
                 else:
-                    u, m0, m1, m2, m3 = xoshiro_step(m0, m1, m2, m3)
+                    u = counter_uniform(seed_mv, key)
                     if het_kind[g] == HET_NONE:
                         j = 0
                         for k in range(fl_n[g, s] - 1):
@@ -826,19 +843,10 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if gam_shape[g, ns] > 0.0 or conc[i] > 0:
                         rv = rev_mean[g, ns]
                         if gam_shape[g, ns] >= 1.0:
-                            rv, q0, q1, q2, q3 = _gamma_reg(gam_d[g, ns], gam_c[g, ns], q0, q1, q2, q3, state,
-                                                            REVENUE)
+                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], seed_rev + np.uint64(key << 16) * GOLDEN)
                             rv *= gam_scale[g, ns]
                         elif gam_shape[g, ns] > 0.0:
-                            state[REVENUE, 0] = q0
-                            state[REVENUE, 1] = q1
-                            state[REVENUE, 2] = q2
-                            state[REVENUE, 3] = q3
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
-                            q0 = state[REVENUE, 0]
-                            q1 = state[REVENUE, 1]
-                            q2 = state[REVENUE, 2]
-                            q3 = state[REVENUE, 3]
                         mg = margin[g, ns]
                         if conc[i] > 0:
                             mg -= wb_disc[cpol[i]]
@@ -867,6 +875,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     conc[i] = conc[n]
                     cpol[i] = cpol[n]
                     tacq[i] = tacq[n]
+                    cid[i] = cid[n]
                     clv[i] = clv[n]
                     continue
                 stage[i] = ns
@@ -907,6 +916,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     age = _grow_i16(age, n, newcap)
                     conc = _grow_i16(conc, n, newcap)
                     tacq = _grow_i32(tacq, n, newcap)
+                    cid = _grow_i64(cid, n, newcap)
                     mult = _grow_f8(mult, n, newcap)
                     clv = _grow_f8(clv, n, newcap)
                     cap = newcap
@@ -920,6 +930,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         conc[n] = 0
                         cpol[n] = 0
                         tacq[n] = t
+                        cid[n] = next_id
+                        next_id += 1
                         clv[n] = 0.0
                         n += 1
                 n_end[entry] += m
@@ -957,6 +969,13 @@ def _grow_i8(a, n, cap):
 @njit(cache=True)
 def _grow_i16(a, n, cap):
     b = np.empty(cap, np.int16)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True)
+def _grow_i64(a, n, cap):
+    b = np.empty(cap, np.int64)
     b[:n] = a[:n]
     return b
 
