@@ -1,15 +1,13 @@
 """Fast engine, counts mode: discretised heterogeneity, agreement with individual mode,
-mode choice, kernel helper copies. (Closed-form checks of both modes: test_fast.py.)"""
+mode choice, common random numbers. (Closed-form checks of both modes: test_fast.py.)"""
 
 from __future__ import annotations
-
-import inspect
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from clmsim.engines import fast, kernels_chain, kernels_counts
+from clmsim.engines import fast
 from fast_helpers import Z999, assert_periods_close, model_from_yaml
 
 FEATURES = """
@@ -74,15 +72,6 @@ strategies:
 
 METRICS = ("npv", "revenue", "contribution", "retention_spend", "winback_spend", "churned", "won_back",
            "contacts", "active_end", "clv_acquired", "referred")
-
-
-def test_kernel_helper_copies_are_identical():
-    def block(module):
-        src = inspect.getsource(module)
-        start = src.index("# ===================================================================== shared helpers")
-        end = src.index("# ================================================================= end shared helpers")
-        return src[start:end]
-    assert block(kernels_chain) == block(kernels_counts)
 
 
 def test_modes_agree_in_mean_and_run_to_run_sd_on_every_feature():

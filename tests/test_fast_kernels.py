@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from clmsim.engines import kernels_chain as kc
+from clmsim.engines import kernels_chain, kernels_common as kc, kernels_counts
 
 
 @njit
@@ -87,3 +87,12 @@ def test_counter_based_gamma_matches_gamma_law(shape):
 def test_beta_and_uniform_match_their_laws():
     assert stats.kstest(_draw(4, 0.7, 1.2, N, 15), stats.beta(0.7, 1.2).cdf).statistic < KS_CRIT
     assert stats.kstest(_draw(5, 0.0, 0.0, N, 16), "uniform").statistic < KS_CRIT
+
+
+def test_kernel_modules_record_the_current_common_hash():
+    """numba's cache would not notice an edit of kernels_common.py: the kernel modules record
+    its hash (editing them forces a recompile) and refuse to import when it is stale."""
+    assert kernels_chain.COMMON_SHA256 == kc.source_sha256()
+    assert kernels_counts.COMMON_SHA256 == kc.source_sha256()
+    with pytest.raises(RuntimeError, match="COMMON_SHA256"):
+        kc.check_dependency("clmsim.engines.kernels_chain", "0" * 64)

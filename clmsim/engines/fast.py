@@ -4,7 +4,8 @@
 spawns the per-run seeds (:mod:`clmsim.rng`: run ``r`` uses the same streams for
 every strategy -- common random numbers), allocates the outputs and calls a
 kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode,
-:mod:`clmsim.engines.kernels_counts` for ``counts`` mode), then summarises the
+:mod:`clmsim.engines.kernels_counts` for ``counts`` mode; shared samplers in
+:mod:`clmsim.engines.kernels_common`), then summarises the
 runs into a :class:`clmsim.results.Results`.
 
 Modes

@@ -1,0 +1,529 @@
+"""Jitted building blocks shared by the fast engine's kernels: random numbers, samplers,
+program effects and row tables.
+
+Random numbers: xoshiro256** streams (Blackman & Vigna) seeded from 64-bit values with
+splitmix64, counter-based SplitMix64 draws, a 128-layer ziggurat normal (Marsaglia &
+Tsang 2000), Marsaglia-Tsang gamma, exact binomial, Poisson, multinomial and
+hypergeometric samplers. No numba ``np.random`` anywhere (its per-thread state
+ignores ``np.random.seed``).
+
+Stale caches: numba's ``cache=True`` keys a kernel's cache on its own source file only,
+so a change here would not recompile :mod:`kernels_chain` or :mod:`kernels_counts`.
+Each of them records the SHA-256 of this file (``COMMON_SHA256``) and calls
+:func:`check_dependency` at import: after editing this file, importing a kernel module
+fails with the new hash to paste into it -- editing the kernel module is what makes numba
+recompile it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+from numba import njit
+
+# stream indices (clmsim.rng.PURPOSES)
+MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK = 0, 1, 2, 3, 4
+N_STREAMS = 5
+# kinds (clmsim.model.compiled)
+PROSPECT, ACTIVE, CHURNED, LOST = 0, 1, 2, 3
+# heterogeneity codes
+HET_NONE, HET_GAMMA, HET_BETA = 0, 1, 2
+# flow items written per period (clmsim.engines.fast.FLOW_ITEMS)
+F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS = range(9)
+N_FLOWS = 9
+
+
+@njit(cache=True, inline="always")
+def _rotl(x, k):
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@njit(cache=True)
+def seed_streams(seeds_row, state):
+    """Expand 64-bit seeds (one per stream) with splitmix64 into xoshiro256** states."""
+    for k in range(seeds_row.shape[0]):
+        z = seeds_row[k]
+        for j in range(4):
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+            x = z
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            state[k, j] = x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True)
+def reseed(seeds_row, state, k, key):
+    """Restart stream ``k`` at sub-stream ``key`` (e.g. a period or a count group):
+    splitmix64 expansion of ``seed ^ (key x odd constant)``. Sub-streams keep common
+    random numbers aligned across strategies when populations diverge."""
+    z = seeds_row[k] ^ (np.uint64(key) * np.uint64(0xD1B54A32D192ED03))
+    for j in range(4):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        x = z
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        state[k, j] = x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def next_u64(state, k):
+    """xoshiro256** (Blackman & Vigna): next 64-bit output of stream ``k``."""
+    s0 = state[k, 0]
+    s1 = state[k, 1]
+    s2 = state[k, 2]
+    s3 = state[k, 3]
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    state[k, 0] = s0
+    state[k, 1] = s1
+    state[k, 2] = s2
+    state[k, 3] = s3
+    return result
+
+
+@njit(cache=True, inline="always")
+def uniform(state, k):
+    """Uniform on [0, 1) with 53 random bits."""
+    return np.float64(np.int64(next_u64(state, k) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def xoshiro_step(s0, s1, s2, s3):
+    """One xoshiro256** step on a state held in local variables (kept in registers in
+    hot loops): returns ``(uniform in [0, 1), s0, s1, s2, s3)``."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    u = np.float64(np.int64(result >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+    return u, s0, s1, s2, s3
+
+
+def _ziggurat_tables():
+    """Tables of Marsaglia & Tsang's (2000) 128-layer ziggurat for the standard normal
+    (constants, computed once at import; no randomness)."""
+    m1 = 2147483648.0
+    dn = 3.442619855899
+    tn = dn
+    vn = 9.91256303526217e-3
+    kn = np.zeros(128, np.int64)
+    wn = np.zeros(128)
+    fn = np.zeros(128)
+    q = vn / np.exp(-0.5 * dn * dn)
+    kn[0] = int((dn / q) * m1)
+    kn[1] = 0
+    wn[0] = q / m1
+    wn[127] = dn / m1
+    fn[0] = 1.0
+    fn[127] = np.exp(-0.5 * dn * dn)
+    for i in range(126, 0, -1):
+        dn = np.sqrt(-2.0 * np.log(vn / dn + np.exp(-0.5 * dn * dn)))
+        kn[i + 1] = int((dn / tn) * m1)
+        tn = dn
+        fn[i] = np.exp(-0.5 * dn * dn)
+        wn[i] = dn / m1
+    return kn, wn, fn
+
+
+ZIG_KN, ZIG_WN, ZIG_FN = _ziggurat_tables()
+
+
+@njit(cache=True)
+def normal(state, k):
+    """Standard normal by the ziggurat method (Marsaglia & Tsang 2000, 128 layers):
+    one 64-bit draw in ~99% of calls; exact tails and wedges by rejection."""
+    while True:
+        bits = next_u64(state, k)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            return hz * ZIG_WN[iz]
+        if iz == 0:
+            # tail beyond r = 3.442620 (Marsaglia 1964)
+            while True:
+                x = -np.log(1.0 - uniform(state, k)) * 0.2904764
+                y = -np.log(1.0 - uniform(state, k))
+                if y + y >= x * x:
+                    break
+            return 3.442620 + x if hz > 0 else -3.442620 - x
+        x = hz * ZIG_WN[iz]
+        if ZIG_FN[iz] + uniform(state, k) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+            return x
+
+
+@njit(cache=True)
+def gamma(state, k, shape):
+    """Gamma(shape, scale 1) (Marsaglia & Tsang 2000; shape < 1 by the boost
+    ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
+    if shape <= 0.0:
+        return 0.0
+    boost = 1.0
+    a = shape
+    if a < 1.0:
+        boost = uniform(state, k) ** (1.0 / a)
+        a += 1.0
+    d = a - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        x = normal(state, k)
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = uniform(state, k)
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            return d * v * boost
+        if np.log(u) < 0.5 * x2 + d * (1.0 - v + np.log(v)):
+            return d * v * boost
+
+
+@njit(cache=True)
+def beta(state, k, a, b):
+    """Beta(a, b) as ``X / (X + Y)`` with independent gammas."""
+    x = gamma(state, k, a)
+    y = gamma(state, k, b)
+    return x / (x + y)
+
+
+@njit(cache=True)
+def binomial(state, k, n, p):
+    """Binomial(n, p), exact. ``p > 1/2`` by symmetry; while ``n p >= 30`` order-statistic
+    splitting (Knuth, TAOCP 3.4.1: the i-th smallest of n uniforms is Beta(i, n + 1 - i));
+    then inversion by the pmf recursion (Kachitvichyanukul & Schmeiser's BINV), O(n p + 1)."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    n0 = n
+    flip = p > 0.5
+    if flip:
+        p = 1.0 - p
+    x = 0
+    while n * p >= 30.0:
+        i = 1 + n // 2
+        b = beta(state, k, float(i), float(n + 1 - i))
+        if b >= p:
+            n = i - 1
+            p = p / b
+        else:
+            x += i
+            n = n - i
+            p = (p - b) / (1.0 - b)
+    if n > 0 and p > 0.0:
+        q = 1.0 - p
+        ratio = p / q
+        a = (n + 1) * ratio
+        while True:
+            r = q ** n
+            u = uniform(state, k)
+            y = 0
+            while u > r and y < n:
+                u -= r
+                y += 1
+                r *= a / y - ratio
+            if u <= r:
+                break                                  # else rounding left mass beyond n: redraw
+        x += y
+    return n0 - x if flip else x
+
+
+@njit(cache=True)
+def poisson(state, k, lam):
+    """Poisson(lam), exact: while ``lam > 30`` the arrival time of event ``m``
+    (Gamma(m)) splits the interval (Ahrens & Dieter), then multiplication of uniforms."""
+    x = 0
+    while lam > 30.0:
+        m = int(lam * 0.875)
+        g = gamma(state, k, float(m))
+        if g < lam:
+            x += m
+            lam -= g
+        else:
+            return x + binomial(state, k, m - 1, lam / g)
+    if lam <= 0.0:
+        return x
+    limit = np.exp(-lam)
+    prod = uniform(state, k)
+    while prod >= limit:
+        x += 1
+        prod *= uniform(state, k)
+    return x
+
+
+@njit(cache=True)
+def multinomial(state, k, n, probs, out):
+    """Multinomial(n, probs) into ``out`` (``probs`` sums to 1): ``n <= 16`` by ``n``
+    categorical draws, else by conditional binomials; the last category with positive
+    probability takes what rounding leaves."""
+    S = probs.shape[0]
+    last = -1
+    for j in range(S):
+        out[j] = 0
+        if probs[j] > 0.0:
+            last = j
+    if n <= 0 or last < 0:
+        return
+    if n <= 16:
+        for _ in range(n):
+            u = uniform(state, k)
+            c = 0.0
+            pick = last
+            for j in range(last):
+                c += probs[j]
+                if u < c:
+                    pick = j
+                    break
+            out[pick] += 1
+        return
+    rest = 1.0
+    for j in range(last + 1):
+        if probs[j] <= 0.0:
+            continue
+        if j == last or probs[j] >= rest:
+            out[j] = n
+            return
+        d = binomial(state, k, n, probs[j] / rest)
+        out[j] = d
+        n -= d
+        rest -= probs[j]
+        if n <= 0:
+            return
+
+
+@njit(cache=True)
+def program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
+                    churn_factor, upgrade_factor, ret_stage):
+    """Per-customer program spend of period ``t`` (budget cap spread evenly:
+    ``min(spend, cap / n_targeted)``) and its effects, as
+    :meth:`clmsim.model.CompiledModel.program_factors`. Returns total retention spend."""
+    S = churn_factor.shape[0]
+    for s in range(S):
+        churn_factor[s] = 1.0
+        ret_stage[s] = 0.0
+        for d in range(S):
+            upgrade_factor[s, d] = 1.0
+    total = 0.0
+    for p in range(pr_target.shape[0]):
+        ntarget = 0.0
+        for s in range(S):
+            if pr_target[p, s]:
+                ntarget += n_start[s]
+        spend = pr_spend[p, t - 1]
+        cap = pr_cap[p, t - 1]
+        if cap >= 0.0 and ntarget > 0.0 and cap / ntarget < spend:
+            spend = cap / ntarget
+        f = spend / (spend + pr_half[p])
+        total += spend * ntarget
+        for s in range(S):
+            if pr_target[p, s]:
+                churn_factor[s] *= 1.0 - pr_red[p] * f
+                ret_stage[s] += spend
+            for d in range(S):
+                if pr_upgrade[p, s, d]:
+                    upgrade_factor[s, d] *= 1.0 + pr_lift[p] * f
+    return total
+
+
+@njit(cache=True)
+def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum):
+    """Sampling tables of the effective rows (see :func:`clmsim.model.effective_matrix`).
+
+    For segment ``g`` and stage ``s``: moves (off-diagonal, non-churn) ``u_j =
+    P x upgrade`` scaled to sum 1 if they exceed it (``mv_*``, cumulative, total
+    ``msum``); churn entries ``c_j`` with total ``ctot`` and cumulative shares
+    ``ch_cum`` (``c_j / C``). A customer with churn target ``C' = clip(churn_factor
+    x (multiplier C or theta), 0, 1 - msum)`` churns with probability ``C'`` split
+    like ``c_j``, moves with ``u_j`` and stays otherwise.
+    """
+    G, S = P.shape[0], P.shape[1]
+    for g in range(G):
+        for s in range(S):
+            m = 0
+            tot = 0.0
+            for d in range(S):
+                if d != s and not churn_mask[s, d] and P[g, s, d] > 0.0:
+                    u = P[g, s, d] * upgrade_factor[s, d]
+                    mv_dest[g, s, m] = d
+                    tot += u
+                    mv_cum[g, s, m] = tot
+                    m += 1
+            mv_n[g, s] = m
+            if tot > 1.0:
+                for j in range(m):
+                    mv_cum[g, s, j] /= tot
+                tot = 1.0
+            msum[g, s] = tot
+            c = 0
+            ctotal = 0.0
+            for d in range(S):
+                if churn_mask[s, d] and P[g, s, d] > 0.0:
+                    ch_dest[g, s, c] = d
+                    ctotal += P[g, s, d]
+                    ch_cum[g, s, c] = ctotal
+                    c += 1
+            ch_n[g, s] = c
+            ctot[g, s] = ctotal
+            for j in range(c):
+                ch_cum[g, s, j] /= ctotal
+
+
+@njit(cache=True, inline="always")
+def churn_target(cf, ctot, msum, het, mult):
+    """``C' = clip(cf x (mult C | theta), 0, 1 - msum)`` (zero when the row has no churn)."""
+    if ctot <= 0.0:
+        return 0.0
+    c = cf * (mult if het == HET_BETA else mult * ctot)
+    room = 1.0 - msum
+    if c > room:
+        c = room
+    if c < 0.0:
+        c = 0.0
+    return c
+
+
+@njit(cache=True, inline="always")
+def sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
+    """Destination of a customer in stage ``s`` given a uniform ``u`` and churn target ``ct``."""
+    if u < ct:
+        x = u / ct
+        n = ch_n[g, s]
+        for j in range(n - 1):
+            if x < ch_cum[g, s, j]:
+                return ch_dest[g, s, j]
+        return ch_dest[g, s, n - 1]
+    x = u - ct
+    for j in range(mv_n[g, s]):
+        if x < mv_cum[g, s, j]:
+            return mv_dest[g, s, j]
+    return s
+
+
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline="always")
+def _mix64(z):
+    """SplitMix64 output function (Steele, Lea & Flood 2014)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _unit(x):
+    return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always")
+def counter_uniform(seed, key):
+    """Uniform number ``key`` of the SplitMix64 sequence of ``seed``: a counter-based
+    draw, so customer ``c`` in period ``t`` (``key = c (H + 1) + t``) meets the same number
+    in every strategy whatever the rest of the population does (common random numbers)."""
+    return _unit(_mix64(seed + np.uint64(key) * GOLDEN))
+
+
+@njit(cache=True)
+def _zig_reject_sm(z, hz, iz):
+    """Ziggurat normal after a failed fast test for ``(hz, iz)`` (wedge or tail test,
+    else fresh draws), on a SplitMix64 counter ``z``; returns ``(x, z)``."""
+    if iz == 0:
+        while True:
+            z += GOLDEN
+            x = -np.log(1.0 - _unit(_mix64(z))) * 0.2904764
+            z += GOLDEN
+            y = -np.log(1.0 - _unit(_mix64(z)))
+            if y + y >= x * x:
+                break
+        return (3.442620 + x if hz > 0 else -3.442620 - x), z
+    x = hz * ZIG_WN[iz]
+    z += GOLDEN
+    if ZIG_FN[iz] + _unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+        return x, z
+    while True:
+        z += GOLDEN
+        bits = _mix64(z)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            return hz * ZIG_WN[iz], z
+        if iz == 0:
+            return _zig_reject_sm(z, hz, iz)
+        x = hz * ZIG_WN[iz]
+        z += GOLDEN
+        if ZIG_FN[iz] + _unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+            return x, z
+
+
+@njit(cache=True, inline="always")
+def _gamma_sm(gd, gc, z):
+    """Gamma(shape >= 1) / 1 by Marsaglia-Tsang (``gd = shape - 1/3``, ``gc = 1/sqrt(9 gd)``)
+    with a ziggurat normal, drawing from the SplitMix64 sequence at counter ``z``."""
+    while True:
+        z += GOLDEN
+        bits = _mix64(z)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            x = hz * ZIG_WN[iz]
+        else:
+            x, z = _zig_reject_sm(z, hz, iz)
+        gv = 1.0 + gc * x
+        if gv <= 0.0:
+            continue
+        gv = gv * gv * gv
+        z += GOLDEN
+        u = _unit(_mix64(z))
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            break
+        if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
+            break
+    return gd * gv
+
+
+@njit(cache=True)
+def hypergeometric(state, k, good, bad, draws):
+    """Good items among ``draws`` taken without replacement (sequential; O(min(draws, total - draws)))."""
+    total = good + bad
+    if draws <= 0 or good <= 0:
+        return 0
+    if draws >= total:
+        return good
+    if 2 * draws > total:
+        return good - hypergeometric(state, k, good, bad, total - draws)
+    x = 0
+    for _ in range(draws):
+        if uniform(state, k) * total < good:
+            x += 1
+            good -= 1
+        else:
+            bad -= 1
+        total -= 1
+    return x
+
+
+def source_sha256() -> str:
+    """SHA-256 of this module's source file."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def check_dependency(module: str, recorded: str) -> None:
+    """Raise if this file changed since ``module`` recorded its hash (see the module docstring)."""
+    actual = source_sha256()
+    if actual != recorded:
+        raise RuntimeError(f"clmsim/engines/kernels_common.py changed since {module} recorded it: set "
+                           f"COMMON_SHA256 = \"{actual}\" in {module} so numba recompiles its kernels "
+                           "instead of loading a stale cache")
