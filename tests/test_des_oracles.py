@@ -196,18 +196,6 @@ def test_common_random_numbers_make_strategy_differences_less_noisy():
 
 
 @pytest.mark.slow
-def test_throughput_on_telecom_at_least_half_a_million_customer_periods_per_second():
-    fast = pytest.importorskip("clmsim.engines.fast")
-    model = model_of(ROOT / "telecom.yaml")
-    res = des.simulate([model], runs=1, seed=1)
-    rate = res.provenance["customer_periods"] / res.provenance["seconds"]
-    fres = fast.simulate([model], runs=1, seed=1, mode="individual")
-    frate = fres.provenance["customer_periods"] / fres.provenance["seconds"]
-    print(f"des {rate:,.0f} customer-periods/s, fast {frate:,.0f}, fast/des ratio {frate / rate:.1f}")
-    assert rate >= 5e5
-
-
-@pytest.mark.slow
 def test_capacity_and_budget_cap_means_agree_with_fast_engine():
     """Features the analytic engine refuses (win-back capacity, program budget cap): des and fast
     means agree within 4.5 standard errors of the difference (independent samples)."""
