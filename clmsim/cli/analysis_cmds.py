@@ -12,8 +12,6 @@ import math
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from ..errors import ClmsimError
 
 
@@ -61,6 +59,8 @@ def _add_engine(p: argparse.ArgumentParser, engine_default: str | None) -> None:
 
 
 def add_parsers(sub) -> None:
+    from .report_cmds import add_report_option
+
     p = sub.add_parser("compare", help="paired comparison of strategies on common random numbers")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME", help="strategies (default: all)")
@@ -74,6 +74,7 @@ def add_parsers(sub) -> None:
                    help="override a scenario field (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", default=None, metavar="DIR", help="also write runs.parquet and table.csv")
+    add_report_option(p, "compare")
     _add_engine(p, "fast")
     _add_backend(p, "serial")
     p.set_defaults(func=cmd_compare)
@@ -83,6 +84,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (rerun the command to resume)")
     p.add_argument("--runs", type=int, default=None, help="override the experiment's runs")
     p.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    add_report_option(p, "sweep", out_required=True)
     _add_engine(p, None)
     _add_backend(p, "processes")
     p.set_defaults(func=cmd_sweep)
@@ -112,63 +114,117 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_optimize)
 
 
-def _fmt(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "-"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+def _isnan(x) -> bool:
+    try:
+        return x is None or math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
 
 
 def _interval(m, lo, hi) -> str:
-    if any(isinstance(v, float) and math.isnan(v) for v in (m, lo, hi)):
-        return _fmt(m)
-    return f"{_fmt(m)} [{_fmt(lo)}, {_fmt(hi)}]" if lo != hi else _fmt(m)
+    """``mean ± half-width`` of a 95% interval in short units (``169.9M ± 0.07M``); ``mean [lo, hi]``
+    when the interval is not symmetric about the mean; the mean alone when there is no interval."""
+    from ..textable import human, human_pm
+
+    if _isnan(m):
+        return "-"
+    if _isnan(lo) or _isnan(hi) or lo == hi:
+        return human(float(m), 4)
+    hw = (float(hi) - float(lo)) / 2
+    if abs((float(lo) + float(hi)) / 2 - float(m)) <= 0.05 * hw:
+        a, b = human_pm(float(m), hw)
+        return f"{a} \u00b1 {b}" if b else a
+    return f"{human(float(m), 4)} [{human(float(lo), 4)}, {human(float(hi), 4)}]"
+
+
+def _auto_formats(df, formats: dict | None = None) -> dict:
+    """Column formats for :func:`clmsim.textable.format_table`: given ones, then ``int`` for integer
+    columns and short numbers (k/M/B suffixes, never exponents) for the other numeric columns."""
+    from ..textable import human
+
+    out = {}
+    for c in df.columns:
+        kind = df[c].dtype.kind
+        if kind in "iu":
+            out[c] = "int"
+        elif kind == "f":
+            out[c] = lambda x: "" if _isnan(x) else human(float(x), 4)
+        elif kind == "b":
+            out[c] = "text"
+    out.update(formats or {})
+    return out
+
+
+def _table(df, formats: dict | None = None, **kw) -> str:
+    """A DataFrame as an aligned text table (see :func:`_auto_formats`)."""
+    from ..textable import format_table
+
+    return format_table(df.to_dict("records"), _auto_formats(df, formats), columns=list(df.columns), **kw)
 
 
 def cmd_compare(args) -> int:
     from ..analysis import compare
+    from ..textable import format_table
+    from .report_cmds import default_out, save_scenario, write_report
 
     opts = _engine_options(args.engine_option)
     c = compare(args.file, args.strategies, runs=args.runs, seed=args.seed, engine=args.engine,
                 mode=args.mode or "auto", baseline=args.baseline, precision=args.precision,
                 max_runs=args.max_runs, overrides=args.overrides, **_backend(args, "serial"), **opts)
     table = c.table()
+    if args.report and not args.out:
+        args.out = default_out("compare", c.provenance.get("scenario") or Path(args.file).stem)
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         c.runs.to_parquet(out / "runs.parquet", index=False)
         table.to_csv(out / "table.csv", index=False)
         (out / "provenance.json").write_text(json.dumps(c.provenance, indent=2, default=str))
+        if args.report:
+            from ..scenario import load_scenario
+
+            save_scenario(load_scenario(args.file, args.overrides), out)
     if args.json:
         doc = {"provenance": c.provenance, "table": json.loads(table.to_json(orient="records"))}
         print(json.dumps(doc, indent=2, default=str))
+        if args.report:  # stdout holds exactly one JSON document
+            write_report(args.out, sys.stderr)
         return 0
     pv = c.provenance
     print(f"{pv['scenario']}: {pv['engine']} engine, "
           + (f"seed {pv['seed']}, {c.n_runs} runs per strategy, mode {pv['mode']} (common random numbers)"
              if pv["monte_carlo"] else "exact expectations"))
-    s = c.summary()
-    print(f"{'strategy':<22}{'NPV [95% CI]':>40}{'NPV - baseline [95% CI]':>40}{'ROI [95% CI]':>26}{'wins':>7}")
-    for r in s.to_dict("records"):
-        npv = _interval(r["npv"], r["npv_lo"], r["npv_hi"])
-        if r["strategy"] == c.baseline:
-            print(f"{r['strategy']:<22}{npv:>40}{'(baseline)':>40}")
-            continue
-        d = _interval(r["d_npv"], r["d_npv_lo"], r["d_npv_hi"])
-        roi = _interval(r["roi"], r["roi_lo"], r["roi_hi"])
-        print(f"{r['strategy']:<22}{npv:>40}{d:>40}{roi:>26}{r['win_share']:>7.0%}")
+    rows = []
+    for r in c.summary().to_dict("records"):
+        base = r["strategy"] == c.baseline
+        rows.append({"strategy": r["strategy"], "npv": _interval(r["npv"], r["npv_lo"], r["npv_hi"]),
+                     "d_npv": "(baseline)" if base else _interval(r["d_npv"], r["d_npv_lo"], r["d_npv_hi"]),
+                     "roi": "" if base else _interval(r["roi"], r["roi_lo"], r["roi_hi"]),
+                     "wins": "" if base or _isnan(r.get("win_share")) else f"{r['win_share']:.0%}"})
+    heads = {"npv": "NPV", "d_npv": "NPV - baseline", "roi": "ROI", "wins": "wins"}
+    right = lambda x: x  # noqa: E731 -- preformatted cells, right-aligned as numbers
+    print(format_table(rows, {k: right for k in heads}, columns=["strategy", *heads],
+                       headers=heads))
+    print()
     if c.precision:
         p = c.precision
         state = "met" if p["met"] else f"NOT met: stopped at the maximum of {p['max_runs']} runs"
         print(f"precision {p['target']:g} (relative 95% half-width of NPV differences): {state}; "
               f"worst {p['worst_relative_half_width']:.3g} after {p['runs']} runs")
-    print("ROI = (NPV_s - NPV_b) / (spend_s - spend_b), spend = undiscounted acquisition + retention + "
-          "win-back; wins = share of runs with NPV_s > NPV_b")
+    print(("\u00b1 = half-width of the 95% interval (paired over runs for differences); " if pv["monte_carlo"]
+           else "") + "ROI = (NPV_s - NPV_b) / (spend_s - spend_b), spend = undiscounted acquisition + "
+          "retention + win-back; wins = share of runs with NPV_s > NPV_b")
+    if args.report:
+        write_report(args.out)
     return 0
 
 
 def cmd_sweep(args) -> int:
+    import pandas as pd
+
     from ..analysis.robustness import robustness
     from ..analysis.sweep import sweep
+    from .report_cmds import write_report
 
     opts = _engine_options(args.engine_option)
     if args.mode:
@@ -181,27 +237,37 @@ def cmd_sweep(args) -> int:
           f"{reps}, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
           f"{m['tasks_done']}/{m['tasks']} chunks; this call {m['seconds_last']:.1f} s)")
     if m["status"] != "complete":
-        print("rerun the same command to finish")
+        print("rerun the same command to finish" + (" (the report is written when the sweep is complete)"
+                                                     if args.report else ""))
         return 0
     t = res.table("npv")
     params = [c for c in res.points.columns if c not in ("experiment", "grid", "sample")]
     exact = m["engine"] == "analytic"
-    show = t[["experiment", "strategy"] + params + (["mean"] if exact else ["mean", "ci_lo", "ci_hi"])]
-    show = show.rename(columns={"mean": "npv", **{p: _short(p) for p in params}})
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:,.4g}".format):
-        print(show.head(30).to_string(index=False))
-        if len(show) > 30:
-            print(f"... {len(show) - 30} more rows in {Path(args.out) / 'summary.csv'}")
-        if res.points["sample"].nunique() > 1:
-            from ..analysis.experiment import load_experiment
+    rows = []
+    for r in t.to_dict("records"):
+        row = {"experiment": r["experiment"], "strategy": r["strategy"]}
+        row.update({_short(p): r[p] for p in params})
+        row["npv"] = _interval(r["mean"], float("nan"), float("nan")) if exact else \
+            _interval(r["mean"], r["ci_lo"], r["ci_hi"])
+        rows.append(row)
+    shown = pd.DataFrame(rows[:30])
+    print(_table(shown, {"npv": lambda x: x}, headers={"npv": "NPV" if exact else "NPV (\u00b1 95% CI)"}))
+    if len(rows) > 30:
+        print(f"... {len(rows) - 30} more rows in {Path(args.out) / 'summary.csv'}")
+    if res.points["sample"].nunique() > 1:
+        from ..analysis.experiment import load_experiment
 
-            target = load_experiment(args.experiment).spec.roi_target
-            rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"])
-            rob = rob.rename(columns={p: _short(p) for p in params})
-            print("robustness across uncertainty samples (NPV"
-                  + (f"; roi_share: share of samples with dNPV >= {target:g} x dSpend vs baseline"
-                     if target is not None else "") + "):")
-            print(rob.head(15).to_string(index=False))
+        target = load_experiment(args.experiment).spec.roi_target
+        rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"])
+        rob = rob.rename(columns={p: _short(p) for p in params})
+        print("\nrobustness across uncertainty samples (NPV"
+              + (f"; roi_share: share of samples with dNPV >= {target:g} x dSpend vs baseline"
+                 if target is not None else "") + "):")
+        print(_table(rob.head(15), {c: "percent" for c in rob.columns if c.endswith("_share")}))
+        if len(rob) > 15:
+            print(f"... {len(rob) - 15} more rows")
+    if args.report:
+        write_report(args.out)
     return 0
 
 
@@ -233,18 +299,20 @@ def cmd_sensitivity(args) -> int:
     i = res.info
     print(f"{i['experiment']}: sensitivity of mean {i['metric']} ({i['strategy']}), {i['engine']} engine, "
           f"{i['evaluations']} evaluations")
-    with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
-        for name in ("sobol", "morris", "tornado"):
-            df = getattr(res, name)
-            if len(df):
-                print(f"\n{name}:")
-                print(df.to_string(index=False))
+    for name in ("sobol", "morris", "tornado"):
+        df = getattr(res, name)
+        if len(df):
+            print(f"\n{name}:")
+            print(_table(df))
     return 0
 
 
 def cmd_optimize(args) -> int:
+    import pandas as pd
+
     from ..analysis.experiment import load_experiment
     from ..analysis.optimize import frontier, optimize
+    from ..textable import format_table, human
 
     exp = load_experiment(args.experiment)
     o = exp.spec.optimize
@@ -268,17 +336,26 @@ def cmd_optimize(args) -> int:
                          indent=2, default=str))
         return 0
     print(f"{exp.spec.name}: maximise {best.objective} NPV"
-          + (f" subject to spend <= {budget:,.0f} per period" if budget else " (no budget)")
+          + (f" subject to spend <= {human(budget, 4)} per period" if budget else " (no budget)")
           + f"; {best.info['engine']} engine, {best.info['evaluations']} evaluations")
-    for p, v in best.levers.items():
-        print(f"  {p} = {v:,.4g}   (current {best.info['current'][p]:,.4g})")
-    print(f"  NPV {_interval(best.npv, best.npv_lo, best.npv_hi)}; spend {best.spend:,.0f} per period; "
+    print(f"NPV {_interval(best.npv, best.npv_lo, best.npv_hi)}; spend {human(best.spend, 4)} per period; "
           f"gain over current {_interval(best.gain, best.gain_lo, best.gain_hi)}")
-    print("  marginal return dNPV/dspend, spend per period (equal across levers at an interior optimum):")
-    for r in best.marginal.itertuples():
-        print(f"    {r.lever}: {r.marginal_return:.4g}{'  (at bound)' if r.at_bound else ''}")
+    marginal = {r.lever: r for r in best.marginal.itertuples()}
+    rows = []
+    for p, v in best.levers.items():
+        m = marginal.get(p)
+        rows.append({"lever": p, "optimum": v, "current": best.info["current"][p],
+                     "marginal": float("nan") if m is None else m.marginal_return,
+                     "at bound": "yes" if m is not None and m.at_bound else ""})
+    num = lambda x: "" if _isnan(x) else human(float(x), 4)  # noqa: E731
+    print(format_table(rows, {"optimum": num, "current": num, "marginal": num},
+                       headers={"marginal": "dNPV/dspend"}))
+    print("\ndNPV/dspend: NPV gained per extra 1 of spend per period (equal across levers at an interior "
+          "optimum)")
     if len(front):
-        print("frontier:")
-        with pd.option_context("display.width", 200, "display.float_format", "{:,.4g}".format):
-            print(front.to_string(index=False))
+        levers_cols = [c for c in front.columns if c in best.levers]
+        shown = front.assign(npv=[_interval(r.npv, r.npv_lo, r.npv_hi) for r in front.itertuples()])
+        shown = shown[["budget", "npv", "spend", *levers_cols]].rename(columns={p: _short(p) for p in levers_cols})
+        print("\nfrontier:")
+        print(_table(shown, {"npv": lambda x: x}, headers={"npv": "NPV"}))
     return 0

@@ -11,14 +11,12 @@ import argparse
 import os
 from pathlib import Path
 
-import pandas as pd
-
-from ..calibrate import RFMRules, cohorts_from_table, fit_rfm, fit_sbg, fit_transitions, fragment, prepare_panel
-from ..calibrate.io import (PANEL_COLUMNS, SURVIVAL_COLUMNS, TRANSACTION_COLUMNS, parse_mapping, read_table,
-                            write_yaml)
-from ..calibrate.rfm import prepare_transactions
 from ..errors import ClmsimError
-from ..scenario import load_scenario
+
+# Defaults of clmsim.calibrate.RFMRules, repeated here so that building the parser does not import
+# clmsim.calibrate (pandas, scipy.stats); tests/test_cli_polish.py checks they match the dataclass.
+RFM_DEFAULTS = {"period": "month", "churn_after": 3, "frequency_window": 3, "loyal_frequency": 2,
+                "loyal_monetary": 0.0}
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
@@ -79,17 +77,17 @@ def add_parsers(sub) -> None:
     p.add_argument("file", help="transaction CSV: customer_id, date, amount")
     _input_options(p)
     _interval_options(p)
-    d = RFMRules()
-    p.add_argument("--period", choices=("week", "month", "quarter", "year"), default=d.period)
-    p.add_argument("--churn-after", type=int, default=d.churn_after,
-                   help=f"recency (periods) from which a customer is churned (default {d.churn_after})")
+    d = RFM_DEFAULTS
+    p.add_argument("--period", choices=("week", "month", "quarter", "year"), default=d["period"])
+    p.add_argument("--churn-after", type=int, default=d["churn_after"],
+                   help=f"recency (periods) from which a customer is churned (default {d['churn_after']})")
     p.add_argument("--dormant-after", type=int, default=None,
                    help="recency from which a churned customer is dormant (default: no dormant stage)")
-    p.add_argument("--frequency-window", type=int, default=d.frequency_window,
-                   help=f"periods over which frequency and spend are counted (default {d.frequency_window})")
-    p.add_argument("--loyal-frequency", type=int, default=d.loyal_frequency,
-                   help=f"purchase periods in the window for 'loyal' (default {d.loyal_frequency})")
-    p.add_argument("--loyal-monetary", type=float, default=d.loyal_monetary,
+    p.add_argument("--frequency-window", type=int, default=d["frequency_window"],
+                   help=f"periods over which frequency and spend are counted (default {d['frequency_window']})")
+    p.add_argument("--loyal-frequency", type=int, default=d["loyal_frequency"],
+                   help=f"purchase periods in the window for 'loyal' (default {d['loyal_frequency']})")
+    p.add_argument("--loyal-monetary", type=float, default=d["loyal_monetary"],
                    help="spend over the window for 'loyal' (default 0)")
     p.add_argument("--date-format", default=None, help="strptime format of dates, e.g. %%Y%%m%%d (default ISO)")
     p.add_argument("--start", default=None, help="first day of the data window (default: first date)")
@@ -106,7 +104,10 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_rfm)
 
 
-def _read(args, required, optional, what) -> pd.DataFrame:
+def _read(args, required, optional, what):
+    """The input table (a pandas DataFrame) with canonical column names."""
+    from ..calibrate.io import parse_mapping, read_table
+
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     rename = parse_mapping(args.columns, "--columns")
     return read_table(args.file, required, optional, sep=args.sep, names=names, rename=rename, what=what)
@@ -122,6 +123,10 @@ def _emit(args, text: str, summary: str) -> None:
 
 
 def cmd_transitions(args) -> int:
+    from ..calibrate import fit_transitions, fragment, prepare_panel
+    from ..calibrate.io import PANEL_COLUMNS, parse_mapping, write_yaml
+    from ..scenario import load_scenario
+
     raw = _read(args, PANEL_COLUMNS, ("revenue",), "panel")
     kinds = parse_mapping(args.kind, "--kind")
     stages = None
@@ -154,6 +159,9 @@ def cmd_transitions(args) -> int:
 
 
 def cmd_sbg(args) -> int:
+    from ..calibrate import cohorts_from_table, fit_sbg
+    from ..calibrate.io import SURVIVAL_COLUMNS, write_yaml
+
     raw = _read(args, SURVIVAL_COLUMNS, ("cohort",), "survival data")
     cohorts = cohorts_from_table(raw)
     if args.cohort:
@@ -172,6 +180,10 @@ def cmd_sbg(args) -> int:
 
 
 def cmd_rfm(args) -> int:
+    from ..calibrate import RFMRules, fit_rfm
+    from ..calibrate.io import TRANSACTION_COLUMNS, write_yaml
+    from ..calibrate.rfm import prepare_transactions
+
     raw = _read(args, TRANSACTION_COLUMNS, (), "transaction log")
     rules = RFMRules(period=args.period, churn_after=args.churn_after, dormant_after=args.dormant_after,
                      frequency_window=args.frequency_window, loyal_frequency=args.loyal_frequency,
@@ -203,6 +215,8 @@ def cmd_rfm(args) -> int:
 
 
 def _date(value: str | None, option: str):
+    import pandas as pd
+
     if value is None:
         return None
     try:

@@ -1,8 +1,50 @@
-"""``clmsim report RUN_DIR`` and ``clmsim demo``."""
+"""``clmsim report RUN_DIR``, ``clmsim demo`` and the ``--report`` option of run/compare/sweep."""
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
+
+RESULTS_ROOT = "results"
+"""Parent of the default output directory ``results/<command>-<scenario name>`` of ``--report``."""
+
+
+def add_report_option(p, command: str, out_required: bool = False) -> None:
+    """Add ``--report`` to the parser of ``command`` (run, compare or sweep)."""
+    where = "the --out directory" if out_required else \
+        f"the --out directory (default {RESULTS_ROOT}/{command}-<scenario name>)"
+    p.add_argument("--report", action="store_true",
+                   help=f"also write a self-contained HTML report (report.html, PNGs, CSVs) into {where} "
+                        "and print its path")
+
+
+def default_out(command: str, name: str) -> str:
+    """``results/<command>-<name>``, the name reduced to letters, digits, ``.``, ``_`` and ``-``."""
+    slug = re.sub(r"[^\w.-]+", "-", str(name)).strip("-.") or "scenario"
+    return str(Path(RESULTS_ROOT) / f"{command}-{slug}")
+
+
+def save_scenario(scenario, out_dir: str | Path) -> Path:
+    """Write the resolved scenario as ``scenario.yaml`` into ``out_dir``, where the report finds it
+    (its hash equals the results' hash, overrides included)."""
+    from ..scenario import dump_yaml
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "scenario.yaml"
+    path.write_text(dump_yaml(scenario.data), encoding="utf-8")
+    return path
+
+
+def write_report(out_dir: str | Path, stream=None) -> Path:
+    """Write the HTML report of an output directory (run, compare or sweep) and print
+    ``report: PATH`` on ``stream`` (default stdout)."""
+    from ..report.build import report_run_dir
+
+    path = report_run_dir(out_dir)
+    print(f"report: {path}", file=stream or sys.stdout)
+    return path
 
 
 def add_parsers(sub) -> None:

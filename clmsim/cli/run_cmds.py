@@ -58,6 +58,7 @@ def _option(text: str) -> tuple[str, object]:
 
 
 def add_parsers(sub) -> None:
+    from .report_cmds import add_report_option
     from .scenario_cmds import add_set_option
 
     p = sub.add_parser("run", help="evaluate the strategies of a scenario with an engine",
@@ -78,6 +79,7 @@ def add_parsers(sub) -> None:
     add_set_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/cli.md) instead of a table")
     p.add_argument("--out", metavar="DIR", help="write the results tables as Parquet files into DIR")
+    add_report_option(p, "run")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("explain", help="per-stage lifetime, CLV and steady state, with the formulas",
@@ -154,6 +156,7 @@ def cmd_run(args) -> int:
     from ..api import engine_module, simulate
     from ..metrics import summarize
     from ..scenario import load_scenario
+    from .report_cmds import default_out, save_scenario, write_report
 
     engine_module(args.engine)  # unknown/unavailable engine -> clear error before loading
     options = dict(args.options)
@@ -172,11 +175,17 @@ def cmd_run(args) -> int:
         raise ClmsimError(f"bad option for the {args.engine} engine: {exc}") from None
     doc = summary_document(results, summarize(results))
     doc["work"].setdefault("seconds", time.perf_counter() - t0)
+    if args.report and not args.out:
+        args.out = default_out("run", scenario.name)
     if args.out:
         results.to_parquet(args.out)
+        if args.report:
+            save_scenario(scenario, args.out)
     if args.json:
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
+        if args.report:  # stdout holds exactly one JSON document
+            write_report(args.out, sys.stderr)
         return 0
     prov = results.provenance
     what = "exact expectations" if doc["engine"] == "analytic" else \
@@ -189,6 +198,8 @@ def cmd_run(args) -> int:
           "acquisition cost); payback in periods; ROI = dNPV/dSpend vs baseline (docs/metrics.md)")
     if args.out:
         print(f"wrote {args.out}")
+    if args.report:
+        write_report(args.out)
     return 0
 
 

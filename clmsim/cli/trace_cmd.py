@@ -7,8 +7,6 @@ event by event, with the period, the day and the money involved.
 
 from __future__ import annotations
 
-import pandas as pd
-
 from ..errors import ClmsimError
 from .scenario_cmds import add_set_option
 
@@ -40,7 +38,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_trace)
 
 
-def journeys(events: pd.DataFrame, period: str, days_per_period: float | None, earn: bool = True) -> str:
+def journeys(events: "pd.DataFrame", period: str, days_per_period: float | None, earn: bool = True) -> str:
     """Readable text of an event log (one block per customer)."""
     lines = []
     for cid, ev in events.groupby("customer", sort=True):
