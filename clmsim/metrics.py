@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit
 
 from .results import Results
 
@@ -234,7 +234,7 @@ def _stats(values: np.ndarray, exact: bool) -> tuple[float, float, float, float,
     if n < 2 or not np.isfinite(values).all():
         return mean, np.nan, float(n), np.nan, np.nan
     sd = float(values.std(ddof=1))
-    half = float(stats.t.ppf(0.975, n - 1)) * sd / np.sqrt(n)
+    half = float(stdtrit(n - 1, 0.975)) * sd / np.sqrt(n)
     return mean, sd, float(n), mean - half, mean + half
 
 
@@ -248,7 +248,7 @@ def _roi_stats(d_npv: np.ndarray, d_spend: np.ndarray, exact: bool):
         return r, np.nan, (np.nan if exact else float(n)), np.nan, np.nan
     resid = d_npv - r * d_spend
     sd = float(resid.std(ddof=1)) / abs(ms)
-    half = float(stats.t.ppf(0.975, n - 1)) * sd / np.sqrt(n)
+    half = float(stdtrit(n - 1, 0.975)) * sd / np.sqrt(n)
     return r, sd, float(n), r - half, r + half
 
 
