@@ -21,10 +21,10 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
     F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, gamma, beta, binomial, poisson,
-    multinomial, program_factors, row_tables, churn_target, sample_row, counter_uniform, _gamma_sm,
+    multinomial, program_factors, row_tables, churn_target, sample_row, counter_uniform, counter_start, _gamma_sm,
 )
 
-COMMON_SHA256 = "6e739df8937408f7b3cb2f2130bfcf0ebe98c71f0181f6da4817cf8a64412416"
+COMMON_SHA256 = "af44980ac2fcbe6b8e2d32073360f5d17d3686168dc1110bcd8a503f75df03eb"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -314,7 +314,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         ns = sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                     if fast_dst[g, ns] and (no_conc or conc[i] == 0):
                         if gam_shape[g, ns] >= 1.0:
-                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], seed_rev + np.uint64(key << 16) * GOLDEN)
+                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
                             rv *= gam_scale[g, ns]
                             cb = rv * margin[g, ns] - cost[g, ns]
                         else:
@@ -378,7 +378,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if gam_shape[g, ns] > 0.0 or conc[i] > 0:
                         rv = rev_mean[g, ns]
                         if gam_shape[g, ns] >= 1.0:
-                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], seed_rev + np.uint64(key << 16) * GOLDEN)
+                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
                             rv *= gam_scale[g, ns]
                         elif gam_shape[g, ns] > 0.0:
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]

@@ -30,7 +30,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     churn_target,
 )
 
-COMMON_SHA256 = "6e739df8937408f7b3cb2f2130bfcf0ebe98c71f0181f6da4817cf8a64412416"
+COMMON_SHA256 = "af44980ac2fcbe6b8e2d32073360f5d17d3686168dc1110bcd8a503f75df03eb"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
