@@ -74,7 +74,7 @@ def _draw_counter_gamma(shape, n, seed):
     gc = 1.0 / np.sqrt(9.0 * gd)
     out = np.empty(n)
     for i in range(n):
-        out[i] = kc._gamma_sm(gd, gc, kc.counter_start(np.uint64(seed), i))
+        out[i] = kc._gamma_sm(gd, gc, kc.counter_start(np.uint64(seed), kc.customer_key(i)))
     return out
 
 
@@ -88,7 +88,7 @@ def test_counter_based_gamma_matches_gamma_law(shape):
 def _draw_counter_uniform(seed, n):
     out = np.empty(n)
     for i in range(n):
-        out[i] = kc.counter_uniform(np.uint64(seed), i)
+        out[i] = kc.counter_uniform(np.uint64(seed), kc.customer_key(i))
     return out
 
 

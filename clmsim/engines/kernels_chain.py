@@ -21,10 +21,11 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
     F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, gamma, beta, binomial, poisson,
-    multinomial, program_factors, row_tables, churn_target, sample_row, counter_uniform, counter_start, _gamma_sm,
+    multinomial, program_factors, row_tables, churn_target, sample_row, counter_uniform, counter_start,
+    customer_key, _gamma_sm,
 )
 
-COMMON_SHA256 = "af44980ac2fcbe6b8e2d32073360f5d17d3686168dc1110bcd8a503f75df03eb"
+COMMON_SHA256 = "6fbebcc7d47caeadbb83040aa997f1b3b5629ab166c01d5da03df4da9e782a9d"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -181,7 +182,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         conc = np.empty(cap, np.int16)
         cpol = np.empty(cap, np.int8)
         tacq = np.empty(cap, np.int32)
-        cid = np.empty(cap, np.int64)
+        cid = np.empty(cap, np.uint64)
         clv = np.empty(cap, np.float64)
         # tables
         churn_factor = np.ones(S)
@@ -244,7 +245,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     conc[n] = 0
                     cpol[n] = 0
                     tacq[n] = 0
-                    cid[n] = n
+                    cid[n] = customer_key(n)
                     clv[n] = 0.0
                     n += 1
                 occ[r, 0, s] += initial[g, s]
@@ -299,7 +300,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 s = stage[i]
                 g = seg[i] if G > 1 else 0
                 ns_pre = -1
-                key = cid[i] * (H + 1) + t
+                key = cid[i] + np.uint64(t) * GOLDEN
                 if fast_src[g, s]:
                     # fast path: a customer outside churned stages moving to an active (or prospect)
                     # stage, no concession running
@@ -335,8 +336,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     w = wb_of_stage[s]
                     k = age[i]
                     if w >= 0 and wb_lo[w] <= k < wb_hi[w]:
-                        u1 = counter_uniform(seed_wb, 2 * key)
-                        u2 = counter_uniform(seed_wb, 2 * key + 1)
+                        u1 = counter_uniform(seed_wb, key)
+                        u2 = counter_uniform(seed_wb, key + np.uint64(0xD1B54A32D192ED03))
                         if u1 * elig[w, k] < quota[w, k]:
                             quota[w, k] -= 1
                             contacts += 1
@@ -451,7 +452,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     age = _grow_i16(age, n, newcap)
                     conc = _grow_i16(conc, n, newcap)
                     tacq = _grow_i32(tacq, n, newcap)
-                    cid = _grow_i64(cid, n, newcap)
+                    cid = _grow_u64(cid, n, newcap)
                     mult = _grow_f8(mult, n, newcap)
                     clv = _grow_f8(clv, n, newcap)
                     cap = newcap
@@ -465,7 +466,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         conc[n] = 0
                         cpol[n] = 0
                         tacq[n] = t
-                        cid[n] = next_id
+                        cid[n] = customer_key(next_id)
                         next_id += 1
                         clv[n] = 0.0
                         n += 1
@@ -509,8 +510,8 @@ def _grow_i16(a, n, cap):
 
 
 @njit(cache=True)
-def _grow_i64(a, n, cap):
-    b = np.empty(cap, np.int64)
+def _grow_u64(a, n, cap):
+    b = np.empty(cap, np.uint64)
     b[:n] = a[:n]
     return b
 

@@ -428,21 +428,27 @@ def _unit(x):
 
 
 @njit(cache=True, inline="always")
+def customer_key(c):
+    """64-bit key of customer ``c`` (numbered in arrival order): ``mix(c G)`` with the
+    SplitMix64 mixer ``mix`` and increment ``G``; computed once, at arrival."""
+    return _mix64(np.uint64(c) * GOLDEN)
+
+
+@njit(cache=True, inline="always")
 def counter_uniform(seed, key):
-    """Counter-based uniform for (``seed``, ``key``): ``mix(seed XOR mix(key G))`` with the
-    SplitMix64 mixer ``mix`` and increment ``G``. Customer ``c`` in period ``t`` (``key =
-    c (H + 1) + t``) meets the same number in every strategy whatever the rest of the
-    population does (common random numbers). Mixing the key before combining it with the
-    seed keeps the draws of two seeds unrelated (a plain Weyl offset ``seed + key G`` would
-    make two runs whose seeds differ by a small multiple of ``G`` replay each other)."""
-    return _unit(_mix64(seed ^ _mix64(np.uint64(key) * GOLDEN)))
+    """Counter-based uniform ``mix(seed XOR key)``; customer ``c`` in period ``t`` uses
+    ``key = customer_key(c) + t G`` and meets the same number in every strategy whatever the
+    rest of the population does (common random numbers). The key is mixed before it meets
+    the seed, so two runs whose seeds differ by a multiple of ``G`` do not replay each other
+    (as they would with a plain Weyl offset ``seed + key G``)."""
+    return _unit(_mix64(seed ^ key))
 
 
 @njit(cache=True, inline="always")
 def counter_start(seed, key):
     """Start of the SplitMix64 block of (``seed``, ``key``) for draws needing several numbers
-    (revenue gamma): ``mix(seed XOR mix(key G + c))``; the block continues ``z += G``."""
-    return _mix64(seed ^ _mix64(np.uint64(key) * GOLDEN + np.uint64(0x632BE59BD9B4E019)))
+    (revenue gamma): ``mix(seed XOR (key + c))``; the block continues ``z += G``."""
+    return _mix64(seed ^ (key + np.uint64(0x632BE59BD9B4E019)))
 
 
 @njit(cache=True)

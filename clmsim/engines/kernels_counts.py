@@ -30,7 +30,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     churn_target,
 )
 
-COMMON_SHA256 = "af44980ac2fcbe6b8e2d32073360f5d17d3686168dc1110bcd8a503f75df03eb"
+COMMON_SHA256 = "6fbebcc7d47caeadbb83040aa997f1b3b5629ab166c01d5da03df4da9e782a9d"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
