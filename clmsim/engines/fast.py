@@ -46,9 +46,11 @@ MODES = ("auto", "individual", "counts")
 FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "acquired", "referred",
               "churned", "won_back", "contacts")
 """Order of the per-period flow items written by the kernels (``F_*`` constants there)."""
-OPTIONS = {"hist_bins": 200, "het_nodes": 0}
+OPTIONS = {"hist_bins": 200, "het_nodes": 0, "first_run": 0}
 """Engine options with their defaults: ``hist_bins`` fixed bins of the CLV histogram;
-``het_nodes`` classes per segment when counts mode discretises continuous heterogeneity."""
+``het_nodes`` classes per segment when counts mode discretises continuous heterogeneity;
+``first_run`` index of the first run simulated (a call with ``runs=n, first_run=r0`` returns
+exactly rows ``r0..r0+n-1`` of one call with ``runs=r0+n``: chunks and resumed sweeps)."""
 HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
 
 
@@ -184,7 +186,7 @@ def choose_mode(models: Sequence[CompiledModel], mode: str, het_nodes: int = 0) 
 
 
 def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mode: str = "auto",
-             threads: int | None = None, quantiles: bool = True, **options) -> Results:
+             threads: int | None = None, quantiles: bool = True, first_run: int = 0, **options) -> Results:
     """Monte Carlo of ``runs`` runs of every model (strategy) with common random numbers.
 
     Parameters
@@ -203,7 +205,8 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     quantiles : bool
         Compute q05/q50/q95 across runs in ``periods`` (NaN when False).
     **options
-        ``hist_bins`` (default 200), ``het_nodes`` (default 0).
+        ``hist_bins`` (default 200), ``het_nodes`` (default 0), ``first_run``
+        (default 0; see :data:`OPTIONS`).
 
     Returns
     -------
@@ -214,10 +217,10 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     """
     t0 = time.perf_counter()
     models = list(models)
-    opts = _validate(models, runs, mode, threads, options)
+    opts = _validate(models, runs, mode, threads, {**options, "first_run": first_run})
     chosen = choose_mode(models, mode, opts["het_nodes"])
     root = rng.root_sequence(seed)
-    seeds = rng.kernel_seeds(root.entropy, int(runs))
+    seeds = rng.kernel_seeds(root.entropy, int(runs), opts["first_run"])
     tables = []
     work = 0
     from . import kernels_chain
@@ -228,7 +231,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
             else:
                 out = _run_counts(model, seeds, opts["het_nodes"])
             work += int(out["work"].sum())
-            tables.append(_tables(model, out, quantiles))
+            tables.append(_tables(model, out, quantiles, opts["first_run"]))
     prov = dict(scenario=models[0].name, scenario_hash=models[0].scenario_hash, engine="fast",
                 seed=root.entropy, runs=int(runs), mode=chosen, period=models[0].period,
                 horizon=models[0].horizon, convention=CONVENTION, customer_periods=work,
@@ -335,7 +338,7 @@ def _stats(x: np.ndarray, quantiles: bool) -> dict:
     return dict(mean=mean, sd=sd, q05=q[0], q50=q[1], q95=q[2])
 
 
-def _tables(model: CompiledModel, out: dict, quantiles: bool) -> dict:
+def _tables(model: CompiledModel, out: dict, quantiles: bool, first_run: int = 0) -> dict:
     """Per-run totals, per-period summaries and the CLV histogram of one strategy."""
     R, H, S = out["occ"].shape[0], model.horizon, model.n_stages
     v = model.discount_factors()
@@ -347,7 +350,7 @@ def _tables(model: CompiledModel, out: dict, quantiles: bool) -> dict:
     per["net_cash"] = per["contribution"] - per["acquisition_spend"] - per["retention_spend"] \
         - per["winback_spend"]
     per["discounted_net_cash"] = per["net_cash"] * v[1:]
-    runs = {"strategy": model.strategy, "run": np.arange(R)}
+    runs = {"strategy": model.strategy, "run": first_run + np.arange(R)}
     runs["npv"] = per["discounted_net_cash"].sum(axis=1)
     for name in ("revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend",
                  "acquired", "referred", "churned"):
