@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import UnsupportedFeature
 from ..model import ACTIVE, CHURNED, LOST, CompiledModel
+from ..model.compiled import row_parts
 from .expand import Space, build_space, expand, winback_success
 from .quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
 
@@ -43,19 +44,6 @@ def refuse_unsupported(model: CompiledModel) -> None:
                 "number of churners)", "the fast or des engine")
 
 
-def _row_parts(P: np.ndarray, churn_mask: np.ndarray, uf: np.ndarray):
-    """Split base rows as :func:`clmsim.model.effective_matrix` does (steps 1-2)."""
-    S = P.shape[-1]
-    off = ~np.eye(S, dtype=bool)
-    churn = np.where(churn_mask, P, 0.0)
-    moves = np.where(off & ~churn_mask, P, 0.0) * uf
-    msum = moves.sum(axis=1)
-    over = msum > 1.0
-    moves[over] /= msum[over, None]
-    msum = np.minimum(msum, 1.0)
-    return churn, moves, msum, churn.sum(axis=1)
-
-
 def effective_matrices(P: np.ndarray, churn_mask: np.ndarray, cf: np.ndarray, uf: np.ndarray,
                        x: np.ndarray, kind: str) -> np.ndarray:
     """:func:`clmsim.model.effective_matrix` for a batch of draws ``x`` (shape (Q,)).
@@ -64,7 +52,7 @@ def effective_matrices(P: np.ndarray, churn_mask: np.ndarray, cf: np.ndarray, uf
     as churn multipliers. Returns an array (Q, S, S).
     """
     S = P.shape[-1]
-    churn, moves, msum, C = _row_parts(P, churn_mask, uf)
+    churn, moves, msum, C = row_parts(P, churn_mask, uf)
     x = np.asarray(x, dtype=float)[:, None]
     if kind == "beta":
         target = cf * np.where(churn_mask.any(axis=1), 1.0, 0.0) * x
@@ -157,7 +145,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         if het.kind != "none":
             parts = []
             for cf, uf in factors:
-                _, _, msum, C = _row_parts(model.P[g], model.churn_mask, uf)
+                _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
                 parts.append((cf, msum, C))
             breaks = kinks(het, parts)
             if tail:

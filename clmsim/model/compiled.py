@@ -334,6 +334,24 @@ class CompiledModel:
             multiplier, theta)
 
 
+def row_parts(P: np.ndarray, churn_mask: np.ndarray, upgrade_factor: np.ndarray):
+    """Split base rows as :func:`effective_matrix` does (its step 1).
+
+    Returns ``churn`` (S, S) churn entries, ``moves`` (S, S) other moves after the
+    upgrade factor (scaled to sum at most 1), ``msum`` (S,) their row sums and
+    ``C`` (S,) the base churn totals.
+    """
+    S = P.shape[-1]
+    off = ~np.eye(S, dtype=bool)
+    churn = np.where(churn_mask, P, 0.0)
+    moves = np.where(off & ~churn_mask, P, 0.0) * upgrade_factor
+    msum = moves.sum(axis=1)
+    over = msum > 1.0
+    moves[over] /= msum[over, None]
+    msum = np.minimum(msum, 1.0)
+    return churn, moves, msum, churn.sum(axis=1)
+
+
 def effective_matrix(P: np.ndarray, churn_mask: np.ndarray, churn_factor: np.ndarray,
                      upgrade_factor: np.ndarray, multiplier: float = 1.0,
                      theta: float | None = None) -> np.ndarray:
@@ -351,14 +369,7 @@ def effective_matrix(P: np.ndarray, churn_mask: np.ndarray, churn_factor: np.nda
     """
     P = np.asarray(P, dtype=float)
     S = P.shape[0]
-    off = ~np.eye(S, dtype=bool)
-    churn = np.where(churn_mask, P, 0.0)
-    moves = np.where(off & ~churn_mask, P, 0.0) * upgrade_factor
-    msum = moves.sum(axis=1)
-    over = msum > 1.0
-    moves[over] /= msum[over, None]
-    msum = np.minimum(msum, 1.0)
-    C = churn.sum(axis=1)
+    churn, moves, msum, C = row_parts(P, churn_mask, upgrade_factor)
     has_churn = churn_mask.any(axis=1)
     base_total = C if theta is None else np.where(has_churn, theta, 0.0)
     target = churn_factor * base_total * (multiplier if theta is None else 1.0)
