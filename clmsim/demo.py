@@ -157,10 +157,26 @@ def _value_at(data: dict, path: str) -> float:
 
 
 def run_compare(plan: DemoPlan, scenario):
-    """Step 1: every strategy, fast engine, individual mode."""
-    from . import api
+    """Step 1: every strategy, fast engine, individual mode.
 
-    return api.simulate(scenario, engine="fast", runs=plan.runs, seed=plan.seed, mode="individual")
+    One engine call per strategy (a progress bar on a terminal); run ``r`` of every
+    strategy draws the same random streams, so the strategies stay paired (common
+    random numbers) exactly as in a single call.
+    """
+    from tqdm.auto import tqdm
+
+    from .engines import fast
+    from .model import compile_model
+
+    names = scenario.strategy_names
+    results = None
+    for name in tqdm(names, desc="strategies", unit="strategy", leave=False,
+                     disable=not sys.stderr.isatty()):
+        part = fast.simulate([compile_model(scenario, name)], runs=plan.runs, seed=plan.seed,
+                             mode="individual")
+        results = part if results is None else results.combine(part)
+    results.provenance["strategies"] = list(names)
+    return results
 
 
 def cohort_model(model, size: int):
