@@ -446,15 +446,15 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     continue
                 if n + m > cap:
                     newcap = max(2 * cap, n + m + 1024)
-                    stage = _grow_i8(stage, n, newcap)
-                    seg = _grow_i8(seg, n, newcap)
-                    cpol = _grow_i8(cpol, n, newcap)
-                    age = _grow_i16(age, n, newcap)
-                    conc = _grow_i16(conc, n, newcap)
-                    tacq = _grow_i32(tacq, n, newcap)
-                    cid = _grow_u64(cid, n, newcap)
-                    mult = _grow_f8(mult, n, newcap)
-                    clv = _grow_f8(clv, n, newcap)
+                    stage = _grow(stage, n, newcap)
+                    seg = _grow(seg, n, newcap)
+                    cpol = _grow(cpol, n, newcap)
+                    age = _grow(age, n, newcap)
+                    conc = _grow(conc, n, newcap)
+                    tacq = _grow(tacq, n, newcap)
+                    cid = _grow(cid, n, newcap)
+                    mult = _grow(mult, n, newcap)
+                    clv = _grow(clv, n, newcap)
                     cap = newcap
                 multinomial(state, ARRIVALS, m, mix, split)
                 for g in range(G):
@@ -496,36 +496,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
 
 
 @njit(cache=True)
-def _grow_i8(a, n, cap):
-    b = np.empty(cap, np.int8)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True)
-def _grow_i16(a, n, cap):
-    b = np.empty(cap, np.int16)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True)
-def _grow_u64(a, n, cap):
-    b = np.empty(cap, np.uint64)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True)
-def _grow_i32(a, n, cap):
-    b = np.empty(cap, np.int32)
-    b[:n] = a[:n]
-    return b
-
-
-@njit(cache=True)
-def _grow_f8(a, n, cap):
-    b = np.empty(cap, np.float64)
+def _grow(a, n, cap):
+    """A copy of ``a[:n]`` in a new array of length ``cap`` (same dtype)."""
+    b = np.empty(cap, a.dtype)
     b[:n] = a[:n]
     return b
 
