@@ -22,7 +22,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
     F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, gamma, beta, binomial, poisson,
     multinomial, program_factors, row_tables, churn_target, sample_row, counter_uniform, counter_start,
-    customer_key, _gamma_sm,
+    customer_key, _mix64, _unit, _zig_reject_sm, ZIG_KN, ZIG_WN,
 )
 
 COMMON_SHA256 = "6fbebcc7d47caeadbb83040aa997f1b3b5629ab166c01d5da03df4da9e782a9d"
@@ -97,6 +97,59 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
             for j in range(m - 1, S):
                 fl_cum[g, s, j] = 2.0                      # the last entry takes everything left
             fl_n[g, s] = m
+
+
+@njit(cache=True, inline="always")
+def _gamma_rev(gd, gc, z):
+    """Gamma(shape >= 1) / 1 for the revenue draw: Marsaglia-Tsang (``gd = shape - 1/3``,
+    ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of one SplitMix64
+    output and the acceptance uniform ``(low 32 bits + 1/2) 2^-32`` from the same output
+    (independent bits of the mixer), so an accepted draw usually costs one mix; rejected
+    normals continue the SplitMix64 sequence at counter ``z`` as :func:`_gamma_sm` does."""
+    while True:
+        z += GOLDEN
+        bits = _mix64(z)
+        hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
+        iz = hz & 127
+        if abs(hz) < ZIG_KN[iz]:
+            x = hz * ZIG_WN[iz]
+            u = (np.float64(bits & np.uint64(0xFFFFFFFF)) + 0.5) * (1.0 / 4294967296.0)
+        else:
+            x, z = _zig_reject_sm(z, hz, iz)
+            z += GOLDEN
+            u = _unit(_mix64(z))
+        gv = 1.0 + gc * x
+        if gv <= 0.0:
+            continue
+        gv = gv * gv * gv
+        x2 = x * x
+        if u < 1.0 - 0.0331 * x2 * x2:
+            break
+        if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
+            break
+    return gd * gv
+
+
+@njit(cache=True, inline="always")
+def _sample(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
+    """:func:`kernels_common.sample_row` (same destination for every ``u``) with the usual
+    outcome, staying (``u - ct >= `` the last cumulative move ``mv_last``), decided by one
+    comparison before the scan of the moves."""
+    if u < ct:
+        x = u / ct
+        n = ch_n[g, s]
+        for j in range(n - 1):
+            if x < ch_cum[g, s, j]:
+                return ch_dest[g, s, j]
+        return ch_dest[g, s, n - 1]
+    x = u - ct
+    if x >= mv_last[g, s]:
+        return s
+    n = mv_n[g, s]
+    for j in range(n - 1):
+        if x < mv_cum[g, s, j]:
+            return mv_dest[g, s, j]
+    return mv_dest[g, s, n - 1]
 
 
 @njit(cache=True, inline="always")
@@ -215,6 +268,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         elig_next = np.zeros((W, A), np.int64)
         quota = np.zeros((W, A), np.int64)
         split = np.zeros(G, np.int64)
+        cntg = np.zeros((G, S), np.int64)
+        mv_last = np.zeros((G, S))
+        noisy = np.zeros((G, S), np.bool_)
         gam_shape = np.zeros((G, S))
         gam_scale = np.zeros((G, S))
         for g in range(G):
@@ -226,6 +282,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     gam_d[g, s] = gam_shape[g, s] - 1.0 / 3.0
                     gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
                 fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
+                noisy[g, s] = gam_shape[g, s] > 0.0
                 fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST
                 fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
                                                                                   or gam_shape[g, s] >= 1.0))
@@ -271,6 +328,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                        ch_cum)
             flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
                         fl_cum)
+            for g in range(G):
+                for s in range(S):
+                    mv_last[g, s] = mv_cum[g, s, mv_n[g, s] - 1] if mv_n[g, s] > 0 else 0.0
             # win-back quotas: Binomial(eligible, coverage) per age, capacity from the youngest
             for w in range(W):
                 room = wb_cap[w, t - 1]
@@ -306,16 +366,23 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     # stage, no concession running
                     u = counter_uniform(seed_mv, key)
                     if het_kind[g] == HET_NONE:
+                        # entries past the row's last are 2.0: a fixed-length, branch-free count
                         j = 0
-                        for k in range(fl_n[g, s] - 1):
+                        for k in range(S - 1):
                             j += u >= fl_cum[g, s, k]
                         ns = fl_dest[g, s, j]
                     else:
                         ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
-                        ns = sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                        ns = _sample(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                     if fast_dst[g, ns] and (no_conc or conc[i] == 0):
+                        if not noisy[g, ns]:
+                            clv[i] += vt * (fixed_cb[g, ns] - ret_stage[s])
+                            cntg[g, ns] += 1
+                            stage[i] = ns
+                            i += 1
+                            continue
                         if gam_shape[g, ns] >= 1.0:
-                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
+                            rv = _gamma_rev(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
                             rv *= gam_scale[g, ns]
                             cb = rv * margin[g, ns] - cost[g, ns]
                         else:
@@ -352,7 +419,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         elig[w, k] -= 1
                     if ns < 0:
                         u = counter_uniform(seed_mv, key)
-                        ns = sample_row(u, s, g, 0.0, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                        ns = _sample(u, s, g, 0.0, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                         if kind[ns] == CHURNED:
                             if age[i] < A - 1:
                                 age[i] += 1
@@ -369,7 +436,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         ns = fl_dest[g, s, j]
                     else:
                         ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
-                        ns = sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                        ns = _sample(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                 if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
                     churned += 1
                     conc[i] = 0
@@ -379,7 +446,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if gam_shape[g, ns] > 0.0 or conc[i] > 0:
                         rv = rev_mean[g, ns]
                         if gam_shape[g, ns] >= 1.0:
-                            rv = _gamma_sm(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
+                            rv = _gamma_rev(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
                             rv *= gam_scale[g, ns]
                         elif gam_shape[g, ns] > 0.0:
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
@@ -420,6 +487,13 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if w >= 0 and wb_lo[w] <= age[i] < wb_hi[w]:
                         elig_next[w, age[i]] += 1
                 i += 1
+            for g in range(G):
+                for s in range(S):
+                    # fast-path customers counted per (segment, stage); fixed revenue added here
+                    revenue += cntg[g, s] * rev_mean[g, s]
+                    contribution += cntg[g, s] * fixed_cb[g, s]
+                    cnt[s] += cntg[g, s]
+                    cntg[g, s] = 0
             for s in range(S):
                 n_end[s] += cnt[s]
             # arrivals join at the end of the period
