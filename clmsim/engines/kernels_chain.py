@@ -102,13 +102,19 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
 @njit(cache=True, inline="always")
 def _gamma_rev(gd, gc, z):
     """Gamma(shape >= 1) / 1 for the revenue draw: Marsaglia-Tsang (``gd = shape - 1/3``,
-    ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of one SplitMix64
+    ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of a SplitMix64
     output and the acceptance uniform ``(low 32 bits + 1/2) 2^-32`` from the same output
-    (independent bits of the mixer), so an accepted draw usually costs one mix; rejected
-    normals continue the SplitMix64 sequence at counter ``z`` as :func:`_gamma_sm` does."""
+    (independent bits of the mixer). The first output is ``z`` itself (already a mixed
+    value, :func:`counter_start`), so an accepted first attempt costs no further mix; later
+    attempts continue the SplitMix64 sequence ``z += G`` as :func:`_gamma_sm` does."""
+    bits = z
+    first = True
     while True:
-        z += GOLDEN
-        bits = _mix64(z)
+        if first:
+            first = False
+        else:
+            z += GOLDEN
+            bits = _mix64(z)
         hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
         iz = hz & 127
         if abs(hz) < ZIG_KN[iz]:
