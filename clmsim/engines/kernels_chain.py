@@ -21,11 +21,12 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
     F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, gamma, beta, binomial, poisson,
-    multinomial, program_factors, row_tables, churn_target, sample_row, counter_uniform, counter_start,
+    multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row, counter_uniform,
+    counter_start,
     customer_key, _mix64, _unit, _zig_reject_sm, ZIG_KN, ZIG_WN,
 )
 
-COMMON_SHA256 = "6fbebcc7d47caeadbb83040aa997f1b3b5629ab166c01d5da03df4da9e782a9d"
+COMMON_SHA256 = "85abc112e85cb315a5f8b2b67df2929632fe5f5951f6fd692d3fad8d49b32b77"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -35,14 +36,7 @@ def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     """Effective row ``s`` of segment ``g`` as the kernel samples it (for tests
     against :func:`clmsim.model.effective_matrix`)."""
     G, S = P.shape[0], P.shape[1]
-    mv_n = np.zeros((G, S), np.int64)
-    mv_dest = np.zeros((G, S, S), np.int64)
-    mv_cum = np.zeros((G, S, S))
-    msum = np.zeros((G, S))
-    ctot = np.zeros((G, S))
-    ch_n = np.zeros((G, S), np.int64)
-    ch_dest = np.zeros((G, S, S), np.int64)
-    ch_cum = np.zeros((G, S, S))
+    mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
     row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
     out = np.zeros(S)
     ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het, mult)
@@ -137,28 +131,6 @@ def _gamma_rev(gd, gc, z):
 
 
 @njit(cache=True, inline="always")
-def _sample(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
-    """:func:`kernels_common.sample_row` (same destination for every ``u``) with the usual
-    outcome, staying (``u - ct >= `` the last cumulative move ``mv_last``), decided by one
-    comparison before the scan of the moves."""
-    if u < ct:
-        x = u / ct
-        n = ch_n[g, s]
-        for j in range(n - 1):
-            if x < ch_cum[g, s, j]:
-                return ch_dest[g, s, j]
-        return ch_dest[g, s, n - 1]
-    x = u - ct
-    if x >= mv_last[g, s]:
-        return s
-    n = mv_n[g, s]
-    for j in range(n - 1):
-        if x < mv_cum[g, s, j]:
-            return mv_dest[g, s, j]
-    return mv_dest[g, s, n - 1]
-
-
-@njit(cache=True, inline="always")
 def _draw_het(state, kind, a, b):
     if kind == HET_GAMMA:
         return gamma(state, HETEROGENEITY, a) * b
@@ -247,14 +219,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         churn_factor = np.ones(S)
         upgrade_factor = np.ones((S, S))
         ret_stage = np.zeros(S)
-        mv_n = np.zeros((G, S), np.int64)
-        mv_dest = np.zeros((G, S, S), np.int64)
-        mv_cum = np.zeros((G, S, S))
-        msum = np.zeros((G, S))
-        ctot = np.zeros((G, S))
-        ch_n = np.zeros((G, S), np.int64)
-        ch_dest = np.zeros((G, S, S), np.int64)
-        ch_cum = np.zeros((G, S, S))
+        mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         fl_n = np.zeros((G, S), np.int64)
         fl_dest = np.zeros((G, S, S), np.int64)
         fl_cum = np.zeros((G, S, S))
@@ -379,7 +344,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         ns = fl_dest[g, s, j]
                     else:
                         ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
-                        ns = _sample(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                        ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                     if fast_dst[g, ns] and (no_conc or conc[i] == 0):
                         if not noisy[g, ns]:
                             clv[i] += vt * (fixed_cb[g, ns] - ret_stage[s])
@@ -425,7 +390,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         elig[w, k] -= 1
                     if ns < 0:
                         u = counter_uniform(seed_mv, key)
-                        ns = _sample(u, s, g, 0.0, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                        ns = sample_row(u, s, g, 0.0, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                         if kind[ns] == CHURNED:
                             if age[i] < A - 1:
                                 age[i] += 1
@@ -442,7 +407,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         ns = fl_dest[g, s, j]
                     else:
                         ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
-                        ns = _sample(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                        ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                 if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
                     churned += 1
                     conc[i] = 0

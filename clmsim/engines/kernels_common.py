@@ -395,8 +395,13 @@ def churn_target(cf, ctot, msum, het, mult):
 
 
 @njit(cache=True, inline="always")
-def sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
-    """Destination of a customer in stage ``s`` given a uniform ``u`` and churn target ``ct``."""
+def sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
+    """Destination of a customer in stage ``s`` given a uniform ``u`` and churn target ``ct``.
+
+    ``u < ct`` churns (split by ``ch_cum``); otherwise ``x = u - ct`` picks a move by
+    ``mv_cum``, and the usual outcome, staying (``x >=`` the last cumulative move
+    ``mv_last[g, s]``), is decided by one comparison before the scan of the moves.
+    """
     if u < ct:
         x = u / ct
         n = ch_n[g, s]
@@ -405,10 +410,22 @@ def sample_row(u, s, g, ct, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
                 return ch_dest[g, s, j]
         return ch_dest[g, s, n - 1]
     x = u - ct
-    for j in range(mv_n[g, s]):
+    if x >= mv_last[g, s]:
+        return s
+    n = mv_n[g, s]
+    for j in range(n - 1):
         if x < mv_cum[g, s, j]:
             return mv_dest[g, s, j]
-    return s
+    return mv_dest[g, s, n - 1]
+
+
+@njit(cache=True)
+def row_table_arrays(G, S):
+    """Zeroed row tables filled by :func:`row_tables`: ``mv_n, mv_dest, mv_cum, msum,
+    ctot, ch_n, ch_dest, ch_cum`` of shapes (G, S) and (G, S, S)."""
+    return (np.zeros((G, S), np.int64), np.zeros((G, S, S), np.int64), np.zeros((G, S, S)),
+            np.zeros((G, S)), np.zeros((G, S)), np.zeros((G, S), np.int64),
+            np.zeros((G, S, S), np.int64), np.zeros((G, S, S)))
 
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)

@@ -27,10 +27,10 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
     seed_streams, reseed, gamma, binomial, poisson, multinomial, hypergeometric, program_factors, row_tables,
-    churn_target,
+    row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "6fbebcc7d47caeadbb83040aa997f1b3b5629ab166c01d5da03df4da9e782a9d"
+COMMON_SHA256 = "85abc112e85cb315a5f8b2b67df2929632fe5f5951f6fd692d3fad8d49b32b77"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -115,14 +115,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         churn_factor = np.ones(S)
         upgrade_factor = np.ones((S, S))
         ret_stage = np.zeros(S)
-        mv_n = np.zeros((G, S), np.int64)
-        mv_dest = np.zeros((G, S, S), np.int64)
-        mv_cum = np.zeros((G, S, S))
-        msum = np.zeros((G, S))
-        ctot = np.zeros((G, S))
-        ch_n = np.zeros((G, S), np.int64)
-        ch_dest = np.zeros((G, S, S), np.int64)
-        ch_cum = np.zeros((G, S, S))
+        mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         probs = np.zeros((T, S, S))
         n_start = np.zeros(S)
         split = np.zeros(S, np.int64)
