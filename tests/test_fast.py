@@ -11,7 +11,7 @@ import pytest
 from scipy import integrate, special, stats
 
 from clmsim.engines import fast
-from clmsim.errors import ClmsimError, UnsupportedFeature
+from clmsim.errors import ClmsimError
 from clmsim.model import effective_matrix
 from fast_helpers import assert_mean_close, assert_periods_close, model_from_yaml
 
@@ -352,5 +352,8 @@ def test_bad_requests_raise_clear_errors():
     with pytest.raises(ClmsimError, match="threads"):
         fast.simulate([m], runs=1, seed=1, threads=10_000)
     het = model_from_yaml(GEO + "heterogeneity:\n  churn_multiplier: {dist: gamma, cv: 0.5}\n")
-    with pytest.raises(UnsupportedFeature, match="individual"):
-        fast.simulate([het], runs=1, seed=1, mode="counts")
+    with pytest.raises(ClmsimError, match="het_nodes"):
+        fast.simulate([het], runs=1, seed=1, mode="counts", het_nodes=500)
+    # counts mode discretises continuous heterogeneity and says so in the provenance
+    prov = fast.simulate([het], runs=1, seed=1, mode="counts").provenance
+    assert prov["het_nodes"] >= 4 and prov["het_error"] <= 1e-6 and "Gauss classes" in prov["approximation"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from clmsim.engines import fast
 from fast_helpers import Z999, assert_periods_close, model_from_yaml
@@ -118,20 +118,24 @@ def test_discretised_gamma_heterogeneity_matches_node_mixture_closed_form():
         """)
     K = 7
     res = fast.simulate([m], runs=200, seed=3, mode="counts", het_nodes=K)
-    nodes = stats.gamma.ppf((np.arange(K) + 0.5) / K, 1 / 0.64, scale=0.64)
+    # oracle: the K-point generalized Gauss-Laguerre rule of Gamma(k = 1/cv^2, scale cv^2)
+    # (scipy), survival sum_i w_i (1 - min(0.2 x_i, 1))^t
+    k = 1 / 0.64
+    y, w = special.roots_genlaguerre(K, k - 1)
+    nodes, w = 0.64 * y, w / w.sum()
     t = np.arange(11)[:, None]
-    survival = ((1 - np.minimum(0.2 * nodes, 1.0)) ** t).mean(axis=1)
+    survival = ((1 - np.minimum(0.2 * nodes, 1.0)) ** t) @ w
     assert_periods_close(res, "stage:a", 3000 * survival)
     assert res.provenance["het_nodes"] == K and res.provenance["mode"] == "counts"
 
 
-def test_auto_mode_picks_counts_when_exact_and_individual_otherwise():
+def test_auto_mode_picks_counts():
     homo = model_from_yaml(FEATURES)
     het = model_from_yaml(FEATURES.replace("segments:", "heterogeneity:\n  churn_multiplier: {dist: gamma, "
                                            "cv: 0.5}\nsegments:"))
     assert fast.choose_mode([homo], "auto") == "counts"
-    assert fast.choose_mode([het], "auto") == "individual"
-    assert fast.choose_mode([het], "counts", het_nodes=5) == "counts"
+    assert fast.choose_mode([het], "auto") == "counts"
+    assert fast.choose_mode([het], "individual") == "individual"
     assert fast.simulate([homo], runs=2, seed=1).provenance["mode"] == "counts"
 
 

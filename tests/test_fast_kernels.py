@@ -113,3 +113,29 @@ def test_kernel_modules_record_the_current_common_hash():
     assert kernels_counts.COMMON_SHA256 == kc.source_sha256()
     with pytest.raises(RuntimeError, match="COMMON_SHA256"):
         kc.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
+
+
+@pytest.mark.parametrize("n,p", [(40, 0.8), (100, 0.3), (1000, 0.02), (5000, 0.4), (10_000_000, 0.013),
+                                 (200, 0.55)])
+def test_binomial_matches_binomial_pmf_chi_square(n, p):
+    # oracle: scipy.stats.binom pmf; bins merged until every expected count is >= 20,
+    # then a chi-square goodness-of-fit test at alpha = 0.001 (covers BTPE's regions:
+    # triangle, parallelograms, both tails, the squeeze and the Stirling bound)
+    draws = 200_000
+    x = _draw(2, float(n), p, draws, 21).astype(np.int64)
+    lo, hi = int(stats.binom.ppf(1e-7, n, p)), int(stats.binom.isf(1e-7, n, p))
+    k = np.arange(lo, hi + 1)
+    expected = stats.binom.pmf(k, n, p) * draws
+    expected[0] += stats.binom.cdf(lo - 1, n, p) * draws
+    expected[-1] += stats.binom.sf(hi, n, p) * draws
+    observed = np.bincount(np.clip(x, lo, hi) - lo, minlength=k.size).astype(float)
+    obs_bins, exp_bins, o, e = [], [], 0.0, 0.0
+    for oi, ei in zip(observed, expected):
+        o, e = o + oi, e + ei
+        if e >= 20:
+            obs_bins.append(o), exp_bins.append(e)
+            o, e = 0.0, 0.0
+    obs_bins[-1] += o
+    exp_bins[-1] += e
+    chi2 = float(np.sum((np.array(obs_bins) - exp_bins) ** 2 / np.array(exp_bins)))
+    assert stats.chi2.sf(chi2, len(obs_bins) - 1) > 1e-3, (chi2, len(obs_bins))

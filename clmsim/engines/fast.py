@@ -18,12 +18,20 @@ Modes
     Stage counts (with churn-age and concession sub-states, and acquisition
     cohorts for ``clv_acquired``) evolve by binomial/multinomial draws; revenue of
     ``n`` customers is one Gamma(n k, theta) draw. Exact in distribution for
-    homogeneous segments; cost independent of the population. Continuous
-    heterogeneity needs ``het_nodes=K``: each segment is split into ``K``
-    equal-probability classes at the quantiles ``(i + 1/2) / K`` of the multiplier
-    (or churn probability) -- an approximation of the continuous law.
+    homogeneous segments (the run-to-run spread of ``clv_acquired`` aside, see
+    :mod:`clmsim.engines.kernels_counts`); cost independent of the population.
+    Continuous heterogeneity is discretised (:mod:`clmsim.engines.classes`): each
+    segment becomes ``het_nodes=K`` classes at the nodes of the ``K``-point Gauss rule
+    of the multiplier (or churn probability) law, weighted by the rule's weights -- an
+    approximation that matches ``2K - 1`` moments. By default ``K`` is the smallest
+    count whose error on the scenario's survival functionals is <= 1e-6 (telecom: 12;
+    its expectations then move by < 1e-9 relative, docs/engines.md). The provenance
+    records ``het_nodes`` and the estimated error.
 ``auto``
-    ``counts`` when it is exact (no continuous heterogeneity), else ``individual``.
+    ``counts``: its cost does not grow with the population, and on continuous
+    heterogeneity its approximation error is orders of magnitude below the Monte
+    Carlo error. Ask for ``individual`` for exact per-customer draws and the
+    per-customer CLV histogram.
 
 Memory is O(runs x periods x stages) for the outputs plus O(live customers) per
 thread in individual mode; never O(customers x periods).
@@ -38,9 +46,10 @@ import numpy as np
 import pandas as pd
 
 from .. import rng
-from ..errors import ClmsimError, UnsupportedFeature
+from ..errors import ClmsimError
 from ..model.compiled import ACTIVE, CONVENTION, CompiledModel
 from ..results import PERIOD_ITEMS, Results
+from . import classes
 
 MODES = ("auto", "individual", "counts")
 FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "acquired", "referred",
@@ -48,10 +57,11 @@ FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "ac
 """Order of the per-period flow items written by the kernels (``F_*`` constants there)."""
 OPTIONS = {"hist_bins": 200, "het_nodes": 0, "first_run": 0}
 """Engine options with their defaults: ``hist_bins`` fixed bins of the CLV histogram;
-``het_nodes`` classes per segment when counts mode discretises continuous heterogeneity;
+``het_nodes`` Gauss classes per segment when counts mode discretises continuous heterogeneity
+(0: the smallest count meeting :data:`clmsim.engines.classes.TOLERANCE`);
 ``first_run`` index of the first run simulated (a call with ``runs=n, first_run=r0`` returns
 exactly rows ``r0..r0+n-1`` of one call with ``runs=r0+n``: chunks and resumed sweeps)."""
-HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
+HET_CODES = classes.HET_CODES
 
 
 def _as_f8(a, shape) -> np.ndarray:
@@ -155,6 +165,8 @@ def _validate(models, runs, mode, threads, options) -> dict:
             raise ClmsimError(f"option {key} must be a non-negative integer, got {val!r}")
     if opts["hist_bins"] < 1:
         raise ClmsimError("option hist_bins must be at least 1")
+    if opts["het_nodes"] > 200:
+        raise ClmsimError(f"option het_nodes must be between 0 (automatic) and 200, got {opts['het_nodes']}")
     first = models[0]
     for m in models:
         refuse = getattr(m, "refuse_operations", None)
@@ -169,20 +181,14 @@ def _validate(models, runs, mode, threads, options) -> dict:
     return opts
 
 
-def choose_mode(models: Sequence[CompiledModel], mode: str, het_nodes: int = 0) -> str:
-    """Resolve ``mode``: ``auto`` is ``counts`` unless a segment has continuous
-    heterogeneity (then ``individual``); ``counts`` with continuous heterogeneity
-    needs ``het_nodes``."""
-    continuous = [h.kind for m in models for h in m.heterogeneity if h.kind != "none"]
-    if mode == "auto":
-        return "individual" if continuous else "counts"
-    if mode == "counts" and continuous and het_nodes < 1:
-        raise UnsupportedFeature(
-            "fast engine's counts mode", f"continuous heterogeneity ({continuous[0]} per customer)",
-            "mode='individual' (every customer draws its own value; exact), or counts mode with "
-            "het_nodes=K to discretise each segment into K equal-probability classes at the quantiles "
-            "(i + 1/2)/K (an approximation of the continuous distribution)")
-    return mode
+def continuous_heterogeneity(models: Sequence[CompiledModel]) -> list[str]:
+    """Kinds of the continuous heterogeneity draws (gamma, beta) of any model's segments."""
+    return sorted({h.kind for m in models for h in m.heterogeneity if h.kind != "none"})
+
+
+def choose_mode(models: Sequence[CompiledModel], mode: str) -> str:
+    """Resolve ``mode``: ``auto`` is ``counts`` (see the module docstring)."""
+    return "counts" if mode == "auto" else mode
 
 
 def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mode: str = "auto",
@@ -205,7 +211,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     quantiles : bool
         Compute q05/q50/q95 across runs in ``periods`` (NaN when False).
     **options
-        ``hist_bins`` (default 200), ``het_nodes`` (default 0), ``first_run``
+        ``hist_bins`` (default 200), ``het_nodes`` (default 0: automatic), ``first_run``
         (default 0; see :data:`OPTIONS`).
 
     Returns
@@ -218,18 +224,25 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     t0 = time.perf_counter()
     models = list(models)
     opts = _validate(models, runs, mode, threads, {**options, "first_run": first_run})
-    chosen = choose_mode(models, mode, opts["het_nodes"])
+    chosen = choose_mode(models, mode)
     root = rng.root_sequence(seed)
     seeds = rng.kernel_seeds(root.entropy, int(runs), opts["first_run"])
     tables = []
     work = 0
+    nodes, het_error = opts["het_nodes"], 0.0
+    continuous = continuous_heterogeneity(models)
+    if chosen == "counts" and continuous:
+        if nodes == 0:
+            picks = [classes.nodes_for(m) for m in models]
+            nodes = max(k for k, _ in picks)
+        het_error = max(classes.discretisation_error(m, nodes) for m in models)
     from . import kernels_chain
     with kernels_chain.thread_count(threads):
         for model in models:
             if chosen == "individual":
                 out = _run_individual(model, seeds, opts["hist_bins"])
             else:
-                out = _run_counts(model, seeds, opts["het_nodes"])
+                out = _run_counts(model, seeds, nodes)
             work += int(out["work"].sum())
             tables.append(_tables(model, out, quantiles, opts["first_run"]))
     prov = dict(scenario=models[0].name, scenario_hash=models[0].scenario_hash, engine="fast",
@@ -238,8 +251,12 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
                 strategies=[m.strategy for m in models], threads=kernels_chain.threads_used(threads),
                 active_stages=[n for n, k in zip(models[0].stage_names, models[0].stage_kind) if k == ACTIVE],
                 seconds=time.perf_counter() - t0)
-    if chosen == "counts" and opts["het_nodes"] > 0:
-        prov["het_nodes"] = opts["het_nodes"]
+    if chosen == "counts" and continuous:
+        prov["het_nodes"] = nodes
+        prov["het_error"] = het_error
+        prov["approximation"] = (f"{' and '.join(continuous)} heterogeneity discretised into {nodes} Gauss "
+                                 f"classes per segment (het_nodes; survival error <= {het_error:.1e}); "
+                                 "mode='individual' draws it per customer")
     cat = lambda k: pd.concat([t[k] for t in tables], ignore_index=True)  # noqa: E731
     return Results(prov, cat("runs"), cat("periods"), pd.DataFrame(), cat("clv_hist"))
 
@@ -265,33 +282,6 @@ def _run_individual(model: CompiledModel, seeds: np.ndarray, bins: int) -> dict:
     return out
 
 
-def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
-    """Customer types of counts mode: one per homogeneous segment, ``nodes`` per segment
-    with continuous heterogeneity, valued at the quantiles ``(i + 1/2) / nodes`` of the
-    multiplier (gamma) or churn probability (beta) law, each with probability ``1/nodes``.
-
-    Returns ``type_seg, type_het, type_val, seg_first, seg_ntypes``.
-    """
-    from scipy import stats
-
-    seg, het, val, first, ntypes = [], [], [], [], []
-    for g, h in enumerate(model.heterogeneity):
-        first.append(len(seg))
-        if h.kind == "none":
-            seg.append(g), het.append(0), val.append(1.0)
-            ntypes.append(1)
-            continue
-        u = (np.arange(nodes) + 0.5) / nodes
-        if h.kind == "gamma":
-            x = stats.gamma.ppf(u, 1.0 / h.cv ** 2, scale=h.mean * h.cv ** 2)
-        else:
-            x = stats.beta.ppf(u, h.alpha, h.beta)
-        seg.extend([g] * nodes), het.extend([HET_CODES[h.kind]] * nodes), val.extend(x)
-        ntypes.append(nodes)
-    return (np.array(seg, np.int64), np.array(het, np.int64), np.array(val, float),
-            np.array(first, np.int64), np.array(ntypes, np.int64))
-
-
 def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concession sub-states of counts mode: ``(w, j)`` = policy ``w`` with ``j`` discounted
     periods left (1 <= j < periods), ordered so ``next(w, j) = (w, j - 1)`` has a lower
@@ -311,12 +301,12 @@ def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int) -> dict:
     from .kernels_counts import N_FLOWS, simulate_counts
     a = pack(model)
     R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
-    type_seg, type_het, type_val, seg_first, seg_ntypes = het_classes(model, nodes)
+    type_seg, type_het, type_val, type_w, seg_first, seg_ntypes = classes.het_classes(model, nodes)
     ce_disc, ce_next, ret_state = concession_states(model)
     out = dict(occ=np.zeros((R, H + 1, S)), flows=np.zeros((R, H, N_FLOWS)), chan_acq=np.zeros((R, C)),
                clv_sum=np.zeros(R), clv_n=np.zeros(R), work=np.zeros(R, np.int64))
     simulate_counts(seeds, a["kind"], a["P"], a["churn_mask"], a["rev_mean"], a["rev_cv"], a["margin"],
-                    a["cost"], a["initial"], type_seg, type_het, type_val, seg_first, seg_ntypes,
+                    a["cost"], a["initial"], type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
                     a["ch_expected"], a["ch_mix"], a["ch_entry"], a["ref_rate"], a["ref_mix"], a["ref_entry"],
                     a["pr_target"], a["pr_upgrade"], a["pr_spend"], a["pr_cap"], a["pr_red"], a["pr_half"],
                     a["pr_lift"], a["wb_of_stage"], a["wb_lo"], a["wb_hi"], a["wb_cov"], a["wb_cost"],

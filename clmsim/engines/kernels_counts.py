@@ -1,16 +1,24 @@
 """Numba kernel of the fast engine's counts mode (stage counts, not customers).
 
-The state of a run is a set of counts: per group (acquisition cohort x customer
-type) and stage, with sub-states where a customer's history matters -- periods
+The state of a run is a set of counts: per customer type (segment x heterogeneity
+class) and stage, with sub-states where a customer's history matters -- periods
 since churn (churned stages: win-back eligibility and success) and concession
 periods left (active stages after a win-back). Each period every group moves by
 one multinomial draw over its effective row; win-back contacts are binomial per
 churn age (capacity filled youngest first, the marginal age split by a
 multivariate hypergeometric draw); the revenue of ``n`` customers with
 Gamma(k, theta) revenue is one Gamma(n k, theta) draw. Cost per run is independent
-of the population size; the result is exact in distribution for homogeneous
-customer types. Cohorts (initial population, acquired in period 1..H) are kept
-apart so the mean CLV of acquired customers is exact too.
+of the population size and of the horizon's number of acquisition cohorts; every
+stage count, flow and cash total is exact in distribution for homogeneous customer
+types.
+
+Mean CLV of acquired customers: a customer acquired in period ``h`` is worth
+``sum_t v_t / v_h cash_t``, so each group also carries the sum ``W`` of its acquired
+members' weights ``1 / v_h`` (the initial population weighs 0). A split of ``n``
+customers into ``x_d`` moves ``W x_d / n`` along, and a group's cash counts with
+its mean weight ``W / n``: members of one group have the same future whatever their
+cohort, so the expected CLV sum is exact, while the run-to-run spread of
+``clv_acquired`` omits the (small) variation of which cohorts churn.
 
 Shared samplers live in :mod:`clmsim.engines.kernels_common`; this module records its
 hash so an edit there forces a recompile here (see that module's docstring).
@@ -30,7 +38,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "85abc112e85cb315a5f8b2b67df2929632fe5f5951f6fd692d3fad8d49b32b77"
+COMMON_SHA256 = "6e298f85a97f88f86e4b416ebf3bf4fba1fca161e37ee493cc7abf67d0cf87e3"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -71,7 +79,7 @@ def _revenue(state, n, shape, scale, mean):
 
 @njit(cache=True, parallel=True)
 def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
-                    type_seg, type_het, type_val, seg_first, seg_ntypes,
+                    type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
                     ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
                     pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
                     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
@@ -79,13 +87,16 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     occ, flows, chan_acq, clv_sum, clv_n, work):
     """Simulate ``R`` runs on counts; writes the output arrays in place.
 
-    Groups ``q = cohort T + type`` (cohort 0: initial population, ``h``: acquired in
-    period ``h``; types: segment x heterogeneity class). State: ``nm[q, s]`` (no
+    Groups are customer types ``q`` (segment x heterogeneity class; ``type_w[q]``
+    is the class's probability within its segment). State: ``nm[q, s]`` (no
     concession), ``nc[q, s, e]`` (concession sub-state ``e``: ``ce_disc[e]`` this
     period, then ``ce_next[e]``, -1 = none), ``nh[q, s, a]`` (churned, age ``a``,
-    last age capped). Timing and economics as ``simulate_individual``; outputs the
-    same arrays except the CLV histogram (``clv_sum`` is the exact sum over acquired
-    customers of their CLV at acquisition).
+    last age capped), each with the weight sums ``wm, wc, wh`` of the CLV accounting
+    (module docstring). Random numbers: every group draws from its own sub-stream
+    keyed by (period, type, stage, sub-state), so a strategy that changes one group
+    leaves the others' draws alone. Timing and economics as ``simulate_individual``;
+    outputs the same arrays except the CLV histogram (``clv_sum`` is the sum over
+    acquired customers of their CLV at acquisition, exact in expectation).
     """
     R = seeds.shape[0]
     G, S = P.shape[0], P.shape[1]
@@ -93,25 +104,30 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
     H = v.shape[0] - 1
     C = ch_expected.shape[0]
     W = wb_lo.shape[0]
-    E = max(ce_disc.shape[0], 1)
+    NE = ce_disc.shape[0]
+    E = max(NE, 1)
     A = 1
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
-    Q = (H + 1) * T
     for r in prange(R):
         state = np.empty((N_STREAMS, 4), np.uint64)
         seed_streams(seeds[r], state)
-        nm = np.zeros((Q, S), np.int64)
-        nm2 = np.zeros((Q, S), np.int64)
-        nc = np.zeros((Q, S, E), np.int64)
-        nc2 = np.zeros((Q, S, E), np.int64)
-        nh = np.zeros((Q, S, A), np.int64)
-        nh2 = np.zeros((Q, S, A), np.int64)
-        ncont = np.zeros((Q, S, A), np.int64)
-        nret = np.zeros((Q, max(W, 1)), np.int64)
+        nm = np.zeros((T, S), np.int64)
+        nm2 = np.zeros((T, S), np.int64)
+        wm = np.zeros((T, S))
+        wm2 = np.zeros((T, S))
+        nc = np.zeros((T, S, E), np.int64)
+        nc2 = np.zeros((T, S, E), np.int64)
+        wc = np.zeros((T, S, E))
+        wc2 = np.zeros((T, S, E))
+        nh = np.zeros((T, S, A), np.int64)
+        nh2 = np.zeros((T, S, A), np.int64)
+        wh = np.zeros((T, S, A))
+        wh2 = np.zeros((T, S, A))
+        ncont = np.zeros((T, S, A), np.int64)
+        nret = np.zeros((T, max(W, 1)), np.int64)
+        wret = np.zeros((T, max(W, 1)))
         lost = np.zeros(S)
-        cash = np.zeros(H + 1)
-        clv_acc = np.zeros(H + 1)
         churn_factor = np.ones(S)
         upgrade_factor = np.ones((S, S))
         ret_stage = np.zeros(S)
@@ -121,7 +137,6 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         split = np.zeros(S, np.int64)
         gsplit = np.zeros(G, np.int64)
         tsplit = np.zeros(T, np.int64)
-        uni = np.zeros(T)
         gam_shape = np.zeros((G, S))
         gam_scale = np.zeros((G, S))
         for g in range(G):
@@ -132,25 +147,22 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     gam_scale[g, s] = rev_mean[g, s] * cv * cv
         # initial population: split over the segment's types (heterogeneity classes)
         for g in range(G):
-            nt = seg_ntypes[g]
-            for j in range(nt):
-                uni[j] = 1.0 / nt
+            f0, nt = seg_first[g], seg_ntypes[g]
             for s in range(S):
                 m = initial[g, s]
                 occ[r, 0, s] += m
                 if kind[s] == LOST:
                     lost[s] += m
                     continue
-                multinomial(state, HETEROGENEITY, m, uni[:nt], tsplit)
+                multinomial(state, HETEROGENEITY, m, type_w[f0:f0 + nt], tsplit)
                 for j in range(nt):
-                    q = seg_first[g] + j
                     if kind[s] == CHURNED:
-                        nh[q, s, 0] += tsplit[j]
+                        nh[f0 + j, s, 0] += tsplit[j]
                     else:
-                        nm[q, s] += tsplit[j]
+                        nm[f0 + j, s] += tsplit[j]
         done = 0
+        clv_total = 0.0
         for t in range(1, H + 1):
-            nq = t * T                                       # groups alive: cohorts 0..t-1
             total = 0
             for s in range(S):
                 n_start[s] = occ[r, t - 1, s]
@@ -163,8 +175,6 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                        ch_cum)
             type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
                       ch_dest, ch_cum, probs)
-            for h in range(t):
-                cash[h] = 0.0
             for k in range(N_STREAMS):
                 reseed(seeds[r], state, k, t)
             # win-back contacts per churn age: Binomial(n, coverage) per group, capacity youngest first
@@ -172,7 +182,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                 room = wb_cap[w, t - 1]
                 for a in range(wb_lo[w], wb_hi[w]):
                     want = 0
-                    for q in range(nq):
+                    for q in range(T):
                         for s in range(S):
                             if wb_of_stage[s] != w:
                                 continue
@@ -184,7 +194,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     if room >= 0.0 and want > room:
                         keep = int(room)
                         left = want
-                        for q in range(nq):
+                        for q in range(T):
                             for s in range(S):
                                 c = ncont[q, s, a] if wb_of_stage[s] == w else 0
                                 if c > 0:
@@ -198,32 +208,37 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
+            clv_cash = 0.0                                   # sum over groups of mean weight x cash
             churned = 0
             won = 0
             contacts = 0
-            for q in range(nq):
-                tau = q % T
-                coh = q // T
+            for q in range(T):
                 for s in range(S):
                     ks = kind[s]
-                    row = probs[tau, s]
+                    row = probs[q, s]
                     if ks == CHURNED:
                         w = wb_of_stage[s]
                         for a in range(A):
                             n = nh[q, s, a]
                             if n == 0:
                                 continue
+                            wt = wh[q, s, a]
                             nh[q, s, a] = 0
-                            reseed(seeds[r], state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + a)
+                            wh[q, s, a] = 0.0
+                            reseed(seeds[r], state, MOVES, ((t * T + q) * S + s) * (A + E + 1) + a)
                             if w >= 0 and wb_lo[w] <= a < wb_hi[w] and ncont[q, s, a] > 0:
                                 c = ncont[q, s, a]
                                 contacts += c
                                 wb_spend += c * wb_cost[w]
-                                cash[coh] -= c * wb_cost[w]
+                                clv_cash -= wt / n * c * wb_cost[w]
                                 x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
                                 won += x
                                 nret[q, w] += x
+                                wret[q, w] += wt / n * x
+                                wt -= wt / n * x
                                 n -= x
+                            if n == 0:
+                                continue
                             multinomial(state, MOVES, n, row, split)
                             a2 = a + 1 if a + 1 < A else A - 1
                             for d in range(S):
@@ -233,22 +248,28 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                 kd = kind[d]
                                 if kd == CHURNED:
                                     nh2[q, d, a2] += x
+                                    wh2[q, d, a2] += wt / n * x
                                 elif kd == LOST:
                                     lost[d] += x
                                 else:
                                     nm2[q, d] += x
+                                    wm2[q, d] += wt / n * x
                     elif ks != LOST:
-                        for e in range(-1, ce_disc.shape[0]):
+                        for e in range(-1, NE):
                             if e < 0:
                                 n = nm[q, s]
+                                wt = wm[q, s]
                                 nm[q, s] = 0
+                                wm[q, s] = 0.0
                             else:
                                 n = nc[q, s, e]
+                                wt = wc[q, s, e]
                                 nc[q, s, e] = 0
+                                wc[q, s, e] = 0.0
                             if n == 0:
                                 continue
-                            reseed(seeds[r], state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + A + 1 + e)
-                            cash[coh] -= n * ret_stage[s]
+                            reseed(seeds[r], state, MOVES, ((t * T + q) * S + s) * (A + E + 1) + A + 1 + e)
+                            clv_cash -= wt * ret_stage[s]
                             multinomial(state, MOVES, n, row, split)
                             for d in range(S):
                                 x = split[d]
@@ -260,62 +281,73 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                         churned += x
                                     if kd == CHURNED:
                                         nh2[q, d, 0] += x
+                                        wh2[q, d, 0] += wt / n * x
                                     else:
                                         lost[d] += x
                                 elif e >= 0:
                                     nc2[q, d, e] += x
+                                    wc2[q, d, e] += wt / n * x
                                 else:
                                     nm2[q, d] += x
+                                    wm2[q, d] += wt / n * x
             # revenue of the active groups after the move; concession sub-states advance
-            for q in range(nq):
-                g = type_seg[q % T]
-                coh = q // T
+            for q in range(T):
+                g = type_seg[q]
                 for d in range(S):
                     if kind[d] != ACTIVE:
                         continue
-                    reseed(seeds[r], state, REVENUE, (t * Q + q) * S + d)
+                    reseed(seeds[r], state, REVENUE, (t * T + q) * S + d)
                     to_main = 0
-                    for e in range(ce_disc.shape[0]):
+                    w_main = 0.0
+                    for e in range(NE):
                         x = nc2[q, d, e]
                         if x == 0:
                             continue
+                        wt = wc2[q, d, e]
                         rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
                         cb = rv * (margin[g, d] - ce_disc[e]) - x * cost[g, d]
                         revenue += rv
                         contribution += cb
-                        cash[coh] += cb
+                        clv_cash += cb * (wt / x)
                         nc2[q, d, e] = 0
+                        wc2[q, d, e] = 0.0
                         if ce_next[e] < 0:
                             to_main += x
+                            w_main += wt
                         else:
                             nc2[q, d, ce_next[e]] += x
+                            wc2[q, d, ce_next[e]] += wt
                     x = nm2[q, d]
                     if x > 0:
                         rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
                         cb = rv * margin[g, d] - x * cost[g, d]
                         revenue += rv
                         contribution += cb
-                        cash[coh] += cb
+                        clv_cash += cb * (wm2[q, d] / x)
                     nm2[q, d] += to_main
+                    wm2[q, d] += w_main
                 for w in range(W):
                     x = nret[q, w]
                     if x == 0:
                         continue
+                    wt = wret[q, w]
                     nret[q, w] = 0
+                    wret[q, w] = 0.0
                     d = wb_return[w]
                     disc = wb_disc[w] if wb_cperiods[w] > 0 else 0.0
                     rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
                     cb = rv * (margin[g, d] - disc) - x * cost[g, d]
                     revenue += rv
                     contribution += cb
-                    cash[coh] += cb
+                    clv_cash += cb * (wt / x)
                     if ret_state[w] >= 0:
                         nc2[q, d, ret_state[w]] += x
+                        wc2[q, d, ret_state[w]] += wt
                     else:
                         nm2[q, d] += x
-            for h in range(t):
-                clv_acc[h] += v[t] * cash[h]
-            # arrivals of period t form cohort t
+                        wm2[q, d] += wt
+            clv_total += v[t] * clv_cash
+            # arrivals of period t, each weighing 1 / v_t in the CLV accounting
             acquired = 0
             referred = 0
             for c in range(C + 1):
@@ -339,28 +371,33 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     continue
                 multinomial(state, ARRIVALS, m, mix, gsplit)
                 for g in range(G):
-                    nt = seg_ntypes[g]
+                    f0, nt = seg_first[g], seg_ntypes[g]
+                    multinomial(state, HETEROGENEITY, gsplit[g], type_w[f0:f0 + nt], tsplit)
                     for j in range(nt):
-                        uni[j] = 1.0 / nt
-                    multinomial(state, HETEROGENEITY, gsplit[g], uni[:nt], tsplit)
-                    for j in range(nt):
-                        nm2[t * T + seg_first[g] + j, entry] += tsplit[j]
+                        nm2[f0 + j, entry] += tsplit[j]
+                        wm2[f0 + j, entry] += tsplit[j] / v[t]
             # swap buffers, record occupancy
             for s in range(S):
                 occ[r, t, s] = lost[s]
-            for q in range(nq + T):
+            for q in range(T):
                 for s in range(S):
                     x = nm2[q, s]
                     nm[q, s] = x
+                    wm[q, s] = wm2[q, s]
                     nm2[q, s] = 0
-                    for e in range(ce_disc.shape[0]):
+                    wm2[q, s] = 0.0
+                    for e in range(NE):
                         x += nc2[q, s, e]
                         nc[q, s, e] = nc2[q, s, e]
+                        wc[q, s, e] = wc2[q, s, e]
                         nc2[q, s, e] = 0
+                        wc2[q, s, e] = 0.0
                     for a in range(A):
                         x += nh2[q, s, a]
                         nh[q, s, a] = nh2[q, s, a]
+                        wh[q, s, a] = wh2[q, s, a]
                         nh2[q, s, a] = 0
+                        wh2[q, s, a] = 0.0
                     occ[r, t, s] += x
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
@@ -372,10 +409,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             f[F_CHURNED] = churned
             f[F_WON] = won
             f[F_CONTACTS] = contacts
-        total_clv = 0.0
-        for h in range(1, H + 1):
-            total_clv += clv_acc[h] / v[h]
-        clv_sum[r] = total_clv
+        clv_sum[r] = clv_total
         n_acq = 0.0
         for t in range(H):
             n_acq += flows[r, t, F_ACQUIRED] + flows[r, t, F_REFERRED]
