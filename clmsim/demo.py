@@ -72,7 +72,8 @@ class DemoPlan:
     exact_engine : str
         Engine of the sweep and sensitivity steps (``"analytic"``; ``"fast"`` forces Monte Carlo).
     het_nodes : int
-        Classes per segment when counts mode discretises continuous heterogeneity.
+        Gauss classes per segment when counts mode discretises continuous heterogeneity
+        (0: the automatic count, :mod:`clmsim.engines.classes`).
     cohort : int
         Cohort size for the survival curve.
     analytic : bool
@@ -93,7 +94,7 @@ class DemoPlan:
     morris_trajectories: int = 10
     sobol_samples: int = 32
     sensitivity_runs: int = 5
-    het_nodes: int = 8
+    het_nodes: int = 0
     exact_engine: str = "analytic"
     cohort: int = 10_000
     analytic: bool = True

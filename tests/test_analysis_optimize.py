@@ -94,7 +94,8 @@ def test_risk_objective_needs_monte_carlo_and_bad_levers_are_refused():
 
 def test_monte_carlo_optimum_on_crn_is_near_closed_form_and_near_optimal_exactly():
     # fast engine (counts mode), 50 runs on one seed: the allocation is within 5% of the budget
-    # of x1*, and its exact (analytic) NPV is within 0.05% of the exact optimum
+    # of x1*, and its exact (analytic) NPV is below the exact optimum by less than the Monte
+    # Carlo resolution of the paired difference between the two allocations
     sc = scenario_from_text(TEXT)
     o = optimize(sc, LEVERS, 400.0, engine="fast", mode="counts", runs=50, seed=3, grid=7, rounds=4)
     x1 = o.levers["acquisition.channels.a.spend_per_period"]
@@ -103,7 +104,14 @@ def test_monte_carlo_optimum_on_crn_is_near_closed_form_and_near_optimal_exactly
     from clmsim.analysis.optimize import Evaluator
     from clmsim.analysis.backends import make_backend
 
+    points = [np.array(list(o.levers.values())), np.array([x1_closed_form(400.0), 400.0 - x1_closed_form(400.0)])]
     ev = Evaluator(sc, list(LEVERS), "baseline", "analytic", 1, 0, {}, make_backend("serial"))
-    (at_mc, _), (at_star, _) = ev([np.array(list(o.levers.values())),
-                                   np.array([x1_closed_form(400.0), 400.0 - x1_closed_form(400.0)])])
-    assert at_mc[0] >= at_star[0] * (1 - 5e-4)
+    (at_mc, _), (at_star, _) = ev(points)
+    # optimal up to the Monte Carlo resolution: the exact loss of the chosen allocation is
+    # within 3.29 standard errors of the paired (CRN) difference the optimiser could see
+    mc = Evaluator(sc, list(LEVERS), "baseline", "fast", 50, 3, {"mode": "counts"}, make_backend("serial"))
+    (npv_mc, _), (npv_star, _) = mc(points)
+    diff = npv_star - npv_mc
+    se = diff.std(ddof=1) / np.sqrt(diff.size)
+    assert 0.0 <= at_star[0] - at_mc[0] < 3.29 * se + 1e-9 * at_star[0], (at_star[0] - at_mc[0], se)
+    assert at_mc[0] >= at_star[0] * (1 - 5e-3)

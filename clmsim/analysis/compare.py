@@ -305,6 +305,9 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
     })
     if prec:
         comp.provenance["precision"] = prec
+    if mc and runner.engine_name(engine) == "fast":
+        from ..engines.fast import approximation
+        comp.provenance.update(approximation(models, opts.get("mode") or "auto", opts.get("het_nodes", 0)))
     return comp
 
 

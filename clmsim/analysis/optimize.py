@@ -213,6 +213,8 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
         raise ClmsimError("every lever needs low <= high")
     seed = resolve_seed(seed)
     opts = engine_options(engine, mode, options)
+    if mc:
+        opts = runner.pin_options(engine, [compile_model(sc, strategy)], opts)
     with make_backend(backend, workers, scheduler) as be:
         ev = Evaluator(sc, paths, strategy, engine, runs if mc else 1, seed, opts, be,
                        cache=cache if cache is not None else {})

@@ -110,6 +110,14 @@ def is_monte_carlo(engine: Any) -> bool:
     return bool(getattr(engine_module(engine), "MONTE_CARLO", True))
 
 
+def pin_options(engine: Any, models: Sequence[CompiledModel], options: dict) -> dict:
+    """Engine options fixed once for a whole study (the engine's ``pin_options``, e.g. the
+    fast engine's automatic class count resolved on the study's nominal models), so every
+    point and chunk of a sweep, optimisation or sensitivity analysis uses the same ones."""
+    pin = getattr(engine_module(engine), "pin_options", None)
+    return pin(list(models), dict(options)) if pin is not None else dict(options)
+
+
 def block_seed(seed: int, block: int) -> int:
     """63-bit seed of run block ``block``: ``SeedSequence(seed, spawn_key=(block,))``."""
     state = np.random.SeedSequence(int(seed), spawn_key=(int(block),)).generate_state(1, np.uint64)[0]

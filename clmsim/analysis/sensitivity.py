@@ -247,6 +247,8 @@ def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, sample
     opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
+    if mc:
+        opts = runner.pin_options(eng, point_models(exp, {}, [strategy]), opts)
     names = list(spec.uncertainties)
     specs = list(spec.uncertainties.values())
     nominal = [float(value_at(exp.scenario.data, p)) for p in names]

@@ -155,6 +155,8 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
     opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
+    if mc:
+        opts = runner.pin_options(eng, point_models(exp, {}), opts)
     offset = runner.supports_run_offset(eng) if mc else False
     chunk = runs if (spec.periods or not mc) else spec.chunk_runs
     block = chunk if not offset else runner.DEFAULT_BLOCK

@@ -205,6 +205,8 @@ def cmd_compare(args) -> int:
     right = lambda x: x  # noqa: E731 -- preformatted cells, right-aligned as numbers
     print(format_table(rows, {k: right for k in heads}, columns=["strategy", *heads],
                        headers=heads))
+    if pv.get("approximation"):
+        print(f"approximation: {pv['approximation']}")
     print()
     if c.precision:
         p = c.precision

@@ -193,6 +193,8 @@ def cmd_run(args) -> int:
     print(f"scenario {doc['scenario']!r} ({prov.get('horizon')} {prov.get('period')}s), "
           f"engine {doc['engine']}: {what}")
     print(format_table(doc))
+    if prov.get("approximation"):
+        print(f"approximation: {prov['approximation']}")
     print(f"convention: {doc['convention']}")
     print("CLV new cust. = mean discounted net cash per customer acquired in the horizon (before "
           "acquisition cost); payback in periods; ROI = dNPV/dSpend vs baseline (docs/metrics.md)")

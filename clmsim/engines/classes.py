@@ -73,36 +73,50 @@ def _expectations(x: np.ndarray, w: np.ndarray, slope: float, room: float, H: in
     return (q[None, :] ** np.arange(1, H + 1)[:, None]) @ w
 
 
-def discretisation_error(model: CompiledModel, nodes: int) -> float:
-    """Worst absolute error (a probability) of the survival functionals (module docstring) over the
-    heterogeneous segments when each is replaced by ``nodes`` Gauss classes (0 when no
-    segment is heterogeneous)."""
-    worst = 0.0
-    H = model.horizon
+def _references(model: CompiledModel) -> list[tuple[object, float, float, np.ndarray]]:
+    """Per heterogeneous segment and row: ``(het, slope, room, reference E[g_t])``."""
+    out = []
     for g, het in enumerate(model.heterogeneity):
         if het.kind == "none":
             continue
-        x, w = mixture_nodes(het, n=nodes)
         for slope, room in _slopes(model, g):
-            factors = [(np.ones(1), np.array([1.0 - room]), np.array([slope if het.kind == "gamma" else 1.0]))]
-            if het.kind == "beta":
+            if het.kind == "gamma":
+                factors = [(np.ones(1), np.array([1.0 - room]), np.array([slope]))]
+            else:
                 factors = [(np.array([slope]), np.array([1.0 - room]), np.array([1.0]))]
             xr, wr = mixture_nodes(het, _relevant(het, kinks(het, factors)), 64)
-            ref = _expectations(xr, wr, slope, room, H)
-            got = _expectations(x, w, slope, room, H)
-            worst = max(worst, float(np.max(np.abs(got - ref))))
+            out.append((het, slope, room, _expectations(xr, wr, slope, room, model.horizon)))
+    return out
+
+
+def _error(refs, nodes: int, H: int) -> float:
+    worst = 0.0
+    rules: dict = {}
+    for het, slope, room, ref in refs:
+        if id(het) not in rules:
+            rules[id(het)] = mixture_nodes(het, n=nodes)
+        x, w = rules[id(het)]
+        worst = max(worst, float(np.max(np.abs(_expectations(x, w, slope, room, H) - ref))))
     return worst
+
+
+def discretisation_error(model: CompiledModel, nodes: int) -> float:
+    """Worst absolute error (a probability) of the survival functionals (module
+    docstring) over the heterogeneous segments when each is replaced by ``nodes`` Gauss
+    classes (0 when no segment is heterogeneous)."""
+    return _error(_references(model), nodes, model.horizon)
 
 
 def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]:
     """Smallest class count of :data:`CANDIDATES` meeting ``tol`` and its error
     (the last candidate and its error when none does; ``(1, 0.0)`` when no segment is
     heterogeneous)."""
-    if all(h.kind == "none" for h in model.heterogeneity):
+    refs = _references(model)
+    if not refs:
         return 1, 0.0
     err = np.inf
     for k in CANDIDATES:
-        err = discretisation_error(model, k)
+        err = _error(refs, k, model.horizon)
         if err <= tol:
             return k, err
     return CANDIDATES[-1], err
@@ -131,3 +145,16 @@ def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
         ntypes.append(len(x))
     return (np.array(seg, np.int64), np.array(het, np.int64), np.array(val, float), np.array(prob, float),
             np.array(first, np.int64), np.array(ntypes, np.int64))
+
+
+def choose(models, nodes: int = 0, tol: float = TOLERANCE) -> tuple[int, float]:
+    """Class count for a call over several models (strategies): ``nodes`` if positive,
+    else the largest :func:`nodes_for` pick; with the worst error over the models."""
+    refs = [(_references(m), m.horizon) for m in models]
+    if nodes <= 0:
+        nodes = 1
+        for r, H in refs:
+            if r:
+                k = next((k for k in CANDIDATES if _error(r, k, H) <= tol), CANDIDATES[-1])
+                nodes = max(nodes, k)
+    return nodes, max((_error(r, nodes, H) for r, H in refs if r), default=0.0)

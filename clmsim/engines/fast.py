@@ -186,6 +186,32 @@ def continuous_heterogeneity(models: Sequence[CompiledModel]) -> list[str]:
     return sorted({h.kind for m in models for h in m.heterogeneity if h.kind != "none"})
 
 
+def approximation(models: Sequence[CompiledModel], mode: str = "auto", het_nodes: int = 0) -> dict:
+    """What counts mode approximates for these models: ``{}`` when exact, else
+    ``het_nodes`` (classes per heterogeneous segment), ``het_error`` (worst error of the
+    survival functionals, :mod:`clmsim.engines.classes`) and a sentence ``approximation``."""
+    continuous = continuous_heterogeneity(models)
+    if choose_mode(models, mode) != "counts" or not continuous:
+        return {}
+    nodes, err = classes.choose(models, het_nodes)
+    return {"het_nodes": nodes, "het_error": err,
+            "approximation": f"{' and '.join(continuous)} heterogeneity discretised into {nodes} Gauss classes "
+                             f"per segment (het_nodes; survival error <= {err:.1e}); mode='individual' draws it "
+                             "per customer"}
+
+
+def pin_options(models: Sequence[CompiledModel], options: dict) -> dict:
+    """``options`` with the automatic ``het_nodes`` resolved on ``models``, for a study that
+    calls the engine on many variants (sweep points, optimiser steps): every call then
+    uses the same classes, so grid points share their random inputs (common random
+    numbers) and the class count does not jump between neighbouring points."""
+    out = dict(options)
+    if (out.get("het_nodes", 0) == 0 and choose_mode(models, out.get("mode") or "auto") == "counts"
+            and continuous_heterogeneity(models)):
+        out["het_nodes"] = classes.choose(models)[0]
+    return out
+
+
 def choose_mode(models: Sequence[CompiledModel], mode: str) -> str:
     """Resolve ``mode``: ``auto`` is ``counts`` (see the module docstring)."""
     return "counts" if mode == "auto" else mode
@@ -229,13 +255,8 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     seeds = rng.kernel_seeds(root.entropy, int(runs), opts["first_run"])
     tables = []
     work = 0
-    nodes, het_error = opts["het_nodes"], 0.0
-    continuous = continuous_heterogeneity(models)
-    if chosen == "counts" and continuous:
-        if nodes == 0:
-            picks = [classes.nodes_for(m) for m in models]
-            nodes = max(k for k, _ in picks)
-        het_error = max(classes.discretisation_error(m, nodes) for m in models)
+    approx = approximation(models, chosen, opts["het_nodes"])
+    nodes = approx.get("het_nodes", 1)
     from . import kernels_chain
     with kernels_chain.thread_count(threads):
         for model in models:
@@ -251,12 +272,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
                 strategies=[m.strategy for m in models], threads=kernels_chain.threads_used(threads),
                 active_stages=[n for n, k in zip(models[0].stage_names, models[0].stage_kind) if k == ACTIVE],
                 seconds=time.perf_counter() - t0)
-    if chosen == "counts" and continuous:
-        prov["het_nodes"] = nodes
-        prov["het_error"] = het_error
-        prov["approximation"] = (f"{' and '.join(continuous)} heterogeneity discretised into {nodes} Gauss "
-                                 f"classes per segment (het_nodes; survival error <= {het_error:.1e}); "
-                                 "mode='individual' draws it per customer")
+    prov.update(approx)
     cat = lambda k: pd.concat([t[k] for t in tables], ignore_index=True)  # noqa: E731
     return Results(prov, cat("runs"), cat("periods"), pd.DataFrame(), cat("clv_hist"))
 

@@ -18,7 +18,7 @@ experiment file)::
     seed: 42
     engine: fast
     mode: counts
-    engine_options: {het_nodes: 8}           # passed to the engine as keywords
+    engine_options: {het_nodes: 12}          # passed to the engine as keywords (default: automatic)
 
 Optional sections ``sensitivity`` (Sobol/Morris/tornado settings) and
 ``optimize`` (levers with bounds, budget per period, objective, frontier) are
