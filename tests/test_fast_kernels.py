@@ -116,11 +116,12 @@ def test_kernel_modules_record_the_current_common_hash():
 
 
 @pytest.mark.parametrize("n,p", [(40, 0.8), (100, 0.3), (1000, 0.02), (5000, 0.4), (10_000_000, 0.013),
-                                 (200, 0.55)])
+                                 (200, 0.55), (25, 0.45), (80, 0.13), (30, 0.34)])
 def test_binomial_matches_binomial_pmf_chi_square(n, p):
     # oracle: scipy.stats.binom pmf; bins merged until every expected count is >= 20,
-    # then a chi-square goodness-of-fit test at alpha = 0.001 (covers BTPE's regions:
-    # triangle, parallelograms, both tails, the squeeze and the Stirling bound)
+    # then a chi-square goodness-of-fit test at alpha = 0.001 (covers inversion below n p = 10
+    # and BTRS above: the immediate box, the rejection step with Stirling corrections from the
+    # table (k < 10) and from the series, and n p just above 10 where the box is smallest)
     draws = 200_000
     x = _draw(2, float(n), p, draws, 21).astype(np.int64)
     lo, hi = int(stats.binom.ppf(1e-7, n, p)), int(stats.binom.isf(1e-7, n, p))
@@ -139,3 +140,14 @@ def test_binomial_matches_binomial_pmf_chi_square(n, p):
     exp_bins[-1] += e
     chi2 = float(np.sum((np.array(obs_bins) - exp_bins) ** 2 / np.array(exp_bins)))
     assert stats.chi2.sf(chi2, len(obs_bins) - 1) > 1e-3, (chi2, len(obs_bins))
+
+
+def test_stirling_correction_matches_log_gamma():
+    # oracle: scipy.special.gammaln; fc(k) = ln k! - [(k + 1/2) ln(k + 1) - (k + 1) + ln sqrt(2 pi)]
+    from scipy import special
+
+    k = np.arange(0, 400)
+    exact = special.gammaln(k + 1.0) - ((k + 0.5) * np.log(k + 1.0) - (k + 1.0) + 0.5 * np.log(2 * np.pi))
+    got = np.array([kc._fc(int(i)) for i in k])
+    # (the reference itself cancels ln k! ~ 1e3 down to 1e-4: ~1e-13 of rounding at k ~ 300)
+    assert np.max(np.abs(got - exact)) < 5e-13

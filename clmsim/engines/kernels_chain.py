@@ -26,7 +26,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     customer_key, _mix64, _unit, _zig_reject_sm, ZIG_KN, ZIG_WN,
 )
 
-COMMON_SHA256 = "6e298f85a97f88f86e4b416ebf3bf4fba1fca161e37ee493cc7abf67d0cf87e3"
+COMMON_SHA256 = "d9faebe280a4d9c5b57451b097088570064643eb35febd2b54e7e1f19496549b"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
