@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from clmsim.engines import kernels_chain, kernels_common as kc, kernels_counts
+from clmsim.engines import kernels_bare, kernels_chain, kernels_common as kc, kernels_counts
 
 
 @njit
@@ -151,3 +151,55 @@ def test_stirling_correction_matches_log_gamma():
     got = np.array([kc._fc(int(i)) for i in k])
     # (the reference itself cancels ln k! ~ 1e3 down to 1e-4: ~1e-13 of rounding at k ~ 300)
     assert np.max(np.abs(got - exact)) < 5e-13
+def test_chain_kernel_records_the_current_bare_hash():
+    """Same stale-cache guard for kernels_bare.py, whose jitted helpers kernels_chain calls."""
+    assert kernels_chain.BARE_SHA256 == kernels_bare.source_sha256()
+    with pytest.raises(RuntimeError, match="BARE_SHA256"):
+        kernels_bare.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
+
+
+def test_bare_path_codes_agree_with_the_flat_table():
+    """A settled bucket code gives the destination the general path's flat table gives for the
+    same counter-based uniform (what keeps the kernel bit-identical with the bare path)."""
+    rng = np.random.default_rng(5)
+    G, S = 2, 5
+    P = rng.uniform(0.0, 0.1, (G, S, S))
+    churn_mask = np.zeros((S, S), np.bool_)
+    churn_mask[:, S - 1] = True
+    upgrade = np.ones((S, S))
+    churn_factor = np.ones(S)
+    mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = kc.row_table_arrays(G, S)
+    kc.row_tables(P, churn_mask, upgrade, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
+    fl_n = np.zeros((G, S), np.int64)
+    fl_dest = np.zeros((G, S, S), np.int64)
+    fl_cum = np.zeros((G, S, S))
+    kernels_chain.flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n,
+                              fl_dest, fl_cum)
+    fast_src = np.ones((G, S), np.bool_)
+    fast_src[:, S - 1] = False
+    fast_dst = fast_src.copy()
+    noisy = np.zeros((G, S), np.bool_)
+    fixed_cb = rng.uniform(1.0, 9.0, (G, S))
+    ret = np.zeros(S)
+    bk = np.zeros(G * S << kernels_bare.BUCKET_BITS, np.int16)
+    bk_cum = np.full((G, S, S), -1.0)
+    NCD = G * S * S + 1
+    cd_dest, cd_w, cd_fast = np.zeros(NCD, np.int8), np.zeros(NCD), np.zeros(NCD, np.bool_)
+    assert kernels_bare.bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret, 0.9, bk,
+                                      bk_cum, cd_dest, cd_w, cd_fast)
+    n = 100_000
+    stage = rng.integers(0, S - 1, n).astype(np.int8)
+    seg = rng.integers(0, G, n).astype(np.int8)
+    cid = rng.integers(0, 2 ** 63, n).astype(np.uint64)
+    seed, tg = np.uint64(123456789), np.uint64(3 * int(kc.GOLDEN) % 2 ** 64)   # period 3
+    code = np.empty(n, np.int16)
+    kernels_bare.bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code)
+    u = np.array([kc.counter_uniform(seed, key) for key in cid + tg])     # array sum wraps silently
+    j = (u[:, None] >= fl_cum[seg, stage, :S - 1]).sum(axis=1)
+    dest = fl_dest[seg, stage, j]
+    settled = cd_fast[code]
+    cut = ~settled & (dest != S - 1)
+    assert 0.0 < cut.mean() < 0.01 and (code[cut] == G * S * S).all()    # cut buckets: general path
+    assert (code[settled] == ((seg * S + stage) * S + j)[settled]).all()
+    assert (cd_dest[code[settled]] == dest[settled]).all()
+    assert (cd_dest[code[settled]] != S - 1).all()    # the lost stage is never settled

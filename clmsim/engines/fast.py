@@ -3,7 +3,8 @@
 ``simulate(models, runs=..., seed=...)`` validates the request, chooses the mode,
 spawns the per-run seeds (:mod:`clmsim.rng`: run ``r`` uses the same streams for
 every strategy -- common random numbers), allocates the outputs and calls a
-kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode,
+kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode, with its bare path in
+:mod:`clmsim.engines.kernels_bare`;
 :mod:`clmsim.engines.kernels_counts` for ``counts`` mode; shared samplers in
 :mod:`clmsim.engines.kernels_common`), then summarises the
 runs into a :class:`clmsim.results.Results`.

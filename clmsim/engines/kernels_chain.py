@@ -9,6 +9,15 @@ run writes its own output rows and nothing is reduced across runs inside the par
 region, so results are bit-identical for any thread count.
 
 Timing and economics follow :mod:`clmsim.model.compiled` (see ``simulate_individual``).
+
+Bare path (:mod:`clmsim.engines.kernels_bare`): when no segment has heterogeneity, each
+period first maps every customer's transition draw to a *code* through a per-(segment,
+stage) bucket table (one tight loop, no comparisons); in the customer loop a customer whose
+code is settled -- source outside churned and lost stages, no concession running,
+destination with fixed revenue -- only gets its stage and its CLV updated and the code
+counted, the fixed revenue being added per (segment, stage) after the loop like the fast
+path's. Every other customer (a draw near a cumulative probability included) runs the
+general path in the same order, so the results are bit-identical with or without it.
 """
 
 from __future__ import annotations
@@ -16,7 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import kernels_common
+from . import kernels_bare, kernels_common
+from .kernels_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
@@ -29,6 +39,9 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
 COMMON_SHA256 = "d9faebe280a4d9c5b57451b097088570064643eb35febd2b54e7e1f19496549b"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
+BARE_SHA256 = "abfd80cbe8f9e9d456f310980f0f7b0754b983556a8eb6671961a6d66e88827f"
+"""SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
+kernels_bare.check_dependency(__name__, BARE_SHA256)
 
 
 @njit(cache=True)
@@ -230,6 +243,18 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         for w in range(W):
             if wb_cperiods[w] > 0:
                 no_conc = False
+        # bare path (kernels_bare): every segment without heterogeneity, bucket table <= 128 kB
+        bare = G * S <= 64
+        for g in range(G):
+            bare = bare and het_kind[g] == HET_NONE
+        NCD = G * S * S + 1
+        bk = np.zeros((G * S << BUCKET_BITS) if bare else 1, np.int16)
+        bk_cum = np.full((G, S, S), -1.0)
+        code = np.empty(cap if bare else 1, np.int16)
+        cd_dest = np.zeros(NCD, np.int8)
+        cd_w = np.zeros(NCD)
+        cd_fast = np.zeros(NCD, np.bool_)
+        cd_cnt = np.zeros((4, NCD), np.int64)
         fast_src = np.zeros((G, S), np.bool_)
         fast_dst = np.zeros((G, S), np.bool_)
         n_start = np.zeros(S)
@@ -326,8 +351,21 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             seed_mv = seeds[r, MOVES]
             seed_wb = seeds[r, WINBACK]
             seed_rev = seeds[r, REVENUE]
+            bare_t = bare and bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret_stage,
+                                            vt, bk, bk_cum, cd_dest, cd_w, cd_fast)
+            if bare_t:                 # pass 1: every customer's code from its transition draw
+                bucket_codes(n, stage, seg, cid, seed_mv, np.uint64(t) * GOLDEN, S, G, bk, code)
             i = 0
             while i < n:
+                if bare_t:
+                    # settled code: the general fast path's fixed-revenue branch, precomputed
+                    c = code[i]
+                    if cd_fast[c] and (no_conc or conc[i] == 0):
+                        clv[i] += cd_w[c]
+                        stage[i] = cd_dest[c]
+                        cd_cnt[i & 3, c] += 1
+                        i += 1
+                        continue
                 s = stage[i]
                 g = seg[i] if G > 1 else 0
                 ns_pre = -1
@@ -451,6 +489,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     tacq[i] = tacq[n]
                     cid[i] = cid[n]
                     clv[i] = clv[n]
+                    if bare_t:
+                        code[i] = code[n]
                     continue
                 stage[i] = ns
                 if kn == CHURNED:
@@ -458,6 +498,13 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if w >= 0 and wb_lo[w] <= age[i] < wb_hi[w]:
                         elig_next[w, age[i]] += 1
                 i += 1
+            if bare_t:                 # bare-path counts join the fixed-revenue aggregation
+                for c in range(NCD - 1):
+                    m = cd_cnt[0, c] + cd_cnt[1, c] + cd_cnt[2, c] + cd_cnt[3, c]
+                    if m > 0:
+                        cntg[c // (S * S), cd_dest[c]] += m
+                        for k in range(4):
+                            cd_cnt[k, c] = 0
             for g in range(G):
                 for s in range(S):
                     # fast-path customers counted per (segment, stage); fixed revenue added here
@@ -500,6 +547,8 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     cid = _grow(cid, n, newcap)
                     mult = _grow(mult, n, newcap)
                     clv = _grow(clv, n, newcap)
+                    if bare:
+                        code = np.empty(newcap, np.int16)
                     cap = newcap
                 multinomial(state, ARRIVALS, m, mix, split)
                 for g in range(G):
