@@ -189,3 +189,27 @@ def test_two_policies_with_capacities_keep_their_own_contacts(mode):
     res = fast.simulate([m], runs=20, seed=4, mode=mode)
     assert np.all(res.series("baseline", "contacts").to_numpy() == 500)
     assert np.all(res.series("baseline", "contacts", "sd").to_numpy() == 0)
+
+
+def test_churn_pools_equal_per_group_churn_tracking_in_distribution(monkeypatch):
+    # oracle: the general per-group path (every churned customer keeps its type and cohort
+    # class) -- pooling churned customers and typing only the returning ones by sampling the
+    # pool's composition must give the same law (means and run-to-run sd of every metric)
+    model = model_from_yaml(FEATURES)
+    assert fast.pooled_churn(model)
+    R = 300
+    pooled = fast.simulate([model], runs=R, seed=21, mode="counts").runs
+    monkeypatch.setattr(fast, "pooled_churn", lambda m: False)
+    general = fast.simulate([model], runs=R, seed=22, mode="counts").runs
+    for col in METRICS:
+        a, b = pooled[col].to_numpy(), general[col].to_numpy()
+        se = np.sqrt(a.var(ddof=1) / R + b.var(ddof=1) / R)
+        assert abs(a.mean() - b.mean()) < Z999 * se + 1e-9, col
+        if a.std() > 0:
+            assert abs(np.log(a.std(ddof=1) / b.std(ddof=1))) < Z999 * np.sqrt(1.0 / (R - 1)), col
+
+
+def test_churn_pools_only_when_churned_rows_lead_to_lost_or_stay():
+    assert fast.pooled_churn(model_from_yaml(FEATURES))
+    back = FEATURES.replace("churned:   {lost: 0.25}", "churned:   {lost: 0.25, new: 0.02}")
+    assert not fast.pooled_churn(model_from_yaml(back))

@@ -48,7 +48,7 @@ import pandas as pd
 
 from .. import rng
 from ..errors import ClmsimError
-from ..model.compiled import ACTIVE, CONVENTION, CompiledModel
+from ..model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
 from ..results import PERIOD_ITEMS, Results
 from . import classes
 
@@ -314,6 +314,19 @@ def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.
     return np.array(disc, float), np.array(nxt, np.int64), np.array(ret, np.int64)
 
 
+def pooled_churn(model: CompiledModel) -> bool:
+    """Whether counts mode may keep churned customers in pools by segment, stage and age
+    (:func:`clmsim.engines.kernels_counts._pool_moves`): every churned stage's row leads only
+    to itself or to lost stages, so a churned customer's type matters only if won back."""
+    kind = np.asarray(model.stage_kind)
+    S = model.n_stages
+    for s in np.flatnonzero(kind == CHURNED):
+        allowed = (np.arange(S) == s) | (kind == LOST)
+        if np.any((np.asarray(model.P)[:, s, :] > 0) & ~allowed):
+            return False
+    return True
+
+
 def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int) -> dict:
     from .kernels_counts import N_FLOWS, simulate_counts
     a = pack(model)
@@ -328,7 +341,7 @@ def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int) -> dict:
                     a["pr_target"], a["pr_upgrade"], a["pr_spend"], a["pr_cap"], a["pr_red"], a["pr_half"],
                     a["pr_lift"], a["wb_of_stage"], a["wb_lo"], a["wb_hi"], a["wb_cov"], a["wb_cost"],
                     a["wb_base"], a["wb_decay"], a["wb_return"], a["wb_disc"], a["wb_cperiods"], a["v"],
-                    a["wb_cap"], ce_disc, ce_next, ret_state,
+                    a["wb_cap"], ce_disc, ce_next, ret_state, pooled_churn(model),
                     out["occ"], out["flows"], out["chan_acq"], out["clv_sum"], out["clv_n"], out["work"])
     return out
 

@@ -38,7 +38,8 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, gamma, binomial, poisson, multinomial, hypergeometric, program_factors, row_tables,
+    seed_streams, reseed, uniform, gamma, binomial, poisson, multinomial, hypergeometric, program_factors,
+    row_tables,
     row_table_arrays, churn_target,
 )
 
@@ -81,13 +82,131 @@ def _revenue(state, n, shape, scale, mean):
     return n * mean
 
 
+@njit(cache=True)
+def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
+    """Win-back contacts of policy ``w`` per unit ``u`` (group or pool), stage and churn age:
+    ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)``; with a capacity (``room >= 0``) ages are
+    served youngest first and the contacts of the marginal age are a uniform subset of those
+    wanted (multivariate hypergeometric over the units)."""
+    U, S = cnt.shape[0], cnt.shape[1]
+    for a in range(lo, hi):
+        want = 0
+        for u in range(U):
+            for s in range(S):
+                if wb_of_stage[s] != w:
+                    continue
+                cont[u, s, a] = 0
+                if cnt[u, s, a] > 0:
+                    c = binomial(state, WINBACK, cnt[u, s, a], cov)
+                    cont[u, s, a] = c
+                    want += c
+        if room >= 0.0 and want > room:
+            keep = int(room)
+            left = want
+            for u in range(U):
+                for s in range(S):
+                    c = cont[u, s, a] if wb_of_stage[s] == w else 0
+                    if c > 0:
+                        x = hypergeometric(state, WINBACK, c, left - c, keep)
+                        left -= c
+                        keep -= x
+                        cont[u, s, a] = x
+            want = int(room)
+        if room >= 0.0:
+            room -= want
+
+
+@njit(cache=True)
+def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
+                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split):
+    """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
+
+    A pool ``pn[g, s, a]`` holds the customers of segment ``g`` churned ``a`` periods ago
+    into stage ``s``; nothing that happens to them depends on their type or cohort class
+    until they return. So the pool draws contacts, successes and moves once, and only the
+    returning customers get a type: they are a uniform sample without replacement of the
+    pool's *composition* ``nh[q, s, a]`` (the customers who entered the pool, by group,
+    less those who returned before; ``wh`` their CLV weights). Those who left for a lost
+    stage meanwhile are a uniform random subset, independent of type, so sampling from the
+    composition gives the returning customers' types the same law as tracking every type.
+    The composition is carried while a later age can still be won back. Returns
+    ``(contacts, won, spend, clv_cash)`` of the period.
+    """
+    G, S, A = pn.shape[0], pn.shape[1], pn.shape[2]
+    contacts = 0
+    won = 0
+    spend = 0.0
+    clv_cash = 0.0
+    for g in range(G):
+        f0, nt = seg_first[g], seg_ntypes[g]
+        for s in range(S):
+            if kind[s] != CHURNED:
+                continue
+            w = wb_of_stage[s]
+            hi = wb_hi[w] if w >= 0 else 0
+            row = probs[f0, s]
+            for a in range(A):
+                n = pn[g, s, a]
+                pn[g, s, a] = 0
+                a2 = a + 1 if a + 1 < A else A - 1
+                if n > 0:
+                    reseed(seeds_row, state, MOVES, ((t * Q + g) * S + s) * (A + E + 1) + a)
+                    if w >= 0 and wb_lo[w] <= a < hi and pcont[g, s, a] > 0:
+                        c = pcont[g, s, a]
+                        ucount = 0
+                        uweight = 0.0
+                        for j in range(2 * nt):
+                            q = f0 + j if j < nt else T + f0 + j - nt
+                            ucount += nh[q, s, a]
+                            uweight += wh[q, s, a]
+                        contacts += c
+                        spend += c * wb_cost[w]
+                        clv_cash -= uweight / ucount * c * wb_cost[w]
+                        x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
+                        won += x
+                        n -= x
+                        for _ in range(x):
+                            k = int(uniform(state, MOVES) * ucount)
+                            q = f0
+                            for j in range(2 * nt):
+                                q = f0 + j if j < nt else T + f0 + j - nt
+                                if k < nh[q, s, a]:
+                                    break
+                                k -= nh[q, s, a]
+                            mw = wh[q, s, a] / nh[q, s, a]
+                            nh[q, s, a] -= 1
+                            wh[q, s, a] -= mw
+                            ucount -= 1
+                            nret[q, w] += 1
+                            wret[q, w] += mw
+                    if n > 0:
+                        multinomial(state, MOVES, n, row, split)
+                        for d in range(S):
+                            x = split[d]
+                            if x == 0:
+                                continue
+                            if kind[d] == LOST:
+                                lost[d] += x
+                            else:
+                                pn2[g, d, a2] += x              # d == s: the wrapper checks
+                carry = n > 0 and a2 < hi
+                for j in range(2 * nt):
+                    q = f0 + j if j < nt else T + f0 + j - nt
+                    if carry:
+                        nh2[q, s, a2] += nh[q, s, a]
+                        wh2[q, s, a2] += wh[q, s, a]
+                    nh[q, s, a] = 0
+                    wh[q, s, a] = 0.0
+    return contacts, won, spend, clv_cash
+
+
 @njit(cache=True, parallel=True)
 def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
                     type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
                     ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
                     pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
                     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
-                    wb_disc, wb_cperiods, v, wb_cap, ce_disc, ce_next, ret_state,
+                    wb_disc, wb_cperiods, v, wb_cap, ce_disc, ce_next, ret_state, pooled,
                     occ, flows, chan_acq, clv_sum, clv_n, work):
     """Simulate ``R`` runs on counts; writes the output arrays in place.
 
@@ -131,6 +250,9 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         wh = np.zeros((Q, S, A))
         wh2 = np.zeros((Q, S, A))
         ncont = np.zeros((Q, S, A), np.int64)
+        pn = np.zeros((G, S, A), np.int64)
+        pn2 = np.zeros((G, S, A), np.int64)
+        pcont = np.zeros((G, S, A), np.int64)
         nret = np.zeros((Q, max(W, 1)), np.int64)
         wret = np.zeros((Q, max(W, 1)))
         lost = np.zeros(S)
@@ -161,6 +283,8 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     lost[s] += m
                     continue
                 multinomial(state, HETEROGENEITY, m, type_w[f0:f0 + nt], tsplit)
+                if kind[s] == CHURNED:
+                    pn[g, s, 0] += m
                 for j in range(nt):
                     if kind[s] == CHURNED:
                         nh[f0 + j, s, 0] += tsplit[j]        # cohort class 0: initial
@@ -183,34 +307,12 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                       ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
                 reseed(seeds[r], state, k, t)
-            # win-back contacts per churn age: Binomial(n, coverage) per group, capacity youngest first
+            # win-back contacts per churn age (per pool, or per group), capacity youngest first
             for w in range(W):
-                room = wb_cap[w, t - 1]
-                for a in range(wb_lo[w], wb_hi[w]):
-                    want = 0
-                    for q in range(Q):
-                        for s in range(S):
-                            if wb_of_stage[s] != w:
-                                continue
-                            ncont[q, s, a] = 0
-                            if nh[q, s, a] > 0:
-                                c = binomial(state, WINBACK, nh[q, s, a], wb_cov[w, t - 1])
-                                ncont[q, s, a] = c
-                                want += c
-                    if room >= 0.0 and want > room:
-                        keep = int(room)
-                        left = want
-                        for q in range(Q):
-                            for s in range(S):
-                                c = ncont[q, s, a] if wb_of_stage[s] == w else 0
-                                if c > 0:
-                                    x = hypergeometric(state, WINBACK, c, left - c, keep)
-                                    left -= c
-                                    keep -= x
-                                    ncont[q, s, a] = x
-                        want = int(room)
-                    if room >= 0.0:
-                        room -= want
+                if pooled:
+                    _contacts(state, pn, pcont, wb_of_stage, w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
+                else:
+                    _contacts(state, nh, ncont, wb_of_stage, w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
@@ -223,6 +325,8 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     ks = kind[s]
                     row = probs[q % T, s]
                     if ks == CHURNED:
+                        if pooled:
+                            continue
                         w = wb_of_stage[s]
                         for a in range(A):
                             n = nh[q, s, a]
@@ -288,6 +392,8 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                     if kd == CHURNED:
                                         nh2[q, d, 0] += x
                                         wh2[q, d, 0] += wt / n * x
+                                        if pooled:
+                                            pn2[type_seg[q % T], d, 0] += x
                                     else:
                                         lost[d] += x
                                 elif e >= 0:
@@ -296,6 +402,14 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                 else:
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
+            if pooled:
+                pc, pw, ps, pv = _pool_moves(state, seeds[r], t, Q, E, T, kind, probs, seg_first, seg_ntypes,
+                                             wb_of_stage, wb_lo, wb_hi, wb_cost, wb_base, wb_decay, pn, pn2,
+                                             pcont, nh, wh, nh2, wh2, nret, wret, lost, split)
+                contacts += pc
+                won += pw
+                wb_spend += ps
+                clv_cash += pv
             # revenue of the active groups after the move; concession sub-states advance
             for q in range(Q):
                 g = type_seg[q % T]
@@ -389,14 +503,20 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             wc, wc2 = wc2, wc
             nh, nh2 = nh2, nh
             wh, wh2 = wh2, wh
+            pn, pn2 = pn2, pn
             for s in range(S):
                 x = lost[s]
                 for q in range(Q):
                     x += nm[q, s]
                     for e in range(NE):
                         x += nc[q, s, e]
-                    for a in range(A):
-                        x += nh[q, s, a]
+                    if not pooled:
+                        for a in range(A):
+                            x += nh[q, s, a]
+                if pooled:
+                    for g in range(G):
+                        for a in range(A):
+                            x += pn[g, s, a]
                 occ[r, t, s] = x
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
