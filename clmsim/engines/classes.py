@@ -9,49 +9,78 @@ segment. The discrete law matches the first ``2K - 1`` moments, so an expectatio
 that is a polynomial of degree ``< 2K`` in the draw (e.g. survival over ``H < 2K``
 unclipped periods) is exact; otherwise it is a quadrature error.
 
-Choosing ``K`` (:func:`nodes_for`): the expectations of a segment are built from
-products of its rows over up to ``H`` periods. For every active row with churn
-total ``C`` and every program regime's churn factor ``f`` (and ``f = 1``, the
-uncapped/unfunded end), the survival-type functional ``g_t(x) = (1 - min(f C x,
-room))^t`` (``room = 1 -`` the row's other moves; ``f x`` for beta) is integrated for
-``t = 1..H`` with a reference rule (64 nodes per piece, split where the clip binds,
-accurate to ~1e-12) and with the plain ``K``-point rule. The smallest ``K`` of
-:data:`CANDIDATES` whose worst relative error is ``<= tol`` is chosen. This is a
-proxy (mixtures of rows are not single geometric terms), stated as such; the engine
-tests compare counts-mode means against the analytic engine's exact values.
+Choosing ``K`` (:func:`nodes_for`): a cohort that starts in one stage of a heterogeneous
+segment and follows the segment's one-period matrices (program effects of each period at the
+written spend, heterogeneity by :func:`clmsim.model.effective_matrix`) has an expected stage
+occupancy at ``t = 1..H`` that is an expectation over the draw. It is computed with the
+plain ``K``-point rule and with a reference rule (64 nodes per piece, split where the churn
+clip binds, accurate to ~1e-12), for a cohort starting in every stage that is not lost. The
+smallest ``K`` of :data:`CANDIDATES` whose worst absolute error (a share of the starting
+cohort) is ``<= tol`` is chosen. Win-back returns are left out of this proxy (a returning
+customer follows the same matrices again); the engine tests compare counts-mode means with
+the analytic engine's exact values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..model.compiled import CompiledModel, row_parts
+from ..model.compiled import CompiledModel, effective_matrix, row_parts
 from .quadrature import kinks, mixture_nodes
 
 CANDIDATES = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 """Class counts tried, in order, by :func:`nodes_for`."""
 TOLERANCE = 1e-6
-"""Default worst relative error of the survival functionals (module docstring)."""
+"""Default worst absolute error of the occupancy paths, a share of the cohort (module docstring)."""
 HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
 
 
-def _slopes(model: CompiledModel, g: int) -> list[tuple[float, float]]:
-    """``(slope, room)`` per active row with churn and per churn factor (1 and each regime's)."""
-    het = model.heterogeneity[g]
+def _regimes(model: CompiledModel) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Program churn and upgrade factors of every period at the written spend."""
     spends = model.program_spend()
-    regimes = {tuple(spends[:, t]) for t in range(model.horizon)} if spends.size else {()}
-    out = set()
-    for key in regimes:
-        cf, uf = model.program_factors(np.asarray(key, float)) if key else (np.ones(model.n_stages), None)
-        if uf is None:
-            uf = np.ones((model.n_stages, model.n_stages))
-        _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
-        for s in np.flatnonzero((C > 0) & np.asarray(model.active, bool)):
-            base = C[s] if het.kind == "gamma" else 1.0
-            for f in {1.0, float(cf[s])}:
-                if f * base > 0:
-                    out.add((f * base, float(1.0 - msum[s])))
-    return sorted(out)
+    return [model.program_factors(spends[:, t]) if spends.size else
+            (np.ones(model.n_stages), np.ones((model.n_stages, model.n_stages)))
+            for t in range(model.horizon)]
+
+
+def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) -> np.ndarray:
+    """Expected occupancy ``(start, t, stage)`` of cohorts starting in each stage of segment
+    ``g``, mixed over the draws ``x`` with weights ``w``."""
+    het = model.heterogeneity[g]
+    S = model.n_stages
+    cache: dict = {}
+    mats = []
+    for cf, uf in regimes:
+        key = (cf.tobytes(), uf.tobytes())
+        if key not in cache:
+            cache[key] = np.stack([
+                effective_matrix(model.P[g], model.churn_mask, cf, uf,
+                                 **({"theta": xi} if het.kind == "beta" else {"multiplier": xi}))
+                for xi in x])
+        mats.append(cache[key])
+    d = np.broadcast_to(np.eye(S), (len(x), S, S)).copy()        # (node, start, stage)
+    out = np.empty((S, len(regimes), S))
+    for t, m in enumerate(mats):
+        d = np.einsum("nks,nsj->nkj", d, m)
+        out[:, t, :] = np.einsum("n,nkj->kj", w, d)
+    return out
+
+
+def _references(model: CompiledModel) -> list[tuple[int, object, list, np.ndarray]]:
+    """Per heterogeneous segment: ``(g, het, regimes, reference paths)``."""
+    out = []
+    regimes = None
+    for g, het in enumerate(model.heterogeneity):
+        if het.kind == "none":
+            continue
+        regimes = regimes if regimes is not None else _regimes(model)
+        parts = []
+        for cf, uf in {(cf.tobytes(), uf.tobytes()): (cf, uf) for cf, uf in regimes}.values():
+            _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
+            parts.append((cf, msum, C))
+        xr, wr = mixture_nodes(het, _relevant(het, kinks(het, parts)), 64)
+        out.append((g, het, regimes, _paths(model, g, xr, wr, regimes)))
+    return out
 
 
 def _relevant(het, breaks: np.ndarray) -> np.ndarray:
@@ -67,44 +96,19 @@ def _relevant(het, breaks: np.ndarray) -> np.ndarray:
     return breaks[law.sf(breaks) > 1e-16]
 
 
-def _expectations(x: np.ndarray, w: np.ndarray, slope: float, room: float, H: int) -> np.ndarray:
-    """``E[g_t]``, t = 1..H, under the discrete law (x, w)."""
-    q = 1.0 - np.minimum(slope * x, room)
-    return (q[None, :] ** np.arange(1, H + 1)[:, None]) @ w
-
-
-def _references(model: CompiledModel) -> list[tuple[object, float, float, np.ndarray]]:
-    """Per heterogeneous segment and row: ``(het, slope, room, reference E[g_t])``."""
-    out = []
-    for g, het in enumerate(model.heterogeneity):
-        if het.kind == "none":
-            continue
-        for slope, room in _slopes(model, g):
-            if het.kind == "gamma":
-                factors = [(np.ones(1), np.array([1.0 - room]), np.array([slope]))]
-            else:
-                factors = [(np.array([slope]), np.array([1.0 - room]), np.array([1.0]))]
-            xr, wr = mixture_nodes(het, _relevant(het, kinks(het, factors)), 64)
-            out.append((het, slope, room, _expectations(xr, wr, slope, room, model.horizon)))
-    return out
-
-
-def _error(refs, nodes: int, H: int) -> float:
+def _error(model: CompiledModel, refs, nodes: int) -> float:
     worst = 0.0
-    rules: dict = {}
-    for het, slope, room, ref in refs:
-        if id(het) not in rules:
-            rules[id(het)] = mixture_nodes(het, n=nodes)
-        x, w = rules[id(het)]
-        worst = max(worst, float(np.max(np.abs(_expectations(x, w, slope, room, H) - ref))))
+    for g, het, regimes, ref in refs:
+        x, w = mixture_nodes(het, n=nodes)
+        worst = max(worst, float(np.max(np.abs(_paths(model, g, x, w, regimes) - ref))))
     return worst
 
 
 def discretisation_error(model: CompiledModel, nodes: int) -> float:
-    """Worst absolute error (a probability) of the survival functionals (module
-    docstring) over the heterogeneous segments when each is replaced by ``nodes`` Gauss
+    """Worst absolute error (a share of the starting cohort) of the expected occupancy paths
+    (module docstring) when each heterogeneous segment is replaced by ``nodes`` Gauss
     classes (0 when no segment is heterogeneous)."""
-    return _error(_references(model), nodes, model.horizon)
+    return _error(model, _references(model), nodes)
 
 
 def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]:
@@ -116,7 +120,7 @@ def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]
         return 1, 0.0
     err = np.inf
     for k in CANDIDATES:
-        err = _error(refs, k, model.horizon)
+        err = _error(model, refs, k)
         if err <= tol:
             return k, err
     return CANDIDATES[-1], err
@@ -150,11 +154,11 @@ def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
 def choose(models, nodes: int = 0, tol: float = TOLERANCE) -> tuple[int, float]:
     """Class count for a call over several models (strategies): ``nodes`` if positive,
     else the largest :func:`nodes_for` pick; with the worst error over the models."""
-    refs = [(_references(m), m.horizon) for m in models]
+    refs = [(m, _references(m)) for m in models]
     if nodes <= 0:
         nodes = 1
-        for r, H in refs:
+        for m, r in refs:
             if r:
-                k = next((k for k in CANDIDATES if _error(r, k, H) <= tol), CANDIDATES[-1])
+                k = next((k for k in CANDIDATES if _error(m, r, k) <= tol), CANDIDATES[-1])
                 nodes = max(nodes, k)
-    return nodes, max((_error(r, nodes, H) for r, H in refs if r), default=0.0)
+    return nodes, max((_error(m, r, nodes) for m, r in refs if r), default=0.0)

@@ -19,14 +19,14 @@ Modes
     Stage counts (with churn-age and concession sub-states, and acquisition
     cohorts for ``clv_acquired``) evolve by binomial/multinomial draws; revenue of
     ``n`` customers is one Gamma(n k, theta) draw. Exact in distribution for
-    homogeneous segments (the run-to-run spread of ``clv_acquired`` aside, see
+    homogeneous segments (``clv_acquired``: exact mean, spread matched, see
     :mod:`clmsim.engines.kernels_counts`); cost independent of the population.
     Continuous heterogeneity is discretised (:mod:`clmsim.engines.classes`): each
     segment becomes ``het_nodes=K`` classes at the nodes of the ``K``-point Gauss rule
     of the multiplier (or churn probability) law, weighted by the rule's weights -- an
     approximation that matches ``2K - 1`` moments. By default ``K`` is the smallest
-    count whose error on the scenario's survival functionals is <= 1e-6 (telecom: 12;
-    its expectations then move by < 1e-9 relative, docs/engines.md). The provenance
+    count whose error on the expected occupancy paths is <= 1e-6 (telecom: 8 to 12;
+    its expectations then move by < 1e-7 relative, docs/engines.md). The provenance
     records ``het_nodes`` and the estimated error.
 ``auto``
     ``counts``: its cost does not grow with the population, and on continuous
@@ -190,14 +190,14 @@ def continuous_heterogeneity(models: Sequence[CompiledModel]) -> list[str]:
 def approximation(models: Sequence[CompiledModel], mode: str = "auto", het_nodes: int = 0) -> dict:
     """What counts mode approximates for these models: ``{}`` when exact, else
     ``het_nodes`` (classes per heterogeneous segment), ``het_error`` (worst error of the
-    survival functionals, :mod:`clmsim.engines.classes`) and a sentence ``approximation``."""
+    expected occupancy paths, :mod:`clmsim.engines.classes`) and a sentence ``approximation``."""
     continuous = continuous_heterogeneity(models)
     if choose_mode(models, mode) != "counts" or not continuous:
         return {}
     nodes, err = classes.choose(models, het_nodes)
     return {"het_nodes": nodes, "het_error": err,
             "approximation": f"{' and '.join(continuous)} heterogeneity discretised into {nodes} Gauss classes "
-                             f"per segment (het_nodes; survival error <= {err:.1e}); mode='individual' draws it "
+                             f"per segment (het_nodes; occupancy error <= {err:.1e} of a cohort); mode='individual' draws it "
                              "per customer"}
 
 
