@@ -8,7 +8,7 @@ Prints customer-periods per second for
     channels, referrals, programs with a budget cap, win-back with capacity and
     concessions), individual mode at 1 and 2 threads,
 (c) counts mode on the bare chain at 10^5..10^7 customers (represented
-    customer-periods per second) and on telecom (heterogeneity discretised),
+    customer-periods per second) and on telecom (heterogeneity as automatic Gauss classes),
 (d) the des engine on telecom (shorter horizon) when ``clmsim.engines.des`` exists,
 (e) 1,000 runs x 100,000 customers x 60 periods of the bare chain on all threads:
     wall time and peak RSS (skipped with ``--quick``),
@@ -67,14 +67,22 @@ def telecom(overrides=()):
     return compile_model(load_scenario(TELECOM, overrides=ALL_FEATURES + list(overrides)))
 
 
-def measure(model, runs: int, threads: int | None, mode: str = "individual", **options) -> dict:
-    """Warm the kernel, then time ``runs`` runs; rates in customer-periods per second."""
+def measure(model, runs: int, threads: int | None, mode: str = "individual", repeat: int = 3,
+            **options) -> dict:
+    """Warm the kernel, then time ``runs`` runs ``repeat`` times and keep the fastest (least
+    disturbed by other load); rates in customer-periods per second."""
     fast.simulate([model], runs=1, seed=1, mode=mode, threads=threads, **options)
-    cpu, wall = time.process_time(), time.perf_counter()
-    res = fast.simulate([model], runs=runs, seed=2, mode=mode, threads=threads, quantiles=False, **options)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    work = res.provenance["customer_periods"]
-    return {"work": work, "wall": wall, "cpu": cpu, "wall_rate": work / wall, "cpu_rate": work / cpu}
+    best = None
+    for _ in range(repeat):
+        cpu, wall = time.process_time(), time.perf_counter()
+        res = fast.simulate([model], runs=runs, seed=2, mode=mode, threads=threads, quantiles=False, **options)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        work = res.provenance["customer_periods"]
+        m = {"work": work, "wall": wall, "cpu": cpu, "wall_rate": work / wall, "cpu_rate": work / cpu,
+             "het_nodes": res.provenance.get("het_nodes")}
+        if best is None or m["wall"] < best["wall"]:
+            best = m
+    return best
 
 
 def line(label: str, m: dict, cpu: bool = True) -> None:
@@ -119,8 +127,9 @@ def main(argv=None) -> int:
     for pop in (100_000, 1_000_000, 10_000_000):
         counts[pop] = measure(bare(pop), 50, 1, mode="counts")
         line(f"bare chain, {pop:,} customers, 1 thread", counts[pop])
-    ct = measure(telecom(), 20, 1, mode="counts", het_nodes=8)
-    line("telecom, het_nodes=8, 1 thread", ct)
+    ct = measure(telecom(), 50, 1, mode="counts")
+    line(f"telecom, {ct['het_nodes']} Gauss classes (automatic), 1 thread", ct)
+    print(f"  telecom counts: {1000 * ct['wall'] / 50:.2f} ms per run")
     print(f"  counts vs individual on the bare chain (1 thread, 100,000 customers): "
           f"{counts[100_000]['wall_rate'] / a1['wall_rate']:.1f}x; at 10^7 customers: "
           f"{counts[10_000_000]['wall_rate'] / a1['wall_rate']:.0f}x")
@@ -154,8 +163,7 @@ def main(argv=None) -> int:
               f"({res.provenance['customer_periods'] / wall:.3g}/s); peak RSS of this process {rss:.0f} MB")
 
     print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (5 strategies)")
-    print(f"  --mode auto (individual: continuous heterogeneity): {warm_cli([]):.2f} s wall")
-    print(f"  --mode counts --option het_nodes=8: {warm_cli(['--mode', 'counts', '--option', 'het_nodes=8']):.2f} s")
+    print(f"  --mode auto (= counts, automatic Gauss classes): {warm_cli([]):.2f} s wall")
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     return 0
 

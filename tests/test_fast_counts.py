@@ -79,11 +79,17 @@ def test_modes_agree_in_mean_and_run_to_run_sd_on_every_feature():
     R = 300
     ind = fast.simulate([model], runs=R, seed=5, mode="individual").runs
     cnt = fast.simulate([model], runs=R, seed=6, mode="counts").runs
+    assert_same_law(ind, cnt)
+
+
+def assert_same_law(x, y):
+    """Means within Z999 standard errors and run-to-run sd within Z999 se of the log sd ratio
+    (two samples of R: se ~ sqrt(1/(R-1)) for near-normal totals), for every metric."""
+    R = len(x)
     for col in METRICS:
-        a, b = ind[col].to_numpy(), cnt[col].to_numpy()
+        a, b = x[col].to_numpy(), y[col].to_numpy()
         se = np.sqrt(a.var(ddof=1) / R + b.var(ddof=1) / R)
         assert abs(a.mean() - b.mean()) < Z999 * se + 1e-9, col
-        # log sd ratio of two samples of R: se ~ sqrt(1/(R-1)) for near-normal totals
         if a.std() > 0:
             assert abs(np.log(a.std(ddof=1) / b.std(ddof=1))) < Z999 * np.sqrt(1.0 / (R - 1)), col
 
@@ -201,12 +207,7 @@ def test_churn_pools_equal_per_group_churn_tracking_in_distribution(monkeypatch)
     pooled = fast.simulate([model], runs=R, seed=21, mode="counts").runs
     monkeypatch.setattr(fast, "pooled_churn", lambda m: False)
     general = fast.simulate([model], runs=R, seed=22, mode="counts").runs
-    for col in METRICS:
-        a, b = pooled[col].to_numpy(), general[col].to_numpy()
-        se = np.sqrt(a.var(ddof=1) / R + b.var(ddof=1) / R)
-        assert abs(a.mean() - b.mean()) < Z999 * se + 1e-9, col
-        if a.std() > 0:
-            assert abs(np.log(a.std(ddof=1) / b.std(ddof=1))) < Z999 * np.sqrt(1.0 / (R - 1)), col
+    assert_same_law(pooled, general)
 
 
 def test_churn_pools_only_when_churned_rows_lead_to_lost_or_stay():
