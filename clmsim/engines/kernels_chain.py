@@ -129,17 +129,16 @@ def _draw_het(state, kind, a, b):
     return 1.0
 
 
-@njit(cache=True)
-def _hist_add(hist, cohort, value, lo, width, nb):
-    """Fixed bins ``[lo + i w, lo + (i + 1) w)``; bin 0 and ``nb + 1`` are under/overflow."""
+@njit(cache=True, inline="always")
+def _hist_bin(value, lo, width, nb):
+    """Fixed bins ``[lo + i w, lo + (i + 1) w)``: index ``1 + i``; 0 and ``nb + 1`` are
+    under/overflow (scalars only: no array reference taken per finalised customer)."""
     x = (value - lo) / width
     if x < 0.0:
-        i = 0
-    elif x >= nb:
-        i = nb + 1
-    else:
-        i = 1 + int(x)
-    hist[cohort, i] += 1
+        return 0
+    if x >= nb:
+        return nb + 1
+    return 1 + int(x)
 
 
 @njit(cache=True, parallel=True)
@@ -483,7 +482,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     if coh == 1:
                         clv_total += val
                         clv_count += 1
-                    _hist_add(hist[r], coh, val, hist_lo, hist_width, NB)
+                    hist[r, coh, _hist_bin(val, hist_lo, hist_width, NB)] += 1
                     n -= 1
                     stage[i] = stage[n]
                     seg[i] = seg[n]
@@ -596,7 +595,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             if coh == 1:
                 clv_total += val
                 clv_count += 1
-            _hist_add(hist[r], coh, val, hist_lo, hist_width, NB)
+            hist[r, coh, _hist_bin(val, hist_lo, hist_width, NB)] += 1
         clv_sum[r] = clv_total
         clv_n[r] = clv_count
         work[r] = done
