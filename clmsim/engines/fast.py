@@ -3,11 +3,12 @@
 ``simulate(models, runs=..., seed=...)`` validates the request, chooses the mode,
 spawns the per-run seeds (:mod:`clmsim.rng`: run ``r`` uses the same streams for
 every strategy -- common random numbers), allocates the outputs and calls a
-kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode, with its bare path in
-:mod:`clmsim.engines.kernels_bare`;
-:mod:`clmsim.engines.kernels_counts` for ``counts`` mode; shared samplers in
-:mod:`clmsim.engines.kernels_common`), then summarises the
-runs into a :class:`clmsim.results.Results`.
+kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode, with its bare path
+in :mod:`clmsim.engines.kernels_bare` and its heterogeneous path in
+:mod:`clmsim.engines.kernels_het`; :mod:`clmsim.engines.kernels_counts` for ``counts``
+mode, with the Gauss classes of :mod:`clmsim.engines.classes`; shared samplers in
+:mod:`clmsim.engines.kernels_common`), then summarises the runs into a
+:class:`clmsim.results.Results`.
 
 Modes
 -----
