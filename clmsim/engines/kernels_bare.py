@@ -31,8 +31,6 @@ does for :mod:`kernels_common`; see :func:`check_dependency`).
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -40,7 +38,7 @@ from numba import njit
 from . import kernels_common
 from .kernels_common import _mix64
 
-COMMON_SHA256 = "d9faebe280a4d9c5b57451b097088570064643eb35febd2b54e7e1f19496549b"
+COMMON_SHA256 = "b5fa8d0508e19317a2b9aa41f84c7b4a47fd119734fab3b90165305e830207bd"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -155,21 +153,9 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
 
 def source_sha256() -> str:
     """SHA-256 of this module's source file."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return kernels_common.file_sha256(__file__)
 
 
 def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``BARE_SHA256``).
-
-    Parameters
-    ----------
-    module : str
-        Name of the importing kernel module (for the message).
-    recorded : str
-        The SHA-256 that module recorded.
-    """
-    actual = source_sha256()
-    if actual != recorded:
-        raise RuntimeError(f"clmsim/engines/kernels_bare.py changed since {module} recorded it: set "
-                           f"BARE_SHA256 = \"{actual}\" in {module} so numba recompiles its kernels "
-                           "instead of loading a stale cache")
+    """Raise if this file changed since ``module`` recorded its hash (``BARE_SHA256``)."""
+    kernels_common.check_file(__file__, "BARE_SHA256", module, recorded)

@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "d9faebe280a4d9c5b57451b097088570064643eb35febd2b54e7e1f19496549b"
+COMMON_SHA256 = "b5fa8d0508e19317a2b9aa41f84c7b4a47fd119734fab3b90165305e830207bd"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "abfd80cbe8f9e9d456f310980f0f7b0754b983556a8eb6671961a6d66e88827f"
+BARE_SHA256 = "290f5f6df3be39cac54b6b4ae4e50e8e23ffa6d8a788f33314881422f5031fca"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "bbb374355bc69a92bf26d64d3ea2b579555e9a17db3305218410b892c331429c"
+HET_SHA256 = "7e1c7daadf5f4104d723c7605bf14a6420b8f2721d7929d7d97aee26f91d8c73"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

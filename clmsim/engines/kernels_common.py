@@ -596,15 +596,27 @@ def hypergeometric(state, k, good, bad, draws):
     return x
 
 
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a source file."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_file(path: str | Path, constant: str, module: str, recorded: str) -> None:
+    """Raise if the kernel source ``path`` changed since ``module`` recorded its hash in
+    ``constant`` (numba's cache would not notice; see this module's docstring)."""
+    actual = file_sha256(path)
+    if actual != recorded:
+        name = Path(path).name
+        raise RuntimeError(f"clmsim/engines/{name} changed since {module} recorded it: set "
+                           f"{constant} = \"{actual}\" in {module} so numba recompiles its kernels "
+                           "instead of loading a stale cache")
+
+
 def source_sha256() -> str:
     """SHA-256 of this module's source file."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return file_sha256(__file__)
 
 
 def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (see the module docstring)."""
-    actual = source_sha256()
-    if actual != recorded:
-        raise RuntimeError(f"clmsim/engines/kernels_common.py changed since {module} recorded it: set "
-                           f"COMMON_SHA256 = \"{actual}\" in {module} so numba recompiles its kernels "
-                           "instead of loading a stale cache")
+    """Raise if this file changed since ``module`` recorded its hash (``COMMON_SHA256``)."""
+    check_file(__file__, "COMMON_SHA256", module, recorded)

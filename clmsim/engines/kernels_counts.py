@@ -43,7 +43,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "d9faebe280a4d9c5b57451b097088570064643eb35febd2b54e7e1f19496549b"
+COMMON_SHA256 = "b5fa8d0508e19317a2b9aa41f84c7b4a47fd119734fab3b90165305e830207bd"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 

@@ -49,8 +49,6 @@ does for :mod:`kernels_common`; see :func:`check_dependency`).
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 
 import numpy as np
 from numba import njit
@@ -59,7 +57,7 @@ from . import kernels_common
 from .kernels_common import (ACTIVE, CHURNED, GOLDEN, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN,
                              ZIG_WN, _mix64, _unit, _zig_reject_sm)
 
-COMMON_SHA256 = "d9faebe280a4d9c5b57451b097088570064643eb35febd2b54e7e1f19496549b"
+COMMON_SHA256 = "b5fa8d0508e19317a2b9aa41f84c7b4a47fd119734fab3b90165305e830207bd"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -346,21 +344,9 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
 
 def source_sha256() -> str:
     """SHA-256 of this module's source file."""
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return kernels_common.file_sha256(__file__)
 
 
 def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``HET_SHA256``).
-
-    Parameters
-    ----------
-    module : str
-        Name of the importing kernel module (for the message).
-    recorded : str
-        The SHA-256 that module recorded.
-    """
-    actual = source_sha256()
-    if actual != recorded:
-        raise RuntimeError(f"clmsim/engines/kernels_het.py changed since {module} recorded it: set "
-                           f"HET_SHA256 = \"{actual}\" in {module} so numba recompiles its kernels "
-                           "instead of loading a stale cache")
+    """Raise if this file changed since ``module`` recorded its hash (``HET_SHA256``)."""
+    kernels_common.check_file(__file__, "HET_SHA256", module, recorded)
