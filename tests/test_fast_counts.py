@@ -214,3 +214,38 @@ def test_churn_pools_only_when_churned_rows_lead_to_lost_or_stay():
     assert fast.pooled_churn(model_from_yaml(FEATURES))
     back = FEATURES.replace("churned:   {lost: 0.25}", "churned:   {lost: 0.25, new: 0.02}")
     assert not fast.pooled_churn(model_from_yaml(back))
+
+
+def test_class_count_error_matches_quadrature_oracle_on_one_stage_gamma():
+    # oracle: scipy.integrate.quad of the surviving share E[(1 - min(0.15 X, 1))^t], X ~ Gamma
+    # (mean 1, cv 0.8): the error classes.py reports for K Gauss classes is the largest gap of the
+    # K-class mixture to it over t = 1..H, and the automatic count meets the 1e-6 tolerance
+    from scipy import integrate
+
+    from clmsim.engines import classes
+
+    m = model_from_yaml("""
+        schema_version: 1
+        name: g1
+        time: {period: month, horizon: 48}
+        stages:
+          a: {kind: active, revenue: 1, margin: 1}
+          gone: {kind: lost}
+        transitions:
+          a: {gone: 0.15}
+        heterogeneity:
+          churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}
+        initial_population: {a: 100}
+        """)
+    k, scale = 1 / 0.64, 0.64
+    law = stats.gamma(k, scale=scale)
+    t = np.arange(1, 49)
+    # beyond the clip point x = 1/0.15 nobody survives: integrate [0, 1/0.15] only
+    exact = np.array([integrate.quad(lambda x: (1 - 0.15 * x) ** n * law.pdf(x), 0, 1 / 0.15, limit=200,
+                                     epsabs=1e-14)[0] for n in t])
+    y, w = special.roots_genlaguerre(8, k - 1)
+    mix = ((1 - np.minimum(0.15 * scale * y, 1.0)) ** t[:, None]) @ (w / w.sum())
+    assert classes.discretisation_error(m, 8) == pytest.approx(np.max(np.abs(mix - exact)), rel=1e-6, abs=1e-12)
+    K, err = classes.nodes_for(m)
+    assert err <= classes.TOLERANCE and classes.discretisation_error(m, K) == pytest.approx(err)
+    assert K > 8

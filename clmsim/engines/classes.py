@@ -14,7 +14,7 @@ segment and follows the segment's one-period matrices (program effects of each p
 written spend, heterogeneity by :func:`clmsim.model.effective_matrix`) has an expected stage
 occupancy at ``t = 1..H`` that is an expectation over the draw. It is computed with the
 plain ``K``-point rule and with a reference rule (64 nodes per piece, split where the churn
-clip binds, accurate to ~1e-12), for a cohort starting in every stage that is not lost. The
+clip binds, accurate to ~1e-12), for a cohort starting in each stage (a lost start adds nothing). The
 smallest ``K`` of :data:`CANDIDATES` whose worst absolute error (a share of the starting
 cohort) is ``<= tol`` is chosen. Win-back returns are left out of this proxy (a returning
 customer follows the same matrices again); the engine tests compare counts-mode means with
@@ -111,19 +111,21 @@ def discretisation_error(model: CompiledModel, nodes: int) -> float:
     return _error(model, _references(model), nodes)
 
 
-def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]:
-    """Smallest class count of :data:`CANDIDATES` meeting ``tol`` and its error
-    (the last candidate and its error when none does; ``(1, 0.0)`` when no segment is
-    heterogeneous)."""
-    refs = _references(model)
-    if not refs:
-        return 1, 0.0
+def _pick(model: CompiledModel, refs, tol: float) -> tuple[int, float]:
     err = np.inf
     for k in CANDIDATES:
         err = _error(model, refs, k)
         if err <= tol:
             return k, err
     return CANDIDATES[-1], err
+
+
+def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]:
+    """Smallest class count of :data:`CANDIDATES` meeting ``tol`` and its error
+    (the last candidate and its error when none does; ``(1, 0.0)`` when no segment is
+    heterogeneous)."""
+    refs = _references(model)
+    return _pick(model, refs, tol) if refs else (1, 0.0)
 
 
 def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
@@ -156,9 +158,5 @@ def choose(models, nodes: int = 0, tol: float = TOLERANCE) -> tuple[int, float]:
     else the largest :func:`nodes_for` pick; with the worst error over the models."""
     refs = [(m, _references(m)) for m in models]
     if nodes <= 0:
-        nodes = 1
-        for m, r in refs:
-            if r:
-                k = next((k for k in CANDIDATES if _error(m, r, k) <= tol), CANDIDATES[-1])
-                nodes = max(nodes, k)
+        nodes = max([1] + [_pick(m, r, tol)[0] for m, r in refs if r])
     return nodes, max((_error(m, r, nodes) for m, r in refs if r), default=0.0)
