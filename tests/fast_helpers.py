@@ -17,6 +17,29 @@ def model_from_yaml(text: str, strategy: str = "baseline"):
     return compile_model(scenario_from_text(textwrap.dedent(text)), strategy)
 
 
+GAMMA_CV08 = "churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}"
+"""Gamma churn multiplier, mean 1, cv 0.8 (shape 1/0.64, scale 0.64): strong heterogeneity."""
+
+
+def one_stage(churn: float, heterogeneity: str, horizon: int, population: int, name: str = "one-stage"):
+    """A single active stage (revenue 1, margin 1) losing ``churn`` per period to a lost stage,
+    with the ``heterogeneity`` entry given as YAML flow text (e.g. ``"churn_multiplier: {dist:
+    gamma, mean: 1.0, cv: 0.8}"``): the survival oracles' scenario."""
+    return model_from_yaml(f"""
+        schema_version: 1
+        name: {name}
+        time: {{period: month, horizon: {horizon}}}
+        stages:
+          a: {{kind: active, revenue: 1, margin: 1}}
+          gone: {{kind: lost}}
+        transitions:
+          a: {{gone: {churn}}}
+        heterogeneity:
+          {heterogeneity}
+        initial_population: {{a: {population}}}
+        """)
+
+
 def assert_mean_close(samples, exact, label: str = "", z: float = Z999, abs_floor: float = 1e-9):
     """``|mean(samples) - exact| < z * se`` with ``se = sd / sqrt(n)`` (per element)."""
     x = np.asarray(samples, dtype=float)

@@ -13,7 +13,7 @@ from scipy import integrate, special, stats
 from clmsim.engines import fast
 from clmsim.errors import ClmsimError
 from clmsim.model import effective_matrix
-from fast_helpers import assert_mean_close, assert_periods_close, model_from_yaml
+from fast_helpers import GAMMA_CV08, assert_mean_close, assert_periods_close, model_from_yaml, one_stage
 
 MODES = ["individual", "counts"]
 
@@ -172,19 +172,8 @@ def test_revenue_noise_matches_gamma_sum_moments(cv, mode):
 
 
 def test_beta_heterogeneity_matches_shifted_beta_geometric():
-    m = model_from_yaml("""
-        schema_version: 1
-        name: sbg
-        time: {period: month, horizon: 15}
-        stages:
-          a: {kind: active, revenue: 1, margin: 1}
-          gone: {kind: lost}
-        transitions:
-          a: {gone: 0.1}
-        heterogeneity:
-          churn_probability: {dist: beta, alpha: 2, beta: 8}
-        initial_population: {a: 3000}
-        """)
+    m = one_stage(0.1, "churn_probability: {dist: beta, alpha: 2, beta: 8}", horizon=15, population=3000,
+                  name="sbg")
     res = run(m, runs=150)
     t = np.arange(16)
     survival = np.exp(special.betaln(2, 8 + t) - special.betaln(2, 8))
@@ -192,19 +181,7 @@ def test_beta_heterogeneity_matches_shifted_beta_geometric():
 
 
 def test_gamma_multiplier_matches_mixture_integral():
-    m = model_from_yaml("""
-        schema_version: 1
-        name: gm
-        time: {period: month, horizon: 10}
-        stages:
-          a: {kind: active, revenue: 1, margin: 1}
-          gone: {kind: lost}
-        transitions:
-          a: {gone: 0.2}
-        heterogeneity:
-          churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}
-        initial_population: {a: 3000}
-        """)
+    m = one_stage(0.2, GAMMA_CV08, horizon=10, population=3000, name="gm")
     res = run(m, runs=150)
     law = stats.gamma(1 / 0.64, scale=0.64)
     survival = [integrate.quad(lambda x: (1 - min(0.2 * x, 1.0)) ** t * law.pdf(x), 0, np.inf)[0]

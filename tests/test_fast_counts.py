@@ -8,7 +8,7 @@ import pytest
 from scipy import special, stats
 
 from clmsim.engines import fast
-from fast_helpers import Z999, assert_periods_close, model_from_yaml
+from fast_helpers import GAMMA_CV08, Z999, assert_periods_close, model_from_yaml, one_stage
 
 FEATURES = """
 schema_version: 1
@@ -109,19 +109,7 @@ def test_modes_agree_per_period_occupancy():
 
 
 def test_discretised_gamma_heterogeneity_matches_node_mixture_closed_form():
-    m = model_from_yaml("""
-        schema_version: 1
-        name: gm
-        time: {period: month, horizon: 10}
-        stages:
-          a: {kind: active, revenue: 1, margin: 1}
-          gone: {kind: lost}
-        transitions:
-          a: {gone: 0.2}
-        heterogeneity:
-          churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}
-        initial_population: {a: 3000}
-        """)
+    m = one_stage(0.2, GAMMA_CV08, horizon=10, population=3000, name="gm")
     K = 7
     res = fast.simulate([m], runs=200, seed=3, mode="counts", het_nodes=K)
     # oracle: the K-point generalized Gauss-Laguerre rule of Gamma(k = 1/cv^2, scale cv^2)
@@ -224,19 +212,7 @@ def test_class_count_error_matches_quadrature_oracle_on_one_stage_gamma():
 
     from clmsim.engines import classes
 
-    m = model_from_yaml("""
-        schema_version: 1
-        name: g1
-        time: {period: month, horizon: 48}
-        stages:
-          a: {kind: active, revenue: 1, margin: 1}
-          gone: {kind: lost}
-        transitions:
-          a: {gone: 0.15}
-        heterogeneity:
-          churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}
-        initial_population: {a: 100}
-        """)
+    m = one_stage(0.15, GAMMA_CV08, horizon=48, population=100, name="g1")
     k, scale = 1 / 0.64, 0.64
     law = stats.gamma(k, scale=scale)
     t = np.arange(1, 49)
