@@ -42,18 +42,18 @@ from .kernels_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
 from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
-    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, gamma, beta, binomial, poisson,
+    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, arrivals, gamma, beta, binomial,
     multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row, counter_uniform,
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "b5fa8d0508e19317a2b9aa41f84c7b4a47fd119734fab3b90165305e830207bd"
+COMMON_SHA256 = "c10518caf458b15cffab312f15177b9513d995cadf5472f7dc9488087b585063"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "290f5f6df3be39cac54b6b4ae4e50e8e23ffa6d8a788f33314881422f5031fca"
+BARE_SHA256 = "8b599e98bc60ed9f293ff1e7f49f6ffa453367eb15abbdc79e6feffe5d35b3bd"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "7e1c7daadf5f4104d723c7605bf14a6420b8f2721d7929d7d97aee26f91d8c73"
+HET_SHA256 = "b63a8a310fa1bdf25044e4d9d3f01cc42d0a5615b5ebfb0a48872a9d3528d064"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 
@@ -526,19 +526,15 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             acquired = 0
             referred = 0
             for c in range(C + 1):
+                if c == C and ref_entry < 0:
+                    break
+                m = arrivals(state, c, t, ch_expected, ref_rate, n_start)
                 if c < C:
-                    m = poisson(state, ARRIVALS, ch_expected[c, t - 1])
                     mix = ch_mix[c]
                     entry = ch_entry[c]
                     acquired += m
                     chan_acq[r, c] += m
                 else:
-                    if ref_entry < 0:
-                        break
-                    lam = 0.0
-                    for s in range(S):
-                        lam += ref_rate[s] * n_start[s]
-                    m = poisson(state, ARRIVALS, lam)
                     mix = ref_mix
                     entry = ref_entry
                     referred += m

@@ -312,6 +312,19 @@ def poisson(state, k, lam):
 
 
 @njit(cache=True)
+def arrivals(state, c, t, ch_expected, ref_rate, n_start):
+    """New customers of source ``c`` in period ``t`` (stream ``ARRIVALS``): channel ``c < C``
+    ``Poisson(expected[c, t])``, ``c = C`` referrals ``Poisson(sum_s rate_s x occupancy_s at the
+    start of t)``."""
+    if c < ch_expected.shape[0]:
+        return poisson(state, ARRIVALS, ch_expected[c, t - 1])
+    lam = 0.0
+    for s in range(n_start.shape[0]):
+        lam += ref_rate[s] * n_start[s]
+    return poisson(state, ARRIVALS, lam)
+
+
+@njit(cache=True)
 def multinomial(state, k, n, probs, out):
     """Multinomial(n, probs) into ``out`` (``probs`` sums to 1): ``n <= 16`` by ``n``
     categorical draws, else by conditional binomials; the last category with positive

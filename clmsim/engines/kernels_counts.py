@@ -38,12 +38,12 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, uniform, gamma, binomial, poisson, multinomial, hypergeometric, program_factors,
+    seed_streams, reseed, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors,
     row_tables,
     row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "b5fa8d0508e19317a2b9aa41f84c7b4a47fd119734fab3b90165305e830207bd"
+COMMON_SHA256 = "c10518caf458b15cffab312f15177b9513d995cadf5472f7dc9488087b585063"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -471,19 +471,15 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             acquired = 0
             referred = 0
             for c in range(C + 1):
+                if c == C and ref_entry < 0:
+                    break
+                m = arrivals(state, c, t, ch_expected, ref_rate, n_start)
                 if c < C:
-                    m = poisson(state, ARRIVALS, ch_expected[c, t - 1])
                     mix = ch_mix[c]
                     entry = ch_entry[c]
                     acquired += m
                     chan_acq[r, c] += m
                 else:
-                    if ref_entry < 0:
-                        break
-                    lam = 0.0
-                    for s in range(S):
-                        lam += ref_rate[s] * n_start[s]
-                    m = poisson(state, ARRIVALS, lam)
                     mix = ref_mix
                     entry = ref_entry
                     referred += m
