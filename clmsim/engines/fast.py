@@ -198,8 +198,8 @@ def approximation(models: Sequence[CompiledModel], mode: str = "auto", het_nodes
     nodes, err = classes.choose(models, het_nodes)
     return {"het_nodes": nodes, "het_error": err,
             "approximation": f"{' and '.join(continuous)} heterogeneity discretised into {nodes} Gauss classes "
-                             f"per segment (het_nodes; occupancy error <= {err:.1e} of a cohort); mode='individual' draws it "
-                             "per customer"}
+                             f"per segment (het_nodes; occupancy error <= {err:.1e} of a cohort); "
+                             "mode='individual' draws it per customer"}
 
 
 def pin_options(models: Sequence[CompiledModel], options: dict) -> dict:

@@ -42,18 +42,18 @@ from .kernels_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
 from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
-    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, arrivals, gamma, beta, binomial,
+    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
     multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row, counter_uniform,
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "c10518caf458b15cffab312f15177b9513d995cadf5472f7dc9488087b585063"
+COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "8b599e98bc60ed9f293ff1e7f49f6ffa453367eb15abbdc79e6feffe5d35b3bd"
+BARE_SHA256 = "a6e3909807cdb03f0dc530b392c1edd19203c66588d20f1cc9141767a9ae034e"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "b63a8a310fa1bdf25044e4d9d3f01cc42d0a5615b5ebfb0a48872a9d3528d064"
+HET_SHA256 = "97ad34a7978650d20ff23569e44f2c0f448d47d611787185c367e89d2a349aa9"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 
@@ -67,15 +67,7 @@ def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
     out = np.zeros(S)
     ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het, mult)
-    prev = 0.0
-    for j in range(ch_n[g, s]):
-        out[ch_dest[g, s, j]] += ct * (ch_cum[g, s, j] - prev)
-        prev = ch_cum[g, s, j]
-    prev = 0.0
-    for j in range(mv_n[g, s]):
-        out[mv_dest[g, s, j]] += mv_cum[g, s, j] - prev
-        prev = mv_cum[g, s, j]
-    out[s] += 1.0 - ct - msum[g, s]
+    row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out)
     return out
 
 
@@ -89,19 +81,8 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
     prob = np.zeros(S)
     for g in range(G):
         for s in range(S):
-            for d in range(S):
-                prob[d] = 0.0
             ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], HET_NONE, 1.0)
-            prev = 0.0
-            for j in range(ch_n[g, s]):
-                prob[ch_dest[g, s, j]] += ct * (ch_cum[g, s, j] - prev)
-                prev = ch_cum[g, s, j]
-            prev = 0.0
-            for j in range(mv_n[g, s]):
-                prob[mv_dest[g, s, j]] += mv_cum[g, s, j] - prev
-                prev = mv_cum[g, s, j]
-            stay = 1.0 - ct - msum[g, s]
-            prob[s] += stay if stay > 0.0 else 0.0
+            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, prob)
             order = np.argsort(-prob)
             m = 0
             tot = 0.0

@@ -95,22 +95,6 @@ def uniform(state, k):
     return np.float64(np.int64(next_u64(state, k) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always")
-def xoshiro_step(s0, s1, s2, s3):
-    """One xoshiro256** step on a state held in local variables (kept in registers in
-    hot loops): returns ``(uniform in [0, 1), s0, s1, s2, s3)``."""
-    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
-    t = s1 << np.uint64(17)
-    s2 ^= s0
-    s3 ^= s1
-    s1 ^= s2
-    s0 ^= s3
-    s2 ^= t
-    s3 = _rotl(s3, 45)
-    u = np.float64(np.int64(result >> np.uint64(11))) * (1.0 / 9007199254740992.0)
-    return u, s0, s1, s2, s3
-
-
 def _ziggurat_tables():
     """Tables of Marsaglia & Tsang's (2000) 128-layer ziggurat for the standard normal
     (constants, computed once at import; no randomness)."""
@@ -453,6 +437,24 @@ def churn_target(cf, ctot, msum, het, mult):
     if c < 0.0:
         c = 0.0
     return c
+
+
+@njit(cache=True)
+def row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out):
+    """Probabilities of row ``s`` of segment ``g`` into ``out`` for churn target ``ct``: churn
+    ``ct`` split like the churn entries, the moves, and staying ``max(1 - ct - moves, 0)``."""
+    for d in range(out.shape[0]):
+        out[d] = 0.0
+    prev = 0.0
+    for j in range(ch_n[g, s]):
+        out[ch_dest[g, s, j]] += ct * (ch_cum[g, s, j] - prev)
+        prev = ch_cum[g, s, j]
+    prev = 0.0
+    for j in range(mv_n[g, s]):
+        out[mv_dest[g, s, j]] += mv_cum[g, s, j] - prev
+        prev = mv_cum[g, s, j]
+    stay = 1.0 - ct - msum[g, s]
+    out[s] += stay if stay > 0.0 else 0.0
 
 
 @njit(cache=True, inline="always")

@@ -38,12 +38,12 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors,
+    seed_streams, reseed, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors, row_probs,
     row_tables,
     row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "c10518caf458b15cffab312f15177b9513d995cadf5472f7dc9488087b585063"
+COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -56,20 +56,8 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
     for tau in range(T):
         g = type_seg[tau]
         for s in range(S):
-            row = probs[tau, s]
-            for d in range(S):
-                row[d] = 0.0
             ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
-            prev = 0.0
-            for j in range(ch_n[g, s]):
-                row[ch_dest[g, s, j]] += ct * (ch_cum[g, s, j] - prev)
-                prev = ch_cum[g, s, j]
-            prev = 0.0
-            for j in range(mv_n[g, s]):
-                row[mv_dest[g, s, j]] += mv_cum[g, s, j] - prev
-                prev = mv_cum[g, s, j]
-            stay = 1.0 - ct - msum[g, s]
-            row[s] += stay if stay > 0.0 else 0.0
+            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
 
 
 @njit(cache=True)

@@ -57,7 +57,7 @@ from . import kernels_common
 from .kernels_common import (ACTIVE, CHURNED, GOLDEN, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN,
                              ZIG_WN, _mix64, _unit, _zig_reject_sm)
 
-COMMON_SHA256 = "c10518caf458b15cffab312f15177b9513d995cadf5472f7dc9488087b585063"
+COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
