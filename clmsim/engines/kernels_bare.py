@@ -38,7 +38,7 @@ from numba import njit
 from . import kernels_common
 from .kernels_common import _mix64
 
-COMMON_SHA256 = "aff7913f6a127ab3358046bfe1613a0d2a0346a2d696a4bda9a2e9feb9f2fa9b"
+COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 

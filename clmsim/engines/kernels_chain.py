@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "aff7913f6a127ab3358046bfe1613a0d2a0346a2d696a4bda9a2e9feb9f2fa9b"
+COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "aeb1bea7677ab2acfc556bf9ad8eb1d906ee4d6a36186c9fc4984e60eaec9950"
+BARE_SHA256 = "a6e3909807cdb03f0dc530b392c1edd19203c66588d20f1cc9141767a9ae034e"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "65a4a41467eba6cd13478b861d1a15975b9231528231eebe2e3fcd8f32d5e213"
+HET_SHA256 = "97ad34a7978650d20ff23569e44f2c0f448d47d611787185c367e89d2a349aa9"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

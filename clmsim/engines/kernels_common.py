@@ -44,15 +44,13 @@ def _rotl(x, k):
 def seed_streams(seeds_row, state):
     """Expand 64-bit seeds (one per stream) with splitmix64 into xoshiro256** states."""
     for k in range(seeds_row.shape[0]):
-        _splitmix_fill(seeds_row[k], state, k)
-
-
-@njit(cache=True, inline="always")
-def _splitmix_fill(z, state, k):
-    """State of stream ``k``: four SplitMix64 outputs from ``z`` (increment, then mix)."""
-    for j in range(4):
-        z = z + GOLDEN
-        state[k, j] = _mix64(z)
+        z = seeds_row[k]
+        for j in range(4):
+            z = z + np.uint64(0x9E3779B97F4A7C15)
+            x = z
+            x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            state[k, j] = x ^ (x >> np.uint64(31))
 
 
 @njit(cache=True)
@@ -60,7 +58,13 @@ def reseed(seeds_row, state, k, key):
     """Restart stream ``k`` at sub-stream ``key`` (e.g. a period or a count group):
     splitmix64 expansion of ``seed ^ (key x odd constant)``. Sub-streams keep common
     random numbers aligned across strategies when populations diverge."""
-    _splitmix_fill(seeds_row[k] ^ (np.uint64(key) * np.uint64(0xD1B54A32D192ED03)), state, k)
+    z = seeds_row[k] ^ (np.uint64(key) * np.uint64(0xD1B54A32D192ED03))
+    for j in range(4):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        x = z
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        state[k, j] = x ^ (x >> np.uint64(31))
 
 
 @njit(cache=True, inline="always")
