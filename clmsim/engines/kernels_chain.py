@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
+COMMON_SHA256 = "770e47d8df384da3f6c6ab15c75c001f7226c13a6a9044cbe3f65f597d932117"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "a6e3909807cdb03f0dc530b392c1edd19203c66588d20f1cc9141767a9ae034e"
+BARE_SHA256 = "83644f4d8be806f253976478a697156a6a51cd85bf7396e073867be4e5c61870"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "97ad34a7978650d20ff23569e44f2c0f448d47d611787185c367e89d2a349aa9"
+HET_SHA256 = "24f64b8c0e4fd36451a891bc185f4be44919e95f297010c60d0229b5f5a2f34a"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

@@ -38,17 +38,17 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors, row_probs,
+    seed_streams, reseed, unowned, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors, row_probs,
     row_tables,
     row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
+COMMON_SHA256 = "770e47d8df384da3f6c6ab15c75c001f7226c13a6a9044cbe3f65f597d932117"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n, ch_dest,
               ch_cum, probs):
     """Effective row probabilities ``probs[type, s, :]`` from the row tables (see ``row_tables``)."""
@@ -57,10 +57,10 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
         g = type_seg[tau]
         for s in range(S):
             ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
-            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
+            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, unowned(probs[tau, s]))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", error_model="numpy")
 def _revenue(state, n, shape, scale, mean):
     """Revenue of ``n`` customers: Gamma(n k, theta) -- the sum of n Gamma(k, theta) -- or ``n`` x mean."""
     if n <= 0:
@@ -70,7 +70,7 @@ def _revenue(state, n, shape, scale, mean):
     return n * mean
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
     """Win-back contacts of policy ``w`` per unit ``u`` (group or pool), stage and churn age:
     ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)``; with a capacity (``room >= 0``) ages are
@@ -104,7 +104,7 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
             room -= want
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
                 wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
@@ -132,7 +132,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                 continue
             w = wb_of_stage[s]
             hi = wb_hi[w] if w >= 0 else 0
-            row = probs[f0, s]
+            row = unowned(probs[f0, s])
             for a in range(A):
                 n = pn[g, s, a]
                 pn[g, s, a] = 0
@@ -168,7 +168,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                             nret[q, w] += 1
                             wret[q, w] += mw
                     if n > 0:
-                        multinomial(state, MOVES, n, row, split)
+                        multinomial(state, MOVES, n, row, unowned(split))
                         for d in range(S):
                             x = split[d]
                             if x == 0:
@@ -188,7 +188,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
     return contacts, won, spend, clv_cash
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
                     type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
                     ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
@@ -222,9 +222,11 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
     Q = 2 * T                                                # cohort class (initial, acquired) x type
+    states = np.empty((R, N_STREAMS, 4), np.uint64)          # random streams of each run (alive over prange)
     for r in prange(R):
-        state = np.empty((N_STREAMS, 4), np.uint64)
-        seed_streams(seeds[r], state)
+        state = unowned(states[r])
+        seed_row = seeds[r]
+        seed_streams(seed_row, state)
         nm = np.zeros((Q, S), np.int64)
         nm2 = np.zeros((Q, S), np.int64)
         wm = np.zeros((Q, S))
@@ -294,7 +296,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
                       ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
-                reseed(seeds[r], state, k, t)
+                reseed(seed_row, state, k, t)
             # win-back contacts per churn age (per pool, or per group), capacity youngest first
             for w in range(W):
                 if pooled:
@@ -311,7 +313,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             for q in range(Q):
                 for s in range(S):
                     ks = kind[s]
-                    row = probs[q % T, s]
+                    row = unowned(probs[q % T, s])
                     if ks == CHURNED:
                         if pooled:
                             continue
@@ -323,7 +325,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                             wt = wh[q, s, a]
                             nh[q, s, a] = 0
                             wh[q, s, a] = 0.0
-                            reseed(seeds[r], state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + a)
+                            reseed(seed_row, state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + a)
                             if w >= 0 and wb_lo[w] <= a < wb_hi[w] and ncont[q, s, a] > 0:
                                 c = ncont[q, s, a]
                                 contacts += c
@@ -337,7 +339,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                 n -= x
                             if n == 0:
                                 continue
-                            multinomial(state, MOVES, n, row, split)
+                            multinomial(state, MOVES, n, row, unowned(split))
                             a2 = a + 1 if a + 1 < A else A - 1
                             for d in range(S):
                                 x = split[d]
@@ -366,9 +368,9 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                 wc[q, s, e] = 0.0
                             if n == 0:
                                 continue
-                            reseed(seeds[r], state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + A + 1 + e)
+                            reseed(seed_row, state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + A + 1 + e)
                             clv_cash -= wt * ret_stage[s]
-                            multinomial(state, MOVES, n, row, split)
+                            multinomial(state, MOVES, n, row, unowned(split))
                             for d in range(S):
                                 x = split[d]
                                 if x == 0:
@@ -391,7 +393,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
             if pooled:
-                pc, pw, ps, pv = _pool_moves(state, seeds[r], t, Q, E, T, kind, probs, seg_first, seg_ntypes,
+                pc, pw, ps, pv = _pool_moves(state, seed_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes,
                                              wb_of_stage, wb_lo, wb_hi, wb_cost, wb_base, wb_decay, pn, pn2,
                                              pcont, nh, wh, nh2, wh2, nret, wret, lost, split)
                 contacts += pc
@@ -404,7 +406,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                 for d in range(S):
                     if kind[d] != ACTIVE:
                         continue
-                    reseed(seeds[r], state, REVENUE, (t * Q + q) * S + d)
+                    reseed(seed_row, state, REVENUE, (t * Q + q) * S + d)
                     to_main = 0
                     w_main = 0.0
                     for e in range(NE):
@@ -473,10 +475,10 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     referred += m
                 if m == 0:
                     continue
-                multinomial(state, ARRIVALS, m, mix, gsplit)
+                multinomial(state, ARRIVALS, m, unowned(mix), unowned(gsplit))
                 for g in range(G):
                     f0, nt = seg_first[g], seg_ntypes[g]
-                    multinomial(state, HETEROGENEITY, gsplit[g], type_w[f0:f0 + nt], tsplit)
+                    multinomial(state, HETEROGENEITY, gsplit[g], unowned(type_w[f0:f0 + nt]), unowned(tsplit))
                     for j in range(nt):
                         nm2[T + f0 + j, entry] += tsplit[j]          # cohort class 1: acquired
                         wm2[T + f0 + j, entry] += tsplit[j] / v[t]

@@ -57,7 +57,7 @@ from . import kernels_common
 from .kernels_common import (ACTIVE, CHURNED, GOLDEN, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN,
                              ZIG_WN, _mix64, _unit, _zig_reject_sm)
 
-COMMON_SHA256 = "0cbcd7fd475238badd9c5144ecaad4841eaca97356af310f80d158f96f5741f9"
+COMMON_SHA256 = "770e47d8df384da3f6c6ab15c75c001f7226c13a6a9044cbe3f65f597d932117"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
