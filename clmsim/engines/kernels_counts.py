@@ -106,7 +106,7 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
 
 @njit(cache=True, error_model="numpy")
 def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
-                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split):
+                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split, left):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
 
     A pool ``pn[g, s, a]`` holds the customers of segment ``g`` churned ``a`` periods ago
@@ -153,20 +153,26 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                         x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
                         won += x
                         n -= x
-                        for _ in range(x):
-                            k = int(uniform(state, MOVES) * ucount)
-                            q = f0
+                        if x > 0:
                             for j in range(2 * nt):
+                                left[j] = nh[f0 + j if j < nt else T + f0 + j - nt, s, a]
+                            for _ in range(x):               # one by one, without replacement
+                                k = int(uniform(state, MOVES) * ucount)
+                                j = 0
+                                while k >= left[j]:
+                                    k -= left[j]
+                                    j += 1
+                                left[j] -= 1
+                                ucount -= 1
+                            for j in range(2 * nt):          # returners leave at their group's mean weight
                                 q = f0 + j if j < nt else T + f0 + j - nt
-                                if k < nh[q, s, a]:
-                                    break
-                                k -= nh[q, s, a]
-                            mw = wh[q, s, a] / nh[q, s, a]
-                            nh[q, s, a] -= 1
-                            wh[q, s, a] -= mw
-                            ucount -= 1
-                            nret[q, w] += 1
-                            wret[q, w] += mw
+                                xr = nh[q, s, a] - left[j]
+                                if xr > 0:
+                                    mw = wh[q, s, a] / nh[q, s, a]
+                                    nh[q, s, a] = left[j]
+                                    wh[q, s, a] -= xr * mw
+                                    nret[q, w] += xr
+                                    wret[q, w] += xr * mw
                     if n > 0:
                         multinomial(state, MOVES, n, row, unowned(split))
                         for d in range(S):
@@ -255,6 +261,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         split = np.zeros(S, np.int64)
         gsplit = np.zeros(G, np.int64)
         tsplit = np.zeros(T, np.int64)
+        left = np.zeros(2 * T, np.int64)                     # a churn pool's composition (_pool_moves)
         gam_shape = np.zeros((G, S))
         gam_scale = np.zeros((G, S))
         for g in range(G):
@@ -395,7 +402,8 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             if pooled:
                 pc, pw, ps, pv = _pool_moves(state, seed_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes,
                                              wb_of_stage, wb_lo, wb_hi, wb_cost, wb_base, wb_decay, pn, pn2,
-                                             pcont, nh, wh, nh2, wh2, nret, wret, lost, split)
+                                             pcont, nh, wh, nh2, wh2, nret, wret, lost, unowned(split),
+                                             unowned(left))
                 contacts += pc
                 won += pw
                 wb_spend += ps
