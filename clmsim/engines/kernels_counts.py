@@ -254,6 +254,8 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         lost = np.zeros(S)
         churn_factor = np.ones(S)
         upgrade_factor = np.ones((S, S))
+        cf_prev = np.ones(S)
+        uf_prev = np.ones((S, S))
         ret_stage = np.zeros(S)
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         probs = np.zeros((T, S, S))
@@ -298,10 +300,18 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             done += total
             ret_total = program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red,
                                         pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
-            row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
-                       ch_cum)
-            type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
-                      ch_dest, ch_cum, probs)
+            same = t > 1                                     # rows change only with the program factors
+            for s in range(S):
+                same = same and churn_factor[s] == cf_prev[s]
+                cf_prev[s] = churn_factor[s]
+                for d in range(S):
+                    same = same and upgrade_factor[s, d] == uf_prev[s, d]
+                    uf_prev[s, d] = upgrade_factor[s, d]
+            if not same:
+                row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
+                           ch_cum)
+                type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
+                          ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
                 reseed(seed_row, state, k, t)
             # win-back contacts per churn age (per pool, or per group), capacity youngest first
