@@ -317,9 +317,9 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             # win-back contacts per churn age (per pool, or per group), capacity youngest first
             for w in range(W):
                 if pooled:
-                    _contacts(state, pn, pcont, wb_of_stage, w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
+                    _contacts(state, unowned(pn), unowned(pcont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
                 else:
-                    _contacts(state, nh, ncont, wb_of_stage, w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
+                    _contacts(state, unowned(nh), unowned(ncont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
@@ -410,10 +410,12 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
             if pooled:
-                pc, pw, ps, pv = _pool_moves(state, seed_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes,
-                                             wb_of_stage, wb_lo, wb_hi, wb_cost, wb_base, wb_decay, pn, pn2,
-                                             pcont, nh, wh, nh2, wh2, nret, wret, lost, unowned(split),
-                                             unowned(left))
+                pc, pw, ps, pv = _pool_moves(state, unowned(seed_row), t, Q, E, T, unowned(kind), unowned(probs),
+                                             unowned(seg_first), unowned(seg_ntypes), unowned(wb_of_stage),
+                                             unowned(wb_lo), unowned(wb_hi), unowned(wb_cost), unowned(wb_base),
+                                             unowned(wb_decay), unowned(pn), unowned(pn2), unowned(pcont),
+                                             unowned(nh), unowned(wh), unowned(nh2), unowned(wh2), unowned(nret),
+                                             unowned(wret), unowned(lost), unowned(split), unowned(left))
                 contacts += pc
                 won += pw
                 wb_spend += ps
@@ -481,7 +483,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             for c in range(C + 1):
                 if c == C and ref_entry < 0:
                     break
-                m = arrivals(state, c, t, ch_expected, ref_rate, n_start)
+                m = arrivals(state, c, t, unowned(ch_expected), unowned(ref_rate), unowned(n_start))
                 if c < C:
                     mix = ch_mix[c]
                     entry = ch_entry[c]
