@@ -262,6 +262,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         n_start = np.zeros(S)
         split = np.zeros(S, np.int64)
         gsplit = np.zeros(G, np.int64)
+        arrived = np.zeros((G, S), np.int64)                 # new customers of the period by segment, stage
         tsplit = np.zeros(T, np.int64)
         left = np.zeros(2 * T, np.int64)                     # a churn pool's composition (_pool_moves)
         gam_shape = np.zeros((G, S))
@@ -497,11 +498,20 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                     continue
                 multinomial(state, ARRIVALS, m, unowned(mix), unowned(gsplit))
                 for g in range(G):
-                    f0, nt = seg_first[g], seg_ntypes[g]
-                    multinomial(state, HETEROGENEITY, gsplit[g], unowned(type_w[f0:f0 + nt]), unowned(tsplit))
+                    arrived[g, entry] += gsplit[g]
+            # one split over the classes per segment and entry stage: sources share the class
+            # probabilities, so the sum of their multinomial splits is one multinomial split
+            for g in range(G):
+                f0, nt = seg_first[g], seg_ntypes[g]
+                for s in range(S):
+                    m = arrived[g, s]
+                    if m == 0:
+                        continue
+                    arrived[g, s] = 0
+                    multinomial(state, HETEROGENEITY, m, unowned(type_w[f0:f0 + nt]), unowned(tsplit))
                     for j in range(nt):
-                        nm2[T + f0 + j, entry] += tsplit[j]          # cohort class 1: acquired
-                        wm2[T + f0 + j, entry] += tsplit[j] / v[t]
+                        nm2[T + f0 + j, s] += tsplit[j]              # cohort class 1: acquired
+                        wm2[T + f0 + j, s] += tsplit[j] / v[t]
             # swap buffers (the old state is all zeros after the moves), record occupancy
             nm, nm2 = nm2, nm
             wm, wm2 = wm2, wm
