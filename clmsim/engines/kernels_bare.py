@@ -38,7 +38,7 @@ from numba import njit
 from . import kernels_common
 from .kernels_common import _mix64
 
-COMMON_SHA256 = "770e47d8df384da3f6c6ab15c75c001f7226c13a6a9044cbe3f65f597d932117"
+COMMON_SHA256 = "232fa7645443a116d98d26a26375b1ee817d45053cf5ae9ce0c5520c28cb568c"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 

@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "770e47d8df384da3f6c6ab15c75c001f7226c13a6a9044cbe3f65f597d932117"
+COMMON_SHA256 = "232fa7645443a116d98d26a26375b1ee817d45053cf5ae9ce0c5520c28cb568c"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "83644f4d8be806f253976478a697156a6a51cd85bf7396e073867be4e5c61870"
+BARE_SHA256 = "7a89447eb8ee8eb23d69d85575271c055d7be7494deb7007cd8d4d1d3a773a81"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "24f64b8c0e4fd36451a891bc185f4be44919e95f297010c60d0229b5f5a2f34a"
+HET_SHA256 = "d3c0469955d4cc308845d2cfb0d0fa7275fea8937316e4c6ff418153e25a0108"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

@@ -88,12 +88,10 @@ def reseed(seeds_row, state, k, key):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def next_u64(state, k):
-    """xoshiro256** (Blackman & Vigna): next 64-bit output of stream ``k``."""
-    s0 = state[k, 0]
-    s1 = state[k, 1]
-    s2 = state[k, 2]
-    s3 = state[k, 3]
+def xoshiro(s0, s1, s2, s3):
+    """One step of xoshiro256** (Blackman & Vigna) on a state held in local variables:
+    ``(output, s0, s1, s2, s3)``. Loops that draw many numbers keep the state in registers
+    this way; through the state array, every store into another array forces a reload."""
     result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
     t = s1 << np.uint64(17)
     s2 ^= s0
@@ -102,6 +100,19 @@ def next_u64(state, k):
     s0 ^= s3
     s2 ^= t
     s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def to_unit(x):
+    """Uniform on [0, 1) from the top 53 bits of a 64-bit output."""
+    return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def next_u64(state, k):
+    """xoshiro256**: next 64-bit output of stream ``k`` (state in ``state[k]``)."""
+    result, s0, s1, s2, s3 = xoshiro(state[k, 0], state[k, 1], state[k, 2], state[k, 3])
     state[k, 0] = s0
     state[k, 1] = s1
     state[k, 2] = s2
@@ -112,7 +123,7 @@ def next_u64(state, k):
 @njit(cache=True, inline="always", error_model="numpy")
 def uniform(state, k):
     """Uniform on [0, 1) with 53 random bits."""
-    return np.float64(np.int64(next_u64(state, k) >> np.uint64(11))) * (1.0 / 9007199254740992.0)
+    return to_unit(next_u64(state, k))
 
 
 def _ziggurat_tables():
@@ -342,8 +353,10 @@ def multinomial(state, k, n, probs, out):
     if n <= 0 or last < 0:
         return
     if n <= 16:
+        s0, s1, s2, s3 = state[k, 0], state[k, 1], state[k, 2], state[k, 3]
         for _ in range(n):
-            u = uniform(state, k)
+            x, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
+            u = to_unit(x)
             c = 0.0
             pick = last
             for j in range(last):
@@ -352,6 +365,10 @@ def multinomial(state, k, n, probs, out):
                     pick = j
                     break
             out[pick] += 1
+        state[k, 0] = s0
+        state[k, 1] = s1
+        state[k, 2] = s2
+        state[k, 3] = s3
         return
     rest = 1.0
     for j in range(last + 1):

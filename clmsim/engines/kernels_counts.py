@@ -38,12 +38,12 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, unowned, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors, row_probs,
+    seed_streams, reseed, unowned, xoshiro, to_unit, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors, row_probs,
     row_tables,
     row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "770e47d8df384da3f6c6ab15c75c001f7226c13a6a9044cbe3f65f597d932117"
+COMMON_SHA256 = "232fa7645443a116d98d26a26375b1ee817d45053cf5ae9ce0c5520c28cb568c"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -156,14 +156,20 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                         if x > 0:
                             for j in range(2 * nt):
                                 left[j] = nh[f0 + j if j < nt else T + f0 + j - nt, s, a]
+                            s0, s1, s2, s3 = state[MOVES, 0], state[MOVES, 1], state[MOVES, 2], state[MOVES, 3]
                             for _ in range(x):               # one by one, without replacement
-                                k = int(uniform(state, MOVES) * ucount)
+                                z, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
+                                k = int(to_unit(z) * ucount)
                                 j = 0
                                 while k >= left[j]:
                                     k -= left[j]
                                     j += 1
                                 left[j] -= 1
                                 ucount -= 1
+                            state[MOVES, 0] = s0
+                            state[MOVES, 1] = s1
+                            state[MOVES, 2] = s2
+                            state[MOVES, 3] = s3
                             for j in range(2 * nt):          # returners leave at their group's mean weight
                                 q = f0 + j if j < nt else T + f0 + j - nt
                                 xr = nh[q, s, a] - left[j]
