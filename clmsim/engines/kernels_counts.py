@@ -106,7 +106,7 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
 
 @njit(cache=True, error_model="numpy")
 def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
-                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split, left):
+                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split, cum):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
 
     A pool ``pn[g, s, a]`` holds the customers of segment ``g`` churned ``a`` periods ago
@@ -154,28 +154,33 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                         won += x
                         n -= x
                         if x > 0:
-                            for j in range(2 * nt):
-                                left[j] = nh[f0 + j if j < nt else T + f0 + j - nt, s, a]
+                            m = 2 * nt
+                            tot = 0
+                            for j in range(m):                # cum[j]: customers in groups 0..j
+                                tot += nh[f0 + j if j < nt else T + f0 + j - nt, s, a]
+                                cum[j] = tot
                             s0, s1, s2, s3 = state[MOVES, 0], state[MOVES, 1], state[MOVES, 2], state[MOVES, 3]
                             for _ in range(x):               # one by one, without replacement
                                 z, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
                                 k = int(to_unit(z) * ucount)
-                                j = 0
-                                while k >= left[j]:
-                                    k -= left[j]
-                                    j += 1
-                                left[j] -= 1
+                                j = 0                          # customer k is in group j: branch-free count
+                                for h in range(m):
+                                    j += 1 if cum[h] <= k else 0
+                                for h in range(m):
+                                    cum[h] -= 1 if h >= j else 0
                                 ucount -= 1
                             state[MOVES, 0] = s0
                             state[MOVES, 1] = s1
                             state[MOVES, 2] = s2
                             state[MOVES, 3] = s3
-                            for j in range(2 * nt):          # returners leave at their group's mean weight
+                            prev = 0
+                            for j in range(m):                # returners leave at their group's mean weight
                                 q = f0 + j if j < nt else T + f0 + j - nt
-                                xr = nh[q, s, a] - left[j]
+                                xr = nh[q, s, a] - (cum[j] - prev)
+                                prev = cum[j]
                                 if xr > 0:
                                     mw = wh[q, s, a] / nh[q, s, a]
-                                    nh[q, s, a] = left[j]
+                                    nh[q, s, a] -= xr
                                     wh[q, s, a] -= xr * mw
                                     nret[q, w] += xr
                                     wret[q, w] += xr * mw
@@ -270,7 +275,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
         gsplit = np.zeros(G, np.int64)
         arrived = np.zeros((G, S), np.int64)                 # new customers of the period by segment, stage
         tsplit = np.zeros(T, np.int64)
-        left = np.zeros(2 * T, np.int64)                     # a churn pool's composition (_pool_moves)
+        cum = np.zeros(2 * T, np.int64)                      # a churn pool's composition (_pool_moves)
         gam_shape = np.zeros((G, S))
         gam_scale = np.zeros((G, S))
         for g in range(G):
@@ -422,7 +427,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                              unowned(wb_lo), unowned(wb_hi), unowned(wb_cost), unowned(wb_base),
                                              unowned(wb_decay), unowned(pn), unowned(pn2), unowned(pcont),
                                              unowned(nh), unowned(wh), unowned(nh2), unowned(wh2), unowned(nret),
-                                             unowned(wret), unowned(lost), unowned(split), unowned(left))
+                                             unowned(wret), unowned(lost), unowned(split), unowned(cum))
                 contacts += pc
                 won += pw
                 wb_spend += ps
