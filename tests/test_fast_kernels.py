@@ -239,3 +239,145 @@ def test_bare_path_codes_agree_with_the_flat_table():
     assert (code[settled] == ((seg * S + stage) * S + j)[settled]).all()
     assert (cd_dest[code[settled]] == dest[settled]).all()
     assert (cd_dest[code[settled]] != S - 1).all()    # the lost stage is never settled
+
+
+@njit
+def _multinomial_draws(n, probs, reps, seed):
+    state = np.empty((kc.N_STREAMS, 4), np.uint64)
+    kc.seed_streams(np.full(kc.N_STREAMS, seed, np.uint64), state)
+    out = np.zeros((reps, probs.shape[0]), np.int64)
+    split = np.zeros(probs.shape[0], np.int64)
+    for i in range(reps):
+        kc.multinomial(state, 0, n, probs, split)
+        out[i] = split
+    return out
+
+
+def _chi_square_p(observed, expected, min_expected=20.0):
+    """p-value of a chi-square goodness-of-fit test after merging cells (in the given order)
+    until every expected count is at least ``min_expected``."""
+    obs_bins, exp_bins, o, e = [], [], 0.0, 0.0
+    for oi, ei in zip(observed, expected):
+        o, e = o + oi, e + ei
+        if e >= min_expected:
+            obs_bins.append(o), exp_bins.append(e)
+            o, e = 0.0, 0.0
+    obs_bins[-1] += o
+    exp_bins[-1] += e
+    chi2 = float(np.sum((np.array(obs_bins) - exp_bins) ** 2 / np.array(exp_bins)))
+    return stats.chi2.sf(chi2, len(obs_bins) - 1)
+
+
+@pytest.mark.parametrize("n", [1, 5, 16])
+def test_multinomial_small_n_matches_multinomial_pmf_chi_square(n):
+    # oracle: scipy.stats.multinomial pmf of every outcome (the categorical path, n <= 16,
+    # with a zero-probability category first, as a stage row has: it must never be drawn)
+    import itertools
+
+    probs = np.array([0.0, 0.83, 0.10, 0.04, 0.0, 0.03])
+    reps = 100_000
+    draws = _multinomial_draws(n, probs, reps, 31)
+    assert draws[:, 0].sum() == 0 and draws[:, 4].sum() == 0 and np.all(draws.sum(axis=1) == n)
+    live = [1, 2, 3, 5]
+    outcomes = [c for c in itertools.product(range(n + 1), repeat=len(live)) if sum(c) == n]
+    law = stats.multinomial(n, probs[live])
+    expected = np.array([law.pmf(c) for c in outcomes]) * reps
+    index = {c: i for i, c in enumerate(outcomes)}
+    observed = np.zeros(len(outcomes))
+    for row in map(tuple, draws[:, live]):
+        observed[index[row]] += 1
+    order = np.argsort(expected)[::-1]
+    assert _chi_square_p(observed[order], expected[order]) > 1e-3
+
+
+def test_multinomial_large_n_matches_multinomial_moments():
+    # oracle: E[X_j] = n p_j, Var[X_j] = n p_j (1 - p_j), Cov[X_i, X_j] = -n p_i p_j (the
+    # conditional-binomial path, n > 16); tolerances 4.5 standard errors of each estimate
+    probs = np.array([0.0, 0.83, 0.10, 0.04, 0.0, 0.03])
+    n, reps = 5_000, 40_000
+    draws = _multinomial_draws(n, probs, reps, 32).astype(float)
+    assert np.all(draws.sum(axis=1) == n)
+    mean = n * probs
+    var = n * probs * (1 - probs)
+    se_mean = np.sqrt(var / reps)
+    assert np.all(np.abs(draws.mean(axis=0) - mean) <= 4.5 * se_mean + 1e-12)
+    # sample variance: se ~ var * sqrt(2 / reps) for near-normal counts
+    live = probs > 0
+    assert np.all(np.abs(draws.var(axis=0, ddof=1)[live] - var[live]) <= 4.5 * var[live] * np.sqrt(2 / reps))
+    cov = np.cov(draws[:, 1], draws[:, 2])[0, 1]
+    true_cov = -n * probs[1] * probs[2]
+    se_cov = np.sqrt((var[1] * var[2] + true_cov ** 2) / reps)
+    assert abs(cov - true_cov) <= 4.5 * se_cov
+
+
+@njit
+def _hypergeometric_draws(good, bad, draws, reps, seed):
+    state = np.empty((kc.N_STREAMS, 4), np.uint64)
+    kc.seed_streams(np.full(kc.N_STREAMS, seed, np.uint64), state)
+    out = np.empty(reps, np.int64)
+    for i in range(reps):
+        out[i] = kc.hypergeometric(state, 0, good, bad, draws)
+    return out
+
+
+@pytest.mark.parametrize("good,bad,draws", [(30, 70, 10), (30, 70, 80), (5, 500, 40), (400, 300, 350)])
+def test_hypergeometric_matches_hypergeometric_pmf_chi_square(good, bad, draws):
+    # oracle: scipy.stats.hypergeom pmf (both branches: draws below and above half the total)
+    reps = 100_000
+    x = _hypergeometric_draws(good, bad, draws, reps, 33)
+    law = stats.hypergeom(good + bad, good, draws)
+    k = np.arange(max(0, draws - bad), min(good, draws) + 1)
+    observed = np.bincount(x - k[0], minlength=k.size).astype(float)
+    assert observed.size == k.size
+    assert _chi_square_p(observed, law.pmf(k) * reps) > 1e-3
+
+
+@njit
+def _streams_agree(seed, n):
+    """Draw ``n`` numbers through the state array and through register-held copies of it."""
+    state = np.empty((kc.N_STREAMS, 4), np.uint64)
+    kc.seed_streams(np.full(kc.N_STREAMS, seed, np.uint64), state)
+    s0, s1, s2, s3 = state[1, 0], state[1, 1], state[1, 2], state[1, 3]
+    for _ in range(n):
+        x, s0, s1, s2, s3 = kc.xoshiro(s0, s1, s2, s3)
+        if x != kc.next_u64(state, 1):
+            return False
+    return s0 == state[1, 0] and s1 == state[1, 1] and s2 == state[1, 2] and s3 == state[1, 3]
+
+
+@njit
+def _categorical_uses_n_numbers(n, seed):
+    """The categorical path of ``multinomial`` consumes exactly ``n`` numbers of its stream."""
+    a = np.empty((kc.N_STREAMS, 4), np.uint64)
+    b = np.empty((kc.N_STREAMS, 4), np.uint64)
+    kc.seed_streams(np.full(kc.N_STREAMS, seed, np.uint64), a)
+    kc.seed_streams(np.full(kc.N_STREAMS, seed, np.uint64), b)
+    split = np.zeros(3, np.int64)
+    kc.multinomial(a, 2, n, np.array([0.5, 0.3, 0.2]), split)
+    for _ in range(n):
+        kc.uniform(b, 2)
+    return kc.uniform(a, 2) == kc.uniform(b, 2)
+
+
+def test_register_held_xoshiro_continues_the_array_stream():
+    assert _streams_agree(41, 1000)
+    assert all(_categorical_uses_n_numbers(n, 42) for n in (1, 7, 16))
+
+
+@njit
+def _through_unowned(a):
+    row = kc.unowned(a[1])               # a view of a row, holding no reference
+    row[2] = 7.0
+    total = 0.0
+    for j in range(row.shape[0]):
+        total += row[j]
+    whole = kc.unowned(a)
+    whole[0, 0] = -1.0
+    return total, row.shape[0], whole.shape
+
+
+def test_unowned_view_reads_and_writes_the_owner():
+    a = np.arange(12.0).reshape(3, 4)
+    total, size, shape = _through_unowned(a)
+    assert a[1, 2] == 7.0 and a[0, 0] == -1.0
+    assert total == 4.0 + 5.0 + 7.0 + 7.0 and size == 4 and shape == (3, 4)
