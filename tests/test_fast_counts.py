@@ -225,3 +225,21 @@ def test_class_count_error_matches_quadrature_oracle_on_one_stage_gamma():
     K, err = classes.nodes_for(m)
     assert err <= classes.TOLERANCE and classes.discretisation_error(m, K) == pytest.approx(err)
     assert K > 8
+
+
+def test_remembered_class_errors_tell_models_apart(monkeypatch):
+    # the class-count error is remembered per model content: models that differ only in a
+    # program's spend (other program factors) or in the heterogeneity law must not share it;
+    # oracle: the same computation with an empty memo
+    from clmsim.engines import classes
+
+    base = FEATURES.replace("segments:", "heterogeneity:\n  churn_multiplier: {dist: gamma, cv: 0.5}\nsegments:")
+    spend = base.replace("spend_per_customer: 12", "spend_per_customer: 40")
+    law = base.replace("gamma, cv: 0.5}", "gamma, cv: 0.9}")
+    assert len({base, spend, law}) == 3
+    models = [model_from_yaml(text) for text in (base, spend, law)]
+    remembered = [classes.discretisation_error(m, 6) for m in models]
+    monkeypatch.setattr(classes, "_MEMO", {})
+    fresh = [classes.discretisation_error(m, 6) for m in models]
+    assert remembered == fresh
+    assert len(set(fresh)) == 3

@@ -23,6 +23,8 @@ the analytic engine's exact values.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from ..model.compiled import CompiledModel, effective_matrix, row_parts
@@ -66,8 +68,40 @@ def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) 
     return out
 
 
+_MEMO: dict = {}
+_MEMO_SIZE = 256
+
+
+def _memo(key, compute):
+    """``compute()`` remembered under ``key`` (a study calls the engine on the same model
+    chunk after chunk; the reference paths take milliseconds each time). Bounded: the
+    oldest entries go first."""
+    if key not in _MEMO:
+        if len(_MEMO) >= _MEMO_SIZE:
+            del _MEMO[next(iter(_MEMO))]
+        _MEMO[key] = compute()
+    return _MEMO[key]
+
+
+def _model_key(model: CompiledModel) -> bytes:
+    """Digest of everything the occupancy paths depend on: rows, churn mask, heterogeneity
+    laws and the program factors of every period."""
+    h = hashlib.sha256()
+    for a in (model.P, model.churn_mask):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr(model.heterogeneity).encode())
+    for cf, uf in _regimes(model):
+        h.update(cf.tobytes())
+        h.update(uf.tobytes())
+    return h.digest()
+
+
 def _references(model: CompiledModel) -> list[tuple[int, object, list, np.ndarray]]:
-    """Per heterogeneous segment: ``(g, het, regimes, reference paths)``."""
+    """Per heterogeneous segment: ``(g, het, regimes, reference paths)`` (remembered per model)."""
+    return _memo(("references", _model_key(model)), lambda: _compute_references(model))
+
+
+def _compute_references(model: CompiledModel) -> list[tuple[int, object, list, np.ndarray]]:
     out = []
     regimes = None
     for g, het in enumerate(model.heterogeneity):
@@ -97,6 +131,12 @@ def _relevant(het, breaks: np.ndarray) -> np.ndarray:
 
 
 def _error(model: CompiledModel, refs, nodes: int) -> float:
+    if not refs:
+        return 0.0
+    return _memo(("error", _model_key(model), nodes), lambda: _compute_error(model, refs, nodes))
+
+
+def _compute_error(model: CompiledModel, refs, nodes: int) -> float:
     worst = 0.0
     for g, het, regimes, ref in refs:
         x, w = mixture_nodes(het, n=nodes)

@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "232fa7645443a116d98d26a26375b1ee817d45053cf5ae9ce0c5520c28cb568c"
+COMMON_SHA256 = "807de8f98c13f563cba51da99e15847c9b6d3dd56d42b8023d499e56c73d83f6"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "7a89447eb8ee8eb23d69d85575271c055d7be7494deb7007cd8d4d1d3a773a81"
+BARE_SHA256 = "76e16df61b511dc2ec24b38aaedb3b9772de4cee74554c4b4a13eae3d7c3f9cc"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "d3c0469955d4cc308845d2cfb0d0fa7275fea8937316e4c6ff418153e25a0108"
+HET_SHA256 = "d9baf96fc66b1e1c4f6f0cfdb06aa88871bf8178fd9d74a6e82868e86e2c04ac"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

@@ -7,6 +7,14 @@ Tsang 2000), Marsaglia-Tsang gamma, exact binomial (BTRS), Poisson, multinomial 
 hypergeometric samplers. No numba ``np.random`` anywhere (its per-thread state
 ignores ``np.random.seed``).
 
+Speed without atomics: numba updates an array's reference count atomically whenever the
+array is passed down a chain of calls, which on the counts kernel's hot path cost a third of
+its time. The hot samplers (``binomial`` with its BTRS step, ``normal``) are therefore inlined
+into their callers, the kernels pass :func:`unowned` views of arrays that outlive the call,
+loops that draw many numbers keep the xoshiro state in local variables (:func:`xoshiro`), and
+the kernels use numpy's error model (no zero-division branches: every division is by a
+positive count or a validated parameter).
+
 Stale caches: numba's ``cache=True`` keys a kernel's cache on its own source file only,
 so a change here would not recompile :mod:`kernels_chain` or :mod:`kernels_counts`.
 Each of them records the SHA-256 of this file (``COMMON_SHA256``) and calls

@@ -24,6 +24,10 @@ that is why the two cohort classes are kept apart (measured on telecom: the sd o
 1.10 +- 0.13); within the acquired class the weights differ by at most ``1/v_H``
 (telecom: 1.00-1.61), and the remaining effect is below what 200 individual runs resolve.
 
+Speed: the per-run scratch arrays and the random-stream states are passed to the samplers
+as ``unowned`` views (see :mod:`clmsim.engines.kernels_common`), so the hot path does no atomic
+reference counting; the row tables are rebuilt only when the program factors change.
+
 Shared samplers live in :mod:`clmsim.engines.kernels_common`; this module records its
 hash so an edit there forces a recompile here (see that module's docstring).
 """
@@ -38,12 +42,11 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, unowned, xoshiro, to_unit, arrivals, uniform, gamma, binomial, multinomial, hypergeometric, program_factors, row_probs,
-    row_tables,
-    row_table_arrays, churn_target,
+    seed_streams, reseed, unowned, xoshiro, to_unit, arrivals, gamma, binomial, multinomial, hypergeometric,
+    program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "232fa7645443a116d98d26a26375b1ee817d45053cf5ae9ce0c5520c28cb568c"
+COMMON_SHA256 = "807de8f98c13f563cba51da99e15847c9b6d3dd56d42b8023d499e56c73d83f6"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -329,9 +332,11 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             # win-back contacts per churn age (per pool, or per group), capacity youngest first
             for w in range(W):
                 if pooled:
-                    _contacts(state, unowned(pn), unowned(pcont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
+                    _contacts(state, unowned(pn), unowned(pcont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w],
+                              wb_cov[w, t - 1], wb_cap[w, t - 1])
                 else:
-                    _contacts(state, unowned(nh), unowned(ncont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w], wb_cov[w, t - 1], wb_cap[w, t - 1])
+                    _contacts(state, unowned(nh), unowned(ncont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w],
+                              wb_cov[w, t - 1], wb_cap[w, t - 1])
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0

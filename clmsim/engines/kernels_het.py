@@ -57,7 +57,7 @@ from . import kernels_common
 from .kernels_common import (ACTIVE, CHURNED, GOLDEN, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN,
                              ZIG_WN, _mix64, _unit, _zig_reject_sm)
 
-COMMON_SHA256 = "232fa7645443a116d98d26a26375b1ee817d45053cf5ae9ce0c5520c28cb568c"
+COMMON_SHA256 = "807de8f98c13f563cba51da99e15847c9b6d3dd56d42b8023d499e56c73d83f6"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
