@@ -38,7 +38,7 @@ from numba import njit
 from . import kernels_common
 from .kernels_common import _mix64
 
-COMMON_SHA256 = "807de8f98c13f563cba51da99e15847c9b6d3dd56d42b8023d499e56c73d83f6"
+COMMON_SHA256 = "d4d4a08c0810b51669a2e64ac2ef4f0bf01f41b25c96ed4aa39f880f24c6e504"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 

@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "807de8f98c13f563cba51da99e15847c9b6d3dd56d42b8023d499e56c73d83f6"
+COMMON_SHA256 = "d4d4a08c0810b51669a2e64ac2ef4f0bf01f41b25c96ed4aa39f880f24c6e504"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "76e16df61b511dc2ec24b38aaedb3b9772de4cee74554c4b4a13eae3d7c3f9cc"
+BARE_SHA256 = "dd1822faef0074da97c54d3c0d44dce971a04cb5f46d16a6c5ee27c3d582fa93"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "d9baf96fc66b1e1c4f6f0cfdb06aa88871bf8178fd9d74a6e82868e86e2c04ac"
+HET_SHA256 = "410c2bfc13157b63ed35c897d69be8ea02c8f027ccecdbb2156c7d246273e4b2"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

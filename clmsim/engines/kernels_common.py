@@ -112,6 +112,21 @@ def xoshiro(s0, s1, s2, s3):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
+def stream_get(state, k):
+    """The xoshiro state of stream ``k`` as four local words (for :func:`xoshiro`)."""
+    return state[k, 0], state[k, 1], state[k, 2], state[k, 3]
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def stream_put(state, k, s0, s1, s2, s3):
+    """Store four local words back as the xoshiro state of stream ``k``."""
+    state[k, 0] = s0
+    state[k, 1] = s1
+    state[k, 2] = s2
+    state[k, 3] = s3
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def to_unit(x):
     """Uniform on [0, 1) from the top 53 bits of a 64-bit output."""
     return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
@@ -120,11 +135,9 @@ def to_unit(x):
 @njit(cache=True, inline="always", error_model="numpy")
 def next_u64(state, k):
     """xoshiro256**: next 64-bit output of stream ``k`` (state in ``state[k]``)."""
-    result, s0, s1, s2, s3 = xoshiro(state[k, 0], state[k, 1], state[k, 2], state[k, 3])
-    state[k, 0] = s0
-    state[k, 1] = s1
-    state[k, 2] = s2
-    state[k, 3] = s3
+    s0, s1, s2, s3 = stream_get(state, k)
+    result, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
+    stream_put(state, k, s0, s1, s2, s3)
     return result
 
 
@@ -361,7 +374,7 @@ def multinomial(state, k, n, probs, out):
     if n <= 0 or last < 0:
         return
     if n <= 16:
-        s0, s1, s2, s3 = state[k, 0], state[k, 1], state[k, 2], state[k, 3]
+        s0, s1, s2, s3 = stream_get(state, k)
         for _ in range(n):
             x, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
             u = to_unit(x)
@@ -373,10 +386,7 @@ def multinomial(state, k, n, probs, out):
                     pick = j
                     break
             out[pick] += 1
-        state[k, 0] = s0
-        state[k, 1] = s1
-        state[k, 2] = s2
-        state[k, 3] = s3
+        stream_put(state, k, s0, s1, s2, s3)
         return
     rest = 1.0
     for j in range(last + 1):

@@ -42,11 +42,11 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, unowned, xoshiro, to_unit, arrivals, gamma, binomial, multinomial, hypergeometric,
-    program_factors, row_probs, row_tables, row_table_arrays, churn_target,
+    seed_streams, reseed, unowned, xoshiro, stream_get, stream_put, to_unit, arrivals, gamma, binomial,
+    multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "807de8f98c13f563cba51da99e15847c9b6d3dd56d42b8023d499e56c73d83f6"
+COMMON_SHA256 = "d4d4a08c0810b51669a2e64ac2ef4f0bf01f41b25c96ed4aa39f880f24c6e504"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
@@ -120,8 +120,9 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
     less those who returned before; ``wh`` their CLV weights). Those who left for a lost
     stage meanwhile are a uniform random subset, independent of type, so sampling from the
     composition gives the returning customers' types the same law as tracking every type.
-    The composition is carried while a later age can still be won back. Returns
-    ``(contacts, won, spend, clv_cash)`` of the period.
+    The composition is carried while a later age can still be won back. ``cum`` is
+    scratch for the pool's cumulative composition (length ``>= 2 x`` a segment's types).
+    Returns ``(contacts, won, spend, clv_cash)`` of the period.
     """
     G, S, A = pn.shape[0], pn.shape[1], pn.shape[2]
     contacts = 0
@@ -162,7 +163,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                             for j in range(m):                # cum[j]: customers in groups 0..j
                                 tot += nh[f0 + j if j < nt else T + f0 + j - nt, s, a]
                                 cum[j] = tot
-                            s0, s1, s2, s3 = state[MOVES, 0], state[MOVES, 1], state[MOVES, 2], state[MOVES, 3]
+                            s0, s1, s2, s3 = stream_get(state, MOVES)
                             for _ in range(x):               # one by one, without replacement
                                 z, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
                                 k = int(to_unit(z) * ucount)
@@ -172,10 +173,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                                 for h in range(m):
                                     cum[h] -= 1 if h >= j else 0
                                 ucount -= 1
-                            state[MOVES, 0] = s0
-                            state[MOVES, 1] = s1
-                            state[MOVES, 2] = s2
-                            state[MOVES, 3] = s3
+                            stream_put(state, MOVES, s0, s1, s2, s3)
                             prev = 0
                             for j in range(m):                # returners leave at their group's mean weight
                                 q = f0 + j if j < nt else T + f0 + j - nt
