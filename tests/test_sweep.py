@@ -164,3 +164,17 @@ seed: 1
     # the runs table agrees with the per-period flows (exact engine)
     runs = res.runs.set_index("experiment")
     assert runs.loc[1, "contacts"] == pytest.approx(contacts[1], rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["serial", "processes", "dask"])
+def test_a_failing_task_raises_its_error_on_every_backend(kind):
+    # the Dask backend fetches results in the background as tasks finish; a task's exception
+    # must still reach the caller (here: an unknown engine name in a module-level function)
+    from clmsim.analysis import runner
+    from clmsim.analysis.backends import make_backend
+    from clmsim.errors import ClmsimError
+
+    with make_backend(kind, workers=2 if kind == "processes" else 1) as backend:
+        assert backend.map(runner.engine_name, ["fast", "des"]) == ["fast", "des"]
+        with pytest.raises(ClmsimError, match="unknown engine 'nope'"):
+            backend.map(runner.engine_module, ["nope"])

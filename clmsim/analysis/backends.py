@@ -142,9 +142,10 @@ class Backend:
                 futs = self._client.map(fn, list(tasks), pure=False)
                 index = {f.key: i for i, f in enumerate(futs)}
                 try:
-                    for f in as_completed(futs):
+                    # results are fetched in the background as tasks finish (no round trip each)
+                    for f, res in as_completed(futs, with_results=True):
                         bar.update(1)
-                        yield index[f.key], f.result()
+                        yield index[f.key], res
                 finally:
                     for f in futs:
                         f.cancel()
