@@ -381,3 +381,16 @@ def test_unowned_view_reads_and_writes_the_owner():
     total, size, shape = _through_unowned(a)
     assert a[1, 2] == 7.0 and a[0, 0] == -1.0
     assert total == 4.0 + 5.0 + 7.0 + 7.0 and size == 4 and shape == (3, 4)
+
+
+@pytest.mark.parametrize("a,b", [(0.001, 0.001), (0.01, 0.03), (0.004, 2.0)])
+def test_beta_with_tiny_shapes_matches_beta_law(a, b):
+    # oracle: scipy.stats.beta cdf at thresholds from 1e-300 to 1 - 1e-9, each share within
+    # 4.5 binomial standard errors. With shapes this small both gamma draws underflow to 0 in
+    # a large share of draws (a quarter at a = b = 0.001); the ratio must then come from their
+    # logarithms, never 0/0. (Not a KS test: mass within 1e-16 of 1 rounds to exactly 1.0.)
+    draws = _draw(4, a, b, N, 17)
+    assert np.all(np.isfinite(draws)) and np.all((draws >= 0.0) & (draws <= 1.0))
+    for q in (1e-300, 1e-100, 1e-10, 0.5, 1 - 1e-9):
+        p = stats.beta(a, b).cdf(q)
+        assert abs(np.mean(draws <= q) - p) <= 4.5 * np.sqrt(p * (1 - p) / N) + 1e-12, q

@@ -47,13 +47,13 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     counter_start, customer_key,
 )
 
-COMMON_SHA256 = "d4d4a08c0810b51669a2e64ac2ef4f0bf01f41b25c96ed4aa39f880f24c6e504"
+COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "dd1822faef0074da97c54d3c0d44dce971a04cb5f46d16a6c5ee27c3d582fa93"
+BARE_SHA256 = "e9fef9caa620badd19c4d3c84c9079ae9497b9127ee76905529f566237840a7f"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "410c2bfc13157b63ed35c897d69be8ea02c8f027ccecdbb2156c7d246273e4b2"
+HET_SHA256 = "a8b94ebfc688ff9b3c8ee4ed337b6f986a8b90dd086a2e864dbe4bcf1ab9ee72"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

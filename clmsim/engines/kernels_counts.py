@@ -46,7 +46,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "d4d4a08c0810b51669a2e64ac2ef4f0bf01f41b25c96ed4aa39f880f24c6e504"
+COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 

@@ -57,7 +57,7 @@ from . import kernels_common
 from .kernels_common import (ACTIVE, CHURNED, GOLDEN, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN,
                              ZIG_WN, _mix64, _unit, _zig_reject_sm)
 
-COMMON_SHA256 = "d4d4a08c0810b51669a2e64ac2ef4f0bf01f41b25c96ed4aa39f880f24c6e504"
+COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 
