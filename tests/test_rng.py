@@ -18,6 +18,18 @@ def test_kernel_seeds_are_keyed_by_run_and_purpose():
     assert not np.array_equal(a, rng.kernel_seeds(43, 50))
 
 
+def test_remembered_kernel_seeds_are_the_seed_sequence_values_and_private_copies():
+    # oracle: numpy's SeedSequence(entropy, spawn_key=(run, purpose)).generate_state(1, uint64)
+    first = rng.kernel_seeds(11, 6, first_run=3)
+    first[:] = 0                                     # a caller's copy: the memory is not shared
+    again = rng.kernel_seeds(11, 6, first_run=3)
+    expected = [[np.random.SeedSequence(11, spawn_key=(3 + i, j)).generate_state(1, np.uint64)[0]
+                 for j in range(len(rng.PURPOSES))] for i in range(6)]
+    assert np.array_equal(again, np.array(expected, np.uint64))
+    big = rng.kernel_seeds(11, rng.REMEMBER_RUNS + 1)  # computed, not remembered
+    assert np.array_equal(big[3:9], again)
+
+
 def test_kernel_seeds_have_no_collisions_at_scale():
     # 64-bit values from distinct spawn keys: 20,000 runs x 5 purposes all distinct
     a = rng.kernel_seeds(7, 20_000)
