@@ -12,7 +12,9 @@ Every backend runs the same module-level task function on the same task data
 order, so the answer is bit-identical for any backend and worker count.
 Workers are asked to use one numba thread each (``NUMBA_NUM_THREADS=1``): the
 parallelism is across chunks, and the engines' results do not depend on the
-thread count. A tqdm progress bar is shown on standard error only when it is a
+thread count. The fast engine's kernels release the GIL (``nogil``), so a Dask
+worker's event loop keeps exchanging tasks and results while a chunk computes
+(measured: 58.6 -> 57.1 s for 100 x 1,000 telecom runs on 2 workers). A tqdm progress bar is shown on standard error only when it is a
 terminal.
 """
 

@@ -122,7 +122,7 @@ def _hist_bin(value, lo, width, nb):
     return 1 + int(x)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
                         het_kind, het_a, het_b,
                         ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,

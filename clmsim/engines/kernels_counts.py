@@ -206,7 +206,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
     return contacts, won, spend, clv_cash
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
 def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
                     type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
                     ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
