@@ -8,7 +8,8 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from clmsim.engines import kernels_bare, kernels_chain, kernels_common as kc, kernels_counts, kernels_het
+from clmsim.engines import kernels_bare, kernels_chain, kernels_counts, kernels_het
+from clmsim.engines import kernels_common as kc, kernels_counter as kcnt
 
 
 @njit
@@ -74,7 +75,7 @@ def _draw_counter_gamma(shape, n, seed):
     gc = 1.0 / np.sqrt(9.0 * gd)
     out = np.empty(n)
     for i in range(n):
-        out[i] = kc._gamma_sm(gd, gc, kc.counter_start(np.uint64(seed), kc.customer_key(i)))
+        out[i] = kcnt._gamma_sm(gd, gc, kcnt.counter_start(np.uint64(seed), kcnt.customer_key(i)))
     return out
 
 
@@ -88,7 +89,7 @@ def test_counter_based_gamma_matches_gamma_law(shape):
 def _draw_counter_uniform(seed, n):
     out = np.empty(n)
     for i in range(n):
-        out[i] = kc.counter_uniform(np.uint64(seed), kc.customer_key(i))
+        out[i] = kcnt.counter_uniform(np.uint64(seed), kcnt.customer_key(i))
     return out
 
 
@@ -96,7 +97,7 @@ def test_counter_uniforms_are_uniform_and_unrelated_across_seeds():
     a = _draw_counter_uniform(np.uint64(1), N)
     assert stats.kstest(a, "uniform").statistic < KS_CRIT
     # seeds differing by a multiple of the SplitMix64 increment must not replay each other
-    b = _draw_counter_uniform(np.uint64((1 + 3 * int(kc.GOLDEN)) % 2**64), N)
+    b = _draw_counter_uniform(np.uint64((1 + 3 * int(kcnt.GOLDEN)) % 2**64), N)
     assert abs(np.corrcoef(a[3:], b[:-3])[0, 1]) < 4.5 / np.sqrt(N)
     assert abs(np.corrcoef(a, b)[0, 1]) < 4.5 / np.sqrt(N)
 
@@ -109,8 +110,12 @@ def test_beta_and_uniform_match_their_laws():
 def test_kernel_modules_record_the_current_common_hash():
     """numba's cache would not notice an edit of kernels_common.py: the kernel modules record
     its hash (editing them forces a recompile) and refuse to import when it is stale."""
-    assert kernels_chain.COMMON_SHA256 == kc.source_sha256()
-    assert kernels_counts.COMMON_SHA256 == kc.source_sha256()
+    for module in (kernels_chain, kernels_counts, kernels_bare, kernels_het, kcnt):
+        assert module.COMMON_SHA256 == kc.source_sha256(), module.__name__
+    for module in (kernels_chain, kernels_bare, kernels_het):       # the counter-based draws
+        assert module.COUNTER_SHA256 == kcnt.source_sha256(), module.__name__
+    with pytest.raises(RuntimeError, match="COUNTER_SHA256"):
+        kcnt.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
     with pytest.raises(RuntimeError, match="COMMON_SHA256"):
         kc.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
 
@@ -172,12 +177,12 @@ def test_draw_pass_gives_the_kernel_draws(shape):
     """The het path's draw pass: the transition uniform is counter_uniform, and a finite first
     attempt reproduces the full revenue-gamma sampler bit for bit (NaN otherwise)."""
     n = 20_000
-    cid = np.array([kc.customer_key(i) for i in range(n)], np.uint64)
-    seed_mv, seed_rev, tg = np.uint64(12345), np.uint64(987654321), np.uint64(7 * int(kc.GOLDEN) % 2**64)
+    cid = np.array([kcnt.customer_key(i) for i in range(n)], np.uint64)
+    seed_mv, seed_rev, tg = np.uint64(12345), np.uint64(987654321), np.uint64(7 * int(kcnt.GOLDEN) % 2**64)
     umv, xg = np.empty(n), np.empty(n)
     kernels_het.draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
     keys = cid + tg
-    assert all(umv[i] == kc.counter_uniform(seed_mv, keys[i]) for i in range(0, n, 97))
+    assert all(umv[i] == kcnt.counter_uniform(seed_mv, keys[i]) for i in range(0, n, 97))
     gd = shape - 1.0 / 3.0
     gc = 1.0 / np.sqrt(9.0 * gd)
     full = _gamma_rev_of(gd, gc, seed_rev, keys)
@@ -227,10 +232,10 @@ def test_bare_path_codes_agree_with_the_flat_table():
     stage = rng.integers(0, S - 1, n).astype(np.int8)
     seg = rng.integers(0, G, n).astype(np.int8)
     cid = rng.integers(0, 2 ** 63, n).astype(np.uint64)
-    seed, tg = np.uint64(123456789), np.uint64(3 * int(kc.GOLDEN) % 2 ** 64)   # period 3
+    seed, tg = np.uint64(123456789), np.uint64(3 * int(kcnt.GOLDEN) % 2 ** 64)   # period 3
     code = np.empty(n, np.int16)
     kernels_bare.bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code)
-    u = np.array([kc.counter_uniform(seed, key) for key in cid + tg])     # array sum wraps silently
+    u = np.array([kcnt.counter_uniform(seed, key) for key in cid + tg])     # array sum wraps silently
     j = (u[:, None] >= fl_cum[seg, stage, :S - 1]).sum(axis=1)
     dest = fl_dest[seg, stage, j]
     settled = cd_fast[code]

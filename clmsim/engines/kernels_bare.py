@@ -35,12 +35,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common
-from .kernels_common import _mix64
+from . import kernels_common, kernels_counter
+from .kernels_counter import _mix64
 
-COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
+COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
+COUNTER_SHA256 = "9e935663094d57ec810e78b1cde186ba0767f0aa045799e1f43881062580b162"
+"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
+kernels_counter.check_dependency(__name__, COUNTER_SHA256)
 
 
 BUCKET_BITS = 10
@@ -130,7 +133,7 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
         Customer stage (int8), segment (int8, read only when ``G > 1``) and key (uint64).
     seed, tg : uint64
         The run's transition seed and ``t G`` of period ``t``: customer ``i``'s draw is
-        ``mix(seed XOR (cid[i] + tg))``, the value :func:`kernels_common.counter_uniform`
+        ``mix(seed XOR (cid[i] + tg))``, the value :func:`kernels_counter.counter_uniform`
         turns into the general path's uniform.
     S, G : int
         Stages and segments.

@@ -36,24 +36,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import kernels_bare, kernels_common, kernels_het
+from . import kernels_bare, kernels_common, kernels_counter, kernels_het
 from .kernels_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .kernels_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
 from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
-    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, GOLDEN, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
-    multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row, counter_uniform,
-    counter_start, customer_key,
+    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
+    multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row,
 )
+from .kernels_counter import GOLDEN, counter_start, counter_uniform, customer_key
 
-COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
+COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-BARE_SHA256 = "e9fef9caa620badd19c4d3c84c9079ae9497b9127ee76905529f566237840a7f"
+COUNTER_SHA256 = "9e935663094d57ec810e78b1cde186ba0767f0aa045799e1f43881062580b162"
+"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
+kernels_counter.check_dependency(__name__, COUNTER_SHA256)
+BARE_SHA256 = "af6323d19cf00e6c64da89395abf607c8f89bf520de475d77d9df852c92d55fc"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "a8b94ebfc688ff9b3c8ee4ed337b6f986a8b90dd086a2e864dbe4bcf1ab9ee72"
+HET_SHA256 = "933affc7b479e953e6a022e1e978ccdb5cfba9ab8443cbe7a853122971822a45"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

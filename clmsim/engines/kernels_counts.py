@@ -46,7 +46,7 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
+COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
 

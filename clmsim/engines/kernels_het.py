@@ -53,16 +53,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common
-from .kernels_common import (ACTIVE, CHURNED, GOLDEN, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN,
-                             ZIG_WN, _mix64, _unit, _zig_reject_sm)
+from . import kernels_common, kernels_counter
+from .kernels_common import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN
+from .kernels_counter import GOLDEN, _mix64, _unit, _zig_reject_sm
 
-COMMON_SHA256 = "806682aad135930eed13f0e522221417d959bc46ceeb808142dee127cfbc59b0"
+COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
+COUNTER_SHA256 = "9e935663094d57ec810e78b1cde186ba0767f0aa045799e1f43881062580b162"
+"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
+kernels_counter.check_dependency(__name__, COUNTER_SHA256)
 
 REV_OFFSET = np.uint64(0x632BE59BD9B4E019)
-"""Key offset of the revenue counter block (:func:`kernels_common.counter_start`)."""
+"""Key offset of the revenue counter block (:func:`kernels_counter.counter_start`)."""
 
 # columns of the per-(segment, stage) table of het_tables
 T_CF, T_CTOT, T_ROOM, T_MVLAST, T_RET, T_GD, T_GC, T_SCALE, T_MARGIN, T_COST, T_FIXED = range(11)
@@ -79,9 +82,9 @@ def _gamma_rev(gd, gc, z):
     ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of a SplitMix64
     output and the acceptance uniform ``(low 32 bits + 1/2) 2^-32`` from the same output
     (independent bits of the mixer). The first output is ``z`` itself (already a mixed
-    value, :func:`kernels_common.counter_start`), so an accepted first attempt costs no
+    value, :func:`kernels_counter.counter_start`), so an accepted first attempt costs no
     further mix; later attempts continue the SplitMix64 sequence ``z += G`` as
-    :func:`kernels_common._gamma_sm` does."""
+    :func:`kernels_counter._gamma_sm` does."""
     bits = z
     first = True
     while True:
@@ -127,7 +130,7 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     n : int
         Live customers (the first ``n`` entries of the arrays).
     cid : ndarray of uint64
-        Customer keys (:func:`kernels_common.customer_key`).
+        Customer keys (:func:`kernels_counter.customer_key`).
     seed_mv, seed_rev : uint64
         The run's transition and revenue seeds.
     tg : uint64
