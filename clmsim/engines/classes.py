@@ -68,46 +68,50 @@ def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) 
     return out
 
 
-_MEMO: dict = {}
+class _References(list):
+    """Per heterogeneous segment ``(g, het, regimes, reference paths)``, with the class
+    errors already computed against them (``errors[nodes]``)."""
+
+    def __init__(self, items):
+        super().__init__(items)
+        self.errors: dict[int, float] = {}
+
+
+_MEMO: dict[bytes, _References] = {}
 _MEMO_SIZE = 256
 
 
-def _memo(key, compute):
-    """``compute()`` remembered under ``key`` (a study calls the engine on the same model
-    chunk after chunk; the reference paths take milliseconds each time). Bounded: the
-    oldest entries go first."""
-    if key not in _MEMO:
-        if len(_MEMO) >= _MEMO_SIZE:
-            del _MEMO[next(iter(_MEMO))]
-        _MEMO[key] = compute()
-    return _MEMO[key]
-
-
-def _model_key(model: CompiledModel) -> bytes:
+def _model_key(model: CompiledModel, regimes) -> bytes:
     """Digest of everything the occupancy paths depend on: rows, churn mask, heterogeneity
     laws and the program factors of every period."""
     h = hashlib.sha256()
     for a in (model.P, model.churn_mask):
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr(model.heterogeneity).encode())
-    for cf, uf in _regimes(model):
+    for cf, uf in regimes:
         h.update(cf.tobytes())
         h.update(uf.tobytes())
     return h.digest()
 
 
-def _references(model: CompiledModel) -> list[tuple[int, object, list, np.ndarray]]:
-    """Per heterogeneous segment: ``(g, het, regimes, reference paths)`` (remembered per model)."""
-    return _memo(("references", _model_key(model)), lambda: _compute_references(model))
+def _references(model: CompiledModel) -> _References:
+    """Reference paths of ``model`` (:class:`_References`), remembered per model content: a
+    study calls the engine on the same model chunk after chunk, and the paths take
+    milliseconds each time. Bounded: the oldest entries go first."""
+    regimes = _regimes(model)
+    key = _model_key(model, regimes)
+    if key not in _MEMO:
+        if len(_MEMO) >= _MEMO_SIZE:
+            del _MEMO[next(iter(_MEMO))]
+        _MEMO[key] = _References(_compute_references(model, regimes))
+    return _MEMO[key]
 
 
-def _compute_references(model: CompiledModel) -> list[tuple[int, object, list, np.ndarray]]:
+def _compute_references(model: CompiledModel, regimes) -> list[tuple[int, object, list, np.ndarray]]:
     out = []
-    regimes = None
     for g, het in enumerate(model.heterogeneity):
         if het.kind == "none":
             continue
-        regimes = regimes if regimes is not None else _regimes(model)
         parts = []
         for cf, uf in {(cf.tobytes(), uf.tobytes()): (cf, uf) for cf, uf in regimes}.values():
             _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
@@ -130,10 +134,11 @@ def _relevant(het, breaks: np.ndarray) -> np.ndarray:
     return breaks[law.sf(breaks) > 1e-16]
 
 
-def _error(model: CompiledModel, refs, nodes: int) -> float:
-    if not refs:
-        return 0.0
-    return _memo(("error", _model_key(model), nodes), lambda: _compute_error(model, refs, nodes))
+def _error(model: CompiledModel, refs: _References, nodes: int) -> float:
+    """Worst gap of the ``nodes``-class paths to the references (remembered with them)."""
+    if nodes not in refs.errors:
+        refs.errors[nodes] = _compute_error(model, refs, nodes)
+    return refs.errors[nodes]
 
 
 def _compute_error(model: CompiledModel, refs, nodes: int) -> float:

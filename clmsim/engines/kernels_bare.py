@@ -41,7 +41,7 @@ from .kernels_counter import _mix64
 COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "9e935663094d57ec810e78b1cde186ba0767f0aa045799e1f43881062580b162"
+COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
 """SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
 kernels_counter.check_dependency(__name__, COUNTER_SHA256)
 

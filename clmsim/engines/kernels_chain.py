@@ -50,13 +50,13 @@ from .kernels_counter import GOLDEN, counter_start, counter_uniform, customer_ke
 COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "9e935663094d57ec810e78b1cde186ba0767f0aa045799e1f43881062580b162"
+COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
 """SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
 kernels_counter.check_dependency(__name__, COUNTER_SHA256)
-BARE_SHA256 = "af6323d19cf00e6c64da89395abf607c8f89bf520de475d77d9df852c92d55fc"
+BARE_SHA256 = "f6f27a69202827b158ab12310f5e00d9a6780860e822a31892437d703bea3da6"
 """SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
 kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "933affc7b479e953e6a022e1e978ccdb5cfba9ab8443cbe7a853122971822a45"
+HET_SHA256 = "33ae3a662305b385d0bdc0d4042362cc518a954db778800460cc14bdf67471a6"
 """SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
 kernels_het.check_dependency(__name__, HET_SHA256)
 

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from . import kernels_common
-from .kernels_common import ZIG_FN, ZIG_KN, ZIG_WN
+from .kernels_common import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
 COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against."""
@@ -35,11 +35,6 @@ def _mix64(z):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _unit(x):
-    return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True, inline="always", error_model="numpy")
 def customer_key(c):
     """64-bit key of customer ``c`` (numbered in arrival order): ``mix(c G)`` with the
     SplitMix64 mixer ``mix`` and increment ``G``; computed once, at arrival."""
@@ -53,7 +48,7 @@ def counter_uniform(seed, key):
     rest of the population does (common random numbers). The key is mixed before it meets
     the seed, so two runs whose seeds differ by a multiple of ``G`` do not replay each other
     (as they would with a plain Weyl offset ``seed + key G``)."""
-    return _unit(_mix64(seed ^ key))
+    return to_unit(_mix64(seed ^ key))
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -70,15 +65,15 @@ def _zig_reject_sm(z, hz, iz):
     if iz == 0:
         while True:
             z += GOLDEN
-            x = -np.log(1.0 - _unit(_mix64(z))) * 0.2904764
+            x = -np.log(1.0 - to_unit(_mix64(z))) * 0.2904764
             z += GOLDEN
-            y = -np.log(1.0 - _unit(_mix64(z)))
+            y = -np.log(1.0 - to_unit(_mix64(z)))
             if y + y >= x * x:
                 break
         return (3.442620 + x if hz > 0 else -3.442620 - x), z
     x = hz * ZIG_WN[iz]
     z += GOLDEN
-    if ZIG_FN[iz] + _unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+    if ZIG_FN[iz] + to_unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
         return x, z
     while True:
         z += GOLDEN
@@ -91,7 +86,7 @@ def _zig_reject_sm(z, hz, iz):
             return _zig_reject_sm(z, hz, iz)
         x = hz * ZIG_WN[iz]
         z += GOLDEN
-        if ZIG_FN[iz] + _unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
+        if ZIG_FN[iz] + to_unit(_mix64(z)) * (ZIG_FN[iz - 1] - ZIG_FN[iz]) < np.exp(-0.5 * x * x):
             return x, z
 
 
@@ -113,7 +108,7 @@ def _gamma_sm(gd, gc, z):
             continue
         gv = gv * gv * gv
         z += GOLDEN
-        u = _unit(_mix64(z))
+        u = to_unit(_mix64(z))
         x2 = x * x
         if u < 1.0 - 0.0331 * x2 * x2:
             break

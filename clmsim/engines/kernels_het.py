@@ -54,13 +54,13 @@ import numpy as np
 from numba import njit
 
 from . import kernels_common, kernels_counter
-from .kernels_common import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN
-from .kernels_counter import GOLDEN, _mix64, _unit, _zig_reject_sm
+from .kernels_common import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
+from .kernels_counter import GOLDEN, _mix64, _zig_reject_sm
 
 COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
 """SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
 kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "9e935663094d57ec810e78b1cde186ba0767f0aa045799e1f43881062580b162"
+COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
 """SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
 kernels_counter.check_dependency(__name__, COUNTER_SHA256)
 
@@ -101,7 +101,7 @@ def _gamma_rev(gd, gc, z):
         else:
             x, z = _zig_reject_sm(z, hz, iz)
             z += GOLDEN
-            u = _unit(_mix64(z))
+            u = to_unit(_mix64(z))
         gv = 1.0 + gc * x
         if gv <= 0.0:
             continue
@@ -145,7 +145,7 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     """
     for i in range(n):
         key = cid[i] + tg
-        umv[i] = _unit(_mix64(seed_mv ^ key))
+        umv[i] = to_unit(_mix64(seed_mv ^ key))
         bits = _mix64(seed_rev ^ (key + REV_OFFSET))
         hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
         iz = hz & 127
