@@ -73,7 +73,7 @@ class DemoPlan:
         Engine of the sweep and sensitivity steps (``"analytic"``; ``"fast"`` forces Monte Carlo).
     het_nodes : int
         Gauss classes per segment when counts mode discretises continuous heterogeneity
-        (0: the automatic count, :mod:`clmsim.engines.classes`).
+        (0: the automatic count, :mod:`clmsim.engines.fast.het_classes`).
     cohort : int
         Cohort size for the survival curve.
     analytic : bool

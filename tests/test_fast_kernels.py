@@ -8,8 +8,9 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from clmsim.engines import kernels_bare, kernels_chain, kernels_counts, kernels_het
-from clmsim.engines import kernels_common as kc, kernels_counter as kcnt
+from clmsim.engines.fast.kernels import counts as kernels_counts, individual as kernels_chain
+from clmsim.engines.fast.kernels import individual_bare as kernels_bare, individual_het as kernels_het
+from clmsim.engines.fast.kernels import counter_rng as kcnt, samplers as kc
 
 
 @njit
@@ -115,9 +116,9 @@ def test_kernel_modules_record_the_current_common_hash():
     for module in (kernels_chain, kernels_bare, kernels_het):       # the counter-based draws
         assert module.COUNTER_SHA256 == kcnt.source_sha256(), module.__name__
     with pytest.raises(RuntimeError, match="COUNTER_SHA256"):
-        kcnt.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
+        kcnt.check_dependency("clmsim.engines.fast.kernels.individual", "0" * 64)
     with pytest.raises(RuntimeError, match="COMMON_SHA256"):
-        kc.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
+        kc.check_dependency("clmsim.engines.fast.kernels.individual", "0" * 64)
 
 
 @pytest.mark.parametrize("n,p", [(40, 0.8), (100, 0.3), (1000, 0.02), (5000, 0.4), (10_000_000, 0.013),
@@ -161,7 +162,7 @@ def test_chain_kernel_records_the_current_het_hash():
     assert kernels_chain.HET_SHA256 == kernels_het.source_sha256()
     assert kernels_het.COMMON_SHA256 == kc.source_sha256()
     with pytest.raises(RuntimeError, match="HET_SHA256"):
-        kernels_het.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
+        kernels_het.check_dependency("clmsim.engines.fast.kernels.individual", "0" * 64)
 
 
 @njit
@@ -196,7 +197,7 @@ def test_chain_kernel_records_the_current_bare_hash():
     """Same stale-cache guard for kernels_bare.py, whose jitted helpers kernels_chain calls."""
     assert kernels_chain.BARE_SHA256 == kernels_bare.source_sha256()
     with pytest.raises(RuntimeError, match="BARE_SHA256"):
-        kernels_bare.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
+        kernels_bare.check_dependency("clmsim.engines.fast.kernels.individual", "0" * 64)
 
 
 def test_bare_path_codes_agree_with_the_flat_table():

@@ -1,8 +1,8 @@
 """The analytic engine: exact expectations of the lifecycle model.
 
 The model is a Markov reward process on the expanded states of
-:mod:`clmsim.engines.expand` (stage x periods since churn x concession left),
-mixed over the heterogeneity draw by quadrature (:mod:`clmsim.engines.quadrature`).
+:mod:`clmsim.engines.analytic.state_space` (stage x periods since churn x concession left),
+mixed over the heterogeneity draw by quadrature (:mod:`clmsim.engines.het_quadrature`).
 Every quantity is linear in the occupancy, so expectations are exact:
 
 * **population** (forward): ``x_t = x_{t-1} M_t + a_t``, ``x_0`` the initial
@@ -35,11 +35,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..errors import ClmsimError
-from ..model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
-from ..results import PERIOD_ITEMS, RUN_COLUMNS, Results
+from ...errors import ClmsimError
+from ...model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
+from ...results import PERIOD_ITEMS, RUN_COLUMNS, Results
+from ..het_quadrature import DEFAULT_NODES
 from .chains import Chains, build_chains
-from .quadrature import DEFAULT_NODES
 from .steady import future_value, long_run_mix
 
 OPTIONS = {"nodes": "quadrature nodes per piece of a heterogeneity draw's support "
@@ -346,7 +346,7 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
     -------
     dict
         ``runs`` (one row dict), ``periods`` (DataFrame), ``clv`` (DataFrame),
-        ``chains`` (:class:`~clmsim.engines.chains.Chains`), ``customer_periods``.
+        ``chains`` (:class:`~clmsim.engines.analytic.chains.Chains`), ``customer_periods``.
     """
     nodes = nodes_for(model, nodes)
     ch = build_chains(model, nodes)

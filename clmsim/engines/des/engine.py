@@ -10,11 +10,11 @@ whose clock is in **days** (``D = days_per_period``; period ``t`` covers days
 * :class:`Lifecycle` is the one process of the period grid. At day ``(t-1) D``
   it charges program spend, makes the period's win-back contacts (policies
   without a team), moves every customer at once (vectorised over NumPy arrays,
-  :class:`~clmsim.engines.des_population.Population`) and hands operational
+  :class:`~clmsim.engines.des.population.Population`) and hands operational
   work to the teams; at day ``t D`` active customers earn and acquisitions join.
 * With an ``operations`` block, agent pools, budget calendars and response
   delays run as simpy processes between the boundaries
-  (:mod:`clmsim.engines.des_ops`). Without one the des engine is another Monte
+  (:mod:`clmsim.engines.des.operations`). Without one the des engine is another Monte
   Carlo of the same model, run by a different code path (an oracle for the fast
   engine and vice versa).
 
@@ -45,12 +45,12 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from .. import rng as _rng
-from ..errors import ClmsimError
-from ..model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
-from ..results import PERIOD_ITEMS, Results
-from .des_ops import Operations
-from .des_population import MoveTables, Population
+from ... import rng as _rng
+from ...errors import ClmsimError
+from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
+from ...results import PERIOD_ITEMS, Results
+from .operations import Operations
+from .population import MoveTables, Population
 
 __all__ = ["simulate", "simulate_run", "RunRecord", "OPTIONS"]
 

@@ -3,11 +3,11 @@
 ``simulate(models, runs=..., seed=...)`` validates the request, chooses the mode,
 spawns the per-run seeds (:mod:`clmsim.rng`: run ``r`` uses the same streams for
 every strategy -- common random numbers), allocates the outputs and calls a
-kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode, with its bare path
-in :mod:`clmsim.engines.kernels_bare` and its heterogeneous path in
-:mod:`clmsim.engines.kernels_het`; :mod:`clmsim.engines.kernels_counts` for ``counts``
-mode, with the Gauss classes of :mod:`clmsim.engines.classes`; shared samplers in
-:mod:`clmsim.engines.kernels_common`), then summarises the runs into a
+kernel (:mod:`clmsim.engines.fast.kernels.individual` for ``individual`` mode, with its bare path
+in :mod:`clmsim.engines.fast.kernels.individual_bare` and its heterogeneous path in
+:mod:`clmsim.engines.fast.kernels.individual_het`; :mod:`clmsim.engines.fast.kernels.counts` for ``counts``
+mode, with the Gauss classes of :mod:`clmsim.engines.fast.het_classes`; shared samplers in
+:mod:`clmsim.engines.fast.kernels.samplers`), then summarises the runs into a
 :class:`clmsim.results.Results`.
 
 Modes
@@ -21,8 +21,8 @@ Modes
     cohorts for ``clv_acquired``) evolve by binomial/multinomial draws; revenue of
     ``n`` customers is one Gamma(n k, theta) draw. Exact in distribution for
     homogeneous segments (``clv_acquired``: exact mean, spread matched, see
-    :mod:`clmsim.engines.kernels_counts`); cost independent of the population.
-    Continuous heterogeneity is discretised (:mod:`clmsim.engines.classes`): each
+    :mod:`clmsim.engines.fast.kernels.counts`); cost independent of the population.
+    Continuous heterogeneity is discretised (:mod:`clmsim.engines.fast.het_classes`): each
     segment becomes ``het_nodes=K`` classes at the nodes of the ``K``-point Gauss rule
     of the multiplier (or churn probability) law, weighted by the rule's weights -- an
     approximation that matches ``2K - 1`` moments. By default ``K`` is the smallest
@@ -47,11 +47,11 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import rng
-from ..errors import ClmsimError
-from ..model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
-from ..results import PERIOD_ITEMS, Results
-from . import classes
+from ... import rng
+from ...errors import ClmsimError
+from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
+from ...results import PERIOD_ITEMS, Results
+from . import het_classes as classes
 
 MODES = ("auto", "individual", "counts")
 FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "acquired", "referred",
@@ -60,7 +60,7 @@ FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "ac
 OPTIONS = {"hist_bins": 200, "het_nodes": 0, "first_run": 0}
 """Engine options with their defaults: ``hist_bins`` fixed bins of the CLV histogram;
 ``het_nodes`` Gauss classes per segment when counts mode discretises continuous heterogeneity
-(0: the smallest count meeting :data:`clmsim.engines.classes.TOLERANCE`);
+(0: the smallest count meeting :data:`clmsim.engines.fast.het_classes.TOLERANCE`);
 ``first_run`` index of the first run simulated (a call with ``runs=n, first_run=r0`` returns
 exactly rows ``r0..r0+n-1`` of one call with ``runs=r0+n``: chunks and resumed sweeps)."""
 HET_CODES = classes.HET_CODES
@@ -191,7 +191,7 @@ def continuous_heterogeneity(models: Sequence[CompiledModel]) -> list[str]:
 def approximation(models: Sequence[CompiledModel], mode: str = "auto", het_nodes: int = 0) -> dict:
     """What counts mode approximates for these models: ``{}`` when exact, else
     ``het_nodes`` (classes per heterogeneous segment), ``het_error`` (worst error of the
-    expected occupancy paths, :mod:`clmsim.engines.classes`) and a sentence ``approximation``."""
+    expected occupancy paths, :mod:`clmsim.engines.fast.het_classes`) and a sentence ``approximation``."""
     continuous = continuous_heterogeneity(models)
     if choose_mode(models, mode) != "counts" or not continuous:
         return {}
@@ -259,7 +259,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     work = 0
     approx = approximation(models, chosen, opts["het_nodes"])
     nodes = approx.get("het_nodes", 1)
-    from . import kernels_chain
+    from .kernels import individual as kernels_chain
     with kernels_chain.thread_count(threads):
         for model in models:
             if chosen == "individual":
@@ -280,7 +280,7 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
 
 
 def _run_individual(model: CompiledModel, seeds: np.ndarray, bins: int) -> dict:
-    from .kernels_chain import N_FLOWS, simulate_individual
+    from .kernels.individual import N_FLOWS, simulate_individual
     a = pack(model)
     R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
     lo, width = clv_bins(model, bins)
@@ -317,7 +317,7 @@ def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.
 
 def pooled_churn(model: CompiledModel) -> bool:
     """Whether counts mode may keep churned customers in pools by segment, stage and age
-    (:func:`clmsim.engines.kernels_counts._pool_moves`): every churned stage's row leads only
+    (:func:`clmsim.engines.fast.kernels.counts._pool_moves`): every churned stage's row leads only
     to itself or to lost stages, so a churned customer's type matters only if won back."""
     kind = np.asarray(model.stage_kind)
     S = model.n_stages
@@ -329,7 +329,7 @@ def pooled_churn(model: CompiledModel) -> bool:
 
 
 def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int) -> dict:
-    from .kernels_counts import N_FLOWS, simulate_counts
+    from .kernels.counts import N_FLOWS, simulate_counts
     a = pack(model)
     R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
     type_seg, type_het, type_val, type_w, seg_first, seg_ntypes = classes.het_classes(model, nodes)

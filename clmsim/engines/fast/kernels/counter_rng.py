@@ -5,9 +5,9 @@ numbers in every strategy whatever the rest of the population does (common rando
 numbers), and a draw needs no stream state. Also the ziggurat normal and the
 Marsaglia-Tsang gamma on such a counter (revenue noise).
 
-Stale caches: this module records the SHA-256 of :mod:`kernels_common` (its ziggurat
+Stale caches: this module records the SHA-256 of :mod:`samplers` (its ziggurat
 tables), and the kernel modules that use it record this file's (``COUNTER_SHA256``;
-see :func:`check_dependency` and the docstring of :mod:`kernels_common`).
+see :func:`check_dependency` and the docstring of :mod:`samplers`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common
-from .kernels_common import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
+from . import samplers
+from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
+COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+"""SHA-256 of samplers.py this module was compiled against."""
+samplers.check_dependency(__name__, COMMON_SHA256)
 
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -120,9 +120,9 @@ def _gamma_sm(gd, gc, z):
 
 def source_sha256() -> str:
     """SHA-256 of this module's source file."""
-    return kernels_common.file_sha256(__file__)
+    return samplers.file_sha256(__file__)
 
 
 def check_dependency(module: str, recorded: str) -> None:
     """Raise if this file changed since ``module`` recorded its hash (``COUNTER_SHA256``)."""
-    kernels_common.check_file(__file__, "COUNTER_SHA256", module, recorded)
+    samplers.check_file(__file__, "COUNTER_SHA256", module, recorded)

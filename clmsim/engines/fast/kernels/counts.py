@@ -25,10 +25,10 @@ that is why the two cohort classes are kept apart (measured on telecom: the sd o
 (telecom: 1.00-1.61), and the remaining effect is below what 200 individual runs resolve.
 
 Speed: the per-run scratch arrays and the random-stream states are passed to the samplers
-as ``unowned`` views (see :mod:`clmsim.engines.kernels_common`), so the hot path does no atomic
+as ``unowned`` views (see :mod:`clmsim.engines.fast.kernels.samplers`), so the hot path does no atomic
 reference counting; the row tables are rebuilt only when the program factors change.
 
-Shared samplers live in :mod:`clmsim.engines.kernels_common`; this module records its
+Shared samplers live in :mod:`clmsim.engines.fast.kernels.samplers`; this module records its
 hash so an edit there forces a recompile here (see that module's docstring).
 """
 
@@ -37,8 +37,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import kernels_common
-from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
+from . import samplers
+from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     N_FLOWS,
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
@@ -46,9 +46,9 @@ from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrappe
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
+COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
+samplers.check_dependency(__name__, COMMON_SHA256)
 
 
 @njit(cache=True, error_model="numpy")

@@ -1,6 +1,6 @@
 """Numba kernel of the fast engine's individual mode (every customer simulated).
 
-Random numbers (see :mod:`clmsim.engines.kernels_common`): per run, ``len(PURPOSES)``
+Random numbers (see :mod:`clmsim.engines.fast.kernels.samplers`): per run, ``len(PURPOSES)``
 streams seeded inside the kernel from 64-bit values; a customer's transition, win-back
 and revenue draws are counter-based, keyed by (customer, period), so a run's draws depend
 on (seed, run, purpose, customer, period) only -- never on the thread that runs it, nor
@@ -10,7 +10,7 @@ region, so results are bit-identical for any thread count.
 
 Timing and economics follow :mod:`clmsim.model.compiled` (see ``simulate_individual``).
 
-Bare path (:mod:`clmsim.engines.kernels_bare`): when no segment has heterogeneity, each
+Bare path (:mod:`clmsim.engines.fast.kernels.individual_bare`): when no segment has heterogeneity, each
 period first maps every customer's transition draw to a *code* through a per-(segment,
 stage) bucket table (one tight loop, no comparisons); in the customer loop a customer whose
 code is settled -- source outside churned and lost stages, no concession running,
@@ -19,7 +19,7 @@ counted, the fixed revenue being added per (segment, stage) after the loop like 
 path's. Every other customer (a draw near a cumulative probability included) runs the
 general path in the same order, so the results are bit-identical with or without it.
 
-Het path (:mod:`clmsim.engines.kernels_het`): in every other period (heterogeneity or
+Het path (:mod:`clmsim.engines.fast.kernels.individual_het`): in every other period (heterogeneity or
 revenue noise, e.g. telecom) three passes run before the customer loop -- the draws of
 every customer in one vectorised loop (transition uniform, first revenue-gamma attempt),
 flat per-(segment, stage) tables, and the fast path for every customer in a lean loop
@@ -36,29 +36,29 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from . import kernels_bare, kernels_common, kernels_counter, kernels_het
-from .kernels_bare import BUCKET_BITS, bucket_codes, bucket_tables
-from .kernels_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
-from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
+from . import individual_bare, samplers, counter_rng, individual_het
+from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
+from .individual_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
+from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
     F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
     multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row,
 )
-from .kernels_counter import GOLDEN, counter_start, counter_uniform, customer_key
+from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
-"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
-kernels_counter.check_dependency(__name__, COUNTER_SHA256)
-BARE_SHA256 = "f6f27a69202827b158ab12310f5e00d9a6780860e822a31892437d703bea3da6"
-"""SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
-kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "33ae3a662305b385d0bdc0d4042362cc518a954db778800460cc14bdf67471a6"
-"""SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
-kernels_het.check_dependency(__name__, HET_SHA256)
+COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
+samplers.check_dependency(__name__, COMMON_SHA256)
+COUNTER_SHA256 = "9a077e5c0d5ce0870272f188e5a2097f852b572788825d8f630623415ac65ee1"
+"""SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
+counter_rng.check_dependency(__name__, COUNTER_SHA256)
+BARE_SHA256 = "2fbd977660d2f13d0be14442484c5dec4b13e3c069dbe1540f6afcd2efc510d9"
+"""SHA-256 of individual_bare.py this module was compiled against (same mechanism)."""
+individual_bare.check_dependency(__name__, BARE_SHA256)
+HET_SHA256 = "9de928c9ec14bedc8c886e4e1ac3420302c594f98e7e6b2db52d3e7604cdb91a"
+"""SHA-256 of individual_het.py this module was compiled against (same mechanism)."""
+individual_het.check_dependency(__name__, HET_SHA256)
 
 
 @njit(cache=True)
@@ -203,7 +203,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         for w in range(W):
             if wb_cperiods[w] > 0:
                 no_conc = False
-        # bare path (kernels_bare): every segment without heterogeneity, bucket table <= 128 kB
+        # bare path (individual_bare): every segment without heterogeneity, bucket table <= 128 kB
         bare = G * S <= 64
         for g in range(G):
             bare = bare and het_kind[g] == HET_NONE
@@ -211,7 +211,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         bk = np.zeros((G * S << BUCKET_BITS) if bare else 1, np.int16)
         bk_cum = np.full((G, S, S), -1.0)
         code = np.empty(cap if bare else 1, np.int16)
-        umv = np.empty(cap)                         # draws of kernels_het.draw_pass
+        umv = np.empty(cap)                         # draws of individual_het.draw_pass
         xg = np.empty(cap)
         tb = np.zeros(G * S * N_T)
         mode = np.zeros(2 * G * S, np.int64)
@@ -322,7 +322,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             tg = np.uint64(t) * GOLDEN
             if bare_t:                 # pass 1: every customer's code from its transition draw
                 bucket_codes(n, stage, seg, cid, seed_mv, tg, S, G, bk, code)
-            else:                      # kernels_het: draws of every customer, lean fast path
+            else:                      # individual_het: draws of every customer, lean fast path
                 draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
                 het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                            gam_scale, margin, cost, fixed_cb, tb, mode)
@@ -600,7 +600,7 @@ class thread_count:
         import numba
         if self.threads is not None:
             if self.threads > numba.config.NUMBA_NUM_THREADS:
-                from ..errors import ClmsimError
+                from ....errors import ClmsimError
                 raise ClmsimError(f"threads={self.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} "
                                   "numba threads available (NUMBA_NUM_THREADS)")
             self.saved = numba.get_num_threads()

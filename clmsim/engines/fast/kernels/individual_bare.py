@@ -1,4 +1,4 @@
-"""Bare path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.kernels_chain`).
+"""Bare path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.fast.kernels.individual`).
 
 A customer of a segment without heterogeneity, outside churned and lost stages, with no
 concession running and whose destination has fixed revenue (``cv = 0``) costs the general
@@ -25,8 +25,8 @@ The destination is the one the general path's flat table gives for the same unif
 both its ends falls in the same interval), so results are bit-identical to the general
 path for every scenario.
 
-Stale caches: :mod:`kernels_chain` records this file's SHA-256 in ``BARE_SHA256`` (as it
-does for :mod:`kernels_common`; see :func:`check_dependency`).
+Stale caches: :mod:`individual` records this file's SHA-256 in ``BARE_SHA256`` (as it
+does for :mod:`samplers`; see :func:`check_dependency`).
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common, kernels_counter
-from .kernels_counter import _mix64
+from . import samplers, counter_rng
+from .counter_rng import _mix64
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
-"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
-kernels_counter.check_dependency(__name__, COUNTER_SHA256)
+COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
+samplers.check_dependency(__name__, COMMON_SHA256)
+COUNTER_SHA256 = "9a077e5c0d5ce0870272f188e5a2097f852b572788825d8f630623415ac65ee1"
+"""SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
+counter_rng.check_dependency(__name__, COUNTER_SHA256)
 
 
 BUCKET_BITS = 10
@@ -133,7 +133,7 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
         Customer stage (int8), segment (int8, read only when ``G > 1``) and key (uint64).
     seed, tg : uint64
         The run's transition seed and ``t G`` of period ``t``: customer ``i``'s draw is
-        ``mix(seed XOR (cid[i] + tg))``, the value :func:`kernels_counter.counter_uniform`
+        ``mix(seed XOR (cid[i] + tg))``, the value :func:`counter_rng.counter_uniform`
         turns into the general path's uniform.
     S, G : int
         Stages and segments.
@@ -156,9 +156,9 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
 
 def source_sha256() -> str:
     """SHA-256 of this module's source file."""
-    return kernels_common.file_sha256(__file__)
+    return samplers.file_sha256(__file__)
 
 
 def check_dependency(module: str, recorded: str) -> None:
     """Raise if this file changed since ``module`` recorded its hash (``BARE_SHA256``)."""
-    kernels_common.check_file(__file__, "BARE_SHA256", module, recorded)
+    samplers.check_file(__file__, "BARE_SHA256", module, recorded)

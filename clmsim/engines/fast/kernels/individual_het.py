@@ -1,11 +1,11 @@
-"""Het path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.kernels_chain`):
+"""Het path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.fast.kernels.individual`):
 periods the bare path does not settle (segments with heterogeneity, revenue noise: telecom).
 
 Why: the kernel's customer loop handles every case (win-back, concessions, removals, the
 bare path), so LLVM keeps most of its ~40 arrays' pointers, shapes and strides on the stack
 and every look-up reloads them and applies numba's negative-index wraparound; two
 SplitMix64 mixes and the first attempt of the revenue gamma sat in the middle of this
-branchy code, and every heterogeneous customer called ``kernels_common.sample_row``, whose
+branchy code, and every heterogeneous customer called ``samplers.sample_row``, whose
 inlined body takes references to its six arrays (atomic reference-count updates) on each
 call. Telecom with every feature on ran at about 20 ns per customer-period (4.8e7 per core).
 
@@ -43,8 +43,8 @@ x > 0`` -- the floating-point operations of :func:`_gamma_rev`'s first accepted 
 else :func:`gamma_rev_slow` runs the full sampler on the counter block (about 11% of draws,
 squeeze failures; its two logarithms are now the largest single cost on telecom).
 
-Stale caches: :mod:`kernels_chain` records this file's SHA-256 in ``HET_SHA256`` (as it
-does for :mod:`kernels_common`; see :func:`check_dependency`).
+Stale caches: :mod:`individual` records this file's SHA-256 in ``HET_SHA256`` (as it
+does for :mod:`samplers`; see :func:`check_dependency`).
 """
 
 from __future__ import annotations
@@ -53,19 +53,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common, kernels_counter
-from .kernels_common import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
-from .kernels_counter import GOLDEN, _mix64, _zig_reject_sm
+from . import samplers, counter_rng
+from .samplers import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
+from .counter_rng import GOLDEN, _mix64, _zig_reject_sm
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
-"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
-kernels_counter.check_dependency(__name__, COUNTER_SHA256)
+COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
+samplers.check_dependency(__name__, COMMON_SHA256)
+COUNTER_SHA256 = "9a077e5c0d5ce0870272f188e5a2097f852b572788825d8f630623415ac65ee1"
+"""SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
+counter_rng.check_dependency(__name__, COUNTER_SHA256)
 
 REV_OFFSET = np.uint64(0x632BE59BD9B4E019)
-"""Key offset of the revenue counter block (:func:`kernels_counter.counter_start`)."""
+"""Key offset of the revenue counter block (:func:`counter_rng.counter_start`)."""
 
 # columns of the per-(segment, stage) table of het_tables
 T_CF, T_CTOT, T_ROOM, T_MVLAST, T_RET, T_GD, T_GC, T_SCALE, T_MARGIN, T_COST, T_FIXED = range(11)
@@ -82,9 +82,9 @@ def _gamma_rev(gd, gc, z):
     ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of a SplitMix64
     output and the acceptance uniform ``(low 32 bits + 1/2) 2^-32`` from the same output
     (independent bits of the mixer). The first output is ``z`` itself (already a mixed
-    value, :func:`kernels_counter.counter_start`), so an accepted first attempt costs no
+    value, :func:`counter_rng.counter_start`), so an accepted first attempt costs no
     further mix; later attempts continue the SplitMix64 sequence ``z += G`` as
-    :func:`kernels_counter._gamma_sm` does."""
+    :func:`counter_rng._gamma_sm` does."""
     bits = z
     first = True
     while True:
@@ -130,7 +130,7 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     n : int
         Live customers (the first ``n`` entries of the arrays).
     cid : ndarray of uint64
-        Customer keys (:func:`kernels_counter.customer_key`).
+        Customer keys (:func:`counter_rng.customer_key`).
     seed_mv, seed_rev : uint64
         The run's transition and revenue seeds.
     tg : uint64
@@ -170,7 +170,7 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
     churn_factor, ret_stage : ndarray, shape (S,)
         Program churn factors and spend per customer of the period.
     ctot, msum, mv_last : ndarray, shape (G, S)
-        Row tables of :func:`kernels_common.row_tables` (``mv_last`` the last cumulative move).
+        Row tables of :func:`samplers.row_tables` (``mv_last`` the last cumulative move).
     gam_shape, gam_d, gam_c, gam_scale, margin, cost, fixed_cb : ndarray, shape (G, S)
         Revenue gamma shape, Marsaglia-Tsang constants and scale, margin, cost to serve and
         fixed contribution ``mean x margin - cost``.
@@ -246,9 +246,9 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
     tb, mode : ndarray
         Tables of :func:`het_tables`.
     fl_cum, fl_dest : ndarray, shape (G, S, S)
-        Flat tables of segments without heterogeneity (``kernels_chain.flat_tables``).
+        Flat tables of segments without heterogeneity (``individual.flat_tables``).
     mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum : ndarray
-        Row tables (:func:`kernels_common.row_tables`) for customers who churn or move.
+        Row tables (:func:`samplers.row_tables`) for customers who churn or move.
     cnt : ndarray of int64, shape (S,)
         Customers per destination with revenue drawn (updated).
     cntg : ndarray of int64, shape (G, S)
@@ -291,7 +291,7 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
                 if c < 0.0:
                     c = 0.0
                 ct = c
-            # kernels_common.sample_row written out: an inlined call would take references
+            # samplers.sample_row written out: an inlined call would take references
             # to its six arrays (atomic reference counts) on every move
             if u < ct:
                 x = u / ct
@@ -347,9 +347,9 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
 
 def source_sha256() -> str:
     """SHA-256 of this module's source file."""
-    return kernels_common.file_sha256(__file__)
+    return samplers.file_sha256(__file__)
 
 
 def check_dependency(module: str, recorded: str) -> None:
     """Raise if this file changed since ``module`` recorded its hash (``HET_SHA256``)."""
-    kernels_common.check_file(__file__, "HET_SHA256", module, recorded)
+    samplers.check_file(__file__, "HET_SHA256", module, recorded)

@@ -3,7 +3,7 @@ program effects and row tables.
 
 Random numbers: xoshiro256** streams (Blackman & Vigna) seeded from 64-bit values with
 splitmix64 (the counter-based SplitMix64 draws of individual mode live in
-:mod:`kernels_counter`), a 128-layer ziggurat normal (Marsaglia &
+:mod:`counter_rng`), a 128-layer ziggurat normal (Marsaglia &
 Tsang 2000), Marsaglia-Tsang gamma, exact binomial (BTRS), Poisson, multinomial and
 hypergeometric samplers. No numba ``np.random`` anywhere (its per-thread state
 ignores ``np.random.seed``).
@@ -17,7 +17,7 @@ the kernels use numpy's error model (no zero-division branches: every division i
 positive count or a validated parameter).
 
 Stale caches: numba's ``cache=True`` keys a kernel's cache on its own source file only,
-so a change here would not recompile :mod:`kernels_chain` or :mod:`kernels_counts`.
+so a change here would not recompile :mod:`individual` or :mod:`counts`.
 Each of them records the SHA-256 of this file (``COMMON_SHA256``) and calls
 :func:`check_dependency` at import: after editing this file, importing a kernel module
 fails with the new hash to paste into it -- editing the kernel module is what makes numba
