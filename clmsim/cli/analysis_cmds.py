@@ -12,6 +12,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..engines import ENGINE_NAMES
 from ..errors import ClmsimError
 
 
@@ -51,7 +52,7 @@ def _backend(args, default: str) -> dict:
 
 
 def _add_engine(p: argparse.ArgumentParser, engine_default: str | None) -> None:
-    p.add_argument("--engine", choices=("fast", "analytic", "des"), default=engine_default,
+    p.add_argument("--engine", choices=ENGINE_NAMES, default=engine_default,
                    help="engine" + (f" (default {engine_default})" if engine_default else " (default: the file's)"))
     p.add_argument("--mode", default=None, help="Monte Carlo mode: auto, counts, individual")
     p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",

@@ -11,10 +11,11 @@ import math
 import sys
 import time
 
+from ..engines import ENGINE_NAMES, ENGINES
 from ..errors import ClmsimError
 
-ENGINE_CHOICES = ("analytic", "fast", "des")
-MODE_CHOICES = ("auto", "individual", "counts")
+ENGINE_CHOICES = ENGINE_NAMES
+MODE_CHOICES = ENGINES["fast"].capabilities.modes
 DEFAULT_RUNS = 100
 TABLE = (  # (metric, header, format)
     ("npv", "NPV", "{:,.0f}"),
@@ -66,7 +67,7 @@ def add_parsers(sub) -> None:
                                    "LTV/CAC, ROI versus baseline and CAC payback per strategy.")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="analytic",
-                   help="analytic (exact expectations, default), fast (numba Monte Carlo) or des")
+                   help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values()) + " (default analytic)")
     p.add_argument("--strategy", dest="strategies", action="append", metavar="NAME",
                    help="evaluate this strategy (repeatable; default all); baseline is always added "
                         "so ROI versus baseline is defined")

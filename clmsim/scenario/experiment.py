@@ -38,11 +38,14 @@ from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..engines import ENGINE_NAMES
 from . import Scenario, load_scenario
 from .errors import Diagnostic, Location, ScenarioError, dotted
 from .loader import locate, parse_yaml
 
-EXPERIMENT_ENGINES = ("analytic", "fast", "des")
+EXPERIMENT_ENGINES = ENGINE_NAMES
+"""Engines an experiment may name: the registry's (:data:`clmsim.engines.ENGINES`)."""
+EngineName = Literal[EXPERIMENT_ENGINES]
 MAX_GRID = 1_000_000
 
 
@@ -110,7 +113,7 @@ class SensitivitySpec(_Strict):
     levels: int = Field(default=4, ge=2)
     strategy: str = "baseline"
     metric: str = "npv"
-    engine: Literal["analytic", "fast", "des"] | None = None
+    engine: EngineName | None = None
     runs: int | None = Field(default=None, ge=1)
 
 
@@ -144,7 +147,7 @@ class ExperimentSpec(_Strict):
     sampling: SamplingSpec = SamplingSpec()
     runs: int = Field(default=100, ge=1)
     seed: int = Field(ge=0)
-    engine: Literal["analytic", "fast", "des"] = "fast"
+    engine: EngineName = "fast"
     mode: str = "auto"
     engine_options: dict[str, Union[int, float, str, bool]] = {}
     chunk_runs: int = Field(default=250, ge=1)

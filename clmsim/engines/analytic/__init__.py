@@ -10,6 +10,8 @@
 Heterogeneity draws are integrated by the Gauss rules of :mod:`clmsim.engines.het_quadrature`.
 """
 
-from .engine import CLV_COLUMNS, OPTIONS, cohort_occupancy, evaluate, nodes_for, simulate
+from .engine import (CAPABILITIES, CLV_COLUMNS, NAME, OPTIONS, cohort_occupancy, evaluate, nodes_for, pin_options,
+                     simulate)
 
-__all__ = ["CLV_COLUMNS", "OPTIONS", "cohort_occupancy", "evaluate", "nodes_for", "simulate"]
+__all__ = ["CAPABILITIES", "CLV_COLUMNS", "NAME", "OPTIONS", "cohort_occupancy", "evaluate", "nodes_for",
+           "pin_options", "simulate"]

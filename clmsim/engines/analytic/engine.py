@@ -36,11 +36,16 @@ import numpy as np
 import pandas as pd
 
 from ...errors import ClmsimError
+from .. import ENGINES
 from ...model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
 from ...results import PERIOD_ITEMS, RUN_COLUMNS, Results
 from ..het_quadrature import DEFAULT_NODES
 from .chains import Chains, build_chains
 from .steady import future_value, long_run_mix
+
+NAME = "analytic"
+CAPABILITIES = ENGINES[NAME].capabilities
+"""Declared in the registry (:data:`clmsim.engines.ENGINES`): exact, no runs, no modes."""
 
 OPTIONS = {"nodes": "quadrature nodes per piece of a heterogeneity draw's support "
                     "(default max(16, ceil((horizon + 1) / 2)))"}
@@ -402,6 +407,11 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
         table = _clv_table(ch, fwd, v)
     return {"runs": row, "periods": pdf, "clv": table, "chains": ch,
             "customer_periods": fwd["customer_periods"]}
+
+
+def pin_options(models, options: dict) -> dict:
+    """The options unchanged: the analytic engine chooses nothing per call (engine contract)."""
+    return dict(options)
 
 
 def simulate(models, *, runs: int = 1, seed: int | None = None, **options) -> Results:

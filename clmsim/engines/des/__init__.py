@@ -6,6 +6,8 @@
 * :mod:`.operations` -- agent pools, budget calendars and response delays (simpy).
 """
 
-from .engine import EVENT_COLUMNS, OPTIONS, RunRecord, RunState, simulate, simulate_run
+from .engine import (CAPABILITIES, EVENT_COLUMNS, NAME, OPTIONS, RunRecord, RunState, pin_options, simulate,
+                     simulate_run)
 
-__all__ = ["EVENT_COLUMNS", "OPTIONS", "RunRecord", "RunState", "simulate", "simulate_run"]
+__all__ = ["CAPABILITIES", "EVENT_COLUMNS", "NAME", "OPTIONS", "RunRecord", "RunState", "pin_options", "simulate",
+           "simulate_run"]

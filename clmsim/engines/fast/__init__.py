@@ -8,8 +8,8 @@ stage counts (counts mode).
 * :mod:`.kernels` -- the numba kernels (the only modules of the engine that import numba).
 """
 
-from .engine import (FLOW_ITEMS, MODES, OPTIONS, approximation, choose_mode, clv_bins, concession_states,
-                     continuous_heterogeneity, pack, pin_options, pooled_churn, simulate)
+from .engine import (CAPABILITIES, FLOW_ITEMS, MODES, NAME, OPTIONS, approximation, choose_mode, clv_bins,
+                     concession_states, continuous_heterogeneity, pack, pin_options, pooled_churn, simulate)
 
-__all__ = ["FLOW_ITEMS", "MODES", "OPTIONS", "approximation", "choose_mode", "clv_bins", "concession_states",
+__all__ = ["CAPABILITIES", "FLOW_ITEMS", "MODES", "NAME", "OPTIONS", "approximation", "choose_mode", "clv_bins", "concession_states",
            "continuous_heterogeneity", "pack", "pin_options", "pooled_churn", "simulate"]

@@ -51,9 +51,13 @@ from ... import rng
 from ...errors import ClmsimError
 from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
 from ...results import PERIOD_ITEMS, Results
+from .. import ENGINES
 from . import het_classes as classes
 
-MODES = ("auto", "individual", "counts")
+NAME = "fast"
+CAPABILITIES = ENGINES[NAME].capabilities
+"""Declared in the registry (:data:`clmsim.engines.ENGINES`): Monte Carlo, ``first_run``, modes."""
+MODES = CAPABILITIES.modes
 FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "acquired", "referred",
               "churned", "won_back", "contacts")
 """Order of the per-period flow items written by the kernels (``F_*`` constants there)."""
