@@ -18,7 +18,7 @@ from numba import njit
 from . import samplers
 from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
-COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
 """SHA-256 of samplers.py this module was compiled against."""
 samplers.check_dependency(__name__, COMMON_SHA256)
 

@@ -35,7 +35,7 @@ hash so an edit there forces a recompile here (see that module's docstring).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import samplers
 from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
@@ -46,7 +46,7 @@ from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
 """SHA-256 of samplers.py this module was compiled against (see its docstring)."""
 samplers.check_dependency(__name__, COMMON_SHA256)
 
@@ -206,15 +206,13 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
     return contacts, won, spend, clv_cash
 
 
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
-                    type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
-                    ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
-                    pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
-                    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
-                    wb_disc, wb_cperiods, v, wb_cap, ce_disc, ce_next, ret_state, pooled,
-                    occ, flows, chan_acq, clv_sum, clv_n, work):
-    """Simulate ``R`` runs on counts; writes the output arrays in place.
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_counts(r0, r1, seeds, m, out):
+    """Simulate runs ``r0 .. r1 - 1`` on counts; writes rows ``r`` of ``out`` in place.
+
+    ``seeds[r]`` are run ``r``'s stream seeds, ``m`` the model
+    (:class:`clmsim.engines.fast.bundle.KernelModel`), ``out`` the outputs
+    (:class:`~clmsim.engines.fast.bundle.KernelOutput`).
 
     Groups are ``q = c T + tau``: cohort class ``c`` (0 initial population, 1 acquired)
     and customer type ``tau`` (segment x heterogeneity class; ``type_w[tau]`` is the
@@ -228,7 +226,19 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
     outputs the same arrays except the CLV histogram (``clv_sum`` is the sum over
     acquired customers of their CLV at acquisition, exact in expectation).
     """
-    R = seeds.shape[0]
+    kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
+    rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    type_seg, type_het, type_val, type_w = m.type_seg, m.type_het, m.type_val, m.type_w
+    seg_first, seg_ntypes = m.seg_first, m.seg_ntypes
+    ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
+    ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
+    pr_target, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_upgrade, m.pr_spend, m.pr_cap
+    pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
+    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
+    wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
+    wb_cperiods, wb_cap = m.wb_cperiods, m.wb_cap
+    ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
+    occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
     G, S = P.shape[0], P.shape[1]
     T = type_seg.shape[0]
     H = v.shape[0] - 1
@@ -240,9 +250,9 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
     Q = 2 * T                                                # cohort class (initial, acquired) x type
-    states = np.empty((R, N_STREAMS, 4), np.uint64)          # random streams of each run (alive over prange)
-    for r in prange(R):
-        state = unowned(states[r])
+    states = np.empty((N_STREAMS, 4), np.uint64)             # random streams (alive over the loop)
+    for r in range(r0, r1):
+        state = unowned(states)
         seed_row = seeds[r]
         seed_streams(seed_row, state)
         nm = np.zeros((Q, S), np.int64)

@@ -34,7 +34,7 @@ customer-periods/s per core).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import individual_bare, samplers, counter_rng, individual_het
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
@@ -47,16 +47,16 @@ from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
 )
 from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 
-COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
 """SHA-256 of samplers.py this module was compiled against (see its docstring)."""
 samplers.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "9a077e5c0d5ce0870272f188e5a2097f852b572788825d8f630623415ac65ee1"
+COUNTER_SHA256 = "c2c2eb68c0320a0fe37d44c60c8236c5c155d9bf9f856fa27a8c94b98b20cedb"
 """SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
 counter_rng.check_dependency(__name__, COUNTER_SHA256)
-BARE_SHA256 = "2fbd977660d2f13d0be14442484c5dec4b13e3c069dbe1540f6afcd2efc510d9"
+BARE_SHA256 = "ba908e37a201584df317023e154d55de02a6ec26b6dd606ada1947e67f2b73fd"
 """SHA-256 of individual_bare.py this module was compiled against (same mechanism)."""
 individual_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "9de928c9ec14bedc8c886e4e1ac3420302c594f98e7e6b2db52d3e7604cdb91a"
+HET_SHA256 = "da2517be1dee3817091543ff3fc74737ffe46a8dd1361b719b2bdf13cee9c912"
 """SHA-256 of individual_het.py this module was compiled against (same mechanism)."""
 individual_het.check_dependency(__name__, HET_SHA256)
 
@@ -82,11 +82,12 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
     the usual outcome is found at the first comparison."""
     G, S = mv_n.shape[0], mv_n.shape[1]
     prob = np.zeros(S)
+    order = np.zeros(S, np.int64)
     for g in range(G):
         for s in range(S):
             ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], HET_NONE, 1.0)
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, prob)
-            order = np.argsort(-prob)
+            _order_desc(prob, order)
             m = 0
             tot = 0.0
             for j in range(S):
@@ -102,6 +103,19 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
             for j in range(m - 1, S):
                 fl_cum[g, s, j] = 2.0                      # the last entry takes everything left
             fl_n[g, s] = m
+
+
+@njit(cache=True)
+def _order_desc(prob, order):
+    """``order`` = indices of ``prob`` by decreasing value, ties in index order: a stable
+    insertion sort (the order ``np.argsort(-prob)`` gives up to 15 entries, without
+    compiling numba's quicksort)."""
+    for i in range(prob.shape[0]):
+        j = i
+        while j > 0 and prob[i] > prob[order[j - 1]]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
 
 
 @njit(cache=True, inline="always")
@@ -125,15 +139,15 @@ def _hist_bin(value, lo, width, nb):
     return 1 + int(x)
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
-                        het_kind, het_a, het_b,
-                        ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
-                        pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
-                        wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
-                        wb_disc, wb_cperiods, wb_cap, v, hist_lo, hist_width,
-                        occ, flows, chan_acq, clv_sum, clv_n, hist, work):
-    """Simulate ``R`` runs customer by customer; writes the output arrays in place.
+@njit(cache=True, nogil=True)
+def simulate_individual(r0, r1, seeds, m, out, fast_paths):
+    """Simulate runs ``r0 .. r1 - 1`` customer by customer; writes rows ``r`` of ``out`` in place.
+
+    ``seeds[r]`` are run ``r``'s stream seeds, ``m`` the model
+    (:class:`clmsim.engines.fast.bundle.KernelModel`), ``out`` the outputs
+    (:class:`~clmsim.engines.fast.bundle.KernelOutput`). ``fast_paths=False`` runs every
+    customer through the general path (no bare or het path): the results are bit-identical,
+    which the tests check.
 
     Per period ``t``: start occupancy -> program spend (caps spread evenly) and row
     tables; win-back contacts per churn age ``k`` = Binomial(eligible, coverage),
@@ -151,7 +165,17 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
     ``chan_acq (R, C)``, ``clv_sum, clv_n (R,)``, ``hist (R, 2, B+2)``, ``work (R,)``
     customer-periods simulated.
     """
-    R = seeds.shape[0]
+    kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
+    rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
+    ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
+    ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
+    pr_target, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_upgrade, m.pr_spend, m.pr_cap
+    pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
+    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
+    wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
+    wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
+    occ, flows, chan_acq, clv_sum, clv_n, hist, work = out
     G, S = P.shape[0], P.shape[1]
     H = v.shape[0] - 1
     C = ch_expected.shape[0]
@@ -175,7 +199,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
     cap0 = n0 + int(1.2 * expected_arrivals) + 1024
     if ref_entry >= 0:
         cap0 += int(min(ref_max * n0 * H * 2.0, 1e7))
-    for r in prange(R):
+    for r in range(r0, r1):
         state = np.empty((N_STREAMS, 4), np.uint64)
         seed_streams(seeds[r], state)
         cap = cap0
@@ -199,12 +223,12 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         fixed_cb = np.zeros((G, S))
         gam_d = np.zeros((G, S))
         gam_c = np.zeros((G, S))
-        no_conc = True
+        n_conc = 0                     # (counted, not a literal True: see _no_literals)
         for w in range(W):
-            if wb_cperiods[w] > 0:
-                no_conc = False
+            n_conc += wb_cperiods[w] > 0
+        no_conc = n_conc == 0
         # bare path (individual_bare): every segment without heterogeneity, bucket table <= 128 kB
-        bare = G * S <= 64
+        bare = fast_paths and G * S <= 64
         for g in range(G):
             bare = bare and het_kind[g] == HET_NONE
         NCD = G * S * S + 1
@@ -249,7 +273,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
                                                                                   or gam_shape[g, s] >= 1.0))
         # initial population (time 0): churned customers have churn age 0
-        n = 0
+        n = np.int64(0)                # live customers (an int64 from the start: see _no_literals)
         for g in range(G):
             for s in range(S):
                 if kind[s] == LOST:
@@ -319,10 +343,11 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             seed_rev = seeds[r, REVENUE]
             bare_t = bare and bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret_stage,
                                             vt, bk, bk_cum, cd_dest, cd_w, cd_fast)
+            het_t = fast_paths and not bare_t
             tg = np.uint64(t) * GOLDEN
             if bare_t:                 # pass 1: every customer's code from its transition draw
                 bucket_codes(n, stage, seg, cid, seed_mv, tg, S, G, bk, code)
-            else:                      # individual_het: draws of every customer, lean fast path
+            elif het_t:                # individual_het: draws of every customer, lean fast path
                 draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
                 het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                            gam_scale, margin, cost, fixed_cb, tb, mode)
@@ -339,7 +364,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         cd_cnt[i & 3, c] += 1
                         i += 1
                         continue
-                else:
+                elif het_t:
                     # customers settled by het_settle: their revenue joins the sums in customer order
                     while i < n and fx[i] < 0:
                         if fx[i] == -2:
@@ -355,7 +380,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 if fast_src[g, s]:
                     # fast path: a customer outside churned stages moving to an active (or prospect)
                     # stage, no concession running
-                    if not bare_t:
+                    if het_t:
                         ns = fx[i]             # het_settle's destination (the same draw)
                     elif het_kind[g] == HET_NONE:
                         # entries past the row's last are 2.0: a fixed-length, branch-free count
@@ -412,7 +437,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                                 age[i] = 0
                         elig[w, k] -= 1
                     if ns < 0:
-                        if not bare_t:
+                        if het_t:
                             ns = fx[i]         # het_settle's destination (the same draw)
                         else:
                             u = counter_uniform(seed_mv, key)
@@ -479,7 +504,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     clv[i] = clv[n]
                     if bare_t:
                         code[i] = code[n]
-                    else:
+                    elif het_t:
                         fx[i] = fx[n]
                         rc[2 * i] = rc[2 * n]
                         rc[2 * i + 1] = rc[2 * n + 1]
@@ -583,38 +608,9 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
 
 @njit(cache=True)
 def _grow(a, n, cap):
-    """A copy of ``a[:n]`` in a new array of length ``cap`` (same dtype)."""
+    """A copy of ``a[:n]`` in a new array of length ``cap`` (same dtype; an explicit loop:
+    slice assignment would compile numba's shape-mismatch message formatting per dtype)."""
     b = np.empty(cap, a.dtype)
-    b[:n] = a[:n]
+    for j in range(n):
+        b[j] = a[j]
     return b
-
-
-class thread_count:
-    """Context manager: run kernels on ``threads`` numba threads (None: leave as is)."""
-
-    def __init__(self, threads):
-        self.threads = threads
-        self.saved = None
-
-    def __enter__(self):
-        import numba
-        if self.threads is not None:
-            if self.threads > numba.config.NUMBA_NUM_THREADS:
-                from ....errors import ClmsimError
-                raise ClmsimError(f"threads={self.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} "
-                                  "numba threads available (NUMBA_NUM_THREADS)")
-            self.saved = numba.get_num_threads()
-            numba.set_num_threads(int(self.threads))
-        return self
-
-    def __exit__(self, *exc):
-        if self.saved is not None:
-            import numba
-            numba.set_num_threads(self.saved)
-        return False
-
-
-def threads_used(threads) -> int:
-    """Threads a kernel call uses: ``threads`` or numba's current setting."""
-    import numba
-    return int(threads) if threads is not None else int(numba.get_num_threads())

@@ -38,10 +38,10 @@ from numba import njit
 from . import samplers, counter_rng
 from .counter_rng import _mix64
 
-COMMON_SHA256 = "34ebac5029a04af0cf22793c27b611d39875ab8f16cdeb840331416fcb7564a5"
+COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
 """SHA-256 of samplers.py this module was compiled against (see its docstring)."""
 samplers.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "9a077e5c0d5ce0870272f188e5a2097f852b572788825d8f630623415ac65ee1"
+COUNTER_SHA256 = "c2c2eb68c0320a0fe37d44c60c8236c5c155d9bf9f856fa27a8c94b98b20cedb"
 """SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
 counter_rng.check_dependency(__name__, COUNTER_SHA256)
 

@@ -34,16 +34,20 @@ from numba import njit
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..bundle import FLOW_ITEMS, N_FLOWS  # noqa: F401  (N_FLOWS for the kernels)
+
 # stream indices (clmsim.rng.PURPOSES)
-MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK = 0, 1, 2, 3, 4
+# (numpy integers, not Python ints: numba would compile a sampler once per literal stream index)
+MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK = (np.int64(k) for k in range(5))
 N_STREAMS = 5
 # kinds (clmsim.model.compiled)
 PROSPECT, ACTIVE, CHURNED, LOST = 0, 1, 2, 3
 # heterogeneity codes
 HET_NONE, HET_GAMMA, HET_BETA = 0, 1, 2
-# flow items written per period (clmsim.engines.fast.FLOW_ITEMS)
-F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS = range(9)
-N_FLOWS = 9
+# flow items written per period, in the order of clmsim.engines.fast.bundle.FLOW_ITEMS
+F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS = (
+    FLOW_ITEMS.index(item) for item in ("revenue", "contribution", "retention_spend", "winback_spend", "acquired",
+                                        "referred", "churned", "won_back", "contacts"))
 
 
 @intrinsic
@@ -200,8 +204,8 @@ def normal(state, k):
             return x
 
 
-@njit(cache=True, inline="always", error_model="numpy")
-def _gamma_parts(state, k, shape):
+@njit(cache=True, error_model="numpy")
+def gamma_parts(state, k, shape):
     """A Gamma(shape) draw as ``(core, u)``: ``core ~ Gamma(a)`` with ``a = shape + 1`` when
     ``shape < 1`` (else ``a = shape``) by Marsaglia & Tsang, and the boost uniform ``u``
     (1 when unused); the draw is ``core u^(1/shape)``. ``u`` is drawn first."""
@@ -232,7 +236,7 @@ def gamma(state, k, shape):
     ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
     if shape <= 0.0:
         return 0.0
-    core, u = _gamma_parts(state, k, shape)
+    core, u = gamma_parts(state, k, shape)
     return core * u ** (1.0 / shape) if shape < 1.0 else core
 
 
@@ -242,8 +246,8 @@ def beta(state, k, a, b):
     boost ``U^(1/a)`` underflows (a = b = 0.001: to 0 in half the draws); whenever a draw
     is below 1e-290 the ratio is taken from the logarithms of the same draws,
     ``1 / (1 + exp(ln Y - ln X))``, which stay finite and exact."""
-    cx, ux = _gamma_parts(state, k, a)
-    cy, uy = _gamma_parts(state, k, b)
+    cx, ux = gamma_parts(state, k, a)
+    cy, uy = gamma_parts(state, k, b)
     x = cx * ux ** (1.0 / a) if a < 1.0 else cx
     y = cy * uy ** (1.0 / b) if b < 1.0 else cy
     if x > 1e-290 and y > 1e-290:
@@ -313,7 +317,7 @@ def _btrs(state, k, n, p):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def binomial(state, k, n, p):
+def _binomial(state, k, n, p):
     """Binomial(n, p), exact. ``p > 1/2`` by symmetry; ``n p >= 10`` by BTRS
     (:func:`_btrs`, O(1)); otherwise inversion by the pmf recursion (Kachitvichyanukul &
     Schmeiser's BINV), O(n p + 1)."""
@@ -341,6 +345,15 @@ def binomial(state, k, n, p):
         if u <= r:
             break                                      # else rounding left mass beyond n: redraw
     return n - y if flip else y
+
+
+@njit(cache=True, error_model="numpy")
+def binomial(state, k, n, p):
+    """Binomial(n, p), exact (:func:`_binomial`, written out here once; :func:`multinomial`,
+    the one hot caller, inlines ``_binomial`` itself). numba copies an ``inline="always"``
+    function's IR into every caller and types it again there, so each inlined copy of the
+    sampler costs seconds of compile time."""
+    return _binomial(state, k, n, p)
 
 
 @njit(cache=True, error_model="numpy")
@@ -414,7 +427,7 @@ def multinomial(state, k, n, probs, out):
         if j == last or probs[j] >= rest:
             out[j] = n
             return
-        d = binomial(state, k, n, probs[j] / rest)
+        d = _binomial(state, k, n, probs[j] / rest)
         out[j] = d
         n -= d
         rest -= probs[j]
