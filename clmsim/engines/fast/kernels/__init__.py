@@ -5,5 +5,11 @@
 * :mod:`.counter_rng` -- counter-based SplitMix64 draws of individual mode;
 * :mod:`.individual` -- the individual-mode kernel, with its bare path
   (:mod:`.individual_bare`) and heterogeneous path (:mod:`.individual_het`);
-* :mod:`.counts` -- the counts-mode kernel.
+* :mod:`.counts` -- the counts-mode kernel;
+* :mod:`.runtime` -- threads, compile notices; :mod:`.cache` -- where compiled kernels are
+  cached and when they are stale (registered here, before any kernel is defined).
 """
+
+from . import cache
+
+cache.register()

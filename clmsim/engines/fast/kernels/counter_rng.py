@@ -5,9 +5,7 @@ numbers in every strategy whatever the rest of the population does (common rando
 numbers), and a draw needs no stream state. Also the ziggurat normal and the
 Marsaglia-Tsang gamma on such a counter (revenue noise).
 
-Stale caches: this module records the SHA-256 of :mod:`samplers` (its ziggurat
-tables), and the kernel modules that use it record this file's (``COUNTER_SHA256``;
-see :func:`check_dependency` and the docstring of :mod:`samplers`).
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -15,12 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import samplers
 from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
-COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
-"""SHA-256 of samplers.py this module was compiled against."""
-samplers.check_dependency(__name__, COMMON_SHA256)
 
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -115,14 +109,3 @@ def _gamma_sm(gd, gc, z):
         if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
             break
     return gd * gv
-
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return samplers.file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``COUNTER_SHA256``)."""
-    samplers.check_file(__file__, "COUNTER_SHA256", module, recorded)

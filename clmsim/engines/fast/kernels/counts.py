@@ -37,18 +37,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import samplers
-from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
-    N_FLOWS,
+from .runtime import notice_compiles
+from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
     seed_streams, reseed, unowned, xoshiro, stream_get, stream_put, to_unit, arrivals, gamma, binomial,
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
-"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
-samplers.check_dependency(__name__, COMMON_SHA256)
 
 
 @njit(cache=True, error_model="numpy")
@@ -574,3 +570,6 @@ def simulate_counts(r0, r1, seeds, m, out):
             n_acq += flows[r, t, F_ACQUIRED] + flows[r, t, F_REFERRED]
         clv_n[r] = n_acq
         work[r] = done
+
+
+notice_compiles(simulate_counts, "counts-mode", "about 25 s")

@@ -4,9 +4,10 @@ Random numbers (see :mod:`clmsim.engines.fast.kernels.samplers`): per run, ``len
 streams seeded inside the kernel from 64-bit values; a customer's transition, win-back
 and revenue draws are counter-based, keyed by (customer, period), so a run's draws depend
 on (seed, run, purpose, customer, period) only -- never on the thread that runs it, nor
-on the order of the customer arrays. Runs are spread over threads with ``prange``; every
-run writes its own output rows and nothing is reduced across runs inside the parallel
-region, so results are bit-identical for any thread count.
+on the order of the customer arrays. The kernel simulates a range of runs
+(:func:`clmsim.engines.fast.kernels.runtime.run_split` spreads ranges over threads); every
+run writes its own output rows and nothing is reduced across runs, so results are
+bit-identical for any thread count.
 
 Timing and economics follow :mod:`clmsim.model.compiled` (see ``simulate_individual``).
 
@@ -29,6 +30,10 @@ settled customers to the period's sums and runs the general path on the others w
 destination already drawn. The sums see the same values in the same order, so results are
 bit-identical with or without it (telecom with every feature on: 4.8e7 -> 5.4e7
 customer-periods/s per core).
+
+``CLMSIM_FAST_PATHS=0`` (the kernel's ``fast_paths`` argument) turns both paths off: every
+customer then runs the general path, and the tests check that every scenario of the
+library and the reference set gives the same bits both ways.
 """
 
 from __future__ import annotations
@@ -36,29 +41,17 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import individual_bare, samplers, counter_rng, individual_het
+from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .individual_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
-from .samplers import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
+from .runtime import notice_compiles
+from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
-    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
+    F_CHURNED, F_WON, F_CONTACTS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
     multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row,
 )
-from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 
-COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
-"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
-samplers.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "c2c2eb68c0320a0fe37d44c60c8236c5c155d9bf9f856fa27a8c94b98b20cedb"
-"""SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
-counter_rng.check_dependency(__name__, COUNTER_SHA256)
-BARE_SHA256 = "ba908e37a201584df317023e154d55de02a6ec26b6dd606ada1947e67f2b73fd"
-"""SHA-256 of individual_bare.py this module was compiled against (same mechanism)."""
-individual_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "da2517be1dee3817091543ff3fc74737ffe46a8dd1361b719b2bdf13cee9c912"
-"""SHA-256 of individual_het.py this module was compiled against (same mechanism)."""
-individual_het.check_dependency(__name__, HET_SHA256)
 
 
 @njit(cache=True)
@@ -614,3 +607,6 @@ def _grow(a, n, cap):
     for j in range(n):
         b[j] = a[j]
     return b
+
+
+notice_compiles(simulate_individual, "individual-mode", "about 35 s")

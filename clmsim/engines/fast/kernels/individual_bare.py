@@ -25,8 +25,7 @@ The destination is the one the general path's flat table gives for the same unif
 both its ends falls in the same interval), so results are bit-identical to the general
 path for every scenario.
 
-Stale caches: :mod:`individual` records this file's SHA-256 in ``BARE_SHA256`` (as it
-does for :mod:`samplers`; see :func:`check_dependency`).
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -35,15 +34,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import samplers, counter_rng
 from .counter_rng import _mix64
 
-COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
-"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
-samplers.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "c2c2eb68c0320a0fe37d44c60c8236c5c155d9bf9f856fa27a8c94b98b20cedb"
-"""SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
-counter_rng.check_dependency(__name__, COUNTER_SHA256)
 
 
 BUCKET_BITS = 10
@@ -151,14 +143,3 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
         for i in range(n):
             row = np.int64(seg[i]) * S + np.int64(stage[i])
             code[i] = bk[(row << BUCKET_BITS) | np.int64(_mix64(seed ^ (cid[i] + tg)) >> sh)]
-
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return samplers.file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``BARE_SHA256``)."""
-    samplers.check_file(__file__, "BARE_SHA256", module, recorded)

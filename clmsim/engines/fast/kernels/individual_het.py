@@ -43,8 +43,7 @@ x > 0`` -- the floating-point operations of :func:`_gamma_rev`'s first accepted 
 else :func:`gamma_rev_slow` runs the full sampler on the counter block (about 11% of draws,
 squeeze failures; its two logarithms are now the largest single cost on telecom).
 
-Stale caches: :mod:`individual` records this file's SHA-256 in ``HET_SHA256`` (as it
-does for :mod:`samplers`; see :func:`check_dependency`).
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -53,16 +52,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import samplers, counter_rng
-from .samplers import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
+from .samplers import ACTIVE, CHURNED, HET_BETA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
 from .counter_rng import GOLDEN, _mix64, _zig_reject_sm
 
-COMMON_SHA256 = "3ec3a1d358dc2b70b6bd57e55daabf9bb623befad9354a1ccdb274e9855ed366"
-"""SHA-256 of samplers.py this module was compiled against (see its docstring)."""
-samplers.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "c2c2eb68c0320a0fe37d44c60c8236c5c155d9bf9f856fa27a8c94b98b20cedb"
-"""SHA-256 of counter_rng.py this module was compiled against (same mechanism)."""
-counter_rng.check_dependency(__name__, COUNTER_SHA256)
 
 REV_OFFSET = np.uint64(0x632BE59BD9B4E019)
 """Key offset of the revenue counter block (:func:`counter_rng.counter_start`)."""
@@ -343,13 +335,3 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
     for k in range(4):
         for s in range(S):
             cnt[s] += c4[k, s]
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return samplers.file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``HET_SHA256``)."""
-    samplers.check_file(__file__, "HET_SHA256", module, recorded)

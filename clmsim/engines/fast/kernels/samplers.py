@@ -16,25 +16,19 @@ loops that draw many numbers keep the xoshiro state in local variables (:func:`x
 the kernels use numpy's error model (no zero-division branches: every division is by a
 positive count or a validated parameter).
 
-Stale caches: numba's ``cache=True`` keys a kernel's cache on its own source file only,
-so a change here would not recompile :mod:`individual` or :mod:`counts`.
-Each of them records the SHA-256 of this file (``COMMON_SHA256``) and calls
-:func:`check_dependency` at import: after editing this file, importing a kernel module
-fails with the new hash to paste into it -- editing the kernel module is what makes numba
-recompile it.
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from numba import njit
-from numba.core import cgutils
+from numba.core import cgutils, config
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
-from ..bundle import FLOW_ITEMS, N_FLOWS  # noqa: F401  (N_FLOWS for the kernels)
+from ..bundle import FLOW_ITEMS
+from .cache import SAFE_VIEWS
 
 # stream indices (clmsim.rng.PURPOSES)
 # (numpy integers, not Python ints: numba would compile a sampler once per literal stream index)
@@ -51,14 +45,7 @@ F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHU
 
 
 @intrinsic
-def unowned(typingctx, arr):
-    """A view of ``arr`` that holds no reference (null meminfo), for the scratch arrays of
-    the hot loops: numba's reference counting updates a shared counter atomically each
-    time an array is passed down a call chain (measured: a third of the counts kernel's
-    time), and on a null meminfo it is a test and a branch. The caller keeps ``arr``
-    itself alive for as long as the view is used (an argument, or an array allocated
-    before a ``prange`` loop and indexed inside it)."""
-
+def _unowned(typingctx, arr):
     def codegen(context, builder, sig, args):
         ary = context.make_array(sig.args[0])(context, builder, value=args[0])
         ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
@@ -66,6 +53,46 @@ def unowned(typingctx, arr):
         return ary._getvalue()
 
     return arr(arr), codegen
+
+
+@intrinsic
+def _owned(typingctx, arr):
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return arr(arr), codegen
+
+
+def _python_identity(arr):
+    return arr
+
+
+unowned = _python_identity if config.DISABLE_JIT else (_owned if SAFE_VIEWS else _unowned)
+unowned.__doc__ = """``unowned(arr)``: a view of ``arr`` that holds no reference (null meminfo).
+
+Why: numba updates an array's reference count atomically each time the array is passed down
+a call chain (measured: a third of the counts kernel's time); on a null meminfo the update is
+a test and a branch. The counts kernel passes such views of its scratch arrays, its random
+stream states and its arguments to the samplers.
+
+The invariant (nothing checks it): the view must not outlive its *owner*, the array it was
+made from, and numba frees an array as soon as no live variable refers to it -- which can be
+before the end of the scope. The owner must therefore be
+
+* an argument of the jitted function (alive for the whole call), or
+* a named variable that is used again after the last use of the view (in a loop: an array
+  created before the loop and used in every iteration, as the kernel's ``states``).
+
+A plausible-looking misuse returns garbage: ``a = np.ones(1000); v = unowned(a)`` with ``a``
+not used afterwards -- numba frees ``a`` after its last use, ``w = np.full(1000, 7.0)`` next
+reuses the memory, and ``v.sum()`` gives 7000.0 instead of 1000.0 (a view of a temporary,
+``unowned(np.ones(1000))``, has no owner at all and is wrong for the same reason).
+
+``CLMSIM_SAFE_VIEWS=1`` (read at import, :data:`clmsim.engines.fast.kernels.cache.SAFE_VIEWS`)
+makes ``unowned`` an ordinary reference-counted identity, compiled and cached as a separate
+build variant: the tests compare both builds bit for bit. Under ``NUMBA_DISABLE_JIT=1`` it
+is the Python identity.
+"""
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -597,29 +624,3 @@ def hypergeometric(state, k, good, bad, draws):
             bad -= 1
         total -= 1
     return x
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a source file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def check_file(path: str | Path, constant: str, module: str, recorded: str) -> None:
-    """Raise if the kernel source ``path`` changed since ``module`` recorded its hash in
-    ``constant`` (numba's cache would not notice; see this module's docstring)."""
-    actual = file_sha256(path)
-    if actual != recorded:
-        name = Path(path).name
-        raise RuntimeError(f"clmsim/engines/{name} changed since {module} recorded it: set "
-                           f"{constant} = \"{actual}\" in {module} so numba recompiles its kernels "
-                           "instead of loading a stale cache")
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``COMMON_SHA256``)."""
-    check_file(__file__, "COMMON_SHA256", module, recorded)
