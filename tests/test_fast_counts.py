@@ -193,7 +193,9 @@ def test_churn_pools_equal_per_group_churn_tracking_in_distribution(monkeypatch)
     assert fast.pooled_churn(model)
     R = 300
     pooled = fast.simulate([model], runs=R, seed=21, mode="counts").runs
-    monkeypatch.setattr(fast, "pooled_churn", lambda m: False)
+    from clmsim.engines.fast import bundle
+
+    monkeypatch.setattr(bundle, "pooled_churn", lambda m: False)
     general = fast.simulate([model], runs=R, seed=22, mode="counts").runs
     assert_same_law(pooled, general)
 

@@ -120,13 +120,21 @@ def clv_bins(model: CompiledModel, bins: int) -> tuple[float, float]:
     return lo, (hi - lo) / bins
 
 
+def live_winbacks(model: CompiledModel) -> list:
+    """The win-back policies that can contact anyone: coverage above 0 in some period. A policy
+    with coverage 0 throughout changes nothing but the model's shape (its window and
+    concession length), so the kernels never see it: a lever on such a policy changes no
+    random draw (common random numbers survive structural levers)."""
+    return [w for w in model.winbacks if np.any(np.asarray(w.coverage) > 0.0)]
+
+
 def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Concession sub-states of counts mode: ``(w, j)`` = policy ``w`` with ``j`` discounted
-    periods left (1 <= j < periods), ordered so ``next(w, j) = (w, j - 1)`` has a lower
-    index. Returns ``ce_disc``, ``ce_next`` (-1: concession over) and ``ret_state[w]``
-    (state after the period of return, -1 if none)."""
+    """Concession sub-states of counts mode: ``(w, j)`` = live policy ``w``
+    (:func:`live_winbacks`) with ``j`` discounted periods left (1 <= j < periods), ordered so
+    ``next(w, j) = (w, j - 1)`` has a lower index. Returns ``ce_disc``, ``ce_next`` (-1:
+    concession over) and ``ret_state[w]`` (state after the period of return, -1 if none)."""
     disc, nxt, ret = [], [], []
-    for w in model.winbacks:
+    for w in live_winbacks(model):
         base = len(disc)
         for j in range(1, w.concession_periods):
             disc.append(w.discount)
@@ -161,7 +169,8 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         Individual mode: bins of the CLV histogram (:func:`clv_bins`); 0: none.
     """
     S, G, H = model.n_stages, model.n_segments, model.horizon
-    C, NP, W = len(model.channels), len(model.programs), len(model.winbacks)
+    winbacks = live_winbacks(model)
+    C, NP, W = len(model.channels), len(model.programs), len(winbacks)
     het_kind = np.zeros(G, np.int64)
     het_a = np.ones(G)
     het_b = np.ones(G)
@@ -172,7 +181,7 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         elif h.kind == "beta":
             het_a[g], het_b[g] = h.alpha, h.beta
     wb_of_stage = np.full(S, -1, np.int64)
-    for w, wb in enumerate(model.winbacks):
+    for w, wb in enumerate(winbacks):
         wb_of_stage[np.asarray(wb.from_stages, bool)] = w
     if het_nodes > 0:
         types = het_classes.het_classes(model, het_nodes)
@@ -201,16 +210,16 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         pr_half=_c([p.half_saturation_spend for p in model.programs], f8),
         pr_lift=_c([p.upgrade_lift for p in model.programs], f8),
         wb_of_stage=wb_of_stage,
-        wb_lo=_c([min(w.eligible_after, H + 1) for w in model.winbacks], i8),
-        wb_hi=_c([min(w.max_age, H + 1) for w in model.winbacks], i8),
-        wb_cov=_c([w.coverage for w in model.winbacks], f8).reshape(W, H),
-        wb_cost=_c([w.contact_cost for w in model.winbacks], f8),
-        wb_base=_c([w.base for w in model.winbacks], f8),
-        wb_decay=_c([w.decay for w in model.winbacks], f8),
-        wb_return=_c([w.return_stage for w in model.winbacks], i8),
-        wb_disc=_c([w.discount for w in model.winbacks], f8),
-        wb_cperiods=_c([w.concession_periods for w in model.winbacks], i8),
-        wb_cap=_c([np.full(H, -1.0) if w.capacity is None else w.capacity for w in model.winbacks],
+        wb_lo=_c([min(w.eligible_after, H + 1) for w in winbacks], i8),
+        wb_hi=_c([min(w.max_age, H + 1) for w in winbacks], i8),
+        wb_cov=_c([w.coverage for w in winbacks], f8).reshape(W, H),
+        wb_cost=_c([w.contact_cost for w in winbacks], f8),
+        wb_base=_c([w.base for w in winbacks], f8),
+        wb_decay=_c([w.decay for w in winbacks], f8),
+        wb_return=_c([w.return_stage for w in winbacks], i8),
+        wb_disc=_c([w.discount for w in winbacks], f8),
+        wb_cperiods=_c([w.concession_periods for w in winbacks], i8),
+        wb_cap=_c([np.full(H, -1.0) if w.capacity is None else w.capacity for w in winbacks],
                   f8).reshape(W, H),
         v=_c(model.discount_factors(), f8),
         type_seg=_c(types[0], i8), type_het=_c(types[1], i8), type_val=_c(types[2], f8),

@@ -104,6 +104,8 @@ def _validate(models, runs, mode, threads, options) -> dict:
             raise ClmsimError(f"horizon {m.horizon} is too long for the fast engine (max 31999 periods)")
         if m.n_stages > 127 or m.n_segments > 127:
             raise ClmsimError("the fast engine supports at most 127 stages and 127 segments")
+        if sum(max(w.concession_periods - 1, 0) for w in m.winbacks) >= 32000:
+            raise ClmsimError("the fast engine supports at most 32,000 concession periods over all win-back policies")
     return opts
 
 

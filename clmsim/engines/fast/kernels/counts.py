@@ -103,8 +103,23 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
             room -= want
 
 
+ACTIVE_SUB = 1 << 15
+"""Sub-stream sub-states of a group: churn age ``a`` (< 2^15), else ``ACTIVE_SUB + 1 + e``
+(concession sub-state ``e``, -1 for none)."""
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def substream(t, c, g, j, s, sub):
+    """Key of a group's sub-stream in period ``t``: cohort class ``c`` (0, 1), segment ``g``
+    (< 128), heterogeneity class ``j`` within it (< 256), stage ``s`` (< 128) and sub-state
+    ``sub`` (< 2^16), in fixed bit fields. No field depends on the model's other dimensions
+    (the number of churn ages, concession sub-states or customer types), so a lever that
+    changes them leaves every other group's draws alone (common random numbers)."""
+    return ((((t * 2 + c) * 128 + g) * 256 + j) * 128 + s) * 65536 + sub
+
+
 @njit(cache=True, error_model="numpy")
-def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
+def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
                 wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split, cum):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
 
@@ -138,7 +153,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                 pn[g, s, a] = 0
                 a2 = a + 1 if a + 1 < A else A - 1
                 if n > 0:
-                    reseed(seeds_row, state, MOVES, ((t * Q + g) * S + s) * (A + E + 1) + a)
+                    reseed(seeds_row, state, MOVES, substream(t, 0, g, 0, s, a))
                     if w >= 0 and wb_lo[w] <= a < hi and pcont[g, s, a] > 0:
                         c = pcont[g, s, a]
                         ucount = 0
@@ -218,7 +233,9 @@ def simulate_counts(r0, r1, seeds, m, out):
     last age capped), each with the weight sums ``wm, wc, wh`` of the CLV accounting
     (module docstring). Random numbers: every group draws from its own sub-stream
     keyed by (period, group, stage, sub-state), so a strategy that changes one group
-    leaves the others' draws alone. Timing and economics as ``simulate_individual``;
+    leaves the others' draws alone; the keys (:func:`substream`) do not depend on the model's
+    dimensions, so a structural lever (a win-back window or concession length that no contact
+    uses) changes no draw. Timing and economics as ``simulate_individual``;
     outputs the same arrays except the CLV histogram (``clv_sum`` is the sum over
     acquired customers of their CLV at acquisition, exact in expectation).
     """
@@ -246,6 +263,9 @@ def simulate_counts(r0, r1, seeds, m, out):
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
     Q = 2 * T                                                # cohort class (initial, acquired) x type
+    q_class = np.zeros(Q, np.int64)                          # class of group q within its segment
+    for q in range(Q):
+        q_class[q] = q % T - seg_first[type_seg[q % T]]
     states = np.empty((N_STREAMS, 4), np.uint64)             # random streams (alive over the loop)
     for r in range(r0, r1):
         state = unowned(states)
@@ -363,7 +383,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                             wt = wh[q, s, a]
                             nh[q, s, a] = 0
                             wh[q, s, a] = 0.0
-                            reseed(seed_row, state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + a)
+                            reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s, a))
                             if w >= 0 and wb_lo[w] <= a < wb_hi[w] and ncont[q, s, a] > 0:
                                 c = ncont[q, s, a]
                                 contacts += c
@@ -406,7 +426,8 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 wc[q, s, e] = 0.0
                             if n == 0:
                                 continue
-                            reseed(seed_row, state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + A + 1 + e)
+                            reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s,
+                                                                     ACTIVE_SUB + 1 + e))
                             clv_cash -= wt * ret_stage[s]
                             multinomial(state, MOVES, n, row, unowned(split))
                             for d in range(S):
@@ -431,7 +452,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
             if pooled:
-                pc, pw, ps, pv = _pool_moves(state, unowned(seed_row), t, Q, E, T, unowned(kind), unowned(probs),
+                pc, pw, ps, pv = _pool_moves(state, unowned(seed_row), t, T, unowned(kind), unowned(probs),
                                              unowned(seg_first), unowned(seg_ntypes), unowned(wb_of_stage),
                                              unowned(wb_lo), unowned(wb_hi), unowned(wb_cost), unowned(wb_base),
                                              unowned(wb_decay), unowned(pn), unowned(pn2), unowned(pcont),
@@ -447,7 +468,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                 for d in range(S):
                     if kind[d] != ACTIVE:
                         continue
-                    reseed(seed_row, state, REVENUE, (t * Q + q) * S + d)
+                    reseed(seed_row, state, REVENUE, substream(t, q // T, g, q_class[q], d, 0))
                     to_main = 0
                     w_main = 0.0
                     for e in range(NE):
