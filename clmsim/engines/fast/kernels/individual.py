@@ -54,27 +54,27 @@ from .samplers import (
 
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     """Effective row ``s`` of segment ``g`` as the kernel samples it (for tests
     against :func:`clmsim.model.effective_matrix`)."""
     G, S = P.shape[0], P.shape[1]
     mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
     row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
-    out = np.zeros(S)
+    out = np.zeros(S, np.float64)
     ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het, mult)
     row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
                 fl_cum):
     """Rows of customers without heterogeneity as one table per (segment, stage):
     every destination (staying included) by decreasing probability, cumulative, so
     the usual outcome is found at the first comparison."""
     G, S = mv_n.shape[0], mv_n.shape[1]
-    prob = np.zeros(S)
+    prob = np.zeros(S, np.float64)
     order = np.zeros(S, np.int64)
     for g in range(G):
         for s in range(S):
@@ -98,7 +98,7 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
             fl_n[g, s] = m
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _order_desc(prob, order):
     """``order`` = indices of ``prob`` by decreasing value, ties in index order: a stable
     insertion sort (the order ``np.argsort(-prob)`` gives up to 15 entries, without
@@ -111,7 +111,7 @@ def _order_desc(prob, order):
         order[j] = i
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _draw_het(state, kind, a, b):
     if kind == HET_GAMMA:
         return gamma(state, HETEROGENEITY, a) * b
@@ -120,7 +120,7 @@ def _draw_het(state, kind, a, b):
     return 1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _hist_bin(value, lo, width, nb):
     """Fixed bins ``[lo + i w, lo + (i + 1) w)``: index ``1 + i``; 0 and ``nb + 1`` are
     under/overflow (scalars only: no array reference taken per finalised customer)."""
@@ -132,7 +132,7 @@ def _hist_bin(value, lo, width, nb):
     return 1 + int(x)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     """Simulate runs ``r0 .. r1 - 1`` customer by customer; writes rows ``r`` of ``out`` in place.
 
@@ -206,16 +206,16 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         cid = np.empty(cap, np.uint64)
         clv = np.empty(cap, np.float64)
         # tables
-        churn_factor = np.ones(S)
-        upgrade_factor = np.ones((S, S))
-        ret_stage = np.zeros(S)
+        churn_factor = np.ones(S, np.float64)
+        upgrade_factor = np.ones((S, S), np.float64)
+        ret_stage = np.zeros(S, np.float64)
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         fl_n = np.zeros((G, S), np.int64)
         fl_dest = np.zeros((G, S, S), np.int64)
-        fl_cum = np.zeros((G, S, S))
-        fixed_cb = np.zeros((G, S))
-        gam_d = np.zeros((G, S))
-        gam_c = np.zeros((G, S))
+        fl_cum = np.zeros((G, S, S), np.float64)
+        fixed_cb = np.zeros((G, S), np.float64)
+        gam_d = np.zeros((G, S), np.float64)
+        gam_c = np.zeros((G, S), np.float64)
         n_conc = 0                     # (counted, not a literal True: see _no_literals)
         for w in range(W):
             n_conc += wb_cperiods[w] > 0
@@ -228,30 +228,30 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         bk = np.zeros((G * S << BUCKET_BITS) if bare else 1, np.int16)
         bk_cum = np.full((G, S, S), -1.0)
         code = np.empty(cap if bare else 1, np.int16)
-        umv = np.empty(cap)                         # draws of individual_het.draw_pass
-        xg = np.empty(cap)
-        tb = np.zeros(G * S * N_T)
+        umv = np.empty(cap, np.float64)             # draws of individual_het.draw_pass
+        xg = np.empty(cap, np.float64)
+        tb = np.zeros(G * S * N_T, np.float64)
         mode = np.zeros(2 * G * S, np.int64)
         fx = np.zeros(cap, np.int8)
-        rc = np.empty(2 * cap)
+        rc = np.empty(2 * cap, np.float64)
         cd_dest = np.zeros(NCD, np.int8)
-        cd_w = np.zeros(NCD)
+        cd_w = np.zeros(NCD, np.float64)
         cd_fast = np.zeros(NCD, np.bool_)
         cd_cnt = np.zeros((4, NCD), np.int64)
         fast_src = np.zeros((G, S), np.bool_)
         fast_dst = np.zeros((G, S), np.bool_)
-        n_start = np.zeros(S)
-        n_end = np.zeros(S)
+        n_start = np.zeros(S, np.float64)
+        n_end = np.zeros(S, np.float64)
         cnt = np.zeros(S, np.int64)
         elig = np.zeros((W, A), np.int64)
         elig_next = np.zeros((W, A), np.int64)
         quota = np.zeros((W, A), np.int64)
         split = np.zeros(G, np.int64)
         cntg = np.zeros((G, S), np.int64)
-        mv_last = np.zeros((G, S))
+        mv_last = np.zeros((G, S), np.float64)
         noisy = np.zeros((G, S), np.bool_)
-        gam_shape = np.zeros((G, S))
-        gam_scale = np.zeros((G, S))
+        gam_shape = np.zeros((G, S), np.float64)
+        gam_scale = np.zeros((G, S), np.float64)
         for g in range(G):
             for s in range(S):
                 cv = rev_cv[g, s]
@@ -544,21 +544,21 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     continue
                 if n + m > cap:
                     newcap = max(2 * cap, n + m + 1024)
-                    stage = _grow(stage, n, newcap)
-                    seg = _grow(seg, n, newcap)
-                    cpol = _grow(cpol, n, newcap)
-                    age = _grow(age, n, newcap)
-                    conc = _grow(conc, n, newcap)
-                    tacq = _grow(tacq, n, newcap)
-                    cid = _grow(cid, n, newcap)
-                    mult = _grow(mult, n, newcap)
-                    clv = _grow(clv, n, newcap)
+                    stage = _grow(stage, n, np.empty(newcap, np.int8))
+                    seg = _grow(seg, n, np.empty(newcap, np.int8))
+                    cpol = _grow(cpol, n, np.empty(newcap, np.int8))
+                    age = _grow(age, n, np.empty(newcap, np.int16))
+                    conc = _grow(conc, n, np.empty(newcap, np.int16))
+                    tacq = _grow(tacq, n, np.empty(newcap, np.int32))
+                    cid = _grow(cid, n, np.empty(newcap, np.uint64))
+                    mult = _grow(mult, n, np.empty(newcap, np.float64))
+                    clv = _grow(clv, n, np.empty(newcap, np.float64))
                     if bare:
                         code = np.empty(newcap, np.int16)
-                    umv = np.empty(newcap)
-                    xg = np.empty(newcap)
+                    umv = np.empty(newcap, np.float64)
+                    xg = np.empty(newcap, np.float64)
                     fx = np.zeros(newcap, np.int8)
-                    rc = np.empty(2 * newcap)
+                    rc = np.empty(2 * newcap, np.float64)
                     cap = newcap
                 multinomial(state, ARRIVALS, m, mix, split)
                 for g in range(G):
@@ -599,11 +599,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         work[r] = done
 
 
-@njit(cache=True)
-def _grow(a, n, cap):
-    """A copy of ``a[:n]`` in a new array of length ``cap`` (same dtype; an explicit loop:
-    slice assignment would compile numba's shape-mismatch message formatting per dtype)."""
-    b = np.empty(cap, a.dtype)
+@njit(cache=True, error_model="numpy")
+def _grow(a, n, b):
+    """``b`` with ``a[:n]`` copied in (``b``: the larger array, allocated by the caller with the
+    same dtype class as ``a`` was -- numba then reuses that allocation's compiled code; an
+    explicit loop, as slice assignment compiles numba's shape-mismatch message formatting)."""
     for j in range(n):
         b[j] = a[j]
     return b

@@ -187,8 +187,8 @@ def _ziggurat_tables():
     tn = dn
     vn = 9.91256303526217e-3
     kn = np.zeros(128, np.int64)
-    wn = np.zeros(128)
-    fn = np.zeros(128)
+    wn = np.zeros(128, np.float64)
+    fn = np.zeros(128, np.float64)
     q = vn / np.exp(-0.5 * dn * dn)
     kn[0] = int((dn / q) * m1)
     kn[1] = 0
@@ -600,9 +600,9 @@ def sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cu
 def row_table_arrays(G, S):
     """Zeroed row tables filled by :func:`row_tables`: ``mv_n, mv_dest, mv_cum, msum,
     ctot, ch_n, ch_dest, ch_cum`` of shapes (G, S) and (G, S, S)."""
-    return (np.zeros((G, S), np.int64), np.zeros((G, S, S), np.int64), np.zeros((G, S, S)),
-            np.zeros((G, S)), np.zeros((G, S)), np.zeros((G, S), np.int64),
-            np.zeros((G, S, S), np.int64), np.zeros((G, S, S)))
+    return (np.zeros((G, S), np.int64), np.zeros((G, S, S), np.int64), np.zeros((G, S, S), np.float64),
+            np.zeros((G, S), np.float64), np.zeros((G, S), np.float64), np.zeros((G, S), np.int64),
+            np.zeros((G, S, S), np.int64), np.zeros((G, S, S), np.float64))
 
 
 @njit(cache=True, error_model="numpy")
