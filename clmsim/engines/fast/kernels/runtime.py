@@ -14,6 +14,7 @@ on stderr says so, with the usual duration, and completes with the time it took.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -95,7 +96,8 @@ class _CompileNotice(event.Listener):
 
 
 _NOTICE = _CompileNotice()
-event.register("numba:compile", _NOTICE)
+if os.environ.get("CLMSIM_COMPILE_NOTICE", "1").strip() != "0":      # (0: clmsim compile reports instead)
+    event.register("numba:compile", _NOTICE)
 
 
 def notice_compiles(dispatcher, label: str, usual: str) -> None:
