@@ -163,3 +163,32 @@ def test_every_kernel_cache_is_stamped_with_every_kernel_source(tmp_path):
         p.write_bytes(original + b"\n")
         assert cache.sources_sha256(copies) != cache.SOURCES_SHA256, p.name
         p.write_bytes(original)
+
+
+def test_a_compiling_kernel_says_so_on_one_stderr_line(capsys):
+    from numba import njit
+
+    from clmsim.engines.fast.kernels.runtime import notice_compiles
+
+    @njit
+    def toy(x):
+        return x + 1
+
+    notice_compiles(toy, "toy", "a moment")
+    assert toy(1) == 2 and toy(2) == 3                      # compiles once
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("clmsim: compiling the fast engine's toy kernel (once per numba cache; usually a moment)")
+    assert err.rstrip().endswith(" s") and " ... done in " in err
+
+
+def test_clmsim_compile_reports_each_kernel(capsys):
+    from clmsim.cli import main
+    from clmsim.engines.fast.precompile import precompile
+    from clmsim.errors import ClmsimError
+
+    assert main(["compile", "--mode", "counts"]) == 0
+    err = capsys.readouterr().err
+    assert "counts-mode kernel" in err and ("compiled in" in err or "already compiled" in err)
+    with pytest.raises(ClmsimError, match="unknown mode"):
+        precompile(["warp"])
