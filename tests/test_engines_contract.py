@@ -143,3 +143,20 @@ def test_des_first_run_returns_the_rows_of_one_call():
     tail = simulate(TEXTBOOK, engine="des", strategies=["baseline"], runs=2, seed=5, first_run=2)
     assert list(tail.runs["run"]) == [2, 3] and tail.provenance["first_run"] == 2
     pd.testing.assert_frame_equal(whole[whole.run >= 2].reset_index(drop=True), tail.runs.reset_index(drop=True))
+
+
+def test_docs_state_the_registry_capabilities():
+    """docs/engines.md's table of engines and capabilities is the registry's."""
+    text = (ROOT / "docs" / "engines.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and cells[0] in ENGINES:
+            rows[cells[0]] = cells[1:]
+    assert set(rows) == set(ENGINE_NAMES)
+    yes = {"yes": True, "no": False}
+    for name, (mc, first, modes, ops, log) in rows.items():
+        caps = ENGINES[name].capabilities
+        assert (yes[mc], yes[first], yes[ops], yes[log]) == (caps.monte_carlo, caps.first_run, caps.operations,
+                                                             caps.event_log), name
+        assert tuple(m.strip() for m in modes.split(",")) == (caps.modes or ("—",)), name
