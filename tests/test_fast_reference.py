@@ -10,73 +10,37 @@ import numpy as np
 from clmsim.engines import fast
 from fast_helpers import Z999, model_from_yaml
 from fast_reference import RUN_ITEMS, simulate_reference
+from test_fast_counts import FEATURES
 
-SCENARIO = """
-schema_version: 1
-name: reference-oracle
-time: {period: month, horizon: 18, discount_rate: 0.1}
-stages:
-  prospect:  {kind: prospect}
-  new:       {kind: active, revenue: {mean: 45, cv: 0.3}, margin: 0.55, cost_to_serve: 4}
-  loyal:     {kind: active, revenue: {mean: 75, cv: 0.25}, margin: 0.62, cost_to_serve: 2}
-  declining: {kind: active, revenue: {mean: 40, cv: 1.5}, margin: 0.5, cost_to_serve: 5}
-  churned:   {kind: churned}
-  lost:      {kind: lost}
-transitions:
-  prospect:  {new: 0.3, lost: 0.1}
-  new:       {loyal: 0.1, declining: 0.04, churned: 0.05}
-  loyal:     {declining: 0.03, churned: 0.01}
-  declining: {loyal: 0.05, churned: 0.12}
-  churned:   {lost: 0.25}
-segments:
-  small:
-    share: 0.6
-    transitions: {new: {churned: 0.08}}
-    heterogeneity: {churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}}
-  big:
-    share: 0.4
-    stages: {loyal: {revenue: {mean: 120, cv: 0.3}}}
-    heterogeneity: {churn_probability: {dist: beta, alpha: 2, beta: 30}}
-initial_population: {new: 250, loyal: 450, declining: 120, churned: 80}
-acquisition:
-  channels:
-    search:
-      spend_per_period: 8000
-      response: {type: saturating, max_customers: 60, half_saturation_spend: 6000}
-      entry_stage: new
-    events:
-      spend_per_period: 2000
-      response: {type: linear, cost_per_customer: 100}
-      entry_stage: prospect
-      segment_mix: {big: 1.0}
-  referrals: {from: {loyal: 0.01}, entry_stage: new}
-retention:
-  programs:
-    onboarding:
-      target: [new]
-      spend_per_customer: 6
-      effect: {churn_reduction_max: 0.5, half_saturation_spend: 5, upgrade_lift: 0.3}
-    save_desk:
-      target: [declining]
-      spend_per_customer: 12
-      effect: {churn_reduction_max: 0.4, half_saturation_spend: 10}
-      budget_cap_per_period: 900
-winback:
-  policies:
-    offer:
-      eligible_after: 1
-      window: 4
-      coverage: 0.7
-      contact_cost: 8
-      success: {base: 0.3, decay: 0.75}
-      return_stage: new
-      concession: {discount: 0.25, periods: 3}
-      capacity_per_period: 12
-"""
+CHANGES = (  # the every-feature scenario of test_fast_counts, smaller, with both heterogeneity laws
+    ("horizon: 24", "horizon: 18"),
+    ("declining: {kind: active, revenue: {mean: 40, cv: 0.4}", "declining: {kind: active, revenue: {mean: 40, cv: 1.5}"),
+    ("small: {share: 0.6, transitions: {new: {churned: 0.08}}}",
+     "small: {share: 0.6, transitions: {new: {churned: 0.08}},\n"
+     "         heterogeneity: {churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}}}"),
+    ("big:   {share: 0.4, stages: {loyal: {revenue: {mean: 120, cv: 0.3}}}}",
+     "big:   {share: 0.4, stages: {loyal: {revenue: {mean: 120, cv: 0.3}}},\n"
+     "         heterogeneity: {churn_probability: {dist: beta, alpha: 2, beta: 30}}}"),
+    ("{new: 800, loyal: 1500, declining: 400, churned: 200}", "{new: 250, loyal: 450, declining: 120, churned: 80}"),
+    ("spend_per_period: 20000", "spend_per_period: 8000"),
+    ("max_customers: 150, half_saturation_spend: 15000", "max_customers: 60, half_saturation_spend: 6000"),
+    ("spend_per_period: 5000", "spend_per_period: 2000"),
+    ("budget_cap_per_period: 2500", "budget_cap_per_period: 900"),
+    ("success: {base: 0.2, decay: 0.75}", "success: {base: 0.3, decay: 0.75}"),
+    ("capacity_per_period: 40", "capacity_per_period: 12"),
+)
+
+
+def _scenario() -> str:
+    text = FEATURES
+    for old, new in CHANGES:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
 
 
 def test_individual_kernel_agrees_in_law_with_the_numpy_reference():
-    model = model_from_yaml(SCENARIO)
+    model = model_from_yaml(_scenario())
     R = 150
     kernel = fast.simulate([model], runs=R, seed=31, mode="individual")
     ref = simulate_reference(model, R, seed=32)
