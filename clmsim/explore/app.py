@@ -157,8 +157,7 @@ class Page:
             s = Slider(title=c.label, start=c.start, end=end, step=c.step, value=c.value, width=320,
                        format="0[.][000]")
             s.on_change("value_throttled", self._guard(self._slider_cb(c)))
-            msg = Div(text="", width=320, visible=False, styles={"color": "#B00020", "font-size": "12px"},
-                      css_classes=["clmsim-message"])
+            msg = Div(text="", width=320, visible=False, styles={"color": "#B00020", "font-size": "12px"})
             children.append(s)
             if c.note:
                 children.append(Div(text=f"<i>{_e(c.note)}</i>", width=320, styles={"font-size": "11px"}))
@@ -241,7 +240,8 @@ class Page:
     def _redraw(self) -> None:
         self._t0 = time.perf_counter()
         out = self.ex.compute()
-        wanted = {} if out["ok"] else {p: "<br>".join(_e(x) for x in lines) for p, lines in out["messages"].items()}
+        wanted = {} if out["ok"] else {p: "<div class='clmsim-msg'>" + "<br>".join(_e(x) for x in lines) + "</div>"
+                                       for p, lines in out["messages"].items()}
         for path, (_, _, msg) in self.sliders.items():  # touch only what changes: each change costs a relayout
             text = wanted.pop(path, "")
             if msg.text != text:
