@@ -17,8 +17,8 @@ import traceback
 from pathlib import Path
 
 from bokeh.layouts import column, row
-from bokeh.models import (Button, ColumnDataSource, Div, FactorRange, NumeralTickFormatter, Select, Slider,
-                          TextInput)
+from bokeh.models import (Button, ColumnDataSource, Div, FactorRange, NumeralTickFormatter, Range1d, Select,
+                          Slider, TextInput)
 from bokeh.plotting import figure
 
 from ..plots.style import stage_colors
@@ -52,7 +52,7 @@ class Page:
         self.model = model
         self.colors = stage_colors(model.stage_names, [KINDS[int(k)] for k in model.stage_kind])
         self._build()
-        self.redraw()
+        self._run(self.redraw)
 
     # ---------------------------------------------------------------- layout
     def _build(self) -> None:
@@ -98,13 +98,14 @@ class Page:
         names = list(m.stage_names)
         H = m.horizon
         # one source for both time figures (one update message): stage shares and survival
-        self.stack = [f"stage:{n}" for n in names]
-        self.src_time = ColumnDataSource({"period": list(range(H + 1)), "now": [1.0] * (H + 1),
-                                          "base": [1.0] * (H + 1), **{c: [0.0] * (H + 1) for c in self.stack}})
+        # stacked bands computed here (lo/hi per stage): no stacking transforms for the browser to rerun
+        self.src_time = ColumnDataSource(self._time_data([1.0] * (H + 1), [1.0] * (H + 1), None))
         f = figure(title="Where a cohort of new customers is (share per stage)", width=470, height=300,
-                   x_axis_label=f"{per}s after joining", y_range=(0, 1), tools="hover,save", toolbar_location=None)
-        f.varea_stack(stackers=self.stack, x="period", source=self.src_time, color=[self.colors[n] for n in names],
-                      legend_label=names, alpha=0.9)
+                   x_axis_label=f"{per}s after joining", x_range=Range1d(0, H), y_range=Range1d(0, 1),
+                   tools="save", toolbar_location=None)
+        for n in names:
+            f.varea(x="period", y1=f"lo:{n}", y2=f"hi:{n}", source=self.src_time, color=self.colors[n],
+                    legend_label=n, alpha=0.9)
         f.legend.location = "bottom_left"
         f.legend.label_text_font_size = "9pt"
         f.legend.background_fill_alpha = 0.6
@@ -112,7 +113,8 @@ class Page:
         self.f_flow = f
 
         f = figure(title="Survival: chance the cohort's customer is still active", width=470, height=300,
-                   x_axis_label=f"{per}s after joining", y_range=(0, 1.02), tools="hover,save", toolbar_location=None)
+                   x_axis_label=f"{per}s after joining", x_range=Range1d(0, H), y_range=Range1d(0, 1.02),
+                   tools="save", toolbar_location=None)
         f.line("period", "base", source=self.src_time, color="#6E6E6E", line_dash="dashed", line_width=2,
                legend_label="file's baseline")
         f.line("period", "now", source=self.src_time, color="#0072B2", line_width=3, legend_label="your settings")
@@ -124,7 +126,7 @@ class Page:
         self.src_clv = ColumnDataSource({"stage": act, "now": [0.0] * len(act), "base": [0.0] * len(act),
                                          "color": [self.colors[n] for n in act]})
         f = figure(title="CLV of a customer entering each stage (for ever)", x_range=FactorRange(*act),
-                   width=470, height=300, tools="hover,save", toolbar_location=None)
+                   y_range=Range1d(0, 1), width=470, height=300, tools="save", toolbar_location=None)
         f.vbar(x="stage", top="now", width=0.7, source=self.src_clv, color="color", legend_label="your settings")
         f.scatter(x="stage", y="base", source=self.src_clv, marker="dash", size=40, color="black", line_width=3,
                   legend_label="file's baseline")
@@ -133,16 +135,28 @@ class Page:
         f.legend.label_text_font_size = "9pt"
         self.f_clv = f
 
-        self.src_npv = ColumnDataSource({"what": ["file's baseline", "your settings"], "npv": [0.0, 0.0],
-                                         "color": ["#6E6E6E", "#0072B2"], "label": ["", ""],
-                                         "ink": ["white", "white"]})
-        f = figure(title="NPV of the plan, and ΔNPV = yours − baseline", y_range=["file's baseline", "your settings"],
-                   width=470, height=300, tools="hover,save", toolbar_location=None)
+        rows = ["ΔNPV = yours − baseline", "your settings", "file's baseline"]
+        self.src_npv = ColumnDataSource({"what": rows, "npv": [0.0] * 3, "color": ["#009E73", "#0072B2", "#6E6E6E"],
+                                         "label": [""] * 3, "at": [0.0] * 3, "ink": ["white"] * 3})
+        f = figure(title="NPV of the plan versus the file's baseline", y_range=rows,
+                   x_range=Range1d(0, 1), width=470, height=300, tools="save", toolbar_location=None)
         f.hbar(y="what", right="npv", height=0.6, source=self.src_npv, color="color")
-        f.text(x=0, y="what", text="label", source=self.src_npv, x_offset=6, text_baseline="middle",
+        f.text(x="at", y="what", text="label", source=self.src_npv, x_offset=5, text_baseline="middle",
                text_color="ink", text_font_size="11pt", text_font_style="bold")
         f.xaxis.formatter = NumeralTickFormatter(format="0.0a")
         self.f_npv = f
+
+    def _time_data(self, now: list, base: list, occ) -> dict:
+        """Columns of the time figures: survival (``now``, ``base``) and stacked stage shares."""
+        H = self.model.horizon
+        data = {"period": list(range(H + 1)), "now": now, "base": base}
+        lo = [0.0] * (H + 1)
+        for n in self.model.stage_names:
+            share = [0.0] * (H + 1) if occ is None else occ[n].tolist()
+            hi = [a + b for a, b in zip(lo, share)]
+            data[f"lo:{n}"], data[f"hi:{n}"] = lo, hi
+            lo = hi
+        return data
 
     def _fill_controls(self) -> None:
         """(Re)build the sliders of the current strategy and segment, grouped, each with a message line."""
@@ -271,8 +285,7 @@ class Page:
         nan = [float("nan")] * (m.horizon + 1)
         now = info["survival"][ex.stage].tolist() if ex.stage in info["survival"] else nan
         base = base_surv[ex.stage].tolist() if ex.stage in base_surv else nan
-        self.src_time.data = {"period": list(range(m.horizon + 1)), "now": now, "base": base,
-                              **{c: occ[n].tolist() for c, n in zip(self.stack, m.stage_names)}}
+        self.src_time.data = self._time_data(now, base, occ)
         self.f_flow.title.text = f"Stage of a customer who joined in {ex.stage}"
         self.f_surv.title.text = f"Survival: chance a customer who joined in {ex.stage} is still active"
         rows = out["rows"]
@@ -282,15 +295,21 @@ class Page:
         self.src_clv.data = {"stage": act, "now": [float(rows.loc[s, "clv_infinite"]) for s in act],
                              "base": [float(brows.loc[s, "clv_infinite"]) for s in act],
                              "color": [self.colors[s] for s in act]}
+        _fit(self.f_clv.y_range, self.src_clv.data["now"] + self.src_clv.data["base"])
         seg = "" if m.n_segments == 1 else (" (all segments)" if out["segment_row"] == "all"
                                              else f" (segment {out['segment_row']})")
         self.f_clv.title.text = f"CLV of a customer entering each stage{seg}"
         sign = "+" if out["d_npv"] >= 0 else "−"
         dnpv = f"{sign}{_money(abs(out['d_npv']))}"
-        self.src_npv.data = {"what": ["file's baseline", "your settings"], "npv": [out["npv_baseline"], out["npv"]],
-                             "color": ["#6E6E6E", "#0072B2"],
-                             "label": [_money(out["npv_baseline"]), f"{_money(out['npv'])}  (ΔNPV {dnpv})"],
-                             "ink": ["white" if v > 0 else "black" for v in (out["npv_baseline"], out["npv"])]}
+        vals = [out["d_npv"], out["npv"], out["npv_baseline"]]
+        span = max(max(vals), 0.0) - min(min(vals), 0.0) or 1.0
+        inside = [v > 0.35 * span for v in vals]  # a long positive bar holds its label in white
+        self.src_npv.data = {"what": list(self.src_npv.data["what"]), "npv": vals,
+                             "color": ["#009E73" if out["d_npv"] >= 0 else "#D55E00", "#0072B2", "#6E6E6E"],
+                             "label": [dnpv, _money(out["npv"]), _money(out["npv_baseline"])],
+                             "at": [0.0 if i else max(v, 0.0) for v, i in zip(vals, inside)],
+                             "ink": ["white" if i else "#222222" for i in inside]}
+        _fit(self.f_npv.x_range, vals + [max(vals) + 0.3 * span])  # room for labels past a bar
         self.headline.text = (
             f"<div id='clv-state' data-ok='1' style='font-size:16px'>CLV of a customer entering <b>{_e(ex.stage)}</b>"
             f"{_e(seg)}: <b style='font-size:22px'><span id='clv-value'>{out['clv']:,.2f}</span></b> "
@@ -306,6 +325,14 @@ class Page:
                            + "".join(f"<p style='margin:6px 0'>{_e(p)}</p>" for p in out["text"])
                            + f"<p style='font-family:monospace;font-size:12px'>Your settings: {edits}"
                            + f"<span id='edits' data-sets='{_e(chr(10).join(sets))}'></span></p></div>")
+
+
+def _fit(rng: Range1d, values) -> None:
+    """Set a numeric range to hold 0 and ``values`` with 8% headroom (set with the data: one message)."""
+    vals = [float(v) for v in values if v == v and abs(v) != float("inf")]
+    lo, hi = min([0.0, *vals]), max([0.0, *vals])
+    pad = 0.08 * (hi - lo or 1.0)
+    rng.start, rng.end = (lo - pad if lo < 0 else 0.0), hi + pad
 
 
 def make_document(scenario: str | Path, out_dir: str | Path | None = None):

@@ -82,8 +82,9 @@ class Explorer:
         self.segment = ALL
         self.baseline = explain(self.editor.scenario, BASELINE)
         self.stage = self.baseline["cohort_stage"]
-        self.stages = [s for s, k in zip(self.baseline["model"].stage_names, self.baseline["model"].stage_kind)
-                       if k == 1]  # active stages (clmsim.model.ACTIVE)
+        model = self.baseline["model"]
+        # stages a customer can enter: prospects and active stages (clmsim.model PROSPECT, ACTIVE)
+        self.stages = [s for s, k in zip(model.stage_names, model.stage_kind) if int(k) in (0, 1)]
         self.last: dict | None = None
 
     # ------------------------------------------------------------ selection
@@ -100,7 +101,7 @@ class Explorer:
 
     def select_stage(self, name: str) -> None:
         if name not in self.stages:
-            raise KeyError(f"unknown active stage {name!r}; active stages: {', '.join(self.stages)}")
+            raise KeyError(f"unknown stage {name!r}; stages a customer can enter: {', '.join(self.stages)}")
         self.stage = name
 
     def reset(self) -> None:
@@ -239,8 +240,8 @@ class Explorer:
         return self.editor.write(out, self.strategy, self.edits, "explored", header)
 
 
-def _fmt(x: float) -> str:
-    if not math.isfinite(x):
+def _fmt(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
         return "infinite" if x > 0 else "-"
     return f"{x:,.2f}"
 
@@ -254,18 +255,25 @@ def moment_text(ex: Explorer, info: dict, out: dict) -> list[str]:
     stage = ex.stage
     r0 = info["retention"].get((seg, stage), float("nan"))
     r1 = info["retention_after"].get((seg, stage), float("nan"))
-    contrib = (info["contribution"].get((seg, stage)) if seg != "all" or model.n_segments == 1
-               else None)
-    if contrib is None and model.n_segments > 1:
-        contrib = float(sum(model.segment_share[g] * info["contribution"][(s, stage)]
+    if seg != "all" or model.n_segments == 1:
+        contrib = info["contribution"].get((seg, stage), 0.0)
+    else:
+        contrib = float(sum(model.segment_share[g] * info["contribution"].get((s, stage), 0.0)
                             for g, s in enumerate(model.segment_names)))
     who = f"{stage}" + ("" if model.n_segments == 1 else f" ({'weighted over segments' if seg == 'all' else 'segment ' + seg})")
-    lines = [
-        f"A customer in {who} is still a customer one {per} later with chance {r1:.3f} "
-        f"after the retention programmes ({r0:.3f} as written: retention = 1 − churn).",
-        f"They are expected to stay {_fmt(out['lifetime'])} {per}s, counting the {per} they join, and to pay "
-        f"{_fmt(out['margins_paid'])} margins after joining; while here each {per} brings a contribution of "
-        f"{_fmt(contrib)} (revenue × margin − cost to serve).",
+    if (seg, stage) not in info["retention"]:
+        lines = [f"A prospect in {who} pays nothing until they become a customer; what they are worth counts "
+                 f"the chance that they convert, and when.",
+                 f"They are expected to be a paying customer for {_fmt(out['lifetime'])} {per}s in all, "
+                 f"so to pay {_fmt(out['margins_paid'])} margins."]
+    else:
+        lines = [
+            f"A customer in {who} is still a customer one {per} later with chance {r1:.3f} "
+            f"after the retention programmes ({r0:.3f} as written: retention = 1 − churn).",
+            f"They are expected to stay {_fmt(out['lifetime'])} {per}s, counting the {per} they join, and to pay "
+            f"{_fmt(out['margins_paid'])} margins after joining; while here each {per} brings a contribution of "
+            f"{_fmt(contrib)} (revenue × margin − cost to serve)."]
+    lines += [
         f"Discounting at {d:.3%} per {per} (1 paid one {per} from now is worth {1 / (1 + d):.4f} today), "
         f"the customer is worth CLV = {_fmt(out['clv'])} with the first margin one {per} after joining, "
         f"or {_fmt(out['clv_entry_margin'])} if the joining {per}'s margin is paid at once; "
