@@ -140,3 +140,29 @@ def test_without_a_cjk_font_clmsim_warns_once_and_matplotlib_not_per_glyph(fresh
     texts = [str(w.message) for w in caught]
     assert sum("no CJK font is installed" in t for t in texts) == 1, texts
     assert [t for t in texts if "Glyph" in t] == []
+
+
+def test_use_cjk_font_appends_the_family_for_later_figures(fresh_font_state, monkeypatch):
+    monkeypatch.setattr(style, "find_cjk_font", lambda rescan=True: "Some CJK Sans")
+    with style.mpl.rc_context({"font.family": ["sans-serif"]}):
+        assert style.use_cjk_font() == "Some CJK Sans"
+        assert list(style.mpl.rcParams["font.family"]) == ["sans-serif", "Some CJK Sans"]
+        style.use_cjk_font()  # idempotent
+        assert list(style.mpl.rcParams["font.family"]) == ["sans-serif", "Some CJK Sans"]
+
+
+def test_use_cjk_font_without_a_font_warns_once_and_no_glyph_flood(fresh_font_state, monkeypatch):
+    monkeypatch.setattr(style, "find_cjk_font", lambda rescan=True: None)
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert style.use_cjk_font() is None
+        assert style.use_cjk_font() is None
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        fig.add_subplot().set_title("考察期 形成期")
+        fig.canvas.draw()
+    texts = [str(w.message) for w in caught]
+    assert sum("no CJK font is installed" in t for t in texts) == 1 and not [t for t in texts if "Glyph" in t]

@@ -241,6 +241,30 @@ GLYPH_MISSING_CJK = r"Glyph \d+ \(\\N\{(CJK|HIRAGANA|KATAKANA|HANGUL|FULLWIDTH|H
 """matplotlib's per-character warning for a CJK glyph (silenced once clmsim has warned)."""
 
 
+def use_cjk_font() -> str | None:
+    """Let every later figure of this process show Chinese/Japanese/Korean text (opt-in).
+
+    The plot functions handle CJK labels themselves, but text that matplotlib lays out later
+    -- tick labels of an ``ax`` you created, titles you set, a notebook's inline display --
+    uses the global font settings. Call this once (e.g. at the top of a notebook with Chinese
+    stage names): it appends the CJK family found by :func:`find_cjk_font` to
+    ``rcParams["font.family"]`` (Latin text keeps its font; CJK glyphs fall back to it) and
+    returns the family. Without a CJK font it warns once and silences matplotlib's
+    per-character "Glyph ... missing" warnings for CJK text instead. Changes process-wide
+    settings by design; nothing else in clmsim does.
+    """
+    font = ensure_cjk_font(["\u4e2d"])
+    if font is None:
+        warnings.filterwarnings("ignore", message=GLYPH_MISSING_CJK, category=UserWarning)
+        return None
+    family = mpl.rcParams["font.family"]
+    family = [family] if isinstance(family, str) else list(family)
+    if font not in family:
+        mpl.rcParams["font.family"] = family + [font]
+    logging.getLogger("matplotlib.font_manager").addFilter(_no_bold_cjk)  # bold titles: regular CJK face
+    return font
+
+
 @contextmanager
 def style_context(labels: Iterable[str] = ()) -> Iterator[None]:
     """Apply :data:`RC` (and a CJK font when ``labels`` need one) inside a ``with`` block.
