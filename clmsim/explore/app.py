@@ -20,6 +20,7 @@ from bokeh.layouts import column, row
 from bokeh.models import (Button, ColumnDataSource, Div, FactorRange, NumeralTickFormatter, Range1d, Select,
                           Slider, TextInput)
 from bokeh.plotting import figure
+from jinja2 import Template
 
 from ..plots.style import stage_colors
 from .state import Control, Explorer
@@ -27,6 +28,16 @@ from .state import Control, Explorer
 log = logging.getLogger("clmsim.explore")
 
 KINDS = {0: "prospect", 1: "active", 2: "churned", 3: "lost"}
+
+
+TEMPLATE = Template("""{% extends base %}
+{% block contents %}
+<div style="display:flex; gap:16px; align-items:flex-start">
+  <div>{{ embed(roots.controls) }}</div>
+  <div>{{ embed(roots.title) }}{{ embed(roots.headline) }}{{ embed(roots.figures) }}{{ embed(roots.words) }}</div>
+</div>
+{% endblock %}""")
+"""Page layout: the controls beside the title, headline, figures and plain words (one Bokeh root each)."""
 
 
 def _e(x) -> str:
@@ -83,13 +94,18 @@ class Page:
 
         # fixed sizes: a text change then needs no new layout of the page (measured: ~20 ms each)
         # two text blocks, fixed sizes: each text change costs the browser a layout pass (~20 ms)
-        self.headline = Div(text="", width=950, height=84)
-        self.words = Div(text="", width=950, height=300)
+        self.headline = Div(text="", width=950, height=84, disable_math=True)
+        self.words = Div(text="", width=950, height=300, disable_math=True)
         self._figures()
-        grid = column(row(self.f_flow, self.f_surv), row(self.f_clv, self.f_npv))
-        right = column(self.title, self.headline, grid, self.words)
+        grid = column(row(self.f_flow, self.f_surv), row(self.f_clv, self.f_npv), name="figures")
         self._fill_controls()
-        self.doc.add_root(row(left, right))
+        # separate roots placed by the template: a text change re-lays out its own small root,
+        # not the page with its dozens of sliders (measured: the largest share of a redraw)
+        left.name = "controls"
+        self.title.name, self.headline.name, self.words.name = "title", "headline", "words"
+        for root in (left, self.title, self.headline, grid, self.words):
+            self.doc.add_root(root)
+        self.doc.template = TEMPLATE
         self.doc.title = f"clmsim explore: {m.name}"
 
     def _figures(self) -> None:
@@ -135,7 +151,7 @@ class Page:
         f.legend.label_text_font_size = "9pt"
         self.f_clv = f
 
-        rows = ["ΔNPV = yours − baseline", "your settings", "file's baseline"]
+        rows = ["ΔNPV", "your settings", "file's baseline"]
         self.src_npv = ColumnDataSource({"what": rows, "npv": [0.0] * 3, "color": ["#009E73", "#0072B2", "#6E6E6E"],
                                          "label": [""] * 3, "at": [0.0] * 3, "ink": ["white"] * 3})
         f = figure(title="NPV of the plan versus the file's baseline", y_range=rows,
