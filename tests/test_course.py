@@ -47,3 +47,9 @@ def test_notebook_runs_top_to_bottom_in_under_a_minute(path):
     assert not errors
     assert seconds < LIMIT_S, f"{path.name} took {seconds:.1f} s"
     print(f"{path.name}: {seconds:.1f} s")
+
+
+def test_classroom_docs_list_every_lesson():
+    doc = (COURSE.parent / "docs" / "classroom.md").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert path.stem.removesuffix("_zh") in doc, path.name

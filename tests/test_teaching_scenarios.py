@@ -113,3 +113,11 @@ def test_six_and_five_stage_schemes_name_their_stages_in_order():
     assert five.stage_names == ("acquisition", "development", "maturity", "decline", "exit")
     assert five.stage_kind.tolist() == [1, 1, 1, 1, 2]      # exit (离网) is churned: win-back possible
     assert five.winbacks and five.channels[0].expected_customers(300000.0) == pytest.approx(1000)
+
+
+def test_docs_list_every_teaching_scenario():
+    root = SCENARIOS.parent
+    for doc in ("docs/classroom.md", "docs/index.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        for name in TEACHING:
+            assert f"{name}.yaml" in text, (doc, name)
