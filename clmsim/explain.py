@@ -27,7 +27,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .model import ACTIVE, CompiledModel
+from .model import CompiledModel
 
 FORMULAS = {
     "lifetime": "L(s) = sum_{t>=0} P(active at t | in s at 0); for an absorbing chain the row sum "

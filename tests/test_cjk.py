@@ -131,7 +131,7 @@ def test_cjk_font_installed_after_matplotlib_built_its_cache_is_found(fresh_font
 
 def test_without_a_cjk_font_clmsim_warns_once_and_matplotlib_not_per_glyph(fresh_font_state, monkeypatch, tmp_path):
     monkeypatch.setattr(style, "find_cjk_font", lambda rescan=True: None)
-    res = api.simulate(ZH, engine="analytic")
+    res = api.simulate(ZH, engine="analytic", overrides=["time.horizon=6"])
     res.to_parquet(tmp_path / "zh")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -22,12 +22,13 @@ from bokeh.models import (Button, ColumnDataSource, Div, FactorRange, NumeralTic
 from bokeh.plotting import figure
 from jinja2 import Template
 
+from ..model.compiled import ACTIVE, KIND_CODES
 from ..plots.style import stage_colors
 from .state import Control, Explorer
 
 log = logging.getLogger("clmsim.explore")
 
-KINDS = {0: "prospect", 1: "active", 2: "churned", 3: "lost"}
+KINDS = {code: name for name, code in KIND_CODES.items()}
 
 
 TEMPLATE = Template("""{% extends base %}
@@ -138,7 +139,7 @@ class Page:
         f.legend.location = "top_right"
         self.f_surv = f
 
-        act = [n for n, k in zip(m.stage_names, m.stage_kind) if int(k) == 1]
+        act = [n for n, k in zip(m.stage_names, m.stage_kind) if int(k) == ACTIVE]
         self.src_clv = ColumnDataSource({"stage": act, "now": [0.0] * len(act), "base": [0.0] * len(act),
                                          "color": [self.colors[n] for n in act]})
         f = figure(title="CLV of a customer entering each stage (for ever)", x_range=FactorRange(*act),

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..model import ACTIVE, PROSPECT
 from ..scenario import BASELINE, ScenarioEditor, ScenarioError
 
 Keys = tuple[str, ...]
@@ -83,8 +84,8 @@ class Explorer:
         self.baseline = explain(self.editor.scenario, BASELINE)
         self.stage = self.baseline["cohort_stage"]
         model = self.baseline["model"]
-        # stages a customer can enter: prospects and active stages (clmsim.model PROSPECT, ACTIVE)
-        self.stages = [s for s, k in zip(model.stage_names, model.stage_kind) if int(k) in (0, 1)]
+        # stages a customer can enter: prospects and active stages
+        self.stages = [s for s, k in zip(model.stage_names, model.stage_kind) if int(k) in (PROSPECT, ACTIVE)]
         self.last: dict | None = None
 
     # ------------------------------------------------------------ selection
