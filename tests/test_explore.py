@@ -129,3 +129,20 @@ def test_explore_refuses_a_bad_file_with_exit_2(tmp_path, capsys):
     bad.write_text("schema_version: 1\nname: x\n", encoding="utf-8")
     assert main(["explore", str(bad), "--no-browser"]) == 2
     assert "time" in capsys.readouterr().err
+
+
+def test_explore_on_a_busy_port_is_a_clean_error(capsys):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert main(["explore", str(GEOMETRIC), "--no-browser", "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_explore_refuses_operations_it_cannot_compute_exactly(capsys):
+    ops = ROOT / "scenarios" / "reference" / "ops_winback_desk.yaml"
+    assert main(["explore", str(ops), "--no-browser"]) == 2
+    assert "des engine" in capsys.readouterr().err
