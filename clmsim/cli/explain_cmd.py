@@ -71,8 +71,8 @@ def _wrap(label: str, text: str, width: int = 100, indent: int = 4) -> list[str]
                          subsequent_indent=" " * indent)
 
 
-def plain_text(info: dict) -> str:
-    """The default (plain-language) output of ``clmsim explain``."""
+def plain_text(info: dict, hint: bool = True) -> str:
+    """The default (plain-language) output of ``clmsim explain`` (``hint``: point to ``--math``)."""
     from ..explain import words, worked_example
 
     model = info["model"]
@@ -111,8 +111,8 @@ def plain_text(info: dict) -> str:
             lines += ["  " + s for s in worked_example(cf, label, per)]
     lines += ["", "In the long run"] + _wrap("share of base", w["steady_state"])
     lines += _steady_lines(info)
-    lines += ["", f"d = {d:.6%} per {per}; add --math for the matrix formulas behind every number "
-                  "(docs/cli.md)."]
+    lines += ["", f"d = {d:.6%} per {per}" + ("; add --math for the matrix formulas behind every number "
+                                               "(docs/cli.md)." if hint else ".")]
     return "\n".join(lines)
 
 
@@ -155,7 +155,7 @@ def cmd_explain(args) -> int:
 
     scenario = load_scenario(args.file, args.overrides)
     info = explain(scenario, args.strategy)
-    print(plain_text(info))
+    print(plain_text(info, hint=not args.math))
     if args.math:
         print(math_text(info))
     return 0
