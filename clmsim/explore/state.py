@@ -261,7 +261,8 @@ def moment_text(ex: Explorer, info: dict, out: dict) -> list[str]:
     else:
         contrib = float(sum(model.segment_share[g] * info["contribution"].get((s, stage), 0.0)
                             for g, s in enumerate(model.segment_names)))
-    who = f"{stage}" + ("" if model.n_segments == 1 else f" ({'weighted over segments' if seg == 'all' else 'segment ' + seg})")
+    where = "weighted over segments" if seg == "all" else f"segment {seg}"
+    who = stage if model.n_segments == 1 else f"{stage} ({where})"
     if (seg, stage) not in info["retention"]:
         lines = [f"A prospect in {who} pays nothing until they become a customer; what they are worth counts "
                  f"the chance that they convert, and when.",
