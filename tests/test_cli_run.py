@@ -85,7 +85,7 @@ def test_bad_argument_values_exit_2(capsys):
 
 
 def test_explain_prints_lifetime_clv_and_steady_state_with_formulas(capsys):
-    assert main(["explain", str(ROOT / "scenarios" / "reference" / "geometric.yaml")]) == 0
+    assert main(["explain", str(ROOT / "scenarios" / "reference" / "geometric.yaml"), "--math"]) == 0
     out = capsys.readouterr().out
     assert "N = (I - Q)^-1" in out and "m r / (1 + d - r)" in out and "steady state" in out
     assert "5.00" in out        # lifetime 1/(1 - 0.8)

@@ -122,7 +122,7 @@ def test_unsafe_yaml_via_subprocess_exit_2_no_traceback(tmp_path):
 def test_chinese_scenario_end_to_end(capsys):
     code, out, _ = run(capsys, "validate", str(ROOT / "scenarios" / "textbook_zh.yaml"), "--print-resolved")
     assert code == 0
-    for word in ("考察期", "形成期", "稳定期", "退化期", "早期夭折型", "# --- strategy: 发展投入加倍"):
+    for word in ("考察期", "形成期", "稳定期", "退化期", "早期流产型", "# --- strategy: 发展投入加倍"):
         assert word in out
     assert "关系发展计划:\n" in out   # keys kept as Unicode, not escaped
 

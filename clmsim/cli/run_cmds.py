@@ -1,4 +1,4 @@
-"""``clmsim run`` (evaluate strategies with an engine) and ``clmsim explain`` (teaching view).
+"""``clmsim run``: evaluate strategies with an engine (``clmsim explain`` is in :mod:`.explain_cmd`).
 
 The JSON document of ``run --json`` is specified in docs/cli.md.
 """
@@ -12,6 +12,7 @@ import sys
 import time
 
 from ..errors import ClmsimError
+from ..textable import display_width, pad
 
 ENGINE_CHOICES = ("analytic", "fast", "des")
 MODE_CHOICES = ("auto", "individual", "counts")
@@ -82,15 +83,6 @@ def add_parsers(sub) -> None:
     add_report_option(p, "run")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("explain", help="per-stage lifetime, CLV and steady state, with the formulas",
-                       description="For teaching: the exact expected lifetime and CLV of a customer "
-                                   "entering each stage, and the long-run mix of the base, each with "
-                                   "the formula it came from.")
-    p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--strategy", default="baseline", metavar="NAME", help="strategy to explain (default baseline)")
-    add_set_option(p)
-    p.set_defaults(func=cmd_explain)
-
 
 # ----------------------------------------------------------------------- run
 def _finite(x) -> float | None:
@@ -142,10 +134,10 @@ def format_table(doc: dict) -> str:
     rows = [header]
     for name, metrics in doc["strategies"].items():
         rows.append([name] + [_cell(metrics[m], f) for m, _, f in TABLE])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    widths = [max(display_width(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for k, r in enumerate(rows):
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        cells = [pad(r[0], widths[0])] + [pad(c, w, right=True) for c, w in zip(r[1:], widths[1:])]
         lines.append("  ".join(cells))
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -202,58 +194,4 @@ def cmd_run(args) -> int:
         print(f"wrote {args.out}")
     if args.report:
         write_report(args.out)
-    return 0
-
-
-# ----------------------------------------------------------------------- explain
-def _num(x: float, fmt: str = "{:,.2f}") -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return fmt.format(x)
-
-
-def cmd_explain(args) -> int:
-    from ..api import explain
-    from ..scenario import load_scenario
-
-    scenario = load_scenario(args.file, args.overrides)
-    info = explain(scenario, args.strategy)
-    model = info["model"]
-    d = info["discount_rate"]
-    f = info["formulas"]
-    print(f"scenario {model.name!r}, strategy {model.strategy!r}: {model.horizon} {model.period}s, "
-          f"d = {d:.6%} per {model.period} (v = 1/(1+d) = {1 / (1 + d):.6f})")
-    states = info["states"]
-    if len(states) > model.n_stages:
-        print(f"expanded chain ({len(states)} states: churn ages and concessions): {', '.join(states)}")
-    clv = info["clv"]
-    for seg in dict.fromkeys(clv["segment"]):
-        rows = clv[clv["segment"] == seg]
-        title = f"segment {seg}" if model.n_segments > 1 else "stages"
-        print(f"\n{title}: customer entering the stage at time 0")
-        head = ("stage", "kind", "retention", "lifetime", f"CLV {model.horizon}", "CLV inf")
-        table = [head]
-        for r in rows.itertuples(index=False):
-            ret = info["retention"].get((seg, r.stage))
-            table.append((r.stage, r.kind, "-" if ret is None else f"{ret:.4f}", _num(r.lifetime),
-                          _num(r.clv_horizon), _num(r.clv_infinite)))
-        widths = [max(len(str(t[i])) for t in table) for i in range(len(head))]
-        for t in table:
-            print("  " + "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
-                                   for i, (c, w) in enumerate(zip(t, widths))))
-    print(f"\n  retention = 1 - churn per {model.period} as written in the file (before programs and "
-          "heterogeneity)")
-    print(f"  lifetime:     {f['lifetime']}")
-    print(f"  CLV {model.horizon}:       {f['clv_horizon']}")
-    print(f"  CLV inf:      {f['clv_infinite']}")
-    allrows = clv[clv["segment"] == clv["segment"].iloc[-1]]
-    print(f"\nsteady state ({info['steady_method']}), share of the long-run base:")
-    for r in allrows.itertuples(index=False):
-        if not math.isnan(r.steady_share):
-            act = "" if math.isnan(r.steady_active_share) else f"   ({r.steady_active_share:.2%} of active)"
-            print(f"  {r.stage:<14} {r.steady_share:8.2%}{act}")
-    print(f"  {f['steady_state']}")
     return 0

@@ -183,3 +183,8 @@ def scenario_from_text(text: str, name: str = "<string>", overrides: Iterable[st
 def dump_yaml(data: dict) -> str:
     """Plain-data YAML (Unicode kept, key order kept)."""
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=100)
+
+
+from .editor import ScenarioEditor  # noqa: E402  (uses the names above)
+
+__all__.append("ScenarioEditor")
