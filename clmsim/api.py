@@ -119,6 +119,9 @@ def simulate(scenario_or_path: Scenario | str | Path, engine: str = "analytic",
     module = engine_module(engine)
     scenario = as_scenario(scenario_or_path, overrides)
     models = compile_strategies(scenario, strategies)
+    from .limits import check_simulation
+
+    check_simulation(models, engine, runs, options.get("mode"), options, what=f"{engine} engine, {runs:,} runs")
     results = module.simulate(models, runs=runs, seed=seed, **options)
     results.provenance.setdefault("scenario_source", scenario.source)
     return results
