@@ -91,13 +91,17 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
+def _a(what: str) -> str:
+    return f"{'an' if what[:1] in 'aeiou' else 'a'} {what}"
+
+
 def _check_stat(path: str | Path, st: os.stat_result, what: str, limit: int | None) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(path, f"is {_kind(st.st_mode)}, not a {what} file: refused")
+        raise InputError(path, f"is {_kind(st.st_mode)}, not {_a(what)} file: refused")
     if limit is not None and st.st_size > limit:
         from .limits import ALLOW_HINT
 
-        raise InputError(path, f"is {_human_bytes(st.st_size)}; a {what} file may be at most "
+        raise InputError(path, f"is {_human_bytes(st.st_size)}; {_a(what)} file may be at most "
                                f"{_human_bytes(limit)} ({ALLOW_HINT})")
 
 
@@ -144,11 +148,11 @@ def read_text(path: str | Path, what: str, limit: int | None) -> str:
     """The UTF-8 text of a checked input file; a file that is not UTF-8 text is refused by path."""
     data = read_bytes(path, what, limit)
     if b"\x00" in data:
-        raise InputError(path, f"holds binary data (NUL bytes), not a {what} file: refused")
+        raise InputError(path, f"holds binary data (NUL bytes), not {_a(what)} file: refused")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(path, f"is not UTF-8 text (byte {exc.start + 1}): not a {what} file") from None
+        raise InputError(path, f"is not UTF-8 text (byte {exc.start + 1}): not {_a(what)} file") from None
 
 
 def ensure_dir(path: str | Path) -> Path:

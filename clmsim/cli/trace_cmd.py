@@ -8,6 +8,8 @@ event by event, with the period, the day and the money involved.
 from __future__ import annotations
 
 from ..errors import ClmsimError
+from .args import nonneg_int, positive_int
+from .args import seed as seed_arg
 from .scenario_cmds import add_set_option
 
 DESCRIBE = {
@@ -28,11 +30,11 @@ DESCRIBE = {
 def add_parsers(sub) -> None:
     p = sub.add_parser("trace", help="print customer journeys event by event (des engine)")
     p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--customers", type=int, default=5, metavar="N",
+    p.add_argument("--customers", type=positive_int, default=5, metavar="N",
                    help="customers to follow, spread over the initial population (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     p.add_argument("--strategy", default="baseline", help="strategy to simulate (default baseline)")
-    p.add_argument("--run", type=int, default=0, help="which run of the seed to trace (default 0)")
+    p.add_argument("--run", type=nonneg_int, default=0, help="which run of the seed to trace (default 0)")
     p.add_argument("--no-earn", action="store_true", help="leave out the per-period earn events")
     add_set_option(p)
     p.set_defaults(func=cmd_trace)
@@ -59,8 +61,11 @@ def cmd_trace(args) -> int:
     from ..api import as_scenario, compile_strategies
     from ..engines import des
 
+    from ..limits import check, current
+
     if args.customers < 1:
         raise ClmsimError(f"--customers must be at least 1, got {args.customers}")
+    check("trace --customers", args.customers, current().trace_customers, "customers")
     if args.seed < 0:
         raise ClmsimError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.run < 0:
