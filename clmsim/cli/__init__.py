@@ -122,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = _print_warning
         if args.strict:
             stack.enter_context(strict())
+        if getattr(args, "quiet", False):
+            from ..analysis.backends import quiet
+
+            stack.enter_context(quiet())
         try:
             return int(args.func(args) or 0)
         except ScenarioError as exc:

@@ -179,11 +179,13 @@ def cmd_compare(args) -> int:
     if args.report and not args.out:
         args.out = default_out("compare", c.provenance.get("scenario") or Path(args.file).stem)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        c.runs.to_parquet(out / "runs.parquet", index=False)
-        table.to_csv(out / "table.csv", index=False)
-        (out / "provenance.json").write_text(json.dumps(c.provenance, indent=2, default=str))
+        from ..safeio import atomic_path, atomic_write, ensure_dir
+
+        out = ensure_dir(args.out)
+        with atomic_path(out / "runs.parquet") as tmp:
+            c.runs.to_parquet(tmp, index=False)
+        atomic_write(out / "table.csv", table.to_csv(index=False))
+        atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
         if args.report:
             from ..scenario import load_scenario
 
@@ -238,6 +240,11 @@ def cmd_sweep(args) -> int:
     res = sweep(args.experiment, args.out, runs=args.runs, seed=args.seed, engine=args.engine,
                 command=["clmsim", *sys.argv[1:]], **_backend(args, "processes"), **opts)
     m = res.manifest
+    resume = m.get("resume", {})
+    for note in resume.get("notes", []):
+        print(f"clmsim: {note}", file=sys.stderr)
+    if resume.get("reused"):
+        print(f"resumed: {resume['reused']} of {m['tasks']} chunks reused, {resume['computed']} computed now")
     reps = "exact expectations" if m["engine"] == "analytic" else f"{m['runs']} runs"
     print(f"{m['experiment']}: {m['points']} experiment points x {len(m['strategies'])} strategies x "
           f"{reps}, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
@@ -291,13 +298,14 @@ def cmd_sensitivity(args) -> int:
     res = sensitivity(args.experiment, args.method, samples=args.samples, trajectories=args.trajectories,
                       engine=args.engine, runs=args.runs, **_backend(args, "processes"), **opts)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        from ..safeio import atomic_write, ensure_dir
+
+        out = ensure_dir(args.out)
         for name in ("sobol", "morris", "tornado"):
             df = getattr(res, name)
             if len(df):
-                df.to_csv(out / f"{name}.csv", index=False)
-        res.table().to_csv(out / "sensitivity.csv", index=False)
+                atomic_write(out / f"{name}.csv", df.to_csv(index=False))
+        atomic_write(out / "sensitivity.csv", res.table().to_csv(index=False))
     if args.json:
         print(json.dumps({"info": res.info, "table": json.loads(res.table().to_json(orient="records"))},
                          indent=2, default=str))

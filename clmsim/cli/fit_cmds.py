@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import ClmsimError
+from ..safeio import atomic_path, atomic_write
 from .args import nonneg_float, nonneg_int, open_fraction, positive_float, positive_int
 from .args import seed as seed_arg
 
@@ -106,8 +107,26 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_rfm)
 
 
+def _check_outputs(*paths: str | None) -> None:
+    """Refuse, before any work, an output whose directory does not exist or is not writable."""
+    from ..safeio import WriteError
+
+    for p in paths:
+        if not p:
+            continue
+        parent = Path(p).resolve().parent
+        if not parent.is_dir():
+            raise WriteError(p, f"the directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise WriteError(p, f"the directory {parent} is not writable")
+        if Path(p).is_dir():
+            raise WriteError(p, "it is a directory")
+
+
 def _read(args, required, optional, what):
     """The input table (a pandas DataFrame) with canonical column names."""
+    _check_outputs(args.out, getattr(args, "table", None), getattr(args, "panel_out", None),
+                   getattr(args, "report", None))
     from ..calibrate.io import parse_mapping, read_table
 
     names = [n.strip() for n in args.names.split(",")] if args.names else None
@@ -151,11 +170,15 @@ def cmd_transitions(args) -> int:
     comment = (f"Fitted by clmsim fit transitions from {args.file}: {fit.n_customers} customers, "
                f"{int(fit.counts.sum())} consecutive-period pairs ({fit.n_gaps} gaps skipped).\n"
                f"Maximum-likelihood p_ij = n_ij / n_i; {fit.method} {fit.level:.0%} intervals in the summary / --table.")
-    text = write_yaml(data, args.out, comment)
-    if args.out and args.base:
-        load_scenario(args.out)  # the merged result must be a valid scenario
-    if args.table:
-        fit.table().to_csv(args.table, index=False)
+    text = write_yaml(data, None, comment)
+    table = fit.table().to_csv(index=False) if args.table else None
+    if args.out:
+        with atomic_path(args.out) as tmp:  # validated under a temporary name: no invalid file is left
+            tmp.write_text(text, encoding="utf-8")
+            if args.base:
+                load_scenario(tmp)  # the merged result must be a valid scenario
+    if table is not None:
+        atomic_write(args.table, table)
     _emit(args, text, fit.summary())
     return 0
 
@@ -190,6 +213,7 @@ def cmd_rfm(args) -> int:
     rules = RFMRules(period=args.period, churn_after=args.churn_after, dormant_after=args.dormant_after,
                      frequency_window=args.frequency_window, loyal_frequency=args.loyal_frequency,
                      loyal_monetary=args.loyal_monetary)
+    _check_date_format(args.date_format)
     tx = prepare_transactions(raw, args.date_format)
     start = _date(args.start, "--start")
     end = _date(args.end, "--end")
@@ -199,7 +223,7 @@ def cmd_rfm(args) -> int:
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
                   seed=args.seed, min_pairs=args.min_pairs)
     if args.panel_out:
-        res.stages.panel.to_csv(args.panel_out, index=False)
+        atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
     comment = (f"Calibrated by clmsim fit rfm from {args.file}.\nStage rules: {rules.describe()}.\n"
                f"Validated as a complete scenario; add programs, win-back, acquisition and strategies in a file "
                f"that extends this one.")
@@ -211,9 +235,23 @@ def cmd_rfm(args) -> int:
         md = res.report.to_markdown(rules.period)
         summary += ["", "fit report (holdout)", md]
         if args.report:
-            Path(args.report).write_text(md + "\n", encoding="utf-8")
+            atomic_write(args.report, md + "\n")
     _emit(args, text, "\n".join(summary))
     return 0
+
+
+def _check_date_format(fmt: str | None) -> None:
+    """Refuse a strptime format with an unknown directive (``%Q``) before reading any data."""
+    import time
+
+    if fmt is None:
+        return
+    try:
+        time.strptime("", fmt)
+    except ValueError as exc:
+        if "does not match" not in str(exc) and "unconverted data" not in str(exc):
+            raise ClmsimError(f"--date-format {fmt!r}: {exc}; use strptime directives such as %Y%m%d "
+                              "or %d/%m/%Y") from None
 
 
 def _date(value: str | None, option: str):

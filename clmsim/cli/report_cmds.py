@@ -31,13 +31,10 @@ def default_out(command: str, name: str) -> str:
 def save_scenario(scenario, out_dir: str | Path) -> Path:
     """Write the resolved scenario as ``scenario.yaml`` into ``out_dir``, where the report finds it
     (its hash equals the results' hash, overrides included)."""
+    from ..safeio import atomic_write, ensure_dir
     from ..scenario import dump_yaml
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "scenario.yaml"
-    path.write_text(dump_yaml(scenario.data), encoding="utf-8")
-    return path
+    return atomic_write(ensure_dir(out_dir) / "scenario.yaml", dump_yaml(scenario.data))
 
 
 def write_report(out_dir: str | Path, stream=None) -> Path:

@@ -231,9 +231,9 @@ def render_html(report: Report, pngs: dict[str, bytes]) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    from ..safeio import atomic_write
+
+    atomic_write(path, data)  # temporary name, fsync, rename; a failure names the path
 
 
 def write_report(report: Report, out_dir: str | Path, name: str = "report.html", dpi: int = 110) -> Path:
