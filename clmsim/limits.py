@@ -155,28 +155,92 @@ def expected_customers(model) -> float:
     """Customers a model's run handles: initial population plus expected acquisitions over
     the horizon (channels, and referrals through the expected stage counts under the
     scenario's transition rows). ``inf`` when the population grows beyond float range."""
+    import hashlib
+
+    import numpy as np
+
+    ref = model.referral
+    parts = [model.initial, model.P, np.array([model.horizon])] + [np.asarray(ch.expected_customers(ch.spend))
+                                                                  for ch in model.channels]
+    if ref is not None:
+        parts += [ref.rate, ref.mix, np.array([ref.entry_stage])]
+    key = hashlib.sha1(b"".join(np.ascontiguousarray(p, dtype=float).tobytes() for p in parts)).hexdigest()
+    if key not in _CUSTOMERS:
+        if len(_CUSTOMERS) > 64:
+            _CUSTOMERS.clear()
+        _CUSTOMERS[key] = _expected_customers(model)
+    return _CUSTOMERS[key]
+
+
+_CUSTOMERS: dict[str, float] = {}
+
+
+def _expected_customers(model) -> float:
     import numpy as np
 
     with np.errstate(all="ignore"):
         total = float(np.sum(model.initial))
-        chan = np.zeros((model.n_segments, model.n_stages, model.horizon))
+        chan = np.zeros((model.horizon, model.n_segments, model.n_stages))
         for ch in model.channels:
             per = np.asarray(ch.expected_customers(ch.spend), dtype=float)
             total += float(per.sum())
-            chan[:, ch.entry_stage, :] += np.outer(ch.mix, per)
+            chan[:, :, ch.entry_stage] += np.outer(per, ch.mix)
         ref = model.referral
         if ref is None or not np.any(ref.rate > 0):
             return total if math.isfinite(total) else math.inf
-        x = np.asarray(model.initial, dtype=float).copy()
+        x = np.asarray(model.initial, dtype=float)[:, None, :].copy()   # (G, 1, S)
         P = np.asarray(model.P, dtype=float)
+        rate, mix, entry = ref.rate, ref.mix, ref.entry_stage
         for t in range(model.horizon):
-            born = float(np.sum(x * ref.rate[None, :]))
+            born = float((x[:, 0, :] @ rate).sum())
             total += born
             if not math.isfinite(total) or total > 1e300:
                 return math.inf
-            x = np.einsum("gs,gsd->gd", x, P) + chan[:, :, t]
-            x[:, ref.entry_stage] += born * ref.mix
+            x = np.matmul(x, P)
+            x[:, 0, :] += chan[t]
+            x[:, 0, entry] += born * mix
     return total if math.isfinite(total) else math.inf
+
+
+def analytic_size(model, nodes: int | None = None) -> tuple[int, int, int]:
+    """``(Q, E, R)`` of the analytic engine on ``model``, estimated without building it: mixture
+    nodes per segment (pieces x nodes per piece, with the engine's default of
+    ``max(16, (H + 2) // 2)`` nodes per piece under heterogeneity), expanded states (stages,
+    churn ages, concession states) and regimes (distinct program spends and coverages)."""
+    import numpy as np
+
+    H = model.horizon
+    het = any(h.kind != "none" for h in model.heterogeneity)
+    per_piece = int(nodes) if nodes else max(16, (H + 2) // 2)
+    Q = per_piece * 40 if het else 1
+    max_age = max((w.max_age for w in model.winbacks), default=0)
+    churned = int(np.sum(np.asarray(model.stage_kind) == 2))
+    active = int(np.sum(np.asarray(model.stage_kind) == 1))
+    conc = sum(w.concession_periods for w in model.winbacks if w.discount > 0)
+    E = model.n_stages + churned * max_age + active * conc
+    cols = [p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
+    R = len(np.unique(np.stack(cols, axis=1), axis=0)) if cols else 1
+    return Q, E, R
+
+
+def check_analytic(models, nodes: int | None = None, what: str = "analytic engine",
+                   repeat: int = 1, lim: Limits | None = None) -> float:
+    """Refuse an analytic evaluation whose arrays would exceed the memory limit; returns the
+    estimate in bytes (arrays over periods x mixture nodes x expanded states, and the
+    transition matrices per regime)."""
+    lim = lim or current()
+    worst, m0 = 0.0, None
+    for m in models:
+        Q, E, R = analytic_size(m, nodes)
+        size = 8.0 * m.n_segments * Q * E * (3.0 * m.horizon + R * E)
+        if size > worst:
+            worst, m0 = size, (m, Q, E, R)
+    if m0 is not None:
+        m, Q, E, R = m0
+        check(f"{what} (periods {m.horizon} x mixture nodes ~{count(Q)} x states {E}"
+              + (f" x regimes {R}" if R > 1 else "") + ")", worst, lim.memory_bytes, "bytes",
+              "a shorter horizon" + (", or fewer quadrature nodes (--option nodes=16)" if Q > 1 else ""))
+    return worst
 
 
 def _groups(models, options: dict) -> int:
@@ -220,6 +284,7 @@ def check_simulation(models: Sequence, engine: str, runs: int, mode: str | None 
     customers = max(expected_customers(m) for m in models)
     out = {"customers": customers}
     if engine == "analytic":
+        out["memory_bytes"] = check_analytic(models, options.get("nodes"), what, repeat=repeat, lim=lim)
         return out
     mode = mode or options.get("mode") or "auto"
     per_customer = engine == "des" or (engine == "fast" and mode == "individual")

@@ -284,13 +284,12 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
     opts = engine_options(engine, mode, options)
     models = [compile_model(sc, s) for s in names]
     max_runs = 64 * runs if max_runs is None else max_runs
-    if mc:
-        from ..limits import check_simulation
+    from ..limits import check_simulation
 
-        total = max_runs if precision is not None else runs
-        check_simulation(models, runner.engine_name(engine), total, opts.get("mode"), opts,
-                         what=f"compare with {total:,} runs" + (" (max_runs)" if precision is not None else ""),
-                         memory_runs=min(chunk, total))
+    total = max_runs if precision is not None and mc else runs
+    check_simulation(models, runner.engine_name(engine), total, opts.get("mode"), opts,
+                     what=f"compare with {total:,} runs" + (" (max_runs)" if precision is not None else "")
+                     if mc else "compare (analytic engine)", memory_runs=min(chunk, total))
     be = make_backend(backend, workers, scheduler)
     prec: dict = {}
     with be:

@@ -226,10 +226,9 @@ def _check_request(exp, methods, n_sobol: int, n_traj: int, eng, n_runs: int, st
     evals = ((n_sobol * (d + 2) if "sobol" in methods else 0) + (n_traj * (d + 1) if "morris" in methods else 0)
              + (2 * d + 1 if "tornado" in methods else 0))
     check(f"sensitivity of {d} inputs", evals, current().evaluations, "evaluations")
-    if runner.is_monte_carlo(eng):
-        check_simulation(point_models(exp, {}, [strategy]), runner.engine_name(eng), n_runs, opts.get("mode"),
-                         opts, what=f"sensitivity ({evals:,} evaluations x {n_runs:,} runs)", repeat=evals,
-                         table_runs=n_runs)
+    check_simulation(point_models(exp, {}, [strategy]), runner.engine_name(eng), n_runs, opts.get("mode"),
+                     opts, what=f"sensitivity ({evals:,} evaluations x {n_runs:,} runs)", repeat=evals,
+                     table_runs=n_runs)
 
 
 def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, samples: int | None = None,

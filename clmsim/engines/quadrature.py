@@ -69,6 +69,11 @@ def kinks(het: Heterogeneity, factors: list[tuple[np.ndarray, np.ndarray, np.nda
             x = np.where(slope > 0, room / slope, np.inf)
         upper = np.inf if het.kind == "gamma" else 1.0
         out.extend(float(v) for v in x if 0.0 < v < upper)
+    if het.kind == "gamma" and out:
+        # a kink beyond which the draw has no mass in float64 (tiny churn: 1/C far in the tail)
+        # changes nothing, and a mesh built around it would carry only zero weights
+        k = 1.0 / het.cv ** 2
+        out = [v for v in out if special.gammaincc(k, v / (het.mean / k)) > 0.0]
     if not out:
         return np.zeros(0)
     pts = np.unique(np.round(np.asarray(out), 14))
