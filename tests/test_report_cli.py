@@ -38,7 +38,10 @@ def test_report_command_on_a_run_directory(tmp_path, capsys):
     srcs = images(out)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     html = out.read_text(encoding="utf-8")
-    assert "reference-winback" in html and "Resolved scenario" in html  # found via scenario_source
+    # the path in the provenance is never opened (only files the user names are read)
+    assert "reference-winback" in html and "Resolved scenario" not in html
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep2"), "--scenario", str(REF)]) == 0
+    assert "Resolved scenario" in (tmp_path / "rep2" / "report.html").read_text(encoding="utf-8")
 
 
 def test_report_command_bad_directory_is_exit_2_with_message(tmp_path, capsys):

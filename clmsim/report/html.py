@@ -162,8 +162,12 @@ def figure_png(fig, dpi: int = 110) -> bytes:
 
     from ..plots.style import style_context
 
+    from matplotlib.text import Text
+
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
+    for t in fig.findobj(Text):  # names are data: '$x$' is shown as written, never as mathtext
+        t.set_parse_math(False)
     buf = io.BytesIO()
     with style_context():
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
