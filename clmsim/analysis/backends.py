@@ -57,6 +57,38 @@ def quiet(on: bool = True):
         _QUIET.reset(token)
 
 
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT while worker processes are started: they inherit the disposition through
+    ``exec`` (Python then installs no KeyboardInterrupt handler in them), so a Ctrl-C reaches
+    only this process, which stops the work and prints one line."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    """Set environment variables inside the block (restored after)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _die_with_parent() -> None:
     """Linux: ask the kernel to kill this process when its parent dies (no-op elsewhere)."""
     if not sys.platform.startswith("linux"):
@@ -71,16 +103,16 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_init() -> None:
+def _worker_init(parent: int | None = None) -> None:
     """Process-pool initializer: one numba thread per worker (set before numba loads), Ctrl-C
-    left to the parent, and exit when the parent process dies (a killed ``clmsim sweep``
-    leaves no orphans computing)."""
+    left to the parent, and exit when the parent process ``parent`` dies (a killed ``clmsim
+    sweep`` leaves no orphans computing), also when it died while this worker was starting."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = "1"
     import threading
 
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
     _die_with_parent()
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
@@ -124,7 +156,7 @@ class Backend:
 
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init)
+                                             initializer=_worker_init, initargs=(os.getpid(),))
         elif self.kind == "dask":
             try:
                 from dask.distributed import Client, LocalCluster
@@ -136,9 +168,12 @@ class Backend:
                 except OSError as exc:
                     raise ClmsimError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
             else:
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=logging.CRITICAL,
-                                             env={"NUMBA_NUM_THREADS": "1"})
+                # worker processes read Dask's logging config when they import it, before the
+                # Nanny's env applies: they inherit the quiet setting from this environment
+                with _sigint_ignored(), _environ(DASK_LOGGING__DISTRIBUTED="critical"):
+                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                 dashboard_address=None, silence_logs=logging.CRITICAL,
+                                                 env={"NUMBA_NUM_THREADS": "1"})
                 self._client = Client(self._cluster)
         return self
 
@@ -148,7 +183,8 @@ class Backend:
     def close(self, failed: bool = False) -> None:
         """Shut down the pool or the cluster this backend started (not an external scheduler).
 
-        A LocalCluster is closed with Dask's loggers silenced: its workers may log a lost
+        A LocalCluster is closed with Dask's loggers silenced (for the rest of the process: its
+        connections report their closing after this returns): its workers may log a lost
         heartbeat while the scheduler goes away, which is no error of a finished run."""
         if self._pool is not None:
             pool, self._pool = self._pool, None
@@ -158,25 +194,22 @@ class Backend:
             pool.shutdown(wait=True, cancel_futures=True)
         if self._client is None and self._cluster is None:
             return
-        loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
-        levels = [lg.level for lg in loggers]
-        for lg in loggers:
+        names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "tornado",
+                                                                                    "asyncio")]
+        loggers = [logging.getLogger(n) for n in ["distributed", "tornado", "asyncio", *names]]
+        for lg in loggers:  # for good: connections may report their closing after this returns
             lg.setLevel(logging.CRITICAL + 1)
-        try:
+        with contextlib.suppress(Exception):
+            if self._cluster is not None and self._client is not None and not failed:
+                self._client.retire_workers(close_workers=True)  # workers leave before the scheduler
+        if self._client is not None:
             with contextlib.suppress(Exception):
-                if self._cluster is not None and self._client is not None:
-                    self._client.retire_workers(close_workers=True)  # workers leave before the scheduler
-            if self._client is not None:
-                with contextlib.suppress(Exception):
-                    self._client.close()
-                self._client = None
-            if self._cluster is not None:
-                with contextlib.suppress(Exception):
-                    self._cluster.close()
-                self._cluster = None
-        finally:
-            for lg, level in zip(loggers, levels):
-                lg.setLevel(level)
+                self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            with contextlib.suppress(Exception):
+                self._cluster.close()
+            self._cluster = None
 
     # ------------------------------------------------------------ running
     def imap(self, fn: Callable, tasks: Sequence, progress: str | None = None) -> Iterator[tuple[int, Any]]:
@@ -195,7 +228,8 @@ class Backend:
             elif self.kind == "processes":
                 from concurrent.futures import as_completed
 
-                futs = {self._pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                with _sigint_ignored():  # the pool starts its workers on the first submits
+                    futs = {self._pool.submit(fn, t): i for i, t in enumerate(tasks)}
                 try:
                     for f in as_completed(futs):
                         bar.update(1)
