@@ -211,7 +211,8 @@ def analytic_size(model, nodes: int | None = None) -> tuple[int, int, int]:
 
     H = model.horizon
     het = any(h.kind != "none" for h in model.heterogeneity)
-    per_piece = int(nodes) if nodes else max(16, (H + 2) // 2)
+    ok = isinstance(nodes, int) and not isinstance(nodes, bool) and nodes > 0
+    per_piece = nodes if ok else max(16, (H + 2) // 2)
     Q = per_piece * 40 if het else 1
     max_age = max((w.max_age for w in model.winbacks), default=0)
     churned = int(np.sum(np.asarray(model.stage_kind) == 2))
@@ -246,7 +247,9 @@ def check_analytic(models, nodes: int | None = None, what: str = "analytic engin
 def _groups(models, options: dict) -> int:
     """Segments x heterogeneity classes of the counts mode (an upper estimate)."""
     het = any(h.kind != "none" for m in models for h in m.heterogeneity)
-    nodes = int(options.get("het_nodes") or 0) or (24 if het else 1)
+    given = options.get("het_nodes")
+    nodes = given if isinstance(given, int) and not isinstance(given, bool) and 0 < given <= 200 else 24
+    nodes = nodes if het else 1
     return max(m.n_segments for m in models) * (nodes if het else 1)
 
 

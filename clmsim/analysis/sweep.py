@@ -293,7 +293,8 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
     lim = current()
     check(f"{exp.source}: the design", len(points), lim.points, "experiment points")
     check_simulation(base_models, runner.engine_name(eng), runs, opts.get("mode"), opts,
-                     what=f"sweep of {len(points):,} points x {runs:,} runs" if mc else "sweep (analytic engine)",
+                     what=f"{exp.source}: sweep of {len(points):,} points x {runs:,} runs" if mc
+                     else f"{exp.source}: sweep (analytic engine)",
                      repeat=len(points), memory_runs=min(chunk, runs), lim=lim)
     plan = [(int(e), r0, r1) for e in points["experiment"]
             for r0, r1 in (chunk_ranges(runs, chunk) if mc else [(0, 1)])]
