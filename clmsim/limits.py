@@ -224,12 +224,32 @@ def analytic_size(model, nodes: int | None = None) -> tuple[int, int, int]:
     return Q, E, R
 
 
+MAX_BETA_CONCENTRATION = 1000.0
+"""Largest alpha + beta of a Beta churn draw the analytic engine integrates (beyond it the Gauss-
+Jacobi weights underflow). An engine bound, not a limit: ``--allow-large`` does not lift it."""
+
+
+def _beta_bound(models, who: str, use: str) -> None:
+    """Refuse Beta churn draws tighter than :data:`MAX_BETA_CONCENTRATION` for quadrature-based
+    engines (the analytic engine; counts mode's Gauss classes)."""
+    for m in models:
+        for g, h in zip(m.segment_names, m.heterogeneity):
+            if h.kind == "beta" and h.alpha + h.beta > MAX_BETA_CONCENTRATION:
+                mean = h.alpha / (h.alpha + h.beta)
+                sd = math.sqrt(mean * (1 - mean) / (h.alpha + h.beta + 1))
+                raise ClmsimError(f"{who} integrates Beta churn draws with alpha + beta up to "
+                                  f"{MAX_BETA_CONCENTRATION:g}; segment '{g}' has {h.alpha + h.beta:g} (a draw "
+                                  f"this tight, mean {mean:.4g} and sd {sd:.2g}, is nearly constant): use {use}, "
+                                  "or a constant churn probability")
+
+
 def check_analytic(models, nodes: int | None = None, what: str = "analytic engine",
                    repeat: int = 1, lim: Limits | None = None) -> float:
     """Refuse an analytic evaluation whose arrays would exceed the memory limit; returns the
     estimate in bytes (arrays over periods x mixture nodes x expanded states, and the
     transition matrices per regime)."""
     lim = lim or current()
+    _beta_bound(models, "the analytic engine", "the des engine, the fast engine's individual mode")
     worst, m0 = 0.0, None
     for m in models:
         Q, E, R = analytic_size(m, nodes)
@@ -307,6 +327,7 @@ def check_simulation(models: Sequence, engine: str, runs: int, mode: str | None 
               "with the population)" if engine == "fast" else "fewer runs, a smaller population or horizon")
         live = customers * (400.0 if engine == "des" else 48.0)
     else:
+        _beta_bound(models, "the fast engine's counts mode", "mode individual or the des engine")
         groups = _groups(models, options)
         work = float(runs) * k * H * groups * repeat
         winback = any(m.winbacks for m in models)

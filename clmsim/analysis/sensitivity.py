@@ -264,14 +264,14 @@ def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, sample
     opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
-    if mc:
-        opts = runner.pin_options(eng, point_models(exp, {}, [strategy]), opts)
     names = list(spec.uncertainties)
     specs = list(spec.uncertainties.values())
     nominal = [float(value_at(exp.scenario.data, p)) for p in names]
     n_sobol = samples or (sset.samples if sset else 256)
     n_traj = trajectories or (sset.trajectories if sset else 20)
     _check_request(exp, methods, n_sobol, n_traj, eng, n_runs, strategy, opts)
+    if mc:
+        opts = runner.pin_options(eng, point_models(exp, {}, [strategy]), opts)
     with make_backend(backend or "serial", workers, scheduler) as be:
         f = ScenarioFunction(exp, names, strategy, metric or (sset.metric if sset else "npv"), eng, n_runs,
                              spec.seed, opts, be)

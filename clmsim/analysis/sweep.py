@@ -284,8 +284,6 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
     if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
     base_models = point_models(exp, {})
-    if mc:
-        opts = runner.pin_options(eng, base_models, opts)
     offset = runner.supports_run_offset(eng) if mc else False
     chunk = runs if (spec.periods or not mc) else spec.chunk_runs
     block = chunk if not offset else runner.DEFAULT_BLOCK
@@ -296,6 +294,8 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
                      what=f"{exp.source}: sweep of {len(points):,} points x {runs:,} runs" if mc
                      else f"{exp.source}: sweep (analytic engine)",
                      repeat=len(points), memory_runs=min(chunk, runs), lim=lim)
+    if mc:
+        opts = runner.pin_options(eng, base_models, opts)
     plan = [(int(e), r0, r1) for e in points["experiment"]
             for r0, r1 in (chunk_ranges(runs, chunk) if mc else [(0, 1)])]
     out = Path(out)
