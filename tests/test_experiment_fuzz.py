@@ -24,6 +24,9 @@ from hypothesis import strategies as st
 
 from clmsim.cli import main
 
+from fuzz_helpers import parent as parent_of
+from fuzz_helpers import paths as all_paths
+
 DATA = Path(__file__).resolve().parent / "data"
 LINE = re.compile(r"^.+:\d+:\d+: ")
 COUNT = re.compile(r"^\d+ problems? found$")
@@ -55,30 +58,13 @@ KEYS = st.one_of(st.text(min_size=1, max_size=8),
                                   "stages.loyal.revenue", "time.horizon", "nope.x"]))
 
 
-def _paths(node, prefix=()):
-    out = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
-def _parent(data, path):
-    for key in path[:-1]:
-        data = data[key]
-    return data
-
-
 @st.composite
 def mutated(draw):
     data = copy.deepcopy(draw(st.sampled_from(BASES)))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
-        paths = _paths(data)
+        paths = all_paths(data)
         path = draw(st.sampled_from(paths))
-        parent = _parent(data, path)
+        parent = parent_of(data, path)
         op = draw(st.sampled_from(["delete", "replace", "replace", "rename", "insert"]))
         key = path[-1]
         if op == "delete":

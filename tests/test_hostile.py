@@ -611,3 +611,22 @@ def test_resume_refused_sweep_leaves_nothing_that_blocks_the_corrected_rerun(w, 
     good = experiment(w, "exp-goodopt.yaml", "runs: 2\nengine: fast\nengine_options: {het_nodes: 4}\n")
     code, _, err, _ = cli(["sweep", good, "--out", out, "--backend", "serial"])
     assert code == 0, err
+
+
+def test_docs_state_the_limits_of_the_code():
+    # one fact, one place: docs/cli.md's table lists every limit with its default
+    from dataclasses import fields
+
+    from clmsim import limits
+
+    text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    shown = {"file_bytes": "1 MiB", "data_bytes": "1 GiB", "memory_bytes": "4 GiB", "customer_periods": "2e10",
+             "count_steps": "5e9", "points": "1,000,000", "evaluations": "1,000,000", "trace_customers": "10,000"}
+    assert {f.name for f in fields(limits.Limits)} == set(shown)
+    for name, value in shown.items():
+        assert f"| `{name}` | {value} |" in text, name
+    d = limits.DEFAULT
+    assert (d.file_bytes, d.data_bytes, d.memory_bytes) == (2**20, 2**30, 4 * 2**30)
+    assert (d.customer_periods, d.count_steps, d.points, d.evaluations, d.trace_customers) == (
+        2e10, 5e9, 10**6, 10**6, 10**4)
+    assert f"by {limits.ALLOW_LARGE_FACTOR}" in text and f"up to {limits.MAX_BETA_CONCENTRATION:g}" in text

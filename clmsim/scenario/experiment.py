@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from . import Scenario, load_scenario
 from .errors import Diagnostic, Location, ScenarioError, did_you_mean, dotted
 from .loader import Positions, locate, parse_yaml, read_file
+from .validate import _value_at
 
 EXPERIMENT_ENGINES = ("analytic", "fast", "des")
 
@@ -381,15 +382,6 @@ def _message(err: dict, path: tuple, data: Any) -> str:
     return message
 
 
-def _value(data: Any, path: tuple) -> Any:
-    for key in path:
-        try:
-            data = data[key]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
-
-
 def _diagnostics(exc: ValidationError, data: Any, positions, default: Location) -> list[Diagnostic]:
     """Located diagnostics of a ``ValidationError``; of a union (a lever written as a range or
     a list) only the branch matching what was written is reported."""
@@ -405,7 +397,7 @@ def _diagnostics(exc: ValidationError, data: Any, positions, default: Location) 
             path.append(k)
         path = tuple(path)
         if tag_at is not None:
-            written = _value(data, path[:tag_at[0]])
+            written = _value_at(data, path[:tag_at[0]])
             branch_is_map = tag_at[1][:1].isupper() or "RangeSpec" in tag_at[1] or tag_at[1] in DISTRIBUTIONS
             if isinstance(written, dict) != branch_is_map and len(errors) > 1:
                 continue
