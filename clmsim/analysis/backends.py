@@ -36,6 +36,7 @@ import logging
 import os
 import signal
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -170,7 +171,9 @@ class Backend:
             else:
                 # worker processes read Dask's logging config when they import it, before the
                 # Nanny's env applies: they inherit the quiet setting from this environment
-                with _sigint_ignored(), _environ(DASK_LOGGING__DISTRIBUTED="critical"):
+                quiet_logs = _environ(DASK_LOGGING__DISTRIBUTED="critical")
+                with _sigint_ignored(), quiet_logs, warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # e.g. "Port 8787 is already in use": no dashboard is used
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                  dashboard_address=None, silence_logs=logging.CRITICAL,
                                                  env={"NUMBA_NUM_THREADS": "1"})

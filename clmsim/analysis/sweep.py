@@ -133,7 +133,7 @@ def _scan_chunks(chunks: Path, finger: str, damaged_dir: Path) -> tuple[dict[tup
     for p in sorted(chunks.iterdir()):
         name = p.name
         if name.startswith(".") and name.endswith(".tmp"):
-            _quarantine(p, damaged_dir)  # a temporary file of a killed write
+            p.unlink(missing_ok=True)  # a temporary file of a killed write: never a result
             continue
         parts = name.removesuffix(".parquet").split("-")
         ok = False
@@ -318,6 +318,8 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
                               "Choose a new --out directory, or remove the old one to start over")
         notes.append(f"{out} held a sweep that had finished no chunk; started afresh")
     found, bad = _scan_chunks(chunks, finger, out / "damaged")
+    for tmp in out.glob(".*.tmp") if out.is_dir() else ():  # killed writes of final files
+        tmp.unlink(missing_ok=True)
     reused = sum(1 for e, r0, _ in plan if ("runs", e, r0) in found)
     todo = [(e, r0, r1) for e, r0, r1 in plan if ("runs", e, r0) not in found]
     if max_tasks is not None:

@@ -98,8 +98,17 @@ def _one_line(exc: BaseException) -> str:
     return text[:300] + ("..." if len(text) > 300 else "")
 
 
+_SHOW_WARNING = warnings.showwarning
+
+
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"clmsim: warning: {message}", file=sys.stderr)
+    """Scenario warnings as one ``clmsim: warning:`` line; any other warning as Python shows it."""
+    from ..scenario.errors import ScenarioWarning
+
+    if issubclass(category, ScenarioWarning):
+        print(f"clmsim: warning: {message}", file=sys.stderr)
+    else:
+        _SHOW_WARNING(message, category, filename, lineno, file, line)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -411,8 +411,8 @@ def _diagnostics(exc: ValidationError, data: Any, positions, default: Location) 
 
 
 def _diagnostics_all(errors, positions, default, data) -> list[Diagnostic]:
-    return [Diagnostic(locate(positions, tuple(e["loc"]), default), dotted(e["loc"]), _message(e, tuple(e["loc"]), data))
-            for e in errors]
+    return [Diagnostic(locate(positions, tuple(e["loc"]), default), dotted(e["loc"]),
+                       _message(e, tuple(e["loc"]), data)) for e in errors]
 
 
 def _numeric_paths(data: Any, prefix: str = "") -> list[str]:

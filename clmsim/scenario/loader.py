@@ -151,8 +151,9 @@ def parse_yaml(text: str, name: str, hidden: bool = False) -> tuple[Any, Positio
     try:
         data = builder.build(node, ())
     except _TooBig:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "", f"the file expands to more than {MAX_VALUES:,} "
-                                        "values (through YAML aliases?): not a scenario")]) from None
+        raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "",
+                                        f"the file expands to more than {MAX_VALUES:,} values (through YAML "
+                                        "aliases?): not a scenario")]) from None
     except RecursionError:
         raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "", "YAML nested too deeply")]) from None
     builder.positions[()] = Location(name, 1, 1, hidden)
