@@ -630,3 +630,15 @@ def test_docs_state_the_limits_of_the_code():
     assert (d.customer_periods, d.count_steps, d.points, d.evaluations, d.trace_customers) == (
         2e10, 5e9, 10**6, 10**6, 10**4)
     assert f"by {limits.ALLOW_LARGE_FACTOR}" in text and f"up to {limits.MAX_BETA_CONCENTRATION:g}" in text
+
+
+def test_cli_ctrl_c_is_one_line(w, monkeypatch):
+    # (pool and Dask backends: tests/test_faults.py sends a real SIGINT)
+    import clmsim.cli.scenario_cmds as sc
+
+    def interrupt(s):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sc, "describe", interrupt)
+    code, out, err, _ = cli(["validate", w / "small.yaml"])
+    assert code == 130 and err == "clmsim: interrupted\n"
