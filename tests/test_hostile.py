@@ -102,7 +102,7 @@ def w(tmp_path_factory) -> Path:
     (d / "deep.yaml").write_text("a: " + "[" * 5000 + "]" * 5000 + "\n")
     (d / "pytag.yaml").write_text("schema_version: 1\nname: !!python/object/apply:os.system ['true']\n")
     (d / "esc.yaml").write_text((DATA / "small.yaml").read_text().replace("loyal", '"loy\\e[31mal"'))
-    exp = (f"name: e\nscenario: small.yaml\nlevers:\n  retention.programs.care.spend_per_customer: [0, 5]\n"
+    exp = ("name: e\nscenario: small.yaml\nlevers:\n  retention.programs.care.spend_per_customer: [0, 5]\n"
            "runs: 2\nseed: 1\nengine: analytic\n")
     (d / "exp.yaml").write_text(exp)
     (d / "sens.yaml").write_text(exp + "uncertainties:\n  transitions.new.loyal: {dist: uniform, low: 0.05, "

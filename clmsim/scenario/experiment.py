@@ -228,10 +228,6 @@ class Experiment:
         """The experiment as plain data (JSON-able), for manifests and hashing."""
         return json.loads(self.spec.model_dump_json(by_alias=True))
 
-    def where(self, *path) -> Location:
-        """Location of a path of the experiment file (its nearest located ancestor)."""
-        return locate(self.positions, tuple(path), Location(str(self.source), 1, 1))
-
     def with_values(self, values: dict[str, float]) -> Scenario:
         """The scenario with numeric fields set (``path -> value``), validated.
 
