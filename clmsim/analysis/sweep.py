@@ -183,10 +183,15 @@ def _read_manifest(path: Path) -> tuple[dict | None, str]:
         return None, "damaged (not readable JSON)"
     if not isinstance(m, dict):
         return None, "damaged (not a JSON object)"
-    want = m.pop("checksum", None)
+    if "checksum" not in m:
+        return None, OLDER
+    want = m.pop("checksum")
     if want != _manifest_checksum(m):
         return None, "damaged (checksum mismatch)"
     return m, ""
+
+
+OLDER = "written by an older clmsim (no checksum)"
 
 
 def _manifest_checksum(m: dict) -> str:
@@ -409,7 +414,9 @@ def read_sweep(directory: str | Path) -> Sweep:
     if not (d / MANIFEST).exists():
         raise ClmsimError(f"{d} is not a sweep run directory (no {MANIFEST})")
     manifest, why = _read_manifest(d / MANIFEST)
-    if manifest is None:
+    if why == OLDER:  # a finished directory of an earlier version: readable as it is
+        manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
+    elif manifest is None:
         raise ClmsimError(f"{d / MANIFEST} is {why}; rerun the sweep command to rebuild it")
     if manifest.get("status") != "complete":
         raise ClmsimError(f"the sweep in {d} is {manifest.get('status')}; rerun the same command to finish it")
