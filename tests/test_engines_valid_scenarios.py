@@ -88,6 +88,7 @@ def _finite_runs(res) -> None:
     assert np.isfinite(runs.loc[~nobody, "clv_acquired"]).all(), runs.head()
 
 
+@pytest.mark.filterwarnings("ignore::clmsim.scenario.errors.ScenarioWarning")  # discount_rate 10 is drawn on purpose
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=scenarios())
 def test_valid_scenario_runs_in_every_engine_or_is_refused_cleanly(data):

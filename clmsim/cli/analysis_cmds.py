@@ -186,10 +186,9 @@ def cmd_compare(args) -> int:
             c.runs.to_parquet(tmp, index=False)
         atomic_write(out / "table.csv", table.to_csv(index=False))
         atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
-        if args.report:
-            from ..scenario import load_scenario
+        from ..scenario import load_scenario
 
-            save_scenario(load_scenario(args.file, args.overrides), out)
+        save_scenario(load_scenario(args.file, args.overrides), out)  # where `clmsim report` finds it
     if args.json:
         doc = {"provenance": c.provenance, "table": json.loads(table.to_json(orient="records"))}
         print(json.dumps(doc, indent=2, default=str))

@@ -161,8 +161,7 @@ def cmd_run(args) -> int:
         args.out = default_out("run", scenario.name)
     if args.out:
         results.to_parquet(args.out)
-        if args.report:
-            save_scenario(scenario, args.out)
+        save_scenario(scenario, args.out)  # `clmsim report DIR` finds it there (never via a recorded path)
     if args.json:
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
