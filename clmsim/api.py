@@ -119,6 +119,10 @@ def simulate(scenario_or_path: Scenario | str | Path, engine: str = "analytic",
     module = engine_module(engine)
     scenario = as_scenario(scenario_or_path, overrides)
     models = compile_strategies(scenario, strategies)
+    from .limits import check_simulation
+
+    check_simulation(models, engine, runs, options.get("mode"), options,
+                     what="analytic engine" if engine == "analytic" else f"{engine} engine, {runs:,} runs")
     results = module.simulate(models, runs=runs, seed=seed, **options)
     results.provenance.setdefault("scenario_source", scenario.source)
     return results
@@ -155,4 +159,7 @@ def explain(scenario_or_path: Scenario | str | Path, strategy: str = "baseline",
 
     scenario = as_scenario(scenario_or_path, overrides)
     (model,) = compile_strategies(scenario, [strategy])
+    from .limits import check_analytic
+
+    check_analytic([model], options.get("nodes"))
     return explain_model(model, cohort_stage, **options)

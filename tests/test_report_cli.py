@@ -38,7 +38,10 @@ def test_report_command_on_a_run_directory(tmp_path, capsys):
     srcs = images(out)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     html = out.read_text(encoding="utf-8")
-    assert "reference-winback" in html and "Resolved scenario" in html  # found via scenario_source
+    # the path in the provenance is never opened (only files the user names are read)
+    assert "reference-winback" in html and "Resolved scenario" not in html
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep2"), "--scenario", str(REF)]) == 0
+    assert "Resolved scenario" in (tmp_path / "rep2" / "report.html").read_text(encoding="utf-8")
 
 
 def test_report_command_bad_directory_is_exit_2_with_message(tmp_path, capsys):
@@ -121,7 +124,7 @@ def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
 
 def test_report_of_analytic_results_shows_exact_survival_and_no_win_shares(tmp_path, capsys):
     api.simulate(REF, engine="analytic").to_parquet(tmp_path / "an")
-    assert main(["report", str(tmp_path / "an")]) == 0
+    assert main(["report", str(tmp_path / "an"), "--scenario", str(REF)]) == 0
     surv = __import__("pandas").read_csv(tmp_path / "an" / "survival.csv")
     # oracle: one active stage, churn 0.2, win-back returns -> survival(1) = 0.8 (no contact before age 1)
     assert surv["analytic"].iloc[0] == 1.0 and abs(surv["analytic"].iloc[1] - 0.8) < 1e-12
@@ -136,7 +139,7 @@ def test_chinese_stage_names_render_with_an_installed_cjk_font(tmp_path, recwarn
         pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk); clmsim warns once instead")
     zh = ROOT / "scenarios" / "textbook_zh.yaml"
     api.simulate(zh, engine="fast", runs=3, seed=1, mode="counts").to_parquet(tmp_path / "zh")
-    assert main(["report", str(tmp_path / "zh")]) == 0
+    assert main(["report", str(tmp_path / "zh"), "--scenario", str(zh)]) == 0
     glyphs = [w for w in recwarn if "missing from" in str(w.message) or "Glyph" in str(w.message)]
     assert glyphs == []  # matplotlib warns "Glyph ... missing from font(s)" when a character has no font
     assert "考察期" in (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")

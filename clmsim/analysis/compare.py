@@ -75,9 +75,12 @@ def load(scenario: Any, overrides: Sequence[str] = ()):
 
 
 def resolve_seed(seed: int | None) -> int:
-    """The seed to use: the given one, or fresh OS entropy (63 bits), which is then recorded."""
+    """The seed to use: the given one, or a fresh short one from OS entropy
+    (:func:`clmsim.rng.fresh_seed`), which is then recorded."""
     if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        from ..rng import fresh_seed
+
+        return fresh_seed()
     if int(seed) < 0:
         raise ClmsimError(f"seed must be a non-negative integer, got {seed}")
     return int(seed)
@@ -274,11 +277,19 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
         raise ClmsimError(f"runs must be at least 1, got {runs}")
     if precision is not None and not (0 < precision < 1):
         raise ClmsimError(f"precision is a relative half-width in (0, 1), got {precision}")
+    if max_runs is not None and max_runs < runs:
+        raise ClmsimError(f"max_runs ({max_runs}) must be at least runs ({runs}): the first batch has runs runs")
     seed = resolve_seed(seed)
     mc = runner.is_monte_carlo(engine)
     opts = engine_options(engine, mode, options)
     models = [compile_model(sc, s) for s in names]
-    max_runs = max_runs or 64 * runs
+    max_runs = 64 * runs if max_runs is None else max_runs
+    from ..limits import check_simulation
+
+    total = max_runs if precision is not None and mc else runs
+    check_simulation(models, runner.engine_name(engine), total, opts.get("mode"), opts,
+                     what=f"compare with {total:,} runs" + (" (max_runs)" if precision is not None else "")
+                     if mc else "compare (analytic engine)", memory_runs=min(chunk, total))
     be = make_backend(backend, workers, scheduler)
     prec: dict = {}
     with be:

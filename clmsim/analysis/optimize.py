@@ -213,6 +213,12 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
         raise ClmsimError("every lever needs low <= high")
     seed = resolve_seed(seed)
     opts = engine_options(engine, mode, options)
+    from ..limits import check_simulation
+
+    evals = min(grid ** len(paths), MAX_POINTS_PER_ROUND + 1) * rounds + 2
+    check_simulation([compile_model(sc, strategy)], runner.engine_name(engine), runs if mc else 1, opts.get("mode"),
+                     opts, what=f"optimize ({evals:,} evaluations x {runs if mc else 1:,} runs)", repeat=evals,
+                     table_runs=runs if mc else 1)
     if mc:
         opts = runner.pin_options(engine, [compile_model(sc, strategy)], opts)
     with make_backend(backend, workers, scheduler) as be:

@@ -214,6 +214,23 @@ class Sensitivity:
         return pd.DataFrame(rows, columns=["method", "parameter", "index", "value", "ci_lo", "ci_hi"])
 
 
+def _check_request(exp, methods, n_sobol: int, n_traj: int, eng, n_runs: int, strategy: str, opts: dict) -> None:
+    """Refuse bad sample counts and requests beyond the resource limits before any evaluation."""
+    from ..limits import check, check_simulation, current
+
+    if "sobol" in methods and n_sobol < 4:
+        raise ClmsimError(f"the Sobol base sample (--samples) must be at least 4, got {n_sobol}")
+    if "morris" in methods and n_traj < 2:
+        raise ClmsimError(f"Morris needs at least 2 trajectories (--trajectories), got {n_traj}")
+    d = len(exp.spec.uncertainties)
+    evals = ((n_sobol * (d + 2) if "sobol" in methods else 0) + (n_traj * (d + 1) if "morris" in methods else 0)
+             + (2 * d + 1 if "tornado" in methods else 0))
+    check(f"sensitivity of {d} inputs", evals, current().evaluations, "evaluations")
+    check_simulation(point_models(exp, {}, [strategy]), runner.engine_name(eng), n_runs, opts.get("mode"),
+                     opts, what=f"sensitivity ({evals:,} evaluations x {n_runs:,} runs)", repeat=evals,
+                     table_runs=n_runs)
+
+
 def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, samples: int | None = None,
                 trajectories: int | None = None, engine: str | None = None, runs: int | None = None,
                 strategy: str | None = None, metric: str | None = None, backend: str | Backend | None = None,
@@ -247,17 +264,20 @@ def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, sample
     opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
-    if mc:
-        opts = runner.pin_options(eng, point_models(exp, {}, [strategy]), opts)
     names = list(spec.uncertainties)
     specs = list(spec.uncertainties.values())
     nominal = [float(value_at(exp.scenario.data, p)) for p in names]
+    n_sobol = samples or (sset.samples if sset else 256)
+    n_traj = trajectories or (sset.trajectories if sset else 20)
+    _check_request(exp, methods, n_sobol, n_traj, eng, n_runs, strategy, opts)
+    if mc:
+        opts = runner.pin_options(eng, point_models(exp, {}, [strategy]), opts)
     with make_backend(backend or "serial", workers, scheduler) as be:
         f = ScenarioFunction(exp, names, strategy, metric or (sset.metric if sset else "npv"), eng, n_runs,
                              spec.seed, opts, be)
-        sob = (sobol_indices(f, names, specs, samples or (sset.samples if sset else 256), spec.seed)
+        sob = (sobol_indices(f, names, specs, n_sobol, spec.seed)
                if "sobol" in methods else pd.DataFrame())
-        mor = (morris_indices(f, names, specs, trajectories or (sset.trajectories if sset else 20),
+        mor = (morris_indices(f, names, specs, n_traj,
                               sset.levels if sset else 4, spec.seed) if "morris" in methods else pd.DataFrame())
         tor = tornado(f, names, specs, nominal) if "tornado" in methods else pd.DataFrame()
     info = {"experiment": spec.name, "engine": eng, "runs": n_runs, "seed": spec.seed, "strategy": strategy,

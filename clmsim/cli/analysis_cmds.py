@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 from ..errors import ClmsimError
+from .args import add_quiet, open_fraction, positive_float, positive_int
+from .args import seed as seed_arg
 
 
 def _num(text: str):
@@ -37,12 +39,13 @@ def _engine_options(pairs: list[str]) -> dict:
 
 def _add_backend(p: argparse.ArgumentParser, default: str) -> None:
     g = p.add_argument_group("execution (results are identical for every choice)")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
+    g.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="start a Dask LocalCluster with N worker processes")
     g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="use an existing Dask distributed scheduler")
     g.add_argument("--backend", choices=("serial", "processes", "dask"), default=None,
                    help=f"where chunks run (default: {default}; dask when --workers/--scheduler is given)")
+    add_quiet(p)
 
 
 def _backend(args, default: str) -> dict:
@@ -53,7 +56,8 @@ def _backend(args, default: str) -> dict:
 def _add_engine(p: argparse.ArgumentParser, engine_default: str | None) -> None:
     p.add_argument("--engine", choices=("fast", "analytic", "des"), default=engine_default,
                    help="engine" + (f" (default {engine_default})" if engine_default else " (default: the file's)"))
-    p.add_argument("--mode", default=None, help="Monte Carlo mode: auto, counts, individual")
+    p.add_argument("--mode", default=None, choices=("auto", "counts", "individual"),
+                   help="Monte Carlo mode: auto, counts, individual")
     p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra engine option, e.g. het_nodes=8 (repeatable)")
 
@@ -65,11 +69,11 @@ def add_parsers(sub) -> None:
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME", help="strategies (default: all)")
     p.add_argument("--baseline", default="baseline", help="strategy differences are taken against")
-    p.add_argument("--runs", type=int, default=1000, help="runs per strategy (first batch with --precision)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default: fresh entropy, printed)")
-    p.add_argument("--precision", type=float, default=None, metavar="P",
+    p.add_argument("--runs", type=positive_int, default=1000, help="runs per strategy (first batch with --precision)")
+    p.add_argument("--seed", type=seed_arg, default=None, help="seed (default: a fresh short one, printed)")
+    p.add_argument("--precision", type=open_fraction, default=None, metavar="P",
                    help="add runs until the NPV difference's 95%% half-width is <= P x |difference|")
-    p.add_argument("--max-runs", type=int, default=None, help="cap on runs with --precision (default 64 x --runs)")
+    p.add_argument("--max-runs", type=positive_int, default=None, help="cap on runs with --precision (default 64 x --runs)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario field (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -82,8 +86,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run an experiment file into a resumable run directory")
     p.add_argument("experiment", help="experiment YAML file (see experiments/)")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (rerun the command to resume)")
-    p.add_argument("--runs", type=int, default=None, help="override the experiment's runs")
-    p.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    p.add_argument("--runs", type=positive_int, default=None, help="override the experiment's runs")
+    p.add_argument("--seed", type=seed_arg, default=None, help="override the experiment's seed")
     add_report_option(p, "sweep", out_required=True)
     _add_engine(p, None)
     _add_backend(p, "processes")
@@ -92,9 +96,9 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("sensitivity", help="Sobol, Morris and tornado analysis of an experiment's uncertainties")
     p.add_argument("experiment", help="experiment YAML file with 'uncertainties'")
     p.add_argument("--method", nargs="+", choices=("sobol", "morris", "tornado"), default=None)
-    p.add_argument("--samples", type=int, default=None, help="Sobol base sample size N")
-    p.add_argument("--trajectories", type=int, default=None, help="Morris trajectories")
-    p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--samples", type=positive_int, default=None, help="Sobol base sample size N (at least 4)")
+    p.add_argument("--trajectories", type=positive_int, default=None, help="Morris trajectories (at least 2)")
+    p.add_argument("--runs", type=positive_int, default=None, help="runs per evaluation (Monte Carlo engines)")
     p.add_argument("--out", default=None, metavar="DIR", help="write sobol/morris/tornado CSV files")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _add_engine(p, None)
@@ -103,11 +107,11 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("optimize", help="allocate a budget over levers to maximise NPV (an experiment's 'optimize')")
     p.add_argument("experiment", help="experiment YAML file with an 'optimize' section")
-    p.add_argument("--budget", type=float, default=None, help="maximum mean total spend per period")
+    p.add_argument("--budget", type=positive_float, default=None, help="maximum mean total spend per period")
     p.add_argument("--objective", choices=("mean", "p10"), default=None)
-    p.add_argument("--frontier", nargs="+", type=float, default=None, metavar="BUDGET",
+    p.add_argument("--frontier", nargs="+", type=positive_float, default=None, metavar="BUDGET",
                    help="also optimise at these budgets and print the NPV frontier")
-    p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--runs", type=positive_int, default=None, help="runs per evaluation (Monte Carlo engines)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _add_engine(p, None)
     _add_backend(p, "processes")
@@ -175,15 +179,16 @@ def cmd_compare(args) -> int:
     if args.report and not args.out:
         args.out = default_out("compare", c.provenance.get("scenario") or Path(args.file).stem)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        c.runs.to_parquet(out / "runs.parquet", index=False)
-        table.to_csv(out / "table.csv", index=False)
-        (out / "provenance.json").write_text(json.dumps(c.provenance, indent=2, default=str))
-        if args.report:
-            from ..scenario import load_scenario
+        from ..safeio import atomic_path, atomic_write, ensure_dir
 
-            save_scenario(load_scenario(args.file, args.overrides), out)
+        out = ensure_dir(args.out)
+        with atomic_path(out / "runs.parquet") as tmp:
+            c.runs.to_parquet(tmp, index=False)
+        atomic_write(out / "table.csv", table.to_csv(index=False))
+        atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
+        from ..scenario import load_scenario
+
+        save_scenario(load_scenario(args.file, args.overrides), out)  # where `clmsim report` finds it
     if args.json:
         doc = {"provenance": c.provenance, "table": json.loads(table.to_json(orient="records"))}
         print(json.dumps(doc, indent=2, default=str))
@@ -234,6 +239,11 @@ def cmd_sweep(args) -> int:
     res = sweep(args.experiment, args.out, runs=args.runs, seed=args.seed, engine=args.engine,
                 command=["clmsim", *sys.argv[1:]], **_backend(args, "processes"), **opts)
     m = res.manifest
+    resume = m.get("resume", {})
+    for note in resume.get("notes", []):
+        print(f"clmsim: {note}", file=sys.stderr)
+    if resume.get("reused"):
+        print(f"resumed: {resume['reused']} of {m['tasks']} chunks reused, {resume['computed']} computed now")
     reps = "exact expectations" if m["engine"] == "analytic" else f"{m['runs']} runs"
     print(f"{m['experiment']}: {m['points']} experiment points x {len(m['strategies'])} strategies x "
           f"{reps}, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
@@ -287,13 +297,14 @@ def cmd_sensitivity(args) -> int:
     res = sensitivity(args.experiment, args.method, samples=args.samples, trajectories=args.trajectories,
                       engine=args.engine, runs=args.runs, **_backend(args, "processes"), **opts)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        from ..safeio import atomic_write, ensure_dir
+
+        out = ensure_dir(args.out)
         for name in ("sobol", "morris", "tornado"):
             df = getattr(res, name)
             if len(df):
-                df.to_csv(out / f"{name}.csv", index=False)
-        res.table().to_csv(out / "sensitivity.csv", index=False)
+                atomic_write(out / f"{name}.csv", df.to_csv(index=False))
+        atomic_write(out / "sensitivity.csv", res.table().to_csv(index=False))
     if args.json:
         print(json.dumps({"info": res.info, "table": json.loads(res.table().to_json(orient="records"))},
                          indent=2, default=str))

@@ -6,6 +6,9 @@ import re
 import sys
 from pathlib import Path
 
+from .args import nonneg_int, positive_int
+from .args import seed as seed_arg
+
 RESULTS_ROOT = "results"
 """Parent of the default output directory ``results/<command>-<scenario name>`` of ``--report``."""
 
@@ -28,13 +31,10 @@ def default_out(command: str, name: str) -> str:
 def save_scenario(scenario, out_dir: str | Path) -> Path:
     """Write the resolved scenario as ``scenario.yaml`` into ``out_dir``, where the report finds it
     (its hash equals the results' hash, overrides included)."""
+    from ..safeio import atomic_write, ensure_dir
     from ..scenario import dump_yaml
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "scenario.yaml"
-    path.write_text(dump_yaml(scenario.data), encoding="utf-8")
-    return path
+    return atomic_write(ensure_dir(out_dir) / "scenario.yaml", dump_yaml(scenario.data))
 
 
 def write_report(out_dir: str | Path, stream=None) -> Path:
@@ -59,13 +59,13 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("demo", help="the main job on the bundled telecom scenario: compare strategies, sweep "
                                     "the save-desk budget, sensitivity, HTML report")
     p.add_argument("--out", metavar="DIR", default="results/demo", help="output directory (default results/demo)")
-    p.add_argument("--runs", type=int, default=None, metavar="N",
+    p.add_argument("--runs", type=positive_int, default=None, metavar="N",
                    help="Monte Carlo runs per strategy in the comparison (default 30)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of every step (default 2026)")
+    p.add_argument("--seed", type=seed_arg, default=None, metavar="S", help="seed of every step (default 2026)")
     p.add_argument("--scenario", metavar="FILE", default=None,
                    help="scenario file (default scenarios/telecom.yaml; the sweep and sensitivity paths "
                         "are telecom's)")
-    p.add_argument("--sobol", type=int, default=None, metavar="N",
+    p.add_argument("--sobol", type=nonneg_int, default=None, metavar="N",
                    help="Sobol base sample N (N x 7 exact evaluations; default 32, 0 = skip Sobol)")
     p.set_defaults(func=cmd_demo)
 

@@ -13,6 +13,8 @@ import time
 
 from ..errors import ClmsimError
 from ..textable import display_width, pad
+from .args import positive_int
+from .args import seed as seed_arg
 
 ENGINE_CHOICES = ("analytic", "fast", "des")
 MODE_CHOICES = ("auto", "individual", "counts")
@@ -25,26 +27,6 @@ TABLE = (  # (metric, header, format)
     ("roi_vs_baseline", "ROI vs base", "{:.3f}"),
     ("payback_periods", "payback", "{:.0f}"),
 )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
-    return value
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -71,9 +53,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--strategy", dest="strategies", action="append", metavar="NAME",
                    help="evaluate this strategy (repeatable; default all); baseline is always added "
                         "so ROI versus baseline is defined")
-    p.add_argument("--runs", type=_positive_int, default=None,
+    p.add_argument("--runs", type=positive_int, default=None,
                    help=f"Monte Carlo runs (default {DEFAULT_RUNS}; the analytic engine is exact and ignores it)")
-    p.add_argument("--seed", type=_seed, default=None, help="root seed (Monte Carlo engines)")
+    p.add_argument("--seed", type=seed_arg, default=None, help="root seed (Monte Carlo engines)")
     p.add_argument("--mode", choices=MODE_CHOICES, default=None, help="fast engine mode (default auto)")
     p.add_argument("--option", dest="options", action="append", default=[], type=_option, metavar="KEY=VALUE",
                    help="engine option, e.g. --option nodes=64 (analytic) or --option het_nodes=16 (fast)")
@@ -171,8 +153,7 @@ def cmd_run(args) -> int:
         args.out = default_out("run", scenario.name)
     if args.out:
         results.to_parquet(args.out)
-        if args.report:
-            save_scenario(scenario, args.out)
+        save_scenario(scenario, args.out)  # `clmsim report DIR` finds it there (never via a recorded path)
     if args.json:
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")

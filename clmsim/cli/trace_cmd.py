@@ -12,6 +12,8 @@ import numpy as np
 
 from ..errors import ClmsimError
 from ..model import LOST
+from .args import nonneg_int
+from .args import seed as seed_arg
 from .scenario_cmds import add_set_option
 
 DESCRIBE = {
@@ -32,14 +34,14 @@ DESCRIBE = {
 def add_parsers(sub) -> None:
     p = sub.add_parser("trace", help="print customer journeys event by event (des engine)")
     p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--customers", type=int, default=5, metavar="N",
+    p.add_argument("--customers", type=nonneg_int, default=5, metavar="N",
                    help="customers to follow, spread over the initial population (default 5; 0 with --new)")
-    p.add_argument("--new", type=int, default=0, metavar="N",
+    p.add_argument("--new", type=nonneg_int, default=0, metavar="N",
                    help="also follow N customers acquired in the first period, spread over its "
                         "channels and segments (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default 0)")
     p.add_argument("--strategy", default="baseline", help="strategy to simulate (default baseline)")
-    p.add_argument("--run", type=int, default=0, help="which run of the seed to trace (default 0)")
+    p.add_argument("--run", type=nonneg_int, default=0, help="which run of the seed to trace (default 0)")
     p.add_argument("--no-earn", action="store_true", help="leave out the per-period earn events")
     add_set_option(p)
     p.set_defaults(func=cmd_trace)
@@ -84,10 +86,13 @@ def cmd_trace(args) -> int:
     from ..api import as_scenario, compile_strategies
     from ..engines import des
 
+    from ..limits import check, current
+
     if args.customers < 0 or args.new < 0:
         raise ClmsimError(f"--customers and --new must be non-negative, got {args.customers} and {args.new}")
     if args.customers + args.new < 1:
         raise ClmsimError("nobody to follow: give --customers N or --new N (at least 1 in all)")
+    check("trace --customers", args.customers + args.new, current().trace_customers, "customers")
     if args.seed < 0:
         raise ClmsimError(f"--seed must be a non-negative integer, got {args.seed}")
     if args.run < 0:

@@ -68,6 +68,7 @@ RC = {
     "xtick.labelsize": 9,
     "ytick.labelsize": 9,
     "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO)),
+    "text.parse_math": False,  # labels are names from the scenario: '$x$' is shown as written
 }
 """rcParams applied by :func:`style_context`."""
 

@@ -161,16 +161,22 @@ def load_run_dir(run_dir: str | Path) -> Results:
 
 def find_scenario(run_dir: Path, results: Results, scenario: str | Path | None = None):
     """The scenario behind a run directory: ``scenario`` if given, else ``scenario.yaml`` in the
-    directory, else the provenance's ``scenario_source`` (or ``source``) path when it still
-    exists (None otherwise). A scenario whose hash differs from the results' is refused."""
-    from ..scenario import load_scenario
+    directory (None otherwise). A path recorded in the results' provenance is never opened:
+    only files the user names are read. A scenario whose hash differs from the results' is
+    refused; ``scenario.yaml`` is read as a file the user did not name (problems in it are
+    reported by location only)."""
+    from ..scenario import ScenarioError, load_scenario
 
     prov = results.provenance
-    candidates = [scenario] if scenario else [run_dir / "scenario.yaml", prov.get("scenario_source"),
-                                              prov.get("source")]
+    candidates = [scenario] if scenario else [run_dir / "scenario.yaml"]
     for c in candidates:
-        if c and Path(c).is_file():
-            sc = load_scenario(c)
+        if c and (scenario or Path(c).is_file()):
+            try:
+                sc = load_scenario(c, hidden=not scenario)
+            except ScenarioError:
+                if scenario:
+                    raise
+                continue
             want = prov.get("scenario_hash")
             if want and sc.hash != want:
                 if scenario:

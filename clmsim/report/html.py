@@ -162,8 +162,12 @@ def figure_png(fig, dpi: int = 110) -> bytes:
 
     from ..plots.style import style_context
 
+    from matplotlib.text import Text
+
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
+    for t in fig.findobj(Text):  # names are data: '$x$' is shown as written, never as mathtext
+        t.set_parse_math(False)
     buf = io.BytesIO()
     with style_context():
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
@@ -231,9 +235,9 @@ def render_html(report: Report, pngs: dict[str, bytes]) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    from ..safeio import atomic_write
+
+    atomic_write(path, data)  # temporary name, fsync, rename; a failure names the path
 
 
 def write_report(report: Report, out_dir: str | Path, name: str = "report.html", dpi: int = 110) -> Path:

@@ -103,8 +103,13 @@ def report_from_sweep(directory: str | Path) -> Report:
                            f"{len(levers)} lever(s) and {len(unc)} uncertain input(s): see the table and "
                            "summary.csv")
     scen = Path(directory) / "scenario.yaml"
-    if scen.exists():
-        rep.scenario_text = scen.read_text(encoding="utf-8")
+    if scen.is_file():
+        from ..scenario import ScenarioError, dump_yaml, load_scenario
+
+        try:  # shown only when it is a scenario (never the raw text of whatever file is there)
+            rep.scenario_text = dump_yaml(load_scenario(scen, hidden=True).data)
+        except ScenarioError:
+            rep.missing.append("scenario.yaml in the sweep directory is not a valid scenario; not shown")
     rep.provenance = provenance_items({k: v for k, v in m.items() if k != "versions"},
                                       {"versions": json.dumps(m.get("versions", {}))})
     return rep

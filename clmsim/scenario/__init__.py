@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
 import yaml
 
-from .errors import Diagnostic, Location, ScenarioError
+from .errors import Diagnostic, Location, ScenarioError, ScenarioWarning, is_strict, strict
 from .loader import Positions, load_file, locate, parse_yaml
+from .plausible import plausibility
 from .overrides import OverrideError, apply_override, parse_assignment
 from .schema import SCHEMA_VERSION, ScenarioSpec, json_schema
 from .validate import validate_data
@@ -30,6 +32,8 @@ __all__ = [
     "Location",
     "Scenario",
     "ScenarioError",
+    "ScenarioWarning",
+    "strict",
     "ScenarioSpec",
     "json_schema",
     "load_scenario",
@@ -96,8 +100,12 @@ def _build(data: dict, positions: Positions, source: str, overrides: Iterable[st
     Strategies are checked even when the baseline has problems; a strategy's finding
     that only repeats a baseline finding is not reported again.
     """
-    default = Location(source, 1, 1)
+    default = positions.get((), Location(source, 1, 1))
     diags: list[Diagnostic] = []
+    if "schema_version" not in data and data:
+        raise ScenarioError([Diagnostic(Location(default.file, 1, 1), "schema_version",
+                                        "not a clmsim scenario: no schema_version (a scenario file starts "
+                                        "with 'schema_version: 1')")])
     version = data.get("schema_version")
     if isinstance(version, int) and not isinstance(version, bool) and version != SCHEMA_VERSION:
         raise ScenarioError([Diagnostic(locate(positions, ("schema_version",), default), "schema_version",
@@ -155,20 +163,30 @@ def _build(data: dict, positions: Positions, source: str, overrides: Iterable[st
         if sspec is not None and not sdiags:
             specs[sname] = sspec
             resolved[sname] = sdata
+    if spec is not None:
+        advice = plausibility(spec, positions, default)
+        if is_strict():
+            diags += advice
+        else:
+            for d in advice:
+                warnings.warn(ScenarioWarning(str(d)), stacklevel=3)
     if diags or spec is None:
         raise ScenarioError(diags)
     return Scenario(source=source, data=data, specs=specs, resolved=resolved)
 
 
-def load_scenario(path: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Iterable[str] = (), *, hidden: bool = False) -> Scenario:
     """Load, merge (``extends``), override (``path=value`` strings) and validate a scenario file.
+
+    ``hidden``: the file was not named by the user (an experiment's ``scenario``): problems
+    in it are reported by location only (see :mod:`clmsim.scenario.loader`).
 
     Raises
     ------
     ScenarioError
         With every problem found, each as ``file:line:col: dotted.path: message``.
     """
-    data, positions = load_file(path)
+    data, positions = load_file(path, hidden=hidden)
     return _build(data, positions, str(path), overrides)
 
 
