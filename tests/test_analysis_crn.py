@@ -12,7 +12,7 @@ import pytest
 
 from clmsim import scenario_from_text
 from clmsim.analysis import compare
-from clmsim.analysis.stats import mean_ci
+from clmsim.stats import mean_ci
 
 SMALL = """
 schema_version: 1

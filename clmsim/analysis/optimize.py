@@ -18,9 +18,10 @@ between allocations are not blurred by sampling noise. Search: a full grid of
 point (half-width one grid cell, clipped to the box). The optimum is reported
 with the interval of its NPV, the paired gain over the scenario's current
 allocation, and the marginal return of every lever,
-``m_i = (dNPV/dx_i) / (dspend/dx_i)`` (central differences on CRN): at an
-interior optimum with the budget binding, all ``m_i`` are equal (the Lagrange
-condition); with the budget slack they are all 0.
+``m_i = (dNPV/dx_i) / (dPV(spend)/dx_i)`` (central differences on CRN) -- the unit of ROI
+(docs/metrics.md), with the present value of spend: at an interior optimum with the budget
+binding, all ``m_i`` are equal (the Lagrange condition: the budget's shadow price, when the
+levers' spend has the same timing); with the budget slack they are all 0.
 """
 
 from __future__ import annotations
@@ -38,18 +39,21 @@ from ..scenario.experiment import apply_values, value_at
 from . import runner
 from .backends import Backend, iter_chunks, make_backend
 from .compare import engine_options, load, resolve_seed
-from .stats import mean_ci, quantile
+from ..metrics import paths_from_periods
+from ..stats import mean_ci, quantile
 
 MAX_POINTS_PER_ROUND = 4096
 
 
-def _evaluate(items: list) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Task function: per-run NPV and total spend per period of each item."""
+def _evaluate(items: list) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """Task function: per-run NPV, per-run total spend per period (undiscounted) and the mean present
+    value of spend of each item."""
     out = []
     for models, engine, seed, runs, options in items:
-        t, _, _ = runner.simulate_range(models, engine, seed, 0, runs, options)
+        t, periods, _ = runner.simulate_range(models, engine, seed, 0, runs, options, periods=True)
         spend = (t["acquisition_spend"] + t["retention_spend"] + t["winback_spend"]).to_numpy() / models[0].horizon
-        out.append((t["npv"].to_numpy(dtype=float), spend.astype(float)))
+        pv = float(paths_from_periods(periods, models[0].discount_factors())["spend"].sum())
+        out.append((t["npv"].to_numpy(dtype=float), spend.astype(float), pv))
     return out
 
 
@@ -72,7 +76,7 @@ class Evaluator:
         sc = apply_values(self.scenario, dict(zip(self.paths, map(float, x))))
         return (compile_model(sc, self.strategy),)
 
-    def __call__(self, X: Sequence[Sequence[float]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    def __call__(self, X: Sequence[Sequence[float]]) -> list[tuple[np.ndarray, np.ndarray, float]]:
         keys = [tuple(round(float(v), 12) for v in x) for x in X]
         todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
         items = [(self.models(k), self.engine, self.seed, self.runs, self.options) for k in todo]
@@ -103,7 +107,8 @@ class Optimum:
     gain, gain_lo, gain_hi : float
         Paired NPV gain over the scenario's current lever values (CRN) and its interval.
     marginal : DataFrame
-        Per lever: ``dnpv_dx``, ``dspend_dx``, ``marginal_return`` at the optimum.
+        Per lever: ``dnpv_dx``, ``dspend_dx`` (present value of spend), ``marginal_return`` at
+        the optimum (unit of ROI).
     evaluations : DataFrame
         Every evaluated point: lever values, objective, npv, spend, feasible.
     info : dict
@@ -146,7 +151,7 @@ def _search(ev: Evaluator, lows: np.ndarray, highs: np.ndarray, budget: float | 
     for rnd in range(rounds):
         axes = [np.linspace(lo[i], hi[i], grid) if hi[i] > lo[i] else np.array([lo[i]]) for i in range(d)]
         X = [np.array(p) for p in itertools.product(*axes)]
-        for x, (npv, spend) in zip(X, ev(X)):
+        for x, (npv, spend, _) in zip(X, ev(X)):
             s = _score(npv, objective)
             ok = budget is None or spend.mean() <= budget + tol
             log.append((rnd, *x, s, npv.mean(), spend.mean(), ok))
@@ -219,7 +224,7 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
         ev = Evaluator(sc, paths, strategy, engine, runs if mc else 1, seed, opts, be,
                        cache=cache if cache is not None else {})
         best, log = _search(ev, lows, highs, budget, objective, grid, rounds)
-        (npv, spend), (npv0, _) = ev([best, np.array(current)])
+        (npv, spend, _), (npv0, _, _) = ev([best, np.array(current)])
         marginal = marginal_returns(ev, best, lows, highs)
     m, _, lo, hi, _ = mean_ci(npv)
     g, _, glo, ghi, _ = mean_ci(npv - npv0)
@@ -233,8 +238,9 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
 
 def marginal_returns(ev: Evaluator, x: np.ndarray, lows: np.ndarray, highs: np.ndarray,
                      rel_step: float = 0.01) -> pd.DataFrame:
-    """``dNPV/dx_i``, ``dspend/dx_i`` and their ratio at ``x`` by central differences
-    (one-sided at a bound), step ``rel_step`` of the lever's range, on common random numbers."""
+    """``dNPV/dx_i``, ``dPV(spend)/dx_i`` and their ratio (the marginal return, in the unit of ROI)
+    at ``x`` by central differences (one-sided at a bound), step ``rel_step`` of the lever's range,
+    on common random numbers."""
     rows = []
     for i, p in enumerate(ev.paths):
         h = rel_step * (highs[i] - lows[i]) or rel_step * max(abs(x[i]), 1.0)
@@ -243,9 +249,9 @@ def marginal_returns(ev: Evaluator, x: np.ndarray, lows: np.ndarray, highs: np.n
             a, b = x[i] - h, x[i] + h
         xa, xb = x.copy(), x.copy()
         xa[i], xb[i] = a, b
-        (na, sa), (nb, sb) = ev([xa, xb])
+        (na, _, sa), (nb, _, sb) = ev([xa, xb])
         dn = (nb.mean() - na.mean()) / (b - a)
-        ds = (sb.mean() - sa.mean()) / (b - a)
+        ds = (sb - sa) / (b - a)
         rows.append({"lever": p, "value": float(x[i]), "at_bound": bool(x[i] <= lows[i] or x[i] >= highs[i]),
                      "dnpv_dx": float(dn), "dspend_dx": float(ds),
                      "marginal_return": float(dn / ds) if ds != 0 else float("nan")})
