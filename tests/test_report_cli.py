@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 
 from clmsim import api  # noqa: E402
 from clmsim.cli import main  # noqa: E402
-from clmsim.demo import DemoPlan, run_demo  # noqa: E402
+from clmsim.cli.demo import run_demo, with_fallback  # noqa: E402
+from clmsim.scenario.demo_plan import load_demo_plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "scenarios" / "reference" / "winback.yaml"
@@ -66,20 +67,22 @@ def test_demo_bad_arguments_are_exit_2(capsys):
 @pytest.mark.slow
 def test_demo_small_plan_writes_report_with_every_section(tmp_path):
     lines = []
-    plan = DemoPlan(scenario=str(ROOT / "scenarios" / "telecom.yaml"), out=str(tmp_path / "demo"), runs=2,
-                    levels=(0.0, 24.0), sweep_runs=2, uncertain=("transitions.declining.churned",
-                                                                 "stages.loyal.revenue.mean"),
-                    morris_trajectories=2, sobol_samples=8, sensitivity_runs=1, cohort=300)
+    plan = load_demo_plan(**{"scenario": str(ROOT / "scenarios" / "telecom.yaml"), "out": str(tmp_path / "demo"),
+                             "simulate.runs": 2, "simulate.cohort": 300, "sweep.levels": [0.0, 10.0, 20.0],
+                             "sensitivity.uncertain": ["transitions.at_risk.churned", "stages.loyal.revenue.mean"],
+                             "sensitivity.samples": 4, "sensitivity.sobol_samples": 4})
     outcome = run_demo(plan, echo=lines.append)
     assert outcome.report.exists()
     keys = {p.stem for p in outcome.report.parent.glob("*.png")}
-    assert {"compare_npv", "cumulative", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "sobol",
-            "transitions", "flows"} <= keys
+    assert {"compare_npv", "cumulative", "margins", "sweep", "ranking", "tornado", "sobol", "occupancy", "clv",
+            "survival", "transitions", "flows"} <= keys
     assert len(images(outcome.report)) == len(keys)
-    assert outcome.table.splitlines()[0].split()[:2] == ["strategy", "NPV"]
-    assert outcome.missing == []
+    first = outcome.text.splitlines()
+    assert first[0].startswith("What to do: ") and first[1].startswith("The next 1M of spend")
+    assert any(line.split()[:3] == ["strategy", "NPV", "spend"] for line in first)
+    assert all(not m.startswith(("decide", "margins", "simulate", "sweep", "how sure")) for m in outcome.missing)
     assert (tmp_path / "demo" / "sweep-experiment.yaml").exists()
-    assert any(line.startswith("[compare] done") for line in lines)
+    assert any(line.startswith("[decide] done") for line in lines)
 
 
 def test_report_of_a_compare_directory_says_what_is_missing(tmp_path, capsys):
@@ -88,7 +91,8 @@ def test_report_of_a_compare_directory_says_what_is_missing(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(tmp_path / "cmp")]) == 0
     html = (tmp_path / "cmp" / "report.html").read_text(encoding="utf-8")
-    assert "per-run totals only" in html and "Headline numbers" in html
+    assert "Headline numbers" in html and "Customers by stage" in html  # compare --out keeps the periods
+    assert "spend, ROI and payback over 5 batches of runs" in html      # ... and the batch paths
 
 
 def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys):
@@ -106,7 +110,6 @@ def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys)
 
 
 def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
-    from clmsim.demo import with_fallback
     from clmsim.errors import UnsupportedFeature
 
     def step(engine):
@@ -115,7 +118,7 @@ def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
         return engine
 
     missing = []
-    assert with_fallback(DemoPlan(), step, missing, "sweep") == ("fast", "fast")
+    assert with_fallback(step, missing, "sweep") == ("fast", "fast")
     assert missing and "program budget caps" in missing[0] and "Monte Carlo" in missing[0]
 
 
