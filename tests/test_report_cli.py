@@ -143,3 +143,29 @@ def test_chinese_stage_names_render_with_an_installed_cjk_font(tmp_path, recwarn
     glyphs = [w for w in recwarn if "missing from" in str(w.message) or "Glyph" in str(w.message)]
     assert glyphs == []  # matplotlib warns "Glyph ... missing from font(s)" when a character has no font
     assert "考察期" in (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")
+
+
+def test_demo_plan_is_package_data_read_by_the_scenario_package(tmp_path):
+    import tomllib
+    from importlib import resources
+
+    from clmsim.scenario import ScenarioError
+
+    shipped = resources.files("clmsim").joinpath("data", "demo.yaml")
+    assert shipped.is_file()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "data/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["clmsim"]  # non-editable installs
+    plan = load_demo_plan()
+    assert plan.scenario == "scenarios/telecom.yaml" and plan.sweep.lever and plan.sensitivity.uncertain
+    # the demo's code holds no scenario specifics: they are in the plan
+    code = (ROOT / "clmsim" / "cli" / "demo.py").read_text(encoding="utf-8")
+    for word in ("telecom", "save_desk", "at_risk", "declining", "search"):
+        assert word not in code, word
+    # a user plan is merged over the shipped one; its problems are located in its file
+    user = tmp_path / "plan.yaml"
+    user.write_text("simulate:\n  runs: 5\nsweep:\n  levels: [1]\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"plan\.yaml:4:\d+: sweep\.levels"):
+        load_demo_plan(user)
+    user.write_text("simulate:\n  runs: 5\n", encoding="utf-8")
+    merged = load_demo_plan(user)
+    assert merged.simulate.runs == 5 and merged.simulate.mode == "individual" and merged.seed == 2026

@@ -7,9 +7,10 @@ maximise
 * ``mean``: ``E[NPV(x)]``, or
 * ``p10``: the 10th percentile of NPV across runs (risk-aware; Monte Carlo only),
 
-subject to ``spend(x) <= budget`` where ``spend`` is the mean total spend per
-period (acquisition + retention + win-back, undiscounted, over the horizon
-divided by the number of periods) -- measured by simulation, so program and
+subject to ``spend(x) <= budget`` where ``spend`` is the total spend per period in
+present value: the present value of all spend (acquisition + retention + win-back,
+docs/metrics.md) divided by the annuity factor ``a_H = sum_{t=1..H} v^t``, so a plan that
+spends ``B`` every period has ``spend = B`` -- measured by simulation, so program and
 win-back spend that depend on the customer base are accounted exactly.
 
 Every evaluation uses the same seed (common random numbers), so differences
@@ -19,9 +20,9 @@ point (half-width one grid cell, clipped to the box). The optimum is reported
 with the interval of its NPV, the paired gain over the scenario's current
 allocation, and the marginal return of every lever,
 ``m_i = (dNPV/dx_i) / (dPV(spend)/dx_i)`` (central differences on CRN) -- the unit of ROI
-(docs/metrics.md), with the present value of spend: at an interior optimum with the budget
-binding, all ``m_i`` are equal (the Lagrange condition: the budget's shadow price, when the
-levers' spend has the same timing); with the budget slack they are all 0.
+(docs/metrics.md): at an interior optimum with the budget binding, all ``m_i`` are equal
+(the Lagrange condition; their common value is the budget's shadow price, NPV per extra 1 of
+spend in present value); with the budget slack they are all 0.
 """
 
 from __future__ import annotations
@@ -45,15 +46,15 @@ from ..stats import mean_ci, quantile
 MAX_POINTS_PER_ROUND = 4096
 
 
-def _evaluate(items: list) -> list[tuple[np.ndarray, np.ndarray, float]]:
-    """Task function: per-run NPV, per-run total spend per period (undiscounted) and the mean present
-    value of spend of each item."""
+def _evaluate(items: list) -> list[tuple[np.ndarray, float, float]]:
+    """Task function: per item the per-run NPV, the mean present value of spend and the annuity
+    factor ``a_H = sum_t v^t`` (spend per period in present value = PV / a_H)."""
     out = []
     for models, engine, seed, runs, options in items:
         t, periods, _ = runner.simulate_range(models, engine, seed, 0, runs, options, periods=True)
-        spend = (t["acquisition_spend"] + t["retention_spend"] + t["winback_spend"]).to_numpy() / models[0].horizon
-        pv = float(paths_from_periods(periods, models[0].discount_factors())["spend"].sum())
-        out.append((t["npv"].to_numpy(dtype=float), spend.astype(float), pv))
+        v = models[0].discount_factors()
+        pv = float(paths_from_periods(periods, v)["spend"].sum())
+        out.append((t["npv"].to_numpy(dtype=float), pv, float(v[1:].sum())))
     return out
 
 
@@ -76,7 +77,7 @@ class Evaluator:
         sc = apply_values(self.scenario, dict(zip(self.paths, map(float, x))))
         return (compile_model(sc, self.strategy),)
 
-    def __call__(self, X: Sequence[Sequence[float]]) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    def __call__(self, X: Sequence[Sequence[float]]) -> list[tuple[np.ndarray, float, float]]:
         keys = [tuple(round(float(v), 12) for v in x) for x in X]
         todo = list(dict.fromkeys(k for k in keys if k not in self.cache))
         items = [(self.models(k), self.engine, self.seed, self.runs, self.options) for k in todo]
@@ -103,7 +104,7 @@ class Optimum:
     npv, npv_lo, npv_hi : float
         Mean NPV at the optimum and its 95% interval (degenerate for exact engines).
     spend : float
-        Mean total spend per period at the optimum.
+        Spend per period at the optimum, in present value (PV of spend / ``a_H``).
     gain, gain_lo, gain_hi : float
         Paired NPV gain over the scenario's current lever values (CRN) and its interval.
     marginal : DataFrame
@@ -151,10 +152,10 @@ def _search(ev: Evaluator, lows: np.ndarray, highs: np.ndarray, budget: float | 
     for rnd in range(rounds):
         axes = [np.linspace(lo[i], hi[i], grid) if hi[i] > lo[i] else np.array([lo[i]]) for i in range(d)]
         X = [np.array(p) for p in itertools.product(*axes)]
-        for x, (npv, spend, _) in zip(X, ev(X)):
+        for x, (npv, pv, annuity) in zip(X, ev(X)):
             s = _score(npv, objective)
-            ok = budget is None or spend.mean() <= budget + tol
-            log.append((rnd, *x, s, npv.mean(), spend.mean(), ok))
+            ok = budget is None or pv / annuity <= budget + tol
+            log.append((rnd, *x, s, npv.mean(), pv / annuity, ok))
             if ok and s > best_score:
                 best, best_score = x, s
         if best is None:
@@ -178,7 +179,8 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
     levers : dict
         ``path -> (low, high)``: numeric scenario fields (written in the scenario) and their bounds.
     budget : float, optional
-        Maximum mean total spend per period (acquisition + retention + win-back); None = unconstrained.
+        Maximum total spend per period in present value (acquisition + retention + win-back; see the
+        module docstring); None = unconstrained.
     objective : {"mean", "p10"}
     strategy : str
         Strategy whose scenario the levers modify.
@@ -224,13 +226,13 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
         ev = Evaluator(sc, paths, strategy, engine, runs if mc else 1, seed, opts, be,
                        cache=cache if cache is not None else {})
         best, log = _search(ev, lows, highs, budget, objective, grid, rounds)
-        (npv, spend, _), (npv0, _, _) = ev([best, np.array(current)])
+        (npv, pv, annuity), (npv0, _, _) = ev([best, np.array(current)])
         marginal = marginal_returns(ev, best, lows, highs)
     m, _, lo, hi, _ = mean_ci(npv)
     g, _, glo, ghi, _ = mean_ci(npv - npv0)
     cols = ["round", *paths, "objective", "npv", "spend", "feasible"]
     return Optimum(dict(zip(paths, map(float, best))), objective, _score(npv, objective), m, lo, hi,
-                   float(spend.mean()), g, glo, ghi, marginal, pd.DataFrame(log, columns=cols),
+                   pv / annuity, g, glo, ghi, marginal, pd.DataFrame(log, columns=cols),
                    {"engine": runner.engine_name(engine), "runs": runs if mc else 0, "seed": seed,
                     "budget": budget, "strategy": strategy, "current": dict(zip(paths, current)),
                     "evaluations": len(ev.cache)})  # distinct points evaluated (incl. shared cache)
@@ -249,7 +251,7 @@ def marginal_returns(ev: Evaluator, x: np.ndarray, lows: np.ndarray, highs: np.n
             a, b = x[i] - h, x[i] + h
         xa, xb = x.copy(), x.copy()
         xa[i], xb[i] = a, b
-        (na, _, sa), (nb, _, sb) = ev([xa, xb])
+        (na, sa, _), (nb, sb, _) = ev([xa, xb])
         dn = (nb.mean() - na.mean()) / (b - a)
         ds = (sb - sa) / (b - a)
         rows.append({"lever": p, "value": float(x[i]), "at_bound": bool(x[i] <= lows[i] or x[i] >= highs[i]),

@@ -125,7 +125,8 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("optimize", help="allocate a budget over levers to maximise NPV (an experiment's 'optimize')")
     p.add_argument("experiment", help="experiment YAML file with an 'optimize' section")
-    p.add_argument("--budget", type=float, default=None, help="maximum mean total spend per period")
+    p.add_argument("--budget", type=float, default=None, help="maximum spend per period, in present value: PV of all spend / sum of the discount factors "
+                        "(docs/analysis.md)")
     p.add_argument("--objective", choices=("mean", "p10"), default=None)
     p.add_argument("--frontier", nargs="+", type=float, default=None, metavar="BUDGET",
                    help="also optimise at these budgets and print the NPV frontier")

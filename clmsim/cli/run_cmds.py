@@ -115,7 +115,7 @@ def decision_text(table, provenance: dict, baseline: str | None, n_runs: int) ->
     spend = table[table["metric"] == "pv_spend"]["mean"]
     notes = decision.notes(mc, n_runs, int(provenance.get("batches") or 1), provenance.get("horizon"), unit,
                            has_spend=bool(spend.notna().any()))
-    return text + "\n" + "\n".join(notes)
+    return text + "\n\n" + "\n".join(notes)
 
 
 def economics_text(table, unit: str) -> str:
