@@ -352,13 +352,18 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
     if levels is not None:
         best_level = levels.loc[levels["npv"].idxmax()]
         gain = float(best_level["npv"] - levels.loc[levels["value"] == nominal, "npv"].iloc[0])
-        steps = incremental_returns(levels["value"], levels["npv"], levels["pv_spend"])
-        beyond = stops_paying(steps)
-        lines.append(f"Sweep of {lever}: " + (f"steps of spend pay up to {beyond:g} and lose beyond it; "
-                                               if beyond is not None else "")
-                     + (f"the best level, {best_level['value']:g}, adds {decision.money(gain, sign=True)} of NPV "
-                        f"over the {nominal:g} as written." if best_level["value"] != nominal else
-                        f"the level as written, {nominal:g}, is the best of the levels tried."))
+        beyond = stops_paying(incremental_returns(levels["value"], levels["npv"], levels["pv_spend"]))
+        steps = (f"steps of spend pay up to {beyond:g} and lose beyond it" if beyond is not None else
+                 "no step of spend changes from paying to losing")
+        change = rec["npv_diff"][0] if rec["change"] else 0.0
+        if best_level["value"] != nominal and gain > change:
+            lines.append(f"Better than any strategy compared: {lever} at {best_level['value']:g} instead of "
+                         f"{nominal:g} adds {decision.money(gain, sign=True)} of NPV ({steps}).")
+        elif best_level["value"] != nominal:
+            lines.append(f"Sweep of {lever}: {steps}; the best level, {best_level['value']:g}, adds "
+                         f"{decision.money(gain, sign=True)} of NPV over the {nominal:g} as written.")
+        else:
+            lines.append(f"Sweep of {lever}: {steps}; the level as written, {nominal:g}, is the best tried.")
     with _Step("report", f"writing {out / 'report.html'}", missing, seconds, echo, required=True):
         rep = report_from_results(results, scenario, baseline=plan.baseline,
                                   title=f"clmsim demo: {scenario.name}", missing=missing, extra_figures=extra,
