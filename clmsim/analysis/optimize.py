@@ -166,6 +166,43 @@ def _search(ev: Evaluator, lows: np.ndarray, highs: np.ndarray, budget: float | 
     return best, log
 
 
+def _polish(ev: "Evaluator", x: np.ndarray, lows: np.ndarray, highs: np.ndarray, budget: float, objective: str,
+            log: list, iterations: int = 12) -> np.ndarray:
+    """Projected steps along a binding budget: move present value of spend from the lever with the
+    lowest marginal return to the one with the highest, keep the move while the objective improves
+    and the budget holds, halve it otherwise. Returns the improved point (``x`` when the budget is
+    slack or nothing improves)."""
+    (npv, pv, annuity), = ev([x])
+    if pv / annuity < 0.98 * budget:
+        return x
+    score = _score(npv, objective)
+    step = 0.05 * pv
+    tol = 1e-9 * max(1.0, budget)
+    for _ in range(iterations):
+        m = marginal_returns(ev, x, lows, highs)
+        up = m[(m["dspend_dx"] > 0) & (x < highs)]
+        down = m[(m["dspend_dx"] > 0) & (x > lows)]
+        if up.empty or down.empty:
+            break
+        i, j = up["marginal_return"].idxmax(), down["marginal_return"].idxmin()
+        if i == j or up.at[i, "marginal_return"] - down.at[j, "marginal_return"] < 1e-4:
+            break
+        while step > 1e-4 * pv:
+            y = x.copy()
+            y[i] = min(highs[i], y[i] + step / m.at[i, "dspend_dx"])
+            y[j] = max(lows[j], y[j] - step / m.at[j, "dspend_dx"])
+            (n2, pv2, a2), = ev([y])
+            ok = pv2 / a2 <= budget + tol
+            log.append((-1, *y, _score(n2, objective), n2.mean(), pv2 / a2, ok))
+            if ok and _score(n2, objective) > score:
+                x, score = y, _score(n2, objective)
+                break
+            step /= 2
+        else:
+            break
+    return x
+
+
 def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: float | None = None, *,
              objective: str = "mean", strategy: str = "baseline", engine: Any = "analytic", runs: int = 200,
              seed: int | None = 0, mode: str | None = "auto", grid: int = 9, rounds: int = 6,
@@ -226,6 +263,8 @@ def optimize(scenario: Any, levers: dict[str, tuple[float, float]], budget: floa
         ev = Evaluator(sc, paths, strategy, engine, runs if mc else 1, seed, opts, be,
                        cache=cache if cache is not None else {})
         best, log = _search(ev, lows, highs, budget, objective, grid, rounds)
+        if budget is not None and len(paths) > 1:
+            best = _polish(ev, best, lows, highs, budget, objective, log)
         (npv, pv, annuity), (npv0, _, _) = ev([best, np.array(current)])
         marginal = marginal_returns(ev, best, lows, highs)
     m, _, lo, hi, _ = mean_ci(npv)

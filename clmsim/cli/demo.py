@@ -313,7 +313,8 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
         extra.append(figures.occupancy_figure(mc, strategies, figures.active_stages(model),
                                               figures.model_colors(model)))
         try:
-            extra.append(figures.clv_figure(mc, strategies[:1]))
+            exact_clv = table[(table["strategy"] == strategies[0]) & (table["metric"] == "clv_acquired")]["mean"]
+            extra.append(figures.clv_figure(mc, strategies[:1], exact=float(exact_clv.iloc[0])))
         except ClmsimError as exc:
             missing.append(f"CLV distribution: {exc}")
         extra.append(figures.survival_figure(t, sim, exact, plan.simulate.cohort, unit, n))

@@ -90,8 +90,9 @@ def cumulative_figure(results, baseline: str = "baseline") -> ReportFigure:
         "that starts up and keeps falling gains early and loses later.", fig, data)
 
 
-def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired") -> ReportFigure:
-    """CLV distribution of acquired (or initial) customers, or of run means."""
+def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired", exact: float | None = None) -> ReportFigure:
+    """CLV distribution of acquired (or initial) customers, or of run means (``exact``: the exact
+    expectation reported elsewhere, which the simulated mean estimates)."""
     sm = [plots.clv_summary(results, s, cohort=cohort) for s in strategies]
     fig, ax = _fig(8.0, 4.3, strategies)
     plots.clv_distribution(results, list(strategies), ax=ax, cohort=cohort)
@@ -108,6 +109,12 @@ def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired") -> 
     else:
         how = ("The histogram shows the mean CLV of acquired customers in each simulated run; the solid line "
                "is the overall mean and the shaded band its 95% interval.")
+    if exact is not None:
+        from ..decision import money as _money
+
+        how += (f" The solid line is the mean of the simulated customers: a Monte Carlo estimate of the exact CLV "
+                f"per acquired customer in the headline numbers ({_money(exact)}), shown to place the spread, not "
+                "as a second answer.")
     return ReportFigure("clv", f"CLV of {'acquired' if cohort == 'acquired' else 'initial'} customers", how,
                         fig, data)
 
