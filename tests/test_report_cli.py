@@ -169,3 +169,18 @@ def test_demo_plan_is_package_data_read_by_the_scenario_package(tmp_path):
     user.write_text("simulate:\n  runs: 5\n", encoding="utf-8")
     merged = load_demo_plan(user)
     assert merged.simulate.runs == 5 and merged.simulate.mode == "individual" and merged.seed == 2026
+
+
+def test_report_of_a_sweep_with_periods_draws_the_difference_and_the_return_of_each_step(tmp_path, capsys):
+    exp = tmp_path / "exp.yaml"
+    seg = ROOT / "scenarios" / "reference" / "segments.yaml"
+    exp.write_text(f"name: steps\nscenario: {seg}\nstrategies: [baseline, no_program]\n"
+                   "levers:\n  acquisition.channels.partners.spend_per_period: [0, 20000, 40000, 60000]\n"
+                   "runs: 1\nseed: 1\nengine: analytic\nperiods: true\n")
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "sw"), "--backend", "serial", "--report"]) == 0
+    capsys.readouterr()
+    keys = {p.stem for p in (tmp_path / "sw").glob("*.png")}
+    assert {"sweep_npv", "sweep_diff", "sweep_steps"} <= keys
+    steps = __import__("pandas").read_csv(tmp_path / "sw" / "sweep_steps.csv")
+    assert list(steps["x_hi"]) == [20000, 40000, 60000]    # one return per step between neighbouring levels
+    assert (steps["roi"].diff().dropna() < 0).all()        # a saturating channel: each step returns less

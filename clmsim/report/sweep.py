@@ -53,7 +53,7 @@ def report_from_sweep(directory: str | Path) -> Report:
     base = m.get("baseline", "baseline")
     levers, unc = sweep_inputs(sw.points)
     lv = sw.table("npv", "level")
-    vb = sw.table("npv", "vs_baseline")
+    vb = sw.table("npv_diff", "vs_baseline")
     rep = Report(f"clmsim sweep: {m.get('experiment', Path(directory).name)}",
                  f"scenario {m.get('scenario')} \u00b7 {m.get('engine')} engine \u00b7 {m.get('points')} points x "
                  f"{m.get('runs')} runs \u00b7 seed {m.get('seed')}")
