@@ -176,8 +176,9 @@ strategies: [baseline, winback_off]
 levers:
   retention.programs.save_desk.spend_per_customer: [0, 12]
 uncertainties:
-  transitions.declining.churned: {{dist: uniform, low: 0.08, high: 0.12}}
+  transitions.at_risk.churned: {{dist: uniform, low: 0.16, high: 0.24}}
 sampling: {{method: sobol, samples: 2}}
+periods: true
 roi_target: 0
 optimize:
   levers:

@@ -34,7 +34,7 @@ strategies: [baseline, winback_off]
 levers:
   retention.programs.save_desk.spend_per_customer: {{from: 0, to: 20, step: 10}}
 uncertainties:
-  transitions.declining.churned: {{dist: uniform, low: 0.08, high: 0.12}}
+  transitions.at_risk.churned: {{dist: uniform, low: 0.16, high: 0.24}}
 sampling: {{method: lhs, samples: {samples}}}
 runs: {runs}
 chunk_runs: {chunk}

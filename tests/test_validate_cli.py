@@ -76,10 +76,10 @@ def test_print_resolved_shows_strategies_applied(capsys):
         tail = body.split("save_desk:", 1)[1]
         return tail.split("spend_per_customer:", 1)[1].split()[0]
 
-    assert save_desk_spend(sections["baseline"]) == "12"
+    assert save_desk_spend(sections["baseline"]) == "10"
     assert save_desk_spend(sections["no_save_desk"]) == "0"
-    assert save_desk_spend(sections["save_desk_x2"]) == "24"
-    assert "search:\n      spend_per_period: 200000" in sections["shift_to_retention"]
+    assert save_desk_spend(sections["save_desk_x2"]) == "20"
+    assert "search:\n      spend_per_period: 250000" in sections["shift_to_retention"]
     assert "strategies:" not in out.split("# --- strategy: ")[1]
 
 

@@ -141,7 +141,8 @@ h3 { font-size: 15px; margin: 22px 0 6px; }
 .missing ul { margin: 4px 0 0 18px; padding: 0; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0 4px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
-th { background: #eef2f5; font-weight: 600; }
+th { background: #eef2f5; font-weight: 600; white-space: normal; vertical-align: bottom; }
+.tablewrap { overflow-x: auto; max-width: 100%; }
 td:first-child, th:first-child { text-align: left; }
 .tnote { font-size: 12px; color: var(--muted); margin: 2px 0 0; }
 figure { margin: 10px 0 6px; }
@@ -182,7 +183,7 @@ def _table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
                    for row in df.astype(str).itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def render_html(report: Report, pngs: dict[str, bytes]) -> str:

@@ -157,8 +157,8 @@ class BoundSpec(_Strict):
 
 
 class OptimizeSpec(_Strict):
-    """Settings of ``clmsim optimize``: maximise the objective subject to mean total spend per
-    period (acquisition + retention + win-back, undiscounted) <= ``budget``."""
+    """Settings of ``clmsim optimize``: maximise the objective subject to total spend per period in
+    present value (acquisition + retention + win-back, docs/analysis.md) <= ``budget``."""
 
     levers: dict[str, BoundSpec] = Field(min_length=1)
     budget: PositiveFinite | None = None
