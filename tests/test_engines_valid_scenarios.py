@@ -109,9 +109,11 @@ def test_valid_scenario_runs_in_every_engine_or_is_refused_cleanly(data):
         results[(engine, kw.get("mode"))] = res
     exact = results.get(("analytic", None))
     fast = results.get(("fast", "counts"))
-    if exact is not None and fast is not None and fast.runs["npv"].std() > 0:  # (no spread: a rare event)
+    if exact is not None and fast is not None:
         npv = float(exact.runs["npv"].iloc[0])
         x = fast.runs["npv"].to_numpy()
+        if np.ptp(x) <= 1e-9 * max(1.0, abs(npv)):
+            return  # every run alike: the event that spreads them did not occur, so se says nothing
         se = x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else 0.0
         assert abs(x.mean() - npv) <= 6 * se + 1e-3 * max(1.0, abs(npv)), (x.mean(), npv, se)
 
