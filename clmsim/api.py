@@ -106,58 +106,47 @@ def simulate(scenario_or_path: Scenario | str | Path, engine: str = "analytic",
     module = engine_module(engine)
     scenario = as_scenario(scenario_or_path, overrides)
     models = compile_strategies(scenario, strategies)
+    from .limits import check_simulation
+
+    check_simulation(models, engine, runs, options.get("mode"), options,
+                     what="analytic engine" if engine == "analytic" else f"{engine} engine, {runs:,} runs")
     results = module.simulate(models, runs=runs, seed=seed, **options)
     results.provenance.setdefault("scenario_source", scenario.source)
     return results
 
 
 def explain(scenario_or_path: Scenario | str | Path, strategy: str = "baseline",
-            overrides: Iterable[str] = (), **options) -> dict:
-    """Teaching data for one strategy: the exact per-stage numbers and their formulas.
+            overrides: Iterable[str] = (), cohort_stage: str | None = None, **options) -> dict:
+    """Teaching data for one strategy: the exact per-stage numbers, their meaning and formulas.
+
+    Parameters
+    ----------
+    cohort_stage : str, optional
+        Stage a cohort of new customers starts in (default: the first channel's entry stage).
+    **options
+        Analytic engine options (``nodes``).
 
     Returns
     -------
     dict
         ``model`` (CompiledModel), ``discount_rate`` (per period), ``clv`` (DataFrame:
-        per segment and stage ``clv_horizon``, ``clv_infinite``, ``lifetime``,
-        ``steady_share``, ``steady_active_share``), ``steady_method``,
-        ``states`` (labels of the expanded chain), ``retention`` ((segment, active stage) ->
-        one-period probability of staying active, ``1 - churn``, as written), ``formulas``
-        (name -> text).
+        per segment and stage ``clv_horizon``, ``clv_infinite`` (first margin one period
+        after acquisition), ``clv_entry_margin`` (first margin at acquisition), ``lifetime``
+        (periods, counting entry), ``margins_paid`` (margins after entry), ``steady_share``,
+        ``steady_active_share``), ``steady_method``, ``states`` (labels of the expanded chain),
+        ``retention`` and ``retention_after`` ((segment, active stage) -> one-period ``1 - churn``
+        as written / after the retention programmes' period-1 effect), ``contribution``
+        ((segment, active stage) -> per period), ``closed_form`` ((segment, stage) -> the one-stage
+        formulas where they reproduce the engine), ``npv``, ``clv_new_customer``, ``survival``
+        (period x entry stage), ``cohort`` (stage occupancy of one customer entering
+        ``cohort_stage``), ``formulas`` (name -> matrix formula), ``plain`` (name -> plain words).
+        See :mod:`clmsim.explain`.
     """
-    from .engines import analytic
+    from .explain import explain_model
 
     scenario = as_scenario(scenario_or_path, overrides)
     (model,) = compile_strategies(scenario, [strategy])
-    out = analytic.evaluate(model, **options)
-    ch = out["chains"]
-    retention = {}
-    for g, seg in enumerate(model.segment_names):
-        P = model.P[g]
-        for s in range(model.n_stages):
-            if model.active[s]:
-                retention[(seg, model.stage_names[s])] = float(1.0 - P[s, model.churn_mask[s]].sum())
-    return {
-        "model": model,
-        "discount_rate": model.discount_rate,
-        "clv": out["clv"],
-        "steady_method": out["clv"].attrs.get("steady_method", ""),
-        "states": ch.space.labels,
-        "retention": retention,
-        "formulas": FORMULAS,
-    }
+    from .limits import check_analytic
 
-
-FORMULAS = {
-    "lifetime": "L(s) = sum_{t>=0} P(active at t | in s at 0); for an absorbing chain the row sum "
-                "over active stages of N = (I - Q)^-1 (Q: moves among non-absorbing states); "
-                "one active stage with retention r: L = 1/(1 - r) = 1/churn",
-    "clv_horizon": "CLV_H(s) = sum_{t=1..H} (1+d)^-t E[contribution_t - program spend_t - contact cost_t "
-                   "| in s at 0]; backward: W_H = 0, W_{t-1} = v (nu_t + M_t W_t), CLV_H = W_0",
-    "clv_infinite": "CLV_inf(s) = the same with W_H = v (I - v M)^-1 nu (last period's parameters for ever); "
-                    "one active stage, margin m, retention r: m r / (1 + d - r)",
-    "steady_state": "x* = a (I - K)^-1 with constant inflow a and K = M + referrals (spectral radius < 1); "
-                    "otherwise the left Perron vector of K (stationary distribution pi = pi P of an "
-                    "irreducible chain)",
-}
-"""The formula behind each number of ``clmsim explain`` (see docs/engines.md)."""
+    check_analytic([model], options.get("nodes"))
+    return explain_model(model, cohort_stage, **options)

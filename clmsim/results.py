@@ -137,9 +137,12 @@ class Results:
     # ------------------------------------------------------------------ I/O
     def to_parquet(self, directory: str | Path) -> Path:
         """Write every non-empty table as ``<table>.parquet`` with provenance in its
-        metadata, plus ``provenance.json``. Files are written atomically."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        metadata, plus ``provenance.json``. Files are written atomically; a failed write
+        (read-only directory, full disk) raises :class:`clmsim.safeio.WriteError` naming the
+        file and leaves no partial or temporary file."""
+        from .safeio import atomic_path, atomic_write, ensure_dir
+
+        directory = ensure_dir(directory)
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -150,12 +153,9 @@ class Results:
                 continue
             table = pa.Table.from_pandas(df, preserve_index=False)
             table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"clmsim": meta})
-            tmp = directory / f".{name}.parquet.tmp"
-            pq.write_table(table, tmp)
-            tmp.replace(directory / f"{name}.parquet")
-        tmp = directory / ".provenance.json.tmp"
-        tmp.write_text(json.dumps(self.provenance, indent=2, sort_keys=True, default=str))
-        tmp.replace(directory / "provenance.json")
+            with atomic_path(directory / f"{name}.parquet") as tmp:
+                pq.write_table(table, tmp)
+        atomic_write(directory / "provenance.json", json.dumps(self.provenance, indent=2, sort_keys=True, default=str))
         return directory
 
     @classmethod

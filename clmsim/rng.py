@@ -27,16 +27,30 @@ acquisitions, referrals and their segment split; ``heterogeneity``: per-customer
 draws at arrival; ``winback``: contact counts per churn age (count-level)."""
 
 
+FRESH_SEED_DIGITS = 9
+"""A seed drawn when none is given has at most this many digits: short enough to retype."""
+
+
+def fresh_seed() -> int:
+    """A new seed from OS entropy, below ``10 ** FRESH_SEED_DIGITS`` (printed and recorded, so
+    a user can retype it to reproduce the study)."""
+    import secrets
+
+    return secrets.randbelow(10 ** FRESH_SEED_DIGITS)
+
+
 def root_sequence(seed: int | None) -> np.random.SeedSequence:
     """The root :class:`~numpy.random.SeedSequence` of a study.
 
     Parameters
     ----------
     seed : int or None
-        A non-negative integer; None draws fresh OS entropy (record
-        ``root_sequence(None).entropy`` to reproduce the study).
+        A non-negative integer; None draws a fresh seed from OS entropy (:func:`fresh_seed`;
+        record ``root_sequence(None).entropy`` to reproduce the study).
     """
-    if seed is not None:
+    if seed is None:
+        seed = fresh_seed()
+    else:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             from .errors import ClmsimError
             raise ClmsimError(f"seed must be a non-negative integer or None, got {seed!r}")

@@ -94,13 +94,20 @@ FORMATS: dict[str, Callable[[object], str]] = {
 
 
 def display_width(text: str) -> int:
-    """Terminal columns taken by ``text`` (wide and full-width characters count 2)."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    """Terminal columns taken by ``text``: wide and full-width characters (Chinese, Japanese,
+    Korean, full-width punctuation) count 2, combining marks 0, everything else 1."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
 
 
-def _pad(text: str, width: int, right: bool) -> str:
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (see :func:`display_width`),
+    on the left when ``right`` (numbers), else on the right: ``str.ljust``/``rjust`` for CJK."""
     gap = " " * max(0, width - display_width(text))
     return gap + text if right else text + gap
+
+
+_pad = pad
 
 
 def format_table(rows: Iterable[Mapping] | "object", formats: Mapping[str, str | Callable] | None = None,

@@ -12,7 +12,7 @@ import pytest
 
 from clmsim import scenario_from_text
 from clmsim.analysis import compare
-from clmsim.analysis.stats import mean_ci
+from clmsim.stats import mean_ci
 
 SMALL = """
 schema_version: 1
@@ -43,10 +43,14 @@ strategies:
 """
 
 
-def _exact_difference() -> float:
+def _exact(metric: str = "npv_diff") -> float:
     c = compare(scenario_from_text(SMALL), engine="analytic", seed=0)
     t = c.table()
-    return float(t[(t.kind == "vs_baseline") & (t.metric == "npv")]["mean"].iloc[0])
+    return float(t[(t.kind == "vs_baseline") & (t.metric == metric)]["mean"].iloc[0])
+
+
+def _exact_difference() -> float:
+    return _exact("npv_diff")
 
 
 def test_crn_reduces_variance_of_paired_npv_difference_measured():
@@ -59,11 +63,23 @@ def test_crn_reduces_variance_of_paired_npv_difference_measured():
     assert abs(d.mean() - exact) < 4.5 * d.std(ddof=1) / np.sqrt(d.size)
 
 
+def test_batch_intervals_of_spend_difference_and_roi_cover_the_analytic_values():
+    """Present value of the spend difference and ROI from 10 batches of runs (counts mode, exact in
+    distribution here) against the analytic engine's exact values, within 4.5 standard errors."""
+    c = compare(scenario_from_text(SMALL), runs=400, seed=5, engine="fast", mode="counts")
+    t = c.table().set_index(["metric", "kind"])
+    assert c.provenance["batches"] == 10
+    for metric in ("spend_diff", "roi"):
+        r = t.loc[(metric, "vs_baseline")]
+        se = (r["ci_hi"] - r["ci_lo"]) / (2 * 2.262)          # t_{0.975, 9}
+        assert abs(r["mean"] - _exact(metric)) < 4.5 * se, (metric, r["mean"], _exact(metric), se)
+
+
 @pytest.mark.slow
 def test_interval_of_known_difference_covers_95_percent_over_repeated_seeds():
     exact = _exact_difference()
     reps, n = 300, 16
-    c = compare(scenario_from_text(SMALL), runs=reps * n, seed=2024, engine="fast", mode="counts", chunk=2000)
+    c = compare(scenario_from_text(SMALL), runs=reps * n, seed=2024, engine="fast", mode="counts")
     d = c.paired("save_desk_x2")           # ordered by run index
     cover = 0
     for k in range(reps):  # disjoint run ranges use independent streams: independent replications

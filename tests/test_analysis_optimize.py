@@ -61,7 +61,8 @@ def test_marginal_returns_equal_at_interior_optimum_lagrange(optimum):
     assert not m["at_bound"].any()
     r = m["marginal_return"].to_numpy()
     assert r[0] == pytest.approx(r[1], rel=5e-3)
-    assert np.all(m["dspend_dx"].to_numpy() == pytest.approx(1.0))   # channel spend is money per period
+    # one more unit of channel spend per period is 24 more of spend over the 24 periods (d = 0: PV = sum)
+    assert np.all(m["dspend_dx"].to_numpy() == pytest.approx(24.0))
 
 
 def test_slack_budget_leaves_marginal_return_zero_unconstrained_optimum():
@@ -106,11 +107,11 @@ def test_monte_carlo_optimum_on_crn_is_near_closed_form_and_near_optimal_exactly
 
     points = [np.array(list(o.levers.values())), np.array([x1_closed_form(400.0), 400.0 - x1_closed_form(400.0)])]
     ev = Evaluator(sc, list(LEVERS), "baseline", "analytic", 1, 0, {}, make_backend("serial"))
-    (at_mc, _), (at_star, _) = ev(points)
+    (at_mc, _, _), (at_star, _, _) = ev(points)
     # optimal up to the Monte Carlo resolution: the exact loss of the chosen allocation is
     # within 3.29 standard errors of the paired (CRN) difference the optimiser could see
     mc = Evaluator(sc, list(LEVERS), "baseline", "fast", 50, 3, {"mode": "counts"}, make_backend("serial"))
-    (npv_mc, _), (npv_star, _) = mc(points)
+    (npv_mc, _, _), (npv_star, _, _) = mc(points)
     diff = npv_star - npv_mc
     se = diff.std(ddof=1) / np.sqrt(diff.size)
     assert 0.0 <= at_star[0] - at_mc[0] < 3.29 * se + 1e-9 * at_star[0], (at_star[0] - at_mc[0], se)

@@ -17,7 +17,7 @@ def _sweep_tables():
     rows, points = [], []
     for (g, k, s), v in npv.items():
         e = 2 * g + k
-        rows.append({"experiment": e, "strategy": s, "run": 0, "npv": v, "total_spend": spend[s] + g})
+        rows.append({"experiment": e, "strategy": s, "run": 0, "npv": v, "pv_spend": spend[s] + g})
     for g in (0, 1):
         for k in (0, 1):
             points.append({"experiment": 2 * g + k, "grid": g, "sample": k, "lever": float(g), "u": 0.1 * k})
@@ -40,3 +40,18 @@ def test_regret_p10_and_roi_share_match_hand_computation():
     assert r.at[(1, "baseline"), "roi_share"] == pytest.approx(1.0)
     assert np.isnan(r.at[(0, "baseline"), "roi_share"])
     assert "lever" in r.columns and "u" not in r.columns
+    # p_best: sample 0 best = alt@0 (130), sample 1 best = baseline@1 (105)
+    assert r.at[(0, "alt"), "p_best"] == 0.5 and r.at[(1, "baseline"), "p_best"] == 0.5
+    assert r.at[(0, "baseline"), "p_best"] == 0.0
+    # p_beats_reference vs (0, baseline) = (100, 100): alt@0 (130, 90) -> 1/2; baseline@1 (110, 105) -> 1
+    assert r.at[(0, "alt"), "p_beats_reference"] == 0.5 and r.at[(1, "baseline"), "p_beats_reference"] == 1.0
+    assert np.isnan(r.at[(0, "baseline"), "p_beats_reference"])
+
+
+def test_roi_share_needs_the_present_value_of_spend():
+    from clmsim.errors import ClmsimError
+
+    runs, points = _sweep_tables()
+    with pytest.raises(ClmsimError, match="periods: true"):
+        robustness(runs.drop(columns="pv_spend"), points, roi_target=1.0)
+    assert robustness(runs.drop(columns="pv_spend"), points)["roi_share"].isna().all()

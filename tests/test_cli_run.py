@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TELECOM = str(ROOT / "scenarios" / "telecom.yaml")
 SEGMENTS = str(ROOT / "scenarios" / "reference" / "segments.yaml")
 
-JSON_METRICS = {"npv", "clv_new_customer", "cac", "ltv_cac", "roi_vs_baseline", "payback_periods"}
+JSON_METRICS = {"npv", "pv_spend", "clv_acquired", "cac", "ltv_cac", "cac_payback_periods"}
+VS_KEYS = {"npv_diff", "spend_diff", "roi", "npv_per_unit_saved", "payback_periods", "win_share", "spend_case"}
 
 
 def run_json(capsys, *args) -> dict:
@@ -24,7 +25,7 @@ def run_json(capsys, *args) -> dict:
 
 def test_json_document_matches_documented_schema(capsys):
     doc = run_json(capsys, SEGMENTS)
-    assert set(doc) >= {"scenario", "engine", "seed", "runs", "convention", "strategies", "work"}
+    assert set(doc) >= {"scenario", "engine", "seed", "runs", "convention", "baseline", "strategies", "work"}
     assert doc["engine"] == "analytic" and doc["scenario"] == "reference-segments"
     assert list(doc["strategies"]) == ["baseline", "no_program", "more_ads"]
     assert set(doc["work"]) == {"customer_periods", "seconds"}
@@ -32,10 +33,30 @@ def test_json_document_matches_documented_schema(capsys):
         assert JSON_METRICS <= set(metrics)
         for metric, stats in metrics.items():
             assert metric.split(":")[0].islower() and " " not in metric
-            assert set(stats) == {"mean", "sd", "n", "ci95"}
+            if metric == "vs_baseline" or stats is None:
+                continue
+            assert set(stats) <= {"mean", "sd", "n", "ci95", "infinite"}
             assert stats["sd"] is None and stats["ci95"] is None and stats["n"] is None
-    assert doc["strategies"]["baseline"]["roi_vs_baseline"]["mean"] is None
-    assert isinstance(doc["strategies"]["more_ads"]["roi_vs_baseline"]["mean"], float)
+    assert doc["strategies"]["baseline"]["vs_baseline"] is None
+    vs = doc["strategies"]["more_ads"]["vs_baseline"]
+    assert set(vs) == VS_KEYS and vs["spend_case"] == "more"
+    assert isinstance(vs["roi"]["mean"], float) and vs["npv_per_unit_saved"] is None
+    assert isinstance(vs["npv_diff"]["mean"], float) and isinstance(vs["spend_diff"]["mean"], float)
+
+
+def test_run_and_compare_json_share_one_document_shape(capsys):
+    run = run_json(capsys, SEGMENTS)
+    assert main(["compare", SEGMENTS, "--engine", "analytic", "--json"]) == 0
+    cmp_ = json.loads(capsys.readouterr().out)
+    assert set(run) == set(cmp_)
+    for s in run["strategies"]:
+        assert set(run["strategies"][s]) == set(cmp_["strategies"][s])
+        if run["strategies"][s]["vs_baseline"] is not None:
+            for k in ("npv_diff", "spend_diff", "roi"):
+                a, b = run["strategies"][s]["vs_baseline"][k], cmp_["strategies"][s]["vs_baseline"][k]
+                assert (a is None) == (b is None)
+                if a is not None:
+                    assert a["mean"] == pytest.approx(b["mean"], rel=1e-12)
 
 
 def test_json_numbers_equal_the_api(capsys):
@@ -50,9 +71,11 @@ def test_json_numbers_equal_the_api(capsys):
 def test_table_lists_every_strategy_with_headers(capsys):
     assert main(["run", TELECOM, "--engine", "analytic"]) == 0
     out = capsys.readouterr().out
-    for word in ("NPV", "CLV new cust.", "CAC", "LTV/CAC", "ROI vs base", "payback", "baseline",
-                 "save_desk_x2", "convention"):
+    for word in ("NPV", "spend (PV)", "NPV vs baseline", "return on the change", "payback (months)",
+                 "CLV per acquired customer", "CAC", "LTV/CAC", "baseline", "save_desk_x2", "convention"):
         assert word in out
+    assert "ROI " in out and "saves " in out and "same spend" in out  # telecom has all three cases
+    assert "\u00b1 0.0" not in out
 
 
 def test_out_writes_parquet_that_reads_back(tmp_path, capsys):
@@ -85,7 +108,7 @@ def test_bad_argument_values_exit_2(capsys):
 
 
 def test_explain_prints_lifetime_clv_and_steady_state_with_formulas(capsys):
-    assert main(["explain", str(ROOT / "scenarios" / "reference" / "geometric.yaml")]) == 0
+    assert main(["explain", str(ROOT / "scenarios" / "reference" / "geometric.yaml"), "--math"]) == 0
     out = capsys.readouterr().out
     assert "N = (I - Q)^-1" in out and "m r / (1 + d - r)" in out and "steady state" in out
     assert "5.00" in out        # lifetime 1/(1 - 0.8)
@@ -97,30 +120,13 @@ def test_explain_unknown_strategy_exits_2(capsys):
     assert "unknown strategy" in capsys.readouterr().err
 
 
-def test_json_document_of_monte_carlo_results_has_intervals():
-    import numpy as np
-    import pandas as pd
-
-    from clmsim.cli.run_cmds import summary_document
-    from clmsim.metrics import summarize
-    from clmsim.results import RUN_COLUMNS
-
-    rng = np.random.default_rng(5)
-    rows = []
-    for strategy in ("baseline", "promo"):
-        for r in range(20):
-            row = {c: float(rng.uniform(1, 2)) for c in RUN_COLUMNS}
-            row.update(strategy=strategy, run=r)
-            rows.append(row)
-    periods = pd.DataFrame({"strategy": ["baseline", "promo"], "period": [1, 1], "item": ["churned"] * 2,
-                            "mean": [1.0, 1.0]})
-    clv = pd.DataFrame({"strategy": ["baseline", "promo"], "stage": ["a", "a"], "kind": ["active"] * 2})
-    res = Results({"engine": "fast", "seed": 9, "runs": 20, "scenario": "x", "customer_periods": 10.0,
-                   "seconds": 0.5}, pd.DataFrame(rows), periods, clv)
-    doc = json.loads(json.dumps(summary_document(res, summarize(res))))
-    npv = doc["strategies"]["promo"]["npv"]
+def test_json_document_of_monte_carlo_run_has_intervals(capsys):
+    doc = run_json(capsys, SEGMENTS, "--engine", "fast", "--runs", "20", "--seed", "9", "--mode", "counts")
+    assert doc["runs"] == 20 and doc["batches"] == 10 and doc["seed"] == 9
+    npv = doc["strategies"]["more_ads"]["npv"]
     assert npv["n"] == 20 and isinstance(npv["sd"], float) and len(npv["ci95"]) == 2
     assert npv["ci95"][0] < npv["mean"] < npv["ci95"][1]
-    roi = doc["strategies"]["promo"]["roi_vs_baseline"]
-    assert roi["n"] == 20 and (roi["ci95"] is None or roi["ci95"][0] <= roi["mean"] <= roi["ci95"][1])
-    assert doc["work"] == {"customer_periods": 10.0, "seconds": 0.5} and doc["seed"] == 9
+    vs = doc["strategies"]["more_ads"]["vs_baseline"]
+    for k in ("npv_diff", "spend_diff", "roi", "win_share"):
+        assert vs[k]["ci95"][0] <= vs[k]["mean"] <= vs[k]["ci95"][1], k
+    assert vs["payback_periods"] is None or vs["payback_periods"]["ci95"] is not None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from clmsim.cli import main
 
 ROOT = Path(__file__).resolve().parents[1] / "scenarios"
@@ -35,6 +37,10 @@ def test_trace_same_seed_same_journeys(capsys):
 def test_trace_bad_input_exits_2(capsys):
     path = str(ROOT / "telecom.yaml")
     assert main(["trace", path, "--customers", "0"]) == 2
-    assert "--customers must be at least 1" in capsys.readouterr().err
+    assert "nobody to follow" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # refused by the argument parser
+        main(["trace", path, "--customers", "-1"])
+    assert exc.value.code == 2
+    assert "--customers: expected a non-negative integer" in capsys.readouterr().err
     assert main(["trace", path, "--strategy", "no_such"]) == 2
     assert "no_such" in capsys.readouterr().err

@@ -125,12 +125,12 @@ def test_no_import_cycle_anywhere():
 
 
 def test_des_simulate_and_compare_give_the_same_runs():
-    """first_run: compare's chunks are the rows of one simulate call with the same seed."""
+    """first_run: compare's batches are the rows of one simulate call with the same seed."""
     from clmsim.analysis import compare
     from clmsim.api import simulate
 
     one = simulate(TEXTBOOK, engine="des", runs=3, seed=1).runs
-    c = compare(TEXTBOOK, runs=3, seed=1, engine="des", chunk=2)
+    c = compare(TEXTBOOK, runs=3, seed=1, engine="des", batches=3)   # one run per batch
     both = c.runs.merge(one, on=["strategy", "run"], suffixes=("_c", "_s"))
     assert len(both) == len(one) == len(c.runs)
     np.testing.assert_array_equal(both["npv_c"].to_numpy(), both["npv_s"].to_numpy())

@@ -141,10 +141,10 @@ def test_schedules_reach_channels_programs_and_winback():
 def test_channel_response_curves():
     m = compile_model(scenario("telecom"))
     search, stores = m.channels
-    assert stores.expected_customers(150000.0) == pytest.approx(150000 / 320, rel=1e-15)
-    assert search.expected_customers(300000.0) == pytest.approx(2500 * 300000 / 550000, rel=1e-15)
+    assert stores.expected_customers(150000.0) == pytest.approx(150000 / 375, rel=1e-15)
+    assert search.expected_customers(300000.0) == pytest.approx(2200 * 300000 / 600000, rel=1e-15)
     assert search.expected_customers(0.0) == 0.0
-    np.testing.assert_allclose(m.expected_acquisitions()[1], np.full(60, 150000 / 320))
+    np.testing.assert_allclose(m.expected_acquisitions()[1], np.full(60, 150000 / 375))
 
 
 def test_channel_segment_mix_defaults_to_shares():
@@ -157,10 +157,11 @@ def test_channel_segment_mix_defaults_to_shares():
 def test_program_upgrade_targets_default_to_richer_active_stages():
     m = compile_model(scenario("telecom"))
     i = m.stage_index
-    onboarding = m.programs[0]
-    assert onboarding.target.tolist() == [s == "new" for s in m.stage_names]
-    richer = {s for s in m.stage_names if m.active[i[s]] and m.revenue_mean[0, i[s]] > 45}
-    assert {m.stage_names[d] for d in np.flatnonzero(onboarding.upgrade[i["new"]])} == richer
+    onboarding, save = m.programs
+    assert onboarding.target.tolist() == [s == "onboarding" for s in m.stage_names]
+    # written upgrade_to: onboarding lifts moves to growing only; the save desk sends customers back to declining
+    assert {m.stage_names[d] for d in np.flatnonzero(onboarding.upgrade[i["onboarding"]])} == {"growing"}
+    assert {m.stage_names[d] for d in np.flatnonzero(save.upgrade[i["at_risk"]])} == {"declining"}
     tb = compile_model(scenario("textbook"))
     save = tb.programs[2]
     assert np.flatnonzero(save.upgrade[tb.stage_index["decline"]]).tolist() == [tb.stage_index["stability"]]
@@ -170,10 +171,11 @@ def test_program_factors_follow_the_saturating_effect():
     m = compile_model(scenario("telecom"))
     churn, upgrade = m.program_factors(np.array([6.0, 12.0]))
     i = m.stage_index
-    assert churn[i["new"]] == pytest.approx(1 - 0.5 * 6 / 11, rel=1e-15)
-    assert churn[i["declining"]] == pytest.approx(1 - 0.4 * 12 / 22, rel=1e-15)
-    assert churn[i["loyal"]] == 1.0
-    assert upgrade[i["new"], i["growing"]] == pytest.approx(1 + 0.2 * 6 / 11, rel=1e-15)
+    assert churn[i["onboarding"]] == pytest.approx(1 - 0.5 * 6 / 16, rel=1e-15)
+    assert churn[i["at_risk"]] == pytest.approx(1 - 0.5 * 12 / 22, rel=1e-15)
+    assert churn[i["loyal"]] == 1.0 and churn[i["declining"]] == 1.0
+    assert upgrade[i["onboarding"], i["growing"]] == pytest.approx(1 + 1.0 * 6 / 16, rel=1e-15)
+    assert upgrade[i["at_risk"], i["declining"]] == pytest.approx(1 + 0.5 * 12 / 22, rel=1e-15)
 
 
 def test_winback_defaults_and_success_curve():

@@ -113,7 +113,9 @@ def test_clv_from_runs_has_mean_ci_and_analytic_refuses():
     sm = plots.clv_summary(res, "cut")
     r = res.runs[res.runs["strategy"] == "cut"]["clv_acquired"]
     assert sm.source == "runs" and sm.mean == pytest.approx(r.mean())
-    assert sm.hi - sm.mean == pytest.approx(1.96 * r.std(ddof=1) / np.sqrt(len(r)))
+    from scipy import stats
+
+    assert sm.hi - sm.mean == pytest.approx(stats.t.ppf(0.975, len(r) - 1) * r.std(ddof=1) / np.sqrt(len(r)))
     ax = plots.clv_distribution(res, ["baseline", "cut"])
     assert ax.get_ylabel() == "share of runs"
     with pytest.raises(ClmsimError, match="Monte Carlo"):

@@ -112,14 +112,14 @@ def test_report_order_headlines_first_then_figures_then_scenario_and_provenance(
 def test_headline_npv_is_mean_over_runs_with_t_half_width():
     res = make_results()
     rep = report_from_results(res)
-    h = rep.headlines[0]
+    h = next(h for h in rep.headlines if h.label == "NPV of baseline")
     npv = res.runs[res.runs["strategy"] == "baseline"]["npv"]
     from scipy import stats
 
     assert h.value == pytest.approx(npv.mean())
     assert h.half_width == pytest.approx(stats.t.ppf(0.975, len(npv) - 1) * npv.std(ddof=1) / np.sqrt(len(npv)))
-    best = rep.headlines[1]
-    assert best.label.startswith("Best strategy: cut")  # cut adds 100 per run, save_more 50
+    best = rep.headlines[0]
+    assert best.label.startswith("What to do: switch to cut")  # cut adds 100 per run, save_more 50
 
 
 def test_analytic_results_report_exact_and_say_what_is_missing(tmp_path):

@@ -11,7 +11,8 @@ import pytest  # noqa: E402
 
 from clmsim import api  # noqa: E402
 from clmsim.cli import main  # noqa: E402
-from clmsim.demo import DemoPlan, run_demo  # noqa: E402
+from clmsim.cli.demo import run_demo, with_fallback  # noqa: E402
+from clmsim.scenario.demo_plan import load_demo_plan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "scenarios" / "reference" / "winback.yaml"
@@ -38,7 +39,10 @@ def test_report_command_on_a_run_directory(tmp_path, capsys):
     srcs = images(out)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
     html = out.read_text(encoding="utf-8")
-    assert "reference-winback" in html and "Resolved scenario" in html  # found via scenario_source
+    # the path in the provenance is never opened (only files the user names are read)
+    assert "reference-winback" in html and "Resolved scenario" not in html
+    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "rep2"), "--scenario", str(REF)]) == 0
+    assert "Resolved scenario" in (tmp_path / "rep2" / "report.html").read_text(encoding="utf-8")
 
 
 def test_report_command_bad_directory_is_exit_2_with_message(tmp_path, capsys):
@@ -66,20 +70,22 @@ def test_demo_bad_arguments_are_exit_2(capsys):
 @pytest.mark.slow
 def test_demo_small_plan_writes_report_with_every_section(tmp_path):
     lines = []
-    plan = DemoPlan(scenario=str(ROOT / "scenarios" / "telecom.yaml"), out=str(tmp_path / "demo"), runs=2,
-                    levels=(0.0, 24.0), sweep_runs=2, uncertain=("transitions.declining.churned",
-                                                                 "stages.loyal.revenue.mean"),
-                    morris_trajectories=2, sobol_samples=8, sensitivity_runs=1, cohort=300)
+    plan = load_demo_plan(**{"scenario": str(ROOT / "scenarios" / "telecom.yaml"), "out": str(tmp_path / "demo"),
+                             "simulate.runs": 2, "simulate.cohort": 300, "sweep.levels": [0.0, 10.0, 20.0],
+                             "sensitivity.uncertain": ["transitions.at_risk.churned", "stages.loyal.revenue.mean"],
+                             "sensitivity.samples": 4, "sensitivity.sobol_samples": 4})
     outcome = run_demo(plan, echo=lines.append)
     assert outcome.report.exists()
     keys = {p.stem for p in outcome.report.parent.glob("*.png")}
-    assert {"compare_npv", "cumulative", "sweep", "occupancy", "clv", "survival", "tornado", "morris", "sobol",
-            "transitions", "flows"} <= keys
+    assert {"compare_npv", "cumulative", "margins", "sweep", "ranking", "tornado", "sobol", "occupancy", "clv",
+            "survival", "transitions", "flows"} <= keys
     assert len(images(outcome.report)) == len(keys)
-    assert outcome.table.splitlines()[0].split()[:2] == ["strategy", "NPV"]
-    assert outcome.missing == []
+    first = outcome.text.splitlines()
+    assert first[0].startswith("What to do: ") and first[1].startswith("The next 1M of spend")
+    assert any(line.split()[:3] == ["strategy", "NPV", "spend"] for line in first)
+    assert all(not m.startswith(("decide", "margins", "simulate", "sweep", "how sure")) for m in outcome.missing)
     assert (tmp_path / "demo" / "sweep-experiment.yaml").exists()
-    assert any(line.startswith("[compare] done") for line in lines)
+    assert any(line.startswith("[decide] done") for line in lines)
 
 
 def test_report_of_a_compare_directory_says_what_is_missing(tmp_path, capsys):
@@ -88,7 +94,8 @@ def test_report_of_a_compare_directory_says_what_is_missing(tmp_path, capsys):
     capsys.readouterr()
     assert main(["report", str(tmp_path / "cmp")]) == 0
     html = (tmp_path / "cmp" / "report.html").read_text(encoding="utf-8")
-    assert "per-run totals only" in html and "Headline numbers" in html
+    assert "Headline numbers" in html and "Customers by stage" in html  # compare --out keeps the periods
+    assert "spend, ROI and payback over 5 batches of runs" in html      # ... and the batch paths
 
 
 def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys):
@@ -106,7 +113,6 @@ def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys)
 
 
 def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
-    from clmsim.demo import with_fallback
     from clmsim.errors import UnsupportedFeature
 
     def step(engine):
@@ -115,13 +121,13 @@ def test_demo_falls_back_to_monte_carlo_when_the_exact_engine_refuses():
         return engine
 
     missing = []
-    assert with_fallback(DemoPlan(), step, missing, "sweep") == ("fast", "fast")
+    assert with_fallback(step, missing, "sweep") == ("fast", "fast")
     assert missing and "program budget caps" in missing[0] and "Monte Carlo" in missing[0]
 
 
 def test_report_of_analytic_results_shows_exact_survival_and_no_win_shares(tmp_path, capsys):
     api.simulate(REF, engine="analytic").to_parquet(tmp_path / "an")
-    assert main(["report", str(tmp_path / "an")]) == 0
+    assert main(["report", str(tmp_path / "an"), "--scenario", str(REF)]) == 0
     surv = __import__("pandas").read_csv(tmp_path / "an" / "survival.csv")
     # oracle: one active stage, churn 0.2, win-back returns -> survival(1) = 0.8 (no contact before age 1)
     assert surv["analytic"].iloc[0] == 1.0 and abs(surv["analytic"].iloc[1] - 0.8) < 1e-12
@@ -136,7 +142,48 @@ def test_chinese_stage_names_render_with_an_installed_cjk_font(tmp_path, recwarn
         pytest.skip("no CJK font installed (Debian: apt-get install fonts-noto-cjk); clmsim warns once instead")
     zh = ROOT / "scenarios" / "textbook_zh.yaml"
     api.simulate(zh, engine="fast", runs=3, seed=1, mode="counts").to_parquet(tmp_path / "zh")
-    assert main(["report", str(tmp_path / "zh")]) == 0
+    assert main(["report", str(tmp_path / "zh"), "--scenario", str(zh)]) == 0
     glyphs = [w for w in recwarn if "missing from" in str(w.message) or "Glyph" in str(w.message)]
     assert glyphs == []  # matplotlib warns "Glyph ... missing from font(s)" when a character has no font
     assert "考察期" in (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")
+
+
+def test_demo_plan_is_package_data_read_by_the_scenario_package(tmp_path):
+    import tomllib
+    from importlib import resources
+
+    from clmsim.scenario import ScenarioError
+
+    shipped = resources.files("clmsim").joinpath("data", "demo.yaml")
+    assert shipped.is_file()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "data/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["clmsim"]  # non-editable installs
+    plan = load_demo_plan()
+    assert plan.scenario == "scenarios/telecom.yaml" and plan.sweep.lever and plan.sensitivity.uncertain
+    # the demo's code holds no scenario specifics: they are in the plan
+    code = (ROOT / "clmsim" / "cli" / "demo.py").read_text(encoding="utf-8")
+    for word in ("telecom", "save_desk", "at_risk", "declining", "search"):
+        assert word not in code, word
+    # a user plan is merged over the shipped one; its problems are located in its file
+    user = tmp_path / "plan.yaml"
+    user.write_text("simulate:\n  runs: 5\nsweep:\n  levels: [1]\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"plan\.yaml:4:\d+: sweep\.levels"):
+        load_demo_plan(user)
+    user.write_text("simulate:\n  runs: 5\n", encoding="utf-8")
+    merged = load_demo_plan(user)
+    assert merged.simulate.runs == 5 and merged.simulate.mode == "individual" and merged.seed == 2026
+
+
+def test_report_of_a_sweep_with_periods_draws_the_difference_and_the_return_of_each_step(tmp_path, capsys):
+    exp = tmp_path / "exp.yaml"
+    seg = ROOT / "scenarios" / "reference" / "segments.yaml"
+    exp.write_text(f"name: steps\nscenario: {seg}\nstrategies: [baseline, no_program]\n"
+                   "levers:\n  acquisition.channels.partners.spend_per_period: [0, 20000, 40000, 60000]\n"
+                   "runs: 1\nseed: 1\nengine: analytic\nperiods: true\n")
+    assert main(["sweep", str(exp), "--out", str(tmp_path / "sw"), "--backend", "serial", "--report"]) == 0
+    capsys.readouterr()
+    keys = {p.stem for p in (tmp_path / "sw").glob("*.png")}
+    assert {"sweep_npv", "sweep_diff", "sweep_steps"} <= keys
+    steps = __import__("pandas").read_csv(tmp_path / "sw" / "sweep_steps.csv")
+    assert list(steps["x_hi"]) == [20000, 40000, 60000]    # one return per step between neighbouring levels
+    assert (steps["roi"].diff().dropna() < 0).all()        # a saturating channel: each step returns less

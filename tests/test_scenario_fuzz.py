@@ -20,30 +20,15 @@ from hypothesis import strategies as st
 
 from clmsim.cli import main
 
+from fuzz_helpers import parent as parent_of
+from fuzz_helpers import paths as all_paths
+
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 # telecom.yaml is the demo default; the others add segments, Beta heterogeneity, Unicode names
 BASES = [yaml.safe_load((SCENARIOS / f"{n}.yaml").read_text(encoding="utf-8"))
          for n in ("telecom", "telecom", "ecommerce", "subscription", "textbook_zh")]
 LINE = re.compile(r"^(--set|.+\.yaml):\d+:\d+: ")
 COUNT = re.compile(r"^\d+ problems? found$")
-
-
-def _paths(node, prefix=()):
-    """Every path into the data (mapping keys and list indices)."""
-    out = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
-def _parent(data, path):
-    for key in path[:-1]:
-        data = data[key]
-    return data
 
 
 JUNK = st.one_of(
@@ -62,11 +47,11 @@ KEYS = st.one_of(st.text(min_size=1, max_size=10),
 def mutated(draw):
     data = copy.deepcopy(draw(st.sampled_from(BASES)))
     for _ in range(draw(st.integers(min_value=1, max_value=4))):
-        paths = _paths(data)
+        paths = all_paths(data)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
-        parent = _parent(data, path)
+        parent = parent_of(data, path)
         op = draw(st.sampled_from(["delete", "replace", "rename", "insert", "typo"]))
         key = path[-1]
         if op == "delete":

@@ -128,7 +128,7 @@ def test_textbook_patterns_are_segments_with_their_own_rows():
 def test_textbook_zh_is_the_textbook_model_with_chinese_names():
     en, zh = compile_model(load("textbook")), compile_model(load("textbook_zh"))
     assert zh.stage_names == ("考察期", "形成期", "稳定期", "退化期", "终止期")
-    assert zh.segment_names == ("早期夭折型", "中途夭折型", "提前终止型", "长久保持型")
+    assert zh.segment_names == ("早期流产型", "中途夭折型", "提前退出型", "长久保持型")
     for attr in ("P", "stage_kind", "segment_share", "revenue_mean", "revenue_cv", "margin", "cost_to_serve",
                  "initial", "churn_mask"):
         np.testing.assert_array_equal(getattr(zh, attr), getattr(en, attr), err_msg=attr)

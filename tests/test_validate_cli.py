@@ -76,10 +76,10 @@ def test_print_resolved_shows_strategies_applied(capsys):
         tail = body.split("save_desk:", 1)[1]
         return tail.split("spend_per_customer:", 1)[1].split()[0]
 
-    assert save_desk_spend(sections["baseline"]) == "12"
+    assert save_desk_spend(sections["baseline"]) == "10"
     assert save_desk_spend(sections["no_save_desk"]) == "0"
-    assert save_desk_spend(sections["save_desk_x2"]) == "24"
-    assert "search:\n      spend_per_period: 200000" in sections["shift_to_retention"]
+    assert save_desk_spend(sections["save_desk_x2"]) == "20"
+    assert "search:\n      spend_per_period: 250000" in sections["shift_to_retention"]
     assert "strategies:" not in out.split("# --- strategy: ")[1]
 
 
@@ -122,7 +122,7 @@ def test_unsafe_yaml_via_subprocess_exit_2_no_traceback(tmp_path):
 def test_chinese_scenario_end_to_end(capsys):
     code, out, _ = run(capsys, "validate", str(ROOT / "scenarios" / "textbook_zh.yaml"), "--print-resolved")
     assert code == 0
-    for word in ("考察期", "形成期", "稳定期", "退化期", "早期夭折型", "# --- strategy: 发展投入加倍"):
+    for word in ("考察期", "形成期", "稳定期", "退化期", "早期流产型", "# --- strategy: 发展投入加倍"):
         assert word in out
     assert "关系发展计划:\n" in out   # keys kept as Unicode, not escaped
 

@@ -14,14 +14,29 @@ Workers are asked to use one numba thread each (``NUMBA_NUM_THREADS=1``): the
 parallelism is across chunks, and the engines' results do not depend on the
 thread count. The fast engine's kernels release the GIL (``nogil``), so a Dask
 worker's event loop keeps exchanging tasks and results while a chunk computes
-(measured: 58.6 -> 57.1 s for 100 x 1,000 telecom runs on 2 workers). A tqdm progress bar is shown on standard error only when it is a
-terminal.
+(measured: 58.6 -> 57.1 s for 100 x 1,000 telecom runs on 2 workers).
+
+A tqdm progress bar with an ETA is shown on standard error when it is a terminal
+(never when output is redirected, and not inside :func:`quiet`, which ``--quiet``
+uses).
+
+Process lifetime. Pool workers ignore Ctrl-C (SIGINT goes to the whole process
+group; only the parent acts on it, cancels the work and prints one line) and exit
+when their parent dies (a watchdog thread, and on Linux ``PR_SET_PDEATHSIG``), so a
+killed ``clmsim sweep`` leaves no worker computing. A Dask LocalCluster is started
+with its logs silenced and closed workers-first, so a successful run ends without a
+shutdown traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import os
+import signal
 import sys
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -30,14 +45,78 @@ from ..errors import ClmsimError
 BACKENDS = ("serial", "processes", "dask")
 
 
-def _worker_init() -> None:
-    """Process-pool initializer: one numba thread per worker (set before numba loads), and
-    exit when the parent process dies (a killed ``clmsim sweep`` leaves no orphans computing)."""
+_QUIET: contextvars.ContextVar[bool] = contextvars.ContextVar("clmsim_quiet", default=False)
+
+
+@contextlib.contextmanager
+def quiet(on: bool = True):
+    """No progress bars inside the block (``--quiet``)."""
+    token = _QUIET.set(on)
+    try:
+        yield
+    finally:
+        _QUIET.reset(token)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """Ignore SIGINT while worker processes are started: they inherit the disposition through
+    ``exec`` (Python then installs no KeyboardInterrupt handler in them), so a Ctrl-C reaches
+    only this process, which stops the work and prints one line."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@contextlib.contextmanager
+def _environ(**values: str):
+    """Set environment variables inside the block (restored after)."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to kill this process when its parent dies (no-op elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - the watchdog thread still works
+        pass
+
+
+def _worker_init(parent: int | None = None) -> None:
+    """Process-pool initializer: one numba thread per worker (set before numba loads), Ctrl-C
+    left to the parent, and exit when the parent process ``parent`` dies (a killed ``clmsim
+    sweep`` leaves no orphans computing), also when it died while this worker was starting."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = "1"
     import threading
 
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
     def watch() -> None:
         import time
@@ -78,7 +157,7 @@ class Backend:
 
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                              mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_worker_init)
+                                             initializer=_worker_init, initargs=(os.getpid(),))
         elif self.kind == "dask":
             try:
                 from dask.distributed import Client, LocalCluster
@@ -90,25 +169,49 @@ class Backend:
                 except OSError as exc:
                     raise ClmsimError(f"cannot reach the Dask scheduler at {self.scheduler}: {exc}") from None
             else:
-                self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=None, silence_logs=40,
-                                             env={"NUMBA_NUM_THREADS": "1"})
+                # worker processes read Dask's logging config when they import it, before the
+                # Nanny's env applies: they inherit the quiet setting from this environment
+                quiet_logs = _environ(DASK_LOGGING__DISTRIBUTED="critical")
+                with _sigint_ignored(), quiet_logs, warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # e.g. "Port 8787 is already in use": no dashboard is used
+                    self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                 dashboard_address=None, silence_logs=logging.CRITICAL,
+                                                 env={"NUMBA_NUM_THREADS": "1"})
                 self._client = Client(self._cluster)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        self.close(failed=exc[0] is not None)
 
-    def close(self) -> None:
-        """Shut down the pool or the cluster this backend started (not an external scheduler)."""
+    def close(self, failed: bool = False) -> None:
+        """Shut down the pool or the cluster this backend started (not an external scheduler).
+
+        A LocalCluster is closed with Dask's loggers silenced (for the rest of the process: its
+        connections report their closing after this returns): its workers may log a lost
+        heartbeat while the scheduler goes away, which is no error of a finished run."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+            pool, self._pool = self._pool, None
+            for proc in list(getattr(pool, "_processes", {}).values()):
+                if proc.is_alive() and failed:
+                    proc.terminate()  # interrupted or failed: do not wait for running chunks
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._client is None and self._cluster is None:
+            return
+        names = [n for n in logging.root.manager.loggerDict if n.split(".")[0] in ("distributed", "tornado",
+                                                                                    "asyncio")]
+        loggers = [logging.getLogger(n) for n in ["distributed", "tornado", "asyncio", *names]]
+        for lg in loggers:  # for good: connections may report their closing after this returns
+            lg.setLevel(logging.CRITICAL + 1)
+        with contextlib.suppress(Exception):
+            if self._cluster is not None and self._client is not None and not failed:
+                self._client.retire_workers(close_workers=True)  # workers leave before the scheduler
         if self._client is not None:
-            self._client.close()
+            with contextlib.suppress(Exception):
+                self._client.close()
             self._client = None
         if self._cluster is not None:
-            self._cluster.close()
+            with contextlib.suppress(Exception):
+                self._cluster.close()
             self._cluster = None
 
     # ------------------------------------------------------------ running
@@ -128,7 +231,8 @@ class Backend:
             elif self.kind == "processes":
                 from concurrent.futures import as_completed
 
-                futs = {self._pool.submit(fn, t): i for i, t in enumerate(tasks)}
+                with _sigint_ignored():  # the pool starts its workers on the first submits
+                    futs = {self._pool.submit(fn, t): i for i, t in enumerate(tasks)}
                 try:
                     for f in as_completed(futs):
                         bar.update(1)
@@ -189,10 +293,12 @@ def make_backend(backend: str | Backend | None = None, workers: int | None = Non
 
 
 def _progress(total: int, desc: str | None):
+    """A tqdm bar with ETA on standard error; off when not a terminal, in :func:`quiet`, or
+    for a single task."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=desc is None or not sys.stderr.isatty(),
-                file=sys.stderr, leave=False)
+    off = desc is None or _QUIET.get() or total < 2 or not sys.stderr.isatty()
+    return tqdm(total=total, desc=desc, disable=off, file=sys.stderr, leave=False, dynamic_ncols=True)
 
 
 def chunk_ranges(runs: int, chunk: int, start: int = 0) -> list[tuple[int, int]]:

@@ -2,25 +2,28 @@
 
 Every strategy is simulated on the same random inputs: run ``r`` of strategy
 ``s`` and run ``r`` of the baseline share their seeds (see
-:mod:`clmsim.analysis.runner`). For a metric ``X`` the paired difference of run
-``r`` is ``D_r = X_{s,r} - X_{b,r}`` and its 95% interval is
+:mod:`clmsim.analysis.runner`). For a per-run metric ``X`` the paired difference of
+run ``r`` is ``D_r = X_{s,r} - X_{b,r}`` and its 95% interval is
 ``mean(D) +- t_{0.975,n-1} sd(D)/sqrt(n)``. Because the two strategies are
 positively correlated under common random numbers,
 ``Var(D) = Var(X_s) + Var(X_b) - 2 Cov`` is much smaller than for independent
 runs; :meth:`Comparison.crn_gain` reports the factor
 ``(Var X_s + Var X_b) / Var D``.
 
-ROI of a strategy versus the baseline is ``(NPV_s - NPV_b) / (spend_s -
-spend_b)`` with ``spend`` the undiscounted total of acquisition, retention and
-win-back spend over the horizon, estimated as a ratio of mean paired
-differences with a delta-method interval; equal spends follow
-:func:`clmsim.metrics.roi` (``+-inf``, or 0 when the NPVs are equal too, no interval). The
-share of runs a strategy wins is ``P(NPV_s > NPV_b)`` with a Wilson interval.
+The decision quantities -- NPV difference, present value of the spend difference,
+ROI (when the strategy spends more), NPV per unit of spend saved (when it spends less),
+payback period of the extra spend, share of runs won -- are defined once in
+:mod:`clmsim.metrics` (docs/metrics.md); :meth:`Comparison.table` is
+:func:`clmsim.metrics.summary_table`. The engines return per-period flows as means
+over the runs of a call, so the runs are simulated in ``batches`` (default
+:data:`BATCHES`) and the present values of spend and the payback period get their
+Monte Carlo intervals from the batch means (t intervals over batches, delta method
+for ratios).
 
-With ``precision=p`` runs are added in batches (the run count doubles each
-time, up to ``max_runs``) until, for every strategy, the half-width of the NPV
-difference's interval is at most ``p * |mean difference|``; whether that was
-reached is recorded in ``Comparison.precision``.
+With ``precision=p`` runs are added (the run count doubles each time, up to
+``max_runs``) until, for every strategy, the half-width of the NPV difference's
+interval is at most ``p * |mean difference|``; whether that was reached is recorded
+in ``Comparison.precision``.
 """
 
 from __future__ import annotations
@@ -33,25 +36,19 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ClmsimError
-from ..model import compile_model
-from ..metrics import roi
+from .._version import __version__
+from ..model import CONVENTION, compile_model
+from ..metrics import PATH_COLUMNS, SPEND_COLUMNS, paths_from_periods, summary_table
 from ..results import RUN_COLUMNS
 from . import runner
-from .backends import Backend, chunk_ranges, make_backend
-from .stats import mean_ci, ratio_ci, wilson
+from .backends import Backend, make_backend
+from ..stats import mean_ci
 
 BASELINE = "baseline"
 
-SPEND_COLUMNS = ("acquisition_spend", "retention_spend", "winback_spend")
-
-LEVEL_METRICS = ("npv", "clv_acquired", "total_spend", "revenue", "contribution", "acquisition_spend",
-                 "retention_spend", "winback_spend", "acquired", "referred", "churned", "won_back",
-                 "contacts", "active_end")
-"""Per-strategy metrics in :meth:`Comparison.table` (``total_spend`` = sum of :data:`SPEND_COLUMNS`)."""
-
-DIFF_METRICS = ("npv", "clv_acquired", "total_spend", "revenue", "contribution", "acquisition_spend",
-                "retention_spend", "winback_spend", "active_end")
-"""Metrics whose paired difference versus the baseline is reported."""
+BATCHES = 10
+"""Batches a Monte Carlo comparison is simulated in (fewer when there are fewer runs): the
+replicates of the present values of spend and of the payback period."""
 
 
 def add_total_spend(runs: pd.DataFrame) -> pd.DataFrame:
@@ -75,9 +72,12 @@ def load(scenario: Any, overrides: Sequence[str] = ()):
 
 
 def resolve_seed(seed: int | None) -> int:
-    """The seed to use: the given one, or fresh OS entropy (63 bits), which is then recorded."""
+    """The seed to use: the given one, or a fresh short one from OS entropy
+    (:func:`clmsim.rng.fresh_seed`), which is then recorded."""
     if seed is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> np.uint64(1))
+        from ..rng import fresh_seed
+
+        return fresh_seed()
     if int(seed) < 0:
         raise ClmsimError(f"seed must be a non-negative integer, got {seed}")
     return int(seed)
@@ -104,12 +104,19 @@ class Comparison:
     baseline : str
         The strategy differences are taken against.
     provenance : dict
-        Scenario, hash, engine, seed, runs, mode, options and the precision outcome.
+        Scenario, hash, engine, seed, runs, mode, options, batches and the precision outcome.
+    paths : DataFrame, optional
+        Per strategy, batch and period the mean discounted net cash and spend
+        (:data:`clmsim.metrics.PATH_COLUMNS`); without them the spend-based quantities are NaN.
+    periods : DataFrame, optional
+        Per-period means over all runs (``strategy, period, item, mean``).
     """
 
     runs: pd.DataFrame
     baseline: str = BASELINE
     provenance: dict = field(default_factory=dict)
+    paths: pd.DataFrame | None = None
+    periods: pd.DataFrame | None = None
 
     @property
     def strategies(self) -> list[str]:
@@ -118,6 +125,10 @@ class Comparison:
     @property
     def n_runs(self) -> int:
         return int(self.runs.groupby("strategy").size().min()) if len(self.runs) else 0
+
+    @property
+    def monte_carlo(self) -> bool:
+        return bool((self.runs["run"] >= 0).any()) if len(self.runs) else False
 
     @property
     def precision(self) -> dict:
@@ -133,57 +144,16 @@ class Comparison:
         return (w[strategy] - w[self.baseline]).to_numpy()
 
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Tidy statistics: one row per strategy, metric and kind.
-
-        Columns: ``strategy``, ``kind`` (``level``: the strategy's own metric;
-        ``vs_baseline``: paired difference to the baseline, plus the rows
-        ``roi`` and ``win_share``), ``metric``, ``mean``, ``sd``, ``n``,
-        ``ci_lo``, ``ci_hi`` (``1 - alpha`` intervals).
-        """
-        rows = []
-        runs = self.runs
-        for s in self.strategies:
-            sub = runs[runs["strategy"] == s]
-            for m in LEVEL_METRICS:
-                if m in sub.columns:
-                    mean, sd, lo, hi, n = mean_ci(sub[m].to_numpy(), alpha)
-                    rows.append((s, "level", m, mean, sd, n, lo, hi))
-        for s in self.strategies:
-            if s == self.baseline:
-                continue
-            for m in DIFF_METRICS:
-                if m in runs.columns:
-                    d = self.paired(s, m)
-                    mean, sd, lo, hi, n = mean_ci(d, alpha)
-                    rows.append((s, "vs_baseline", m, mean, sd, n, lo, hi))
-            dn, ds = self.paired(s, "npv"), self.paired(s, "total_spend")
-            r, lo, hi = ratio_ci(dn, ds, alpha)
-            if not np.isfinite(r):  # equal spends: the degenerate cases of clmsim.metrics.roi
-                r, lo, hi = float(roi(dn.mean(), 0.0)), float("nan"), float("nan")
-            rows.append((s, "vs_baseline", "roi", r, float("nan"), dn.size, lo, hi))
-            if self.provenance.get("monte_carlo", True) and dn.size > 1:
-                p, lo, hi = wilson(int((dn > 0).sum()), dn.size, alpha)
-            else:  # exact expectations: the strategy 'wins' iff its expected NPV is higher
-                p = lo = hi = float(dn.mean() > 0)
-            rows.append((s, "vs_baseline", "win_share", p, float("nan"), dn.size, lo, hi))
-        return pd.DataFrame(rows, columns=["strategy", "kind", "metric", "mean", "sd", "n", "ci_lo", "ci_hi"])
+        """The summary of :func:`clmsim.metrics.summary_table`: one row per strategy, ``kind``
+        (``level`` | ``vs_baseline``) and ``metric``, with ``mean, sd, n, ci_lo, ci_hi``."""
+        return summary_table(self.runs, self.paths, self.periods, baseline=self.baseline,
+                             discount=self.provenance.get("discount_rate"), provenance=self.provenance,
+                             alpha=alpha)
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wide table per strategy: NPV with interval, NPV difference, ROI and win share."""
-        t = self.table(alpha)
-        out = []
-        for s in self.strategies:
-            lv = t[(t.strategy == s) & (t.kind == "level")].set_index("metric")
-            vb = t[(t.strategy == s) & (t.kind == "vs_baseline")].set_index("metric")
-            row = {"strategy": s, "npv": lv.at["npv", "mean"], "npv_lo": lv.at["npv", "ci_lo"],
-                   "npv_hi": lv.at["npv", "ci_hi"], "total_spend": lv.at["total_spend", "mean"]}
-            if len(vb):
-                row.update({"d_npv": vb.at["npv", "mean"], "d_npv_lo": vb.at["npv", "ci_lo"],
-                            "d_npv_hi": vb.at["npv", "ci_hi"], "roi": vb.at["roi", "mean"],
-                            "roi_lo": vb.at["roi", "ci_lo"], "roi_hi": vb.at["roi", "ci_hi"],
-                            "win_share": vb.at["win_share", "mean"]})
-            out.append(row)
-        return pd.DataFrame(out)
+        """Wide table, one row per strategy: ``npv``, ``pv_spend`` and every ``vs_baseline``
+        metric, each with ``_lo``/``_hi`` (NaN where undefined)."""
+        return wide_summary(self.table(alpha))
 
     def crn_gain(self, metric: str = "npv") -> pd.DataFrame:
         """Variance reduction of paired differences from common random numbers.
@@ -213,19 +183,145 @@ class Comparison:
         return pd.Series(out, dtype=float)
 
 
-def _simulate_runs(models, engine, seed, r0, r1, options, backend: Backend, chunk: int) -> pd.DataFrame:
+WIDE_METRICS = ("npv", "pv_spend", "npv_diff", "spend_diff", "roi", "npv_per_unit_saved", "payback_periods",
+                "win_share")
+
+
+def wide_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per strategy from a summary table: for each of :data:`WIDE_METRICS` the mean and
+    ``<metric>_lo``, ``<metric>_hi``."""
+    out = []
+    keep = table[table["metric"].isin(WIDE_METRICS)]
+    for s in dict.fromkeys(table["strategy"]):
+        row = {"strategy": s}
+        for r in keep[keep["strategy"] == s].itertuples(index=False):
+            row[r.metric], row[f"{r.metric}_lo"], row[f"{r.metric}_hi"] = r.mean, r.ci_lo, r.ci_hi
+        out.append(row)
+    cols = ["strategy"] + [f"{m}{x}" for m in WIDE_METRICS for x in ("", "_lo", "_hi")]
+    return pd.DataFrame(out).reindex(columns=cols)
+
+
+def batch_ranges(r0: int, r1: int, batches: int, block: int | None = None) -> list[tuple[int, int]]:
+    """Split runs ``[r0, r1)`` into at most ``batches`` contiguous ranges of near-equal size
+    (sizes differ by at most one run; with ``block``, boundaries fall on multiples of it)."""
+    n = r1 - r0
+    if n <= 0:
+        return []
+    if block:
+        edges = sorted({r0, r1} | {k for k in range((r0 // block + 1) * block, r1, block)})
+        if len(edges) - 1 <= batches:
+            return list(zip(edges[:-1], edges[1:]))
+        step = -(-(len(edges) - 1) // batches)
+        edges = edges[::step] + ([r1] if edges[::step][-1] != r1 else [])
+        return list(zip(edges[:-1], edges[1:]))
+    k = max(1, min(int(batches), n))
+    edges = [r0 + (n * i) // k for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def pool_periods(frames: Sequence[pd.DataFrame], sizes: Sequence[int]) -> pd.DataFrame:
+    """One periods table from the tables of batches of ``sizes`` runs: the exact mean over all runs
+    (weighted by batch size) and the exact pooled sd; quantiles across runs cannot be recovered
+    from batches and are NaN when there is more than one batch."""
+    frames = [f for f in frames if len(f)]
+    if len(frames) <= 1:
+        return frames[0].reset_index(drop=True) if frames else pd.DataFrame()
+    keys = ["strategy", "period", "item"]
+    stacked = pd.concat([f.assign(_n=float(n)) for f, n in zip(frames, sizes) if len(f)], ignore_index=True)
+    stacked["_w"] = stacked["mean"] * stacked["_n"]
+    g = stacked.groupby(keys, sort=False)
+    out = g[["_w", "_n"]].sum()
+    out["mean"] = out["_w"] / out["_n"]
+    if "sd" in stacked.columns:
+        m = stacked.merge(out["mean"].rename("_m").reset_index(), on=keys)
+        m["_ss"] = (m["_n"] - 1) * m["sd"].fillna(0.0) ** 2 + m["_n"] * (m["mean"] - m["_m"]) ** 2
+        ss = m.groupby(keys, sort=False)["_ss"].sum()
+        out["sd"] = np.sqrt(ss / (out["_n"] - 1).where(out["_n"] > 1))
+    for q in ("q05", "q50", "q95"):
+        if q in stacked.columns:
+            out[q] = np.nan
+    return out.drop(columns=["_w", "_n"]).reset_index()
+
+
+def _simulate_batches(models, engine, seed, r0, r1, options, backend: Backend, batches: int,
+                      first_batch: int = 0) -> tuple[pd.DataFrame, list, list]:
+    """Runs ``[r0, r1)`` in batches: ``(runs, [(batch, size, periods)], paths frames)``."""
     if not runner.is_monte_carlo(engine):
         ranges = [(0, 1)]
     else:
-        ranges = chunk_ranges(r1 - r0, chunk, start=r0)
-    tasks = [runner.RunTask(tuple(models), engine, seed, a, b, options) for a, b in ranges]
-    results = backend.map(runner.run_task, tasks, progress="runs" if len(tasks) > 1 else None)
-    return pd.concat([r["runs"] for r in results], ignore_index=True)
+        block = None if runner.supports_run_offset(engine) else runner.DEFAULT_BLOCK
+        ranges = batch_ranges(r0, r1, batches, block)
+    if len(ranges) > 1 and runner.accepts_option(engine, "quantiles"):
+        options = {**options, "quantiles": False}  # not recoverable from batches: do not compute them
+    tasks = [runner.RunTask(tuple(models), engine, seed, a, b, options, periods=True) for a, b in ranges]
+    results = backend.map(runner.run_task, tasks, progress="batches" if len(tasks) > 1 else None)
+    v = models[0].discount_factors()
+    exact = not runner.is_monte_carlo(engine)
+    parts, paths = [], []
+    for k, ((a, b), res) in enumerate(zip(ranges, results)):
+        n = 1 if exact else b - a
+        parts.append((first_batch + k, n, res["periods"]))
+        paths.append(paths_from_periods(res["periods"], v, n, first_batch + k))
+    return pd.concat([r["runs"] for r in results], ignore_index=True), parts, paths
+
+
+def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | None, batches: int = BATCHES,
+                        **options):
+    """One engine's :class:`~clmsim.results.Results` of ``runs`` runs, simulated in batches, and
+    the batches' paths (:data:`clmsim.metrics.PATH_COLUMNS`) -- what ``clmsim run`` summarises.
+
+    The runs are those of a single call (each batch starts at its run offset). Tables are
+    combined exactly (runs, CLV histogram counts, events; periods: mean and sd over all
+    runs), except the per-period quantiles across runs, which are NaN when there is more
+    than one batch. An exact engine, or one that cannot start at a given run, is called once.
+    """
+    from ..limits import check_simulation
+    from ..results import Results
+
+    mod = runner.engine_module(engine)
+    name = runner.engine_name(engine)
+    seed = resolve_seed(seed) if runner.is_monte_carlo(engine) else seed
+    split = runner.is_monte_carlo(engine) and runner.supports_run_offset(engine)
+    ranges = batch_ranges(0, runs, batches) if split else [(0, runs)]
+    check_simulation(models, name, runs, options.get("mode"), options,
+                     what="analytic engine" if name == "analytic" else f"{name} engine, {runs:,} runs",
+                     memory_runs=max(b - a for a, b in ranges))
+    opts = dict(options)
+    if len(ranges) > 1 and runner.accepts_option(engine, "quantiles"):
+        opts["quantiles"] = False
+    parts = []
+    for a, b in ranges:
+        res = mod.simulate(list(models), runs=b - a, seed=seed, **opts, **({"first_run": a} if split else {}))
+        parts.append((a, b, res))
+    v = models[0].discount_factors()
+    exact = not runner.is_monte_carlo(engine)
+    paths = pd.concat([paths_from_periods(r.periods, v, 1 if exact else b - a, k)
+                       for k, (a, b, r) in enumerate(parts)], ignore_index=True)
+    if len(parts) == 1:
+        return parts[0][2], paths
+    first = parts[0][2]
+    prov = dict(first.provenance)
+    prov["runs"] = runs
+    for k in ("customer_periods", "seconds"):
+        if k in prov:
+            prov[k] = sum(r.provenance.get(k, 0) or 0 for _, _, r in parts)
+    prov["batches"] = len(parts)
+
+    def cat(name: str) -> pd.DataFrame:
+        frames = [getattr(r, name) for _, _, r in parts if len(getattr(r, name))]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    hist = cat("clv_hist")
+    if len(hist):
+        keys = [c for c in hist.columns if c != "count"]
+        hist = hist.groupby(keys, sort=False, dropna=False)["count"].sum().reset_index()
+    periods = pool_periods([r.periods for _, _, r in parts], [b - a for a, b, _ in parts])
+    return Results(prov, cat("runs"), periods, first.clv, hist, cat("events")), paths
 
 
 def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 1000, seed: int | None = None,
             engine: Any = "fast", mode: str | None = "auto", *, baseline: str = BASELINE,
-            precision: float | None = None, max_runs: int | None = None, chunk: int = 200,
+            precision: float | None = None, max_runs: int | None = None, batches: int = BATCHES,
             backend: str | Backend | None = "serial", workers: int | None = None,
             scheduler: str | None = None, overrides: Sequence[str] = (), **options) -> Comparison:
     """Simulate strategies on common random numbers and compare them with the baseline.
@@ -250,8 +346,10 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
         Target relative half-width of the NPV difference of every strategy (e.g. 0.01).
     max_runs : int, optional
         Cap on runs when ``precision`` is given (default ``64 * runs``).
-    chunk : int
-        Runs per task (the unit of parallel work).
+    batches : int
+        Batches the runs are simulated in (each a task: the unit of parallel work; added runs of
+        ``precision`` come in as many batches again). Engines without a run offset (see
+        :mod:`clmsim.analysis.runner`) batch whole seed blocks of 100 runs.
     backend, workers, scheduler
         Where chunks run, see :func:`clmsim.analysis.backends.make_backend` (default serial).
     **options
@@ -274,26 +372,42 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
         raise ClmsimError(f"runs must be at least 1, got {runs}")
     if precision is not None and not (0 < precision < 1):
         raise ClmsimError(f"precision is a relative half-width in (0, 1), got {precision}")
+    if max_runs is not None and max_runs < runs:
+        raise ClmsimError(f"max_runs ({max_runs}) must be at least runs ({runs}): the first batch has runs runs")
     seed = resolve_seed(seed)
     mc = runner.is_monte_carlo(engine)
     opts = engine_options(engine, mode, options)
     models = [compile_model(sc, s) for s in names]
-    max_runs = max_runs or 64 * runs
+    max_runs = 64 * runs if max_runs is None else max_runs
+    from ..limits import check_simulation
+
+    total = max_runs if precision is not None and mc else runs
+    check_simulation(models, runner.engine_name(engine), total, opts.get("mode"), opts,
+                     what=f"compare with {total:,} runs" + (" (max_runs)" if precision is not None else "")
+                     if mc else "compare (analytic engine)", memory_runs=min(-(-total // max(1, batches)), total))
     be = make_backend(backend, workers, scheduler)
     prec: dict = {}
+    parts: list = []
+    paths: list = []
+
+    def build(table: pd.DataFrame) -> Comparison:
+        c = Comparison(add_total_spend(table), baseline, {"monte_carlo": mc},
+                       pd.concat(paths, ignore_index=True).reindex(columns=list(PATH_COLUMNS)),
+                       pool_periods([p for _, _, p in parts], [n for _, n, _ in parts]))
+        return c
+
     with be:
-        table = _simulate_runs(models, engine, seed, 0, runs, opts, be, chunk)
+        table, parts, paths = _simulate_batches(models, engine, seed, 0, runs, opts, be, batches)
         n = runs
-        comp = Comparison(add_total_spend(table), baseline)
-        comp.provenance["monte_carlo"] = mc
+        comp = build(table)
         if precision is not None:
             worst = float(comp.relative_half_width().max()) if mc and len(names) > 1 else 0.0
             while mc and worst > precision and n < max_runs:
                 extra = min(n, max_runs - n)
-                more = _simulate_runs(models, engine, seed, n, n + extra, opts, be, chunk)
+                more, p2, q2 = _simulate_batches(models, engine, seed, n, n + extra, opts, be, batches, len(parts))
+                parts, paths = parts + p2, paths + q2
                 n += extra
-                comp = Comparison(add_total_spend(pd.concat([comp.runs, more], ignore_index=True)), baseline)
-                comp.provenance["monte_carlo"] = mc
+                comp = build(pd.concat([comp.runs.drop(columns="total_spend"), more], ignore_index=True))
                 worst = float(comp.relative_half_width().max())
             prec = {"target": precision, "met": bool(worst <= precision), "runs": n, "max_runs": max_runs,
                     "worst_relative_half_width": worst}
@@ -302,6 +416,9 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
         "engine": runner.engine_name(engine), "seed": seed, "runs": n if mc else 0,
         "mode": opts.get("mode"), "strategies": names, "baseline": baseline, "monte_carlo": mc,
         "run_offset": runner.supports_run_offset(engine) if mc else None,
+        "batches": len(parts), "discount_rate": models[0].discount_rate, "horizon": models[0].horizon,
+        "period": models[0].period, "convention": CONVENTION, "clmsim_version": __version__,
+        "active_stages": [n for n, a in zip(models[0].stage_names, models[0].active) if a],
     })
     if prec:
         comp.provenance["precision"] = prec
@@ -311,4 +428,5 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
     return comp
 
 
-__all__ = ["Comparison", "compare", "add_total_spend", "LEVEL_METRICS", "DIFF_METRICS", "RUN_COLUMNS"]
+__all__ = ["BATCHES", "Comparison", "batch_ranges", "compare", "simulate_in_batches", "add_total_spend", "pool_periods", "wide_summary",
+           "RUN_COLUMNS"]

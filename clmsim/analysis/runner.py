@@ -54,10 +54,10 @@ def engine_name(engine: Any) -> str:
 
 
 def accepts_option(engine: Any, name: str) -> bool:
-    """Whether the engine declares the option ``name``: ``mode`` (it has modes) or
-    ``first_run``."""
+    """Whether the engine declares the option ``name``: ``mode`` (it has modes), ``first_run``
+    or ``quantiles``."""
     caps = _engines.capabilities(engine)
-    return {"mode": bool(caps.modes), "first_run": caps.first_run}.get(name, False)
+    return {"mode": bool(caps.modes), "first_run": caps.first_run, "quantiles": caps.quantiles}.get(name, False)
 
 
 def supports_run_offset(engine: Any) -> bool:

@@ -2,11 +2,11 @@
 
 Run directory layout (``OUT/``)::
 
-    manifest.json        versions, seed, command line, engine, chunk plan, fingerprint, status
+    manifest.json        versions, seed, command line, engine, chunk plan, fingerprint, status, checksum
     experiment.yaml      the experiment file as given
     scenario.yaml        the resolved scenario (extends and overrides applied)
     points.parquet       one row per experiment point: lever and uncertainty values
-    chunks/              runs-E<point>-R<first run>.parquet (and periods-...), one per task
+    chunks/              runs-E<point>-R<first run>-<checksum>.parquet (and periods-...), one per task
     runs.parquet         one row per experiment x strategy x run (written when complete)
     periods.parquet      per experiment x strategy x period x item (when ``periods: true``)
     summary.parquet/.csv per experiment x strategy x metric: levels and paired differences
@@ -19,6 +19,16 @@ finished chunks are kept and only missing ones are computed. Because every
 chunk is a pure function of (models, seed, run range) -- see
 :mod:`clmsim.analysis.runner` -- the resumed result is identical to an
 uninterrupted one, whatever the backend.
+
+Damage is detected, not trusted. Each chunk's name carries a checksum of the
+sweep's fingerprint and the chunk's bytes, and the manifest carries a checksum of
+its own content. On resume every chunk is verified: a truncated, empty or foreign
+chunk is moved to ``OUT/damaged/`` (nothing is deleted), reported, and computed
+again; a damaged manifest is reported and rebuilt. A request refused before any
+chunk was finished (a bad option, an unreachable scheduler, an invalid point)
+leaves no obstacle: the corrected command takes the directory over. A directory
+holding finished chunks of a *different* sweep is refused with the fields that
+changed.
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..errors import ClmsimError
+from ..safeio import atomic_path, atomic_write, ensure_dir
 from ..scenario import dump_yaml
 from . import runner
 from .backends import Backend, chunk_ranges, make_backend
@@ -79,17 +90,12 @@ class Sweep:
 
 def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
     """Write ``df`` to ``path`` through a temporary file and an atomic rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    df.to_parquet(tmp, index=False)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
 
 
 def atomic_write_text(text: str, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def _fingerprint(parts: dict) -> str:
@@ -97,8 +103,117 @@ def _fingerprint(parts: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _chunk_name(kind: str, e: int, r0: int) -> str:
-    return f"{kind}-E{e:06d}-R{r0:09d}.parquet"
+def _chunk_prefix(kind: str, e: int, r0: int) -> str:
+    return f"{kind}-E{e:06d}-R{r0:09d}"
+
+
+def _checksum(finger: str, data: bytes) -> str:
+    return hashlib.sha256(finger.encode() + data).hexdigest()[:16]
+
+
+def _write_chunk(df: pd.DataFrame, chunks: Path, kind: str, e: int, r0: int, finger: str) -> Path:
+    """Write a chunk under a name carrying the checksum of (fingerprint, bytes)."""
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    data = buf.getvalue()
+    path = chunks / f"{_chunk_prefix(kind, e, r0)}-{_checksum(finger, data)}.parquet"
+    atomic_write(path, data)
+    return path
+
+
+def _scan_chunks(chunks: Path, finger: str, damaged_dir: Path) -> tuple[dict[tuple[str, int, int], Path], list[str]]:
+    """Verified chunk files by (kind, point, first run); damaged or foreign ones are moved to
+    ``damaged_dir`` and listed."""
+    found: dict[tuple[str, int, int], Path] = {}
+    bad: list[str] = []
+    if not chunks.is_dir():
+        return found, bad
+    for p in sorted(chunks.iterdir()):
+        name = p.name
+        if name.startswith(".") and name.endswith(".tmp"):
+            p.unlink(missing_ok=True)  # a temporary file of a killed write: never a result
+            continue
+        parts = name.removesuffix(".parquet").split("-")
+        ok = False
+        if len(parts) == 4 and name.endswith(".parquet") and parts[1][:1] == "E" and parts[2][:1] == "R":
+            try:
+                key = (parts[0], int(parts[1][1:]), int(parts[2][1:]))
+                ok = p.is_file() and _checksum(finger, p.read_bytes()) == parts[3]
+            except (ValueError, OSError):
+                ok = False
+        if ok:
+            found[key] = p
+        else:
+            bad.append(name)
+            _quarantine(p, damaged_dir)
+    return found, bad
+
+
+def _count_valid(chunks: Path, finger: str) -> int:
+    """Chunk files of the sweep with fingerprint ``finger`` that verify (read only)."""
+    if not chunks.is_dir():
+        return 0
+    n = 0
+    for p in chunks.glob("*.parquet"):
+        parts = p.name.removesuffix(".parquet").split("-")
+        try:
+            n += len(parts) == 4 and _checksum(finger, p.read_bytes()) == parts[3]
+        except OSError:
+            pass
+    return n
+
+
+def _quarantine(p: Path, damaged_dir: Path) -> None:
+    try:
+        damaged_dir.mkdir(exist_ok=True)
+        os.replace(p, damaged_dir / p.name)
+    except OSError:
+        pass
+
+
+def _read_manifest(path: Path) -> tuple[dict | None, str]:
+    """The manifest and ``""``, or ``None`` and why it is unusable (missing, damaged)."""
+    if not path.exists():
+        return None, "missing"
+    try:
+        m = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None, "damaged (not readable JSON)"
+    if not isinstance(m, dict):
+        return None, "damaged (not a JSON object)"
+    if "checksum" not in m:
+        return None, OLDER
+    want = m.pop("checksum")
+    if want != _manifest_checksum(m):
+        return None, "damaged (checksum mismatch)"
+    return m, ""
+
+
+OLDER = "written by an older clmsim (no checksum)"
+
+
+def _manifest_checksum(m: dict) -> str:
+    return hashlib.sha256(json.dumps(m, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _write_manifest(m: dict, path: Path) -> None:
+    body = json.loads(json.dumps(m, default=str))
+    body["checksum"] = _manifest_checksum(body)
+    atomic_write(path, json.dumps(body, indent=2))
+
+
+def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted names of the fields that differ between two fingerprint-part dicts."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}")
+    return out
 
 
 def summarize(runs: pd.DataFrame, baseline: str, alpha: float = 0.05) -> pd.DataFrame:
@@ -116,7 +231,7 @@ def summarize(runs: pd.DataFrame, baseline: str, alpha: float = 0.05) -> pd.Data
 def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, seed: int | None = None,
           engine: str | None = None, backend: str | Backend | None = None, workers: int | None = None,
           scheduler: str | None = None, command: Sequence[str] | None = None,
-          max_tasks: int | None = None, **options) -> Sweep:
+          max_tasks: int | None = None, progress: bool = True, **options) -> Sweep:
     """Run (or resume) an experiment into the run directory ``out``.
 
     Parameters
@@ -136,14 +251,26 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
         Command line recorded in the manifest.
     max_tasks : int, optional
         Stop after this many new chunks (the sweep is then partial; rerun to finish).
+    progress : bool
+        Show a progress bar with ETA on standard error (only when it is a terminal).
     **options
         Extra engine options (e.g. ``het_nodes=8``), part of the fingerprint.
 
     Returns
     -------
     Sweep
-        ``manifest["status"]`` is ``"complete"`` or ``"partial"``.
+        ``manifest["status"]`` is ``"complete"`` or ``"partial"``; ``manifest["resume"]`` says how
+        many chunks this call reused, computed and found damaged.
+
+    Raises
+    ------
+    ClmsimError
+        A bad request (checked before anything is written), a request beyond the resource
+        limits (:mod:`clmsim.limits`), or a directory holding another sweep's chunks (the
+        message names the fields that changed).
     """
+    from ..limits import check, check_simulation, current
+
     exp = load_experiment(experiment)
     spec = exp.spec
     runs = int(runs if runs is not None else spec.runs)
@@ -151,88 +278,125 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
     eng = engine or spec.engine
     if runs < 1:
         raise ClmsimError(f"runs must be at least 1, got {runs}")
+    if seed < 0:
+        raise ClmsimError(f"seed must be a non-negative integer, got {seed}")
+    if max_tasks is not None and max_tasks < 0:
+        raise ClmsimError(f"max_tasks must be non-negative, got {max_tasks}")
+    be = make_backend(backend if backend is not None else ("dask" if (workers or scheduler) else "serial"),
+                      workers, scheduler)
     mc = runner.is_monte_carlo(eng)
     opts = {**spec.engine_options, **options} if mc else dict(options)
     if mc and runner.accepts_option(eng, "mode"):
         opts.setdefault("mode", spec.mode)
-    if mc:
-        opts = runner.pin_options(eng, point_models(exp, {}), opts)
+    base_models = point_models(exp, {})
     offset = runner.supports_run_offset(eng) if mc else False
     chunk = runs if (spec.periods or not mc) else spec.chunk_runs
     block = chunk if not offset else runner.DEFAULT_BLOCK
     points = design(exp)
+    lim = current()
+    check(f"{exp.source}: the design", len(points), lim.points, "experiment points")
+    check_simulation(base_models, runner.engine_name(eng), runs, opts.get("mode"), opts,
+                     what=f"{exp.source}: sweep of {len(points):,} points x {runs:,} runs" if mc
+                     else f"{exp.source}: sweep (analytic engine)",
+                     repeat=len(points), memory_runs=min(chunk, runs), lim=lim)
+    if mc:
+        opts = runner.pin_options(eng, base_models, opts)
     plan = [(int(e), r0, r1) for e in points["experiment"]
             for r0, r1 in (chunk_ranges(runs, chunk) if mc else [(0, 1)])]
     out = Path(out)
-    finger = _fingerprint({"experiment": exp.plain(), "scenario_hash": exp.scenario.hash, "engine": eng,
-                           "runs": runs, "seed": seed, "options": opts, "chunk": chunk, "block": block,
-                           "run_offset": offset})
+    parts = {"experiment": exp.plain(), "scenario_hash": exp.scenario.hash, "engine": eng,
+             "runs": runs, "seed": seed, "options": opts, "chunk": chunk, "block": block, "run_offset": offset}
+    finger = _fingerprint(parts)
     chunks = out / "chunks"
     manifest_path = out / MANIFEST
-    if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
-        if old.get("fingerprint") != finger:
-            raise ClmsimError(f"{out} holds a different sweep (experiment, seed, runs, engine or options "
-                              f"changed); choose a new --out directory")
-    chunks.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "experiment": spec.name, "experiment_file": str(exp.source), "scenario": exp.scenario.name,
-        "scenario_hash": exp.scenario.hash, "engine": eng, "options": opts, "seed": seed, "runs": runs,
-        "strategies": exp.strategies, "baseline": spec.baseline, "points": len(points),
-        "chunk_runs": chunk, "seed_block": None if offset else block, "run_offset": offset,
-        "tasks": len(plan), "fingerprint": finger,
-        "command": list(command) if command is not None else sys.argv,
-        "versions": _versions(), "status": "running",
-    }
-    atomic_write_text(json.dumps(manifest, indent=2, default=str), manifest_path)
-    atomic_write_text(exp.text, out / "experiment.yaml")
-    atomic_write_text(dump_yaml(exp.scenario.data), out / "scenario.yaml")
-    atomic_write_parquet(points, out / "points.parquet")
-
-    todo = [(e, r0, r1) for e, r0, r1 in plan if not (chunks / _chunk_name("runs", e, r0)).exists()]
+    old, why = _read_manifest(manifest_path)
+    notes: list[str] = []
+    if old is None and why != "missing":
+        notes.append(f"{manifest_path} was {why}; rebuilt from the experiment")
+    if old is not None and old.get("fingerprint") != finger:
+        theirs = _count_valid(chunks, str(old.get("fingerprint")))
+        if theirs:
+            changed = _changed(old.get("fingerprint_parts") or {}, json.loads(json.dumps(parts, default=str)))
+            what = ", ".join(changed[:8]) + (" ..." if len(changed) > 8 else "") if changed else \
+                "experiment, seed, runs, engine or options"
+            raise ClmsimError(f"{out} holds a different sweep ({theirs} finished chunks); changed: {what}. "
+                              "Choose a new --out directory, or remove the old one to start over")
+        notes.append(f"{out} held a sweep that had finished no chunk; started afresh")
+    found, bad = _scan_chunks(chunks, finger, out / "damaged")
+    for tmp in out.glob(".*.tmp") if out.is_dir() else ():  # killed writes of final files
+        tmp.unlink(missing_ok=True)
+    reused = sum(1 for e, r0, _ in plan if ("runs", e, r0) in found)
+    todo = [(e, r0, r1) for e, r0, r1 in plan if ("runs", e, r0) not in found]
     if max_tasks is not None:
         todo = todo[:max_tasks]
     models_cache: dict[int, tuple] = {}
-    tasks = []
+    tasks = []  # every point is compiled (and so validated) before anything is written
     for e, r0, r1 in todo:
         if e not in models_cache:
             models_cache = {e: point_models(exp, point_values(points, e))}
         tasks.append(runner.RunTask(models_cache[e], eng, seed, r0, r1, opts, {"experiment": e},
                                     block, spec.periods))
+    if bad:
+        notes.append(f"{len(bad)} damaged or foreign chunk file(s) moved to {out / 'damaged'} and computed again"
+                     f" ({', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''})")
+    ensure_dir(chunks)
+    manifest = {
+        "experiment": spec.name, "experiment_file": str(exp.source), "scenario": exp.scenario.name,
+        "scenario_hash": exp.scenario.hash, "engine": eng, "options": opts, "seed": seed, "runs": runs,
+        "strategies": exp.strategies, "baseline": spec.baseline, "points": len(points),
+        "chunk_runs": chunk, "seed_block": None if offset else block, "run_offset": offset,
+        "tasks": len(plan), "fingerprint": finger, "fingerprint_parts": parts,
+        "command": list(command) if command is not None else sys.argv,
+        "versions": _versions(), "status": "running",
+    }
+    _write_manifest(manifest, manifest_path)
+    atomic_write_text(exp.text, out / "experiment.yaml")
+    atomic_write_text(dump_yaml(exp.scenario.data), out / "scenario.yaml")
+    atomic_write_parquet(points, out / "points.parquet")
+
     t0 = time.perf_counter()
     work = task_seconds = 0.0
-    if backend is None:
-        backend = "dask" if (workers or scheduler) else "serial"
-    with make_backend(backend, workers, scheduler) as be:
-        for i, res in be.imap(runner.run_task, tasks, progress=f"sweep {spec.name}"):
-            e, r0, _ = todo[i]
-            if spec.periods and len(res["periods"]):
-                atomic_write_parquet(res["periods"], chunks / _chunk_name("periods", e, r0))
-            atomic_write_parquet(res["runs"], chunks / _chunk_name("runs", e, r0))
-            work += res["customer_periods"]
-            task_seconds += res["seconds"]
+    computed = 0
+    try:
+        with be:
+            for i, res in be.imap(runner.run_task, tasks, progress=f"sweep {spec.name}" if progress else None):
+                e, r0, _ = todo[i]
+                if spec.periods and len(res["periods"]):
+                    found[("periods", e, r0)] = _write_chunk(res["periods"], chunks, "periods", e, r0, finger)
+                found[("runs", e, r0)] = _write_chunk(res["runs"], chunks, "runs", e, r0, finger)
+                computed += 1
+                work += res["customer_periods"]
+                task_seconds += res["seconds"]
+    except BaseException as exc:
+        manifest.update(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed",
+                        tasks_done=reused + computed)
+        try:
+            _write_manifest(manifest, manifest_path)
+        except ClmsimError:
+            pass
+        raise
     seconds = time.perf_counter() - t0
-    done = [p for p in plan if (chunks / _chunk_name("runs", p[0], p[1])).exists()]
+    done = [p for p in plan if ("runs", p[0], p[1]) in found]
     manifest.update(tasks_done=len(done), seconds_last=seconds, customer_periods_last=work,
                     task_seconds_last=task_seconds,
-                    status="complete" if len(done) == len(plan) else "partial")
+                    status="complete" if len(done) == len(plan) else "partial",
+                    resume={"reused": reused, "computed": computed, "damaged": len(bad), "notes": notes})
     if manifest["status"] != "complete":
-        atomic_write_text(json.dumps(manifest, indent=2, default=str), manifest_path)
+        _write_manifest(manifest, manifest_path)
         return Sweep(out, manifest, points, pd.DataFrame(), pd.DataFrame())
-    table = pd.concat([pd.read_parquet(chunks / _chunk_name("runs", e, r0)) for e, r0, _ in plan],
-                      ignore_index=True)
+    table = pd.concat([pd.read_parquet(found[("runs", e, r0)]) for e, r0, _ in plan], ignore_index=True)
     table = add_total_spend(table).sort_values(["experiment", "strategy", "run"], kind="stable",
                                                key=_strategy_order(exp.strategies)).reset_index(drop=True)
     periods = pd.DataFrame()
     if spec.periods:
-        periods = pd.concat([pd.read_parquet(chunks / _chunk_name("periods", e, r0)) for e, r0, _ in plan
-                             if (chunks / _chunk_name("periods", e, r0)).exists()], ignore_index=True)
+        periods = pd.concat([pd.read_parquet(found[("periods", e, r0)]) for e, r0, _ in plan
+                             if ("periods", e, r0) in found], ignore_index=True)
         atomic_write_parquet(periods, out / "periods.parquet")
     summary = summarize(table, spec.baseline)
     atomic_write_parquet(table, out / "runs.parquet")
     atomic_write_parquet(summary, out / "summary.parquet")
     atomic_write_text(summary.merge(points, on="experiment").to_csv(index=False), out / "summary.csv")
-    atomic_write_text(json.dumps(manifest, indent=2, default=str), manifest_path)
+    _write_manifest(manifest, manifest_path)
     return Sweep(out, manifest, points, table, summary, periods)
 
 
@@ -249,7 +413,11 @@ def read_sweep(directory: str | Path) -> Sweep:
     d = Path(directory)
     if not (d / MANIFEST).exists():
         raise ClmsimError(f"{d} is not a sweep run directory (no {MANIFEST})")
-    manifest = json.loads((d / MANIFEST).read_text())
+    manifest, why = _read_manifest(d / MANIFEST)
+    if why == OLDER:  # a finished directory of an earlier version: readable as it is
+        manifest = json.loads((d / MANIFEST).read_text(encoding="utf-8"))
+    elif manifest is None:
+        raise ClmsimError(f"{d / MANIFEST} is {why}; rerun the sweep command to rebuild it")
     if manifest.get("status") != "complete":
         raise ClmsimError(f"the sweep in {d} is {manifest.get('status')}; rerun the same command to finish it")
     periods = pd.read_parquet(d / "periods.parquet") if (d / "periods.parquet").exists() else pd.DataFrame()

@@ -21,6 +21,8 @@ from ..errors import ClmsimError
 from ..scenario import dump_yaml
 
 MAX_ROWS_SHOWN = 10
+MAX_EXACT_INT = 2**53
+"""Largest whole number read from data (float64 counts it exactly; int64 holds it)."""
 
 PANEL_COLUMNS = ("customer_id", "period", "stage")
 SURVIVAL_COLUMNS = ("period", "alive")
@@ -58,9 +60,15 @@ def read_table(path: str | Path, required: Sequence[str], optional: Sequence[str
     DataFrame
         Columns as strings (``dtype=str``) plus ``line``, the 1-based line number in the file.
     """
+    from ..limits import current
+    from ..safeio import InputError, open_input
+
     path = Path(path)
-    if not path.is_file():
-        raise ClmsimError(f"{what} file not found: {path}")
+    try:
+        with open_input(path, what, current().data_bytes):
+            pass  # a regular file within the size limit (a FIFO or device is refused, never read)
+    except InputError as exc:
+        raise ClmsimError(f"{what} file {exc}") from None
     kwargs: dict = {"dtype": str, "keep_default_na": False, "skipinitialspace": True}
     if sep == "whitespace":
         kwargs["sep"] = r"\s+"
@@ -116,6 +124,12 @@ def to_number(df: pd.DataFrame, column: str, *, integer: bool = False, nonnegati
         neg = values < 0
         if neg.any():
             raise ClmsimError(f"{what}: column '{column}' is negative in {rows_text(df['line'][neg])}")
+    if integer:
+        huge = np.abs(values) > MAX_EXACT_INT
+        if huge.any():
+            first = values[huge][0]
+            raise ClmsimError(f"{what}: column '{column}' holds {first:.6g} in {rows_text(df['line'][huge])}, beyond "
+                              f"{MAX_EXACT_INT:.3g}, the largest whole number counted exactly")
     return values.astype(np.int64) if integer else values
 
 
@@ -155,10 +169,9 @@ def write_yaml(data: dict, path: str | Path | None, comment: str = "") -> str:
     head = "".join(f"# {line}\n".replace("# \n", "#\n") for line in comment.splitlines()) if comment else ""
     text = head + dump_yaml(data)
     if path is not None:
-        try:
-            Path(path).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise ClmsimError(f"cannot write {path}: {exc}") from None
+        from ..safeio import atomic_write
+
+        atomic_write(path, text)  # a failure (missing directory, full disk) names the path
     return text
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..engines import ENGINE_NAMES
 from ..errors import ClmsimError
+from .args import add_quiet, open_fraction, positive_float, positive_int
+from .args import seed as seed_arg
 
 
 def _num(text: str):
@@ -38,12 +40,13 @@ def _engine_options(pairs: list[str]) -> dict:
 
 def _add_backend(p: argparse.ArgumentParser, default: str) -> None:
     g = p.add_argument_group("execution (results are identical for every choice)")
-    g.add_argument("--workers", type=int, default=None, metavar="N",
+    g.add_argument("--workers", type=positive_int, default=None, metavar="N",
                    help="start a Dask LocalCluster with N worker processes")
     g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help="use an existing Dask distributed scheduler")
     g.add_argument("--backend", choices=("serial", "processes", "dask"), default=None,
                    help=f"where chunks run (default: {default}; dask when --workers/--scheduler is given)")
+    add_quiet(p)
 
 
 def _backend(args, default: str) -> dict:
@@ -54,7 +57,8 @@ def _backend(args, default: str) -> dict:
 def _add_engine(p: argparse.ArgumentParser, engine_default: str | None) -> None:
     p.add_argument("--engine", choices=ENGINE_NAMES, default=engine_default,
                    help="engine" + (f" (default {engine_default})" if engine_default else " (default: the file's)"))
-    p.add_argument("--mode", default=None, help="Monte Carlo mode: auto, counts, individual")
+    p.add_argument("--mode", default=None, choices=("auto", "counts", "individual"),
+                   help="Monte Carlo mode: auto, counts, individual")
     p.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                    help="extra engine option, e.g. het_nodes=8 (repeatable)")
 
@@ -66,11 +70,11 @@ def add_parsers(sub) -> None:
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--strategies", nargs="+", default=None, metavar="NAME", help="strategies (default: all)")
     p.add_argument("--baseline", default="baseline", help="strategy differences are taken against")
-    p.add_argument("--runs", type=int, default=1000, help="runs per strategy (first batch with --precision)")
-    p.add_argument("--seed", type=int, default=None, help="seed (default: fresh entropy, printed)")
-    p.add_argument("--precision", type=float, default=None, metavar="P",
+    p.add_argument("--runs", type=positive_int, default=1000, help="runs per strategy (first batch with --precision)")
+    p.add_argument("--seed", type=seed_arg, default=None, help="seed (default: a fresh short one, printed)")
+    p.add_argument("--precision", type=open_fraction, default=None, metavar="P",
                    help="add runs until the NPV difference's 95%% half-width is <= P x |difference|")
-    p.add_argument("--max-runs", type=int, default=None, help="cap on runs with --precision (default 64 x --runs)")
+    p.add_argument("--max-runs", type=positive_int, default=None, help="cap on runs with --precision (default 64 x --runs)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
                    help="override a scenario field (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -83,8 +87,8 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("sweep", help="run an experiment file into a resumable run directory")
     p.add_argument("experiment", help="experiment YAML file (see experiments/)")
     p.add_argument("--out", required=True, metavar="DIR", help="run directory (rerun the command to resume)")
-    p.add_argument("--runs", type=int, default=None, help="override the experiment's runs")
-    p.add_argument("--seed", type=int, default=None, help="override the experiment's seed")
+    p.add_argument("--runs", type=positive_int, default=None, help="override the experiment's runs")
+    p.add_argument("--seed", type=seed_arg, default=None, help="override the experiment's seed")
     add_report_option(p, "sweep", out_required=True)
     _add_engine(p, None)
     _add_backend(p, "processes")
@@ -93,22 +97,46 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("sensitivity", help="Sobol, Morris and tornado analysis of an experiment's uncertainties")
     p.add_argument("experiment", help="experiment YAML file with 'uncertainties'")
     p.add_argument("--method", nargs="+", choices=("sobol", "morris", "tornado"), default=None)
-    p.add_argument("--samples", type=int, default=None, help="Sobol base sample size N")
-    p.add_argument("--trajectories", type=int, default=None, help="Morris trajectories")
-    p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--samples", type=positive_int, default=None, help="Sobol base sample size N (at least 4)")
+    p.add_argument("--trajectories", type=positive_int, default=None, help="Morris trajectories (at least 2)")
+    p.add_argument("--runs", type=positive_int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--strategy", default=None, metavar="NAME",
+                   help="strategy analysed (default: the experiment's sensitivity.strategy)")
+    p.add_argument("--metric", default=None, metavar="NAME",
+                   help="npv, another column of the runs table, or npv_diff: the strategy's NPV minus the "
+                        "baseline's (what the choice between them depends on)")
+    p.add_argument("--ranking", action="store_true",
+                   help="also: probability that each strategy is best over the uncertainty sample, and which "
+                        "input flips the ranking of the two best")
     p.add_argument("--out", default=None, metavar="DIR", help="write sobol/morris/tornado CSV files")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _add_engine(p, None)
     _add_backend(p, "processes")
     p.set_defaults(func=cmd_sensitivity)
 
+    p = sub.add_parser("margins", help="marginal return of every spend lever: where the next unit of spend goes",
+                       description="For every spend lever of the plan (each program's spend, each channel's "
+                                   "spend, each win-back coverage), the marginal return dNPV / dPV(spend) in the "
+                                   "unit of ROI, exact (analytic engine, finite differences with their error), "
+                                   "ranked.")
+    p.add_argument("file", help="scenario YAML file")
+    p.add_argument("--strategy", default="baseline", metavar="NAME", help="the plan (default baseline)")
+    p.add_argument("--step", type=positive_float, default=None, metavar="H",
+                   help="relative step of the finite differences (default 0.01)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                   help="override a scenario field (repeatable)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=cmd_margins)
+
     p = sub.add_parser("optimize", help="allocate a budget over levers to maximise NPV (an experiment's 'optimize')")
     p.add_argument("experiment", help="experiment YAML file with an 'optimize' section")
-    p.add_argument("--budget", type=float, default=None, help="maximum mean total spend per period")
+    p.add_argument("--budget", type=positive_float, default=None,
+                   help="maximum spend per period, in present value: PV of all spend / sum of the discount factors "
+                        "(docs/analysis.md)")
     p.add_argument("--objective", choices=("mean", "p10"), default=None)
-    p.add_argument("--frontier", nargs="+", type=float, default=None, metavar="BUDGET",
+    p.add_argument("--frontier", nargs="+", type=positive_float, default=None, metavar="BUDGET",
                    help="also optimise at these budgets and print the NPV frontier")
-    p.add_argument("--runs", type=int, default=None, help="runs per evaluation (Monte Carlo engines)")
+    p.add_argument("--runs", type=positive_int, default=None, help="runs per evaluation (Monte Carlo engines)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     _add_engine(p, None)
     _add_backend(p, "processes")
@@ -164,9 +192,11 @@ def _table(df, formats: dict | None = None, **kw) -> str:
 
 
 def cmd_compare(args) -> int:
+    from .. import decision
     from ..analysis import compare
-    from ..textable import format_table
+    from ..metrics import PATHS_FILE
     from .report_cmds import default_out, save_scenario, write_report
+    from ..decision import decision_text
 
     opts = _engine_options(args.engine_option)
     c = compare(args.file, args.strategies, runs=args.runs, seed=args.seed, engine=args.engine,
@@ -176,18 +206,32 @@ def cmd_compare(args) -> int:
     if args.report and not args.out:
         args.out = default_out("compare", c.provenance.get("scenario") or Path(args.file).stem)
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        c.runs.to_parquet(out / "runs.parquet", index=False)
-        table.to_csv(out / "table.csv", index=False)
-        (out / "provenance.json").write_text(json.dumps(c.provenance, indent=2, default=str))
-        if args.report:
-            from ..scenario import load_scenario
+        from ..safeio import atomic_path, atomic_write, ensure_dir
 
-            save_scenario(load_scenario(args.file, args.overrides), out)
+        out = ensure_dir(args.out)
+        with atomic_path(out / "runs.parquet") as tmp:
+            c.runs.to_parquet(tmp, index=False)
+        if c.periods is not None and len(c.periods):
+            with atomic_path(out / "periods.parquet") as tmp:
+                c.periods.to_parquet(tmp, index=False)
+        if c.paths is not None and len(c.paths):
+            with atomic_path(out / PATHS_FILE) as tmp:
+                c.paths.to_parquet(tmp, index=False)
+        atomic_write(out / "table.csv", table.to_csv(index=False))
+        atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
+        from ..scenario import load_scenario
+
+        out = ensure_dir(args.out)
+        with atomic_path(out / "runs.parquet") as tmp:
+            c.runs.to_parquet(tmp, index=False)
+        atomic_write(out / "table.csv", table.to_csv(index=False))
+        atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
+        from ..scenario import load_scenario
+
+        save_scenario(load_scenario(args.file, args.overrides), out)  # where `clmsim report` finds it
     if args.json:
-        doc = {"provenance": c.provenance, "table": json.loads(table.to_json(orient="records"))}
-        print(json.dumps(doc, indent=2, default=str))
+        print(json.dumps(decision.document(table, c.provenance, c.baseline), indent=2, default=str,
+                         ensure_ascii=False))
         if args.report:  # stdout holds exactly one JSON document
             write_report(args.out, sys.stderr)
         return 0
@@ -195,28 +239,14 @@ def cmd_compare(args) -> int:
     print(f"{pv['scenario']}: {pv['engine']} engine, "
           + (f"seed {pv['seed']}, {c.n_runs} runs per strategy, mode {pv['mode']} (common random numbers)"
              if pv["monte_carlo"] else "exact expectations"))
-    rows = []
-    for r in c.summary().to_dict("records"):
-        base = r["strategy"] == c.baseline
-        rows.append({"strategy": r["strategy"], "npv": _interval(r["npv"], r["npv_lo"], r["npv_hi"]),
-                     "d_npv": "(baseline)" if base else _interval(r["d_npv"], r["d_npv_lo"], r["d_npv_hi"]),
-                     "roi": "" if base else _interval(r["roi"], r["roi_lo"], r["roi_hi"]),
-                     "wins": "" if base or _isnan(r.get("win_share")) else f"{r['win_share']:.0%}"})
-    heads = {"npv": "NPV", "d_npv": "NPV - baseline", "roi": "ROI", "wins": "wins"}
-    right = lambda x: x  # noqa: E731 -- preformatted cells, right-aligned as numbers
-    print(format_table(rows, {k: right for k in heads}, columns=["strategy", *heads],
-                       headers=heads))
+    print(decision_text(table, pv, c.baseline, c.n_runs))
     if pv.get("approximation"):
         print(f"approximation: {pv['approximation']}")
-    print()
     if c.precision:
         p = c.precision
         state = "met" if p["met"] else f"NOT met: stopped at the maximum of {p['max_runs']} runs"
         print(f"precision {p['target']:g} (relative 95% half-width of NPV differences): {state}; "
               f"worst {p['worst_relative_half_width']:.3g} after {p['runs']} runs")
-    print(("\u00b1 = half-width of the 95% interval (paired over runs for differences); " if pv["monte_carlo"]
-           else "") + "ROI = (NPV_s - NPV_b) / (spend_s - spend_b), spend = undiscounted acquisition + "
-          "retention + win-back; wins = share of runs with NPV_s > NPV_b")
     if args.report:
         write_report(args.out)
     return 0
@@ -235,6 +265,11 @@ def cmd_sweep(args) -> int:
     res = sweep(args.experiment, args.out, runs=args.runs, seed=args.seed, engine=args.engine,
                 command=["clmsim", *sys.argv[1:]], **_backend(args, "processes"), **opts)
     m = res.manifest
+    resume = m.get("resume", {})
+    for note in resume.get("notes", []):
+        print(f"clmsim: {note}", file=sys.stderr)
+    if resume.get("reused"):
+        print(f"resumed: {resume['reused']} of {m['tasks']} chunks reused, {resume['computed']} computed now")
     reps = "exact expectations" if m["engine"] == "analytic" else f"{m['runs']} runs"
     print(f"{m['experiment']}: {m['points']} experiment points x {len(m['strategies'])} strategies x "
           f"{reps}, {m['engine']} engine, seed {m['seed']} -> {args.out} ({m['status']}, "
@@ -261,12 +296,14 @@ def cmd_sweep(args) -> int:
         from ..analysis.experiment import load_experiment
 
         target = load_experiment(args.experiment).spec.roi_target
-        rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"])
+        rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"], periods=res.periods)
         rob = rob.rename(columns={p: _short(p) for p in params})
-        print("\nrobustness across uncertainty samples (NPV"
-              + (f"; roi_share: share of samples with dNPV >= {target:g} x dSpend vs baseline"
+        print("\nrobustness across uncertainty samples (NPV; p_best: share of samples where the alternative is "
+              "best; p_beats_reference: share where it beats the baseline"
+              + (f"; roi_share: share with dNPV >= {target:g} x dPV(spend) vs baseline"
                  if target is not None else "") + "):")
-        print(_table(rob.head(15), {c: "percent" for c in rob.columns if c.endswith("_share")}))
+        print(_table(rob.head(15), {c: "percent" for c in rob.columns
+                                    if c.endswith("_share") or c in ("p_best", "p_beats_reference")}))
         if len(rob) > 15:
             print(f"... {len(rob) - 15} more rows")
     if args.report:
@@ -280,33 +317,93 @@ def _short(path: str) -> str:
 
 
 def cmd_sensitivity(args) -> int:
-    from ..analysis.sensitivity import sensitivity
+    from ..analysis.sensitivity import ranking, sensitivity
 
     opts = _engine_options(args.engine_option)
     if args.mode:
         opts["mode"] = args.mode
+    be = _backend(args, "processes")
     res = sensitivity(args.experiment, args.method, samples=args.samples, trajectories=args.trajectories,
-                      engine=args.engine, runs=args.runs, **_backend(args, "processes"), **opts)
+                      engine=args.engine, runs=args.runs, strategy=args.strategy, metric=args.metric, **be, **opts)
+    rank = ranking(args.experiment, engine=args.engine, runs=args.runs, **be, **opts) if args.ranking else None
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
+        from ..safeio import atomic_write, ensure_dir
+
+        out = ensure_dir(args.out)
         for name in ("sobol", "morris", "tornado"):
             df = getattr(res, name)
             if len(df):
-                df.to_csv(out / f"{name}.csv", index=False)
-        res.table().to_csv(out / "sensitivity.csv", index=False)
+                atomic_write(out / f"{name}.csv", df.to_csv(index=False))
+        atomic_write(out / "sensitivity.csv", res.table().to_csv(index=False))
+        if rank is not None:
+            atomic_write(out / "ranking.csv", rank.table.to_csv(index=False))
+            atomic_write(out / "flips.csv", rank.flips.to_csv(index=False))
     if args.json:
-        print(json.dumps({"info": res.info, "table": json.loads(res.table().to_json(orient="records"))},
-                         indent=2, default=str))
+        doc = {"info": res.info, "table": json.loads(res.table().to_json(orient="records"))}
+        if rank is not None:
+            doc["ranking"] = {"info": rank.info, "table": json.loads(rank.table.to_json(orient="records")),
+                              "flips": json.loads(rank.flips.to_json(orient="records"))}
+        print(json.dumps(doc, indent=2, default=str))
         return 0
     i = res.info
-    print(f"{i['experiment']}: sensitivity of mean {i['metric']} ({i['strategy']}), {i['engine']} engine, "
-          f"{i['evaluations']} evaluations")
+    what = (f"{i['metric']} = NPV of {i['strategy']} minus NPV of {i['versus']}" if i.get("versus")
+            else f"mean {i['metric']} ({i['strategy']})")
+    print(f"{i['experiment']}: sensitivity of {what}, {i['engine']} engine, {i['evaluations']} evaluations")
     for name in ("sobol", "morris", "tornado"):
         df = getattr(res, name)
         if len(df):
             print(f"\n{name}:")
             print(_table(df))
+    for w in i.get("warnings", []):
+        print(f"warning: {w}", file=sys.stderr)
+    if rank is not None:
+        r = rank.info
+        print(f"\nranking over {r['samples']} sampled states of the world ({r['evaluations']} evaluations): "
+              "p_best = share of samples where the strategy has the highest NPV (Wilson 95% interval)")
+        shown = rank.table.assign(p_best=[f"{p:.0%} [{lo:.0%}, {hi:.0%}]" for p, lo, hi in
+                                          rank.table[["p_best", "p_best_lo", "p_best_hi"]].to_numpy()])
+        print(_table(shown[["strategy", "nominal", "mean", "p10", "p_best"]], {"p_best": "text"}))
+        print(f"\nwhat flips {r['leader']} versus {r['runner_up']} (NPV difference with one input at its low / "
+              "high value, the others as written):")
+        fl = rank.flips.assign(parameter=[_short(x) for x in rank.flips["parameter"]])
+        print(_table(fl[["parameter", "nominal", "low", "high", "diff_low", "diff_high", "flips", "flip_value"]]))
+    return 0
+
+
+def cmd_margins(args) -> int:
+    from ..analysis.margins import DEFAULT_STEP, margins
+    from ..decision import money, percent
+    from ..textable import format_table, human
+
+    m = margins(args.file, args.strategy, rel_step=args.step or DEFAULT_STEP, overrides=args.overrides)
+    if args.json:
+        print(json.dumps({"info": m.info, "levers": json.loads(m.table.to_json(orient="records"))}, indent=2,
+                         default=str))
+        return 0
+    i = m.info
+    print(f"{i['scenario']}, strategy {i['strategy']}: marginal return of each spend lever, exact (analytic "
+          f"engine), finite differences of {i['rel_step']:.0%} of each lever")
+    print(f"plan: NPV {money(i['npv'])}, spend {money(i['pv_spend'])} (present value)")
+    rows = [{"lever": r.lever, "value": human(r.value, 4), "spend (PV)": money(r.pv_spend),
+             "marginal return": percent(r.marginal_return),
+             "error": "< 0.01%" if r.error < 1e-4 else percent(r.error),
+             "next 1M of spend": f"NPV {money(1e6 * r.marginal_return, sign=True)}"}
+            for r in m.table.itertuples()]
+    right = lambda x: x  # noqa: E731
+    print(format_table(rows, {"value": right, "spend (PV)": right, "marginal return": right, "error": right,
+                              "next 1M of spend": right}))
+    best = m.best()
+    if best["marginal_return"] > 0:
+        print(f"\nthe next 1M of spend (present value) goes to {best['lever']}: it returns itself and "
+              f"{money(1e6 * best['marginal_return'])} of NPV")
+    else:
+        print("\nno lever returns its cost at the margin: the next 1M is better not spent")
+    cut = m.table[m.table["marginal_return"] < 0]
+    if len(cut):
+        print("spending less pays on: " + ", ".join(
+            f"{r.lever} ({percent(r.marginal_return)})" for r in cut.itertuples()))
+    print("marginal return = dNPV / dPV(spend) for a small change of one lever, in the unit of ROI (0% = break-even; "
+          "NPV is net of spend); error = |m(h) - m(h/2)|; docs/analysis.md")
     return 0
 
 
@@ -315,6 +412,7 @@ def cmd_optimize(args) -> int:
 
     from ..analysis.experiment import load_experiment
     from ..analysis.optimize import frontier, optimize
+    from ..decision import percent
     from ..textable import format_table, human
 
     exp = load_experiment(args.experiment)
@@ -351,10 +449,10 @@ def cmd_optimize(args) -> int:
                      "marginal": float("nan") if m is None else m.marginal_return,
                      "at bound": "yes" if m is not None and m.at_bound else ""})
     num = lambda x: "" if _isnan(x) else human(float(x), 4)  # noqa: E731
-    print(format_table(rows, {"optimum": num, "current": num, "marginal": num},
-                       headers={"marginal": "dNPV/dspend"}))
-    print("\ndNPV/dspend: NPV gained per extra 1 of spend per period (equal across levers at an interior "
-          "optimum)")
+    print(format_table(rows, {"optimum": num, "current": num, "marginal": lambda x: percent(x)},
+                       headers={"marginal": "marginal return"}))
+    print("\nmarginal return = dNPV / dPV(spend) of each lever at the optimum, in the unit of ROI (0% = break-even; "
+          "with the budget binding, equal across levers at an interior optimum: the budget's shadow price)")
     if len(front):
         levers_cols = [c for c in front.columns if c in best.levers]
         shown = front.assign(npv=[_interval(r.npv, r.npv_lo, r.npv_hi) for r in front.itertuples()])

@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 
 from ..errors import ClmsimError
+from ..safeio import atomic_path, atomic_write
+from .args import nonneg_float, nonneg_int, open_fraction, positive_float, positive_int
+from .args import seed as seed_arg
 
 # Defaults of clmsim.calibrate.RFMRules, repeated here so that building the parser does not import
 # clmsim.calibrate (pandas, scipy.stats); tests/test_cli_polish.py checks they match the dataclass.
@@ -31,12 +34,12 @@ def _input_options(p: argparse.ArgumentParser) -> None:
 def _interval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interval", choices=("dirichlet", "bootstrap"), default="dirichlet",
                    help="interval method for transition probabilities (default dirichlet)")
-    p.add_argument("--level", type=float, default=0.95, help="interval coverage (default 0.95)")
-    p.add_argument("--prior", type=float, default=0.5,
+    p.add_argument("--level", type=open_fraction, default=0.95, help="interval coverage (default 0.95)")
+    p.add_argument("--prior", type=nonneg_float, default=0.5,
                    help="Dirichlet prior concentration per reachable stage (default 0.5, Jeffreys)")
-    p.add_argument("--n-boot", type=int, default=500, help="bootstrap replicates (default 500)")
-    p.add_argument("--seed", type=int, default=None, help="bootstrap seed (numpy SeedSequence)")
-    p.add_argument("--min-pairs", type=int, default=20,
+    p.add_argument("--n-boot", type=positive_int, default=500, help="bootstrap replicates (default 500)")
+    p.add_argument("--seed", type=seed_arg, default=None, help="bootstrap seed (numpy SeedSequence)")
+    p.add_argument("--min-pairs", type=nonneg_int, default=20,
                    help="minimum consecutive-period pairs out of each stage (default 20; 0 disables)")
 
 
@@ -64,9 +67,9 @@ def add_parsers(sub) -> None:
                                     "alive counts t = 0..T of one or several cohorts.")
     p.add_argument("file", help="CSV: period (0, 1, ...), alive, optional cohort")
     _input_options(p)
-    p.add_argument("--discount-rate", type=float, default=0.10,
+    p.add_argument("--discount-rate", type=positive_float, default=0.10,
                    help="per-PERIOD discount rate for the DERL (default 0.10)")
-    p.add_argument("--periods", type=int, default=12, help="periods of the printed projection (default 12)")
+    p.add_argument("--periods", type=positive_int, default=12, help="periods of the printed projection (default 12)")
     p.add_argument("--cohort", action="append", default=[], metavar="NAME",
                    help="fit only these cohorts (repeatable; default: all cohorts jointly)")
     p.set_defaults(func=cmd_sbg)
@@ -79,33 +82,51 @@ def add_parsers(sub) -> None:
     _interval_options(p)
     d = RFM_DEFAULTS
     p.add_argument("--period", choices=("week", "month", "quarter", "year"), default=d["period"])
-    p.add_argument("--churn-after", type=int, default=d["churn_after"],
+    p.add_argument("--churn-after", type=positive_int, default=d["churn_after"],
                    help=f"recency (periods) from which a customer is churned (default {d['churn_after']})")
-    p.add_argument("--dormant-after", type=int, default=None,
+    p.add_argument("--dormant-after", type=positive_int, default=None,
                    help="recency from which a churned customer is dormant (default: no dormant stage)")
-    p.add_argument("--frequency-window", type=int, default=d["frequency_window"],
+    p.add_argument("--frequency-window", type=positive_int, default=d["frequency_window"],
                    help=f"periods over which frequency and spend are counted (default {d['frequency_window']})")
-    p.add_argument("--loyal-frequency", type=int, default=d["loyal_frequency"],
+    p.add_argument("--loyal-frequency", type=positive_int, default=d["loyal_frequency"],
                    help=f"purchase periods in the window for 'loyal' (default {d['loyal_frequency']})")
-    p.add_argument("--loyal-monetary", type=float, default=d["loyal_monetary"],
+    p.add_argument("--loyal-monetary", type=nonneg_float, default=d["loyal_monetary"],
                    help="spend over the window for 'loyal' (default 0)")
     p.add_argument("--date-format", default=None, help="strptime format of dates, e.g. %%Y%%m%%d (default ISO)")
     p.add_argument("--start", default=None, help="first day of the data window (default: first date)")
     p.add_argument("--end", default=None, help="last day of the data window (default: last date)")
-    p.add_argument("--holdout", type=int, default=0,
+    p.add_argument("--holdout", type=nonneg_int, default=0,
                    help="periods held out at the end for the fit report (default 0: no report)")
     p.add_argument("--report", default=None, metavar="FILE.md", help="write the fit report (Markdown) here")
     p.add_argument("--panel-out", default=None, metavar="CSV", help="write the derived stage panel here")
-    p.add_argument("--horizon", type=int, default=24, help="scenario horizon in periods (default 24)")
-    p.add_argument("--discount-rate", type=float, default=0.10, help="annual discount rate (default 0.10)")
-    p.add_argument("--margin", type=float, default=None, help="margin of every active stage (default: none = 1)")
-    p.add_argument("--cost-to-serve", type=float, default=None, help="cost to serve per active customer-period")
+    p.add_argument("--horizon", type=positive_int, default=24, help="scenario horizon in periods (default 24)")
+    p.add_argument("--discount-rate", type=nonneg_float, default=0.10, help="annual discount rate (default 0.10)")
+    p.add_argument("--margin", type=nonneg_float, default=None, help="margin of every active stage (default: none = 1)")
+    p.add_argument("--cost-to-serve", type=nonneg_float, default=None, help="cost to serve per active customer-period")
     p.add_argument("--name", default=None, help="scenario name (default: from the file name)")
     p.set_defaults(func=cmd_rfm)
 
 
+def _check_outputs(*paths: str | None) -> None:
+    """Refuse, before any work, an output whose directory does not exist or is not writable."""
+    from ..safeio import WriteError
+
+    for p in paths:
+        if not p:
+            continue
+        parent = Path(p).resolve().parent
+        if not parent.is_dir():
+            raise WriteError(p, f"the directory {parent} does not exist")
+        if not os.access(parent, os.W_OK):
+            raise WriteError(p, f"the directory {parent} is not writable")
+        if Path(p).is_dir():
+            raise WriteError(p, "it is a directory")
+
+
 def _read(args, required, optional, what):
     """The input table (a pandas DataFrame) with canonical column names."""
+    _check_outputs(args.out, getattr(args, "table", None), getattr(args, "panel_out", None),
+                   getattr(args, "report", None))
     from ..calibrate.io import parse_mapping, read_table
 
     names = [n.strip() for n in args.names.split(",")] if args.names else None
@@ -149,11 +170,15 @@ def cmd_transitions(args) -> int:
     comment = (f"Fitted by clmsim fit transitions from {args.file}: {fit.n_customers} customers, "
                f"{int(fit.counts.sum())} consecutive-period pairs ({fit.n_gaps} gaps skipped).\n"
                f"Maximum-likelihood p_ij = n_ij / n_i; {fit.method} {fit.level:.0%} intervals in the summary / --table.")
-    text = write_yaml(data, args.out, comment)
-    if args.out and args.base:
-        load_scenario(args.out)  # the merged result must be a valid scenario
-    if args.table:
-        fit.table().to_csv(args.table, index=False)
+    text = write_yaml(data, None, comment)
+    table = fit.table().to_csv(index=False) if args.table else None
+    if args.out:
+        with atomic_path(args.out) as tmp:  # validated under a temporary name: no invalid file is left
+            tmp.write_text(text, encoding="utf-8")
+            if args.base:
+                load_scenario(tmp)  # the merged result must be a valid scenario
+    if table is not None:
+        atomic_write(args.table, table)
     _emit(args, text, fit.summary())
     return 0
 
@@ -188,6 +213,7 @@ def cmd_rfm(args) -> int:
     rules = RFMRules(period=args.period, churn_after=args.churn_after, dormant_after=args.dormant_after,
                      frequency_window=args.frequency_window, loyal_frequency=args.loyal_frequency,
                      loyal_monetary=args.loyal_monetary)
+    _check_date_format(args.date_format)
     tx = prepare_transactions(raw, args.date_format)
     start = _date(args.start, "--start")
     end = _date(args.end, "--end")
@@ -197,7 +223,7 @@ def cmd_rfm(args) -> int:
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
                   seed=args.seed, min_pairs=args.min_pairs)
     if args.panel_out:
-        res.stages.panel.to_csv(args.panel_out, index=False)
+        atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
     comment = (f"Calibrated by clmsim fit rfm from {args.file}.\nStage rules: {rules.describe()}.\n"
                f"Validated as a complete scenario; add programs, win-back, acquisition and strategies in a file "
                f"that extends this one.")
@@ -209,9 +235,23 @@ def cmd_rfm(args) -> int:
         md = res.report.to_markdown(rules.period)
         summary += ["", "fit report (holdout)", md]
         if args.report:
-            Path(args.report).write_text(md + "\n", encoding="utf-8")
+            atomic_write(args.report, md + "\n")
     _emit(args, text, "\n".join(summary))
     return 0
+
+
+def _check_date_format(fmt: str | None) -> None:
+    """Refuse a strptime format with an unknown directive (``%Q``) before reading any data."""
+    import time
+
+    if fmt is None:
+        return
+    try:
+        time.strptime("", fmt)
+    except ValueError as exc:
+        if "does not match" not in str(exc) and "unconverted data" not in str(exc):
+            raise ClmsimError(f"--date-format {fmt!r}: {exc}; use strptime directives such as %Y%m%d "
+                              "or %d/%m/%Y") from None
 
 
 def _date(value: str | None, option: str):

@@ -6,6 +6,9 @@ import re
 import sys
 from pathlib import Path
 
+from .args import nonneg_int, positive_int
+from .args import seed as seed_arg
+
 RESULTS_ROOT = "results"
 """Parent of the default output directory ``results/<command>-<scenario name>`` of ``--report``."""
 
@@ -28,13 +31,10 @@ def default_out(command: str, name: str) -> str:
 def save_scenario(scenario, out_dir: str | Path) -> Path:
     """Write the resolved scenario as ``scenario.yaml`` into ``out_dir``, where the report finds it
     (its hash equals the results' hash, overrides included)."""
+    from ..safeio import atomic_write, ensure_dir
     from ..scenario import dump_yaml
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "scenario.yaml"
-    path.write_text(dump_yaml(scenario.data), encoding="utf-8")
-    return path
+    return atomic_write(ensure_dir(out_dir) / "scenario.yaml", dump_yaml(scenario.data))
 
 
 def write_report(out_dir: str | Path, stream=None) -> Path:
@@ -56,17 +56,23 @@ def add_parsers(sub) -> None:
                    help="the scenario file, when it is not beside the results or at its recorded path")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("demo", help="the main job on the bundled telecom scenario: compare strategies, sweep "
-                                    "the save-desk budget, sensitivity, HTML report")
-    p.add_argument("--out", metavar="DIR", default="results/demo", help="output directory (default results/demo)")
-    p.add_argument("--runs", type=int, default=None, metavar="N",
-                   help="Monte Carlo runs per strategy in the comparison (default 30)")
-    p.add_argument("--seed", type=int, default=None, metavar="S", help="seed of every step (default 2026)")
+    p = sub.add_parser("demo", help="the main job on the bundled telecom scenario: what to do and what it costs, "
+                                    "marginal returns, a budget sweep, how sure the choice is; HTML report",
+                       description="Run the demo plan (clmsim/data/demo.yaml, or --plan FILE merged over it) and "
+                                   "write OUT/report.html. Options override the plan.")
+    p.add_argument("--plan", metavar="FILE", default=None, help="a demo plan YAML merged over the shipped one")
+    p.add_argument("--out", metavar="DIR", default=None, help="output directory (plan default results/demo)")
+    p.add_argument("--runs", type=positive_int, default=None, metavar="N",
+                   help="Monte Carlo runs of the simulate step (plan default 30)")
+    p.add_argument("--seed", type=seed_arg, default=None, metavar="S", help="seed of every step (plan default 2026)")
     p.add_argument("--scenario", metavar="FILE", default=None,
-                   help="scenario file (default scenarios/telecom.yaml; the sweep and sensitivity paths "
-                        "are telecom's)")
-    p.add_argument("--sobol", type=int, default=None, metavar="N",
-                   help="Sobol base sample N (N x 7 exact evaluations; default 32, 0 = skip Sobol)")
+                   help="scenario file (plan default scenarios/telecom.yaml; the plan's lever and uncertain inputs "
+                        "must exist in it)")
+    p.add_argument("--samples", type=positive_int, default=None, metavar="N",
+                   help="sampled states of the world for the probability of being best (plan default 32)")
+    p.add_argument("--sobol", type=nonneg_int, default=None, metavar="N",
+                   help="Sobol base sample N for the NPV difference of the two best strategies (N x (inputs + 2) "
+                        "exact evaluations of each; plan default 0 = not run)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -79,29 +85,23 @@ def cmd_report(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from ..demo import DemoPlan, run_demo
     from ..errors import ClmsimError
+    from ..scenario.demo_plan import load_demo_plan
+    from .demo import run_demo
 
-    plan = DemoPlan()
-    changes = {"out": args.out}
-    if args.runs is not None:
-        if args.runs < 2:
-            raise ClmsimError(f"--runs must be at least 2 (paired intervals need two runs), got {args.runs}")
-        changes["runs"] = args.runs
-    if args.seed is not None:
-        if args.seed < 0:
-            raise ClmsimError(f"--seed must be a non-negative integer, got {args.seed}")
-        changes["seed"] = args.seed
-    if args.scenario:
-        changes["scenario"] = args.scenario
-    if args.sobol is not None:
-        if args.sobol != 0 and args.sobol < 4:
-            raise ClmsimError(f"--sobol needs a base sample of at least 4 (or 0 to skip Sobol), got {args.sobol}")
-        changes["sobol_samples"] = args.sobol
-    import dataclasses
-
-    outcome = run_demo(dataclasses.replace(plan, **changes))
-    print(outcome.table)
+    if args.runs is not None and args.runs < 2:
+        raise ClmsimError(f"--runs must be at least 2 (the spread over runs needs two), got {args.runs}")
+    if args.seed is not None and args.seed < 0:
+        raise ClmsimError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.samples is not None and args.samples < 4:
+        raise ClmsimError(f"--samples needs at least 4 sampled states of the world, got {args.samples}")
+    if args.sobol is not None and args.sobol != 0 and args.sobol < 4:
+        raise ClmsimError(f"--sobol needs a base sample of at least 4 (or 0 to skip Sobol), got {args.sobol}")
+    changes = {k: v for k, v in (("out", args.out), ("seed", args.seed), ("scenario", args.scenario),
+                                 ("simulate.runs", args.runs), ("sensitivity.samples", args.samples),
+                                 ("sensitivity.sobol_samples", args.sobol)) if v is not None}
+    outcome = run_demo(load_demo_plan(args.plan, **changes))
+    print(outcome.text)
     if outcome.missing:
         print("\nnot in this report:")
         for m in outcome.missing:

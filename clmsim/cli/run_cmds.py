@@ -1,4 +1,4 @@
-"""``clmsim run`` (evaluate strategies with an engine) and ``clmsim explain`` (teaching view).
+"""``clmsim run``: evaluate strategies with an engine (``clmsim explain`` is in :mod:`.explain_cmd`).
 
 The JSON document of ``run --json`` is specified in docs/cli.md.
 """
@@ -10,41 +10,25 @@ import json
 import math
 import sys
 import time
+from pathlib import Path
 
 from ..engines import ENGINE_NAMES, ENGINES
 from ..errors import ClmsimError
+from .args import positive_int
+from .args import seed as seed_arg
 
 ENGINE_CHOICES = ENGINE_NAMES
 MODE_CHOICES = ENGINES["fast"].capabilities.modes
 DEFAULT_RUNS = 100
-TABLE = (  # (metric, header, format)
-    ("npv", "NPV", "{:,.0f}"),
-    ("clv_new_customer", "CLV new cust.", "{:,.2f}"),
-    ("cac", "CAC", "{:,.2f}"),
-    ("ltv_cac", "LTV/CAC", "{:.3f}"),
-    ("roi_vs_baseline", "ROI vs base", "{:.3f}"),
-    ("payback_periods", "payback", "{:.0f}"),
+ECONOMICS = (  # (metric, header, kind) of the customer-economics table of `run`
+    ("clv_acquired", "CLV per acquired customer", "money"),
+    ("cac", "CAC", "money"),
+    ("clv_net_of_cac", "CLV after CAC", "money"),
+    ("ltv_cac", "LTV/CAC", "money"),
+    ("cac_payback_periods", "CAC payback", "periods"),
+    ("churn_rate", "churn per period", "percent"),
+    ("active_end", "active at end", "money"),
 )
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer seed, got {text!r}")
-    return value
 
 
 def _option(text: str) -> tuple[str, object]:
@@ -63,17 +47,18 @@ def add_parsers(sub) -> None:
     from .scenario_cmds import add_set_option
 
     p = sub.add_parser("run", help="evaluate the strategies of a scenario with an engine",
-                       description="Evaluate strategies and print NPV, CLV of a new customer, CAC, "
-                                   "LTV/CAC, ROI versus baseline and CAC payback per strategy.")
+                       description="Evaluate strategies: the decision table (NPV, spend, NPV and spend versus "
+                                   "the baseline, ROI or savings, wins, payback of the extra spend) and the "
+                                   "customer economics (CLV, CAC, LTV/CAC, CAC payback, churn).")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="analytic",
                    help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values()) + " (default analytic)")
     p.add_argument("--strategy", dest="strategies", action="append", metavar="NAME",
                    help="evaluate this strategy (repeatable; default all); baseline is always added "
                         "so ROI versus baseline is defined")
-    p.add_argument("--runs", type=_positive_int, default=None,
+    p.add_argument("--runs", type=positive_int, default=None,
                    help=f"Monte Carlo runs (default {DEFAULT_RUNS}; the analytic engine is exact and ignores it)")
-    p.add_argument("--seed", type=_seed, default=None, help="root seed (Monte Carlo engines)")
+    p.add_argument("--seed", type=seed_arg, default=None, help="root seed (Monte Carlo engines)")
     p.add_argument("--mode", choices=MODE_CHOICES, default=None, help="fast engine mode (default auto)")
     p.add_argument("--option", dest="options", action="append", default=[], type=_option, metavar="KEY=VALUE",
                    help="engine option, e.g. --option nodes=64 (analytic) or --option het_nodes=16 (fast)")
@@ -83,79 +68,61 @@ def add_parsers(sub) -> None:
     add_report_option(p, "run")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("explain", help="per-stage lifetime, CLV and steady state, with the formulas",
-                       description="For teaching: the exact expected lifetime and CLV of a customer "
-                                   "entering each stage, and the long-run mix of the base, each with "
-                                   "the formula it came from.")
-    p.add_argument("file", help="scenario YAML file")
-    p.add_argument("--strategy", default="baseline", metavar="NAME", help="strategy to explain (default baseline)")
-    add_set_option(p)
-    p.set_defaults(func=cmd_explain)
-
 
 # ----------------------------------------------------------------------- run
-def _finite(x) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
+def economics_text(table, unit: str) -> str:
+    """Per strategy: CLV, CAC, LTV/CAC, CAC payback, churn and the active base (``run`` only)."""
+    from .. import decision
+    from ..textable import format_table
+
+    rows = []
+    for s in dict.fromkeys(table["strategy"]):
+        sel = table[(table["strategy"] == s) & (table["kind"] == "level")].set_index("metric")
+        row = {"strategy": s}
+        for metric, _, kind in ECONOMICS:
+            if metric not in sel.index:
+                row[metric] = "-"
+                continue
+            r = sel.loc[metric]
+            args = (r["mean"], r["ci_lo"], r["ci_hi"])
+            if kind == "percent":
+                row[metric] = decision.percent(*args)
+            elif kind == "periods":
+                row[metric] = decision.periods(r["mean"])
+            else:  # money and plain ratios: same significant digits, unit suffix when large
+                row[metric] = decision.money(*args)
+        rows.append(row)
+    heads = {m: h + (f" ({unit}s)" if k == "periods" else "") for m, h, k in ECONOMICS}
+    right = lambda x: x  # noqa: E731
+    return format_table(rows, {m: right for m, _, _ in ECONOMICS}, columns=["strategy", *heads], headers=heads)
 
 
-def summary_document(results, summary) -> dict:
-    """The ``run --json`` document (see docs/cli.md)."""
+def evaluate(scenario, engine: str, strategies, runs: int, seed, options: dict):
+    """``(results, table, paths)``: one engine's Results, the summary of :func:`clmsim.metrics.summary_table`.
+
+    Monte Carlo engines run in batches (:func:`clmsim.analysis.compare.simulate_in_batches`) so the
+    present values of spend, ROI and payback get intervals; ``paths`` are the batches' paths."""
+    from ..analysis.compare import simulate_in_batches
+    from ..api import compile_strategies, simulate
+    from ..metrics import BASELINE, paths_from_periods, results_discount_factors, summary_table
+
+    if engine == "analytic":
+        results = simulate(scenario, engine=engine, strategies=strategies, runs=1, seed=seed, **options)
+        paths = paths_from_periods(results.periods, results_discount_factors(results))
+    else:
+        results, paths = simulate_in_batches(compile_strategies(scenario, strategies), engine, runs, seed, **options)
+        results.provenance.setdefault("scenario_source", scenario.source)
+    baseline = BASELINE if BASELINE in results.strategies else None
     prov = results.provenance
-    strategies: dict[str, dict] = {}
-    for row in summary.itertuples(index=False):
-        n = None if math.isnan(row.n) else int(row.n)
-        lo, hi = _finite(row.ci_lo), _finite(row.ci_hi)
-        strategies.setdefault(row.strategy, {})[row.metric] = {
-            "mean": _finite(row.mean), "sd": _finite(row.sd), "n": n,
-            "ci95": [lo, hi] if lo is not None and hi is not None else None,
-        }
-    return {
-        "scenario": prov.get("scenario"),
-        "scenario_hash": prov.get("scenario_hash"),
-        "engine": prov.get("engine"),
-        "seed": prov.get("seed"),
-        "runs": prov.get("runs"),
-        "mode": prov.get("mode"),
-        "convention": prov.get("convention"),
-        "clmsim_version": prov.get("clmsim_version"),
-        "strategies": strategies,
-        "work": {"customer_periods": _finite(prov.get("customer_periods")), "seconds": _finite(prov.get("seconds"))},
-    }
-
-
-def _cell(stats: dict, fmt: str) -> str:
-    mean = stats["mean"]
-    if mean is None:
-        return "-"
-    text = fmt.format(mean)
-    if stats["ci95"] is not None:
-        half = (stats["ci95"][1] - stats["ci95"][0]) / 2
-        text += " ± " + fmt.format(half)
-    return text
-
-
-def format_table(doc: dict) -> str:
-    """Aligned summary table, one row per strategy."""
-    header = ["strategy"] + [h for _, h, _ in TABLE]
-    rows = [header]
-    for name, metrics in doc["strategies"].items():
-        rows.append([name] + [_cell(metrics[m], f) for m, _, f in TABLE])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    lines = []
-    for k, r in enumerate(rows):
-        cells = [r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
-        lines.append("  ".join(cells))
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    table = summary_table(results.runs, paths, results.periods, baseline=baseline,
+                          discount=prov.get("discount_rate"), clv=results.clv, provenance=prov)
+    return results, table, paths
 
 
 def cmd_run(args) -> int:
-    from ..api import engine_module, simulate
-    from ..metrics import summarize
+    from .. import decision
+    from ..api import engine_module
+    from ..metrics import PATHS_FILE
     from ..scenario import load_scenario
     from .report_cmds import default_out, save_scenario, write_report
 
@@ -170,91 +137,41 @@ def cmd_run(args) -> int:
     runs = 1 if args.engine == "analytic" else (args.runs or DEFAULT_RUNS)
     t0 = time.perf_counter()
     try:
-        results = simulate(scenario, engine=args.engine, strategies=strategies, runs=runs, seed=args.seed,
-                           **options)
+        results, table, paths = evaluate(scenario, args.engine, strategies, runs, args.seed, options)
     except TypeError as exc:  # an engine signature rejecting an option
         raise ClmsimError(f"bad option for the {args.engine} engine: {exc}") from None
-    doc = summary_document(results, summarize(results))
-    doc["work"].setdefault("seconds", time.perf_counter() - t0)
+    prov = results.provenance
+    baseline = "baseline" if "baseline" in results.strategies else None
+    doc = decision.document(table, prov, baseline, seconds=prov.get("seconds") or time.perf_counter() - t0)
     if args.report and not args.out:
         args.out = default_out("run", scenario.name)
     if args.out:
         results.to_parquet(args.out)
-        if args.report:
-            save_scenario(scenario, args.out)
+        from ..safeio import atomic_path
+
+        with atomic_path(Path(args.out) / PATHS_FILE) as tmp:
+            paths.to_parquet(tmp, index=False)
+        save_scenario(scenario, args.out)  # `clmsim report DIR` finds it there (never via a recorded path)
     if args.json:
         json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         if args.report:  # stdout holds exactly one JSON document
             write_report(args.out, sys.stderr)
         return 0
-    prov = results.provenance
     what = "exact expectations" if doc["engine"] == "analytic" else \
-        f"{doc['runs']} runs, seed {doc['seed']}, mode {doc['mode']}, ± = 95% CI half-width"
-    print(f"scenario {doc['scenario']!r} ({prov.get('horizon')} {prov.get('period')}s), "
-          f"engine {doc['engine']}: {what}")
-    print(format_table(doc))
+        f"{doc['runs']} runs, seed {doc['seed']}, mode {doc['mode']}"
+    unit = prov.get("period") or "period"
+    print(f"scenario {doc['scenario']!r} ({prov.get('horizon')} {unit}s), engine {doc['engine']}: {what}")
+    print(decision.decision_text(table, prov, baseline, runs))
+    print()
+    print(economics_text(table, unit))
     if prov.get("approximation"):
         print(f"approximation: {prov['approximation']}")
     print(f"convention: {doc['convention']}")
-    print("CLV new cust. = mean discounted net cash per customer acquired in the horizon (before "
-          "acquisition cost); payback in periods; ROI = dNPV/dSpend vs baseline (docs/metrics.md)")
+    print("CLV per acquired customer = discounted net cash of a customer acquired in the horizon, before "
+          "acquisition cost; CAC = acquisition spend / customers the channels bought (docs/metrics.md)")
     if args.out:
         print(f"wrote {args.out}")
     if args.report:
         write_report(args.out)
-    return 0
-
-
-# ----------------------------------------------------------------------- explain
-def _num(x: float, fmt: str = "{:,.2f}") -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "-"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return fmt.format(x)
-
-
-def cmd_explain(args) -> int:
-    from ..api import explain
-    from ..scenario import load_scenario
-
-    scenario = load_scenario(args.file, args.overrides)
-    info = explain(scenario, args.strategy)
-    model = info["model"]
-    d = info["discount_rate"]
-    f = info["formulas"]
-    print(f"scenario {model.name!r}, strategy {model.strategy!r}: {model.horizon} {model.period}s, "
-          f"d = {d:.6%} per {model.period} (v = 1/(1+d) = {1 / (1 + d):.6f})")
-    states = info["states"]
-    if len(states) > model.n_stages:
-        print(f"expanded chain ({len(states)} states: churn ages and concessions): {', '.join(states)}")
-    clv = info["clv"]
-    for seg in dict.fromkeys(clv["segment"]):
-        rows = clv[clv["segment"] == seg]
-        title = f"segment {seg}" if model.n_segments > 1 else "stages"
-        print(f"\n{title}: customer entering the stage at time 0")
-        head = ("stage", "kind", "retention", "lifetime", f"CLV {model.horizon}", "CLV inf")
-        table = [head]
-        for r in rows.itertuples(index=False):
-            ret = info["retention"].get((seg, r.stage))
-            table.append((r.stage, r.kind, "-" if ret is None else f"{ret:.4f}", _num(r.lifetime),
-                          _num(r.clv_horizon), _num(r.clv_infinite)))
-        widths = [max(len(str(t[i])) for t in table) for i in range(len(head))]
-        for t in table:
-            print("  " + "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)
-                                   for i, (c, w) in enumerate(zip(t, widths))))
-    print(f"\n  retention = 1 - churn per {model.period} as written in the file (before programs and "
-          "heterogeneity)")
-    print(f"  lifetime:     {f['lifetime']}")
-    print(f"  CLV {model.horizon}:       {f['clv_horizon']}")
-    print(f"  CLV inf:      {f['clv_infinite']}")
-    allrows = clv[clv["segment"] == clv["segment"].iloc[-1]]
-    print(f"\nsteady state ({info['steady_method']}), share of the long-run base:")
-    for r in allrows.itertuples(index=False):
-        if not math.isnan(r.steady_share):
-            act = "" if math.isnan(r.steady_active_share) else f"   ({r.steady_active_share:.2%} of active)"
-            print(f"  {r.stage:<14} {r.steady_share:8.2%}{act}")
-    print(f"  {f['steady_state']}")
     return 0

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import unicodedata
 
 import numpy as np
 
 from ..model import compile_model
 from ..scenario import dump_yaml, json_schema, load_scenario
+from ..textable import pad as _pad
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
@@ -26,12 +26,6 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("schema", help="print the JSON Schema of scenario files (for editors)")
     p.set_defaults(func=cmd_schema)
-
-
-def _pad(text: str, width: int) -> str:
-    """Left-justify ``text`` to ``width`` terminal columns (CJK characters take two)."""
-    used = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(width - used, 0)
 
 
 def _econ(econ) -> str:

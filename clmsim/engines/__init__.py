@@ -65,6 +65,9 @@ class Capabilities:
         response delays); the others refuse such models.
     event_log : bool
         ``simulate(..., trace_runs=[...])`` fills ``Results.events``.
+    quantiles : bool
+        ``simulate`` takes ``quantiles=False`` to skip the per-period quantiles across runs
+        (callers that pool several calls, whose quantiles cannot be combined).
     """
 
     monte_carlo: bool
@@ -72,6 +75,7 @@ class Capabilities:
     modes: tuple[str, ...] = ()
     operations: bool = False
     event_log: bool = False
+    quantiles: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,11 @@ ENGINES: dict[str, EngineSpec] = {spec.name: spec for spec in (
     EngineSpec("analytic", "clmsim.engines.analytic", "exact expectations of the Markov reward process",
                Capabilities(monte_carlo=False)),
     EngineSpec("fast", "clmsim.engines.fast", "numba Monte Carlo, per customer or on stage counts",
-               Capabilities(monte_carlo=True, first_run=True, modes=("auto", "individual", "counts"))),
+               Capabilities(monte_carlo=True, first_run=True, modes=("auto", "individual", "counts"),
+                            quantiles=True)),
     EngineSpec("des", "clmsim.engines.des", "discrete-event simulation on simpy: operations, event logs",
-               Capabilities(monte_carlo=True, first_run=True, operations=True, event_log=True)),
+               Capabilities(monte_carlo=True, first_run=True, operations=True, event_log=True,
+                            quantiles=True)),
 )}
 """The registry: engine name -> :class:`EngineSpec` (a closed list: no module paths from user input)."""
 

@@ -69,6 +69,11 @@ def kinks(het: Heterogeneity, factors: list[tuple[np.ndarray, np.ndarray, np.nda
             x = np.where(slope > 0, room / slope, np.inf)
         upper = np.inf if het.kind == "gamma" else 1.0
         out.extend(float(v) for v in x if 0.0 < v < upper)
+    if het.kind == "gamma" and out:
+        # a kink beyond which the draw has no mass in float64 (tiny churn: 1/C far in the tail)
+        # changes nothing, and a mesh built around it would carry only zero weights
+        k = 1.0 / het.cv ** 2
+        out = [v for v in out if special.gammaincc(k, v / (het.mean / k)) > 0.0]
     if not out:
         return np.zeros(0)
     pts = np.unique(np.round(np.asarray(out), 14))
@@ -92,12 +97,33 @@ def _first_piece(hi: float, n: int, a: float, singular: bool) -> tuple[np.ndarra
     return _jacobi_on(0.0, hi, n, 0.0, a - 1.0)
 
 
+NEARLY_CONSTANT_SHAPE = 1e4
+"""Gamma shape (1/cv^2) beyond which a draw is integrated by one Gauss rule over its whole
+support: its mass lies within a few cv (< 1 %) of the mean, where the integrand is smooth."""
+
+
+def _genlaguerre_normalized(n: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss rule for the weight ``x^alpha e^-x`` with weights summing to 1. For large ``alpha``
+    (a nearly constant gamma draw, cv -> 0) the raw weights overflow (they sum to
+    ``Gamma(alpha + 1)``), so the normalised weights come from the Jacobi matrix (Golub-Welsch:
+    squared first components of its eigenvectors)."""
+    if alpha < 100.0:
+        y, w = special.roots_genlaguerre(n, alpha)
+        return y, w / np.exp(special.gammaln(alpha + 1.0))
+    i = np.arange(n, dtype=float)
+    J = np.diag(2.0 * i + alpha + 1.0) + np.diag(np.sqrt(i[1:] * (i[1:] + alpha)), 1) \
+        + np.diag(np.sqrt(i[1:] * (i[1:] + alpha)), -1)
+    y, v = np.linalg.eigh(J)
+    w = v[0] ** 2
+    return y, w / w.sum()
+
+
 def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int,
                  singular: bool = False) -> tuple[np.ndarray, np.ndarray]:
     log_norm = special.gammaln(k) + k * np.log(s)  # density = x^(k-1) e^(-x/s) / (Gamma(k) s^k)
     if breaks.size == 0:
-        y, w = special.roots_genlaguerre(n, k - 1.0)
-        return s * y, w / np.exp(special.gammaln(k))
+        y, w = _genlaguerre_normalized(n, k - 1.0)
+        return s * y, w
     xs, ws = [], []
     x, w = _first_piece(breaks[0], n, k, singular)  # weight x^(k-1), smooth e^(-x/s)
     xs.append(x)
@@ -183,6 +209,8 @@ def mixture_nodes(het: Heterogeneity, breaks: np.ndarray | None = None,
         return np.ones(1), np.ones(1)
     if het.kind == "gamma":
         k = 1.0 / het.cv ** 2
+        if k > NEARLY_CONSTANT_SHAPE:  # cv < 0.01: one Gauss rule (piecewise weights x^(k-1) overflow)
+            breaks = np.zeros(0)
         x, w = _gamma_nodes(k, het.mean * het.cv ** 2, breaks, n, singular)
     elif het.kind == "beta":
         x, w = _beta_nodes(het.alpha, het.beta, breaks, n, singular)

@@ -8,9 +8,10 @@ Modules: :mod:`.occupancy` (stacked stage occupancy with bands), :mod:`.flows`
 :mod:`.style` (palette, formatters, CJK fonts).
 """
 
-from .budget import break_even_points, budget_frontier, npv_vs_budget
+from .budget import (break_even_points, budget_frontier, incremental_returns, marginal_returns, marginal_roi,
+                     npv_vs_budget)
 from .clv import clv_distribution, clv_summary
-from .compare import comparison_plot, cumulative_difference, paired_differences
+from .compare import comparison_plot, cumulative_difference, p_best_plot, paired_differences
 from .flows import cohort_flows, stage_flow, transition_heatmap
 from .occupancy import occupancy_area, occupancy_panels
 from .sensitivity import morris_screening, sobol_indices, tornado
@@ -18,6 +19,7 @@ from .survival import binomial_band, survival_curve
 
 __all__ = [
     "binomial_band", "break_even_points", "budget_frontier", "clv_distribution", "clv_summary", "cohort_flows",
-    "comparison_plot", "cumulative_difference", "morris_screening", "npv_vs_budget", "occupancy_area", "occupancy_panels", "paired_differences",
+    "comparison_plot", "cumulative_difference", "incremental_returns", "marginal_returns", "marginal_roi",
+    "morris_screening", "npv_vs_budget", "occupancy_area", "occupancy_panels", "p_best_plot", "paired_differences",
     "sobol_indices", "stage_flow", "survival_curve", "tornado", "transition_heatmap",
 ]

@@ -1,9 +1,14 @@
-"""Money versus budget: NPV or ROI along a budget sweep with its band and break-even
-line, and the budget frontier of an optimisation.
+"""Money versus budget: NPV along a budget sweep with its band and break-even line, the
+incremental return between neighbouring levels, marginal returns per lever, and the budget
+frontier of an optimisation.
 
-Break-even: for a difference versus baseline (or an ROI) the break-even level is 0;
-where the mean curve crosses it, the crossing budget is found by linear
-interpolation between the neighbouring sweep points and marked.
+Break-even: for a difference versus baseline the break-even level is 0; where the mean
+curve crosses it, the crossing budget is found by linear interpolation between the
+neighbouring sweep points and marked. For the incremental return of a sweep the question is
+different: does the *next* step of spend pay? :func:`incremental_returns` gives, between
+neighbouring levels ``k`` and ``k+1``, ``ROI_k = (NPV_{k+1} - NPV_k) / (PV spend_{k+1} - PV
+spend_k)`` (docs/metrics.md); spending up to the level where it crosses 0 pays, beyond it
+does not. An average return measured from zero spend hides that and is not drawn.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import pandas as pd
 
 from ..errors import ClmsimError
 from ._data import require_columns
+from matplotlib.ticker import FuncFormatter
+
 from .style import NEUTRAL, color, money, money_formatter, new_axes, percent_formatter, style_context
 
 
@@ -38,6 +45,16 @@ def break_even_points(x, y, level: float = 0.0) -> list[float]:
             else:  # exact zeros between a and b: the curve crosses at the first of them
                 out.append(float(x[a + 1]))
     return out
+
+
+def _money_axis(values, currency: str = "") -> FuncFormatter:
+    """Money ticks with enough significant digits to tell neighbouring ticks apart when the values
+    span a small range relative to their size (142.5M, 143M, ... rather than 143M, 143M)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    top, span = (float(np.abs(v).max()), float(v.max() - v.min())) if v.size else (0.0, 0.0)
+    digits = 3 if span <= 0 or top <= 0 else max(3, int(np.ceil(np.log10(top / span))) + 2)
+    return FuncFormatter(lambda x, _pos: money(x, currency, digits))
 
 
 def npv_vs_budget(df: pd.DataFrame, *, x: str = "budget", y: str = "mean", lo: str | None = "lo",
@@ -71,7 +88,7 @@ def npv_vs_budget(df: pd.DataFrame, *, x: str = "budget", y: str = "mean", lo: s
     d = df.sort_values(x)
     xs = d[x].to_numpy(float)
     ys = d[y].to_numpy(float)
-    fmt = money_formatter(currency) if kind == "npv" else percent_formatter()
+    fmt = _money_axis(ys, currency) if kind == "npv" else percent_formatter()
     with style_context():
         ax = new_axes(ax)
         ax.plot(xs, ys, color=color(0), linewidth=2, marker="o", markersize=4, label=label)
@@ -147,4 +164,103 @@ def budget_frontier(df: pd.DataFrame, *, budget: str = "budget", y: str = "mean"
         ax.set_ylabel("NPV at the optimum")
         ax.set_title(title if title is not None else "Budget frontier: best NPV per total budget")
         ax.legend(loc="upper left")
+    return ax
+
+
+def incremental_returns(x, npv, pv_spend) -> pd.DataFrame:
+    """Return on each step between neighbouring sweep levels (sorted by ``x``).
+
+    Returns
+    -------
+    DataFrame
+        One row per step: ``x_lo``, ``x_hi``, ``x_mid``, ``d_npv = NPV(x_hi) - NPV(x_lo)``,
+        ``d_spend`` (present value of spend, same difference) and ``roi = d_npv / d_spend``
+        (NaN when the step does not change spend).
+    """
+    d = pd.DataFrame({"x": np.asarray(x, float), "npv": np.asarray(npv, float),
+                      "spend": np.asarray(pv_spend, float)}).sort_values("x").reset_index(drop=True)
+    lo, hi = d.iloc[:-1].reset_index(drop=True), d.iloc[1:].reset_index(drop=True)
+    dn, ds = hi["npv"] - lo["npv"], hi["spend"] - lo["spend"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roi = np.where(ds != 0, dn / ds.where(ds != 0, 1.0), np.nan)
+    return pd.DataFrame({"x_lo": lo["x"], "x_hi": hi["x"], "x_mid": (lo["x"] + hi["x"]) / 2, "d_npv": dn,
+                         "d_spend": ds, "roi": roi})
+
+
+def stops_paying(steps: pd.DataFrame) -> float | None:
+    """The level after which the steps of a sweep stop paying: the upper end of the last step with
+    a positive return that is followed by a step with a negative one (None when no step changes
+    from paying to not paying)."""
+    d = steps.sort_values("x_lo")
+    r = d["roi"].to_numpy(float)
+    hi = d["x_hi"].to_numpy(float)
+    for k in range(len(r) - 1):
+        if r[k] > 0 and r[k + 1] <= 0:
+            return float(hi[k])
+    return None
+
+
+def marginal_roi(steps: pd.DataFrame, *, ax=None, xlabel: str = "budget", current: float | None = None,
+                 title: str | None = None):
+    """Incremental ROI of each step of a sweep (:func:`incremental_returns`), drawn as a step
+    function over the spend levels, with the break-even line (0) and the level where the return
+    of the next step turns negative.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax.lines[0]`` is the step curve (one horizontal segment per step); the break-even
+        line is labelled ``"break-even"``; the crossing, when there is one, is labelled
+        ``"steps stop paying beyond ..."`` (see :func:`stops_paying`).
+    """
+    require_columns(steps, ("x_lo", "x_hi", "x_mid", "roi"), "incremental returns")
+    d = steps.sort_values("x_lo")
+    xs = np.concatenate([d["x_lo"].to_numpy(float), d["x_hi"].to_numpy(float)[-1:]])
+    ys = d["roi"].to_numpy(float)
+    with style_context():
+        ax = new_axes(ax)
+        ax.stairs(ys, xs, color=color(0), linewidth=2, baseline=None, label="return of the step")
+        ax.plot(d["x_mid"], ys, linestyle="none", marker="o", markersize=4, color=color(0))
+        ax.axhline(0.0, color=NEUTRAL, linestyle="--", linewidth=1, label="break-even")
+        xb = stops_paying(d)
+        if xb is not None:
+            ax.axvline(xb, color=color(5), linestyle=":", linewidth=1.2, label=f"steps stop paying beyond {money(xb)}")
+        if current is not None:
+            ax.axvline(current, color="black", linestyle=":", linewidth=1, label=f"as written ({money(current)})")
+        ax.yaxis.set_major_formatter(percent_formatter())
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("ROI of the step (extra NPV / extra spend)")
+        ax.set_title(title if title is not None else "Return on the next step of spend")
+        ax.legend(loc="best")
+    return ax
+
+
+def marginal_returns(table: pd.DataFrame, *, ax=None, label: str = "lever", value: str = "marginal_return",
+                     error: str | None = "error", title: str | None = None):
+    """Marginal return of each spend lever (:func:`clmsim.analysis.margins.margins`) as horizontal
+    bars, best on top, with the break-even line at 0 (right of it, one more unit pays).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar per lever in ``ax.patches`` (top to bottom in decreasing return).
+    """
+    require_columns(table, (label, value), "marginal returns")
+    d = table.sort_values(value).reset_index(drop=True)
+    names = d[label].astype(str).tolist()
+    with style_context(names):
+        ax = new_axes(ax, figsize=(8.0, 1.0 + 0.5 * len(d)))
+        vals = d[value].to_numpy(float)
+        xerr = d[error].to_numpy(float) if error and error in d.columns else None
+        ax.barh(np.arange(len(d)), vals, xerr=xerr, color=[color(0) if v >= 0 else color(5) for v in vals],
+                alpha=0.85)
+        for i, v in enumerate(vals):  # labels right of the bar's right end, clear of the tick labels
+            ax.annotate(f"{v:+.0%}", (max(v, 0.0), i), xytext=(4, 0), textcoords="offset points", ha="left",
+                        va="center", fontsize=8)
+        ax.axvline(0.0, color=NEUTRAL, linestyle="--", linewidth=1)
+        ax.set_yticks(np.arange(len(d)), names)
+        ax.xaxis.set_major_formatter(percent_formatter())
+        ax.set_xlabel("marginal return: extra NPV per extra 1 of spend (present value)")
+        ax.grid(axis="y", visible=False)
+        ax.set_title(title if title is not None else "Where the next unit of spend earns most")
     return ax

@@ -10,8 +10,8 @@ Two sources, in order of preference:
   Open-ended overflow bins (``lo = -inf`` or ``hi = +inf``) are given the width of
   their neighbour; empty bins at either end are not drawn.
 * ``runs`` (any Monte Carlo engine): per-run ``clv_acquired`` (mean CLV of the
-  customers acquired in that run). The mean is across runs, with the 95% interval
-  of that mean (``mean +- 1.96 sd / sqrt(n)``), and the 5-95% range of runs.
+  customers acquired in that run). The mean is across runs, with the 95% t interval
+  of that mean (:func:`clmsim.stats.mean_ci`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ClmsimError
+from ..stats import mean_ci
 from ._data import require_columns, runs_table
 from .style import color, money, money_formatter, new_axes, style_context
 
@@ -97,9 +98,8 @@ def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30,
         raise ClmsimError(f"no CLV distribution for strategy '{strategy}': it needs a Monte Carlo engine "
                           "(fast or des) with at least 2 runs")
     counts, edges = np.histogram(r, bins=min(bins, max(5, r.size // 5)))
-    half = 1.96 * r.std(ddof=1) / np.sqrt(r.size)
-    return ClvSummary(strategy, "runs", edges, counts / r.size, float(r.mean()), float(r.mean() - half),
-                      float(r.mean() + half), "95% CI of the mean", int(r.size))
+    mean, _, lo, hi, n = mean_ci(r)
+    return ClvSummary(strategy, "runs", edges, counts / r.size, mean, lo, hi, "95% CI of the mean", n)
 
 
 def clv_distribution(data, strategies: str | Sequence[str] = "baseline", *, ax=None, source: str = "auto",

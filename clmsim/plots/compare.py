@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ClmsimError
+from ..stats import mean_ci
 from ._data import require_columns, runs_table
 from ..textable import human_pm
 from .style import NEUTRAL, color, money, money_formatter, new_axes, style_context
@@ -43,14 +43,10 @@ def paired_differences(data, metric: str = "npv", baseline: str = "baseline", le
         if s == baseline:
             continue
         d = (wide[s] - wide[baseline]).dropna().to_numpy(float)
-        n = d.size
-        mean = float(d.mean()) if n else np.nan
-        if n >= 2:
-            sd = float(d.std(ddof=1))
-            half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / np.sqrt(n)
-            lo, hi, win = mean - half, mean + half, float((d > 0).mean())
-        else:
-            sd, lo, hi, win = np.nan, np.nan, np.nan, np.nan
+        mean, sd, lo, hi, n = mean_ci(d, 1.0 - level)
+        win = float((d > 0).mean()) if n >= 2 else np.nan
+        if n < 2:
+            lo = hi = np.nan
         rows.append({"strategy": s, "mean": mean, "lo": lo, "hi": hi, "n": n, "win_share": win, "sd": sd})
     return pd.DataFrame(rows, columns=[*DIFF_COLUMNS, "sd"])
 
@@ -158,4 +154,44 @@ def cumulative_difference(data, *, item: str = "discounted_net_cash", baseline: 
         ax.set_title(title if title is not None else f"When the difference accrues: cumulative {what} "
                      f"vs {baseline}")
         ax.legend(loc="best")
+    return ax
+
+
+def p_best_plot(table: pd.DataFrame, *, ax=None, samples: int | None = None, title: str | None = None):
+    """Probability that each strategy is the best one over sampled states of the world
+    (:func:`clmsim.analysis.sensitivity.ranking`): horizontal bars with Wilson 95% intervals.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``strategy``, ``p_best`` and optionally ``p_best_lo``, ``p_best_hi``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        One bar per strategy in ``ax.patches`` (top: highest probability).
+    """
+    from .style import percent_formatter
+
+    require_columns(table, ("strategy", "p_best"), "ranking")
+    d = table.sort_values("p_best").reset_index(drop=True)
+    names = d["strategy"].astype(str).tolist()
+    with style_context(names):
+        ax = new_axes(ax, figsize=(8.0, 1.0 + 0.5 * len(d)))
+        y = np.arange(len(d))
+        p = d["p_best"].to_numpy(float)
+        err = None
+        if {"p_best_lo", "p_best_hi"} <= set(d.columns):
+            err = np.vstack([p - d["p_best_lo"].to_numpy(float), d["p_best_hi"].to_numpy(float) - p])
+        ax.barh(y, p, xerr=err, color=[color(i) for i in range(len(d))][::-1], alpha=0.85, capsize=3)
+        ends = p if err is None else p + err[1]
+        for i, (v, e) in enumerate(zip(p, ends)):  # right of the whisker
+            ax.annotate(f"{v:.0%}", (e, i), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
+        ax.set_yticks(y, names)
+        ax.set_xlim(0, 1.12)
+        ax.xaxis.set_major_formatter(percent_formatter())
+        ax.set_xlabel("share of sampled states of the world where the strategy has the highest NPV"
+                      + (f" ({samples} samples)" if samples else ""))
+        ax.grid(axis="y", visible=False)
+        ax.set_title(title if title is not None else "How sure is the choice? Probability of being best")
     return ax

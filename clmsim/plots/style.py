@@ -5,15 +5,19 @@
 * Currency and count tick formatters (``1.2M``, ``-350k``) so axes stay short.
 * CJK fonts: stage names may be Chinese; :func:`ensure_cjk_font` picks an
   installed CJK font through :mod:`matplotlib.font_manager` the first time a
-  label needs one, and warns once when none is installed. Nothing happens at
+  label needs one (rescanning the system fonts once when matplotlib's cached list has
+  none: a font installed after the cache was built), and warns once when none is
+  installed; matplotlib's per-character "Glyph ... missing" warnings are then silenced. Nothing happens at
   import time: no rcParams are changed globally, the style is applied inside
   :func:`style_context` only.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterable, Iterator
 
 import matplotlib as mpl
@@ -64,10 +68,11 @@ RC = {
     "xtick.labelsize": 9,
     "ytick.labelsize": 9,
     "axes.prop_cycle": mpl.cycler(color=list(OKABE_ITO)),
+    "text.parse_math": False,  # labels are names from the scenario: '$x$' is shown as written
 }
 """rcParams applied by :func:`style_context`."""
 
-_cjk_state: dict[str, object] = {"checked": False, "font": None, "warned": False}
+_cjk_state: dict[str, object] = {"checked": False, "font": None, "warned": False, "rescanned": False}
 
 
 def color(i: int) -> str:
@@ -143,10 +148,10 @@ def has_cjk(text: str) -> bool:
     return False
 
 
-def find_cjk_font() -> str | None:
-    """Family name of an installed CJK font, or None (searches :data:`CJK_FONT_CANDIDATES`,
-    then any installed family whose name says CJK/Han/Hei/Song/Ming)."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+def _cjk_family(families: Iterable[str]) -> str | None:
+    """The preferred CJK family among ``families`` (:data:`CJK_FONT_CANDIDATES` first, then any
+    family whose name says CJK/Han/Hei/Song/Ming/Gothic)."""
+    installed = set(families)
     for name in CJK_FONT_CANDIDATES:
         if name in installed:
             return name
@@ -155,6 +160,51 @@ def find_cjk_font() -> str | None:
         if any(k in low for k in ("cjk", "han sans", "han serif", "hei", "song", "ming", "gothic")):
             return name
     return None
+
+
+def _add_new_system_fonts() -> int:
+    """Add to matplotlib's font list the system fonts installed after it built its cache.
+
+    matplotlib scans the system fonts once and caches the list (``fontlist-*.json`` in
+    its cache directory), so a font installed later stays invisible. This adds every
+    font file :func:`matplotlib.font_manager.findSystemFonts` finds that the list lacks
+    (public ``FontManager.addfont``) and rewrites the cache so the next process sees them
+    at once. Returns the number of files added.
+    """
+    fm = font_manager.fontManager
+    known = {f.fname for f in fm.ttflist}
+    added = 0
+    for path in font_manager.findSystemFonts():
+        if path in known:
+            continue
+        try:
+            fm.addfont(path)
+            added += 1
+        except (OSError, RuntimeError, ValueError):  # unreadable or not a font: skip it
+            continue
+    if added:
+        cache = Path(mpl.get_cachedir(), f"fontlist-v{font_manager.FontManager.__version__}.json")
+        try:
+            font_manager.json_dump(fm, cache)
+        except OSError:  # a read-only cache directory: this process still sees the fonts
+            pass
+    return added
+
+
+def find_cjk_font(rescan: bool = True) -> str | None:
+    """Family name of an installed CJK font, or None.
+
+    Searches matplotlib's font list (:data:`CJK_FONT_CANDIDATES`, then any family whose
+    name says CJK/Han/Hei/Song/Ming). When none is there and ``rescan``, the system
+    fonts are rescanned once per process (a font installed after matplotlib built its
+    cache, e.g. ``apt-get install fonts-wqy-microhei``) and the search repeated.
+    """
+    font = _cjk_family(f.name for f in font_manager.fontManager.ttflist)
+    if font is None and rescan and not _cjk_state["rescanned"]:
+        _cjk_state["rescanned"] = True
+        if _add_new_system_fonts():
+            font = _cjk_family(f.name for f in font_manager.fontManager.ttflist)
+    return font
 
 
 def ensure_cjk_font(labels: Iterable[str] = ()) -> str | None:
@@ -171,10 +221,49 @@ def ensure_cjk_font(labels: Iterable[str] = ()) -> str | None:
     font = _cjk_state["font"]
     if font is None and not _cjk_state["warned"]:
         _cjk_state["warned"] = True
-        warnings.warn("labels contain Chinese/Japanese/Korean text but no CJK font is installed; "
-                      "they will show as boxes. Install one (e.g. Debian: apt-get install fonts-noto-cjk).",
-                      stacklevel=4)  # the clmsim plot function that drew the label
+        warnings.warn(CJK_WARNING, stacklevel=4)  # the clmsim plot function that drew the label
     return font  # type: ignore[return-value]
+
+
+CJK_WARNING = ("labels contain Chinese/Japanese/Korean text but no CJK font is installed; they will show "
+               "as boxes. Install one (e.g. Debian: apt-get install fonts-wqy-microhei, or fonts-noto-cjk); "
+               "clmsim finds it in the next run.")
+"""The one warning of a process that draws CJK labels without a CJK font."""
+
+def _no_bold_cjk(record: logging.LogRecord) -> bool:
+    """Drop matplotlib's "Failed to find font weight bold for <CJK font>" (most CJK fonts have one
+    weight; bold titles then use the regular face, which is what we want)."""
+    msg = str(record.msg)
+    return not (msg.startswith("findfont: Failed to find font weight") and _cjk_state["font"] is not None
+                and str(_cjk_state["font"]) in str(record.args or "") + msg)
+
+
+GLYPH_MISSING_CJK = r"Glyph \d+ \(\\N\{(CJK|HIRAGANA|KATAKANA|HANGUL|FULLWIDTH|HALFWIDTH|IDEOGRAPHIC)"
+"""matplotlib's per-character warning for a CJK glyph (silenced once clmsim has warned)."""
+
+
+def use_cjk_font() -> str | None:
+    """Let every later figure of this process show Chinese/Japanese/Korean text (opt-in).
+
+    The plot functions handle CJK labels themselves, but text that matplotlib lays out later
+    -- tick labels of an ``ax`` you created, titles you set, a notebook's inline display --
+    uses the global font settings. Call this once (e.g. at the top of a notebook with Chinese
+    stage names): it appends the CJK family found by :func:`find_cjk_font` to
+    ``rcParams["font.family"]`` (Latin text keeps its font; CJK glyphs fall back to it) and
+    returns the family. Without a CJK font it warns once and silences matplotlib's
+    per-character "Glyph ... missing" warnings for CJK text instead. Changes process-wide
+    settings by design; nothing else in clmsim does.
+    """
+    font = ensure_cjk_font(["\u4e2d"])
+    if font is None:
+        warnings.filterwarnings("ignore", message=GLYPH_MISSING_CJK, category=UserWarning)
+        return None
+    family = mpl.rcParams["font.family"]
+    family = [family] if isinstance(family, str) else list(family)
+    if font not in family:
+        mpl.rcParams["font.family"] = family + [font]
+    logging.getLogger("matplotlib.font_manager").addFilter(_no_bold_cjk)  # bold titles: regular CJK face
+    return font
 
 
 @contextmanager
@@ -189,8 +278,15 @@ def style_context(labels: Iterable[str] = ()) -> Iterator[None]:
         # a family list gives per-glyph fallback (matplotlib >= 3.6): Latin text keeps the
         # default face, CJK glyphs come from ``font``; stored on each Text, so it holds at save time
         rc["font.family"] = ["DejaVu Sans", font]
-    with mpl.rc_context(rc):
-        yield
+    fm_log = logging.getLogger("matplotlib.font_manager")
+    with warnings.catch_warnings(), mpl.rc_context(rc):
+        if _cjk_state["warned"]:  # the user was told once: no "Glyph ... missing" per character
+            warnings.filterwarnings("ignore", message=GLYPH_MISSING_CJK, category=UserWarning)
+        fm_log.addFilter(_no_bold_cjk)
+        try:
+            yield
+        finally:
+            fm_log.removeFilter(_no_bold_cjk)
 
 
 def new_axes(ax=None, figsize: tuple[float, float] | None = None):

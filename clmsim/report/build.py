@@ -15,8 +15,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ..errors import ClmsimError
+from ..metrics import PATHS_FILE
 from ..results import Results
-from ..textable import human, human_pm
 from .html import Headline, Report, ReportFigure, ReportTable, provenance_items
 
 BASELINE = "baseline"
@@ -24,15 +24,30 @@ MIN_RUNS_FOR_HISTOGRAM = 20
 """Fewest runs for which a histogram of per-run mean CLV is drawn."""
 
 
-def comparison_of(results: Results, baseline: str = BASELINE):
-    """A :class:`clmsim.analysis.Comparison` over the per-run rows of ``results``."""
+def comparison_of(results: Results, baseline: str = BASELINE, paths: pd.DataFrame | None = None):
+    """A :class:`clmsim.analysis.Comparison` of ``results`` (per-run rows and per-period means).
+
+    ``paths`` (batches of runs, see :func:`clmsim.analysis.compare.simulate_in_batches`) give the
+    present values of spend and the payback period their Monte Carlo intervals; without them
+    the results' per-period means are one batch (exact for the analytic engine)."""
     from ..analysis.compare import Comparison, add_total_spend
+    from ..metrics import paths_from_periods, results_discount_factors
 
     if baseline not in results.strategies:
         raise ClmsimError(f"baseline strategy '{baseline}' is not in the results "
                           f"(have: {', '.join(results.strategies)})")
     mc = bool((results.runs["run"] >= 0).any())
-    return Comparison(add_total_spend(results.runs), baseline, {"monte_carlo": mc})
+    periods = results.periods if len(results.periods) and "item" in results.periods.columns else None
+    if paths is None and periods is not None:
+        v = results_discount_factors(results)
+        if v is not None:
+            paths = paths_from_periods(periods, v, int(results.provenance.get("runs") or 1) if mc else 1)
+    prov = {"monte_carlo": mc, **{k: results.provenance.get(k) for k in
+                                  ("engine", "runs", "batches", "period", "horizon", "discount_rate", "active_stages")
+                                  if results.provenance.get(k) is not None}}
+    if "active_stages" not in prov and len(results.clv) and "kind" in results.clv.columns:
+        prov["active_stages"] = list(dict.fromkeys(results.clv.loc[results.clv["kind"] == "active", "stage"]))
+    return Comparison(add_total_spend(results.runs), baseline, prov, paths, periods)
 
 
 def _hw(lo: float, hi: float) -> float:
@@ -40,10 +55,12 @@ def _hw(lo: float, hi: float) -> float:
 
 
 def headlines(comp, horizon_text: str = "") -> list[Headline]:
-    """Headline numbers of a comparison: baseline NPV, the best strategy's gain, its ROI and
-    win share, CLV per acquired customer and the active base at the end, each with ± half-width."""
+    """Headline numbers of a comparison: what to do and what it costs, the baseline's NPV, CLV per
+    acquired customer and the active base at the end, each with its ± half-width (or exact)."""
+    from ..decision import recommendation
+
     t = comp.table()
-    mc = comp.provenance.get("monte_carlo", True)
+    mc = comp.monte_carlo
     n = comp.n_runs
     base = comp.baseline
     lv = t[(t.kind == "level") & (t.strategy == base)].set_index("metric")
@@ -55,85 +72,41 @@ def headlines(comp, horizon_text: str = "") -> list[Headline]:
             out.append(Headline(label, float(r["mean"]), _hw(r["ci_lo"], r["ci_hi"]), kind, note, exact=not mc))
 
     runs_note = f"{n} runs" if mc else "exact expectation"
+    if len(comp.strategies) > 1:
+        rec = recommendation(t, base)
+        dn = rec["npv_diff"]
+        label = ("What to do: " + (f"switch to {rec['strategy']}" if rec["change"] else f"keep {base}")
+                 + (f" (NPV vs {base})" if rec["change"] else f"; closest: {rec['closest']}"))
+        out.append(Headline(label, float(dn[0]), _hw(dn[1], dn[2]), "money", rec["text"], exact=not mc))
+        ds = rec["spend_diff"]
+        if rec["change"] and rec["case"] in ("more", "less", "same"):
+            out.append(Headline(f"What it costs: spend of {rec['strategy']} vs {base}", float(ds[0]),
+                                _hw(ds[1], ds[2]), "money",
+                                {"more": "more spend, present value", "less": "less spend (a saving), present value",
+                                 "same": "the same spend, within 0.5%"}[rec["case"]], exact=not mc))
     level("npv", f"NPV of {base}", "money", f"{horizon_text}{runs_note}")
-    vb = t[(t.kind == "vs_baseline") & (t.metric == "npv")]
-    if len(vb):
-        best = vb.sort_values("mean").iloc[-1]
-        s = best["strategy"]
-        rows = t[(t.kind == "vs_baseline") & (t.strategy == s)].set_index("metric")
-        win = rows.loc["win_share", "mean"] if "win_share" in rows.index else float("nan")
-        note = f"paired over {n} runs; wins {win:.0%} of runs" if mc else "exact expectations"
-        label = (f"Best strategy: {s}, NPV gain vs {base}" if best["mean"] > 0 else
-                 f"No strategy beats {base}; closest: {s}, NPV vs {base}")
-        out.append(Headline(label, float(best["mean"]), _hw(best["ci_lo"], best["ci_hi"]), "money", note,
-                            exact=not mc))
-        d_spend = rows.loc["total_spend"] if "total_spend" in rows.index else None
-        if d_spend is not None and d_spend["mean"] < 0:
-            # a cut: ROI = gain / (negative spend) would read as a loss; show the saving instead
-            out.append(Headline(f"Spend saved by {s} vs {base}", -float(d_spend["mean"]),
-                                _hw(d_spend["ci_lo"], d_spend["ci_hi"]), "money",
-                                "undiscounted, over the horizon", exact=not mc))
-        elif "roi" in rows.index and not math.isnan(rows.loc["roi", "mean"]):
-            r = rows.loc["roi"]
-            out.append(Headline(f"ROI of {s} vs {base}", float(r["mean"]), _hw(r["ci_lo"], r["ci_hi"]), "percent",
-                                "extra NPV / extra spend", exact=not mc))
     level("clv_acquired", f"CLV per acquired customer ({base})", "money", "discounted, before acquisition cost")
     level("active_end", f"Active customers at the end ({base})", "count", runs_note)
     return out
 
 
 def strategy_table(comp) -> ReportTable:
-    """Per strategy: NPV, difference vs baseline, ROI and win share, each with its half-width."""
-    s = comp.summary()
-    t = comp.table()
-    dsp = t[(t.kind == "vs_baseline") & (t.metric == "total_spend")].set_index("strategy")
-    mc = comp.provenance.get("monte_carlo", True)
-    rows = []
-    for r in s.to_dict("records"):
-        def pm(v, lo, hi, pct=False):
-            if v is None or (isinstance(v, float) and math.isnan(v)):
-                return ""
-            hw = _hw(lo, hi)
-            if not mc or math.isnan(hw):
-                return f"{v:.1%}" if pct else human(v, 4)
-            if pct:
-                return f"{v:.1%} \u00b1 {hw:.1%}"
-            a, b = human_pm(v, hw)
-            return f"{a} \u00b1 {b}" if b else a
-        rows.append({
-            "strategy": r["strategy"],
-            "NPV": pm(r["npv"], r["npv_lo"], r["npv_hi"]),
-            f"NPV vs {comp.baseline}": pm(r.get("d_npv", float("nan")), r.get("d_npv_lo", float("nan")),
-                                          r.get("d_npv_hi", float("nan"))),
-            "ROI": pm(r.get("roi", float("nan")), r.get("roi_lo", float("nan")), r.get("roi_hi", float("nan")),
-                      pct=True),
-            "wins": "" if not mc or math.isnan(r.get("win_share", float("nan"))) else f"{r['win_share']:.0%}",
-            "total spend": human(r["total_spend"], 4),
-            f"spend vs {comp.baseline}": (human(float(dsp.loc[r["strategy"], "mean"]), 3)
-                                          if r["strategy"] in dsp.index else ""),
-        })
-    note = ("\u00b1 = half-width of the 95% interval; differences and ROI are paired over runs with common "
-            "random numbers; 'wins' = share of runs where the strategy's NPV beats the baseline's. "
-            if mc else "Exact expectations (analytic engine). ")
-    note += ("ROI = NPV difference / spend difference (spend undiscounted, over the horizon); when a strategy "
-             "spends less (negative spend difference) a positive NPV difference gives a negative ROI.")
-    return ReportTable("strategies", "Strategies compared", pd.DataFrame(rows), s, note)
+    """The decision table (:mod:`clmsim.decision`): per strategy NPV, spend, differences versus the
+    baseline, the return on the change, wins and payback, with the footnotes."""
+    from .. import decision
 
-
-def text_summary(comp) -> list[dict]:
-    """Rows for :func:`clmsim.textable.format_table` (the demo's headline table)."""
-    s = comp.summary()
     t = comp.table()
-    dsp = t[(t.kind == "vs_baseline") & (t.metric == "total_spend")].set_index("strategy")["mean"]
-    out = []
-    for r in s.to_dict("records"):
-        out.append({"strategy": r["strategy"], "npv": (r["npv"], _hw(r["npv_lo"], r["npv_hi"])),
-                    "d_spend": float(dsp.get(r["strategy"], float("nan"))),
-                    "d_npv": (r.get("d_npv", float("nan")), _hw(r.get("d_npv_lo", float("nan")),
-                                                                 r.get("d_npv_hi", float("nan")))),
-                    "roi": r.get("roi", float("nan")), "win": r.get("win_share", float("nan")),
-                    "spend": r["total_spend"]})
-    return out
+    pv = comp.provenance
+    unit = pv.get("period") or "period"
+    rows = decision.decision_rows(t, comp.baseline)
+    heads = decision.headers(comp.baseline, unit)
+    cols = ["strategy", "npv", "pv_spend", "npv_diff", "spend_diff", "ret", "wins", "payback"]
+    if not comp.monte_carlo:
+        cols.remove("wins")
+    display = pd.DataFrame(rows)[cols].rename(columns=heads)
+    notes = decision.notes(comp.monte_carlo, comp.n_runs, int(pv.get("batches") or 1), pv.get("horizon"), unit,
+                           has_spend=bool(t.loc[t["metric"] == "pv_spend", "mean"].notna().any()))
+    return ReportTable("strategies", "Strategies compared", display, comp.summary(), " ".join(notes))
 
 
 def load_run_dir(run_dir: str | Path) -> Results:
@@ -150,16 +123,22 @@ def load_run_dir(run_dir: str | Path) -> Results:
 
 def find_scenario(run_dir: Path, results: Results, scenario: str | Path | None = None):
     """The scenario behind a run directory: ``scenario`` if given, else ``scenario.yaml`` in the
-    directory, else the provenance's ``scenario_source`` (or ``source``) path when it still
-    exists (None otherwise). A scenario whose hash differs from the results' is refused."""
-    from ..scenario import load_scenario
+    directory (None otherwise). A path recorded in the results' provenance is never opened:
+    only files the user names are read. A scenario whose hash differs from the results' is
+    refused; ``scenario.yaml`` is read as a file the user did not name (problems in it are
+    reported by location only)."""
+    from ..scenario import ScenarioError, load_scenario
 
     prov = results.provenance
-    candidates = [scenario] if scenario else [run_dir / "scenario.yaml", prov.get("scenario_source"),
-                                              prov.get("source")]
+    candidates = [scenario] if scenario else [run_dir / "scenario.yaml"]
     for c in candidates:
-        if c and Path(c).is_file():
-            sc = load_scenario(c)
+        if c and (scenario or Path(c).is_file()):
+            try:
+                sc = load_scenario(c, hidden=not scenario)
+            except ScenarioError:
+                if scenario:
+                    raise
+                continue
             want = prov.get("scenario_hash")
             if want and sc.hash != want:
                 if scenario:
@@ -174,12 +153,15 @@ def find_scenario(run_dir: Path, results: Results, scenario: str | Path | None =
 
 def report_from_results(results: Results, scenario=None, *, baseline: str = BASELINE,
                         title: str | None = None, missing: Sequence[str] = (),
-                        extra_figures: Sequence[ReportFigure] = (), extra_provenance: dict | None = None) -> Report:
+                        extra_figures: Sequence[ReportFigure] = (), extra_provenance: dict | None = None,
+                        paths: pd.DataFrame | None = None) -> Report:
     """A report of one Results object (e.g. a ``clmsim run`` directory).
 
-    Shows the headline numbers and strategy table (when ``baseline`` is present), stage occupancy,
-    the paired comparison, the CLV distribution (Monte Carlo only), and -- when the ``scenario`` is
-    known -- the transition heatmap, stage flows and the resolved scenario.
+    Shows the headline numbers and the decision table (when ``baseline`` is present), stage
+    occupancy, the paired comparison, the CLV distribution (Monte Carlo only), and -- when the
+    ``scenario`` is known -- the transition heatmap, stage flows and the resolved scenario.
+    ``paths``: batch paths (see :func:`comparison_of`). A figure of ``extra_figures`` replaces
+    the report's own figure with the same key (e.g. the demo's Monte Carlo occupancy).
     """
     from . import figures
 
@@ -201,7 +183,7 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     horizon = _horizon_text(prov)
     has_periods = len(results.periods) > 0 and "item" in results.periods.columns
     if baseline in results.strategies:
-        comp = comparison_of(results, baseline)
+        comp = comparison_of(results, baseline, paths)
         rep.headlines = headlines(comp, horizon)
         rep.tables.append(strategy_table(comp))
         if len(results.strategies) > 1:
@@ -213,7 +195,10 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     else:
         missing.append(f"no '{baseline}' strategy in the results: headline numbers and comparisons need it")
     stages = figures.active_stages(model) if model is not None else None
-    if has_periods:
+    given = {f.key for f in extra_figures}
+    if "occupancy" in given:
+        pass
+    elif has_periods:
         rep.figures.append(figures.occupancy_figure(results, results.strategies[:6], stages,
                                                     figures.model_colors(model)))
         if len(results.strategies) > 6:
@@ -223,7 +208,9 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
                        "(no per-period table; `clmsim run ... --out DIR` writes one)")
     n_mc = int((results.runs["run"] >= 0).sum() / max(len(results.strategies), 1)) if mc else 0
     has_hist = len(results.clv_hist) > 0
-    if mc and not has_hist and n_mc < MIN_RUNS_FOR_HISTOGRAM:
+    if "clv" in given:
+        pass
+    elif mc and not has_hist and n_mc < MIN_RUNS_FOR_HISTOGRAM:
         missing.append(f"CLV distribution: these results have no per-customer histogram (counts mode) and only "
                        f"{n_mc} runs; use individual mode or at least {MIN_RUNS_FOR_HISTOGRAM} runs")
     elif mc:
@@ -237,8 +224,7 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     else:
         missing.append("CLV distribution: exact expectations have no spread; run a Monte Carlo engine "
                        "(--engine fast) to see it")
-    if (has_periods and model is not None and baseline in results.strategies
-            and not any(f.key == "survival" for f in extra_figures)):
+    if has_periods and model is not None and baseline in results.strategies and "survival" not in given:
         surv = figures.analytic_survival(results, model, baseline)
         if surv is not None:
             rep.figures.append(surv)
@@ -281,5 +267,6 @@ def report_run_dir(run_dir: str | Path, out: str | Path | None = None, scenario:
         return write_report(report_from_sweep(d), out if out is not None else d)
     res = load_run_dir(d)
     sc = find_scenario(d, res, scenario)
-    rep = report_from_results(res, sc)
+    paths = pd.read_parquet(d / PATHS_FILE) if (d / PATHS_FILE).exists() else None
+    rep = report_from_results(res, sc, paths=paths)
     return write_report(rep, out if out is not None else d)

@@ -44,8 +44,9 @@ def occupancy_figure(results, strategies: Sequence[str], stages: Sequence[str] |
     strategies = list(strategies)
     ncols = 1 if len(strategies) == 1 else (2 if len(strategies) in (2, 4) else 3)
     nrows = -(-len(strategies) // ncols)
-    with style_context([*strategies, *(stages or [])]):
-        fig = Figure(figsize=(3.9 * ncols + 1.4, 2.9 * nrows + 0.6), layout="constrained")
+    with style_context([*strategies, *(stages or [])]):  # one panel: room for the legend beside it
+        fig = Figure(figsize=(max(3.9 * ncols + 1.4, 7.5), 2.9 * nrows + 0.6 + (0.6 if ncols == 1 else 0)),
+                     layout="constrained")
     plots.occupancy_panels(results, strategies, stages=stages, ncols=ncols, fig=fig, colors=colors)
     p = results.periods
     data = p[p["strategy"].isin(strategies) & p["item"].str.startswith("stage:")]
@@ -89,8 +90,9 @@ def cumulative_figure(results, baseline: str = "baseline") -> ReportFigure:
         "that starts up and keeps falling gains early and loses later.", fig, data)
 
 
-def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired") -> ReportFigure:
-    """CLV distribution of acquired (or initial) customers, or of run means."""
+def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired", exact: float | None = None) -> ReportFigure:
+    """CLV distribution of acquired (or initial) customers, or of run means (``exact``: the exact
+    expectation reported elsewhere, which the simulated mean estimates)."""
     sm = [plots.clv_summary(results, s, cohort=cohort) for s in strategies]
     fig, ax = _fig(8.0, 4.3, strategies)
     plots.clv_distribution(results, list(strategies), ax=ax, cohort=cohort)
@@ -107,6 +109,12 @@ def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired") -> 
     else:
         how = ("The histogram shows the mean CLV of acquired customers in each simulated run; the solid line "
                "is the overall mean and the shaded band its 95% interval.")
+    if exact is not None:
+        from ..decision import money as _money
+
+        how += (f" The solid line is the mean of the simulated customers: a Monte Carlo estimate of the exact CLV "
+                f"per acquired customer in the headline numbers ({_money(exact)}), shown to place the spread, not "
+                "as a second answer.")
     return ReportFigure("clv", f"CLV of {'acquired' if cohort == 'acquired' else 'initial'} customers", how,
                         fig, data)
 
@@ -221,33 +229,55 @@ def analytic_survival(results, model: CompiledModel, strategy: str) -> ReportFig
         pd.DataFrame({"t": t, "analytic": S}))
 
 
-def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, baseline_label: str,
-                 reference_text: str = "", exact: bool = False) -> ReportFigure:
-    """NPV difference and ROI versus a budget lever (``exact``: analytic values, no band)."""
-    band = (None, None) if exact else ("d_npv_lo", "d_npv_hi")
-    rband = (None, None) if exact else ("roi_lo", "roi_hi")
+def sweep_figure(df: pd.DataFrame, lever: str, current: float | None, exact: bool = True) -> ReportFigure:
+    """NPV along a budget lever and the return of each step of extra spend.
+
+    ``df``: one row per level, columns ``value`` (lever), ``npv`` and ``pv_spend`` (present value
+    of all spend) -- exact expectations, or Monte Carlo means (``exact=False``)."""
+    steps = plots.incremental_returns(df["value"], df["npv"], df["pv_spend"])
     with style_context():
         fig = Figure(figsize=(11.0, 4.2), layout="constrained")
         ax1, ax2 = fig.subplots(1, 2)
-    plots.npv_vs_budget(df, x="value", y="d_npv", lo=band[0], hi=band[1], ax=ax1, xlabel=lever,
-                        ylabel=f"NPV difference vs {baseline_label}", current=current,
-                        title="NPV gain versus spend", label="exact" if exact else "mean")
-    roi = df.dropna(subset=["roi"])
-    if len(roi):
-        plots.npv_vs_budget(roi, x="value", y="roi", lo=rband[0], hi=rband[1], ax=ax2, kind="roi",
-                            xlabel=lever, ylabel=f"ROI vs {baseline_label}", current=current,
-                            title="Return on the extra spend", label="exact" if exact else "mean")
-    else:
-        ax2.set_visible(False)
+    plots.npv_vs_budget(df, x="value", y="npv", lo=None, hi=None, ax=ax1, xlabel=lever, ylabel="NPV",
+                        current=current, break_even=None, title="NPV at each level",
+                        label="exact" if exact else "mean over runs")
+    plots.marginal_roi(steps, ax=ax2, xlabel=lever, current=current)
+    data = df.merge(steps.rename(columns={"x_hi": "value"})[["value", "roi"]], on="value", how="left")
+    data = data.rename(columns={"roi": "roi_of_step_to_this_level"})
     return ReportFigure(
         "sweep", f"Sweeping {lever}",
-        f"Left: how much NPV each spend level adds compared with {reference_text or baseline_label}"
-        + (" (exact expectations, analytic engine). " if exact else
-           ", with its 95% paired interval (shaded; every level sees the same random customers). ")
-        + "Right: ROI = extra NPV / "
-        "extra spend; the dashed line is break-even (0): above it, the spend returns more than it costs. "
-        "The dotted vertical line is the spend as written in the scenario. The best level is where the left "
-        "curve peaks, not where ROI is highest.", fig, df)
+        "Left: NPV at each level of the lever, everything else as written"
+        + (" (exact expectations, analytic engine)." if exact else " (means over runs on common random numbers).")
+        + " Right: the return of each step up to the next level, (extra NPV) / (extra spend), spend in present "
+        "value; NPV is net of spend, so 0% (dashed) is break-even. Steps above the line pay for themselves, steps "
+        "below do not: the best level is where the steps stop paying, which is where the left curve peaks. The "
+        "dotted vertical line is the level as written in the scenario.", fig, data)
+
+
+def margins_figure(table: pd.DataFrame) -> ReportFigure:
+    """Marginal return of every spend lever (:mod:`clmsim.analysis.margins`)."""
+    df = table.assign(lever=[path_label(p) for p in table["lever"]])
+    fig, ax = _fig(8.5, 1.3 + 0.55 * len(df), df["lever"].astype(str))
+    plots.marginal_returns(df, ax=ax)
+    return ReportFigure(
+        "margins", "Where the next unit of spend goes",
+        "For each spend lever, what one more unit of spend on it (in present value) returns at the current plan, "
+        "exact (analytic engine, a 1% change of the lever alone): +50% means each extra 1 spent comes back with "
+        "0.50 of NPV on top; a negative bar means the last units spent there lose money, so spending less on it "
+        "raises NPV. The whiskers are the finite-difference error. At the best plan every bar is at 0 "
+        "(or, within a fixed budget, all bars are equal).", fig, table)
+
+
+def ranking_figure(table: pd.DataFrame, samples: int, spread_text: str) -> ReportFigure:
+    """Probability that each strategy is best over sampled states of the world."""
+    fig, ax = _fig(8.5, 1.3 + 0.55 * len(table), table["strategy"].astype(str))
+    plots.p_best_plot(table, ax=ax, samples=samples)
+    return ReportFigure(
+        "ranking", "How sure is the choice?",
+        f"The assumptions that matter most were varied together ({spread_text}) over {samples} sampled states of "
+        "the world; for each, every strategy was evaluated exactly on the same inputs. A bar is the share of those "
+        "states in which the strategy has the highest NPV, with its 95% interval (Wilson): a strategy near 100% is "
+        "the right choice whatever the uncertain inputs turn out to be.", fig, table)
 
 
 def path_label(path: str) -> str:
@@ -272,20 +302,26 @@ def _labelled(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def tornado_figure(df: pd.DataFrame, base: float, output: str = "NPV") -> ReportFigure:
-    """One-at-a-time sensitivity."""
+def tornado_figure(df: pd.DataFrame, base: float, output: str = "NPV", decision: str | None = None) -> ReportFigure:
+    """One-at-a-time sensitivity (``decision``: the output is a difference between two strategies,
+    and a bar that crosses 0 flips the choice)."""
     data = df
     df = _labelled(df)
     fig, ax = _fig(8.5, 1.4 + 0.55 * len(df), df["parameter"].astype(str))
     plots.tornado(df, base, ax=ax, output=output)
-    return ReportFigure(
-        "tornado", f"What moves {output}",
-        f"Each bar moves one assumption to the low (blue) or high (orange) end of its range with all others "
-        f"as written; the bar shows how far {output} moves from the base (vertical line). The widest bars "
-        "on top are the assumptions worth checking first.", fig, data)
+    how = (f"Each bar moves one assumption to the low (blue) or high (orange) end of its range with all others "
+           f"as written; the bar shows how far {output} moves from the base (vertical line). The widest bars "
+           "on top are the assumptions worth checking first.")
+    if decision:
+        ax.axvline(0.0, color="black", linewidth=1.2)
+        how += (f" Here {output} is the NPV difference between {decision}: where a bar crosses 0 (solid line), that "
+                "assumption alone flips the choice.")
+    return ReportFigure("tornado", "What could change the choice" if decision else f"What moves {output}", how,
+                        fig, data)
 
 
-def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) -> ReportFigure:
+def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None,
+                 warnings: Sequence[str] = ()) -> ReportFigure:
     """Sobol indices."""
     data = df
     df = _labelled(df)
@@ -298,8 +334,9 @@ def sobol_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) ->
         "assumption does not matter; ST much larger than S1: it matters through interactions."
         + (f" Estimated from {n:,} model evaluations; the whiskers are 95% intervals." if n else "")
         + (" The indices are shares between 0 and 1: an estimate outside that range is sampling noise of the "
-           "estimator and shrinks with a larger sample (clmsim demo --sobol 256)."
-           if ((df[["S1", "ST"]] > 1).any().any() or (df[["S1", "ST"]] < 0).any().any()) else ""), fig, data)
+           "estimator and shrinks with a larger sample."
+           if ((df[["S1", "ST"]] > 1).any().any() or (df[["S1", "ST"]] < 0).any().any()) else "")
+        + "".join(f" WARNING: {w}." for w in warnings), fig, data)
 
 
 def morris_figure(df: pd.DataFrame, output: str = "NPV", n: int | None = None) -> ReportFigure:

@@ -142,7 +142,8 @@ h3 { font-size: 15px; margin: 22px 0 6px; }
 .missing ul { margin: 4px 0 0 18px; padding: 0; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0 4px; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
-th { background: #eef2f5; font-weight: 600; }
+th { background: #eef2f5; font-weight: 600; white-space: normal; vertical-align: bottom; }
+.tablewrap { overflow-x: auto; max-width: 100%; }
 td:first-child, th:first-child { text-align: left; }
 .tnote { font-size: 12px; color: var(--muted); margin: 2px 0 0; }
 figure { margin: 10px 0 6px; }
@@ -173,8 +174,12 @@ def figure_png(fig, dpi: int = 110) -> bytes:
 
     from ..plots.style import style_context
 
+    from matplotlib.text import Text
+
     if fig.canvas is None or not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
+    for t in fig.findobj(Text):  # names are data: '$x$' is shown as written, never as mathtext
+        t.set_parse_math(False)
     buf = io.BytesIO()
     with style_context():
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
@@ -189,7 +194,7 @@ def _table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{_e(c)}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>"
                    for row in df.astype(str).itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def render_html(report: Report, pngs: dict[str, bytes]) -> str:
@@ -242,9 +247,9 @@ def render_html(report: Report, pngs: dict[str, bytes]) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    from ..safeio import atomic_write
+
+    atomic_write(path, data)  # temporary name, fsync, rename; a failure names the path
 
 
 def write_report(report: Report, out_dir: str | Path, name: str = "report.html", dpi: int = 110) -> Path:

@@ -3,7 +3,10 @@
 Headline: the grid point with the highest mean NPV (per strategy), with its 95%
 half-width. Table: NPV and the paired difference versus the baseline at every
 point. Figures (one lever, no uncertainties): NPV along the lever with its band, one
-panel per strategy, and the NPV difference versus the baseline.
+panel per strategy, the NPV difference versus the baseline, and -- when the sweep kept its
+per-period tables (``periods: true``), which give the present value of spend -- the return of
+each step of the lever (:func:`clmsim.plots.incremental_returns`), never an average return
+measured from zero spend.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def report_from_sweep(directory: str | Path) -> Report:
     base = m.get("baseline", "baseline")
     levers, unc = sweep_inputs(sw.points)
     lv = sw.table("npv", "level")
-    vb = sw.table("npv", "vs_baseline")
+    vb = sw.table("npv_diff", "vs_baseline")
     rep = Report(f"clmsim sweep: {m.get('experiment', Path(directory).name)}",
                  f"scenario {m.get('scenario')} \u00b7 {m.get('engine')} engine \u00b7 {m.get('points')} points x "
                  f"{m.get('runs')} runs \u00b7 seed {m.get('seed')}")
@@ -97,16 +100,47 @@ def report_from_sweep(directory: str | Path) -> Report:
                     "sweep_diff", f"{s} versus {base}",
                     f"The paired NPV difference between {s} and {base} at every value of the lever, with its 95% "
                     "interval; where the curve crosses the dashed line the ranking of the two flips.", fig, vb))
+        if len(sw.periods):
+            rep.figures.append(_steps_figure(sw, lever, strategies[0]))
+        else:
+            rep.missing.append("the return of each step of the lever: it needs the present value of spend, which "
+                               "needs the per-period tables (set 'periods: true' in the experiment)")
     else:
         rep.missing.append("sweep figures are drawn for one lever without uncertainties; this sweep has "
                            f"{len(levers)} lever(s) and {len(unc)} uncertain input(s): see the table and "
                            "summary.csv")
     scen = Path(directory) / "scenario.yaml"
-    if scen.exists():
-        rep.scenario_text = scen.read_text(encoding="utf-8")
+    if scen.is_file():
+        from ..scenario import ScenarioError, dump_yaml, load_scenario
+
+        try:  # shown only when it is a scenario (never the raw text of whatever file is there)
+            rep.scenario_text = dump_yaml(load_scenario(scen, hidden=True).data)
+        except ScenarioError:
+            rep.missing.append("scenario.yaml in the sweep directory is not a valid scenario; not shown")
     rep.provenance = provenance_items({k: v for k, v in m.items() if k != "versions"},
                                       {"versions": json.dumps(m.get("versions", {}))})
     return rep
+
+
+def _steps_figure(sw, lever: str, strategy: str) -> ReportFigure:
+    """Return of each step of a one-lever sweep for ``strategy`` (mean NPV and present value of spend)."""
+    from ..analysis.robustness import pv_spend_by_point
+    from .figures import path_label
+
+    npv = sw.runs[sw.runs["strategy"] == strategy].groupby("experiment")["npv"].mean().rename("npv")
+    pv = pv_spend_by_point(sw.periods)
+    pv = pv[pv["strategy"] == strategy].set_index("experiment")["pv_spend"]
+    df = sw.points.set_index("experiment")[[lever]].join(npv).join(pv).dropna()
+    steps = plots.incremental_returns(df[lever], df["npv"], df["pv_spend"])
+    with style_context():
+        fig = Figure(figsize=(8.0, 4.2), layout="constrained")
+        ax = fig.add_subplot()
+    plots.marginal_roi(steps, ax=ax, xlabel=path_label(lever), title=f"Return on each step of spend ({strategy})")
+    return ReportFigure(
+        "sweep_steps", f"Return on each step of {path_label(lever)}",
+        "Between neighbouring levels of the lever: (extra NPV) / (extra spend), spend in present value, mean over "
+        "runs. NPV is net of spend, so 0% (dashed) is break-even: steps above it pay for themselves, steps below do "
+        "not, and the best level is where the steps stop paying.", fig, steps)
 
 
 def is_sweep_dir(directory: str | Path) -> bool:

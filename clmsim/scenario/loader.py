@@ -9,6 +9,14 @@ refused, duplicate keys are errors, and mapping keys are taken as written
 ``extends: base.yaml`` (relative to the file) deep-merges this file over the base:
 mappings merge key by key, anything else (numbers, lists) is replaced. Chains are
 followed; cycles are rejected.
+
+Files are checked before they are read (:mod:`clmsim.safeio`): a directory, FIFO,
+device or socket is refused by path, and so is a file larger than the limit
+(:data:`clmsim.limits.Limits.file_bytes`). A file reached through ``extends`` (not
+named on the command line) is *hidden*: it must look like a scenario (a mapping of
+scenario fields) or it is refused in one line, and any problem in it is reported by
+path and location only (:class:`~clmsim.scenario.errors.Location`), never with its
+keys or values.
 """
 
 from __future__ import annotations
@@ -19,7 +27,10 @@ from typing import Any
 
 import yaml
 
+from ..limits import current as current_limits
+from ..safeio import InputError, read_text
 from .errors import Diagnostic, Location, ScenarioError, dotted
+
 
 Positions = dict[tuple, Location]
 
@@ -42,15 +53,16 @@ class _TooBig(Exception):
     """Raised inside the builder when a file expands beyond :data:`MAX_VALUES`."""
 
 
-def _loc(name: str, node: yaml.Node) -> Location:
-    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+def _loc(name: str, node: yaml.Node, hidden: bool = False) -> Location:
+    return Location(name, node.start_mark.line + 1, node.start_mark.column + 1, hidden)
 
 
 class _Builder:
     """Turns a composed node tree into dicts/lists/scalars, recording positions."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, hidden: bool = False):
         self.name = name
+        self.hidden = hidden
         self.positions: Positions = {}
         self.diagnostics: list[Diagnostic] = []
         self._scalar = yaml.SafeLoader("")  # used only for its scalar constructors
@@ -58,7 +70,7 @@ class _Builder:
         self._count = 0
 
     def _bad(self, node: yaml.Node, path: tuple, message: str) -> None:
-        self.diagnostics.append(Diagnostic(_loc(self.name, node), dotted(path), message))
+        self.diagnostics.append(Diagnostic(_loc(self.name, node, self.hidden), dotted(path), message))
 
     def build(self, node: yaml.Node, path: tuple) -> Any:
         self._count += 1
@@ -97,7 +109,7 @@ class _Builder:
                     first = self.positions.get(sub)
                     self._bad(key_node, sub, f"duplicate key '{key}' (first defined at line {first.line})")
                     continue
-                self.positions[sub] = _loc(self.name, key_node)
+                self.positions[sub] = _loc(self.name, key_node, self.hidden)
                 out[key] = self.build(value_node, sub)
             return out
         if isinstance(node, yaml.SequenceNode):
@@ -106,14 +118,17 @@ class _Builder:
                 return None
             items = []
             for i, item in enumerate(node.value):
-                self.positions[path + (i,)] = _loc(self.name, item)
+                self.positions[path + (i,)] = _loc(self.name, item, self.hidden)
                 items.append(self.build(item, path + (i,)))
             return items
         raise TypeError(f"not a collection node: {node!r}")
 
 
-def parse_yaml(text: str, name: str) -> tuple[Any, Positions]:
+def parse_yaml(text: str, name: str, hidden: bool = False) -> tuple[Any, Positions]:
     """Parse YAML ``text`` (reported as file ``name``) into data and positions.
+
+    ``hidden``: the file was not named by the user; its locations are marked so that
+    problems in it are reported by location only.
 
     Raises
     ------
@@ -123,24 +138,25 @@ def parse_yaml(text: str, name: str) -> tuple[Any, Positions]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "YAML nested too deeply")]) from None
+        raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "", "YAML nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        loc = Location(name, mark.line + 1, mark.column + 1, hidden) if mark else Location(name, 1, 1, hidden)
         raise ScenarioError([Diagnostic(loc, "", f"YAML syntax error: {exc.problem or exc}")]) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", f"YAML error: {exc}")]) from None
+        raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "", f"YAML error: {exc}")]) from None
     if node is None:
-        return {}, {(): Location(name, 1, 1)}
-    builder = _Builder(name)
+        return {}, {(): Location(name, 1, 1, hidden)}
+    builder = _Builder(name, hidden)
     try:
         data = builder.build(node, ())
     except _TooBig:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", f"the file expands to more than {MAX_VALUES:,} "
-                                        "values (through YAML aliases?): not a scenario")]) from None
+        raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "",
+                                        f"the file expands to more than {MAX_VALUES:,} values (through YAML "
+                                        "aliases?): not a scenario")]) from None
     except RecursionError:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "YAML nested too deeply")]) from None
-    builder.positions[()] = Location(name, 1, 1)
+        raise ScenarioError([Diagnostic(Location(name, 1, 1, hidden), "", "YAML nested too deeply")]) from None
+    builder.positions[()] = Location(name, 1, 1, hidden)
     if builder.diagnostics:
         raise ScenarioError(builder.diagnostics)
     return data, builder.positions
@@ -174,10 +190,30 @@ def _merge_positions(base: Positions, base_data: Any, over: Positions, over_data
     return out
 
 
-def load_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, Positions]:
+SCENARIO_KEYS = frozenset({"schema_version", "name", "description", "time", "stages", "transitions",
+                           "heterogeneity", "segments", "initial_population", "acquisition", "retention",
+                           "winback", "operations", "strategies", "extends"})
+"""Top-level keys of a scenario file (tests/test_scenario_docs.py checks them against the schema)."""
+
+NOT_A_MAPPING = "not a scenario: a scenario file is a YAML mapping that starts with 'schema_version: 1'"
+
+
+def read_file(path: str | Path, what: str = "scenario", hidden: bool = False) -> str:
+    """The text of a YAML input file, checked first (:func:`clmsim.safeio.read_text`: a
+    regular file within the size limit, UTF-8). Problems raise :class:`ScenarioError` at
+    ``path:1:1``."""
+    try:
+        return read_text(path, what, current_limits().file_bytes)
+    except InputError as exc:
+        raise ScenarioError([Diagnostic(Location(str(path), 1, 1), "", exc.reason)]) from None
+
+
+def load_file(path: str | Path, _chain: tuple[Path, ...] = (), *, hidden: bool = False) -> tuple[dict, Positions]:
     """Read a scenario file and everything it ``extends``, merged.
 
     Returns the merged data (``extends`` removed) and the location of every path.
+    ``hidden``: the file was not named by the user (see the module docstring); files
+    reached through ``extends`` always are.
     """
     path = Path(path)
     resolved = path.resolve()
@@ -185,15 +221,15 @@ def load_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, Po
     if resolved in _chain:
         cycle = " -> ".join(str(p) for p in _chain + (resolved,))
         raise ScenarioError([Diagnostic(Location(name, 1, 1), "extends", f"cycle in extends: {cycle}")])
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", f"cannot read file: {exc}")]) from None
-    data, positions = parse_yaml(text, name)
+    text = read_file(path)
+    data, positions = parse_yaml(text, name, hidden)
     if not isinstance(data, dict):
-        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "a scenario must be a YAML mapping")])
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", NOT_A_MAPPING)])
+    if hidden and (not data or not set(data) <= SCENARIO_KEYS):
+        # say nothing of what the file holds: it may be any file the user can read
+        raise ScenarioError([Diagnostic(Location(name, 1, 1), "", "not a scenario file: its top-level keys are "
+                                        "not scenario fields (its content is not shown: the file was not named "
+                                        "on the command line)")])
     if "extends" not in data:
         return data, positions
     parent = data.pop("extends")
@@ -203,10 +239,10 @@ def load_file(path: str | Path, _chain: tuple[Path, ...] = ()) -> tuple[dict, Po
     base_path = path.parent / parent
     if not base_path.exists():
         raise ScenarioError([Diagnostic(where, "extends", f"file not found: {base_path}")])
-    base_data, base_pos = load_file(base_path, _chain + (resolved,))
+    base_data, base_pos = load_file(base_path, _chain + (resolved,), hidden=True)
     child_pos = {p: loc for p, loc in positions.items() if p[:1] != ("extends",)}
     merged_pos = _merge_positions(base_pos, base_data, child_pos, data)
-    merged_pos[()] = Location(name, 1, 1)
+    merged_pos[()] = Location(name, 1, 1, hidden)
     return deep_merge(base_data, data), merged_pos
 
 

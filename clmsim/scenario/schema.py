@@ -21,7 +21,11 @@ SCHEMA_VERSION = 1
 MAX_HORIZON = 10_000
 """Longest horizon in periods (200 years of weeks): engines allocate arrays over periods."""
 MAX_COUNT = 10**12
-"""Largest customer count in an initial population (engines count customers in int64)."""
+"""Largest customer count in an initial population, and largest expected number of customers a
+channel acquires per period (engines count customers in int64 and sum money over them in float64)."""
+MAX_NUMBER = 1e15
+"""Largest amount of money, rate or parameter in a scenario: a sum over up to ``MAX_COUNT``
+customers and ``MAX_HORIZON`` periods then stays far inside float64 and its exact integers."""
 
 
 def _not_bool(value):
@@ -32,8 +36,8 @@ def _not_bool(value):
 
 
 _NUM = BeforeValidator(_not_bool)
-NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False), _NUM]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False), _NUM]
+NonNeg = Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False), _NUM]
+Positive = Annotated[float, Field(gt=0, le=MAX_NUMBER, allow_inf_nan=False), _NUM]
 Prob = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False), _NUM]
 PosInt = Annotated[int, Field(gt=0), _NUM]
 NonNegInt = Annotated[int, Field(ge=0), _NUM]

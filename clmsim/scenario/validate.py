@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import Diagnostic, Location, did_you_mean, dotted
 from .loader import Positions, locate
-from .schema import ScenarioSpec, ScheduleSpec
+from .schema import MAX_COUNT, MAX_NUMBER, ScenarioSpec, ScheduleSpec
 
 _TOL = 1e-9
 
@@ -129,6 +129,9 @@ def _message(err: dict, path: tuple) -> str:
         return f"{err['msg']}, got {value!r}"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "less_than_equal" and err.get("ctx", {}).get("le") == MAX_NUMBER:
+        return (f"{value!r} is beyond {MAX_NUMBER:.0e}, the largest amount clmsim computes exactly "
+                "(sums over customers and periods in float64)")
     if isinstance(value, float) and not math.isfinite(value):
         return f"expected a finite number, got {value}"
     if kind == "string_pattern_mismatch" and err.get("_key"):
@@ -160,6 +163,8 @@ def _schema_problems(exc: ValidationError, data: dict, positions: Positions, def
             err = dict(err, _key=True)
             loc = loc[:-1]
         path, tag, tag_at = _clean_loc(loc, data, is_key or err["type"] in ("missing", "extra_forbidden"))
+        if tag is not None and tag.startswith("function-") and "," in tag:
+            tag = tag[tag.rfind(",") + 1:].rstrip("]").strip()  # a validated branch: its type
         if tag is not None and not tag.startswith("function"):
             # a union branch: keep the branch that matches the kind of value written
             branch_is_model = tag[:1].isupper() or tag in {"linear", "saturating"}
@@ -228,6 +233,16 @@ def _related(diag_path: tuple, message: str, pruned: list[tuple]) -> bool:
         if f"'{q[-1]}'" in message:
             return True
     return False
+
+
+def _schedule_max(value: Any) -> float:
+    """Largest value a schedule (or number) takes."""
+    if isinstance(value, ScheduleSpec):
+        vals = list(value.values or [])
+        if value.ramp is not None:
+            vals += [value.ramp.start, value.ramp.end]
+        return max(vals, default=0.0)
+    return float(value)
 
 
 # --------------------------------------------------------------- semantic layer
@@ -340,6 +355,12 @@ class _Checker:
         for cname, ch in acq.channels.items():
             base = ("acquisition", "channels", cname)
             self.schedule(base + ("spend_per_period",), ch.spend_per_period)
+            top = _schedule_max(ch.spend_per_period)
+            r = ch.response
+            bought = top / r.cost_per_customer if r.type == "linear" else r.max_customers
+            if bought > MAX_COUNT:
+                self.bad(base + ("spend_per_period",), f"spend {top:g} buys {bought:.3g} customers per period, more "
+                         f"than {MAX_COUNT:.0e}, the most the engines count exactly")
             self.stage(base + ("entry_stage",), ch.entry_stage, ("prospect", "active"))
             self.mix(base + ("segment_mix",), ch.segment_mix)
         if acq.referrals is not None:

@@ -24,7 +24,7 @@ not depend on ``workers``. Operations draw from a child of the ``winback``
 stream (``stream(seed, r, "winback").spawn(1)``).
 
 The event log (``Results.events``, for ``trace_runs``) has one row per event:
-``strategy, run, customer, time, event, from_stage, to_stage, amount`` with
+``strategy, run, customer, segment, time, event, from_stage, to_stage, amount`` with
 ``time`` in periods (day / D): ``start`` (initial customer, time 0), ``arrive``
 (acquired, end of its period), ``retention`` (program spend on the customer,
 amount = spend), ``contact`` (amount = contact cost), ``declined`` (a contact that
@@ -67,7 +67,7 @@ of customer ids) and ``quantiles`` (q05/q50/q95 in ``periods``)."""
 
 FLOWS = ("revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend",
          "acquired", "referred", "churned", "won_back", "contacts")
-EVENT_COLUMNS = ("strategy", "run", "customer", "time", "event", "from_stage", "to_stage", "amount")
+EVENT_COLUMNS = ("strategy", "run", "customer", "segment", "time", "event", "from_stage", "to_stage", "amount")
 
 
 # ---------------------------------------------------------------------- event log
@@ -78,6 +78,16 @@ class EventLog:
         self.enabled = enabled
         self.traced = None if traced is None else np.unique(np.asarray(traced, dtype=np.int64))
         self.chunks: list[tuple] = []
+        self.seg_ids: list[np.ndarray] = []
+        self.seg_of: list[np.ndarray] = []
+
+    def segments(self, cids: np.ndarray, seg: np.ndarray) -> None:
+        """Remember the segment of new customers (kept for traced customers only)."""
+        if not self.enabled:
+            return
+        keep = slice(None) if self.traced is None else np.isin(cids, self.traced)
+        self.seg_ids.append(np.asarray(cids)[keep])
+        self.seg_of.append(np.asarray(seg)[keep])
 
     def many(self, time, cids, event: str, from_stage, to_stage, amount) -> None:
         """Record one event per customer in ``cids`` (arrays or scalars broadcast)."""
@@ -99,8 +109,10 @@ class EventLog:
         if self.enabled:
             self.many(time, np.array([cid]), event, from_stage, to_stage, amount)
 
-    def frame(self, strategy: str, run: int, stage_names: tuple[str, ...]) -> pd.DataFrame:
-        """Events sorted by customer, then time (ties in the order they happened)."""
+    def frame(self, strategy: str, run: int, stage_names: tuple[str, ...],
+              segment_names: tuple[str, ...] = ()) -> pd.DataFrame:
+        """Events sorted by customer, then time (ties in the order they happened); ``segment``
+        names the customer's segment (relationship pattern)."""
         if not self.chunks:
             return pd.DataFrame({c: [] for c in EVENT_COLUMNS})
         cid = np.concatenate([c[0] for c in self.chunks])
@@ -111,7 +123,14 @@ class EventLog:
         to = names[np.concatenate([c[4] for c in self.chunks]) + 1]
         amt = np.concatenate([c[5] for c in self.chunks])
         order = np.lexsort((np.arange(len(cid)), tm, cid))
-        return pd.DataFrame({"strategy": strategy, "run": run, "customer": cid[order], "time": tm[order],
+        seg = np.full(len(cid), "", dtype=object)
+        if self.seg_ids and segment_names:
+            ids, of = np.concatenate(self.seg_ids), np.concatenate(self.seg_of)
+            pos = np.searchsorted(ids, cid)  # ids grow with arrival: sorted
+            found = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == cid)
+            seg[found] = np.asarray(segment_names, dtype=object)[of[pos[found]]]
+        return pd.DataFrame({"strategy": strategy, "run": run, "customer": cid[order], "segment": seg[order],
+                             "time": tm[order],
                              "event": ev[order], "from_stage": fr[order], "to_stage": to[order],
                              "amount": amt[order]})
 
@@ -206,6 +225,7 @@ class RunState:
             return
         het = self.pop.draw_het(seg, self.rng_het)
         ids = self.pop.add(np.full(len(seg), stage), seg, het, t)
+        self.log.segments(ids, seg)
         self.log.many(float(t), ids, "start" if t == 0 else "arrive", -1, stage, 0.0)
 
     # ------------------------------------------------------------- tables
@@ -393,7 +413,7 @@ def simulate_run(model: CompiledModel, run: int, entropy: int, trace: bool = Fal
     done = env.process(Lifecycle(env, state, D).process())
     env.run(until=done)
     waits = np.asarray(state.ops.waits) if state.ops is not None else np.zeros(0)
-    events = state.log.frame(model.strategy, run, model.stage_names) if trace else None
+    events = state.log.frame(model.strategy, run, model.stage_names, model.segment_names) if trace else None
     return RunRecord(run, state.flows, state.occ, state.chan_acq, state.clv_sum, state.clv_n, state.work,
                      waits, state.ops.reneged if state.ops is not None else 0, events)
 

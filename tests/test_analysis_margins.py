@@ -1,0 +1,86 @@
+"""Marginal returns (clmsim margins) against closed forms.
+
+Oracle: one active stage with retention r and margin m per period, no discounting (d = 0), horizon
+H. A customer acquired in period t earns m in each of the periods t+1..H it survives, so the
+customers bought in every period are worth ``m S / H`` each on average, with
+``S = sum_{t=1..H} sum_{u=1..H-t} r^u``. A channel buying ``f(x)`` customers per period for spend
+``x`` per period gives ``NPV(x) = const + f(x) m S - H x`` and ``PV(spend) = const + H x``, so
+``dNPV / dPV(spend) = f'(x) m S / H - 1``: linear response ``f = x / c``, saturating
+``f = a x / (x + b)``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clmsim import scenario_from_text
+from clmsim.analysis.margins import margins
+from clmsim.cli import main
+
+H, R, M = 24, 0.9, 10.0
+A, B, C = 100.0, 500.0, 20.0
+TEXT = f"""
+schema_version: 1
+name: margins-oracle
+time: {{period: month, horizon: {H}, discount_rate: 0}}
+stages:
+  customer: {{kind: active, revenue: {M}, margin: 1.0}}
+  gone: {{kind: lost}}
+transitions:
+  customer: {{gone: {1 - R}}}
+initial_population: {{customer: 100}}
+acquisition:
+  channels:
+    linear: {{spend_per_period: 1000, response: {{type: linear, cost_per_customer: {C}}}, entry_stage: customer}}
+    saturating: {{spend_per_period: 300, response: {{type: saturating, max_customers: {A}, half_saturation_spend: {B}}},
+                 entry_stage: customer}}
+strategies:
+  baseline: {{}}
+  no_linear: {{acquisition.channels.linear.spend_per_period: 0}}
+"""
+S = sum(R ** u for t in range(1, H + 1) for u in range(1, H - t + 1))
+
+
+def test_channel_marginal_returns_match_closed_form():
+    m = margins(scenario_from_text(TEXT)).table.set_index("lever")
+    lin = m.loc["acquisition.channels.linear.spend_per_period"]
+    sat = m.loc["acquisition.channels.saturating.spend_per_period"]
+    assert lin["marginal_return"] == pytest.approx(M * S / (C * H) - 1.0, rel=1e-9)
+    exact = A * B / (300.0 + B) ** 2 * M * S / H - 1.0
+    assert sat["marginal_return"] == pytest.approx(exact, rel=1e-7)
+    assert sat["error"] < 1e-3 * abs(exact) and lin["central"] and sat["central"]
+    # the levers' present value of spend now: H x with d = 0
+    assert lin["pv_spend"] == pytest.approx(H * 1000.0) and sat["pv_spend"] == pytest.approx(H * 300.0)
+    assert list(m["marginal_return"]) == sorted(m["marginal_return"], reverse=True)   # best first
+
+
+def test_lever_at_zero_moves_up_one_sided_and_still_matches_closed_form():
+    m = margins(scenario_from_text(TEXT), "no_linear").table.set_index("lever")
+    lin = m.loc["acquisition.channels.linear.spend_per_period"]
+    assert not lin["central"] and lin["value"] == 0.0
+    assert lin["marginal_return"] == pytest.approx(M * S / (C * H) - 1.0, rel=1e-9)  # linear: any step is exact
+
+
+def test_margins_command_ranks_levers_and_names_where_the_next_unit_goes(tmp_path, capsys):
+    path = tmp_path / "m.yaml"
+    path.write_text(TEXT, encoding="utf-8")
+    assert main(["margins", str(path)]) == 0
+    out = capsys.readouterr().out
+    best = "acquisition.channels.saturating.spend_per_period"   # closed forms: 3.34 against 1.77 (linear)
+    assert f"goes to {best}" in out and "marginal return" in out
+    assert main(["margins", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["levers"][0]["lever"] == best and doc["info"]["engine"] == "analytic"
+    assert main(["margins", str(path), "--strategy", "nope"]) == 2
+
+
+def test_telecom_margins_cover_every_spend_lever_with_small_error():
+    from pathlib import Path
+
+    m = margins(Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml")
+    t = m.table
+    assert set(t["kind"]) == {"program", "channel", "winback"} and len(t) == 5
+    assert np.all(t["error"] < 1e-3 * np.maximum(np.abs(t["marginal_return"]), 1e-3))
