@@ -341,7 +341,7 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules = RFMRules(), *, holdout: int = 0,
             discount_rate: float = 0.10, margin: float | None = None, cost_to_serve: float | None = None,
             name: str = "calibrated-rfm", source: str = "transaction log", start=None, end=None,
             interval: str = "dirichlet", level: float = 0.95, n_boot: int = 500, seed: int | None = None,
-            min_pairs: int = 20) -> RFMFit:
+            min_pairs: int = 20, uncertainty: float | None = None) -> RFMFit:
     """Transaction log -> stages -> chain and revenue -> runnable scenario (+ holdout report).
 
     Parameters
@@ -356,6 +356,9 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules = RFMRules(), *, holdout: int = 0,
     horizon, discount_rate : scenario clock (periods; annual effective rate).
     margin, cost_to_serve : optional economics of every active stage.
     interval, level, n_boot, seed, min_pairs : see :func:`clmsim.calibrate.transitions.fit_transitions`.
+    uncertainty : float, optional
+        Dirichlet prior concentration: the scenario also gets ``parameter_uncertainty``
+        (:meth:`~clmsim.calibrate.transitions.TransitionFit.uncertainty_blocks`).
 
     Raises
     ------
@@ -372,6 +375,8 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules = RFMRules(), *, holdout: int = 0,
                    f"Stages: {rules.describe()}. Initial population: stages at the end of the data.")
     scenario = rfm_scenario(fit, occupancy, rules, name=name, description=description, horizon=horizon,
                             discount_rate=discount_rate, margin=margin, cost_to_serve=cost_to_serve)
+    if uncertainty is not None:
+        scenario["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
     scenario_from_text(write_yaml(scenario, None), f"<{name}>")  # must be runnable: raises ScenarioError if not
     report = None
     if holdout:

@@ -41,6 +41,9 @@ def _interval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed_arg, default=None, help="bootstrap seed (numpy SeedSequence)")
     p.add_argument("--min-pairs", type=nonneg_int, default=20,
                    help="minimum consecutive-period pairs out of each stage (default 20; 0 disables)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write a parameter_uncertainty section: the Dirichlet(counts + prior) posterior of "
+                        "every row, for compare --parameter-samples")
 
 
 def add_parsers(sub) -> None:
@@ -72,6 +75,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--periods", type=positive_int, default=12, help="periods of the printed projection (default 12)")
     p.add_argument("--cohort", action="append", default=[], metavar="NAME",
                    help="fit only these cohorts (repeatable; default: all cohorts jointly)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write a parameter_uncertainty section: (ln alpha, ln beta) jointly normal with the "
+                        "estimates' covariance, for compare --parameter-samples")
     p.set_defaults(func=cmd_sbg)
 
     p = fsub.add_parser("rfm", help="transaction log (customer_id, date, amount) -> complete scenario",
@@ -166,7 +172,7 @@ def cmd_transitions(args) -> int:
     panel = prepare_panel(raw)
     fit = fit_transitions(panel, stages=stages, kinds=kinds, interval=args.interval, level=args.level,
                           prior=args.prior, n_boot=args.n_boot, seed=args.seed, min_pairs=args.min_pairs)
-    data = fragment(fit, base_rel, base_rows)
+    data = fragment(fit, base_rel, base_rows, args.prior if args.uncertainty else None)
     comment = (f"Fitted by clmsim fit transitions from {args.file}: {fit.n_customers} customers, "
                f"{int(fit.counts.sum())} consecutive-period pairs ({fit.n_gaps} gaps skipped).\n"
                f"Maximum-likelihood p_ij = n_ij / n_i; {fit.method} {fit.level:.0%} intervals in the summary / --table.")
@@ -199,7 +205,10 @@ def cmd_sbg(args) -> int:
     comment = (f"Fitted by clmsim fit sbg from {args.file} (shifted-beta-geometric, Fader & Hardie 2007):\n"
                f"alpha = {fit.alpha:.6g} (se {fit.se_alpha:.3g}), beta = {fit.beta:.6g} (se {fit.se_beta:.3g}), "
                f"log-likelihood {fit.loglik:.4f}.")
-    text = write_yaml(fit.heterogeneity_block(), args.out, comment)
+    block = fit.heterogeneity_block()
+    if args.uncertainty:
+        block["parameter_uncertainty"] = fit.uncertainty_blocks()
+    text = write_yaml(block, args.out, comment)
     _emit(args, text, fit.summary(args.discount_rate, args.periods))
     return 0
 
@@ -221,7 +230,8 @@ def cmd_rfm(args) -> int:
     res = fit_rfm(tx, rules, holdout=args.holdout, horizon=args.horizon, discount_rate=args.discount_rate,
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
-                  seed=args.seed, min_pairs=args.min_pairs)
+                  seed=args.seed, min_pairs=args.min_pairs,
+                  uncertainty=args.prior if args.uncertainty else None)
     if args.panel_out:
         atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
     comment = (f"Calibrated by clmsim fit rfm from {args.file}.\nStage rules: {rules.describe()}.\n"
