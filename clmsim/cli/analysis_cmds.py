@@ -331,7 +331,7 @@ def cmd_sweep(args) -> int:
     rows = []
     for r in t.to_dict("records"):
         row = {"experiment": r["experiment"], "strategy": r["strategy"]}
-        row.update({_short(p): r[p] for p in params})
+        row.update({_short(res.path(p)): r[p] for p in params})
         row["npv"] = _interval(r["mean"], float("nan"), float("nan")) if exact else \
             _interval(r["mean"], r["ci_lo"], r["ci_hi"])
         rows.append(row)
@@ -344,7 +344,7 @@ def cmd_sweep(args) -> int:
 
         target = load_experiment(args.experiment).spec.roi_target
         rob = robustness(res.runs, res.points, roi_target=target, baseline=m["baseline"], periods=res.periods)
-        rob = rob.rename(columns={p: _short(p) for p in params})
+        rob = rob.rename(columns={p: _short(res.path(p)) for p in params})
         print("\nrobustness across uncertainty samples (NPV; p_best: share of samples where the alternative is "
               "best; p_beats_reference: share where it beats the baseline"
               + (f"; roi_share: share with dNPV >= {target:g} x dPV(spend) vs baseline"
