@@ -36,8 +36,7 @@ def identifier(name: str) -> str:
     """The identifier of a column name by the rule of the module docstring (without the
     collision suffix)."""
     s = name.replace(".", "__").replace(":", "__")
-    s = "".join(ch if (ch.isidentifier() if i == 0 else ("a" + ch).isidentifier()) else "_"
-                for i, ch in enumerate(s))
+    s = "".join(ch if ("a" + ch).isidentifier() else "_" for ch in s)
     if not s or not s[0].isidentifier():
         s = "_" + s
     if keyword.iskeyword(s):

@@ -450,7 +450,7 @@ def _grid_size(spec: ExperimentSpec) -> float:
         return float(spec.lever_sampling.samples) if spec.levers else 1.0
     n = 1.0
     for s in spec.levers.values():
-        n *= s.count() if isinstance(s, RangeSpec) else len(s)
+        n *= s.count() if isinstance(s, RangeSpec) else (len(s) if isinstance(s, list) else 1)
     return n
 
 
