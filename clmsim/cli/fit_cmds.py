@@ -87,16 +87,17 @@ def add_parsers(sub) -> None:
     _input_options(p)
     _interval_options(p)
     d = RFM_DEFAULTS
+    auto = " (default: chosen on the data before the holdout, with the other rules; docs/calibration.md)"
     p.add_argument("--period", choices=("week", "month", "quarter", "year"), default=d["period"])
-    p.add_argument("--churn-after", type=positive_int, default=d["churn_after"],
-                   help=f"recency (periods) from which a customer is churned (default {d['churn_after']})")
+    p.add_argument("--churn-after", type=positive_int, default=None,
+                   help="recency (periods) from which a customer is churned" + auto)
     p.add_argument("--dormant-after", type=positive_int, default=None,
                    help="recency from which a churned customer is dormant (default: no dormant stage)")
-    p.add_argument("--frequency-window", type=positive_int, default=d["frequency_window"],
-                   help=f"periods over which frequency and spend are counted (default {d['frequency_window']})")
-    p.add_argument("--loyal-frequency", type=positive_int, default=d["loyal_frequency"],
-                   help=f"purchase periods in the window for 'loyal' (default {d['loyal_frequency']})")
-    p.add_argument("--loyal-monetary", type=nonneg_float, default=d["loyal_monetary"],
+    p.add_argument("--frequency-window", type=positive_int, default=None,
+                   help="periods over which frequency and spend are counted" + auto)
+    p.add_argument("--loyal-frequency", type=positive_int, default=None,
+                   help="purchase periods in the window for 'loyal'" + auto)
+    p.add_argument("--loyal-monetary", type=nonneg_float, default=None,
                    help="spend over the window for 'loyal' (default 0)")
     p.add_argument("--date-format", default=None, help="strptime format of dates, e.g. %%Y%%m%%d (default ISO)")
     p.add_argument("--start", default=None, help="first day of the data window (default: first date)")
@@ -219,9 +220,11 @@ def cmd_rfm(args) -> int:
     from ..calibrate.rfm import prepare_transactions
 
     raw = _read(args, TRANSACTION_COLUMNS, (), "transaction log")
-    rules = RFMRules(period=args.period, churn_after=args.churn_after, dormant_after=args.dormant_after,
-                     frequency_window=args.frequency_window, loyal_frequency=args.loyal_frequency,
-                     loyal_monetary=args.loyal_monetary)
+    given = {k: getattr(args, k) for k in ("churn_after", "dormant_after", "frequency_window", "loyal_frequency",
+                                           "loyal_monetary") if getattr(args, k) is not None}
+    rules = None
+    if all(k in given for k in ("churn_after", "frequency_window", "loyal_frequency")):  # the user fixed them
+        rules = RFMRules(period=args.period, **given)
     _check_date_format(args.date_format)
     tx = prepare_transactions(raw, args.date_format)
     start = _date(args.start, "--start")
@@ -231,7 +234,8 @@ def cmd_rfm(args) -> int:
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
                   seed=args.seed, min_pairs=args.min_pairs,
-                  uncertainty=args.prior if args.uncertainty else None)
+                  uncertainty=args.prior if args.uncertainty else None, fixed={"period": args.period, **given})
+    rules = res.rules
     if args.panel_out:
         atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
     comment = (f"Calibrated by clmsim fit rfm from {args.file}.\nStage rules: {rules.describe()}.\n"
@@ -241,6 +245,9 @@ def cmd_rfm(args) -> int:
     summary = [f"{len(res.stages.customers):,} customers, {res.stages.n_periods} {rules.period}s from "
                f"{res.stages.starts[0]:%Y-%m-%d}; {res.stages.dropped} transactions outside whole periods dropped",
                res.fit.summary()]
+    if res.choice is not None:
+        summary.insert(1, res.choice.describe())
+        summary.insert(2, f"rules: {rules.describe()}")
     if res.report is not None:
         md = res.report.to_markdown(rules.period)
         summary += ["", "fit report (holdout)", md]
