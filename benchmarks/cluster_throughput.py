@@ -4,7 +4,7 @@ Starts ``dask scheduler`` and N ``dask worker`` processes on 127.0.0.1 (separate
 several hosts), runs the same sweep (telecom, counts mode, POINTS lever values x RUNS runs) on
 each cluster, checks the runs tables are identical, and prints customer-periods per second and
 the 2-worker / 1-worker ratio. A report, not a test. Usage:
-``.venv/bin/python benchmarks/cluster_throughput.py [--runs 2000] [--points 6]``.
+``.venv/bin/python benchmarks/cluster_throughput.py [--runs 2000] [--points 6] [--repeats 2]``.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=2000)
     ap.add_argument("--points", type=int, default=6)
+    ap.add_argument("--repeats", type=int, default=2, help="measurements per worker count, interleaved")
     a = ap.parse_args()
     from clmsim.analysis.sweep import sweep
 
@@ -65,26 +66,28 @@ seed: 1
 engine: fast
 mode: counts
 """)
-    rates, tables = {}, {}
-    for n in (1, 2):
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    tables = {}
+    for rep, n in enumerate((1, 2) * a.repeats):
         addr, procs = start(n, tmp)
         try:
             sweep(exp, tmp / f"warm{n}", scheduler=addr, progress=False, runs=2 * n)  # workers load the kernels
             t0 = time.perf_counter()
-            res = sweep(exp, tmp / f"w{n}", scheduler=addr, progress=False)
+            res = sweep(exp, tmp / f"w{n}-{rep}", scheduler=addr, progress=False)
             wall = time.perf_counter() - t0
         finally:
             for p in procs:
                 p.terminate()
             for p in procs:
                 p.wait()
-        rates[n] = res.manifest["customer_periods_last"] / res.manifest["seconds_last"]
+        rates[n].append(res.manifest["customer_periods_last"] / res.manifest["seconds_last"])
         tables[n] = res.runs
         print(f"{n} worker(s): {wall:.1f} s wall ({res.manifest['seconds_last']:.1f} s computing the chunks), "
-              f"{rates[n]:.3g} customer-periods/s "
+              f"{rates[n][-1]:.3g} customer-periods/s "
               f"({a.points} points x {a.runs} runs, chunks of 100)")
-    print(f"identical runs tables: {tables[1].equals(tables[2])}; 2 / 1 workers: {rates[2] / rates[1]:.2f}x "
-          f"(load average {os.getloadavg()[0]:.2f})")
+    best = {n: max(v) for n, v in rates.items()}
+    print(f"identical runs tables: {tables[1].equals(tables[2])}; 2 / 1 workers (best of {a.repeats} each, "
+          f"interleaved): {best[2] / best[1]:.2f}x (load average {os.getloadavg()[0]:.2f})")
 
 
 if __name__ == "__main__":

@@ -126,6 +126,7 @@ seed: 4
     sw = sweep(exp, tmp_path / "out", backend="serial", progress=False)
     spend = sw.points[identifier("retention.programs.save_desk.spend_per_customer")].to_numpy()
     assert len(spend) == 8 and sorted(np.floor(spend / 2.5).astype(int)) == list(range(8))
+    assert spend.dtype == np.float64 and (spend != np.round(spend)).any()  # sampled values, never rounded
     assert set(sw.points[identifier(WINDOW)]) <= {3, 6, 9}
     bad = write(tmp_path, f"""levers:
   {COVERAGE}: {{low: 0, high: 1}}

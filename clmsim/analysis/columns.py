@@ -74,13 +74,15 @@ def integer_counts(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def tidy_points(points: pd.DataFrame, integer_inputs: Iterable[str], names: dict[str, str]) -> pd.DataFrame:
-    """Points with identifier column names; inputs set on integer scenario fields as int64."""
+    """Points with identifier column names; inputs on integer scenario fields whose values are all
+    whole numbers (a window of 3, 6 or 9 periods) as int64 -- never rounded: a spend written as
+    ``10`` in the scenario and sampled at 17.3 stays 17.3."""
     df = points.copy()
     for c in integer_inputs:
         if c in df.columns:
             x = df[c].to_numpy(dtype=float)
-            if np.isfinite(x).all():
-                df[c] = np.round(x).astype(np.int64)
+            if np.isfinite(x).all() and (x == np.round(x)).all():
+                df[c] = x.astype(np.int64)
     return df.rename(columns=names)
 
 
