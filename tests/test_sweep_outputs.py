@@ -188,3 +188,33 @@ seed: 2
     axes = rep.figures[0].figure.axes
     assert len(axes) == 2 and "coverage" in axes[0].get_xlabel()
     assert len(axes[0].collections[0].get_offsets()) == 12  # one dot per design point
+
+
+def test_experiment_parameter_uncertainty_is_sampled_jointly_and_refused_by_sensitivity(tmp_path):
+    from clmsim.analysis.sensitivity import sensitivity
+    from clmsim.errors import ClmsimError
+
+    exp = write(tmp_path, """strategies: [baseline]
+uncertainties:
+  stages.loyal.revenue.mean: {dist: normal, mean: 75, sd: 5}
+parameter_uncertainty:
+  - {dist: dirichlet, row: at_risk, alpha: {declining: 12, at_risk: 73, churned: 15}}
+sampling: {method: lhs, samples: 5}
+engine: analytic
+seed: 8
+""")
+    sw = sweep(exp, tmp_path / "out", backend="serial", progress=False)
+    p = sw.points
+    rows = p["transitions__at_risk__declining"] + p["transitions__at_risk__churned"]
+    assert len(p) == 5 and (rows < 1).all() and p["transitions__at_risk__churned"].nunique() == 5
+    assert p["stages__loyal__revenue__mean"].nunique() == 5
+    with pytest.raises(ClmsimError, match="need independent inputs"):
+        sensitivity(exp)
+    bad = write(tmp_path, """parameter_uncertainty:
+  - {dist: beta, path: transitions.at_risk.churnd, a: 1, b: 2}
+seed: 1
+""", "bad.yaml")
+    with pytest.raises(ScenarioError) as err:
+        sweep(bad, tmp_path / "bad", backend="serial")
+    assert "bad.yaml:5:" in str(err.value) and "parameter_uncertainty.0.path: 'transitions.at_risk.churnd'" in \
+        str(err.value) and "did you mean 'transitions.at_risk.churned'" in str(err.value)

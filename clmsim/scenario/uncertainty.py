@@ -265,11 +265,14 @@ def check_blocks(blocks: list, data: dict, positions: Positions, default: Locati
             if b.row in stages and not any(j != b.row for j in b.alpha):
                 diags.append(Diagnostic(here, at, "a row needs at least one destination other than staying"))
         else:
-            for p in block_paths(b, table):
+            for k, p in enumerate(block_paths(b, table)):
                 why = _numeric(data, p)
                 if why:
                     numbers = numbers if numbers is not None else _numeric_paths(data)
-                    diags.append(Diagnostic(here, at, f"'{p}' is {why}{did_you_mean(p, numbers)}"
+                    key = ("path",) if hasattr(b, "path") else ("paths", k) if isinstance(b, MVNormal) else ("file",)
+                    where = locate(positions, section + (i,) + key, here)
+                    diags.append(Diagnostic(where, f"{at}.{'.'.join(map(str, key))}",
+                                            f"'{p}' is {why}{did_you_mean(p, numbers)}"
                                             if why.startswith("not") else f"'{p}' {why}"))
         for p in block_paths(b, table):
             if p in seen:
