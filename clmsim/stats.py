@@ -12,7 +12,9 @@ random numbers make two strategies positively correlated. Functions:
   ``se = sd(z) / sqrt(n)``, ``R +- t se``). With ``den`` = replicate sizes it is the
   mean per run over unequal batches; with paired differences it is an ROI;
 * :func:`wilson` -- a share ``k / n`` with the Wilson score interval;
-* :func:`band` -- the pointwise interval of a mean path (one :func:`ratio_ci` per column).
+* :func:`band` -- the pointwise interval of a mean path (one :func:`ratio_ci` per column);
+* :func:`nested_ci` -- K parameter draws x R runs: the predictive interval of the expected
+  value at the true parameters, split into parameter and process (Monte Carlo) parts.
 
 Degenerate input is not an error: no replicate gives NaN, a single replicate (an exact
 value) gives a degenerate interval at the value, an undefined ratio (zero denominator)
@@ -129,3 +131,43 @@ def quantile(x, q: float) -> float:
     """Empirical quantile (linear interpolation), NaN for empty input."""
     x = np.asarray(x, dtype=float)
     return float(np.quantile(x, q)) if x.size else float("nan")
+
+
+def nested_ci(y, alpha: float = 0.05) -> dict:
+    """Interval of an expected value under parameter uncertainty from ``y[k, r]``: run ``r`` of
+    parameter draw ``k`` (K >= 2 draws, R runs each; R = 1 for an exact engine).
+
+    With ``m_k`` the draw means, ``s_b^2 = Var(m_k)`` and ``s_w^2`` the mean within-draw
+    variance (0 when R = 1): parameter variance ``sigma_p^2 = max(0, s_b^2 - s_w^2 / R)``,
+    process variance of the estimate ``s_w^2 / (K R)``, and the predictive interval of the
+    expected value at the true parameters (one more draw from the parameter distribution)
+
+        mean(m) +- t_{1-alpha/2, K-1} sqrt(sigma_p^2 (1 + 1/K) + s_w^2 / (K R)).
+
+    Returns
+    -------
+    dict
+        ``mean, ci_lo, ci_hi, half_width, parameter_half_width`` (``t sqrt(sigma_p^2 (1 + 1/K))``),
+        ``process_half_width`` (``t sqrt(s_w^2 / (K R))``; the two add in quadrature to
+        ``half_width``), ``parameter_share`` (``sigma_p^2 (1 + 1/K)`` over the total; NaN when the
+        total is 0), ``draws`` (K), ``runs_per_draw`` (R). NaN intervals below two draws.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    K, R = y.shape
+    m = y.mean(axis=1)
+    mean = float(m.mean()) if K else float("nan")
+    if K < 2:
+        nan = float("nan")
+        return {"mean": mean, "ci_lo": nan, "ci_hi": nan, "half_width": nan, "parameter_half_width": nan,
+                "process_half_width": nan, "parameter_share": nan, "draws": K, "runs_per_draw": R}
+    sw2 = float(y.var(axis=1, ddof=1).mean()) if R > 1 else 0.0
+    sb2 = float(m.var(ddof=1))
+    sp2 = max(0.0, sb2 - sw2 / R)
+    par = sp2 * (1.0 + 1.0 / K)
+    proc = sw2 / (K * R)
+    t = t_quantile(K, alpha)
+    hw = t * np.sqrt(par + proc)
+    return {"mean": mean, "ci_lo": mean - hw, "ci_hi": mean + hw, "half_width": float(hw),
+            "parameter_half_width": float(t * np.sqrt(par)), "process_half_width": float(t * np.sqrt(proc)),
+            "parameter_share": par / (par + proc) if par + proc > 0 else float("nan"),
+            "draws": K, "runs_per_draw": R}

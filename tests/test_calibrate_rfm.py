@@ -286,3 +286,44 @@ def test_cli_rfm_options_panel_out_and_bootstrap(tmp_path, capsys):
     assert load_scenario(out).spec.name == "tiny"
     assert "intervals: bootstrap, 95%" in capsys.readouterr().out
     assert main(["fit", "rfm", str(DATA / "transactions_small.csv"), "--start", "not-a-date"]) == 2
+
+
+# ------------------------------------------------------------ rules chosen on the data
+def cdnow_log() -> pd.DataFrame:
+    raw = read_table(CDNOW, TRANSACTION_COLUMNS, sep="whitespace",
+                     names=["customer_id", "sample_id", "date", "cds", "amount"])
+    return prepare_transactions(raw, "%Y%m%d")
+
+
+def test_rules_are_chosen_without_reading_the_holdout():
+    # oracle: the log cut at the end of the calibration window gives the same choice, so
+    # nothing after it (the holdout) can have influenced it
+    from clmsim.calibrate.rfm import choose_rules
+
+    tx = cdnow_log()
+    full = fit_rfm(tx, holdout=9)
+    cut = tx[tx["date"] < pd.Timestamp("1997-10-01")]
+    alone = choose_rules(cut, {}, end=pd.Timestamp("1997-09-30"))
+    assert full.choice.rules == alone.rules
+    pd.testing.assert_frame_equal(full.choice.table, alone.table)
+    assert full.choice.fit_periods == 6 and full.choice.validation_periods == 3
+    assert full.choice.table["chosen"].sum() == 1
+    best = full.choice.table.loc[full.choice.table["tracking_error"].idxmin()]
+    assert best["chosen"]
+    # the goal on CDNOW with defaults: total holdout repeat transactions within 8% (docs/calibration.md)
+    assert abs(full.report.holdout_error) <= 0.08
+
+
+def test_rules_the_user_fixes_are_kept():
+    tx = cdnow_log()
+    res = fit_rfm(tx, holdout=9, fixed={"churn_after": 2})
+    assert res.rules.churn_after == 2 and set(res.choice.table["churn_after"]) == {2}
+    assert fit_rfm(tx, RFMRules(), holdout=9).choice is None
+
+
+def test_tracking_error_is_the_mean_absolute_error_per_holdout_period():
+    rep = fit_rfm(cdnow_log(), RFMRules(), holdout=9).report
+    h = rep.holdout
+    want = np.mean(np.abs(h["expected_transactions"] / h["observed_transactions"] - 1))
+    assert rep.tracking_error == pytest.approx(want)
+    assert "| error |" in rep.to_markdown("month") and "tracking error" in rep.to_markdown("month")

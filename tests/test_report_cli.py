@@ -107,7 +107,7 @@ def test_report_of_a_sweep_directory_plots_npv_along_the_lever(tmp_path, capsys)
     capsys.readouterr()
     assert main(["report", str(tmp_path / "sw")]) == 0
     table = __import__("pandas").read_csv(tmp_path / "sw" / "sweep_table.csv")
-    assert list(table["winback.policies.offer.coverage"]) == [0, 0.5, 1]
+    assert list(table["winback__policies__offer__coverage"]) == [0, 0.5, 1]  # identifier column (docs/analysis.md)
     html = (tmp_path / "sw" / "report.html").read_text(encoding="utf-8")
     assert "NPV along offer: coverage" in html and len(images(tmp_path / "sw" / "report.html")) == 1
 

@@ -107,16 +107,7 @@ def test_process_pool_and_dask_local_cluster_give_serial_bits(tmp_path, capfd):
     assert capfd.readouterr().err == ""  # a successful Dask sweep ends silently (workers' stderr included)
 
 
-@pytest.mark.slow
-def test_existing_dask_scheduler_gives_serial_bits(tmp_path):
-    from dask.distributed import LocalCluster
-
-    exp = experiment(tmp_path, runs=4, chunk=2, samples=1)
-    serial = sweep(exp, tmp_path / "serial", backend="serial")
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        remote = sweep(exp, tmp_path / "remote", scheduler=cluster.scheduler_address)
-        assert cluster.scheduler_address.startswith("tcp://")
-    pd.testing.assert_frame_equal(remote.runs, serial.runs)
+# An external scheduler with two worker processes started as separate programs: tests/test_dask_cluster.py.
 
 
 def test_periods_table_per_experiment_when_asked(tmp_path):

@@ -117,6 +117,7 @@ class Comparison:
     provenance: dict = field(default_factory=dict)
     paths: pd.DataFrame | None = None
     periods: pd.DataFrame | None = None
+    draws: pd.DataFrame | None = None
 
     @property
     def strategies(self) -> list[str]:
@@ -143,9 +144,33 @@ class Comparison:
         w = self._wide(metric)
         return (w[strategy] - w[self.baseline]).to_numpy()
 
+    @property
+    def parameter_draws(self) -> pd.DataFrame | None:
+        """The parameter draws (``draw`` and one column per dotted path) with ``parameter_samples``."""
+        return self.draws
+
+    def uncertainty(self, metric: str = "npv", alpha: float = 0.05) -> pd.DataFrame:
+        """With ``parameter_samples``: per strategy the interval of ``metric`` and of its paired
+        difference versus the baseline split into parameter and process parts, and the
+        probability of beating the baseline across parameter draws
+        (:func:`clmsim.analysis.parameters.uncertainty_table`)."""
+        from .parameters import uncertainty_table
+
+        if "draw" not in self.runs.columns:
+            raise ClmsimError("no parameter draws: compare with parameter_samples=K (a scenario with "
+                              "parameter_uncertainty)")
+        return uncertainty_table(self.runs, self.baseline, metric, alpha)
+
     def table(self, alpha: float = 0.05) -> pd.DataFrame:
         """The summary of :func:`clmsim.metrics.summary_table`: one row per strategy, ``kind``
-        (``level`` | ``vs_baseline``) and ``metric``, with ``mean, sd, n, ci_lo, ci_hi``."""
+        (``level`` | ``vs_baseline``) and ``metric``, with ``mean, sd, n, ci_lo, ci_hi``.
+
+        With parameter draws: NPV and the NPV difference with the intervals of
+        :meth:`uncertainty` (parameter and process parts in further columns)."""
+        if "draw" in self.runs.columns:
+            u = self.uncertainty("npv", alpha)
+            u = u.assign(sd=np.nan, n=u["draws"] * u["runs_per_draw"])
+            return u
         return summary_table(self.runs, self.paths, self.periods, baseline=self.baseline,
                              discount=self.provenance.get("discount_rate"), provenance=self.provenance,
                              alpha=alpha)
@@ -323,7 +348,8 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
             engine: Any = "fast", mode: str | None = "auto", *, baseline: str = BASELINE,
             precision: float | None = None, max_runs: int | None = None, batches: int = BATCHES,
             backend: str | Backend | None = "serial", workers: int | None = None,
-            scheduler: str | None = None, overrides: Sequence[str] = (), **options) -> Comparison:
+            scheduler: str | None = None, overrides: Sequence[str] = (), parameter_samples: int | None = None,
+            **options) -> Comparison:
     """Simulate strategies on common random numbers and compare them with the baseline.
 
     Parameters
@@ -352,6 +378,11 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
         :mod:`clmsim.analysis.runner`) batch whole seed blocks of 100 runs.
     backend, workers, scheduler
         Where chunks run, see :func:`clmsim.analysis.backends.make_backend` (default serial).
+    parameter_samples : int, optional
+        K >= 2: draw K parameter vectors from the scenario's ``parameter_uncertainty`` and run
+        ``runs`` runs of every strategy under each (:mod:`clmsim.analysis.parameters`); the
+        result's :meth:`Comparison.uncertainty` splits every interval into parameter and
+        process parts. Without it nothing changes (the same bits as before the option existed).
     **options
         Further engine options.
 
@@ -386,6 +417,10 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
                      what=f"compare with {total:,} runs" + (" (max_runs)" if precision is not None else "")
                      if mc else "compare (analytic engine)", memory_runs=min(-(-total // max(1, batches)), total))
     be = make_backend(backend, workers, scheduler)
+    if parameter_samples is not None:
+        if precision is not None:
+            raise ClmsimError("--precision and --parameter-samples do not combine: give the runs per draw")
+        return _compare_parameters(sc, names, models, engine, runs, seed, opts, be, baseline, int(parameter_samples))
     prec: dict = {}
     parts: list = []
     paths: list = []
@@ -425,6 +460,44 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
     if mc and runner.engine_name(engine) == "fast":
         from ..engines.fast import approximation
         comp.provenance.update(approximation(models, opts.get("mode") or "auto", opts.get("het_nodes", 0)))
+    return comp
+
+
+def _compare_parameters(sc, names, models, engine, runs, seed, opts, be: Backend, baseline, samples) -> Comparison:
+    """``compare`` with K parameter draws x ``runs`` runs (see :mod:`clmsim.analysis.parameters`)."""
+    from ..limits import check
+    from ..limits import current as limits_now
+    from ..scenario import ScenarioError
+    from ..scenario.experiment import apply_values
+    from .parameters import draw_seed, draw_values, parameter_draws
+
+    mc = runner.is_monte_carlo(engine)
+    check("--parameter-samples", samples, limits_now().points, "parameter draws")
+    draws = parameter_draws(sc, samples, seed)
+    tasks = []
+    block = runner.DEFAULT_BLOCK
+    for k in range(samples):
+        values = draw_values(draws, k)
+        try:
+            sk = apply_values(sc, values)
+        except ScenarioError as exc:
+            setting = ", ".join(f"{p} = {v:.6g}" for p, v in values.items())
+            raise ClmsimError(f"parameter draw {k} makes the scenario invalid ({setting}): "
+                              f"{exc.diagnostics[0].path}: {exc.diagnostics[0].message}") from None
+        mk = tuple(compile_model(sk, s) for s in names)
+        tasks.append(runner.RunTask(mk, engine, draw_seed(seed, k), 0, runs if mc else 1, opts, {"draw": k}, block))
+    with be:
+        results = be.map(runner.run_task, tasks, progress="parameter draws")
+    table = add_total_spend(pd.concat([r["runs"] for r in results], ignore_index=True))
+    comp = Comparison(table, baseline, {"monte_carlo": mc}, draws=draws)
+    comp.provenance.update({
+        "scenario": sc.name, "scenario_hash": sc.hash, "source": str(sc.source),
+        "engine": runner.engine_name(engine), "seed": seed, "runs": runs if mc else 0,
+        "mode": opts.get("mode"), "strategies": names, "baseline": baseline, "monte_carlo": mc,
+        "parameter_samples": samples, "parameter_paths": [c for c in draws.columns if c != "draw"],
+        "discount_rate": models[0].discount_rate, "horizon": models[0].horizon, "period": models[0].period,
+        "convention": CONVENTION, "clmsim_version": __version__,
+    })
     return comp
 
 

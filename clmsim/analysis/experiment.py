@@ -29,7 +29,7 @@ from ..scenario.experiment import Experiment, LogNormal, Normal, Triangular, Uni
 DESIGN_KEY = (0, 1000)
 """spawn_key of the design stream (run streams use (run, purpose) with purpose < 1000)."""
 
-__all__ = ["DESIGN_KEY", "design", "load_experiment", "ppf", "sample_unit", "point_models"]
+__all__ = ["DESIGN_KEY", "LEVER_KEY", "design", "lever_points", "uncertainty_samples", "load_experiment", "ppf", "sample_unit", "point_models"]
 
 
 def ppf(spec: Any, u: np.ndarray) -> np.ndarray:
@@ -57,9 +57,14 @@ def ppf(spec: Any, u: np.ndarray) -> np.ndarray:
     raise ClmsimError(f"unknown distribution {spec!r}")
 
 
-def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
-    """``n x d`` points in the unit hypercube (``lhs``, ``sobol`` or ``random``)."""
-    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=DESIGN_KEY))
+LEVER_KEY = (0, 1003)
+"""spawn_key of the lever-sampling stream (``lever_sampling``), disjoint from the others."""
+
+
+def sample_unit(method: str, n: int, d: int, seed: int, key: tuple = DESIGN_KEY) -> np.ndarray:
+    """``n x d`` points in the unit hypercube (``lhs``, ``sobol`` or ``random``) from the stream
+    ``SeedSequence(seed, spawn_key=key)``."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
     if d == 0:
         return np.zeros((n, 0))
     if method == "lhs":
@@ -71,24 +76,70 @@ def sample_unit(method: str, n: int, d: int, seed: int) -> np.ndarray:
     raise ClmsimError(f"unknown sampling method '{method}'; use lhs, sobol or random")
 
 
+def lever_points(exp: Experiment) -> tuple[list[str], list[tuple]]:
+    """``(lever paths, values per grid point)``: the full-factorial grid, or with
+    ``lever_sampling`` its samples (a ``{low, high}`` lever ``low + u (high - low)``, a list
+    ``values[floor(u n)]``) from the stream ``SeedSequence(seed, spawn_key=LEVER_KEY)``."""
+    spec = exp.spec
+    names = list(spec.levers)
+    if spec.lever_sampling is None or not names:
+        levers = exp.lever_values()
+        return names, (list(itertools.product(*levers.values())) if levers else [()])
+    ls = spec.lever_sampling
+    u = sample_unit(ls.method, ls.samples, len(names), spec.seed, LEVER_KEY)
+    cols = []
+    for j, p in enumerate(names):
+        s = spec.levers[p]
+        if isinstance(s, list):
+            cols.append(np.asarray(s, dtype=float)[np.minimum((u[:, j] * len(s)).astype(int), len(s) - 1)])
+        else:
+            cols.append(s.low + u[:, j] * (s.high - s.low))
+    return names, [tuple(float(c[i]) for c in cols) for i in range(ls.samples)]
+
+
+def uncertainty_samples(exp: Experiment) -> pd.DataFrame:
+    """One row per uncertainty sample, one column per uncertain path: the independent
+    ``uncertainties`` (quantile functions) and the joint ``parameter_uncertainty`` blocks,
+    all from one unit-hypercube sample of the design stream (their dimensions after the
+    independent ones). Empty (one row, no column) without uncertainty."""
+    from .parameters import sample_blocks, total_dim
+
+    spec = exp.spec
+    unc = list(spec.uncertainties.items())
+    blocks = []
+    if spec.parameter_uncertainty:
+        from ..scenario.uncertainty import check_blocks
+
+        from ..scenario.errors import Location
+
+        tables, _ = check_blocks(spec.parameter_uncertainty, exp.scenario.data, {}, Location(str(exp.source), 1, 1),
+                                 exp.source.parent)
+        blocks = list(zip(spec.parameter_uncertainty, tables))
+    if not unc and not blocks:
+        return pd.DataFrame(index=[0])
+    d = len(unc) + total_dim(blocks)
+    u = sample_unit(spec.sampling.method, spec.sampling.samples, d, spec.seed)
+    out = pd.DataFrame({p: ppf(s, u[:, j]) for j, (p, s) in enumerate(unc)})
+    if blocks:
+        joint = sample_blocks(blocks, u[:, len(unc):])
+        out = pd.concat([out, joint], axis=1) if len(out.columns) else joint
+    return out
+
+
 def design(exp: Experiment) -> pd.DataFrame:
     """Experiment points: column ``experiment`` (0..E-1), ``grid``, ``sample`` and one
     column per lever and uncertainty path holding the value set at that point."""
-    spec = exp.spec
-    levers = exp.lever_values()
-    grid = list(itertools.product(*levers.values())) if levers else [()]
-    unc = list(spec.uncertainties.items())
-    if unc:
-        u = sample_unit(spec.sampling.method, spec.sampling.samples, len(unc), spec.seed)
-        samples = np.column_stack([ppf(s, u[:, j]) for j, (_, s) in enumerate(unc)])
-    else:
-        samples = np.zeros((1, 0))
+    levers, grid = lever_points(exp)
+    samples = uncertainty_samples(exp)
+    unc = list(samples.columns)
+    values = samples.to_numpy(dtype=float)
+    n = len(samples)
     rows = []
     for g, gv in enumerate(grid):
-        for k in range(samples.shape[0]):
-            row = {"experiment": g * samples.shape[0] + k, "grid": g, "sample": k}
+        for k in range(n):
+            row = {"experiment": g * n + k, "grid": g, "sample": k}
             row.update(dict(zip(levers, map(float, gv))))
-            row.update({p: float(samples[k, j]) for j, (p, _) in enumerate(unc)})
+            row.update({p: float(values[k, j]) for j, p in enumerate(unc)})
             rows.append(row)
     return pd.DataFrame(rows)
 

@@ -305,6 +305,15 @@ def _options(exp, eng: str, strategies: list[str], options: dict, pin: bool = Tr
     return opts
 
 
+def _independent_only(spec) -> None:
+    """Sobol, Morris, tornado and the ranking vary independent inputs one by one or by their own
+    quantiles: joint ``parameter_uncertainty`` blocks are refused, never silently left out."""
+    if getattr(spec, "parameter_uncertainty", None):
+        raise ClmsimError("the experiment has parameter_uncertainty (joint, correlated blocks): sensitivity "
+                          "indices and the ranking need independent inputs ('uncertainties'); sample the blocks "
+                          "with clmsim sweep, or carry them into a comparison with compare --parameter-samples")
+
+
 def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, samples: int | None = None,
                 trajectories: int | None = None, engine: str | None = None, runs: int | None = None,
                 strategy: str | None = None, metric: str | None = None, backend: str | Backend | None = None,
@@ -327,6 +336,7 @@ def sensitivity(experiment: Any, methods: Sequence[str] | None = None, *, sample
     sset = spec.sensitivity
     if not spec.uncertainties:
         raise ClmsimError("the experiment declares no 'uncertainties' to analyse")
+    _independent_only(spec)
     methods = list(methods or (sset.methods if sset else ["sobol", "morris", "tornado"]))
     bad = [m for m in methods if m not in ("sobol", "morris", "tornado")]
     if bad:
@@ -402,6 +412,7 @@ def ranking(experiment: Any, strategies: Sequence[str] | None = None, *, samples
     spec = exp.spec
     if not spec.uncertainties:
         raise ClmsimError("the experiment declares no 'uncertainties' to rank the strategies over")
+    _independent_only(spec)
     names_s = list(strategies or exp.scenario.strategy_names)
     if len(names_s) < 2:
         raise ClmsimError("ranking needs at least two strategies")

@@ -7,7 +7,9 @@ Run directory layout (``OUT/``)::
     scenario.yaml        the resolved scenario (extends and overrides applied)
     points.parquet       one row per experiment point: lever and uncertainty values
     chunks/              runs-E<point>-R<first run>-<checksum>.parquet (and periods-...), one per task
-    runs.parquet         one row per experiment x strategy x run (written when complete)
+    runs.parquet         one row per experiment x strategy x run with the point's lever and
+                         uncertainty values (written when complete; identifier column names,
+                         clmsim.analysis.columns, mapping in the manifest's ``columns``)
     periods.parquet      per experiment x strategy x period x item (when ``periods: true``)
     summary.parquet/.csv per experiment x strategy x metric: levels and paired differences
 
@@ -51,6 +53,7 @@ from ..safeio import atomic_path, atomic_write, ensure_dir
 from ..scenario import dump_yaml
 from . import runner
 from .backends import Backend, chunk_ranges, make_backend
+from .columns import POINT_KEYS, sweep_names, tidy_points, tidy_runs
 from .compare import Comparison, add_total_spend
 from .experiment import design, load_experiment, point_models, point_values
 
@@ -73,6 +76,13 @@ class Sweep:
         Tidy: experiment, strategy, kind, metric, mean, sd, n, ci_lo, ci_hi.
     periods : DataFrame
         Per-period table when requested (else empty).
+    paths : dict
+        Column name (a Python identifier, :mod:`clmsim.analysis.columns`) -> the dotted path or
+        engine column it stands for, for every renamed column.
+
+    ``points`` and ``runs`` carry the lever and uncertainty values as columns named by
+    identifiers (``retention__programs__save_desk__spend_per_customer``); ``runs`` also has
+    ``grid`` and ``sample``, and counts that are whole numbers are integers.
     """
 
     directory: Path
@@ -81,11 +91,99 @@ class Sweep:
     runs: pd.DataFrame
     summary: pd.DataFrame
     periods: pd.DataFrame = field(default_factory=pd.DataFrame)
+    paths: dict = field(default_factory=dict)
+
+    @property
+    def inputs(self) -> list[str]:
+        """Columns of ``points`` holding lever and uncertainty values."""
+        return [c for c in self.points.columns if c not in POINT_KEYS]
+
+    def path(self, column: str) -> str:
+        """The dotted path (or engine column) a column name stands for."""
+        return self.paths.get(column, column)
+
+    def column(self, path: str) -> str:
+        """The column name of a dotted path (or of a column name, returned as it is)."""
+        if path in self.points.columns or path in self.runs.columns:
+            return path
+        for ident, orig in self.paths.items():
+            if orig == path:
+                return ident
+        raise ClmsimError(f"'{path}' is not a column of this sweep; columns: {', '.join(self.inputs)}")
 
     def table(self, metric: str = "npv", kind: str = "level") -> pd.DataFrame:
         """Summary rows of one metric and kind joined with the point values (wide in parameters)."""
         s = self.summary[(self.summary.metric == metric) & (self.summary.kind == kind)]
         return s.merge(self.points, on="experiment", how="left")
+
+    def diff(self, reference_point: int | dict, metric: str = "npv", strategy: str | None = None,
+             alpha: float = 0.05) -> pd.DataFrame:
+        """Paired differences between experiment points, with intervals.
+
+        For every point ``e`` and strategy ``s``: ``D_r = X_{e,s,r} - X_{ref,s,r}`` over the runs
+        ``r`` (the same random inputs at every point: common random numbers), its mean and
+        Student-t interval (:func:`clmsim.stats.mean_ci`; exact engine: a degenerate interval).
+        With uncertainty samples the reference is the reference grid point *at the same
+        sample*, so differences are paired on the uncertain inputs too.
+
+        Parameters
+        ----------
+        reference_point : int or dict
+            An experiment index, or lever values (dotted paths or column names -> value) that
+            pick one grid point.
+        metric : str
+            A runs column (default ``npv``).
+        strategy : str, optional
+            Compare every point's ``strategy`` with the baseline at the reference point instead
+            (default: each strategy with itself at the reference point).
+
+        Returns
+        -------
+        DataFrame
+            ``experiment, grid, sample, <inputs>, strategy, reference, metric, mean, sd, n, ci_lo,
+            ci_hi`` (metric ``<metric>_diff``).
+        """
+        import numpy as np
+
+        from ..stats import mean_ci
+
+        pts = self.points
+        if isinstance(reference_point, dict):
+            mask = pd.Series(True, index=pts.index)
+            for k, v in reference_point.items():
+                col = self.column(k)
+                mask &= (pts[col].astype(float) - float(v)).abs() <= 1e-9 * max(1.0, abs(float(v)))
+            grids = sorted(set(pts.loc[mask, "grid"]))
+            if len(grids) != 1:
+                raise ClmsimError(f"the reference {reference_point} matches {len(grids)} grid points; give the "
+                                  "value of every lever (or an experiment index)")
+            ref_grid = int(grids[0])
+        else:
+            e = int(reference_point)
+            if e not in set(pts["experiment"]):
+                raise ClmsimError(f"no experiment point {e}; the sweep has 0..{len(pts) - 1}")
+            ref_grid = int(pts.loc[pts["experiment"] == e, "grid"].iloc[0])
+        if metric not in self.runs.columns:
+            raise ClmsimError(f"'{metric}' is not a runs column")
+        strategies = list(dict.fromkeys(self.runs["strategy"]))
+        if strategy is not None and strategy not in strategies:
+            raise ClmsimError(f"unknown strategy '{strategy}'; the sweep has {', '.join(strategies)}")
+        wide = self.runs.pivot_table(index=["experiment", "strategy"], columns="run", values=metric,
+                                     aggfunc="first")
+        ref_of = {int(r.sample): int(r.experiment) for r in pts[pts["grid"] == ref_grid].itertuples()}
+        base = self.manifest.get("baseline", "baseline")
+        rows = []
+        for r in pts.to_dict("records"):
+            e, k = int(r["experiment"]), int(r["sample"])
+            for s in strategies:
+                if strategy is not None and s != strategy:
+                    continue
+                ref_s = base if strategy is not None else s
+                d = (wide.loc[(e, s)] - wide.loc[(ref_of[k], ref_s)]).to_numpy(dtype=float)
+                mean, sd, lo, hi, n = mean_ci(d[~np.isnan(d)], alpha)
+                rows.append({**r, "strategy": s, "reference": f"{ref_s} at grid {ref_grid}",
+                             "metric": f"{metric}_diff", "mean": mean, "sd": sd, "n": n, "ci_lo": lo, "ci_hi": hi})
+        return pd.DataFrame(rows)
 
 
 def atomic_write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -393,11 +491,28 @@ def sweep(experiment: str | Path, out: str | Path, *, runs: int | None = None, s
                              if ("periods", e, r0) in found], ignore_index=True)
         atomic_write_parquet(periods, out / "periods.parquet")
     summary = summarize(table, spec.baseline)
+    names = sweep_names(points, table)
+    ints = [p for p in points.columns if p not in POINT_KEYS and _integer_field(exp.scenario.data, p)]
+    points_out = tidy_points(points, ints, names)
+    table = tidy_runs(table, points_out, names)
+    manifest["columns"] = {v: k for k, v in names.items() if v != k}
+    atomic_write_parquet(points_out, out / "points.parquet")
     atomic_write_parquet(table, out / "runs.parquet")
     atomic_write_parquet(summary, out / "summary.parquet")
-    atomic_write_text(summary.merge(points, on="experiment").to_csv(index=False), out / "summary.csv")
+    atomic_write_text(summary.merge(points_out, on="experiment").to_csv(index=False), out / "summary.csv")
     _write_manifest(manifest, manifest_path)
-    return Sweep(out, manifest, points, table, summary, periods)
+    return Sweep(out, manifest, points_out, table, summary, periods, manifest["columns"])
+
+
+def _integer_field(data: dict, path: str) -> bool:
+    """Whether the scenario writes an integer at ``path`` (e.g. a window length)."""
+    from ..scenario.experiment import value_at
+
+    try:
+        v = value_at(data, path)
+    except (KeyError, IndexError, ValueError, TypeError):
+        return False
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _strategy_order(strategies: list[str]):
@@ -421,8 +536,13 @@ def read_sweep(directory: str | Path) -> Sweep:
     if manifest.get("status") != "complete":
         raise ClmsimError(f"the sweep in {d} is {manifest.get('status')}; rerun the same command to finish it")
     periods = pd.read_parquet(d / "periods.parquet") if (d / "periods.parquet").exists() else pd.DataFrame()
-    return Sweep(d, manifest, pd.read_parquet(d / "points.parquet"), pd.read_parquet(d / "runs.parquet"),
-                 pd.read_parquet(d / "summary.parquet"), periods)
+    points, runs = pd.read_parquet(d / "points.parquet"), pd.read_parquet(d / "runs.parquet")
+    if "columns" not in manifest:  # written before identifier columns: converted on reading
+        names = sweep_names(points, runs)
+        points = tidy_points(points, [], names)
+        runs = tidy_runs(runs, points, names)
+        manifest["columns"] = {v: k for k, v in names.items() if v != k}
+    return Sweep(d, manifest, points, runs, pd.read_parquet(d / "summary.parquet"), periods, manifest["columns"])
 
 
 def _versions() -> dict:

@@ -121,6 +121,15 @@ class HoldoutReport:
         ok = obs > 0
         return float(np.mean(np.abs(h["expected_buyers"].to_numpy()[ok] / obs[ok] - 1.0)))
 
+    @property
+    def tracking_error(self) -> float:
+        """Tracking error: mean absolute percentage error of repeat transactions per holdout
+        period, ``mean_t |expected_t / observed_t - 1|`` (periods with observed 0 left out)."""
+        h = self.holdout
+        obs = h["observed_transactions"].to_numpy(dtype=float)
+        ok = obs > 0
+        return float(np.mean(np.abs(h["expected_transactions"].to_numpy()[ok] / obs[ok] - 1.0)))
+
     def to_markdown(self, period: str = "period") -> str:
         """The report as a Markdown table plus headline numbers."""
         h = self.holdout
@@ -129,15 +138,19 @@ class HoldoutReport:
                  f"{'analytic engine' if self.engine == 'analytic' else 'numpy propagation of the fitted chain'}.",
                  "",
                  f"Holdout repeat transactions: observed {h['observed_transactions'].sum():,.0f}, expected "
-                 f"{h['expected_transactions'].sum():,.1f} ({self.holdout_error:+.1%}); mean absolute error of "
-                 f"repeat purchasers per {period}: {self.holdout_mape:.1%}.",
+                 f"{h['expected_transactions'].sum():,.1f} ({self.holdout_error:+.1%}); tracking error (mean "
+                 f"absolute error per {period}) of repeat transactions {self.tracking_error:.1%}, of repeat "
+                 f"purchasers {self.holdout_mape:.1%}.",
                  "",
-                 f"| {period} | start | phase | repeat buyers obs | exp | repeat tx obs | exp | cum tx obs | cum exp |",
-                 "|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+                 f"| {period} | start | phase | repeat buyers obs | exp | repeat tx obs | exp | error | cum tx obs "
+                 "| cum exp |",
+                 "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for _, r in self.table.iterrows():
+            o, e = r["observed_transactions"], r["expected_transactions"]
+            err = f"{e / o - 1:+.1%}" if o > 0 else ""
             lines.append(f"| {int(r['period'])} | {r['start']:%Y-%m-%d} | {r['phase']} | {r['observed_buyers']:,.0f} | "
-                         f"{r['expected_buyers']:,.1f} | {r['observed_transactions']:,.0f} | "
-                         f"{r['expected_transactions']:,.1f} | {r['cum_observed']:,.0f} | {r['cum_expected']:,.1f} |")
+                         f"{r['expected_buyers']:,.1f} | {o:,.0f} | {e:,.1f} | {err} | {r['cum_observed']:,.0f} | "
+                         f"{r['cum_expected']:,.1f} |")
         return "\n".join(lines)
 
 

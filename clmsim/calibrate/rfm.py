@@ -268,6 +268,120 @@ def build_stage_panel(tx: pd.DataFrame, rules: RFMRules, start: pd.Timestamp | N
                       customers=np.asarray(customers), stages=stages, dropped=dropped)
 
 
+# ------------------------------------------------------------- choosing the rules
+RULE_CANDIDATES = {
+    "churn_after": (2, 3, 4),
+    "window": ((2, 2), (3, 2), (4, 2), (6, 2), (6, 3)),   # (frequency_window, loyal_frequency)
+    "dormant_after": (None,),
+    "loyal_monetary": (0.0,),
+}
+"""Rules searched by :func:`choose_rules` when the user does not fix them."""
+
+
+@dataclass(frozen=True)
+class RuleChoice:
+    """Stage rules chosen on a window of the data (never on a holdout).
+
+    Attributes
+    ----------
+    rules : RFMRules
+        The rules with the lowest tracking error on the validation periods.
+    table : DataFrame
+        One row per candidate: ``churn_after, frequency_window, loyal_frequency, dormant_after,
+        loyal_monetary, tracking_error, total_error, chosen`` (NaN errors: the candidate could
+        not be fitted, ``note`` says why).
+    fit_periods, validation_periods : int
+        The split of the window: a chain fitted on the first ``fit_periods`` periods
+        forecasts the next ``validation_periods``.
+    """
+
+    rules: RFMRules
+    table: pd.DataFrame
+    fit_periods: int
+    validation_periods: int
+
+    def describe(self) -> str:
+        lines = [f"stage rules chosen on the data window before any holdout: a chain fitted on its first "
+                 f"{self.fit_periods} periods forecasts the next {self.validation_periods}; lowest tracking error "
+                 "(mean absolute error of repeat transactions per period) wins"]
+        for r in self.table.to_dict("records"):
+            rule = (f"churn_after {r['churn_after']}, frequency_window {r['frequency_window']}, loyal_frequency "
+                    f"{r['loyal_frequency']}" + (f", dormant_after {int(r['dormant_after'])}"
+                                                 if pd.notna(r["dormant_after"]) else ""))
+            res = (f"tracking {r['tracking_error']:.1%}, total {r['total_error']:+.1%}"
+                   if pd.notna(r["tracking_error"]) else f"not fitted: {r['note']}")
+            lines.append(f"  {'*' if r['chosen'] else ' '} {rule}: {res}")
+        return "\n".join(lines)
+
+
+def choose_rules(tx: pd.DataFrame, fixed: dict | None = None, *, window_periods: int | None = None,
+                 start=None, end=None, min_pairs: int = 20) -> RuleChoice:
+    """Choose the stage rules on a time split inside the first ``window_periods`` periods.
+
+    Every combination of :data:`RULE_CANDIDATES` (a rule in ``fixed`` -- ``period``,
+    ``churn_after``, ``frequency_window``, ``loyal_frequency``, ``dormant_after``,
+    ``loyal_monetary`` -- takes the user's value only) derives the stages, fits a chain on
+    the first ``W - V`` periods of the window (``V = max(2, W // 3)``) and forecasts the
+    repeat transactions of the next ``V`` periods for the customers who made their first
+    purchase before them (:func:`clmsim.calibrate.report.holdout_report`, numpy
+    propagation). The candidate with the lowest tracking error (mean absolute percentage
+    error of repeat transactions per period) wins; ties go to the smaller total error.
+    Nothing after the window is read: with a holdout, pass the calibration window.
+
+    Raises
+    ------
+    ClmsimError
+        A window too short to split (fewer than 4 periods), or no candidate could be fitted.
+    """
+    fixed = dict(fixed or {})
+    period = fixed.pop("period", "month")
+    base = build_stage_panel(tx, RFMRules(period=period), start, end)
+    W = base.n_periods if window_periods is None else int(window_periods)
+    V = max(2, W // 3)
+    Ti = W - V
+    if Ti < 2:
+        raise ClmsimError(f"choosing the stage rules needs at least 4 {period}s before the holdout, got {W}; "
+                          "give the rules (--churn-after, --frequency-window, --loyal-frequency)")
+    ca = [fixed["churn_after"]] if "churn_after" in fixed else RULE_CANDIDATES["churn_after"]
+    if "frequency_window" in fixed or "loyal_frequency" in fixed:
+        fw = fixed.get("frequency_window")
+        lf = fixed.get("loyal_frequency")
+        windows = [(w, f) for w, f in RULE_CANDIDATES["window"] if (fw is None or w == fw) and (lf is None or f == lf)]
+        if not windows:
+            windows = [(fw or max(lf, 3), lf or min(2, fw))]
+    else:
+        windows = RULE_CANDIDATES["window"]
+    da = [fixed["dormant_after"]] if "dormant_after" in fixed else RULE_CANDIDATES["dormant_after"]
+    lm = [fixed["loyal_monetary"]] if "loyal_monetary" in fixed else RULE_CANDIDATES["loyal_monetary"]
+    rows, best = [], None
+    for c, (w, f), d, m in ((c, wf, d, m) for c in ca for wf in windows for d in da for m in lm):
+        row = {"churn_after": c, "frequency_window": w, "loyal_frequency": f, "dormant_after": d,
+               "loyal_monetary": m, "tracking_error": np.nan, "total_error": np.nan, "note": ""}
+        try:
+            rules = RFMRules(period=period, churn_after=c, frequency_window=w, loyal_frequency=f, dormant_after=d,
+                             loyal_monetary=m)
+            sp = build_stage_panel(tx, rules, start, end)
+            window = sp.panel[sp.panel["period"] < W]
+            inner = window[window["period"] < Ti].reset_index(drop=True)
+            stages = tuple(s for s in sp.stages if (inner["stage"] == s).any())
+            fit = _fit_panel(inner, stages, interval="dirichlet", min_pairs=min_pairs)
+            rep = holdout_report(window, sp.first_period, sp.customers, sp.starts[:W], stages, fit.P,
+                                 _tx_per_period(inner), Ti)
+            row.update(tracking_error=rep.tracking_error, total_error=rep.holdout_error)
+            key = (rep.tracking_error, abs(rep.holdout_error))
+            if best is None or key < best[0]:
+                best = (key, rules, len(rows))
+        except ClmsimError as exc:
+            row["note"] = str(exc)
+        rows.append(row)
+    if best is None:
+        raise ClmsimError("no candidate stage rules could be fitted on the data window: "
+                          + "; ".join(sorted({r["note"] for r in rows}))[:500])
+    table = pd.DataFrame(rows)
+    table["chosen"] = np.arange(len(table)) == best[2]
+    return RuleChoice(best[1], table, Ti, V)
+
+
 # ---------------------------------------------------------------------- pipeline
 @dataclass(frozen=True)
 class RFMFit:
@@ -286,6 +400,8 @@ class RFMFit:
         Holdout comparison of a chain fitted on the calibration periods only.
     scenario : dict
         The complete scenario (plain data), validated.
+    choice : RuleChoice or None
+        How the rules were chosen (None when the user gave them all).
     """
 
     rules: RFMRules
@@ -294,6 +410,7 @@ class RFMFit:
     transactions_per_period: dict
     report: HoldoutReport | None
     scenario: dict
+    choice: RuleChoice | None = None
 
 
 def _fit_panel(panel: pd.DataFrame, stages: tuple[str, ...], **options):
@@ -337,31 +454,44 @@ def rfm_scenario(fit, occupancy: dict[str, int], rules: RFMRules, *, name: str, 
     }
 
 
-def fit_rfm(tx: pd.DataFrame, rules: RFMRules = RFMRules(), *, holdout: int = 0, horizon: int = 24,
+def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0, horizon: int = 24,
             discount_rate: float = 0.10, margin: float | None = None, cost_to_serve: float | None = None,
             name: str = "calibrated-rfm", source: str = "transaction log", start=None, end=None,
             interval: str = "dirichlet", level: float = 0.95, n_boot: int = 500, seed: int | None = None,
-            min_pairs: int = 20) -> RFMFit:
+            min_pairs: int = 20, uncertainty: float | None = None, fixed: dict | None = None) -> RFMFit:
     """Transaction log -> stages -> chain and revenue -> runnable scenario (+ holdout report).
 
     Parameters
     ----------
     tx : DataFrame
         From :func:`prepare_transactions`.
-    rules : RFMRules
-        Stage rules and period length.
+    rules : RFMRules, optional
+        Stage rules and period length. None: chosen by :func:`choose_rules` on the data before
+        the holdout (``fixed`` rules kept), never on the holdout.
     holdout : int
         Last ``holdout`` periods held out for the fit report (0: no report). The
         report's chain is fitted on the earlier periods; the scenario's chain on all.
     horizon, discount_rate : scenario clock (periods; annual effective rate).
     margin, cost_to_serve : optional economics of every active stage.
     interval, level, n_boot, seed, min_pairs : see :func:`clmsim.calibrate.transitions.fit_transitions`.
+    uncertainty : float, optional
+        Dirichlet prior concentration: the scenario also gets ``parameter_uncertainty``
+        (:meth:`~clmsim.calibrate.transitions.TransitionFit.uncertainty_blocks`).
 
     Raises
     ------
     ClmsimError
         Bad data or options; a holdout that leaves fewer than 2 calibration periods.
     """
+    choice = None
+    if rules is None:
+        T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods
+        if holdout and (T - int(holdout) < 2 or holdout < 0):
+            raise ClmsimError(f"holdout of {holdout} periods leaves {T - int(holdout)} calibration period(s) of "
+                              f"{T}; at least 2 are needed")
+        choice = choose_rules(tx, fixed, window_periods=T - int(holdout or 0), start=start, end=end,
+                              min_pairs=min_pairs)
+        rules = choice.rules
     sp = build_stage_panel(tx, rules, start, end)
     options = dict(interval=interval, level=level, n_boot=n_boot, seed=seed, min_pairs=min_pairs)
     fit = _fit_panel(sp.panel, sp.stages, **options)
@@ -372,6 +502,8 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules = RFMRules(), *, holdout: int = 0,
                    f"Stages: {rules.describe()}. Initial population: stages at the end of the data.")
     scenario = rfm_scenario(fit, occupancy, rules, name=name, description=description, horizon=horizon,
                             discount_rate=discount_rate, margin=margin, cost_to_serve=cost_to_serve)
+    if uncertainty is not None:
+        scenario["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
     scenario_from_text(write_yaml(scenario, None), f"<{name}>")  # must be runnable: raises ScenarioError if not
     report = None
     if holdout:
@@ -390,4 +522,4 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules = RFMRules(), *, holdout: int = 0,
         report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, cal_fit.P,
                                 _tx_per_period(cal), Tc, holdout_scenario=write_yaml(hold_sc, None))
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
-                  report=report, scenario=scenario)
+                  report=report, scenario=scenario, choice=choice)

@@ -239,6 +239,18 @@ class SBGFit:
     def derl(self, discount_rate: float, renewals: int = 0) -> float:
         return derl(self.alpha, self.beta, discount_rate, renewals)
 
+    def uncertainty_blocks(self) -> list[dict]:
+        """``parameter_uncertainty``: (ln alpha, ln beta) jointly normal with the delta-method
+        covariance ``cov_ij / (theta_i theta_j)`` of the maximum-likelihood estimates (a joint
+        log-normal: both stay positive, their correlation is kept)."""
+        th = np.array([self.alpha, self.beta])
+        c = np.asarray(self.cov, dtype=float) / np.outer(th, th)
+        c = (c + c.T) / 2
+        return [{"dist": "mvnormal", "paths": ["heterogeneity.churn_probability.alpha",
+                                               "heterogeneity.churn_probability.beta"],
+                 "mean": [round(float(np.log(self.alpha)), 8), round(float(np.log(self.beta)), 8)],
+                 "cov": [[float(f"{x:.8g}") for x in row] for row in c], "log": True}]
+
     def heterogeneity_block(self) -> dict:
         """``{"heterogeneity": {"churn_probability": {"dist": "beta", "alpha": a, "beta": b}}}``."""
         return {"heterogeneity": {"churn_probability": {"dist": "beta", "alpha": sig(self.alpha),

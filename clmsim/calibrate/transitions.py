@@ -123,6 +123,20 @@ class TransitionFit:
                 out[a] = row
         return out
 
+    def uncertainty_blocks(self, prior: float = 0.5) -> list[dict]:
+        """``parameter_uncertainty`` blocks: per row, the Dirichlet(``n_ij + prior``) posterior over
+        the destinations observed (staying included when observed; a destination never observed
+        stays at 0 -- a structural zero), for every row with at least two of them."""
+        out = []
+        for i, a in enumerate(self.stages):
+            if self.row_totals[i] == 0 or self.kinds.get(a) == "lost":
+                continue
+            alpha = {b: round(float(self.counts[i, j]) + float(prior), 6)
+                     for j, b in enumerate(self.stages) if self.counts[i, j] > 0}
+            if len(alpha) >= 2:
+                out.append({"dist": "dirichlet", "row": a, "alpha": alpha})
+        return out
+
     def stages_block(self) -> dict[str, dict]:
         """``stages`` entries with the fitted revenue (mean, cv) of stages that earn.
 
@@ -408,7 +422,7 @@ def fit_transitions(panel: pd.DataFrame, *, stages: tuple[str, ...] | None = Non
 
 
 def fragment(fit: TransitionFit, base: str | None = None,
-             base_rows: dict[str, dict[str, float]] | None = None) -> dict:
+             base_rows: dict[str, dict[str, float]] | None = None, uncertainty: float | None = None) -> dict:
     """A scenario fragment with the fitted ``stages`` revenue and ``transitions``.
 
     Parameters
@@ -419,6 +433,9 @@ def fragment(fit: TransitionFit, base: str | None = None,
     base_rows : dict, optional
         The base scenario's transition rows; entries the fit puts at zero are
         written as 0 so the merge does not keep the base's values.
+    uncertainty : float, optional
+        Dirichlet prior concentration: also write the ``parameter_uncertainty`` blocks of
+        :meth:`TransitionFit.uncertainty_blocks`.
     """
     out: dict = {}
     if base is not None:
@@ -428,4 +445,6 @@ def fragment(fit: TransitionFit, base: str | None = None,
     if stages:
         out["stages"] = stages
     out["transitions"] = fit.transitions_block(full)
+    if uncertainty is not None:
+        out["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
     return out

@@ -187,7 +187,7 @@ def sweep_levels(plan, scenario, out: Path, engine: str) -> tuple[pd.DataFrame, 
     sw = sweep(exp, sdir, backend="serial", command=["clmsim", "demo"])
     npv = sw.runs.groupby("experiment")["npv"].mean().rename("npv").reset_index()
     pv = pv_spend_by_point(sw.periods)[["experiment", "pv_spend"]]
-    df = sw.points[["experiment", lever]].rename(columns={lever: "value"}).merge(npv).merge(pv)
+    df = sw.points[["experiment", sw.column(lever)]].rename(columns={sw.column(lever): "value"}).merge(npv).merge(pv)
     return df.sort_values("value").reset_index(drop=True), nominal
 
 

@@ -41,6 +41,9 @@ def _interval_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=seed_arg, default=None, help="bootstrap seed (numpy SeedSequence)")
     p.add_argument("--min-pairs", type=nonneg_int, default=20,
                    help="minimum consecutive-period pairs out of each stage (default 20; 0 disables)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write a parameter_uncertainty section: the Dirichlet(counts + prior) posterior of "
+                        "every row, for compare --parameter-samples")
 
 
 def add_parsers(sub) -> None:
@@ -72,6 +75,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--periods", type=positive_int, default=12, help="periods of the printed projection (default 12)")
     p.add_argument("--cohort", action="append", default=[], metavar="NAME",
                    help="fit only these cohorts (repeatable; default: all cohorts jointly)")
+    p.add_argument("--uncertainty", action="store_true",
+                   help="also write a parameter_uncertainty section: (ln alpha, ln beta) jointly normal with the "
+                        "estimates' covariance, for compare --parameter-samples")
     p.set_defaults(func=cmd_sbg)
 
     p = fsub.add_parser("rfm", help="transaction log (customer_id, date, amount) -> complete scenario",
@@ -81,16 +87,17 @@ def add_parsers(sub) -> None:
     _input_options(p)
     _interval_options(p)
     d = RFM_DEFAULTS
+    auto = " (default: chosen on the data before the holdout, with the other rules; docs/calibration.md)"
     p.add_argument("--period", choices=("week", "month", "quarter", "year"), default=d["period"])
-    p.add_argument("--churn-after", type=positive_int, default=d["churn_after"],
-                   help=f"recency (periods) from which a customer is churned (default {d['churn_after']})")
+    p.add_argument("--churn-after", type=positive_int, default=None,
+                   help="recency (periods) from which a customer is churned" + auto)
     p.add_argument("--dormant-after", type=positive_int, default=None,
                    help="recency from which a churned customer is dormant (default: no dormant stage)")
-    p.add_argument("--frequency-window", type=positive_int, default=d["frequency_window"],
-                   help=f"periods over which frequency and spend are counted (default {d['frequency_window']})")
-    p.add_argument("--loyal-frequency", type=positive_int, default=d["loyal_frequency"],
-                   help=f"purchase periods in the window for 'loyal' (default {d['loyal_frequency']})")
-    p.add_argument("--loyal-monetary", type=nonneg_float, default=d["loyal_monetary"],
+    p.add_argument("--frequency-window", type=positive_int, default=None,
+                   help="periods over which frequency and spend are counted" + auto)
+    p.add_argument("--loyal-frequency", type=positive_int, default=None,
+                   help="purchase periods in the window for 'loyal'" + auto)
+    p.add_argument("--loyal-monetary", type=nonneg_float, default=None,
                    help="spend over the window for 'loyal' (default 0)")
     p.add_argument("--date-format", default=None, help="strptime format of dates, e.g. %%Y%%m%%d (default ISO)")
     p.add_argument("--start", default=None, help="first day of the data window (default: first date)")
@@ -166,7 +173,7 @@ def cmd_transitions(args) -> int:
     panel = prepare_panel(raw)
     fit = fit_transitions(panel, stages=stages, kinds=kinds, interval=args.interval, level=args.level,
                           prior=args.prior, n_boot=args.n_boot, seed=args.seed, min_pairs=args.min_pairs)
-    data = fragment(fit, base_rel, base_rows)
+    data = fragment(fit, base_rel, base_rows, args.prior if args.uncertainty else None)
     comment = (f"Fitted by clmsim fit transitions from {args.file}: {fit.n_customers} customers, "
                f"{int(fit.counts.sum())} consecutive-period pairs ({fit.n_gaps} gaps skipped).\n"
                f"Maximum-likelihood p_ij = n_ij / n_i; {fit.method} {fit.level:.0%} intervals in the summary / --table.")
@@ -199,7 +206,10 @@ def cmd_sbg(args) -> int:
     comment = (f"Fitted by clmsim fit sbg from {args.file} (shifted-beta-geometric, Fader & Hardie 2007):\n"
                f"alpha = {fit.alpha:.6g} (se {fit.se_alpha:.3g}), beta = {fit.beta:.6g} (se {fit.se_beta:.3g}), "
                f"log-likelihood {fit.loglik:.4f}.")
-    text = write_yaml(fit.heterogeneity_block(), args.out, comment)
+    block = fit.heterogeneity_block()
+    if args.uncertainty:
+        block["parameter_uncertainty"] = fit.uncertainty_blocks()
+    text = write_yaml(block, args.out, comment)
     _emit(args, text, fit.summary(args.discount_rate, args.periods))
     return 0
 
@@ -210,9 +220,11 @@ def cmd_rfm(args) -> int:
     from ..calibrate.rfm import prepare_transactions
 
     raw = _read(args, TRANSACTION_COLUMNS, (), "transaction log")
-    rules = RFMRules(period=args.period, churn_after=args.churn_after, dormant_after=args.dormant_after,
-                     frequency_window=args.frequency_window, loyal_frequency=args.loyal_frequency,
-                     loyal_monetary=args.loyal_monetary)
+    given = {k: getattr(args, k) for k in ("churn_after", "dormant_after", "frequency_window", "loyal_frequency",
+                                           "loyal_monetary") if getattr(args, k) is not None}
+    rules = None
+    if all(k in given for k in ("churn_after", "frequency_window", "loyal_frequency")):  # the user fixed them
+        rules = RFMRules(period=args.period, **given)
     _check_date_format(args.date_format)
     tx = prepare_transactions(raw, args.date_format)
     start = _date(args.start, "--start")
@@ -221,7 +233,9 @@ def cmd_rfm(args) -> int:
     res = fit_rfm(tx, rules, holdout=args.holdout, horizon=args.horizon, discount_rate=args.discount_rate,
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
-                  seed=args.seed, min_pairs=args.min_pairs)
+                  seed=args.seed, min_pairs=args.min_pairs,
+                  uncertainty=args.prior if args.uncertainty else None, fixed={"period": args.period, **given})
+    rules = res.rules
     if args.panel_out:
         atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
     comment = (f"Calibrated by clmsim fit rfm from {args.file}.\nStage rules: {rules.describe()}.\n"
@@ -231,6 +245,9 @@ def cmd_rfm(args) -> int:
     summary = [f"{len(res.stages.customers):,} customers, {res.stages.n_periods} {rules.period}s from "
                f"{res.stages.starts[0]:%Y-%m-%d}; {res.stages.dropped} transactions outside whole periods dropped",
                res.fit.summary()]
+    if res.choice is not None:
+        summary.insert(1, res.choice.describe())
+        summary.insert(2, f"rules: {rules.describe()}")
     if res.report is not None:
         md = res.report.to_markdown(rules.period)
         summary += ["", "fit report (holdout)", md]

@@ -5,6 +5,7 @@ Modules: :mod:`.occupancy` (stacked stage occupancy with bands), :mod:`.flows`
 (transition heatmap, alluvial stage flows), :mod:`.clv` (CLV distribution),
 :mod:`.survival` (cohort survival), :mod:`.compare` (paired differences vs baseline),
 :mod:`.budget` (NPV/ROI vs budget, frontier), :mod:`.sensitivity` (tornado, Sobol, Morris),
+:mod:`.surface` (two-lever heatmaps, partial dependence of sampled designs),
 :mod:`.style` (palette, formatters, CJK fonts).
 """
 
@@ -15,11 +16,13 @@ from .compare import comparison_plot, cumulative_difference, p_best_plot, paired
 from .flows import cohort_flows, stage_flow, transition_heatmap
 from .occupancy import occupancy_area, occupancy_panels
 from .sensitivity import morris_screening, sobol_indices, tornado
+from .surface import lever_heatmap, partial_dependence
 from .survival import binomial_band, survival_curve
 
 __all__ = [
     "binomial_band", "break_even_points", "budget_frontier", "clv_distribution", "clv_summary", "cohort_flows",
-    "comparison_plot", "cumulative_difference", "incremental_returns", "marginal_returns", "marginal_roi",
+    "comparison_plot", "cumulative_difference", "incremental_returns", "lever_heatmap", "marginal_returns",
+    "marginal_roi", "partial_dependence",
     "morris_screening", "npv_vs_budget", "occupancy_area", "occupancy_panels", "p_best_plot", "paired_differences",
     "sobol_indices", "stage_flow", "survival_curve", "tornado", "transition_heatmap",
 ]

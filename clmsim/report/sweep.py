@@ -2,11 +2,18 @@
 
 Headline: the grid point with the highest mean NPV (per strategy), with its 95%
 half-width. Table: NPV and the paired difference versus the baseline at every
-point. Figures (one lever, no uncertainties): NPV along the lever with its band, one
-panel per strategy, the NPV difference versus the baseline, and -- when the sweep kept its
-per-period tables (``periods: true``), which give the present value of spend -- the return of
-each step of the lever (:func:`clmsim.plots.incremental_returns`), never an average return
-measured from zero spend.
+point. Figures:
+
+* one lever on a grid, no uncertainties: NPV along the lever with its band, one panel per
+  strategy, the NPV difference versus the baseline, and -- when the sweep kept its
+  per-period tables (``periods: true``), which give the present value of spend -- the return
+  of each step of the lever (:func:`clmsim.plots.incremental_returns`), never an average
+  return measured from zero spend;
+* two levers on a grid: heatmaps with contours of NPV and of the paired NPV difference
+  versus the baseline (:func:`clmsim.plots.lever_heatmap`);
+* sampled designs (Latin-hypercube levers, uncertainty samples, more levers): NPV and the
+  NPV difference against every input with partial dependence
+  (:func:`clmsim.plots.partial_dependence`).
 """
 
 from __future__ import annotations
@@ -45,9 +52,13 @@ def _pm(mean: float, lo: float, hi: float) -> str:
 def report_from_sweep(directory: str | Path) -> Report:
     """A report of a complete sweep run directory."""
     from ..analysis.sweep import read_sweep
-    from .figures import path_label
+    from .figures import path_label as _label
 
     sw = read_sweep(directory)
+
+    def path_label(c: str) -> str:
+        return _label(sw.path(c))
+
     m = sw.manifest
     base = m.get("baseline", "baseline")
     levers, unc = sweep_inputs(sw.points)
@@ -74,7 +85,8 @@ def report_from_sweep(directory: str | Path) -> Report:
     rep.tables.append(ReportTable("sweep_table", "NPV at every point", pd.DataFrame(rows), lv,
                                   "\u00b1 = half-width of the 95% interval over runs; differences are paired "
                                   "(common random numbers)."))
-    if len(levers) == 1 and not unc:
+    sampled = bool(((m.get("fingerprint_parts") or {}).get("experiment") or {}).get("lever_sampling"))
+    if len(levers) == 1 and not unc and not sampled:
         lever = levers[0]
         strategies = list(dict.fromkeys(lv["strategy"]))[:4]
         with style_context(strategies):
@@ -105,10 +117,10 @@ def report_from_sweep(directory: str | Path) -> Report:
         else:
             rep.missing.append("the return of each step of the lever: it needs the present value of spend, which "
                                "needs the per-period tables (set 'periods: true' in the experiment)")
-    else:
-        rep.missing.append("sweep figures are drawn for one lever without uncertainties; this sweep has "
-                           f"{len(levers)} lever(s) and {len(unc)} uncertain input(s): see the table and "
-                           "summary.csv")
+    elif len(levers) == 2 and not sampled:
+        rep.figures += _heatmaps(lv, vb, levers, unc, base, path_label)
+    elif levers or unc:
+        rep.figures += _dependence(lv, vb, levers + unc, levers, base, path_label, sampled)
     scen = Path(directory) / "scenario.yaml"
     if scen.is_file():
         from ..scenario import ScenarioError, dump_yaml, load_scenario
@@ -122,10 +134,85 @@ def report_from_sweep(directory: str | Path) -> Report:
     return rep
 
 
+def _heatmaps(lv: pd.DataFrame, vb: pd.DataFrame, levers: list[str], unc: list[str], base: str,
+              label) -> list[ReportFigure]:
+    """Two-lever grid: NPV heatmap per strategy (up to 3) and the paired NPV difference of each
+    other strategy (up to 2) versus the baseline; averaged over uncertainty samples when there are some."""
+    x, y = levers
+    out = []
+    strategies = list(dict.fromkeys(lv["strategy"]))
+    avg = " (mean over the uncertainty samples)" if unc else ""
+    shown = strategies[:3]
+    with style_context(shown):
+        fig = Figure(figsize=(5.6 * len(shown), 4.6), layout="constrained")
+        axes = fig.subplots(1, len(shown), squeeze=False)[0]
+    for ax, s in zip(axes, shown):
+        plots.lever_heatmap(lv[lv["strategy"] == s], x=x, y=y, z="mean", ax=ax, xlabel=label(x), ylabel=label(y),
+                            title=s, label="NPV")
+    out.append(ReportFigure(
+        "sweep_npv_heatmap", f"NPV over {label(x)} and {label(y)}",
+        f"Mean NPV at every grid point{avg} (one panel per strategy); the lines join points of equal NPV and the "
+        "brightest cell is the best grid point. Every point uses the same random inputs, so the shape of the "
+        "surface is not noise.", fig, lv))
+    others = [s for s in strategies if s != base][:2]
+    if len(vb) and others:
+        with style_context(others):
+            fig = Figure(figsize=(5.6 * len(others), 4.6), layout="constrained")
+            axes = fig.subplots(1, len(others), squeeze=False)[0]
+        for ax, s in zip(axes, others):
+            d = vb[vb["strategy"] == s]
+            plots.lever_heatmap(d, x=x, y=y, z="mean", lo=None if unc else "ci_lo", hi=None if unc else "ci_hi",
+                                ax=ax, diverging=True, xlabel=label(x), ylabel=label(y),
+                                title=f"{s} minus {base}", label=f"NPV {s} minus {base}")
+        out.append(ReportFigure(
+            "sweep_diff_heatmap", f"NPV versus {base} over {label(x)} and {label(y)}",
+            f"The paired NPV difference versus {base} at every grid point{avg}: blue where the strategy is ahead, "
+            "red where it is behind; the thick line is where the ranking flips."
+            + ("" if unc else " Hatched cells: the 95% interval of the difference contains 0 (the sign is not "
+                              "established by the runs made)."), fig, vb))
+    return out
+
+
+def _dependence(lv: pd.DataFrame, vb: pd.DataFrame, inputs: list[str], levers: list[str], base: str, label,
+                sampled: bool) -> list[ReportFigure]:
+    """Sampled designs (Latin-hypercube levers, uncertainty samples, more than two levers): NPV and the
+    paired NPV difference against every input, with partial dependence."""
+    inputs = inputs[:6]
+    strategies = list(dict.fromkeys(lv["strategy"]))
+    what = "sampled lever values" if sampled else ("grid and uncertainty samples" if levers else "uncertainty samples")
+    out = []
+    first = strategies[0]
+    with style_context(strategies):
+        axes = plots.partial_dependence(lv[lv["strategy"] == first], inputs, "mean",
+                                        labels={c: label(c) for c in inputs}, ylabel=f"NPV ({first})")
+    out.append(ReportFigure(
+        "sweep_dependence", f"NPV of {first} against each input",
+        f"Each dot is one point of the design ({what}): its mean NPV against the value of one input. The line is "
+        "the partial dependence -- the mean NPV of the points in each bin of that input, averaged over the other "
+        "inputs -- with its 95% interval (shaded); a flat line means the input barely matters here.",
+        axes[0].figure, lv))
+    others = [s for s in strategies if s != base]
+    if len(vb) and others:
+        s = others[0]
+        with style_context(strategies):
+            axes = plots.partial_dependence(vb[vb["strategy"] == s], inputs, "mean",
+                                            labels={c: label(c) for c in inputs}, ylabel=f"NPV {s} minus {base}",
+                                            reference=0.0)
+        out.append(ReportFigure(
+            "sweep_diff_dependence", f"{s} versus {base} against each input",
+            f"The paired NPV difference between {s} and {base} at every point of the design, against each input, "
+            "with its partial dependence; where the line crosses the dashed zero the better choice changes with "
+            "that input.", axes[0].figure, vb))
+    return out
+
+
 def _steps_figure(sw, lever: str, strategy: str) -> ReportFigure:
     """Return of each step of a one-lever sweep for ``strategy`` (mean NPV and present value of spend)."""
     from ..analysis.robustness import pv_spend_by_point
-    from .figures import path_label
+    from .figures import path_label as _label
+
+    def path_label(c: str) -> str:
+        return _label(sw.path(c))
 
     npv = sw.runs[sw.runs["strategy"] == strategy].groupby("experiment")["npv"].mean().rename("npv")
     pv = pv_spend_by_point(sw.periods)

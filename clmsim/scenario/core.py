@@ -99,6 +99,10 @@ def _build(data: dict, positions: Positions, source: str, overrides: Iterable[st
             diags.append(Diagnostic(where, text.split("=", 1)[0].strip(), str(exc)))
     spec, base_diags = validate_data(data, positions, default)
     diags += base_diags
+    if spec is not None and spec.parameter_uncertainty:
+        from .uncertainty import check_blocks
+
+        diags += check_blocks(spec.parameter_uncertainty, data, positions, default, Path(source).parent)[1]
     seen = {(d.path, d.message) for d in base_diags}
     specs = {BASELINE: spec}
     resolved = {BASELINE: data}

@@ -10,6 +10,7 @@ experiment file)::
     levers:                                  # full-factorial grid
       retention.programs.save_desk.spend_per_customer: {from: 0, to: 40, step: 5}
       winback.policies.reactivation_offer.coverage: [0, 0.5, 1]
+    lever_sampling: {method: lhs, samples: 20}   # optional: levers sampled ({low, high} or lists), no grid
     uncertainties:                           # sampled, crossed with the grid
       transitions.declining.churned: {dist: uniform, low: 0.08, high: 0.12}
       stages.loyal.revenue.mean: {dist: normal, mean: 75, sd: 5}
@@ -44,6 +45,7 @@ from ..engines import ENGINE_NAMES
 from . import Scenario, load_scenario
 from .errors import Diagnostic, Location, ScenarioError, did_you_mean, dotted
 from .loader import Positions, locate, parse_yaml, read_file
+from .uncertainty import ParameterBlock
 from .validate import _value_at
 
 EXPERIMENT_ENGINES = ENGINE_NAMES
@@ -179,8 +181,10 @@ class ExperimentSpec(_Strict):
     overrides: dict[str, Any] = {}
     strategies: list[str] | None = Field(default=None, min_length=1)
     baseline: str = "baseline"
-    levers: dict[str, Union[RangeSpec, list[Finite]]] = {}
+    levers: dict[str, Union[RangeSpec, list[Finite], BoundSpec]] = {}
+    lever_sampling: SamplingSpec | None = None
     uncertainties: dict[str, UncertaintySpec] = {}
+    parameter_uncertainty: list[ParameterBlock] = Field(default=[], max_length=10_000)
     sampling: SamplingSpec = SamplingSpec()
     runs: int = Field(default=100, ge=1)
     seed: int = Field(ge=0, lt=2**63)
@@ -224,7 +228,7 @@ class Experiment:
         return [self.spec.baseline] + [s for s in names if s != self.spec.baseline]
 
     def lever_values(self) -> dict[str, list[float]]:
-        """Grid values per lever path, in file order."""
+        """Grid values per lever path, in file order (without ``lever_sampling``)."""
         return {p: (s.values() if isinstance(s, RangeSpec) else list(s)) for p, s in self.spec.levers.items()}
 
     def plain(self) -> dict:
@@ -307,7 +311,7 @@ def _at_levers(exc: ScenarioError, values: dict[str, float], where: dict[str, Lo
     return ScenarioError(out)
 
 
-_BRANCH_TAGS = {"RangeSpec", "list[float]", "list[constrained-float]", "Uniform", "Triangular", "Normal",
+_BRANCH_TAGS = {"RangeSpec", "BoundSpec", "list[float]", "list[constrained-float]", "Uniform", "Triangular", "Normal",
                 "LogNormal", "uniform", "triangular", "normal", "lognormal", "int", "float", "str", "bool",
                 "function-after[_order(), RangeSpec]", "function-after[_order(), Uniform]",
                 "function-after[_order(), Triangular]", "function-after[_order(), Normal]",
@@ -400,6 +404,8 @@ def _diagnostics(exc: ValidationError, data: Any, positions, default: Location) 
             branch_is_map = tag_at[1][:1].isupper() or "RangeSpec" in tag_at[1] or tag_at[1] in DISTRIBUTIONS
             if isinstance(written, dict) != branch_is_map and len(errors) > 1:
                 continue
+            if isinstance(written, dict) and len(errors) > 1 and _other_branch_written(tag_at[1], written):
+                continue
         where = locate(positions, path, default)
         if err["type"] == "extra_forbidden" and path in positions:
             where = positions[path]
@@ -407,6 +413,20 @@ def _diagnostics(exc: ValidationError, data: Any, positions, default: Location) 
     if not out:  # every error was a branch we skipped: report them all
         return _diagnostics_all(errors, positions, default, data)
     return out
+
+
+_LEVER_BRANCH_FIELDS = {"RangeSpec": {"from", "to", "step"}, "BoundSpec": {"low", "high"}}
+
+
+def _other_branch_written(tag: str, written: dict) -> bool:
+    """A lever written as a map matches one of its two map branches (a grid range or sampling
+    bounds) by the keys it uses: errors of the other branch are not reported."""
+    mine = next((k for k in _LEVER_BRANCH_FIELDS if k in tag), None)
+    if mine is None:
+        return False
+    keys = set(written)
+    return not (keys & _LEVER_BRANCH_FIELDS[mine]) and any(keys & f for k, f in _LEVER_BRANCH_FIELDS.items()
+                                                           if k != mine)
 
 
 def _diagnostics_all(errors, positions, default, data) -> list[Diagnostic]:
@@ -429,9 +449,11 @@ def _numeric_paths(data: Any, prefix: str = "") -> list[str]:
 
 
 def _grid_size(spec: ExperimentSpec) -> float:
+    if spec.lever_sampling is not None:
+        return float(spec.lever_sampling.samples) if spec.levers else 1.0
     n = 1.0
     for s in spec.levers.values():
-        n *= s.count() if isinstance(s, RangeSpec) else len(s)
+        n *= s.count() if isinstance(s, RangeSpec) else (len(s) if isinstance(s, list) else 1)
     return n
 
 
@@ -470,6 +492,17 @@ def load_experiment(path: str | Path) -> Experiment:
     here = lambda *key: locate(positions, key, default)  # noqa: E731
     limit = current().points
     for p, s in spec.levers.items():
+        if spec.lever_sampling is not None:
+            if isinstance(s, RangeSpec):
+                diags.append(Diagnostic(here("levers", p), f"levers.{p}", "with lever_sampling a lever is sampled: "
+                                        "give its range as {low: A, high: B} or a list of values to choose from"))
+            elif isinstance(s, list) and not s:
+                diags.append(Diagnostic(here("levers", p), f"levers.{p}", "no values"))
+            continue
+        if isinstance(s, BoundSpec):
+            diags.append(Diagnostic(here("levers", p), f"levers.{p}", "a range {low, high} is sampled, not a grid: "
+                                    "add 'lever_sampling: {method: lhs, samples: N}' or write {from, to, step}"))
+            continue
         n = s.count() if isinstance(s, RangeSpec) else len(s)
         if n < 1:
             what = f"empty range: from {s.start:g} to {s.to:g} has no values" if isinstance(s, RangeSpec) \
@@ -479,7 +512,7 @@ def load_experiment(path: str | Path) -> Experiment:
             diags.append(Diagnostic(here("levers", p), f"levers.{p}",
                                     f"the range has {n:.3g} points, more than the limit of {limit:,} ({ALLOW_HINT}); "
                                     "use a larger step or fewer values"))
-    n_points = _grid_size(spec) * (spec.sampling.samples if spec.uncertainties else 1)
+    n_points = _grid_size(spec) * (spec.sampling.samples if (spec.uncertainties or spec.parameter_uncertainty) else 1)
     if spec.levers and n_points > limit and not diags:
         diags.append(Diagnostic(here("levers"), "levers",
                                 f"the design has {n_points:.3g} experiment points (grid x samples), more than the "
@@ -515,6 +548,10 @@ def load_experiment(path: str | Path) -> Experiment:
             continue
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             diags.append(Diagnostic(here(*key), dotted(key), f"'{p}' holds {type(v).__name__}, not a number"))
+    if spec.parameter_uncertainty:
+        from .uncertainty import check_blocks
+
+        diags += check_blocks(spec.parameter_uncertainty, scenario.data, positions, default, path.parent)[1]
     if spec.sensitivity is not None and not spec.uncertainties:
         diags.append(Diagnostic(here("sensitivity"), "sensitivity", "sensitivity needs 'uncertainties' to vary"))
     if diags:

@@ -17,6 +17,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from .uncertainty import ParameterBlock
+
 SCHEMA_VERSION = 1
 MAX_HORIZON = 10_000
 """Longest horizon in periods (200 years of weeks): engines allocate arrays over periods."""
@@ -330,6 +332,7 @@ class ScenarioSpec(_Model):
     winback: WinbackSpec = Field(default_factory=WinbackSpec)
     operations: OperationsSpec | None = None
     strategies: dict[Name, dict[str, object]] = Field(default_factory=dict)
+    parameter_uncertainty: list[ParameterBlock] | None = Field(default=None, max_length=10_000)
 
 
 def json_schema() -> dict:
