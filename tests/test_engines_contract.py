@@ -155,8 +155,8 @@ def test_docs_state_the_registry_capabilities():
             rows[cells[0]] = cells[1:]
     assert set(rows) == set(ENGINE_NAMES)
     yes = {"yes": True, "no": False}
-    for name, (mc, first, modes, ops, log) in rows.items():
+    for name, (mc, first, modes, ops, log, quant) in rows.items():
         caps = ENGINES[name].capabilities
-        assert (yes[mc], yes[first], yes[ops], yes[log]) == (caps.monte_carlo, caps.first_run, caps.operations,
-                                                             caps.event_log), name
+        assert (yes[mc], yes[first], yes[ops], yes[log], yes[quant]) == (
+            caps.monte_carlo, caps.first_run, caps.operations, caps.event_log, caps.quantiles), name
         assert tuple(m.strip() for m in modes.split(",")) == (caps.modes or ("—",)), name
