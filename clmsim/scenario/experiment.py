@@ -45,6 +45,7 @@ from ..engines import ENGINE_NAMES
 from . import Scenario, load_scenario
 from .errors import Diagnostic, Location, ScenarioError, did_you_mean, dotted
 from .loader import Positions, locate, parse_yaml, read_file
+from .overrides import numeric_paths
 from .uncertainty import ParameterBlock
 from .validate import _value_at
 
@@ -434,20 +435,6 @@ def _diagnostics_all(errors, positions, default, data) -> list[Diagnostic]:
                        _message(e, tuple(e["loc"]), data)) for e in errors]
 
 
-def _numeric_paths(data: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of every number in plain data (for did-you-mean on levers)."""
-    out: list[str] = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            out += _numeric_paths(v, f"{prefix}{k}.")
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            out += _numeric_paths(v, f"{prefix}{i}.")
-    elif isinstance(data, (int, float)) and not isinstance(data, bool):
-        out.append(prefix[:-1])
-    return out
-
-
 def _grid_size(spec: ExperimentSpec) -> float:
     if spec.lever_sampling is not None:
         return float(spec.lever_sampling.samples) if spec.levers else 1.0
@@ -541,7 +528,7 @@ def load_experiment(path: str | Path) -> Experiment:
         try:
             v = value_at(scenario.data, p)
         except (KeyError, IndexError, ValueError, TypeError):
-            numbers = numbers if numbers is not None else _numeric_paths(scenario.data)
+            numbers = numbers if numbers is not None else numeric_paths(scenario.data)
             diags.append(Diagnostic(here(*key), dotted(key),
                                     f"'{p}' is not a field of the scenario{did_you_mean(p, numbers)} (fields must be "
                                     "written in the scenario)"))
