@@ -28,7 +28,9 @@ def _models(path):
     sc = load_scenario(path)
     if compile_model(sc).horizon > HORIZON:
         sc = load_scenario(path, [f"time.horizon={HORIZON}"])
-    return [compile_model(sc, s) for s in sc.strategy_names]
+    models = [compile_model(sc, s) for s in sc.strategy_names]
+    # one fast-engine call takes strategies of one shape (a strategy may change the horizon)
+    return [m for m in models if (m.horizon, m.stage_names) == (models[0].horizon, models[0].stage_names)]
 
 
 def _threads() -> list[int]:

@@ -519,11 +519,11 @@ def load_experiment(path: str | Path) -> Experiment:
                 diags.append(Diagnostic(here(*key), dotted(key),
                                         f"unknown strategy '{s}'{did_you_mean(s, scenario.strategy_names)}; "
                                         f"the scenario has {', '.join(scenario.strategy_names)}"))
-    numeric_paths = [("levers", p) for p in spec.levers] + [("uncertainties", p) for p in spec.uncertainties]
+    lever_keys = [("levers", p) for p in spec.levers] + [("uncertainties", p) for p in spec.uncertainties]
     if spec.optimize is not None:
-        numeric_paths += [("optimize", "levers", p) for p in spec.optimize.levers]
+        lever_keys += [("optimize", "levers", p) for p in spec.optimize.levers]
     numbers = None
-    for key in numeric_paths:
+    for key in lever_keys:
         p = key[-1]
         try:
             v = value_at(scenario.data, p)
