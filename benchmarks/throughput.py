@@ -12,7 +12,15 @@ Prints customer-periods per second for
 (d) the des engine on telecom (shorter horizon) when ``clmsim.engines.des`` exists,
 (e) 1,000 runs x 100,000 customers x 60 periods of the bare chain on all threads:
     wall time and peak RSS (skipped with ``--quick``),
-(f) warm-start wall time of ``clmsim run scenarios/telecom.yaml --engine fast --runs 100``.
+(f) warm-start wall time of ``clmsim run scenarios/telecom.yaml --engine fast --runs 100``,
+(g) cold start: CPU seconds of ``clmsim run scenarios/telecom.yaml --engine fast --runs 2`` with
+    an empty ``NUMBA_CACHE_DIR`` per mode, with the kernel's own compile time, and the wall time
+    of ``clmsim validate`` and ``clmsim fit sbg`` (import cost).
+
+``--against TREE`` instead times workloads (a)-(d) of this code and of another checkout
+(e.g. ``git worktree add --detach /tmp/base <commit>``) in alternating subprocesses, each
+with its own numba cache, ``--rounds`` times, and prints per-core rates and their ratios
+(fastest round of each; the median ratio beside it): old and new measured under the same load.
 
 ``cpu`` rates divide by the process CPU time of a one-thread run (per-core speed,
 robust to other load on the machine); ``wall`` rates divide by wall time. The load
@@ -99,10 +107,113 @@ def warm_cli(extra: list[str]) -> float:
     return time.perf_counter() - t
 
 
+WORKLOADS = {
+    "bare chain, individual": "measure(bare(), 8, 1)",
+    "telecom every feature, individual": "measure(telecom(), 2, 1)",
+    "bare chain 10^6, counts": "measure(bare(1_000_000), 50, 1, mode='counts')",
+    "telecom, counts": "measure(telecom(), 50, 1, mode='counts')",
+    "des, telecom 12 months": "des_rate()",
+}
+"""Workloads of ``--against``: expressions over this module's functions, in both trees."""
+
+CHILD = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1] + "/benchmarks")
+import throughput as tp
+from throughput import bare, measure, telecom
+
+def des_rate():
+    from clmsim.engines import des
+    short = telecom(["time.horizon=12"])
+    best = None
+    for _ in range(2):
+        c = time.process_time()
+        d = des.simulate([short], runs=1, seed=1)
+        m = d.provenance["customer_periods"] / (time.process_time() - c)
+        best = m if best is None or m > best else best
+    return {"cpu_rate": best}
+
+print(json.dumps({k: eval(v)["cpu_rate"] for k, v in json.loads(sys.argv[2]).items()}))
+"""
+
+
+def against(other: str, rounds: int) -> None:
+    """Time :data:`WORKLOADS` in this tree and ``other`` in alternating subprocesses."""
+    import json
+    import statistics
+    import tempfile
+
+    trees = {"new": str(ROOT), "old": str(Path(other).resolve())}
+    caches = {k: tempfile.mkdtemp(prefix=f"clmsim-bench-{k}-") for k in trees}
+    rates = {k: {w: [] for w in WORKLOADS} for k in trees}
+    print(f"interleaved: new = {trees['new']}, old = {trees['old']}, {rounds} rounds; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    for r in range(rounds + 1):                        # round 0 compiles (both caches start empty)
+        for k, tree in (list(trees.items()) if r % 2 else list(trees.items())[::-1]):   # alternate the order
+            env = dict(os.environ, PYTHONPATH=tree, NUMBA_CACHE_DIR=caches[k], CLMSIM_COMPILE_NOTICE="0")
+            out = subprocess.run([sys.executable, "-c", CHILD, tree, json.dumps(WORKLOADS)], cwd=tree, env=env,
+                                 capture_output=True, text=True, check=True)
+            if r:
+                for w, v in json.loads(out.stdout.strip().splitlines()[-1]).items():
+                    rates[k][w].append(v)
+    print(f"  {'workload (1 thread, per-core rate)':<36} {'old':>10} {'new':>10} {'new/old':>8} {'median':>8}")
+    for w in WORKLOADS:
+        old, new = max(rates["old"][w]), max(rates["new"][w])
+        med = statistics.median(n / o for n, o in zip(rates["new"][w], rates["old"][w]))
+        print(f"  {w:<36} {old:10.3g} {new:10.3g} {new / old:8.3f} {med:8.3f}")
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
+
+
+COLD = """
+import resource, sys, time
+t0 = time.process_time()
+from clmsim.api import simulate
+t1 = time.process_time()
+simulate(sys.argv[1], engine="fast", runs=2, seed=1, mode=sys.argv[2], threads=1)
+print(time.process_time() - t1)
+"""
+
+
+def cold_start() -> None:
+    """(g): cold-cache command CPU, kernel compile CPU, and command import costs."""
+    import tempfile
+
+    env0 = dict(os.environ, CLMSIM_COMPILE_NOTICE="0")
+    for mode in ("counts", "individual"):
+        with tempfile.TemporaryDirectory(prefix="clmsim-cold-") as d:
+            env = dict(env0, NUMBA_CACHE_DIR=d)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run([str(ROOT / ".venv" / "bin" / "clmsim"), "run", str(TELECOM), "--engine", "fast",
+                            "--runs", "2", "--mode", mode], check=True, capture_output=True, cwd=ROOT, env=env)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        with tempfile.TemporaryDirectory(prefix="clmsim-cold-") as d:
+            out = subprocess.run([sys.executable, "-c", COLD, str(TELECOM), mode], check=True, capture_output=True,
+                                 text=True, cwd=ROOT, env=dict(env0, NUMBA_CACHE_DIR=d))
+        print(f"  {mode:<10} empty cache: clmsim run --runs 2 {cpu:.1f} s CPU (user+sys); "
+              f"the kernel's compile {float(out.stdout.split()[-1]):.1f} s CPU")
+    sbg = ROOT / "tests" / "data" / "calibration" / "survival_fh2007.csv"
+    for label, cmd in (("clmsim validate scenarios/telecom.yaml", ["validate", str(TELECOM)]),
+                       ("clmsim fit sbg (Fader-Hardie data)", ["fit", "sbg", str(sbg), "--cohort", "regular"])):
+        best = min(_wall([str(ROOT / ".venv" / "bin" / "clmsim")] + cmd) for _ in range(3))
+        print(f"  {label:<40} {best:.2f} s wall (best of 3)")
+
+
+def _wall(cmd) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
+    return time.perf_counter() - t
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the 1,000-run study (e)")
+    ap.add_argument("--against", metavar="TREE", help="time (a)-(d) here and in TREE, interleaved")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of --against (default 5)")
     args = ap.parse_args(argv)
+    if args.against:
+        against(args.against, args.rounds)
+        return 0
     import numba
     ncpu = numba.config.NUMBA_NUM_THREADS
     print(f"clmsim fast-engine throughput; numba threads available: {ncpu}; "
@@ -164,6 +275,8 @@ def main(argv=None) -> int:
 
     print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (5 strategies)")
     print(f"  --mode auto (= counts, automatic Gauss classes): {warm_cli([]):.2f} s wall")
+    print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
+    cold_start()
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     return 0
 

@@ -6,50 +6,36 @@
     res = simulate("scenarios/telecom.yaml")                       # exact, every strategy
     res = simulate("scenarios/telecom.yaml", engine="fast", runs=1000, seed=7)
 
-Engines live in ``clmsim/engines/<name>.py`` and are imported only when asked
-for (a closed registry: no dotted paths from user input).
+Engines live in the packages ``clmsim/engines/<name>/`` and are imported only when
+asked for (the closed registry :data:`clmsim.engines.ENGINES`: no dotted paths from user
+input).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import numbers
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from . import engines as _engines
 from .errors import ClmsimError
 from .model import CompiledModel, compile_model
 from .results import Results
 from .scenario import Scenario, load_scenario
 
-ENGINES = {
-    "analytic": "clmsim.engines.analytic",
-    "fast": "clmsim.engines.fast",
-    "des": "clmsim.engines.des",
-}
-"""Engine name -> module. Each module exposes ``simulate(models, *, runs, seed, **options)``."""
+ENGINES = _engines.ENGINES
+"""The engine registry (:data:`clmsim.engines.ENGINES`): name -> module and declared capabilities."""
 
 
 def engine_module(name: str):
-    """Import the module of engine ``name``.
+    """Import the engine ``name`` (:func:`clmsim.engines.load`).
 
     Raises
     ------
     ClmsimError
-        Unknown engine, or an engine whose module is not available.
+        Unknown engine, or an engine whose package is not available.
     """
-    if name not in ENGINES:
-        raise ClmsimError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")
-    try:
-        return importlib.import_module(ENGINES[name])
-    except ModuleNotFoundError as exc:
-        if exc.name != ENGINES[name]:
-            raise
-        have = [n for n in ENGINES if n == name or importlib.util.find_spec(ENGINES[n]) is not None]
-        have = [n for n in have if n != name]
-        raise ClmsimError(f"the {name} engine is not available in this installation; "
-                          f"available: {', '.join(have) or 'none'}") from None
+    return _engines.load(name)
 
 
 def as_scenario(scenario_or_path: Scenario | str | Path, overrides: Iterable[str] = ()) -> Scenario:
@@ -93,8 +79,9 @@ def simulate(scenario_or_path: Scenario | str | Path, engine: str = "analytic",
     ----------
     scenario_or_path : Scenario or path
         A loaded scenario or a YAML file.
-    engine : {"analytic", "fast", "des"}
-        ``analytic`` gives exact expectations; the others simulate ``runs`` runs.
+    engine : str
+        A name of :data:`ENGINES`: ``analytic`` gives exact expectations; the others
+        simulate ``runs`` runs.
     strategies : str or sequence of str, optional
         Strategy names; default all strategies of the scenario, baseline first.
     runs : int

@@ -257,3 +257,24 @@ def recommendation(table: pd.DataFrame, baseline: str) -> dict:
         cost = "at the same spend"
     out["text"] = f"Switch to {best}: NPV {money(*dn, sign=True)} {cost}."
     return out
+
+
+def decision_text(table, provenance: dict, baseline: str | None, n_runs: int) -> str:
+    """The decision table of ``run``, ``compare`` and the demo as text, with its footnotes."""
+    from .textable import format_table
+
+    rows = decision_rows(table, baseline or "")
+    cols = ["strategy", "npv", "pv_spend"]
+    if baseline is not None:
+        cols += ["npv_diff", "spend_diff", "ret", "wins", "payback"]
+    unit = provenance.get("period") or "period"
+    mc = provenance.get("engine") != "analytic" and bool(provenance.get("monte_carlo", True))
+    if not mc or baseline is None:
+        cols = [c for c in cols if c != "wins"]
+    right = lambda x: x  # noqa: E731 -- preformatted cells, right-aligned as numbers
+    text = format_table(rows, {c: right for c in cols if c not in ("strategy", "ret")}, columns=cols,
+                        headers=headers(baseline or "baseline", unit))
+    spend = table[table["metric"] == "pv_spend"]["mean"]
+    foot = notes(mc, n_runs, int(provenance.get("batches") or 1), provenance.get("horizon"), unit,
+                 has_spend=bool(spend.notna().any()))
+    return text + "\n\n" + "\n".join(foot)

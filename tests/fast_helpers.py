@@ -70,3 +70,24 @@ def assert_periods_close(results, item: str, exact, strategy: str = "baseline", 
     bad = np.abs(mean - exact) >= bound
     assert not np.any(bad), (f"{item}: periods {p['period'].to_numpy()[bad]}: mean {mean[bad]} vs exact "
                              f"{exact[bad]} (bound {bound[bad]})")
+
+
+def library_scenarios() -> list:
+    """Every scenario of the library and of the reference set that the fast engine runs
+    (the ``operations`` scenarios are des-only)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    files = sorted(root.glob("*.yaml")) + sorted((root / "reference").glob("*.yaml"))
+    return [f for f in files if not f.name.startswith("ops_")]
+
+
+def digest(results) -> str:
+    """SHA-256 of a result's ``runs``, ``periods`` and ``clv_hist`` tables, every float to
+    the last bit (for bit-identity checks)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for df in (results.runs, results.periods, results.clv_hist):
+        h.update(df.to_csv(float_format="%.17g").encode())
+    return h.hexdigest()

@@ -16,6 +16,7 @@ import pytest
 from clmsim.analysis import compare
 from clmsim.analysis.compare import Comparison
 from clmsim.analysis.runner import simulate_range
+from clmsim.engines import Capabilities
 from clmsim.results import RUN_COLUMNS, Results
 
 TELECOM = "scenarios/telecom.yaml"
@@ -24,23 +25,30 @@ SIGMA, TAU = 1000.0, 50.0
 
 class KnownEngine:
     """NPV = 1000 * save-desk spend + SIGMA z_r + TAU e_{r,s}; spend = 10 * save-desk spend, all of it in
-    period 1 (per-period table: period 1 holds the mean NPV and the spend of the call's runs)."""
+    period 1 (per-period table: period 1 holds the mean NPV and the spend of the call's runs).
 
-    MONTE_CARLO = True
+    Satisfies the engine contract (:class:`clmsim.engines.Engine`); with ``first_run=False``
+    it declares no ``first_run``, so the runner falls back to seed blocks."""
+
     NAME = "known"
 
-    def __init__(self, offset: bool = True):
-        self.offset = offset
+    def __init__(self, first_run: bool = True):
+        self.CAPABILITIES = Capabilities(monte_carlo=True, first_run=first_run)
 
-    def simulate(self, models, *, runs, seed, run_offset=0, **options):
+    def pin_options(self, models, options):
+        return dict(options)
+
+    def simulate(self, models, *, runs, seed, **options):
+        first_run = options.pop("first_run", 0)
+        assert not options and (first_run == 0 or self.CAPABILITIES.first_run)
         rows = []
         for si, m in enumerate(models):
             x = float(m.programs[1].spend[0])
-            for r in range(run_offset, run_offset + runs):
+            for r in range(first_run, first_run + runs):
                 g = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(r,)))
                 z, e = g.normal(), g.normal(size=8)
                 row = {c: 0.0 for c in RUN_COLUMNS}
-                row.update(strategy=m.strategy, run=r if self.offset else r - run_offset,
+                row.update(strategy=m.strategy, run=r,
                            npv=1000.0 * x + SIGMA * z + TAU * e[si], retention_spend=10.0 * x,
                            clv_acquired=x + z)
                 rows.append(row)
@@ -122,7 +130,7 @@ def test_crn_gain_matches_variance_formula():
     assert abs(g / exact - 1) < 4.5 * np.sqrt(2 / 2000) * np.sqrt(2)
 
 
-def test_chunks_equal_one_call_with_and_without_engine_offsets():
+def test_chunks_equal_one_call_with_and_without_first_run():
     from clmsim import compile_model, load_scenario
 
     sc = load_scenario(TELECOM)

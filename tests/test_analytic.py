@@ -243,7 +243,7 @@ def test_cohort_occupancy_matches_matrix_powers():
 
 @pytest.mark.parametrize("kind", ["gamma", "beta"])
 def test_batched_effective_matrices_equal_the_model_function(kind):
-    from clmsim.engines.chains import effective_matrices
+    from clmsim.engines.analytic.chains import effective_matrices
     from clmsim.model import effective_matrix
 
     rng = np.random.default_rng(11)
@@ -297,7 +297,7 @@ def test_beta_with_alpha_at_most_one_has_infinite_lifetime():
 
 @pytest.mark.parametrize("scale", [0.3, 1.0, 3.0])
 def test_long_run_mix_equals_dense_perron_vector(scale):
-    from clmsim.engines.steady import long_run_mix
+    from clmsim.engines.analytic.steady import long_run_mix
 
     rng = np.random.default_rng(4)
     N, E = 3, 4

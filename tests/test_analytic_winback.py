@@ -9,7 +9,7 @@ import pytest
 
 from clmsim import compile_model, load_scenario
 from clmsim.engines import analytic
-from clmsim.engines.chains import build_chains
+from clmsim.engines.analytic.chains import build_chains
 
 REF = Path(__file__).resolve().parents[1] / "scenarios" / "reference" / "winback.yaml"
 LABELS = ("member", "member[offer:1]", "member[offer:2]", "lapsed[k=0]", "lapsed[k=1]", "lapsed[k=2]",

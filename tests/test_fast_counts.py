@@ -193,7 +193,9 @@ def test_churn_pools_equal_per_group_churn_tracking_in_distribution(monkeypatch)
     assert fast.pooled_churn(model)
     R = 300
     pooled = fast.simulate([model], runs=R, seed=21, mode="counts").runs
-    monkeypatch.setattr(fast, "pooled_churn", lambda m: False)
+    from clmsim.engines.fast import bundle
+
+    monkeypatch.setattr(bundle, "pooled_churn", lambda m: False)
     general = fast.simulate([model], runs=R, seed=22, mode="counts").runs
     assert_same_law(pooled, general)
 
@@ -206,11 +208,11 @@ def test_churn_pools_only_when_churned_rows_lead_to_lost_or_stay():
 
 def test_class_count_error_matches_quadrature_oracle_on_one_stage_gamma():
     # oracle: scipy.integrate.quad of the surviving share E[(1 - min(0.15 X, 1))^t], X ~ Gamma
-    # (mean 1, cv 0.8): the error classes.py reports for K Gauss classes is the largest gap of the
+    # (mean 1, cv 0.8): the error het_classes.py reports for K Gauss classes is the largest gap of the
     # K-class mixture to it over t = 1..H, and the automatic count meets the 1e-6 tolerance
     from scipy import integrate
 
-    from clmsim.engines import classes
+    from clmsim.engines.fast import het_classes as classes
 
     m = one_stage(0.15, GAMMA_CV08, horizon=48, population=100, name="g1")
     k, scale = 1 / 0.64, 0.64
@@ -231,7 +233,7 @@ def test_remembered_class_errors_tell_models_apart(monkeypatch):
     # the class-count error is remembered per model content: models that differ only in a
     # program's spend (other program factors) or in the heterogeneity law must not share it;
     # oracle: the same computation with an empty memo
-    from clmsim.engines import classes
+    from clmsim.engines.fast import het_classes as classes
 
     base = FEATURES.replace("segments:", "heterogeneity:\n  churn_multiplier: {dist: gamma, cv: 0.5}\nsegments:")
     spend = base.replace("spend_per_customer: 12", "spend_per_customer: 40")

@@ -8,8 +8,9 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from clmsim.engines import kernels_bare, kernels_chain, kernels_counts, kernels_het
-from clmsim.engines import kernels_common as kc, kernels_counter as kcnt
+from clmsim.engines.fast.kernels import individual as kernels_chain
+from clmsim.engines.fast.kernels import individual_bare as kernels_bare, individual_het as kernels_het
+from clmsim.engines.fast.kernels import counter_rng as kcnt, samplers as kc
 
 
 @njit
@@ -107,19 +108,6 @@ def test_beta_and_uniform_match_their_laws():
     assert stats.kstest(_draw(5, 0.0, 0.0, N, 16), "uniform").statistic < KS_CRIT
 
 
-def test_kernel_modules_record_the_current_common_hash():
-    """numba's cache would not notice an edit of kernels_common.py: the kernel modules record
-    its hash (editing them forces a recompile) and refuse to import when it is stale."""
-    for module in (kernels_chain, kernels_counts, kernels_bare, kernels_het, kcnt):
-        assert module.COMMON_SHA256 == kc.source_sha256(), module.__name__
-    for module in (kernels_chain, kernels_bare, kernels_het):       # the counter-based draws
-        assert module.COUNTER_SHA256 == kcnt.source_sha256(), module.__name__
-    with pytest.raises(RuntimeError, match="COUNTER_SHA256"):
-        kcnt.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
-    with pytest.raises(RuntimeError, match="COMMON_SHA256"):
-        kc.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
-
-
 @pytest.mark.parametrize("n,p", [(40, 0.8), (100, 0.3), (1000, 0.02), (5000, 0.4), (10_000_000, 0.013),
                                  (200, 0.55), (25, 0.45), (80, 0.13), (30, 0.34)])
 def test_binomial_matches_binomial_pmf_chi_square(n, p):
@@ -156,12 +144,6 @@ def test_stirling_correction_matches_log_gamma():
     got = np.array([kc._fc(int(i)) for i in k])
     # (the reference itself cancels ln k! ~ 1e3 down to 1e-4: ~1e-13 of rounding at k ~ 300)
     assert np.max(np.abs(got - exact)) < 5e-13
-def test_chain_kernel_records_the_current_het_hash():
-    """Same stale-cache guard for kernels_het.py (het path of the individual kernel)."""
-    assert kernels_chain.HET_SHA256 == kernels_het.source_sha256()
-    assert kernels_het.COMMON_SHA256 == kc.source_sha256()
-    with pytest.raises(RuntimeError, match="HET_SHA256"):
-        kernels_het.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
 
 
 @njit
@@ -190,13 +172,6 @@ def test_draw_pass_gives_the_kernel_draws(shape):
     ok = gv > 0.0
     assert 0.85 < ok.mean() < 0.95                 # squeeze failures (~11%) take the full sampler
     np.testing.assert_array_equal(gd * (gv[ok] * gv[ok] * gv[ok]), full[ok])
-
-
-def test_chain_kernel_records_the_current_bare_hash():
-    """Same stale-cache guard for kernels_bare.py, whose jitted helpers kernels_chain calls."""
-    assert kernels_chain.BARE_SHA256 == kernels_bare.source_sha256()
-    with pytest.raises(RuntimeError, match="BARE_SHA256"):
-        kernels_bare.check_dependency("clmsim.engines.kernels_chain", "0" * 64)
 
 
 def test_bare_path_codes_agree_with_the_flat_table():

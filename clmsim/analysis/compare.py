@@ -306,8 +306,8 @@ def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | No
     mod = runner.engine_module(engine)
     name = runner.engine_name(engine)
     seed = resolve_seed(seed) if runner.is_monte_carlo(engine) else seed
-    key = runner.offset_keyword(mod) if runner.is_monte_carlo(engine) else None
-    ranges = batch_ranges(0, runs, batches) if key else [(0, runs)]
+    split = runner.is_monte_carlo(engine) and runner.supports_run_offset(engine)
+    ranges = batch_ranges(0, runs, batches) if split else [(0, runs)]
     check_simulation(models, name, runs, options.get("mode"), options,
                      what="analytic engine" if name == "analytic" else f"{name} engine, {runs:,} runs",
                      memory_runs=max(b - a for a, b in ranges))
@@ -316,7 +316,7 @@ def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | No
         opts["quantiles"] = False
     parts = []
     for a, b in ranges:
-        res = mod.simulate(list(models), runs=b - a, seed=seed, **opts, **({key: a} if key else {}))
+        res = mod.simulate(list(models), runs=b - a, seed=seed, **opts, **({"first_run": a} if split else {}))
         parts.append((a, b, res))
     v = models[0].discount_factors()
     exact = not runner.is_monte_carlo(engine)

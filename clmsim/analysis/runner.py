@@ -8,15 +8,17 @@ backend agree bit for bit:
   of a task with the same ``seed``, so run ``r`` of every strategy (and of
   every grid point, which reuses the same seed) sees the same random inputs;
 * **chunk invariance**: runs ``[r0, r1)`` of a task are a pure function of
-  ``(models, seed, r0, r1)``. When the engine's ``simulate`` accepts
-  ``run_offset`` or ``first_run`` (the contract: ``simulate(models, runs=r1 - r0, seed=seed,
-  run_offset=r0)`` returns exactly rows ``r0..r1-1`` of ``simulate(models,
-  runs=R, seed=seed)``), any split of the runs gives the same rows. Otherwise
-  runs are grouped in fixed blocks of :data:`DEFAULT_BLOCK` runs; block ``b``
-  is simulated with the 63-bit seed drawn from ``SeedSequence(seed,
-  spawn_key=(b,))`` and chunks are unions of whole blocks, so results do not
-  depend on the chunking or on the backend either (only on the block size,
-  which is recorded in every manifest).
+  ``(models, seed, r0, r1)``. An engine that declares ``first_run`` (the engine contract,
+  :mod:`clmsim.engines`: ``simulate(models, runs=r1 - r0, seed=seed, first_run=r0)`` returns
+  exactly rows ``r0..r1-1`` of ``simulate(models, runs=R, seed=seed)``) is asked for the
+  range itself, so any split of the runs gives the same rows. For an engine without it
+  runs are grouped in fixed blocks of :data:`DEFAULT_BLOCK` runs; block ``b`` is simulated
+  with the 63-bit seed drawn from ``SeedSequence(seed, spawn_key=(b,))`` and chunks are
+  unions of whole blocks, so results do not depend on the chunking or on the backend
+  either (only on the block size, which is recorded in every manifest).
+
+What an engine can do comes from its declared capabilities
+(:class:`clmsim.engines.Capabilities`), never from its signature.
 
 Task functions here are module-level and take plain picklable data
 (:class:`RunTask`), so process pools and Dask workers import the engines (and
@@ -25,97 +27,55 @@ their cached numba kernels) instead of unpickling compiled functions.
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from dataclasses import dataclass, field
-from types import ModuleType
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .. import engines as _engines
 from ..errors import ClmsimError
 from ..model import CompiledModel
 
-ENGINES = ("analytic", "fast", "des")
-"""Closed registry of engine names (modules ``clmsim.engines.<name>``)."""
-
-MONTE_CARLO = ("fast", "des")
-
 DEFAULT_BLOCK = 100
-"""Runs per seed block for engines without ``run_offset`` support."""
+"""Runs per seed block for engines that do not declare ``first_run``."""
 
 
-def engine_module(engine: str | ModuleType | Any) -> Any:
-    """The engine implementation for a name in :data:`ENGINES`.
-
-    An object with a ``simulate`` attribute is returned unchanged (tests use
-    this to drive the analysis layer with a model whose answer is known).
-    """
-    if hasattr(engine, "simulate"):
-        return engine
-    if engine not in ENGINES:
-        raise ClmsimError(f"unknown engine '{engine}'; choose one of {', '.join(ENGINES)}")
-    try:
-        return importlib.import_module(f"clmsim.engines.{engine}")
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("clmsim.engines"):
-            raise ClmsimError(f"the {engine} engine is not available in this installation") from None
-        raise
+def engine_module(engine: Any) -> Any:
+    """The engine for a registry name (:data:`clmsim.engines.ENGINES`), or ``engine`` itself
+    when it satisfies the contract (:class:`clmsim.engines.Engine`; tests drive the analysis
+    layer with engines whose answer is known)."""
+    return _engines.resolve(engine)
 
 
 def engine_name(engine: Any) -> str:
-    """Printable name of an engine given by name or module."""
-    if isinstance(engine, str):
-        return engine
-    return getattr(engine, "NAME", getattr(engine, "__name__", "engine").rsplit(".", 1)[-1])
-
-
-OFFSET_KEYWORDS = ("run_offset", "first_run")
-"""Keywords an engine's ``simulate`` may use for the index of its first run."""
-
-
-def offset_keyword(engine: Any) -> str | None:
-    """The keyword by which ``engine.simulate`` accepts the index of its first run
-    (one of :data:`OFFSET_KEYWORDS`), or None when it cannot start at a given run."""
-    mod = engine_module(engine)
-    declared = getattr(mod, "RUN_OFFSET_KEYWORD", None)
-    if declared in OFFSET_KEYWORDS:
-        return declared
-    try:
-        params = inspect.signature(mod.simulate).parameters
-    except (TypeError, ValueError):
-        return None
-    return next((k for k in OFFSET_KEYWORDS if k in params), None)
+    """Printable name of an engine given by name or object."""
+    return _engines.engine_name(engine)
 
 
 def accepts_option(engine: Any, name: str) -> bool:
-    """Whether ``engine.simulate`` declares the keyword ``name`` (e.g. ``mode``)."""
-    try:
-        return name in inspect.signature(engine_module(engine).simulate).parameters
-    except (TypeError, ValueError):
-        return False
+    """Whether the engine declares the option ``name``: ``mode`` (it has modes), ``first_run``
+    or ``quantiles``."""
+    caps = _engines.capabilities(engine)
+    return {"mode": bool(caps.modes), "first_run": caps.first_run, "quantiles": caps.quantiles}.get(name, False)
 
 
 def supports_run_offset(engine: Any) -> bool:
-    """True when runs ``[r0, r1)`` can be asked of the engine directly."""
-    return offset_keyword(engine) is not None
+    """True when runs ``[r0, r1)`` can be asked of the engine directly (``first_run``)."""
+    return _engines.capabilities(engine).first_run
 
 
 def is_monte_carlo(engine: Any) -> bool:
     """Whether the engine samples (``runs`` rows 0..) rather than returning exact
     expectations (one ``run = -1`` row)."""
-    if isinstance(engine, str):
-        return engine in MONTE_CARLO
-    return bool(getattr(engine_module(engine), "MONTE_CARLO", True))
+    return _engines.capabilities(engine).monte_carlo
 
 
 def pin_options(engine: Any, models: Sequence[CompiledModel], options: dict) -> dict:
     """Engine options fixed once for a whole study (the engine's ``pin_options``, e.g. the
     fast engine's automatic class count resolved on the study's nominal models), so every
     point and chunk of a sweep, optimisation or sensitivity analysis uses the same ones."""
-    pin = getattr(engine_module(engine), "pin_options", None)
-    return pin(list(models), dict(options)) if pin is not None else dict(options)
+    return engine_module(engine).pin_options(list(models), dict(options))
 
 
 def block_seed(seed: int, block: int) -> int:
@@ -133,7 +93,7 @@ class RunTask:
     models : tuple of CompiledModel
         The strategies, all simulated on the same random inputs.
     engine : str
-        Engine name (see :data:`ENGINES`) or an engine object.
+        Engine name (see :data:`clmsim.engines.ENGINES`) or an engine object.
     seed : int
         The experiment seed (the same for every task: common random numbers).
     r0, r1 : int
@@ -143,7 +103,7 @@ class RunTask:
     labels : dict
         Columns added to every output row (e.g. ``experiment``).
     block : int
-        Seed block size used when the engine has no ``run_offset``.
+        Seed block size used when the engine does not declare ``first_run``.
     periods : bool
         Also return the engine's per-period table.
     """
@@ -160,10 +120,10 @@ class RunTask:
 
 
 def _call(mod: Any, models: Sequence[CompiledModel], runs: int, seed: int, options: dict,
-          run_offset: int | None):
+          first_run: int | None):
     kwargs = dict(options)
-    if run_offset is not None:
-        kwargs[offset_keyword(mod)] = run_offset
+    if first_run is not None:
+        kwargs["first_run"] = first_run
     return mod.simulate(list(models), runs=runs, seed=seed, **kwargs)
 
 
@@ -191,10 +151,7 @@ def simulate_range(models: Sequence[CompiledModel], engine: Any, seed: int, r0: 
         return res.runs, (res.periods if periods else pd.DataFrame()), _work(res)
     if supports_run_offset(mod):
         res = _call(mod, models, r1 - r0, seed, options, r0)
-        runs = res.runs.copy()
-        if len(runs) and int(runs["run"].min()) == 0 and r0 > 0:  # engine numbered locally
-            runs["run"] = runs["run"] + r0
-        return runs, (res.periods if periods else pd.DataFrame()), _work(res)
+        return res.runs, (res.periods if periods else pd.DataFrame()), _work(res)
     if r0 % block and periods:
         raise ClmsimError("per-period tables need whole seed blocks")
     parts, pparts, work = [], [], 0.0

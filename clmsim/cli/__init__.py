@@ -28,9 +28,11 @@ from typing import Sequence
 from .._version import __version__
 from ..errors import ClmsimError
 from ..scenario import ScenarioError
-from . import analysis_cmds, explain_cmd, explore_cmd, fit_cmds, report_cmds, run_cmds, scenario_cmds, trace_cmd
+from . import (analysis_cmds, compile_cmd, explain_cmd, explore_cmd, fit_cmds, report_cmds, run_cmds, scenario_cmds,
+               trace_cmd)
 
-COMMANDS = [scenario_cmds, fit_cmds, trace_cmd, analysis_cmds, run_cmds, explain_cmd, explore_cmd, report_cmds]
+COMMANDS = [scenario_cmds, fit_cmds, trace_cmd, analysis_cmds, run_cmds, explain_cmd, explore_cmd, report_cmds,
+            compile_cmd]
 
 EXIT_USAGE = 2
 EXIT_MEMORY = 3

@@ -12,6 +12,7 @@ import math
 import sys
 from pathlib import Path
 
+from ..engines import ENGINE_NAMES
 from ..errors import ClmsimError
 from .args import add_quiet, open_fraction, positive_float, positive_int
 from .args import seed as seed_arg
@@ -54,7 +55,7 @@ def _backend(args, default: str) -> dict:
 
 
 def _add_engine(p: argparse.ArgumentParser, engine_default: str | None) -> None:
-    p.add_argument("--engine", choices=("fast", "analytic", "des"), default=engine_default,
+    p.add_argument("--engine", choices=ENGINE_NAMES, default=engine_default,
                    help="engine" + (f" (default {engine_default})" if engine_default else " (default: the file's)"))
     p.add_argument("--mode", default=None, choices=("auto", "counts", "individual"),
                    help="Monte Carlo mode: auto, counts, individual")
@@ -198,7 +199,7 @@ def cmd_compare(args) -> int:
     from ..analysis import compare
     from ..metrics import PATHS_FILE
     from .report_cmds import default_out, save_scenario, write_report
-    from .run_cmds import decision_text
+    from ..decision import decision_text
 
     opts = _engine_options(args.engine_option)
     c = compare(args.file, args.strategies, runs=args.runs, seed=args.seed, engine=args.engine,

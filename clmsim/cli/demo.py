@@ -260,7 +260,7 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
     from ..report.build import comparison_of, report_from_results
     from ..report.html import Headline, ReportTable, write_report
     from ..scenario import load_scenario
-    from .run_cmds import decision_text
+    from ..decision import decision_text
 
     echo = echo or (lambda s: print(s, file=sys.stderr, flush=True))
     t_all = time.perf_counter()

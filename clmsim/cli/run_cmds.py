@@ -12,12 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+from ..engines import ENGINE_NAMES, ENGINES
 from ..errors import ClmsimError
 from .args import positive_int
 from .args import seed as seed_arg
 
-ENGINE_CHOICES = ("analytic", "fast", "des")
-MODE_CHOICES = ("auto", "individual", "counts")
+ENGINE_CHOICES = ENGINE_NAMES
+MODE_CHOICES = ENGINES["fast"].capabilities.modes
 DEFAULT_RUNS = 100
 ECONOMICS = (  # (metric, header, kind) of the customer-economics table of `run`
     ("clv_acquired", "CLV per acquired customer", "money"),
@@ -51,7 +52,7 @@ def add_parsers(sub) -> None:
                                    "customer economics (CLV, CAC, LTV/CAC, CAC payback, churn).")
     p.add_argument("file", help="scenario YAML file")
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="analytic",
-                   help="analytic (exact expectations, default), fast (numba Monte Carlo) or des")
+                   help="; ".join(f"{e.name}: {e.summary}" for e in ENGINES.values()) + " (default analytic)")
     p.add_argument("--strategy", dest="strategies", action="append", metavar="NAME",
                    help="evaluate this strategy (repeatable; default all); baseline is always added "
                         "so ROI versus baseline is defined")
@@ -69,28 +70,6 @@ def add_parsers(sub) -> None:
 
 
 # ----------------------------------------------------------------------- run
-def decision_text(table, provenance: dict, baseline: str | None, n_runs: int) -> str:
-    """The decision table of ``run`` and ``compare`` with its footnotes (:mod:`clmsim.decision`)."""
-    from .. import decision
-    from ..textable import format_table
-
-    rows = decision.decision_rows(table, baseline or "")
-    cols = ["strategy", "npv", "pv_spend"]
-    if baseline is not None:
-        cols += ["npv_diff", "spend_diff", "ret", "wins", "payback"]
-    unit = provenance.get("period") or "period"
-    mc = provenance.get("engine") != "analytic" and bool(provenance.get("monte_carlo", True))
-    if not mc or baseline is None:
-        cols = [c for c in cols if c != "wins"]
-    right = lambda x: x  # noqa: E731 -- preformatted cells, right-aligned as numbers
-    text = format_table(rows, {c: right for c in cols if c not in ("strategy", "ret")}, columns=cols,
-                        headers=decision.headers(baseline or "baseline", unit))
-    spend = table[table["metric"] == "pv_spend"]["mean"]
-    notes = decision.notes(mc, n_runs, int(provenance.get("batches") or 1), provenance.get("horizon"), unit,
-                           has_spend=bool(spend.notna().any()))
-    return text + "\n\n" + "\n".join(notes)
-
-
 def economics_text(table, unit: str) -> str:
     """Per strategy: CLV, CAC, LTV/CAC, CAC payback, churn and the active base (``run`` only)."""
     from .. import decision
@@ -183,7 +162,7 @@ def cmd_run(args) -> int:
         f"{doc['runs']} runs, seed {doc['seed']}, mode {doc['mode']}"
     unit = prov.get("period") or "period"
     print(f"scenario {doc['scenario']!r} ({prov.get('horizon')} {unit}s), engine {doc['engine']}: {what}")
-    print(decision_text(table, prov, baseline, runs))
+    print(decision.decision_text(table, prov, baseline, runs))
     print()
     print(economics_text(table, unit))
     if prov.get("approximation"):

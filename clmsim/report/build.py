@@ -8,7 +8,6 @@ Half-widths: Monte Carlo numbers carry the half-width of their 95% interval
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +17,7 @@ import pandas as pd
 from ..errors import ClmsimError
 from ..metrics import PATHS_FILE
 from ..results import Results
-from .html import Headline, Report, ReportFigure, ReportTable
+from .html import Headline, Report, ReportFigure, ReportTable, provenance_items
 
 BASELINE = "baseline"
 MIN_RUNS_FOR_HISTOGRAM = 20
@@ -108,16 +107,6 @@ def strategy_table(comp) -> ReportTable:
     notes = decision.notes(comp.monte_carlo, comp.n_runs, int(pv.get("batches") or 1), pv.get("horizon"), unit,
                            has_spend=bool(t.loc[t["metric"] == "pv_spend", "mean"].notna().any()))
     return ReportTable("strategies", "Strategies compared", display, comp.summary(), " ".join(notes))
-
-
-def provenance_items(prov: dict, extra: dict | None = None) -> dict:
-    """Provenance as display strings, most useful first."""
-    order = ("scenario", "scenario_hash", "source", "engine", "mode", "runs", "seed", "period", "horizon",
-             "convention", "clmsim_version", "customer_periods", "seconds")
-    out = {k: prov[k] for k in order if k in prov}
-    out.update({k: v for k, v in prov.items() if k not in out})
-    out.update(extra or {})
-    return {k: (json.dumps(v, default=str) if isinstance(v, (dict, list)) else v) for k, v in out.items()}
 
 
 def load_run_dir(run_dir: str | Path) -> Results:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,16 @@ pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; pa
 dl.prov { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; font-size: 13px; }
 dl.prov dt { color: var(--muted); } dl.prov dd { margin: 0; word-break: break-all; }
 """
+
+
+def provenance_items(prov: dict, extra: dict | None = None) -> dict:
+    """Provenance as display strings, most useful first."""
+    order = ("scenario", "scenario_hash", "source", "engine", "mode", "runs", "seed", "period", "horizon",
+             "convention", "clmsim_version", "customer_periods", "seconds")
+    out = {k: prov[k] for k in order if k in prov}
+    out.update({k: v for k, v in prov.items() if k not in out})
+    out.update(extra or {})
+    return {k: (json.dumps(v, default=str) if isinstance(v, (dict, list)) else v) for k, v in out.items()}
 
 
 def figure_png(fig, dpi: int = 110) -> bytes:

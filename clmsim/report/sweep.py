@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from .. import plots
 from ..plots.style import style_context
 from ..textable import human_pm
-from .html import Headline, Report, ReportFigure, ReportTable
+from .html import Headline, Report, ReportFigure, ReportTable, provenance_items
 
 POINT_COLUMNS = ("experiment", "grid", "sample")
 
@@ -52,7 +52,6 @@ def _pm(mean: float, lo: float, hi: float) -> str:
 def report_from_sweep(directory: str | Path) -> Report:
     """A report of a complete sweep run directory."""
     from ..analysis.sweep import read_sweep
-    from .build import provenance_items
     from .figures import path_label as _label
 
     sw = read_sweep(directory)

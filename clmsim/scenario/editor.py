@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from . import BASELINE, Scenario, _build, dump_yaml
+from .core import BASELINE, Scenario, _build, dump_yaml
 from .loader import load_file
 from .overrides import OverrideError, apply_override
 

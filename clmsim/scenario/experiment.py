@@ -41,13 +41,17 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from ..engines import ENGINE_NAMES
 from . import Scenario, load_scenario
 from .errors import Diagnostic, Location, ScenarioError, did_you_mean, dotted
 from .loader import Positions, locate, parse_yaml, read_file
+from .overrides import numeric_paths
 from .uncertainty import ParameterBlock
 from .validate import _value_at
 
-EXPERIMENT_ENGINES = ("analytic", "fast", "des")
+EXPERIMENT_ENGINES = ENGINE_NAMES
+"""Engines an experiment may name: the registry's (:data:`clmsim.engines.ENGINES`)."""
+EngineName = Literal[EXPERIMENT_ENGINES]
 
 
 class _Strict(BaseModel):
@@ -143,7 +147,7 @@ class SensitivitySpec(_Strict):
     levels: int = Field(default=4, ge=2, le=1000)
     strategy: str = "baseline"
     metric: str = "npv"
-    engine: Literal["analytic", "fast", "des"] | None = None
+    engine: EngineName | None = None
     runs: int | None = Field(default=None, ge=1)
 
 
@@ -185,7 +189,7 @@ class ExperimentSpec(_Strict):
     sampling: SamplingSpec = SamplingSpec()
     runs: int = Field(default=100, ge=1)
     seed: int = Field(ge=0, lt=2**63)
-    engine: Literal["analytic", "fast", "des"] = "fast"
+    engine: EngineName = "fast"
     mode: Literal["auto", "counts", "individual"] = "auto"
     engine_options: dict[str, Union[int, float, str, bool]] = {}
     chunk_runs: int = Field(default=250, ge=1)
@@ -431,20 +435,6 @@ def _diagnostics_all(errors, positions, default, data) -> list[Diagnostic]:
                        _message(e, tuple(e["loc"]), data)) for e in errors]
 
 
-def _numeric_paths(data: Any, prefix: str = "") -> list[str]:
-    """Dotted paths of every number in plain data (for did-you-mean on levers)."""
-    out: list[str] = []
-    if isinstance(data, dict):
-        for k, v in data.items():
-            out += _numeric_paths(v, f"{prefix}{k}.")
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            out += _numeric_paths(v, f"{prefix}{i}.")
-    elif isinstance(data, (int, float)) and not isinstance(data, bool):
-        out.append(prefix[:-1])
-    return out
-
-
 def _grid_size(spec: ExperimentSpec) -> float:
     if spec.lever_sampling is not None:
         return float(spec.lever_sampling.samples) if spec.levers else 1.0
@@ -529,16 +519,16 @@ def load_experiment(path: str | Path) -> Experiment:
                 diags.append(Diagnostic(here(*key), dotted(key),
                                         f"unknown strategy '{s}'{did_you_mean(s, scenario.strategy_names)}; "
                                         f"the scenario has {', '.join(scenario.strategy_names)}"))
-    numeric_paths = [("levers", p) for p in spec.levers] + [("uncertainties", p) for p in spec.uncertainties]
+    lever_keys = [("levers", p) for p in spec.levers] + [("uncertainties", p) for p in spec.uncertainties]
     if spec.optimize is not None:
-        numeric_paths += [("optimize", "levers", p) for p in spec.optimize.levers]
+        lever_keys += [("optimize", "levers", p) for p in spec.optimize.levers]
     numbers = None
-    for key in numeric_paths:
+    for key in lever_keys:
         p = key[-1]
         try:
             v = value_at(scenario.data, p)
         except (KeyError, IndexError, ValueError, TypeError):
-            numbers = numbers if numbers is not None else _numeric_paths(scenario.data)
+            numbers = numbers if numbers is not None else numeric_paths(scenario.data)
             diags.append(Diagnostic(here(*key), dotted(key),
                                     f"'{p}' is not a field of the scenario{did_you_mean(p, numbers)} (fields must be "
                                     "written in the scenario)"))

@@ -75,3 +75,17 @@ def parse_assignment(text: str) -> tuple[str, Any]:
     except yaml.YAMLError as exc:
         raise OverrideError(f"cannot read the value '{raw}': {exc}") from None
     return path.strip(), value
+
+
+def numeric_paths(data: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every number in plain data (for did-you-mean on levers)."""
+    out: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out += numeric_paths(v, f"{prefix}{k}.")
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            out += numeric_paths(v, f"{prefix}{i}.")
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        out.append(prefix[:-1])
+    return out

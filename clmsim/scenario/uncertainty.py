@@ -240,7 +240,7 @@ def check_blocks(blocks: list, data: dict, positions: Positions, default: Locati
     blocks, and a ``draws`` file must be readable. Returns the loaded draw tables (one per
     block, None for the others) and the problems, each located in the file.
     """
-    from ..scenario.experiment import _numeric_paths
+    from .overrides import numeric_paths
 
     diags: list[Diagnostic] = []
     tables: list[dict | None] = []
@@ -268,7 +268,7 @@ def check_blocks(blocks: list, data: dict, positions: Positions, default: Locati
             for k, p in enumerate(block_paths(b, table)):
                 why = _numeric(data, p)
                 if why:
-                    numbers = numbers if numbers is not None else _numeric_paths(data)
+                    numbers = numbers if numbers is not None else numeric_paths(data)
                     key = ("path",) if hasattr(b, "path") else ("paths", k) if isinstance(b, MVNormal) else ("file",)
                     where = locate(positions, section + (i,) + key, here)
                     diags.append(Diagnostic(where, f"{at}.{'.'.join(map(str, key))}",

@@ -6,8 +6,8 @@ finite mixture of Markov reward processes the analytic engine evaluates:
 * **regimes**: periods with the same program spends and win-back coverages share
   one set of matrices (a model without schedules has one regime);
 * **nodes**: per segment, the quadrature nodes of the heterogeneity draw
-  (:mod:`clmsim.engines.quadrature`), padded to a common count with zero weight;
-* ``M[r, g, q]``: the expanded one-period matrix (:mod:`clmsim.engines.expand`)
+  (:mod:`clmsim.engines.het_quadrature`), padded to a common count with zero weight;
+* ``M[r, g, q]``: the expanded one-period matrix (:mod:`clmsim.engines.analytic.state_space`)
   of regime ``r``, segment ``g`` and node ``q``;
 * per-state rewards: revenue (list price, before concessions) and contribution
   (``revenue (margin - discount) - cost_to_serve`` in a concession, else
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UnsupportedFeature
-from ..model import ACTIVE, CHURNED, LOST, CompiledModel
-from ..model.compiled import row_parts
-from .expand import Space, build_space, expand, winback_success
-from .quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
+from ...errors import UnsupportedFeature
+from ...model import ACTIVE, CHURNED, LOST, CompiledModel
+from ...model.compiled import row_parts
+from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
+from .state_space import Space, build_space, expand, winback_success
 
 
 def refuse_unsupported(model: CompiledModel) -> None:
@@ -119,7 +119,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
 
     ``tail=True`` chooses nodes for infinite sums (values beyond the horizon,
     lifetimes, the steady state): the support is also split geometrically towards
-    0 (:func:`~clmsim.engines.quadrature.graded`) down to ``d / (4 c_max)`` and the
+    0 (:func:`~clmsim.engines.het_quadrature.graded`) down to ``d / (4 c_max)`` and the
     piece next to 0 is exact for ``p(x)/x``.
 
     ``draws`` (G, Q), if given, replaces the quadrature nodes (weights ``1/Q``);

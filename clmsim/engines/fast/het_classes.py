@@ -4,7 +4,7 @@ Counts mode evolves stage counts of *homogeneous* customer types. A segment whos
 churn multiplier (gamma) or churn probability (beta) varies per customer is replaced
 by ``K`` classes at the nodes ``x_i`` of the ``K``-point Gauss rule of that law
 (generalized Gauss-Laguerre for gamma, Gauss-Jacobi for beta; see
-:mod:`clmsim.engines.quadrature`), class ``i`` holding the share ``w_i`` of the
+:mod:`clmsim.engines.het_quadrature`), class ``i`` holding the share ``w_i`` of the
 segment. The discrete law matches the first ``2K - 1`` moments, so an expectation
 that is a polynomial of degree ``< 2K`` in the draw (e.g. survival over ``H < 2K``
 unclipped periods) is exact; otherwise it is a quadrature error.
@@ -27,8 +27,8 @@ import hashlib
 
 import numpy as np
 
-from ..model.compiled import CompiledModel, effective_matrix, row_parts
-from .quadrature import kinks, mixture_nodes
+from ...model.compiled import CompiledModel, effective_matrix, row_parts
+from ..het_quadrature import kinks, mixture_nodes
 
 CANDIDATES = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 """Class counts tried, in order, by :func:`nodes_for`."""

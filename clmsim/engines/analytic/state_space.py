@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import ACTIVE, CHURNED, CompiledModel
+from ...model import ACTIVE, CHURNED, CompiledModel
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,17 @@
 """Numba kernel of the fast engine's individual mode (every customer simulated).
 
-Random numbers (see :mod:`clmsim.engines.kernels_common`): per run, ``len(PURPOSES)``
+Random numbers (see :mod:`clmsim.engines.fast.kernels.samplers`): per run, ``len(PURPOSES)``
 streams seeded inside the kernel from 64-bit values; a customer's transition, win-back
 and revenue draws are counter-based, keyed by (customer, period), so a run's draws depend
 on (seed, run, purpose, customer, period) only -- never on the thread that runs it, nor
-on the order of the customer arrays. Runs are spread over threads with ``prange``; every
-run writes its own output rows and nothing is reduced across runs inside the parallel
-region, so results are bit-identical for any thread count.
+on the order of the customer arrays. The kernel simulates a range of runs
+(:func:`clmsim.engines.fast.kernels.runtime.run_split` spreads ranges over threads); every
+run writes its own output rows and nothing is reduced across runs, so results are
+bit-identical for any thread count.
 
 Timing and economics follow :mod:`clmsim.model.compiled` (see ``simulate_individual``).
 
-Bare path (:mod:`clmsim.engines.kernels_bare`): when no segment has heterogeneity, each
+Bare path (:mod:`clmsim.engines.fast.kernels.individual_bare`): when no segment has heterogeneity, each
 period first maps every customer's transition draw to a *code* through a per-(segment,
 stage) bucket table (one tight loop, no comparisons); in the customer loop a customer whose
 code is settled -- source outside churned and lost stages, no concession running,
@@ -19,7 +20,7 @@ counted, the fixed revenue being added per (segment, stage) after the loop like 
 path's. Every other customer (a draw near a cumulative probability included) runs the
 general path in the same order, so the results are bit-identical with or without it.
 
-Het path (:mod:`clmsim.engines.kernels_het`): in every other period (heterogeneity or
+Het path (:mod:`clmsim.engines.fast.kernels.individual_het`): in every other period (heterogeneity or
 revenue noise, e.g. telecom) three passes run before the customer loop -- the draws of
 every customer in one vectorised loop (transition uniform, first revenue-gamma attempt),
 flat per-(segment, stage) tables, and the fast path for every customer in a lean loop
@@ -29,64 +30,57 @@ settled customers to the period's sums and runs the general path on the others w
 destination already drawn. The sums see the same values in the same order, so results are
 bit-identical with or without it (telecom with every feature on: 4.8e7 -> 5.4e7
 customer-periods/s per core).
+
+``CLMSIM_FAST_PATHS=0`` (the kernel's ``fast_paths`` argument) turns both paths off: every
+customer then runs the general path, and the tests check that every scenario of the
+library and the reference set gives the same bits both ways.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import kernels_bare, kernels_common, kernels_counter, kernels_het
-from .kernels_bare import BUCKET_BITS, bucket_codes, bucket_tables
-from .kernels_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
-from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
+from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
+from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
+from .individual_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
+from .runtime import notice_compiles
+from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
-    F_CHURNED, F_WON, F_CONTACTS, N_FLOWS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
+    F_CHURNED, F_WON, F_CONTACTS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
     multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row,
 )
-from .kernels_counter import GOLDEN, counter_start, counter_uniform, customer_key
-
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
-"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
-kernels_counter.check_dependency(__name__, COUNTER_SHA256)
-BARE_SHA256 = "f6f27a69202827b158ab12310f5e00d9a6780860e822a31892437d703bea3da6"
-"""SHA-256 of kernels_bare.py this module was compiled against (same mechanism)."""
-kernels_bare.check_dependency(__name__, BARE_SHA256)
-HET_SHA256 = "33ae3a662305b385d0bdc0d4042362cc518a954db778800460cc14bdf67471a6"
-"""SHA-256 of kernels_het.py this module was compiled against (same mechanism)."""
-kernels_het.check_dependency(__name__, HET_SHA256)
 
 
-@njit(cache=True)
+
+@njit(cache=True, error_model="numpy")
 def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     """Effective row ``s`` of segment ``g`` as the kernel samples it (for tests
     against :func:`clmsim.model.effective_matrix`)."""
     G, S = P.shape[0], P.shape[1]
     mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
     row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
-    out = np.zeros(S)
+    out = np.zeros(S, np.float64)
     ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het, mult)
     row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out)
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
                 fl_cum):
     """Rows of customers without heterogeneity as one table per (segment, stage):
     every destination (staying included) by decreasing probability, cumulative, so
     the usual outcome is found at the first comparison."""
     G, S = mv_n.shape[0], mv_n.shape[1]
-    prob = np.zeros(S)
+    prob = np.zeros(S, np.float64)
+    order = np.zeros(S, np.int64)
     for g in range(G):
         for s in range(S):
             ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], HET_NONE, 1.0)
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, prob)
-            order = np.argsort(-prob)
+            _order_desc(prob, order)
             m = 0
             tot = 0.0
             for j in range(S):
@@ -104,7 +98,20 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
             fl_n[g, s] = m
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, error_model="numpy")
+def _order_desc(prob, order):
+    """``order`` = indices of ``prob`` by decreasing value, ties in index order: a stable
+    insertion sort (the order ``np.argsort(-prob)`` gives up to 15 entries, without
+    compiling numba's quicksort)."""
+    for i in range(prob.shape[0]):
+        j = i
+        while j > 0 and prob[i] > prob[order[j - 1]]:
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = i
+
+
+@njit(cache=True, inline="always", error_model="numpy")
 def _draw_het(state, kind, a, b):
     if kind == HET_GAMMA:
         return gamma(state, HETEROGENEITY, a) * b
@@ -113,7 +120,7 @@ def _draw_het(state, kind, a, b):
     return 1.0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _hist_bin(value, lo, width, nb):
     """Fixed bins ``[lo + i w, lo + (i + 1) w)``: index ``1 + i``; 0 and ``nb + 1`` are
     under/overflow (scalars only: no array reference taken per finalised customer)."""
@@ -125,15 +132,15 @@ def _hist_bin(value, lo, width, nb):
     return 1 + int(x)
 
 
-@njit(cache=True, parallel=True, nogil=True)
-def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
-                        het_kind, het_a, het_b,
-                        ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
-                        pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
-                        wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
-                        wb_disc, wb_cperiods, wb_cap, v, hist_lo, hist_width,
-                        occ, flows, chan_acq, clv_sum, clv_n, hist, work):
-    """Simulate ``R`` runs customer by customer; writes the output arrays in place.
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_individual(r0, r1, seeds, m, out, fast_paths):
+    """Simulate runs ``r0 .. r1 - 1`` customer by customer; writes rows ``r`` of ``out`` in place.
+
+    ``seeds[r]`` are run ``r``'s stream seeds, ``m`` the model
+    (:class:`clmsim.engines.fast.bundle.KernelModel`), ``out`` the outputs
+    (:class:`~clmsim.engines.fast.bundle.KernelOutput`). ``fast_paths=False`` runs every
+    customer through the general path (no bare or het path): the results are bit-identical,
+    which the tests check.
 
     Per period ``t``: start occupancy -> program spend (caps spread evenly) and row
     tables; win-back contacts per churn age ``k`` = Binomial(eligible, coverage),
@@ -151,7 +158,17 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
     ``chan_acq (R, C)``, ``clv_sum, clv_n (R,)``, ``hist (R, 2, B+2)``, ``work (R,)``
     customer-periods simulated.
     """
-    R = seeds.shape[0]
+    kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
+    rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
+    ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
+    ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
+    pr_target, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_upgrade, m.pr_spend, m.pr_cap
+    pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
+    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
+    wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
+    wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
+    occ, flows, chan_acq, clv_sum, clv_n, hist, work = out
     G, S = P.shape[0], P.shape[1]
     H = v.shape[0] - 1
     C = ch_expected.shape[0]
@@ -175,7 +192,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
     cap0 = n0 + int(1.2 * expected_arrivals) + 1024
     if ref_entry >= 0:
         cap0 += int(min(ref_max * n0 * H * 2.0, 1e7))
-    for r in prange(R):
+    for r in range(r0, r1):
         state = np.empty((N_STREAMS, 4), np.uint64)
         seed_streams(seeds[r], state)
         cap = cap0
@@ -189,52 +206,52 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         cid = np.empty(cap, np.uint64)
         clv = np.empty(cap, np.float64)
         # tables
-        churn_factor = np.ones(S)
-        upgrade_factor = np.ones((S, S))
-        ret_stage = np.zeros(S)
+        churn_factor = np.ones(S, np.float64)
+        upgrade_factor = np.ones((S, S), np.float64)
+        ret_stage = np.zeros(S, np.float64)
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         fl_n = np.zeros((G, S), np.int64)
         fl_dest = np.zeros((G, S, S), np.int64)
-        fl_cum = np.zeros((G, S, S))
-        fixed_cb = np.zeros((G, S))
-        gam_d = np.zeros((G, S))
-        gam_c = np.zeros((G, S))
-        no_conc = True
+        fl_cum = np.zeros((G, S, S), np.float64)
+        fixed_cb = np.zeros((G, S), np.float64)
+        gam_d = np.zeros((G, S), np.float64)
+        gam_c = np.zeros((G, S), np.float64)
+        n_conc = 0                     # (counted, not a literal True: see _no_literals)
         for w in range(W):
-            if wb_cperiods[w] > 0:
-                no_conc = False
-        # bare path (kernels_bare): every segment without heterogeneity, bucket table <= 128 kB
-        bare = G * S <= 64
+            n_conc += wb_cperiods[w] > 0
+        no_conc = n_conc == 0
+        # bare path (individual_bare): every segment without heterogeneity, bucket table <= 128 kB
+        bare = fast_paths and G * S <= 64
         for g in range(G):
             bare = bare and het_kind[g] == HET_NONE
         NCD = G * S * S + 1
         bk = np.zeros((G * S << BUCKET_BITS) if bare else 1, np.int16)
         bk_cum = np.full((G, S, S), -1.0)
         code = np.empty(cap if bare else 1, np.int16)
-        umv = np.empty(cap)                         # draws of kernels_het.draw_pass
-        xg = np.empty(cap)
-        tb = np.zeros(G * S * N_T)
+        umv = np.empty(cap, np.float64)             # draws of individual_het.draw_pass
+        xg = np.empty(cap, np.float64)
+        tb = np.zeros(G * S * N_T, np.float64)
         mode = np.zeros(2 * G * S, np.int64)
         fx = np.zeros(cap, np.int8)
-        rc = np.empty(2 * cap)
+        rc = np.empty(2 * cap, np.float64)
         cd_dest = np.zeros(NCD, np.int8)
-        cd_w = np.zeros(NCD)
+        cd_w = np.zeros(NCD, np.float64)
         cd_fast = np.zeros(NCD, np.bool_)
         cd_cnt = np.zeros((4, NCD), np.int64)
         fast_src = np.zeros((G, S), np.bool_)
         fast_dst = np.zeros((G, S), np.bool_)
-        n_start = np.zeros(S)
-        n_end = np.zeros(S)
+        n_start = np.zeros(S, np.float64)
+        n_end = np.zeros(S, np.float64)
         cnt = np.zeros(S, np.int64)
         elig = np.zeros((W, A), np.int64)
         elig_next = np.zeros((W, A), np.int64)
         quota = np.zeros((W, A), np.int64)
         split = np.zeros(G, np.int64)
         cntg = np.zeros((G, S), np.int64)
-        mv_last = np.zeros((G, S))
+        mv_last = np.zeros((G, S), np.float64)
         noisy = np.zeros((G, S), np.bool_)
-        gam_shape = np.zeros((G, S))
-        gam_scale = np.zeros((G, S))
+        gam_shape = np.zeros((G, S), np.float64)
+        gam_scale = np.zeros((G, S), np.float64)
         for g in range(G):
             for s in range(S):
                 cv = rev_cv[g, s]
@@ -249,7 +266,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
                                                                                   or gam_shape[g, s] >= 1.0))
         # initial population (time 0): churned customers have churn age 0
-        n = 0
+        n = np.int64(0)                # live customers (an int64 from the start: see _no_literals)
         for g in range(G):
             for s in range(S):
                 if kind[s] == LOST:
@@ -319,10 +336,11 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
             seed_rev = seeds[r, REVENUE]
             bare_t = bare and bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret_stage,
                                             vt, bk, bk_cum, cd_dest, cd_w, cd_fast)
+            het_t = fast_paths and not bare_t
             tg = np.uint64(t) * GOLDEN
             if bare_t:                 # pass 1: every customer's code from its transition draw
                 bucket_codes(n, stage, seg, cid, seed_mv, tg, S, G, bk, code)
-            else:                      # kernels_het: draws of every customer, lean fast path
+            elif het_t:                # individual_het: draws of every customer, lean fast path
                 draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
                 het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                            gam_scale, margin, cost, fixed_cb, tb, mode)
@@ -339,7 +357,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                         cd_cnt[i & 3, c] += 1
                         i += 1
                         continue
-                else:
+                elif het_t:
                     # customers settled by het_settle: their revenue joins the sums in customer order
                     while i < n and fx[i] < 0:
                         if fx[i] == -2:
@@ -355,7 +373,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                 if fast_src[g, s]:
                     # fast path: a customer outside churned stages moving to an active (or prospect)
                     # stage, no concession running
-                    if not bare_t:
+                    if het_t:
                         ns = fx[i]             # het_settle's destination (the same draw)
                     elif het_kind[g] == HET_NONE:
                         # entries past the row's last are 2.0: a fixed-length, branch-free count
@@ -412,7 +430,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                                 age[i] = 0
                         elig[w, k] -= 1
                     if ns < 0:
-                        if not bare_t:
+                        if het_t:
                             ns = fx[i]         # het_settle's destination (the same draw)
                         else:
                             u = counter_uniform(seed_mv, key)
@@ -479,7 +497,7 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     clv[i] = clv[n]
                     if bare_t:
                         code[i] = code[n]
-                    else:
+                    elif het_t:
                         fx[i] = fx[n]
                         rc[2 * i] = rc[2 * n]
                         rc[2 * i + 1] = rc[2 * n + 1]
@@ -526,21 +544,21 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
                     continue
                 if n + m > cap:
                     newcap = max(2 * cap, n + m + 1024)
-                    stage = _grow(stage, n, newcap)
-                    seg = _grow(seg, n, newcap)
-                    cpol = _grow(cpol, n, newcap)
-                    age = _grow(age, n, newcap)
-                    conc = _grow(conc, n, newcap)
-                    tacq = _grow(tacq, n, newcap)
-                    cid = _grow(cid, n, newcap)
-                    mult = _grow(mult, n, newcap)
-                    clv = _grow(clv, n, newcap)
+                    stage = _grow(stage, n, np.empty(newcap, np.int8))
+                    seg = _grow(seg, n, np.empty(newcap, np.int8))
+                    cpol = _grow(cpol, n, np.empty(newcap, np.int8))
+                    age = _grow(age, n, np.empty(newcap, np.int16))
+                    conc = _grow(conc, n, np.empty(newcap, np.int16))
+                    tacq = _grow(tacq, n, np.empty(newcap, np.int32))
+                    cid = _grow(cid, n, np.empty(newcap, np.uint64))
+                    mult = _grow(mult, n, np.empty(newcap, np.float64))
+                    clv = _grow(clv, n, np.empty(newcap, np.float64))
                     if bare:
                         code = np.empty(newcap, np.int16)
-                    umv = np.empty(newcap)
-                    xg = np.empty(newcap)
+                    umv = np.empty(newcap, np.float64)
+                    xg = np.empty(newcap, np.float64)
                     fx = np.zeros(newcap, np.int8)
-                    rc = np.empty(2 * newcap)
+                    rc = np.empty(2 * newcap, np.float64)
                     cap = newcap
                 multinomial(state, ARRIVALS, m, mix, split)
                 for g in range(G):
@@ -581,40 +599,14 @@ def simulate_individual(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, co
         work[r] = done
 
 
-@njit(cache=True)
-def _grow(a, n, cap):
-    """A copy of ``a[:n]`` in a new array of length ``cap`` (same dtype)."""
-    b = np.empty(cap, a.dtype)
-    b[:n] = a[:n]
+@njit(cache=True, error_model="numpy")
+def _grow(a, n, b):
+    """``b`` with ``a[:n]`` copied in (``b``: the larger array, allocated by the caller with the
+    same dtype class as ``a`` was -- numba then reuses that allocation's compiled code; an
+    explicit loop, as slice assignment compiles numba's shape-mismatch message formatting)."""
+    for j in range(n):
+        b[j] = a[j]
     return b
 
 
-class thread_count:
-    """Context manager: run kernels on ``threads`` numba threads (None: leave as is)."""
-
-    def __init__(self, threads):
-        self.threads = threads
-        self.saved = None
-
-    def __enter__(self):
-        import numba
-        if self.threads is not None:
-            if self.threads > numba.config.NUMBA_NUM_THREADS:
-                from ..errors import ClmsimError
-                raise ClmsimError(f"threads={self.threads} exceeds the {numba.config.NUMBA_NUM_THREADS} "
-                                  "numba threads available (NUMBA_NUM_THREADS)")
-            self.saved = numba.get_num_threads()
-            numba.set_num_threads(int(self.threads))
-        return self
-
-    def __exit__(self, *exc):
-        if self.saved is not None:
-            import numba
-            numba.set_num_threads(self.saved)
-        return False
-
-
-def threads_used(threads) -> int:
-    """Threads a kernel call uses: ``threads`` or numba's current setting."""
-    import numba
-    return int(threads) if threads is not None else int(numba.get_num_threads())
+notice_compiles(simulate_individual, "individual-mode", "about 35 s")

@@ -5,9 +5,7 @@ numbers in every strategy whatever the rest of the population does (common rando
 numbers), and a draw needs no stream state. Also the ziggurat normal and the
 Marsaglia-Tsang gamma on such a counter (revenue noise).
 
-Stale caches: this module records the SHA-256 of :mod:`kernels_common` (its ziggurat
-tables), and the kernel modules that use it record this file's (``COUNTER_SHA256``;
-see :func:`check_dependency` and the docstring of :mod:`kernels_common`).
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -15,12 +13,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common
-from .kernels_common import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
+from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
 
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -115,14 +109,3 @@ def _gamma_sm(gd, gc, z):
         if np.log(u) < 0.5 * x2 + gd * (1.0 - gv + np.log(gv)):
             break
     return gd * gv
-
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return kernels_common.file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``COUNTER_SHA256``)."""
-    kernels_common.check_file(__file__, "COUNTER_SHA256", module, recorded)

@@ -3,7 +3,7 @@ program effects and row tables.
 
 Random numbers: xoshiro256** streams (Blackman & Vigna) seeded from 64-bit values with
 splitmix64 (the counter-based SplitMix64 draws of individual mode live in
-:mod:`kernels_counter`), a 128-layer ziggurat normal (Marsaglia &
+:mod:`counter_rng`), a 128-layer ziggurat normal (Marsaglia &
 Tsang 2000), Marsaglia-Tsang gamma, exact binomial (BTRS), Poisson, multinomial and
 hypergeometric samplers. No numba ``np.random`` anywhere (its per-thread state
 ignores ``np.random.seed``).
@@ -16,45 +16,36 @@ loops that draw many numbers keep the xoshiro state in local variables (:func:`x
 the kernels use numpy's error model (no zero-division branches: every division is by a
 positive count or a validated parameter).
 
-Stale caches: numba's ``cache=True`` keys a kernel's cache on its own source file only,
-so a change here would not recompile :mod:`kernels_chain` or :mod:`kernels_counts`.
-Each of them records the SHA-256 of this file (``COMMON_SHA256``) and calls
-:func:`check_dependency` at import: after editing this file, importing a kernel module
-fails with the new hash to paste into it -- editing the kernel module is what makes numba
-recompile it.
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from numba import njit
-from numba.core import cgutils
+from numba.core import cgutils, config
+from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
+from ..bundle import FLOW_ITEMS
+from .cache import SAFE_VIEWS
+
 # stream indices (clmsim.rng.PURPOSES)
-MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK = 0, 1, 2, 3, 4
+# (numpy integers, not Python ints: numba would compile a sampler once per literal stream index)
+MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK = (np.int64(k) for k in range(5))
 N_STREAMS = 5
 # kinds (clmsim.model.compiled)
 PROSPECT, ACTIVE, CHURNED, LOST = 0, 1, 2, 3
 # heterogeneity codes
 HET_NONE, HET_GAMMA, HET_BETA = 0, 1, 2
-# flow items written per period (clmsim.engines.fast.FLOW_ITEMS)
-F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS = range(9)
-N_FLOWS = 9
+# flow items written per period, in the order of clmsim.engines.fast.bundle.FLOW_ITEMS
+F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS = (
+    FLOW_ITEMS.index(item) for item in ("revenue", "contribution", "retention_spend", "winback_spend", "acquired",
+                                        "referred", "churned", "won_back", "contacts"))
 
 
 @intrinsic
-def unowned(typingctx, arr):
-    """A view of ``arr`` that holds no reference (null meminfo), for the scratch arrays of
-    the hot loops: numba's reference counting updates a shared counter atomically each
-    time an array is passed down a call chain (measured: a third of the counts kernel's
-    time), and on a null meminfo it is a test and a branch. The caller keeps ``arr``
-    itself alive for as long as the view is used (an argument, or an array allocated
-    before a ``prange`` loop and indexed inside it)."""
-
+def _unowned(typingctx, arr):
     def codegen(context, builder, sig, args):
         ary = context.make_array(sig.args[0])(context, builder, value=args[0])
         ary.meminfo = cgutils.get_null_value(ary.meminfo.type)
@@ -62,6 +53,46 @@ def unowned(typingctx, arr):
         return ary._getvalue()
 
     return arr(arr), codegen
+
+
+@intrinsic
+def _owned(typingctx, arr):
+    def codegen(context, builder, sig, args):
+        return impl_ret_borrowed(context, builder, sig.return_type, args[0])
+
+    return arr(arr), codegen
+
+
+def _python_identity(arr):
+    return arr
+
+
+unowned = _python_identity if config.DISABLE_JIT else (_owned if SAFE_VIEWS else _unowned)
+unowned.__doc__ = """``unowned(arr)``: a view of ``arr`` that holds no reference (null meminfo).
+
+Why: numba updates an array's reference count atomically each time the array is passed down
+a call chain (measured: a third of the counts kernel's time); on a null meminfo the update is
+a test and a branch. The counts kernel passes such views of its scratch arrays, its random
+stream states and its arguments to the samplers.
+
+The invariant (nothing checks it): the view must not outlive its *owner*, the array it was
+made from, and numba frees an array as soon as no live variable refers to it -- which can be
+before the end of the scope. The owner must therefore be
+
+* an argument of the jitted function (alive for the whole call), or
+* a named variable that is used again after the last use of the view (in a loop: an array
+  created before the loop and used in every iteration, as the kernel's ``states``).
+
+A plausible-looking misuse returns garbage: ``a = np.ones(1000); v = unowned(a)`` with ``a``
+not used afterwards -- numba frees ``a`` after its last use, ``w = np.full(1000, 7.0)`` next
+reuses the memory, and ``v.sum()`` gives 7000.0 instead of 1000.0 (a view of a temporary,
+``unowned(np.ones(1000))``, has no owner at all and is wrong for the same reason).
+
+``CLMSIM_SAFE_VIEWS=1`` (read at import, :data:`clmsim.engines.fast.kernels.cache.SAFE_VIEWS`)
+makes ``unowned`` an ordinary reference-counted identity, compiled and cached as a separate
+build variant: the tests compare both builds bit for bit. Under ``NUMBA_DISABLE_JIT=1`` it
+is the Python identity.
+"""
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -156,8 +187,8 @@ def _ziggurat_tables():
     tn = dn
     vn = 9.91256303526217e-3
     kn = np.zeros(128, np.int64)
-    wn = np.zeros(128)
-    fn = np.zeros(128)
+    wn = np.zeros(128, np.float64)
+    fn = np.zeros(128, np.float64)
     q = vn / np.exp(-0.5 * dn * dn)
     kn[0] = int((dn / q) * m1)
     kn[1] = 0
@@ -232,8 +263,17 @@ def gamma(state, k, shape):
     ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
     if shape <= 0.0:
         return 0.0
+    # inlined: individual mode draws a heterogeneity multiplier per customer, and a call with
+    # the state array cost 5% of telecom's time (its reference count, and the call itself)
     core, u = _gamma_parts(state, k, shape)
     return core * u ** (1.0 / shape) if shape < 1.0 else core
+
+
+@njit(cache=True, error_model="numpy")
+def gamma_parts(state, k, shape):
+    """:func:`_gamma_parts` written out once, for :func:`beta`'s two draws (each inlined copy of
+    the sampler costs seconds of compile time; beta draws are per customer at arrival only)."""
+    return _gamma_parts(state, k, shape)
 
 
 @njit(cache=True, error_model="numpy")
@@ -242,8 +282,9 @@ def beta(state, k, a, b):
     boost ``U^(1/a)`` underflows (a = b = 0.001: to 0 in half the draws); whenever a draw
     is below 1e-290 the ratio is taken from the logarithms of the same draws,
     ``1 / (1 + exp(ln Y - ln X))``, which stay finite and exact."""
-    cx, ux = _gamma_parts(state, k, a)
-    cy, uy = _gamma_parts(state, k, b)
+    st = unowned(state)                  # no atomic reference counts: the argument outlives the calls
+    cx, ux = gamma_parts(st, k, a)
+    cy, uy = gamma_parts(st, k, b)
     x = cx * ux ** (1.0 / a) if a < 1.0 else cx
     y = cy * uy ** (1.0 / b) if b < 1.0 else cy
     if x > 1e-290 and y > 1e-290:
@@ -313,7 +354,7 @@ def _btrs(state, k, n, p):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def binomial(state, k, n, p):
+def _binomial(state, k, n, p):
     """Binomial(n, p), exact. ``p > 1/2`` by symmetry; ``n p >= 10`` by BTRS
     (:func:`_btrs`, O(1)); otherwise inversion by the pmf recursion (Kachitvichyanukul &
     Schmeiser's BINV), O(n p + 1)."""
@@ -341,6 +382,15 @@ def binomial(state, k, n, p):
         if u <= r:
             break                                      # else rounding left mass beyond n: redraw
     return n - y if flip else y
+
+
+@njit(cache=True, error_model="numpy")
+def binomial(state, k, n, p):
+    """Binomial(n, p), exact (:func:`_binomial`, written out here once; :func:`multinomial`,
+    the one hot caller, inlines ``_binomial`` itself). numba copies an ``inline="always"``
+    function's IR into every caller and types it again there, so each inlined copy of the
+    sampler costs seconds of compile time."""
+    return _binomial(state, k, n, p)
 
 
 @njit(cache=True, error_model="numpy")
@@ -414,7 +464,7 @@ def multinomial(state, k, n, probs, out):
         if j == last or probs[j] >= rest:
             out[j] = n
             return
-        d = binomial(state, k, n, probs[j] / rest)
+        d = _binomial(state, k, n, probs[j] / rest)
         out[j] = d
         n -= d
         rest -= probs[j]
@@ -560,9 +610,9 @@ def sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cu
 def row_table_arrays(G, S):
     """Zeroed row tables filled by :func:`row_tables`: ``mv_n, mv_dest, mv_cum, msum,
     ctot, ch_n, ch_dest, ch_cum`` of shapes (G, S) and (G, S, S)."""
-    return (np.zeros((G, S), np.int64), np.zeros((G, S, S), np.int64), np.zeros((G, S, S)),
-            np.zeros((G, S)), np.zeros((G, S)), np.zeros((G, S), np.int64),
-            np.zeros((G, S, S), np.int64), np.zeros((G, S, S)))
+    return (np.zeros((G, S), np.int64), np.zeros((G, S, S), np.int64), np.zeros((G, S, S), np.float64),
+            np.zeros((G, S), np.float64), np.zeros((G, S), np.float64), np.zeros((G, S), np.int64),
+            np.zeros((G, S, S), np.int64), np.zeros((G, S, S), np.float64))
 
 
 @njit(cache=True, error_model="numpy")
@@ -584,29 +634,3 @@ def hypergeometric(state, k, good, bad, draws):
             bad -= 1
         total -= 1
     return x
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a source file."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def check_file(path: str | Path, constant: str, module: str, recorded: str) -> None:
-    """Raise if the kernel source ``path`` changed since ``module`` recorded its hash in
-    ``constant`` (numba's cache would not notice; see this module's docstring)."""
-    actual = file_sha256(path)
-    if actual != recorded:
-        name = Path(path).name
-        raise RuntimeError(f"clmsim/engines/{name} changed since {module} recorded it: set "
-                           f"{constant} = \"{actual}\" in {module} so numba recompiles its kernels "
-                           "instead of loading a stale cache")
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``COMMON_SHA256``)."""
-    check_file(__file__, "COMMON_SHA256", module, recorded)

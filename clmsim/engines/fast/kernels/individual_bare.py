@@ -1,4 +1,4 @@
-"""Bare path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.kernels_chain`).
+"""Bare path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.fast.kernels.individual`).
 
 A customer of a segment without heterogeneity, outside churned and lost stages, with no
 concession running and whose destination has fixed revenue (``cv = 0``) costs the general
@@ -25,8 +25,7 @@ The destination is the one the general path's flat table gives for the same unif
 both its ends falls in the same interval), so results are bit-identical to the general
 path for every scenario.
 
-Stale caches: :mod:`kernels_chain` records this file's SHA-256 in ``BARE_SHA256`` (as it
-does for :mod:`kernels_common`; see :func:`check_dependency`).
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -35,22 +34,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common, kernels_counter
-from .kernels_counter import _mix64
+from .counter_rng import _mix64
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
-"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
-kernels_counter.check_dependency(__name__, COUNTER_SHA256)
 
 
 BUCKET_BITS = 10
 """Bits of a transition draw that index the bare path's bucket tables (:func:`bucket_tables`)."""
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret_stage, vt, bk, bk_cum,
                   cd_dest, cd_w, cd_fast):
     """Tables of the bare path for one period (module docstring, "Bare path").
@@ -121,7 +113,7 @@ def bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, re
     return any_fast
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
     """Pass 1 of the bare path: every customer's code for this period.
 
@@ -133,7 +125,7 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
         Customer stage (int8), segment (int8, read only when ``G > 1``) and key (uint64).
     seed, tg : uint64
         The run's transition seed and ``t G`` of period ``t``: customer ``i``'s draw is
-        ``mix(seed XOR (cid[i] + tg))``, the value :func:`kernels_counter.counter_uniform`
+        ``mix(seed XOR (cid[i] + tg))``, the value :func:`counter_rng.counter_uniform`
         turns into the general path's uniform.
     S, G : int
         Stages and segments.
@@ -151,14 +143,3 @@ def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
         for i in range(n):
             row = np.int64(seg[i]) * S + np.int64(stage[i])
             code[i] = bk[(row << BUCKET_BITS) | np.int64(_mix64(seed ^ (cid[i] + tg)) >> sh)]
-
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return kernels_common.file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``BARE_SHA256``)."""
-    kernels_common.check_file(__file__, "BARE_SHA256", module, recorded)

@@ -2,12 +2,13 @@
 
 ``simulate(models, runs=..., seed=...)`` validates the request, chooses the mode,
 spawns the per-run seeds (:mod:`clmsim.rng`: run ``r`` uses the same streams for
-every strategy -- common random numbers), allocates the outputs and calls a
-kernel (:mod:`clmsim.engines.kernels_chain` for ``individual`` mode, with its bare path
-in :mod:`clmsim.engines.kernels_bare` and its heterogeneous path in
-:mod:`clmsim.engines.kernels_het`; :mod:`clmsim.engines.kernels_counts` for ``counts``
-mode, with the Gauss classes of :mod:`clmsim.engines.classes`; shared samplers in
-:mod:`clmsim.engines.kernels_common`), then summarises the runs into a
+every strategy -- common random numbers), packs each model into the kernels' argument
+bundle and allocates the outputs (:mod:`clmsim.engines.fast.bundle`), runs a
+kernel over threads (:mod:`clmsim.engines.fast.kernels.runtime`) (:mod:`clmsim.engines.fast.kernels.individual` for ``individual`` mode, with its bare path
+in :mod:`clmsim.engines.fast.kernels.individual_bare` and its heterogeneous path in
+:mod:`clmsim.engines.fast.kernels.individual_het`; :mod:`clmsim.engines.fast.kernels.counts` for ``counts``
+mode, with the Gauss classes of :mod:`clmsim.engines.fast.het_classes`; shared samplers in
+:mod:`clmsim.engines.fast.kernels.samplers`), then summarises the runs into a
 :class:`clmsim.results.Results`.
 
 Modes
@@ -21,8 +22,8 @@ Modes
     cohorts for ``clv_acquired``) evolve by binomial/multinomial draws; revenue of
     ``n`` customers is one Gamma(n k, theta) draw. Exact in distribution for
     homogeneous segments (``clv_acquired``: exact mean, spread matched, see
-    :mod:`clmsim.engines.kernels_counts`); cost independent of the population.
-    Continuous heterogeneity is discretised (:mod:`clmsim.engines.classes`): each
+    :mod:`clmsim.engines.fast.kernels.counts`); cost independent of the population.
+    Continuous heterogeneity is discretised (:mod:`clmsim.engines.fast.het_classes`): each
     segment becomes ``het_nodes=K`` classes at the nodes of the ``K``-point Gauss rule
     of the multiplier (or churn probability) law, weighted by the rule's weights -- an
     approximation that matches ``2K - 1`` moments. By default ``K`` is the smallest
@@ -41,109 +42,32 @@ thread in individual mode; never O(customers x periods).
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from .. import rng
-from ..errors import ClmsimError
-from ..model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
-from ..results import PERIOD_ITEMS, Results
-from . import classes
+from ... import rng
+from ...errors import ClmsimError
+from ...model.compiled import ACTIVE, CONVENTION, CompiledModel
+from ...results import PERIOD_ITEMS, Results
+from .. import ENGINES
+from . import het_classes as classes
+from .bundle import FLOW_ITEMS, outputs, pack
 
-MODES = ("auto", "individual", "counts")
-FLOW_ITEMS = ("revenue", "contribution", "retention_spend", "winback_spend", "acquired", "referred",
-              "churned", "won_back", "contacts")
-"""Order of the per-period flow items written by the kernels (``F_*`` constants there)."""
+NAME = "fast"
+CAPABILITIES = ENGINES[NAME].capabilities
+"""Declared in the registry (:data:`clmsim.engines.ENGINES`): Monte Carlo, ``first_run``, modes."""
+MODES = CAPABILITIES.modes
 OPTIONS = {"hist_bins": 200, "het_nodes": 0, "first_run": 0}
 """Engine options with their defaults: ``hist_bins`` fixed bins of the CLV histogram;
 ``het_nodes`` Gauss classes per segment when counts mode discretises continuous heterogeneity
-(0: the smallest count meeting :data:`clmsim.engines.classes.TOLERANCE`);
+(0: the smallest count meeting :data:`clmsim.engines.fast.het_classes.TOLERANCE`);
 ``first_run`` index of the first run simulated (a call with ``runs=n, first_run=r0`` returns
 exactly rows ``r0..r0+n-1`` of one call with ``runs=r0+n``: chunks and resumed sweeps)."""
 HET_CODES = classes.HET_CODES
-
-
-def _as_f8(a, shape) -> np.ndarray:
-    out = np.zeros(shape)
-    if a is not None:
-        out[...] = a
-    return out
-
-
-def pack(model: CompiledModel) -> dict:
-    """The model as the flat, typed arrays the kernels take (see ``simulate_individual``)."""
-    S, G, H = model.n_stages, model.n_segments, model.horizon
-    C, NP, W = len(model.channels), len(model.programs), len(model.winbacks)
-    het_kind = np.zeros(G, np.int64)
-    het_a = np.ones(G)
-    het_b = np.ones(G)
-    for g, h in enumerate(model.heterogeneity):
-        het_kind[g] = HET_CODES[h.kind]
-        if h.kind == "gamma":
-            het_a[g], het_b[g] = 1.0 / h.cv ** 2, h.mean * h.cv ** 2
-        elif h.kind == "beta":
-            het_a[g], het_b[g] = h.alpha, h.beta
-    wb_of_stage = np.full(S, -1, np.int64)
-    for w, wb in enumerate(model.winbacks):
-        wb_of_stage[np.asarray(wb.from_stages, bool)] = w
-    ref = model.referral
-    return dict(
-        kind=np.asarray(model.stage_kind, np.int64),
-        P=np.ascontiguousarray(model.P, dtype=float),
-        churn_mask=np.asarray(model.churn_mask, np.bool_),
-        rev_mean=np.asarray(model.revenue_mean, float), rev_cv=np.asarray(model.revenue_cv, float),
-        margin=np.asarray(model.margin, float), cost=np.asarray(model.cost_to_serve, float),
-        initial=np.asarray(model.initial, np.int64),
-        het_kind=het_kind, het_a=het_a, het_b=het_b,
-        ch_expected=np.ascontiguousarray(model.expected_acquisitions().reshape(C, H), dtype=float),
-        ch_mix=np.array([c.mix for c in model.channels], float).reshape(C, G),
-        ch_entry=np.array([c.entry_stage for c in model.channels], np.int64),
-        ref_rate=_as_f8(None if ref is None else ref.rate, S),
-        ref_mix=_as_f8(model.segment_share if ref is None else ref.mix, G),
-        ref_entry=-1 if ref is None else int(ref.entry_stage),
-        pr_target=np.array([p.target for p in model.programs], np.bool_).reshape(NP, S),
-        pr_upgrade=np.array([p.upgrade for p in model.programs], np.bool_).reshape(NP, S, S),
-        pr_spend=np.array([p.spend for p in model.programs], float).reshape(NP, H),
-        pr_cap=np.array([np.full(H, -1.0) if p.cap is None else p.cap for p in model.programs],
-                        float).reshape(NP, H),
-        pr_red=np.array([p.churn_reduction_max for p in model.programs], float),
-        pr_half=np.array([p.half_saturation_spend for p in model.programs], float),
-        pr_lift=np.array([p.upgrade_lift for p in model.programs], float),
-        wb_of_stage=wb_of_stage,
-        wb_lo=np.array([min(w.eligible_after, H + 1) for w in model.winbacks], np.int64),
-        wb_hi=np.array([min(w.max_age, H + 1) for w in model.winbacks], np.int64),
-        wb_cov=np.array([w.coverage for w in model.winbacks], float).reshape(W, H),
-        wb_cost=np.array([w.contact_cost for w in model.winbacks], float),
-        wb_base=np.array([w.base for w in model.winbacks], float),
-        wb_decay=np.array([w.decay for w in model.winbacks], float),
-        wb_return=np.array([w.return_stage for w in model.winbacks], np.int64),
-        wb_disc=np.array([w.discount for w in model.winbacks], float),
-        wb_cperiods=np.array([w.concession_periods for w in model.winbacks], np.int64),
-        wb_cap=np.array([np.full(H, -1.0) if w.capacity is None else w.capacity for w in model.winbacks],
-                        float).reshape(W, H),
-        v=model.discount_factors(),
-    )
-
-
-def clv_bins(model: CompiledModel, bins: int) -> tuple[float, float]:
-    """Fixed CLV histogram range ``(lo, width)``: from ``-(worst cost per period) x a_H``
-    to ``(best contribution per period) x a_H`` with ``a_H = sum_{t=1}^H v^t``;
-    values outside fall in the under/overflow bins."""
-    v = model.discount_factors()
-    annuity = float(v[1:].sum())
-    act = model.active
-    best = float(np.max(model.revenue_mean[:, act] * (1 + 4 * model.revenue_cv[:, act])
-                        * model.margin[:, act], initial=0.0))
-    worst = float(np.max(model.cost_to_serve[:, act], initial=0.0))
-    worst += sum(float(np.max(p.spend, initial=0.0)) for p in model.programs)
-    worst += sum(w.contact_cost for w in model.winbacks)
-    lo, hi = -worst * annuity, best * annuity
-    if hi <= lo:
-        hi = lo + 1.0
-    return lo, (hi - lo) / bins
 
 
 def _validate(models, runs, mode, threads, options) -> dict:
@@ -180,6 +104,8 @@ def _validate(models, runs, mode, threads, options) -> dict:
             raise ClmsimError(f"horizon {m.horizon} is too long for the fast engine (max 31999 periods)")
         if m.n_stages > 127 or m.n_segments > 127:
             raise ClmsimError("the fast engine supports at most 127 stages and 127 segments")
+        if sum(max(w.concession_periods - 1, 0) for w in m.winbacks) >= 32000:
+            raise ClmsimError("the fast engine supports at most 32,000 concession periods over all win-back policies")
     return opts
 
 
@@ -191,7 +117,7 @@ def continuous_heterogeneity(models: Sequence[CompiledModel]) -> list[str]:
 def approximation(models: Sequence[CompiledModel], mode: str = "auto", het_nodes: int = 0) -> dict:
     """What counts mode approximates for these models: ``{}`` when exact, else
     ``het_nodes`` (classes per heterogeneous segment), ``het_error`` (worst error of the
-    expected occupancy paths, :mod:`clmsim.engines.classes`) and a sentence ``approximation``."""
+    expected occupancy paths, :mod:`clmsim.engines.fast.het_classes`) and a sentence ``approximation``."""
     continuous = continuous_heterogeneity(models)
     if choose_mode(models, mode) != "counts" or not continuous:
         return {}
@@ -234,8 +160,8 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     mode : {"auto", "individual", "counts"}
         See the module docstring.
     threads : int, optional
-        numba threads (default: numba's setting, ``NUMBA_NUM_THREADS``). Results
-        are bit-identical for any value.
+        Threads the runs are spread over (default: numba's ``NUMBA_NUM_THREADS``, the
+        CPUs unless set). Results are bit-identical for any value.
     quantiles : bool
         Compute q05/q50/q95 across runs in ``periods`` (NaN when False).
     **options
@@ -259,19 +185,19 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     work = 0
     approx = approximation(models, chosen, opts["het_nodes"])
     nodes = approx.get("het_nodes", 1)
-    from . import kernels_chain
-    with kernels_chain.thread_count(threads):
-        for model in models:
-            if chosen == "individual":
-                out = _run_individual(model, seeds, opts["hist_bins"])
-            else:
-                out = _run_counts(model, seeds, nodes)
-            work += int(out["work"].sum())
-            tables.append(_tables(model, out, quantiles, opts["first_run"]))
+    from .kernels.runtime import threads_for
+    nthreads = threads_for(threads)
+    for model in models:
+        if chosen == "individual":
+            out = _run_individual(model, seeds, opts["hist_bins"], nthreads)
+        else:
+            out = _run_counts(model, seeds, nodes, nthreads)
+        work += int(out["work"].sum())
+        tables.append(_tables(model, out, quantiles, opts["first_run"]))
     prov = dict(scenario=models[0].name, scenario_hash=models[0].scenario_hash, engine="fast",
                 seed=root.entropy, runs=int(runs), mode=chosen, period=models[0].period,
                 horizon=models[0].horizon, convention=CONVENTION, customer_periods=work,
-                strategies=[m.strategy for m in models], threads=kernels_chain.threads_used(threads),
+                strategies=[m.strategy for m in models], threads=nthreads,
                 active_stages=[n for n, k in zip(models[0].stage_names, models[0].stage_kind) if k == ACTIVE],
                 seconds=time.perf_counter() - t0)
     prov.update(approx)
@@ -279,72 +205,31 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
     return Results(prov, cat("runs"), cat("periods"), pd.DataFrame(), cat("clv_hist"))
 
 
-def _run_individual(model: CompiledModel, seeds: np.ndarray, bins: int) -> dict:
-    from .kernels_chain import N_FLOWS, simulate_individual
-    a = pack(model)
-    R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
-    lo, width = clv_bins(model, bins)
-    out = dict(occ=np.zeros((R, H + 1, S)), flows=np.zeros((R, H, N_FLOWS)), chan_acq=np.zeros((R, C)),
-               clv_sum=np.zeros(R), clv_n=np.zeros(R), hist=np.zeros((R, 2, bins + 2), np.int64),
-               work=np.zeros(R, np.int64))
-    simulate_individual(seeds, a["kind"], a["P"], a["churn_mask"], a["rev_mean"], a["rev_cv"], a["margin"],
-                        a["cost"], a["initial"], a["het_kind"], a["het_a"], a["het_b"], a["ch_expected"],
-                        a["ch_mix"], a["ch_entry"], a["ref_rate"], a["ref_mix"], a["ref_entry"],
-                        a["pr_target"], a["pr_upgrade"], a["pr_spend"], a["pr_cap"], a["pr_red"],
-                        a["pr_half"], a["pr_lift"], a["wb_of_stage"], a["wb_lo"], a["wb_hi"], a["wb_cov"],
-                        a["wb_cost"], a["wb_base"], a["wb_decay"], a["wb_return"], a["wb_disc"],
-                        a["wb_cperiods"], a["wb_cap"], a["v"], lo, width,
-                        out["occ"], out["flows"], out["chan_acq"], out["clv_sum"], out["clv_n"], out["hist"],
-                        out["work"])
-    out["hist_edges"] = lo + width * np.arange(bins + 1)
-    return out
+def fast_paths() -> bool:
+    """Whether individual mode takes its bare and het fast paths: yes unless the environment
+    sets ``CLMSIM_FAST_PATHS=0`` (every customer then runs the general path; results are
+    bit-identical, which the tests check on every scenario). Read at every call."""
+    return os.environ.get("CLMSIM_FAST_PATHS", "1").strip() not in ("0", "false", "no", "off")
 
 
-def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Concession sub-states of counts mode: ``(w, j)`` = policy ``w`` with ``j`` discounted
-    periods left (1 <= j < periods), ordered so ``next(w, j) = (w, j - 1)`` has a lower
-    index. Returns ``ce_disc``, ``ce_next`` (-1: concession over) and ``ret_state[w]``
-    (state after the period of return, -1 if none)."""
-    disc, nxt, ret = [], [], []
-    for w in model.winbacks:
-        base = len(disc)
-        for j in range(1, w.concession_periods):
-            disc.append(w.discount)
-            nxt.append(-1 if j == 1 else base + j - 2)
-        ret.append(base + w.concession_periods - 2 if w.concession_periods >= 2 else -1)
-    return np.array(disc, float), np.array(nxt, np.int64), np.array(ret, np.int64)
+def _run_individual(model: CompiledModel, seeds: np.ndarray, bins: int, threads: int) -> dict:
+    from .kernels.individual import simulate_individual
+    from .kernels.runtime import run_split
+    km = pack(model, hist_bins=bins)
+    out = outputs(model, seeds.shape[0], bins)
+    run_split(simulate_individual, seeds.shape[0], threads, seeds, km, out, fast_paths())
+    return {**out._asdict(), "hist_edges": km.hist_lo + km.hist_width * np.arange(bins + 1)}
 
 
-def pooled_churn(model: CompiledModel) -> bool:
-    """Whether counts mode may keep churned customers in pools by segment, stage and age
-    (:func:`clmsim.engines.kernels_counts._pool_moves`): every churned stage's row leads only
-    to itself or to lost stages, so a churned customer's type matters only if won back."""
-    kind = np.asarray(model.stage_kind)
-    S = model.n_stages
-    for s in np.flatnonzero(kind == CHURNED):
-        allowed = (np.arange(S) == s) | (kind == LOST)
-        if np.any((np.asarray(model.P)[:, s, :] > 0) & ~allowed):
-            return False
-    return True
-
-
-def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int) -> dict:
-    from .kernels_counts import N_FLOWS, simulate_counts
-    a = pack(model)
-    R, S, H, C = seeds.shape[0], model.n_stages, model.horizon, len(model.channels)
-    type_seg, type_het, type_val, type_w, seg_first, seg_ntypes = classes.het_classes(model, nodes)
-    ce_disc, ce_next, ret_state = concession_states(model)
-    out = dict(occ=np.zeros((R, H + 1, S)), flows=np.zeros((R, H, N_FLOWS)), chan_acq=np.zeros((R, C)),
-               clv_sum=np.zeros(R), clv_n=np.zeros(R), work=np.zeros(R, np.int64))
-    simulate_counts(seeds, a["kind"], a["P"], a["churn_mask"], a["rev_mean"], a["rev_cv"], a["margin"],
-                    a["cost"], a["initial"], type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
-                    a["ch_expected"], a["ch_mix"], a["ch_entry"], a["ref_rate"], a["ref_mix"], a["ref_entry"],
-                    a["pr_target"], a["pr_upgrade"], a["pr_spend"], a["pr_cap"], a["pr_red"], a["pr_half"],
-                    a["pr_lift"], a["wb_of_stage"], a["wb_lo"], a["wb_hi"], a["wb_cov"], a["wb_cost"],
-                    a["wb_base"], a["wb_decay"], a["wb_return"], a["wb_disc"], a["wb_cperiods"], a["v"],
-                    a["wb_cap"], ce_disc, ce_next, ret_state, pooled_churn(model),
-                    out["occ"], out["flows"], out["chan_acq"], out["clv_sum"], out["clv_n"], out["work"])
-    return out
+def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int, threads: int) -> dict:
+    from .kernels.counts import simulate_counts
+    from .kernels.runtime import run_split
+    km = pack(model, het_nodes=nodes)
+    out = outputs(model, seeds.shape[0])
+    run_split(simulate_counts, seeds.shape[0], threads, seeds, km, out)
+    res = out._asdict()
+    del res["hist"]
+    return res
 
 
 def _stats(x: np.ndarray, quantiles: bool) -> dict:

@@ -5,7 +5,7 @@ The des engine keeps the period grid of every clmsim engine (see
 customers earn. Rather than one simpy process per customer per period, a single
 lifecycle process calls :meth:`Population.move` and :meth:`Population.earn`
 once per period over arrays of customer state; simpy is used only for the
-continuous-time operations (:mod:`clmsim.engines.des_ops`).
+continuous-time operations (:mod:`clmsim.engines.des.operations`).
 
 Arrays (one entry per customer still simulated; lost customers are dropped by
 :meth:`Population.compact` and only counted):
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.compiled import ACTIVE, CHURNED, LOST, CompiledModel
+from ...model.compiled import ACTIVE, CHURNED, LOST, CompiledModel
 
 _FIELDS = (("cid", np.int64), ("stage", np.int64), ("seg", np.int64), ("het", np.float64),
            ("churn_t", np.int64), ("conc_left", np.int64), ("conc_disc", np.float64),

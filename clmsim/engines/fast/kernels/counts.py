@@ -25,30 +25,26 @@ that is why the two cohort classes are kept apart (measured on telecom: the sd o
 (telecom: 1.00-1.61), and the remaining effect is below what 200 individual runs resolve.
 
 Speed: the per-run scratch arrays and the random-stream states are passed to the samplers
-as ``unowned`` views (see :mod:`clmsim.engines.kernels_common`), so the hot path does no atomic
+as ``unowned`` views (see :mod:`clmsim.engines.fast.kernels.samplers`), so the hot path does no atomic
 reference counting; the row tables are rebuilt only when the program factors change.
 
-Shared samplers live in :mod:`clmsim.engines.kernels_common`; this module records its
+Shared samplers live in :mod:`clmsim.engines.fast.kernels.samplers`; this module records its
 hash so an edit there forces a recompile here (see that module's docstring).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
-from . import kernels_common
-from .kernels_common import (  # noqa: F401  (N_FLOWS re-exported for the wrapper)
-    N_FLOWS,
+from .runtime import notice_compiles
+from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
     seed_streams, reseed, unowned, xoshiro, stream_get, stream_put, to_unit, arrivals, gamma, binomial,
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
 
 
 @njit(cache=True, error_model="numpy")
@@ -107,8 +103,23 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
             room -= want
 
 
+ACTIVE_SUB = 1 << 15
+"""Sub-stream sub-states of a group: churn age ``a`` (< 2^15), else ``ACTIVE_SUB + 1 + e``
+(concession sub-state ``e``, -1 for none)."""
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def substream(t, c, g, j, s, sub):
+    """Key of a group's sub-stream in period ``t``: cohort class ``c`` (0, 1), segment ``g``
+    (< 128), heterogeneity class ``j`` within it (< 256), stage ``s`` (< 128) and sub-state
+    ``sub`` (< 2^16), in fixed bit fields. No field depends on the model's other dimensions
+    (the number of churn ages, concession sub-states or customer types), so a lever that
+    changes them leaves every other group's draws alone (common random numbers)."""
+    return ((((t * 2 + c) * 128 + g) * 256 + j) * 128 + s) * 65536 + sub
+
+
 @njit(cache=True, error_model="numpy")
-def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
+def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
                 wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split, cum):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
 
@@ -142,7 +153,7 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
                 pn[g, s, a] = 0
                 a2 = a + 1 if a + 1 < A else A - 1
                 if n > 0:
-                    reseed(seeds_row, state, MOVES, ((t * Q + g) * S + s) * (A + E + 1) + a)
+                    reseed(seeds_row, state, MOVES, substream(t, 0, g, 0, s, a))
                     if w >= 0 and wb_lo[w] <= a < hi and pcont[g, s, a] > 0:
                         c = pcont[g, s, a]
                         ucount = 0
@@ -206,15 +217,13 @@ def _pool_moves(state, seeds_row, t, Q, E, T, kind, probs, seg_first, seg_ntypes
     return contacts, won, spend, clv_cash
 
 
-@njit(cache=True, parallel=True, nogil=True, error_model="numpy")
-def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, initial,
-                    type_seg, type_het, type_val, type_w, seg_first, seg_ntypes,
-                    ch_expected, ch_mix, ch_entry, ref_rate, ref_mix, ref_entry,
-                    pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
-                    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost, wb_base, wb_decay, wb_return,
-                    wb_disc, wb_cperiods, v, wb_cap, ce_disc, ce_next, ret_state, pooled,
-                    occ, flows, chan_acq, clv_sum, clv_n, work):
-    """Simulate ``R`` runs on counts; writes the output arrays in place.
+@njit(cache=True, nogil=True, error_model="numpy")
+def simulate_counts(r0, r1, seeds, m, out):
+    """Simulate runs ``r0 .. r1 - 1`` on counts; writes rows ``r`` of ``out`` in place.
+
+    ``seeds[r]`` are run ``r``'s stream seeds, ``m`` the model
+    (:class:`clmsim.engines.fast.bundle.KernelModel`), ``out`` the outputs
+    (:class:`~clmsim.engines.fast.bundle.KernelOutput`).
 
     Groups are ``q = c T + tau``: cohort class ``c`` (0 initial population, 1 acquired)
     and customer type ``tau`` (segment x heterogeneity class; ``type_w[tau]`` is the
@@ -224,11 +233,25 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
     last age capped), each with the weight sums ``wm, wc, wh`` of the CLV accounting
     (module docstring). Random numbers: every group draws from its own sub-stream
     keyed by (period, group, stage, sub-state), so a strategy that changes one group
-    leaves the others' draws alone. Timing and economics as ``simulate_individual``;
+    leaves the others' draws alone; the keys (:func:`substream`) do not depend on the model's
+    dimensions, so a structural lever (a win-back window or concession length that no contact
+    uses) changes no draw. Timing and economics as ``simulate_individual``;
     outputs the same arrays except the CLV histogram (``clv_sum`` is the sum over
     acquired customers of their CLV at acquisition, exact in expectation).
     """
-    R = seeds.shape[0]
+    kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
+    rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    type_seg, type_het, type_val, type_w = m.type_seg, m.type_het, m.type_val, m.type_w
+    seg_first, seg_ntypes = m.seg_first, m.seg_ntypes
+    ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
+    ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
+    pr_target, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_upgrade, m.pr_spend, m.pr_cap
+    pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
+    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
+    wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
+    wb_cperiods, wb_cap = m.wb_cperiods, m.wb_cap
+    ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
+    occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
     G, S = P.shape[0], P.shape[1]
     T = type_seg.shape[0]
     H = v.shape[0] - 1
@@ -240,45 +263,48 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
     Q = 2 * T                                                # cohort class (initial, acquired) x type
-    states = np.empty((R, N_STREAMS, 4), np.uint64)          # random streams of each run (alive over prange)
-    for r in prange(R):
-        state = unowned(states[r])
+    q_class = np.zeros(Q, np.int64)                          # class of group q within its segment
+    for q in range(Q):
+        q_class[q] = q % T - seg_first[type_seg[q % T]]
+    states = np.empty((N_STREAMS, 4), np.uint64)             # random streams (alive over the loop)
+    for r in range(r0, r1):
+        state = unowned(states)
         seed_row = seeds[r]
         seed_streams(seed_row, state)
         nm = np.zeros((Q, S), np.int64)
         nm2 = np.zeros((Q, S), np.int64)
-        wm = np.zeros((Q, S))
-        wm2 = np.zeros((Q, S))
+        wm = np.zeros((Q, S), np.float64)
+        wm2 = np.zeros((Q, S), np.float64)
         nc = np.zeros((Q, S, E), np.int64)
         nc2 = np.zeros((Q, S, E), np.int64)
-        wc = np.zeros((Q, S, E))
-        wc2 = np.zeros((Q, S, E))
+        wc = np.zeros((Q, S, E), np.float64)
+        wc2 = np.zeros((Q, S, E), np.float64)
         nh = np.zeros((Q, S, A), np.int64)
         nh2 = np.zeros((Q, S, A), np.int64)
-        wh = np.zeros((Q, S, A))
-        wh2 = np.zeros((Q, S, A))
+        wh = np.zeros((Q, S, A), np.float64)
+        wh2 = np.zeros((Q, S, A), np.float64)
         ncont = np.zeros((Q, S, A), np.int64)
         pn = np.zeros((G, S, A), np.int64)
         pn2 = np.zeros((G, S, A), np.int64)
         pcont = np.zeros((G, S, A), np.int64)
         nret = np.zeros((Q, max(W, 1)), np.int64)
-        wret = np.zeros((Q, max(W, 1)))
-        lost = np.zeros(S)
-        churn_factor = np.ones(S)
-        upgrade_factor = np.ones((S, S))
-        cf_prev = np.ones(S)
-        uf_prev = np.ones((S, S))
-        ret_stage = np.zeros(S)
+        wret = np.zeros((Q, max(W, 1)), np.float64)
+        lost = np.zeros(S, np.float64)
+        churn_factor = np.ones(S, np.float64)
+        upgrade_factor = np.ones((S, S), np.float64)
+        cf_prev = np.ones(S, np.float64)
+        uf_prev = np.ones((S, S), np.float64)
+        ret_stage = np.zeros(S, np.float64)
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
-        probs = np.zeros((T, S, S))
-        n_start = np.zeros(S)
+        probs = np.zeros((T, S, S), np.float64)
+        n_start = np.zeros(S, np.float64)
         split = np.zeros(S, np.int64)
         gsplit = np.zeros(G, np.int64)
         arrived = np.zeros((G, S), np.int64)                 # new customers of the period by segment, stage
         tsplit = np.zeros(T, np.int64)
         cum = np.zeros(2 * T, np.int64)                      # a churn pool's composition (_pool_moves)
-        gam_shape = np.zeros((G, S))
-        gam_scale = np.zeros((G, S))
+        gam_shape = np.zeros((G, S), np.float64)
+        gam_scale = np.zeros((G, S), np.float64)
         for g in range(G):
             for s in range(S):
                 cv = rev_cv[g, s]
@@ -357,7 +383,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                             wt = wh[q, s, a]
                             nh[q, s, a] = 0
                             wh[q, s, a] = 0.0
-                            reseed(seed_row, state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + a)
+                            reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s, a))
                             if w >= 0 and wb_lo[w] <= a < wb_hi[w] and ncont[q, s, a] > 0:
                                 c = ncont[q, s, a]
                                 contacts += c
@@ -400,7 +426,8 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                 wc[q, s, e] = 0.0
                             if n == 0:
                                 continue
-                            reseed(seed_row, state, MOVES, ((t * Q + q) * S + s) * (A + E + 1) + A + 1 + e)
+                            reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s,
+                                                                     ACTIVE_SUB + 1 + e))
                             clv_cash -= wt * ret_stage[s]
                             multinomial(state, MOVES, n, row, unowned(split))
                             for d in range(S):
@@ -425,7 +452,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
             if pooled:
-                pc, pw, ps, pv = _pool_moves(state, unowned(seed_row), t, Q, E, T, unowned(kind), unowned(probs),
+                pc, pw, ps, pv = _pool_moves(state, unowned(seed_row), t, T, unowned(kind), unowned(probs),
                                              unowned(seg_first), unowned(seg_ntypes), unowned(wb_of_stage),
                                              unowned(wb_lo), unowned(wb_hi), unowned(wb_cost), unowned(wb_base),
                                              unowned(wb_decay), unowned(pn), unowned(pn2), unowned(pcont),
@@ -441,7 +468,7 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
                 for d in range(S):
                     if kind[d] != ACTIVE:
                         continue
-                    reseed(seed_row, state, REVENUE, (t * Q + q) * S + d)
+                    reseed(seed_row, state, REVENUE, substream(t, q // T, g, q_class[q], d, 0))
                     to_main = 0
                     w_main = 0.0
                     for e in range(NE):
@@ -564,3 +591,6 @@ def simulate_counts(seeds, kind, P, churn_mask, rev_mean, rev_cv, margin, cost, 
             n_acq += flows[r, t, F_ACQUIRED] + flows[r, t, F_REFERRED]
         clv_n[r] = n_acq
         work[r] = done
+
+
+notice_compiles(simulate_counts, "counts-mode", "about 25 s")

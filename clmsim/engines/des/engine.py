@@ -10,11 +10,11 @@ whose clock is in **days** (``D = days_per_period``; period ``t`` covers days
 * :class:`Lifecycle` is the one process of the period grid. At day ``(t-1) D``
   it charges program spend, makes the period's win-back contacts (policies
   without a team), moves every customer at once (vectorised over NumPy arrays,
-  :class:`~clmsim.engines.des_population.Population`) and hands operational
+  :class:`~clmsim.engines.des.population.Population`) and hands operational
   work to the teams; at day ``t D`` active customers earn and acquisitions join.
 * With an ``operations`` block, agent pools, budget calendars and response
   delays run as simpy processes between the boundaries
-  (:mod:`clmsim.engines.des_ops`). Without one the des engine is another Monte
+  (:mod:`clmsim.engines.des.operations`). Without one the des engine is another Monte
   Carlo of the same model, run by a different code path (an oracle for the fast
   engine and vice versa).
 
@@ -45,14 +45,20 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from .. import rng as _rng
-from ..errors import ClmsimError
-from ..model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
-from ..results import PERIOD_ITEMS, Results
-from .des_ops import Operations
-from .des_population import MoveTables, Population
+from ... import rng as _rng
+from ...errors import ClmsimError
+from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
+from ...results import PERIOD_ITEMS, Results
+from .. import ENGINES
+from .operations import Operations
+from .population import MoveTables, Population
 
-__all__ = ["simulate", "simulate_run", "RunRecord", "OPTIONS"]
+__all__ = ["simulate", "simulate_run", "pin_options", "RunRecord", "OPTIONS", "NAME", "CAPABILITIES"]
+
+NAME = "des"
+CAPABILITIES = ENGINES[NAME].capabilities
+"""Declared in the registry (:data:`clmsim.engines.ENGINES`): Monte Carlo, ``first_run``,
+operations, event log."""
 
 OPTIONS = {"trace_customers": None, "quantiles": True}
 """Engine options: ``trace_customers`` (None: every customer of a traced run; an
@@ -418,8 +424,13 @@ def _task(args) -> RunRecord:
 
 
 # ---------------------------------------------------------------- public API
+def pin_options(models: Sequence[CompiledModel], options: dict) -> dict:
+    """The options unchanged: the des engine chooses nothing per call (engine contract)."""
+    return dict(options)
+
+
 def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, trace_runs: Sequence[int] = (),
-             workers: int = 1, **options) -> Results:
+             workers: int = 1, first_run: int = 0, **options) -> Results:
     """Discrete-event simulation of ``runs`` runs of every model (strategy).
 
     Parameters
@@ -432,10 +443,14 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, tr
     seed : int or None
         Root seed; None draws OS entropy (recorded as ``seed`` in the provenance).
     trace_runs : sequence of int
-        Runs whose event log goes into ``Results.events``.
+        Runs whose event log goes into ``Results.events`` (indices ``first_run ..``).
     workers : int
         Worker processes (``concurrent.futures.ProcessPoolExecutor``); results are
         bit-identical to ``workers=1``.
+    first_run : int
+        Index of the first run: ``runs=n, first_run=r0`` simulates runs ``r0 .. r0 + n - 1``,
+        exactly those rows of one call with ``runs=r0 + n`` (every run draws from its own
+        streams), so chunks of a study and ``compare(seed=s)`` equal ``simulate(seed=s)``.
     **options
         See :data:`OPTIONS`.
 
@@ -448,10 +463,11 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, tr
     """
     t0 = _time.perf_counter()
     models = list(models)
-    opts = _validate(models, runs, trace_runs, workers, options)
+    opts = _validate(models, runs, trace_runs, workers, first_run, options)
     root = _rng.root_sequence(seed)
     trace = set(int(r) for r in trace_runs)
-    tasks = [(m, r, root.entropy, r in trace, opts["trace_customers"]) for m in models for r in range(runs)]
+    run_ids = range(int(first_run), int(first_run) + int(runs))
+    tasks = [(m, r, root.entropy, r in trace, opts["trace_customers"]) for m in models for r in run_ids]
     if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             records = list(pool.map(_task, tasks, chunksize=max(1, len(tasks) // (4 * workers))))
@@ -467,24 +483,28 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, tr
                 convention=CONVENTION,
                 active_stages=[n for n, k in zip(first.stage_names, first.stage_kind) if k == ACTIVE],
                 customer_periods=int(sum(r.customer_periods for r in records)),
-                strategies=[m.strategy for m in models], workers=int(workers), trace_runs=sorted(trace),
+                first_run=int(first_run), strategies=[m.strategy for m in models], workers=int(workers),
+                trace_runs=sorted(trace),
                 operations=sorted({f for m in models for f in m.operational_features()}),
                 seconds=_time.perf_counter() - t0)
     return Results(prov, cat("runs"), cat("periods"), events=events)
 
 
-def _validate(models, runs, trace_runs, workers, options) -> dict:
+def _validate(models, runs, trace_runs, workers, first_run, options) -> dict:
     if not models:
         raise ClmsimError("the des engine needs at least one compiled model (strategy)")
     for name, val in (("runs", runs), ("workers", workers)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise ClmsimError(f"{name} must be a positive integer, got {val!r}")
+    if isinstance(first_run, bool) or not isinstance(first_run, (int, np.integer)) or first_run < 0:
+        raise ClmsimError(f"first_run must be a non-negative integer, got {first_run!r}")
     unknown = set(options) - set(OPTIONS)
     if unknown:
         raise ClmsimError(f"unknown des-engine option(s) {', '.join(sorted(unknown))}; known: {', '.join(OPTIONS)}")
+    last = first_run + runs - 1
     for r in trace_runs:
-        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not 0 <= r < runs:
-            raise ClmsimError(f"trace_runs must list runs in 0..{runs - 1}, got {r!r}")
+        if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or not first_run <= r <= last:
+            raise ClmsimError(f"trace_runs must list runs in {first_run}..{last}, got {r!r}")
     first = models[0]
     for m in models:
         if m.horizon != first.horizon or m.stage_names != first.stage_names:

@@ -1,8 +1,8 @@
 """The analytic engine: exact expectations of the lifecycle model.
 
 The model is a Markov reward process on the expanded states of
-:mod:`clmsim.engines.expand` (stage x periods since churn x concession left),
-mixed over the heterogeneity draw by quadrature (:mod:`clmsim.engines.quadrature`).
+:mod:`clmsim.engines.analytic.state_space` (stage x periods since churn x concession left),
+mixed over the heterogeneity draw by quadrature (:mod:`clmsim.engines.het_quadrature`).
 Every quantity is linear in the occupancy, so expectations are exact:
 
 * **population** (forward): ``x_t = x_{t-1} M_t + a_t``, ``x_0`` the initial
@@ -35,12 +35,17 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..errors import ClmsimError
-from ..model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
-from ..results import PERIOD_ITEMS, RUN_COLUMNS, Results
+from ...errors import ClmsimError
+from .. import ENGINES
+from ...model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
+from ...results import PERIOD_ITEMS, RUN_COLUMNS, Results
+from ..het_quadrature import DEFAULT_NODES
 from .chains import Chains, build_chains
-from .quadrature import DEFAULT_NODES
 from .steady import future_value, long_run_mix
+
+NAME = "analytic"
+CAPABILITIES = ENGINES[NAME].capabilities
+"""Declared in the registry (:data:`clmsim.engines.ENGINES`): exact, no runs, no modes."""
 
 OPTIONS = {"nodes": "quadrature nodes per piece of a heterogeneity draw's support "
                     "(default max(16, ceil((horizon + 1) / 2)))"}
@@ -346,7 +351,7 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
     -------
     dict
         ``runs`` (one row dict), ``periods`` (DataFrame), ``clv`` (DataFrame),
-        ``chains`` (:class:`~clmsim.engines.chains.Chains`), ``customer_periods``.
+        ``chains`` (:class:`~clmsim.engines.analytic.chains.Chains`), ``customer_periods``.
     """
     nodes = nodes_for(model, nodes)
     ch = build_chains(model, nodes)
@@ -402,6 +407,11 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
         table = _clv_table(ch, fwd, v)
     return {"runs": row, "periods": pdf, "clv": table, "chains": ch,
             "customer_periods": fwd["customer_periods"]}
+
+
+def pin_options(models, options: dict) -> dict:
+    """The options unchanged: the analytic engine chooses nothing per call (engine contract)."""
+    return dict(options)
 
 
 def simulate(models, *, runs: int = 1, seed: int | None = None, **options) -> Results:

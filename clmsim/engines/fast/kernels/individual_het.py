@@ -1,11 +1,11 @@
-"""Het path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.kernels_chain`):
+"""Het path of the fast engine's individual-mode kernel (:mod:`clmsim.engines.fast.kernels.individual`):
 periods the bare path does not settle (segments with heterogeneity, revenue noise: telecom).
 
 Why: the kernel's customer loop handles every case (win-back, concessions, removals, the
 bare path), so LLVM keeps most of its ~40 arrays' pointers, shapes and strides on the stack
 and every look-up reloads them and applies numba's negative-index wraparound; two
 SplitMix64 mixes and the first attempt of the revenue gamma sat in the middle of this
-branchy code, and every heterogeneous customer called ``kernels_common.sample_row``, whose
+branchy code, and every heterogeneous customer called ``samplers.sample_row``, whose
 inlined body takes references to its six arrays (atomic reference-count updates) on each
 call. Telecom with every feature on ran at about 20 ns per customer-period (4.8e7 per core).
 
@@ -43,8 +43,7 @@ x > 0`` -- the floating-point operations of :func:`_gamma_rev`'s first accepted 
 else :func:`gamma_rev_slow` runs the full sampler on the counter block (about 11% of draws,
 squeeze failures; its two logarithms are now the largest single cost on telecom).
 
-Stale caches: :mod:`kernels_chain` records this file's SHA-256 in ``HET_SHA256`` (as it
-does for :mod:`kernels_common`; see :func:`check_dependency`).
+Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 """
 
 from __future__ import annotations
@@ -53,19 +52,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from . import kernels_common, kernels_counter
-from .kernels_common import ACTIVE, CHURNED, HET_BETA, HET_GAMMA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
-from .kernels_counter import GOLDEN, _mix64, _zig_reject_sm
+from .samplers import ACTIVE, CHURNED, HET_BETA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
+from .counter_rng import GOLDEN, _mix64, _zig_reject_sm
 
-COMMON_SHA256 = "3e1aa724266d640d70a3de85a4e2a6b59b58cfe81084a54e8e30f85438c72ad0"
-"""SHA-256 of kernels_common.py this module was compiled against (see its docstring)."""
-kernels_common.check_dependency(__name__, COMMON_SHA256)
-COUNTER_SHA256 = "926574d19b162d249650f20990d59f76f3470d0b9e5cc209052c8abe61f9ad2d"
-"""SHA-256 of kernels_counter.py this module was compiled against (same mechanism)."""
-kernels_counter.check_dependency(__name__, COUNTER_SHA256)
 
 REV_OFFSET = np.uint64(0x632BE59BD9B4E019)
-"""Key offset of the revenue counter block (:func:`kernels_counter.counter_start`)."""
+"""Key offset of the revenue counter block (:func:`counter_rng.counter_start`)."""
 
 # columns of the per-(segment, stage) table of het_tables
 T_CF, T_CTOT, T_ROOM, T_MVLAST, T_RET, T_GD, T_GC, T_SCALE, T_MARGIN, T_COST, T_FIXED = range(11)
@@ -76,15 +68,15 @@ SRC_GENERAL, SRC_GAMMA, SRC_BETA, SRC_FLAT, SRC_CHURNED = 0, 1, 2, 3, 4
 DST_GENERAL, DST_FIXED, DST_GAMMA = 0, 1, 2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def _gamma_rev(gd, gc, z):
     """Gamma(shape >= 1) / 1 for the revenue draw: Marsaglia-Tsang (``gd = shape - 1/3``,
     ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of a SplitMix64
     output and the acceptance uniform ``(low 32 bits + 1/2) 2^-32`` from the same output
     (independent bits of the mixer). The first output is ``z`` itself (already a mixed
-    value, :func:`kernels_counter.counter_start`), so an accepted first attempt costs no
+    value, :func:`counter_rng.counter_start`), so an accepted first attempt costs no
     further mix; later attempts continue the SplitMix64 sequence ``z += G`` as
-    :func:`kernels_counter._gamma_sm` does."""
+    :func:`counter_rng._gamma_sm` does."""
     bits = z
     first = True
     while True:
@@ -114,14 +106,14 @@ def _gamma_rev(gd, gc, z):
     return gd * gv
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gamma_rev_slow(gd, gc, seed_rev, key):
     """:func:`_gamma_rev` on the revenue counter block of ``key`` (not inlined: the cold
     branch of :func:`het_settle`)."""
     return _gamma_rev(gd, gc, _mix64(seed_rev ^ (key + REV_OFFSET)))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     """Every live customer's transition uniform and first revenue-gamma attempt for one period.
 
@@ -130,7 +122,7 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     n : int
         Live customers (the first ``n`` entries of the arrays).
     cid : ndarray of uint64
-        Customer keys (:func:`kernels_counter.customer_key`).
+        Customer keys (:func:`counter_rng.customer_key`).
     seed_mv, seed_rev : uint64
         The run's transition and revenue seeds.
     tg : uint64
@@ -156,7 +148,7 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
         xg[i] = x if ok else np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                gam_scale, margin, cost, fixed_cb, tb, mode):
     """Per-period tables of :func:`het_settle` (module docstring, step 2).
@@ -170,7 +162,7 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
     churn_factor, ret_stage : ndarray, shape (S,)
         Program churn factors and spend per customer of the period.
     ctot, msum, mv_last : ndarray, shape (G, S)
-        Row tables of :func:`kernels_common.row_tables` (``mv_last`` the last cumulative move).
+        Row tables of :func:`samplers.row_tables` (``mv_last`` the last cumulative move).
     gam_shape, gam_d, gam_c, gam_scale, margin, cost, fixed_cb : ndarray, shape (G, S)
         Revenue gamma shape, Marsaglia-Tsang constants and scale, margin, cost to serve and
         fixed contribution ``mean x margin - cost``.
@@ -214,13 +206,13 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
             mode[2 * row + 1] = dst
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, inline="always", error_model="numpy")
 def g0(G, sg):
     """Segment of a customer as a non-negative index (0 when ``G == 1``)."""
     return np.int64(sg) & 127 if G > 1 else 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, seed_rev, tg, tb, mode, fl_cum,
                fl_dest, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum, cnt, cntg, fx, rc):
     """The kernel's fast path, for every live customer at once (module docstring, step 3).
@@ -246,9 +238,9 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
     tb, mode : ndarray
         Tables of :func:`het_tables`.
     fl_cum, fl_dest : ndarray, shape (G, S, S)
-        Flat tables of segments without heterogeneity (``kernels_chain.flat_tables``).
+        Flat tables of segments without heterogeneity (``individual.flat_tables``).
     mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum : ndarray
-        Row tables (:func:`kernels_common.row_tables`) for customers who churn or move.
+        Row tables (:func:`samplers.row_tables`) for customers who churn or move.
     cnt : ndarray of int64, shape (S,)
         Customers per destination with revenue drawn (updated).
     cntg : ndarray of int64, shape (G, S)
@@ -291,7 +283,7 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
                 if c < 0.0:
                     c = 0.0
                 ct = c
-            # kernels_common.sample_row written out: an inlined call would take references
+            # samplers.sample_row written out: an inlined call would take references
             # to its six arrays (atomic reference counts) on every move
             if u < ct:
                 x = u / ct
@@ -343,13 +335,3 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
     for k in range(4):
         for s in range(S):
             cnt[s] += c4[k, s]
-
-
-def source_sha256() -> str:
-    """SHA-256 of this module's source file."""
-    return kernels_common.file_sha256(__file__)
-
-
-def check_dependency(module: str, recorded: str) -> None:
-    """Raise if this file changed since ``module`` recorded its hash (``HET_SHA256``)."""
-    kernels_common.check_file(__file__, "HET_SHA256", module, recorded)

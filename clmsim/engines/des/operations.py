@@ -31,8 +31,8 @@ import math
 import numpy as np
 import simpy
 
-from ..model.compiled import Budget as BudgetSpec
-from ..model.compiled import CompiledModel, Team
+from ...model.compiled import Budget as BudgetSpec
+from ...model.compiled import CompiledModel, Team
 
 
 class WinbackTeam(simpy.PriorityResource):

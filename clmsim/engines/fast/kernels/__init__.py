@@ -1,0 +1,15 @@
+"""The fast engine's numba kernels (the only modules of clmsim that import numba).
+
+* :mod:`.samplers` -- xoshiro256** streams and the samplers (normal, gamma, beta,
+  binomial, Poisson, multinomial, hypergeometric), program effects and row tables;
+* :mod:`.counter_rng` -- counter-based SplitMix64 draws of individual mode;
+* :mod:`.individual` -- the individual-mode kernel, with its bare path
+  (:mod:`.individual_bare`) and heterogeneous path (:mod:`.individual_het`);
+* :mod:`.counts` -- the counts-mode kernel;
+* :mod:`.runtime` -- threads, compile notices; :mod:`.cache` -- where compiled kernels are
+  cached and when they are stale (registered here, before any kernel is defined).
+"""
+
+from . import cache
+
+cache.register()

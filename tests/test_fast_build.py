@@ -1,0 +1,196 @@
+"""How the fast engine's kernels are built and run, each checked bit for bit: the switch that
+turns off individual mode's fast paths, the safe-views build, plain Python
+(NUMBA_DISABLE_JIT), threads, and the stale-cache guard.
+
+Oracle for every switch: the kernel's own default path, over every scenario of the library
+and the reference set (horizons cut to 24 periods to keep the suite quick)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clmsim import compile_model, load_scenario
+from clmsim.engines import fast
+from fast_helpers import digest, library_scenarios
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = library_scenarios()
+HORIZON = 24
+
+
+def _models(path):
+    sc = load_scenario(path)
+    if compile_model(sc).horizon > HORIZON:
+        sc = load_scenario(path, [f"time.horizon={HORIZON}"])
+    models = [compile_model(sc, s) for s in sc.strategy_names]
+    # one fast-engine call takes strategies of one shape (a strategy may change the horizon)
+    return [m for m in models if (m.horizon, m.stage_names) == (models[0].horizon, models[0].stage_names)]
+
+
+def _threads() -> list[int]:
+    from clmsim.engines.fast.kernels.runtime import max_threads
+
+    return [1, 2] if max_threads() >= 2 else [1]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_individual_mode_without_fast_paths_gives_the_same_bits(path, monkeypatch):
+    """Oracle: the general path. CLMSIM_FAST_PATHS=0 turns off the bare and het paths; every
+    scenario, every strategy, 1 and 2 threads."""
+    models = _models(path)
+    for threads in _threads():
+        monkeypatch.delenv("CLMSIM_FAST_PATHS", raising=False)
+        on = fast.simulate(models, runs=2, seed=11, mode="individual", threads=threads)
+        monkeypatch.setenv("CLMSIM_FAST_PATHS", "0")
+        off = fast.simulate(models, runs=2, seed=11, mode="individual", threads=threads)
+        assert digest(on) == digest(off), (path.name, threads)
+
+
+def test_threads_give_the_same_bits_in_both_modes():
+    """Oracle: one thread. Runs are spread over a thread pool; every run writes its own rows."""
+    if len(_threads()) < 2:
+        pytest.skip("one numba thread available")
+    models = _models(ROOT / "scenarios" / "telecom.yaml")
+    for mode in ("individual", "counts"):
+        one = fast.simulate(models, runs=5, seed=2024, mode=mode, threads=1)
+        two = fast.simulate(models, runs=5, seed=2024, mode=mode, threads=2)
+        assert (one.provenance["threads"], two.provenance["threads"]) == (1, 2)
+        assert digest(one) == digest(two), mode
+
+
+COUNTS_DIGESTS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import test_fast_build as t
+from clmsim.engines import fast
+from fast_helpers import digest
+out = {}
+for path in t.SCENARIOS:
+    models = t._models(path)
+    for threads in t._threads():
+        res = fast.simulate(models, runs=2, seed=5, mode="counts", threads=threads)
+        out[f"{path.name}/{threads}"] = digest(res)
+print(json.dumps(out))
+"""
+
+MISUSE = """
+import numpy as np
+from numba import njit
+from clmsim.engines.fast.kernels.samplers import unowned
+
+@njit
+def dead_owner():
+    a = np.ones(1000)
+    v = unowned(a)                 # a is not used again: without safe views it may be freed here
+    w = np.full(1000, 7.0)
+    return v.sum() + 0.0 * w[0]
+
+print(dead_owner())
+"""
+
+
+def _python(code: str, env: dict, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env={**os.environ, **env},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_safe_views_build_gives_the_same_bits_in_counts_mode():
+    """CLMSIM_SAFE_VIEWS=1 compiles ``unowned`` as an ordinary reference-counted identity (a
+    separate cached build): counts mode -- the only user of the views -- gives the same bits on
+    every scenario, 1 and 2 threads. The view's invariant holds there by construction."""
+    safe = json.loads(_python(COUNTS_DIGESTS, {"CLMSIM_SAFE_VIEWS": "1"}, str(ROOT / "tests")))
+    plain = {}
+    for path in SCENARIOS:
+        models = _models(path)
+        for threads in _threads():
+            plain[f"{path.name}/{threads}"] = digest(fast.simulate(models, runs=2, seed=5, mode="counts",
+                                                                   threads=threads))
+    assert safe == plain
+    assert float(_python(MISUSE, {"CLMSIM_SAFE_VIEWS": "1"})) == 1000.0
+
+
+RUNS_CSV = """
+import sys
+from clmsim import compile_model, load_scenario
+from clmsim.engines import fast
+sc = load_scenario(sys.argv[1])
+res = fast.simulate([compile_model(sc, s) for s in sc.strategy_names], runs=2, seed=3, mode="counts", threads=1)
+print(res.runs.to_csv(float_format="%.17g"))
+"""
+
+
+def test_counts_mode_runs_as_plain_python_with_the_same_bits():
+    """NUMBA_DISABLE_JIT=1 runs the counts kernel as Python (views are plain arrays, uint64
+    arithmetic wraps): on a small scenario the runs equal the compiled kernel's bit for bit."""
+    path = str(ROOT / "scenarios" / "reference" / "winback.yaml")
+    plain = _python(RUNS_CSV, {"NUMBA_DISABLE_JIT": "1"}, path)
+    compiled = _python(RUNS_CSV, {}, path)
+    assert plain == compiled and plain.strip().count("\n") == 2
+
+
+def test_every_kernel_cache_is_stamped_with_every_kernel_source(tmp_path):
+    """The stale-cache guard: each jitted function of the kernels package is cached under the
+    SHA-256 of all the kernel sources (derived at import, nothing pasted by hand), so an edit of
+    any of them -- the samplers a kernel inlines included -- recompiles every kernel."""
+    import clmsim.engines.fast.kernels as kpkg
+    from clmsim.engines.fast.kernels import cache, counter_rng, counts, individual, individual_bare, \
+        individual_het, samplers
+
+    assert set(cache.SOURCES) == set(Path(kpkg.__file__).parent.glob("*.py")) | {
+        Path(fast.__file__).parent / "bundle.py"}
+    dispatchers = [f for m in (counter_rng, counts, individual, individual_bare, individual_het, samplers)
+                   for f in vars(m).values() if hasattr(f, "py_func") and getattr(f, "_cache", None)]
+    assert len(dispatchers) > 20
+    for d in dispatchers:
+        loc = cache.locator_of(d)
+        assert isinstance(loc, cache.LOCATORS), d
+        assert loc.get_source_stamp() == ("clmsim-kernels", cache.SOURCES_SHA256, cache.VARIANT)
+        assert Path(loc.get_cache_path()).name == "clmsim-" + cache.VARIANT
+    copies = []
+    for src in cache.SOURCES:
+        dst = tmp_path / src.name
+        dst.write_bytes(src.read_bytes())
+        copies.append(dst)
+    assert cache.sources_sha256(copies) == cache.SOURCES_SHA256
+    for i, p in enumerate(copies):                # one byte anywhere changes the stamp
+        original = p.read_bytes()
+        p.write_bytes(original + b"\n")
+        assert cache.sources_sha256(copies) != cache.SOURCES_SHA256, p.name
+        p.write_bytes(original)
+
+
+def test_a_compiling_kernel_says_so_on_one_stderr_line(capsys):
+    from numba import njit
+
+    from clmsim.engines.fast.kernels.runtime import notice_compiles
+
+    @njit
+    def toy(x):
+        return x + 1
+
+    notice_compiles(toy, "toy", "a moment")
+    assert toy(1) == 2 and toy(2) == 3                      # compiles once
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("clmsim: compiling the fast engine's toy kernel (once per numba cache; usually a moment)")
+    assert err.rstrip().endswith(" s") and " ... done in " in err
+
+
+def test_clmsim_compile_reports_each_kernel(capsys):
+    from clmsim.cli import main
+    from clmsim.engines.fast.precompile import precompile
+    from clmsim.errors import ClmsimError
+
+    assert main(["compile", "--mode", "counts"]) == 0
+    err = capsys.readouterr().err
+    assert "counts-mode kernel" in err and ("compiled in" in err or "already compiled" in err)
+    with pytest.raises(ClmsimError, match="unknown mode"):
+        precompile(["warp"])
