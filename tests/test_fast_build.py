@@ -28,7 +28,9 @@ def _models(path):
     sc = load_scenario(path)
     if compile_model(sc).horizon > HORIZON:
         sc = load_scenario(path, [f"time.horizon={HORIZON}"])
-    return [compile_model(sc, s) for s in sc.strategy_names]
+    models = [compile_model(sc, s) for s in sc.strategy_names]
+    # one engine call needs one horizon: strategies that change it (a ten-year plan) are left out
+    return [m for m in models if m.horizon == models[0].horizon]
 
 
 def _threads() -> list[int]:
