@@ -282,11 +282,6 @@ def _per_run_bytes(models, options: dict, engine: str) -> float:
     return len(models) * (3 * per_strategy + 8.0 * (30 + 2 * C))
 
 
-WINBACK_STEPS_PER_CUSTOMER = 2.5e-3
-"""Counts-mode cost per customer when win-back is on, in steps (measured: telecom, one run, 1e10
-customers take 17.6 s): the kernel draws the types of returning customers one at a time, so
-that part of its cost grows with the population. Remove when the kernel draws them in O(1)."""
-
 _ROW_BYTES = 8.0 * 40
 """Bytes of one row of a per-run table (about 30 columns, with pandas overhead)."""
 
@@ -330,17 +325,10 @@ def check_simulation(models: Sequence, engine: str, runs: int, mode: str | None 
         _beta_bound(models, "the fast engine's counts mode", "mode individual or the des engine")
         groups = _groups(models, options)
         work = float(runs) * k * H * groups * repeat
-        winback = any(m.winbacks for m in models)
-        returning = float(runs) * k * customers * WINBACK_STEPS_PER_CUSTOMER * repeat if winback else 0.0
-        out.update(work=work + returning, work_kind="count_steps")
+        out.update(work=work, work_kind="count_steps")
         check(f"{what} (counts mode: runs {count(runs)} x strategies {k} x periods {H} x groups {groups}"
-              + (f" x evaluations {count(repeat)}" if repeat > 1 else "")
-              + (f", plus {count(returning)} for the types of won-back customers among {count(customers)}"
-                 if returning >= 0.01 * work else "") + ")",
-              work + returning, lim.count_steps, "steps",
-              "fewer runs or a shorter horizon" + (" or a smaller population (with win-back on, counts mode "
-                                                  "still draws returning customers' types one by one)"
-                                                  if returning >= 0.01 * work else ""))
+              + (f" x evaluations {count(repeat)}" if repeat > 1 else "") + ")",
+              work, lim.count_steps, "steps", "fewer runs or a shorter horizon")
         live = 0.0
     held = runs if memory_runs is None else memory_runs
     rows = float(runs) * repeat if table_runs is None else float(table_runs)

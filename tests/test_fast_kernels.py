@@ -300,9 +300,13 @@ def _hypergeometric_draws(good, bad, draws, reps, seed):
     return out
 
 
-@pytest.mark.parametrize("good,bad,draws", [(30, 70, 10), (30, 70, 80), (5, 500, 40), (400, 300, 350)])
+@pytest.mark.parametrize("good,bad,draws", [(30, 70, 10), (30, 70, 80), (5, 500, 40), (400, 300, 350),
+                                             (20, 20, 17), (700, 300, 20), (3, 100_000, 40_000),
+                                             (2_000, 100_000, 99_000), (60_000, 40_000, 30_000)])
 def test_hypergeometric_matches_hypergeometric_pmf_chi_square(good, bad, draws):
-    # oracle: scipy.stats.hypergeom pmf (both branches: draws below and above half the total)
+    # oracle: scipy.stats.hypergeom pmf. Covers the item-by-item branch (fewer than 16 draws of
+    # the smaller side) and the ratio-of-uniforms branch, with each symmetry (draws above half
+    # the total, more good than bad items)
     reps = 100_000
     x = _hypergeometric_draws(good, bad, draws, reps, 33)
     law = stats.hypergeom(good + bad, good, draws)
@@ -310,6 +314,100 @@ def test_hypergeometric_matches_hypergeometric_pmf_chi_square(good, bad, draws):
     observed = np.bincount(x - k[0], minlength=k.size).astype(float)
     assert observed.size == k.size
     assert _chi_square_p(observed, law.pmf(k) * reps) > 1e-3
+
+
+@pytest.mark.parametrize("good,bad,draws", [(10**12, 3 * 10**12, 10**9), (10**12, 10**12, 2 * 10**12 - 20),
+                                             (7 * 10**11, 3 * 10**11, 4 * 10**11), (5, 10**12, 5 * 10**11)])
+def test_hypergeometric_of_huge_counts_matches_exact_moments(good, bad, draws):
+    # oracle: the hypergeometric mean and variance in closed form (the counts of a churn pool of
+    # 10^12 customers; scipy's pmf is not accurate there); each draw is O(1)
+    reps = 50_000
+    x = _hypergeometric_draws(good, bad, draws, reps, 34).astype(float)
+    N = good + bad
+    mean = draws * good / N
+    var = mean * (bad / N) * (N - draws) / (N - 1)
+    assert abs(x.mean() - mean) < 4.5 * np.sqrt(var / reps)
+    assert abs(x.var() / var - 1) < 4.5 * np.sqrt(2 / reps) + 4.5 * np.sqrt(1 / reps)
+    assert x.min() >= max(0, draws - bad) and x.max() <= min(good, draws)
+
+
+@pytest.mark.parametrize("m,n,N", [(16, 16, 32), (16, 40, 100), (50, 50, 100), (5, 500, 1010), (300, 350, 700),
+                                   (2, 10_000, 20_000), (1_000, 1_000, 1_000_000), (40_000, 30_000, 100_000)])
+def test_hypergeometric_ratio_of_uniforms_hat_covers_the_pmf(m, n, N):
+    # the condition the ratio-of-uniforms sampler is exact under (oracle: scipy.stats.hypergeom
+    # log-pmf): for every x in [k, k + 1), |x - a| sqrt(f(k) / f(mode)) <= h / 2, and the mode
+    # the kernel finds is the pmf's
+    law = stats.hypergeom(N, m, n)
+    k = np.arange(0, min(m, n) + 1)
+    logf = law.logpmf(k)
+    mode = int(k[np.argmax(logf)])
+    mean = n * m / N
+    var = mean * (N - m) / N * (N - n) / (N - 1)
+    a = mean + 0.5
+    h = kc.D_HAT_SLOPE * np.sqrt(var + 0.5) + kc.D_HAT_CONST
+    ratio = np.sqrt(np.exp(logf - logf[mode]))
+    reach = np.maximum(np.abs(k - a), np.abs(k + 1 - a)) * ratio
+    assert np.all(reach <= h / 2 * (1 + 1e-12)), float(np.max(reach / (h / 2)))
+    # the kernel's log ratios ln f(j) / f(mode) agree with the pmf's ratio recursion
+    # f(k + 1) / f(k) = (m - k)(n - k) / ((k + 1)(N - m - n + k + 1)), summed exactly
+    import math
+
+    step = [math.log((m - i) * (n - i) / ((i + 1) * (N - m - n + i + 1))) for i in range(min(m, n))]
+    for j in (0, mode // 2, mode, (mode + min(m, n)) // 2, min(m, n)):
+        t = (kc.log_factorial_ratio(mode, j) + kc.log_factorial_ratio(m - mode, m - j)
+             + kc.log_factorial_ratio(n - mode, n - j) + kc.log_factorial_ratio(N - m - n + mode, N - m - n + j))
+        exact = -math.fsum(step[j:mode]) if j <= mode else math.fsum(step[mode:j])
+        assert t == pytest.approx(exact, rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("a,b", [(0, 0), (5, 0), (0, 7), (29, 31), (1000, 10), (10**12 + 900, 10**12),
+                                 (10**12, 10**12 + 1000), (4 * 10**15, 4 * 10**15 - 3)])
+def test_log_factorial_ratio_matches_a_sum_of_logs(a, b):
+    # oracle: ln a! - ln b! = sum of ln i over i between them, summed exactly (math.fsum); at
+    # 10^12 lgamma differences would lose ~1e-3
+    import math
+
+    lo, hi, sign = (b, a, 1.0) if a >= b else (a, b, -1.0)
+    exact = sign * math.fsum(math.log(i) for i in range(lo + 1, hi + 1))
+    assert kc.log_factorial_ratio(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12)
+
+
+@njit
+def _poisson_once(lam):
+    state = np.empty((kc.N_STREAMS, 4), np.uint64)
+    kc.seed_streams(np.full(kc.N_STREAMS, 7, np.uint64), state)
+    return kc.poisson(state, 0, lam)
+
+
+@njit
+def _binomial_once(n, p):
+    state = np.empty((kc.N_STREAMS, 4), np.uint64)
+    kc.seed_streams(np.full(kc.N_STREAMS, 7, np.uint64), state)
+    return kc.binomial(state, 0, n, p)
+
+
+@pytest.mark.parametrize("lam", [np.inf, 1e308, 2.0 ** 53 * 1.5, np.nan])
+def test_poisson_refuses_a_rate_beyond_exact_counts_instead_of_looping(lam):
+    # a spend of 1e308 made the kernel's Poisson loop forever (int(inf) in the splitting step)
+    with pytest.raises(ValueError, match="Poisson draw refused"):
+        _poisson_once(lam)
+
+
+def test_poisson_at_the_largest_rate_is_a_poisson_count():
+    lam = kc.COUNT_MAX
+    x = _poisson_once(lam)
+    assert abs(x - lam) < 6 * np.sqrt(lam)            # sd 9.5e7: within 6 sd
+    assert _poisson_once(-1.0) == 0 and _poisson_once(0.0) == 0
+
+
+def test_binomial_refuses_a_nan_probability_or_an_inexact_count():
+    # a NaN probability made the inversion loop redraw forever
+    with pytest.raises(ValueError, match="binomial draw refused"):
+        _binomial_once(100, np.nan)
+    with pytest.raises(ValueError, match="binomial draw refused"):
+        _binomial_once(2 ** 60, 0.3)
+    x = _binomial_once(2 ** 52, 0.3)
+    assert abs(x - 0.3 * 2 ** 52) < 6 * np.sqrt(0.21 * 2 ** 52)
 
 
 @njit

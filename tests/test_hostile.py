@@ -246,10 +246,11 @@ def test_scenario_beyond_the_engine_is_refused_with_the_estimate(w, case):
                                                                   "--allow-large"], bound=15, out_dir=out)
 
 
-def test_scenario_counts_mode_is_not_refused_for_a_large_population(w):
-    # counts mode's cost does not grow with the population (no win-back here)
+@pytest.mark.parametrize("winback", [[], ["--set", "winback.policies={}"]], ids=["winback", "no-winback"])
+def test_scenario_counts_mode_is_not_refused_for_a_large_population(w, winback):
+    # counts mode's cost does not grow with the population, win-back included
     code, out, err, _ = cli(["run", w / "small.yaml", "--engine", "fast", "--runs", "2", "--seed", "1",
-                             "--set", "initial_population.new=1000000000000", "--set", "winback.policies={}"])
+                             "--set", "initial_population.new=1000000000000", *winback])
     assert code == 0, err
 
 

@@ -7,9 +7,10 @@ stages after a win-back). Customer types are segment x heterogeneity class; the 
 cohort classes are the initial population and the customers acquired during the
 horizon. Each period every group moves by one multinomial draw over its effective row;
 win-back contacts are binomial per churn age (capacity filled youngest first, the
-marginal age split by a multivariate hypergeometric draw); the revenue of ``n``
-customers with Gamma(k, theta) revenue is one Gamma(n k, theta) draw. Cost per run is
-independent of the population size; every stage count, flow and cash total is exact in
+marginal age split by a multivariate hypergeometric draw), and the groups of a churn
+pool's won-back customers are one multivariate hypergeometric draw; the revenue of ``n``
+customers with Gamma(k, theta) revenue is one Gamma(n k, theta) draw. Every draw is O(1)
+whatever its counts, so the cost per run is independent of the population size; every stage count, flow and cash total is exact in
 distribution for homogeneous customer types.
 
 Mean CLV of acquired customers: a customer acquired in period ``h`` is worth
@@ -41,7 +42,7 @@ from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, unowned, xoshiro, stream_get, stream_put, to_unit, arrivals, gamma, binomial,
+    seed_streams, reseed, unowned, arrivals, gamma, binomial,
     multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
@@ -120,7 +121,7 @@ def substream(t, c, g, j, s, sub):
 
 @njit(cache=True, error_model="numpy")
 def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
-                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split, cum):
+                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
 
     A pool ``pn[g, s, a]`` holds the customers of segment ``g`` churned ``a`` periods ago
@@ -131,9 +132,11 @@ def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_o
     less those who returned before; ``wh`` their CLV weights). Those who left for a lost
     stage meanwhile are a uniform random subset, independent of type, so sampling from the
     composition gives the returning customers' types the same law as tracking every type.
-    The composition is carried while a later age can still be won back. ``cum`` is
-    scratch for the pool's cumulative composition (length ``>= 2 x`` a segment's types).
-    Returns ``(contacts, won, spend, clv_cash)`` of the period.
+    The sample's split over the groups is multivariate hypergeometric, drawn exactly as
+    conditional hypergeometric draws group by group (each O(1),
+    :func:`~clmsim.engines.fast.kernels.samplers.hypergeometric`): the cost does not grow
+    with the number of returners. The composition is carried while a later age can still
+    be won back. Returns ``(contacts, won, spend, clv_cash)`` of the period.
     """
     G, S, A = pn.shape[0], pn.shape[1], pn.shape[2]
     contacts = 0
@@ -169,33 +172,23 @@ def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_o
                         won += x
                         n -= x
                         if x > 0:
-                            m = 2 * nt
-                            tot = 0
-                            for j in range(m):                # cum[j]: customers in groups 0..j
-                                tot += nh[f0 + j if j < nt else T + f0 + j - nt, s, a]
-                                cum[j] = tot
-                            s0, s1, s2, s3 = stream_get(state, MOVES)
-                            for _ in range(x):               # one by one, without replacement
-                                z, s0, s1, s2, s3 = xoshiro(s0, s1, s2, s3)
-                                k = int(to_unit(z) * ucount)
-                                j = 0                          # customer k is in group j: branch-free count
-                                for h in range(m):
-                                    j += 1 if cum[h] <= k else 0
-                                for h in range(m):
-                                    cum[h] -= 1 if h >= j else 0
-                                ucount -= 1
-                            stream_put(state, MOVES, s0, s1, s2, s3)
-                            prev = 0
-                            for j in range(m):                # returners leave at their group's mean weight
+                            # returners' groups: multivariate hypergeometric of x draws from the
+                            # composition, as conditional hypergeometric draws group by group
+                            left = ucount
+                            for j in range(2 * nt):
                                 q = f0 + j if j < nt else T + f0 + j - nt
-                                xr = nh[q, s, a] - (cum[j] - prev)
-                                prev = cum[j]
-                                if xr > 0:
-                                    mw = wh[q, s, a] / nh[q, s, a]
+                                have = nh[q, s, a]
+                                xr = hypergeometric(state, MOVES, have, left - have, x)
+                                left -= have
+                                x -= xr
+                                if xr > 0:           # returners leave at their group's mean weight
+                                    mw = wh[q, s, a] / have
                                     nh[q, s, a] -= xr
                                     wh[q, s, a] -= xr * mw
                                     nret[q, w] += xr
                                     wret[q, w] += xr * mw
+                                if x == 0:
+                                    break
                     if n > 0:
                         multinomial(state, MOVES, n, row, unowned(split))
                         for d in range(S):
@@ -302,7 +295,6 @@ def simulate_counts(r0, r1, seeds, m, out):
         gsplit = np.zeros(G, np.int64)
         arrived = np.zeros((G, S), np.int64)                 # new customers of the period by segment, stage
         tsplit = np.zeros(T, np.int64)
-        cum = np.zeros(2 * T, np.int64)                      # a churn pool's composition (_pool_moves)
         gam_shape = np.zeros((G, S), np.float64)
         gam_scale = np.zeros((G, S), np.float64)
         for g in range(G):
@@ -457,7 +449,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                                              unowned(wb_lo), unowned(wb_hi), unowned(wb_cost), unowned(wb_base),
                                              unowned(wb_decay), unowned(pn), unowned(pn2), unowned(pcont),
                                              unowned(nh), unowned(wh), unowned(nh2), unowned(wh2), unowned(nret),
-                                             unowned(wret), unowned(lost), unowned(split), unowned(cum))
+                                             unowned(wret), unowned(lost), unowned(split))
                 contacts += pc
                 won += pw
                 wb_spend += ps
