@@ -29,8 +29,8 @@ def _models(path):
     if compile_model(sc).horizon > HORIZON:
         sc = load_scenario(path, [f"time.horizon={HORIZON}"])
     models = [compile_model(sc, s) for s in sc.strategy_names]
-    # one engine call needs one horizon: strategies that change it (a ten-year plan) are left out
-    return [m for m in models if m.horizon == models[0].horizon]
+    # one fast-engine call takes strategies of one shape (a strategy may change the horizon)
+    return [m for m in models if (m.horizon, m.stage_names) == (models[0].horizon, models[0].stage_names)]
 
 
 def _threads() -> list[int]:

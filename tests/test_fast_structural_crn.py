@@ -5,6 +5,7 @@ every result, unchanged (oracle: the analytic engine, whose expectations are ide
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,12 +43,12 @@ def test_window_and_concession_of_an_idle_winback_policy_change_no_draw(mode):
 @pytest.mark.parametrize("mode", ["counts", "individual"])
 def test_a_retention_program_that_spends_nothing_changes_no_draw(mode, tmp_path):
     text = TELECOM.read_text(encoding="utf-8")
-    anchor = "    save_desk:"
+    anchor = re.search(r"^    save_desk:.*\n", text, flags=re.M)
     idle = ("    callback:\n      target: [growing]\n      spend_per_customer: 0\n"
             "      effect: {churn_reduction_max: 0.3, half_saturation_spend: 4}\n")
-    assert anchor in text
+    assert anchor is not None
     path = tmp_path / "telecom_idle_program.yaml"
-    path.write_text(text.replace(anchor, idle + anchor), encoding="utf-8")
+    path.write_text(text[:anchor.start()] + idle + text[anchor.start():], encoding="utf-8")
     with_idle = _run(mode, [], path)
     assert len(compile_model(load_scenario(path)).programs) == 3
     assert digest(with_idle) == digest(_run(mode, []))
