@@ -1,0 +1,183 @@
+"""Value concentration and cohort tables against closed forms (docs/metrics.md, "Value concentration")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clmsim import metrics
+from clmsim.analysis.compare import simulate_in_batches
+from clmsim.api import compile_strategies, simulate
+from clmsim.concentration import Histogram, gini, negative_share, top_share
+from clmsim.engines.analytic.cohorts import cohort_table
+from clmsim.errors import ClmsimError
+from clmsim.model import compile_model
+from clmsim.scenario import load_scenario, scenario_from_text
+from clmsim.stats import ratio_ci
+
+REF = Path(__file__).resolve().parents[1] / "scenarios" / "reference"
+
+# Two types of customer, each with one constant CLV: nobody leaves, revenue is not random, so
+# every initial customer of a segment is worth (revenue x margin - cost_to_serve) x a_H.
+# The unused stage 'spare' only widens the histogram so the top type lies inside its range.
+TWO_TYPES = """
+schema_version: 1
+name: two-types
+time: {period: month, horizon: 12, discount_rate: 0.01}
+stages:
+  member: {kind: active, revenue: 30, margin: 1.0, cost_to_serve: 20}
+  spare:  {kind: active, revenue: 400, margin: 1.0}
+  gone:   {kind: lost}
+transitions:
+  member: {gone: 0.0}
+segments:
+  big: {share: 0.1, stages: {member: {revenue: 300}}}
+  small: {share: 0.9}
+initial_population: {member: 1000}
+strategies:
+  baseline: {}
+  costly: {stages.member.cost_to_serve: 40}
+"""
+
+
+def _two_point(x_a: float, x_b: float, p_a: float = 0.1) -> dict:
+    """Closed forms of a population with a share p_a worth x_a > x_b and the rest worth x_b."""
+    p_b = 1 - p_a
+    mean = p_a * x_a + p_b * x_b
+    return {"top_20pct_share": (p_a * x_a + (0.2 - p_a) * x_b) / mean,
+            "gini": p_a * p_b * (x_a - x_b) / mean,            # mean |X - X'| / (2 mean)
+            "share_negative": (p_a * (x_a < 0) + p_b * (x_b < 0)),
+            "mean_clv": mean}
+
+
+@pytest.fixture(scope="module")
+def two_types():
+    sc = scenario_from_text(TWO_TYPES)
+    res, _ = simulate_in_batches(compile_strategies(sc, ["baseline", "costly"]), "fast", 4, 1, batches=2,
+                                 mode="individual")
+    return sc, res
+
+
+def test_two_type_top20_share_gini_negative_match_closed_form_within_one_bin(two_types):
+    sc, res = two_types
+    v = compile_model(sc, "baseline").discount_factors()
+    a_h = float(v[1:].sum())
+    vc = metrics.value_concentration(res, cohort="initial")
+    width = float(np.diff(res.clv_hist[["lo", "hi"]].iloc[1]).item())
+    for strategy, cost in (("baseline", 20), ("costly", 40)):
+        exact = _two_point((300 - cost) * a_h, (30 - cost) * a_h)
+        for name, want in exact.items():
+            row = vc.metric(name, strategy)
+            assert abs(row["estimate"] - want) <= row["bin_error"] + 1e-12, (strategy, name, row, want)
+        # "within one bin": the bound is what moving every customer by at most one bin width gives,
+        # (p + |S(p)|) w / |mean CLV| to first order
+        row = vc.metric("top_20pct_share", strategy)
+        assert 0 < row["bin_error"] <= (0.2 + abs(row["estimate"])) * width / abs(exact["mean_clv"]) * 1.05
+        assert row["batches"] == 2 and row["customers"] == 4000
+    # negative CLVs: the top 20% hold more than the whole (net) total
+    assert vc.metric("top_20pct_share", "costly")["estimate"] > 1
+    tiers = vc.tiers[vc.tiers["strategy"] == "baseline"].set_index("tier")
+    assert tiers["customer_share"].sum() == pytest.approx(1.0)
+    assert tiers["clv_share"].sum() == pytest.approx(1.0)
+    assert tiers.loc["top 1%", "customers_per_run"] == pytest.approx(10.0)
+    lor = vc.lorenz[vc.lorenz["strategy"] == "baseline"]
+    assert lor["clv_share"].iloc[0] == pytest.approx(0.0) and lor["clv_share"].iloc[-1] == pytest.approx(1.0)
+    assert np.all(np.diff(lor["clv_share"]) >= -1e-12)   # all CLVs positive: the curve never falls
+
+
+def _truncated_geometric_top_share(m: float, r: float, d: float, H: int, p: float) -> float:
+    """Top-p share of CLV = m a_K, K = periods a customer stays (P(K=k) = r^k (1-r), k < H; r^H at H)."""
+    k = np.arange(H + 1)
+    prob = np.where(k < H, r ** k * (1 - r), r ** H)
+    value = m * np.concatenate([[0.0], np.cumsum((1 + d) ** -np.arange(1, H + 1))])
+    order = np.argsort(-value)
+    cum = np.cumsum(prob[order])
+    take = np.clip(p - np.concatenate([[0.0], cum[:-1]]), 0.0, prob[order])
+    return float((take * value[order]).sum() / (prob * value).sum())
+
+
+def test_geometric_top_shares_match_truncated_geometric_closed_form_within_interval():
+    sc = load_scenario(REF / "geometric.yaml", ["time.horizon=10"])
+    res, _ = simulate_in_batches(compile_strategies(sc, ["baseline"]), "fast", 100, 3, batches=10,
+                                 mode="individual")
+    vc = metrics.value_concentration(res, cohort="initial")
+    for k in (5, 20, 50):
+        row = vc.metric(f"top_{k}pct_share")
+        want = _truncated_geometric_top_share(25.0, 0.8, 0.10, 10, k / 100)
+        half = (row["ci_hi"] - row["ci_lo"]) / 2
+        assert half > 0
+        # sampling (interval half-width at 95% ~ 1.96 se -> 4.5 se) plus the binning bound
+        assert abs(row["estimate"] - want) <= half * 4.5 / 1.96 + row["bin_error"], (k, row, want)
+
+
+def test_histogram_statistics_of_uniform_bins_match_continuous_uniform_closed_form():
+    # 10 equal bins of 10 customers on [0, 10): exactly a continuous uniform on [0, 10)
+    h = Histogram(np.arange(11.0), np.full(10, 10.0), 0.0)
+    assert top_share(h, 0.2)[0] == pytest.approx(1 - 0.8 ** 2)   # uniform: S(p) = 1 - (1-p)^2
+    assert gini(h)[0] == pytest.approx(1 / 3)                    # uniform on [0, b]: G = 1/3
+    shifted = Histogram(np.arange(11.0) - 2.5, np.full(10, 10.0), 0.0)
+    assert negative_share(shifted)[0] == pytest.approx(0.25)
+    assert negative_share(shifted)[1] == pytest.approx(0.05)     # half of the bin holding 0
+
+
+def test_value_concentration_refuses_results_without_per_customer_values():
+    res = simulate(REF / "geometric.yaml")
+    with pytest.raises(ClmsimError, match="analytic engine gives expected values only"):
+        metrics.value_concentration(res)
+
+
+def test_analytic_cohort_survival_matches_geometric_closed_form():
+    sc = load_scenario(REF / "geometric.yaml", ["initial_population={}", "acquisition={'channels': {'ads': "
+                                                "{'spend_per_period': 500, 'response': {'type': 'linear', "
+                                                "'cost_per_customer': 10}, 'entry_stage': 'customer'}}}"])
+    table = cohort_table(compile_model(sc, "baseline"))
+    assert sorted(set(table["cohort"])) == list(range(1, 31))
+    assert np.allclose(table["customers"], 50.0)
+    assert np.allclose(table["survival"], 0.8 ** table["age"])
+    later = table["age"] >= 1
+    assert np.allclose(table.loc[later, "revenue"], 100 * 0.8 ** table.loc[later, "age"])
+
+
+COHORT = """
+schema_version: 1
+name: one-cohort
+time: {period: month, horizon: 12, discount_rate: 0.01}
+stages:
+  trial: {kind: active, revenue: 10, margin: 0.5}
+  paid:  {kind: active, revenue: 30, margin: 0.5}
+  gone:  {kind: lost}
+transitions:
+  trial: {paid: 0.3, gone: 0.3}
+  paid: {gone: 0.1}
+heterogeneity:
+  churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.8}
+acquisition:
+  channels:
+    ads:
+      spend_per_period: {values: [10000], then: zero}
+      response: {type: linear, cost_per_customer: 10}
+      entry_stage: trial
+retention:
+  programs:
+    care:
+      target: [paid]
+      spend_per_customer: {values: [0, 0, 0, 0, 5], then: hold}
+      effect: {churn_reduction_max: 0.5, half_saturation_spend: 5}
+"""
+
+
+def test_analytic_cohort_survival_matches_fast_within_interval():
+    # one cohort (acquired in period 1, Poisson size), heterogeneity and a programme that starts in
+    # period 5: with horizon h the active customers at the end are cohort 1 at age h - 1, per run
+    table = cohort_table(compile_model(scenario_from_text(COHORT), "baseline"))
+    assert set(table["cohort"]) == {1}
+    exact = table.set_index("age")["survival"]
+    for h in (3, 6, 12):
+        sc = scenario_from_text(COHORT, overrides=[f"time.horizon={h}"])
+        res = simulate(sc, engine="fast", runs=300, seed=7, mode="counts")
+        est, _, lo, hi, _ = ratio_ci(res.runs["active_end"], res.runs["acquired"])
+        se = (hi - lo) / (2 * 1.96)
+        assert abs(est - exact[h - 1]) <= 4.5 * se, (h, est, exact[h - 1], se)
