@@ -32,15 +32,17 @@ ranked from the most valuable down, ``x_(1) >= ... >= x_(N)``, and ``T = sum_i x
   ``T`` ``S(p_b) - S(p_a)``, mean CLV ``T (S(p_b) - S(p_a)) / (N (p_b - p_a))`` and the CLV at
   the tier's edges (histogram quantiles).
 
-**Binning error.** Given the histogram, the true value of each statistic lies in a range found
-by moving every customer anywhere inside its bin (the i-th ranked value is known to lie in one
-bin); ``bin_error`` is the largest distance from the estimate to that range's ends. With bins of
+**Binning error.** Given the histogram, the true value of each statistic lies in a range
+``[bin_lo, bin_hi]`` found by moving every customer anywhere inside its bin (the i-th ranked
+value is known to lie in one bin; for the Gini coefficient numerator and denominator are bounded
+separately, a conservative range); ``bin_error`` is the larger distance from the estimate to that
+range's ends. With bins of
 width ``w`` it is at most about ``(p + |S(p)|) w / |mean CLV|`` for ``S(p)`` (every customer
 moved by up to one bin: the top ``p`` change the numerator, everyone the total) and the count share of the
 bin holding 0 for ``share_negative`` (customers worth exactly 0 -- e.g. those acquired in the
 last period -- sit in that bin). More bins (fast engine option ``hist_bins``) shrink it. When
 customers fall in the open bins, those bins are given their neighbour's width and the error
-is not a bound (``outside`` counts them).
+is unbounded (``Histogram.outside`` counts them).
 
 **Intervals over runs.** ``clmsim run`` and :func:`clmsim.analysis.compare.simulate_in_batches`
 keep one histogram per batch of runs (column ``batch``): the estimate comes from the pooled
@@ -66,8 +68,8 @@ TIERS = (("top 1%", 0, 1), ("next 4%", 1, 5), ("next 15%", 5, 20), ("next 30%", 
          ("bottom 50%", 50, 100))
 """Default CLV pyramid: ``(label, from %, to %)`` of the ranking, most valuable first."""
 
-CONCENTRATION_COLUMNS = ("strategy", "cohort", "metric", "estimate", "ci_lo", "ci_hi", "bin_error", "batches",
-                         "customers")
+CONCENTRATION_COLUMNS = ("strategy", "cohort", "metric", "estimate", "ci_lo", "ci_hi", "bin_error", "bin_lo",
+                         "bin_hi", "batches", "customers")
 TIER_COLUMNS = ("strategy", "cohort", "tier", "from_pct", "to_pct", "customers_per_run", "customer_share",
                 "clv_share", "clv_share_lo", "clv_share_hi", "mean_clv", "clv_from", "clv_to")
 
@@ -129,19 +131,29 @@ def _top_sum(h: Histogram, p: float, where: str = "mid") -> float:
     return float(part.sum())
 
 
-def top_share(h: Histogram, p: float) -> tuple[float, float]:
-    """``(S(p), bin_error)``: share of the net total CLV held by the top ``p`` of customers."""
+def top_share(h: Histogram, p: float) -> tuple[float, float, float]:
+    """``(S(p), lo, hi)``: share of the net total CLV held by the top ``p`` of customers and the
+    range it can take with every customer anywhere inside its bin."""
     T = h.total
     if h.n == 0 or T == 0:
-        return float("nan"), float("nan")
+        return (float("nan"),) * 3
     est = _top_sum(h, p) / T
     corners = []
     for s in (_top_sum(h, p, "lo"), _top_sum(h, p, "hi")):
         rest_lo = _top_sum(h, 1.0, "lo") - _top_sum(h, p, "lo")
         rest_hi = _top_sum(h, 1.0, "hi") - _top_sum(h, p, "hi")
         for r in (rest_lo, rest_hi):
-            corners.append(s / (s + r) if s + r != 0 and np.sign(s + r) == np.sign(T) else np.inf)
-    return est, float(max(abs(x - est) for x in corners))
+            corners.append(s / (s + r) if s + r != 0 and np.sign(s + r) == np.sign(T) else np.nan)
+    return _range(est, corners)
+
+
+def _range(est: float, corners) -> tuple[float, float, float]:
+    """``(est, lo, hi)`` from the corner values of a range (a corner with the total's sign
+    flipped leaves the range unbounded)."""
+    c = np.asarray(corners, float)
+    if np.isnan(c).any():
+        return est, -np.inf, np.inf
+    return est, float(min(c.min(), est)), float(max(c.max(), est))
 
 
 def lorenz(h: Histogram, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
@@ -151,8 +163,8 @@ def lorenz(h: Histogram, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
     return q, np.array([1.0 - _top_sum(h, 1.0 - x) / T for x in q])
 
 
-def gini(h: Histogram) -> tuple[float, float]:
-    """``(G, bin_error)`` with ``G = 1 - 2 int L``, exact per bin under the uniform assumption.
+def gini(h: Histogram) -> tuple[float, float, float]:
+    """``(G, lo, hi)`` with ``G = 1 - 2 int L``, exact per bin under the uniform assumption.
 
     Per bin (ascending, ``c`` customers, width ``w``, cumulative value ``V`` below it) the
     area is ``(c/N) (V + c (lo/2 + w/6)) / T``. The error range moves every customer to its
@@ -160,7 +172,7 @@ def gini(h: Histogram) -> tuple[float, float]:
     its bin; numerator and denominator are bounded separately (a conservative range)."""
     N, T = h.n, h.total
     if N == 0 or T == 0:
-        return float("nan"), float("nan")
+        return (float("nan"),) * 3
     lo, w, c = h.edges[:-1], np.diff(h.edges), h.counts
     V = np.concatenate([[0.0], np.cumsum(c * (lo + w / 2))])[:-1]
     area = float(((c / N) * (V + c * (lo / 2 + w / 6))).sum() / T)
@@ -173,23 +185,22 @@ def gini(h: Histogram) -> tuple[float, float]:
     num = float((coef_sum * (lo + w / 2)).sum())
     d_num = float((abs_sum * w / 2).sum())
     d_T = float((c * w / 2).sum())
-    corners = [(num + s1 * d_num) / (N * (T + s2 * d_T)) for s1 in (-1, 1) for s2 in (-1, 1)
-               if np.sign(T + s2 * d_T) == np.sign(T)]
-    err = max(abs(x - est) for x in corners) if len(corners) == 4 else np.inf
-    return est, float(err)
+    corners = [(num + s1 * d_num) / (N * (T + s2 * d_T)) if np.sign(T + s2 * d_T) == np.sign(T) else np.nan
+               for s1 in (-1, 1) for s2 in (-1, 1)]
+    return _range(est, corners)
 
 
-def negative_share(h: Histogram) -> tuple[float, float]:
-    """``(P(CLV < 0), bin_error)``: bins below 0 plus the below-0 part of the bin holding 0."""
+def negative_share(h: Histogram) -> tuple[float, float, float]:
+    """``(P(CLV < 0), lo, hi)``: bins below 0 plus the below-0 part of the bin holding 0; the range
+    counts none or all of that bin."""
     N = h.n
     if N == 0:
-        return float("nan"), float("nan")
+        return (float("nan"),) * 3
     lo, hi, c = h.edges[:-1], h.edges[1:], h.counts
     below = float(c[hi <= 0].sum())
     straddle = (lo < 0) & (hi > 0)
     frac = float((c[straddle] * (-lo[straddle]) / (hi - lo)[straddle]).sum())
-    est = (below + frac) / N
-    return est, float(max(frac, c[straddle].sum() - frac) / N)
+    return (below + frac) / N, below / N, float(below + c[straddle].sum()) / N
 
 
 def value_at_rank(h: Histogram, p: float) -> float:
@@ -209,7 +220,9 @@ class ValueConcentration:
         Columns :data:`CONCENTRATION_COLUMNS`: per strategy and cohort, metrics ``top_<k>pct_share``,
         ``gini``, ``share_negative``, ``mean_clv`` (per customer, currency units), with the
         estimate from the pooled histogram, the batch-means interval (NaN for one batch), the
-        binning error and the customers counted (all runs).
+        range the histogram allows (``bin_lo``, ``bin_hi``: every customer anywhere inside its bin;
+        infinite when customers fall outside the histogram's range), ``bin_error`` = the larger
+        distance from the estimate to that range's ends, and the customers counted (all runs).
     tiers : DataFrame
         Columns :data:`TIER_COLUMNS`: the CLV pyramid; ``clv_share_lo/hi`` is the interval over
         batches.
@@ -231,15 +244,17 @@ class ValueConcentration:
         return t[(t["metric"] == name) & (t["strategy"] == strategy)].iloc[0]
 
 
-def _stats(h: Histogram, top: Sequence[float], tiers) -> dict[str, tuple[float, float]]:
-    """Every scalar statistic of one histogram: name -> (estimate, bin_error)."""
+def _stats(h: Histogram, top: Sequence[float], tiers) -> dict[str, tuple[float, float, float]]:
+    """Every scalar statistic of one histogram: name -> (estimate, binning range lo, hi)."""
     out = {f"top_{k:g}pct_share": top_share(h, k / 100) for k in top}
     out["gini"] = gini(h)
     out["share_negative"] = negative_share(h)
-    out["mean_clv"] = (h.total / h.n if h.n else float("nan"), float(np.diff(h.edges).max() / 2))
+    mean = h.total / h.n if h.n else float("nan")
+    out["mean_clv"] = (mean, float((h.counts * h.edges[:-1]).sum() / h.n) if h.n else mean,
+                       float((h.counts * h.edges[1:]).sum() / h.n) if h.n else mean)
     for label, a, b in tiers:
         out[f"tier:{label}"] = ((_top_sum(h, b / 100) - _top_sum(h, a / 100)) / h.total
-                                if h.total else float("nan"), float("nan"))
+                                if h.total else float("nan"), float("nan"), float("nan"))
     return out
 
 
@@ -313,13 +328,14 @@ def value_concentration(results, strategies: str | Sequence[str] | None = None, 
         est = _stats(pooled, top, tiers)
         batches = [histogram(g) for _, g in hs.groupby("batch")] if "batch" in hs.columns else []
         per = [_stats(b, top, tiers) for b in batches]
-        for name, (value, err) in est.items():
+        for name, (value, b_lo, b_hi) in est.items():
             lo, hi = _interval(value, [p[name][0] for p in per], alpha)
             if name.startswith("tier:"):
                 continue
             if pooled.outside and name != "share_negative":
-                err = float("nan")
-            rows.append((s, cohort, name, value, lo, hi, err, max(len(batches), 1), pooled.n))
+                b_lo, b_hi = -np.inf, np.inf
+            err = max(value - b_lo, b_hi - value)
+            rows.append((s, cohort, name, value, lo, hi, err, b_lo, b_hi, max(len(batches), 1), pooled.n))
         for label, a, b in tiers:
             value = est[f"tier:{label}"][0]
             lo, hi = _interval(value, [p[f"tier:{label}"][0] for p in per], alpha)
