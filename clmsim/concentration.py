@@ -27,7 +27,9 @@ ranked from the most valuable down, ``x_(1) >= ... >= x_(N)``, and ``T = sum_i x
   the same, towards 1 when one customer holds everything; above 1 is possible when some CLVs
   are negative.
 * **share negative** ``P(CLV < 0)``: bins below 0 plus the part of the bin holding 0 that lies
-  below 0.
+  below 0. Customers acquired in the last period are worth exactly 0 (their first cash would
+  fall after the horizon); their expected share (``periods`` items ``acquired`` and ``referred``
+  of period H) is taken out of that bin first.
 * **tiers** (pyramid) ``[p_a, p_b)`` of the ranking: customers, share of customers, share of
   ``T`` ``S(p_b) - S(p_a)``, mean CLV ``T (S(p_b) - S(p_a)) / (N (p_b - p_a))`` and the CLV at
   the tier's edges (histogram quantiles).
@@ -77,11 +79,13 @@ TIER_COLUMNS = ("strategy", "cohort", "tier", "from_pct", "to_pct", "customers_p
 @dataclass(frozen=True)
 class Histogram:
     """Counts of customers per CLV bin ``[edges[j], edges[j+1])``; ``outside``: customers in
-    the open end bins (closed here at their neighbour's width)."""
+    the open end bins (closed here at their neighbour's width); ``zeros``: customers known to be
+    worth exactly 0 (see :func:`negative_share`)."""
 
     edges: np.ndarray
     counts: np.ndarray
     outside: float
+    zeros: float = 0.0
 
     @property
     def n(self) -> float:
@@ -92,9 +96,9 @@ class Histogram:
         return float((self.counts * (self.edges[:-1] + self.edges[1:]) / 2).sum())
 
 
-def histogram(rows: pd.DataFrame) -> Histogram:
+def histogram(rows: pd.DataFrame, zero_share: float = 0.0) -> Histogram:
     """A :class:`Histogram` from ``clv_hist`` rows (``lo``, ``hi``, ``count``), summed over any
-    other columns (batches, runs)."""
+    other columns (batches, runs); ``zero_share`` of its customers are worth exactly 0."""
     h = rows.groupby(["lo", "hi"], as_index=False)["count"].sum().sort_values("lo")
     nz = np.flatnonzero(h["count"].to_numpy() > 0)
     if len(nz):
@@ -109,7 +113,7 @@ def histogram(rows: pd.DataFrame) -> Histogram:
             edges[-1] = edges[-2] + (edges[-2] - edges[-3])
     if not np.isfinite(edges).all():
         raise ClmsimError("clv_hist: needs at least one finite bin")
-    return Histogram(edges, c, outside)
+    return Histogram(edges, c, outside, zero_share * float(c.sum()))
 
 
 # ------------------------------------------------------------------ ranked sums
@@ -192,15 +196,17 @@ def gini(h: Histogram) -> tuple[float, float, float]:
 
 def negative_share(h: Histogram) -> tuple[float, float, float]:
     """``(P(CLV < 0), lo, hi)``: bins below 0 plus the below-0 part of the bin holding 0; the range
-    counts none or all of that bin."""
+    counts none or all of that bin. The customers known to be worth exactly 0 (``h.zeros``) are
+    taken out of that bin first: they are not negative."""
     N = h.n
     if N == 0:
         return (float("nan"),) * 3
     lo, hi, c = h.edges[:-1], h.edges[1:], h.counts
     below = float(c[hi <= 0].sum())
     straddle = (lo < 0) & (hi > 0)
-    frac = float((c[straddle] * (-lo[straddle]) / (hi - lo)[straddle]).sum())
-    return (below + frac) / N, below / N, float(below + c[straddle].sum()) / N
+    rest = np.maximum(c[straddle] - h.zeros, 0.0)
+    frac = float((rest * (-lo[straddle]) / (hi - lo)[straddle]).sum())
+    return (below + frac) / N, below / N, float(below + rest.sum()) / N
 
 
 def value_at_rank(h: Histogram, p: float) -> float:
@@ -243,6 +249,27 @@ class ValueConcentration:
         strategy = strategy if strategy is not None else t["strategy"].iloc[0]
         return t[(t["metric"] == name) & (t["strategy"] == strategy)].iloc[0]
 
+    def to_dict(self) -> dict:
+        """JSON-ready: ``{"cohort", "strategies": {s: {metric: {"mean", "ci95", "bin_range"}, "tiers": [...]}},
+        "notes"}``; NaN and infinite values are ``None`` (docs/cli.md)."""
+        def num(x):
+            return float(x) if np.isfinite(x) else None
+
+        def pair(a, b):
+            return None if num(a) is None or num(b) is None else [num(a), num(b)]
+
+        out = {}
+        for s, t in self.table.groupby("strategy", sort=False):
+            d = {r.metric: {"mean": num(r.estimate), "ci95": pair(r.ci_lo, r.ci_hi), "bin_range": pair(r.bin_lo, r.bin_hi)}
+                 for r in t.itertuples()}
+            d["tiers"] = [{"tier": r.tier, "customer_share": num(r.customer_share), "clv_share": num(r.clv_share),
+                           "ci95": pair(r.clv_share_lo, r.clv_share_hi), "mean_clv": num(r.mean_clv),
+                           "customers_per_run": num(r.customers_per_run)}
+                          for r in self.tiers[self.tiers["strategy"] == s].itertuples()]
+            out[s] = d
+        cohort = self.table["cohort"].iloc[0] if len(self.table) else None
+        return {"cohort": cohort, "strategies": out, "notes": list(self.notes)}
+
 
 def _stats(h: Histogram, top: Sequence[float], tiers) -> dict[str, tuple[float, float, float]]:
     """Every scalar statistic of one histogram: name -> (estimate, binning range lo, hi)."""
@@ -258,6 +285,20 @@ def _stats(h: Histogram, top: Sequence[float], tiers) -> dict[str, tuple[float, 
     return out
 
 
+def _last_period_share(periods, strategy: str) -> float:
+    """Share of the acquired customers who joined in the last period (expected, from the
+    ``periods`` items ``acquired`` and ``referred``): their CLV is exactly 0, as their first cash
+    would fall after the horizon. 0 when the table lacks the items."""
+    if not isinstance(periods, pd.DataFrame) or not len(periods) or "item" not in periods.columns:
+        return 0.0
+    p = periods[(periods["strategy"] == strategy) & periods["item"].isin(("acquired", "referred"))]
+    if not len(p):
+        return 0.0
+    total = float(p["mean"].sum())
+    last = float(p.loc[p["period"] == p["period"].max(), "mean"].sum())
+    return last / total if total > 0 else 0.0
+
+
 def _interval(est: float, per_batch: list[float], alpha: float) -> tuple[float, float]:
     vals = np.asarray(per_batch, float)
     if vals.size < 2 or not np.isfinite(vals).all():
@@ -267,7 +308,7 @@ def _interval(est: float, per_batch: list[float], alpha: float) -> tuple[float, 
     return est - hw, est + hw
 
 
-def value_concentration(results, strategies: str | Sequence[str] | None = None, *, cohort: str = "acquired",
+def value_concentration(results, strategies: str | Sequence[str] | None = None, *, cohort: str | None = None,
                         top: Sequence[float] = TOP_PERCENTS, tiers=TIERS, alpha: float = 0.05,
                         lorenz_points: int = 101) -> ValueConcentration:
     """Top-k% shares of CLV, Gini, share of customers with negative CLV and a CLV pyramid.
@@ -280,8 +321,9 @@ def value_concentration(results, strategies: str | Sequence[str] | None = None, 
         intervals over batches of runs.
     strategies : str or sequence, optional
         Default: every strategy in the histogram.
-    cohort : {"acquired", "initial"}
-        Customers acquired during the horizon (default) or present at time 0.
+    cohort : {"acquired", "initial"}, optional
+        Customers acquired during the horizon or present at time 0; default ``"acquired"`` when
+        the histogram holds any, else ``"initial"``.
     top : sequence of float
         ``k`` of the top-k% shares (percent, default :data:`TOP_PERCENTS`).
     tiers : sequence of (label, from %, to %)
@@ -313,9 +355,12 @@ def value_concentration(results, strategies: str | Sequence[str] | None = None, 
         if col not in hist.columns:
             raise ClmsimError(f"clv_hist: missing column {col!r}")
     if "cohort" in hist.columns:
+        if cohort is None:
+            cohort = "acquired" if hist.loc[hist["cohort"] == "acquired", "count"].sum() > 0 else "initial"
         if cohort not in set(hist["cohort"]):
             raise ClmsimError(f"clv_hist has no cohort {cohort!r} (have: {', '.join(sorted(set(hist['cohort'])))})")
         hist = hist[hist["cohort"] == cohort]
+    cohort = cohort or "all"
     names = list(dict.fromkeys(hist["strategy"])) if strategies is None else \
         ([strategies] if isinstance(strategies, str) else list(strategies))
     runs = int(prov.get("runs") or 0)
@@ -324,9 +369,10 @@ def value_concentration(results, strategies: str | Sequence[str] | None = None, 
         hs = hist[hist["strategy"] == s]
         if not len(hs) or hs["count"].sum() == 0:
             raise ClmsimError(f"no {cohort} customers in clv_hist for strategy {s!r}")
-        pooled = histogram(hs)
+        zero = _last_period_share(getattr(results, "periods", None), s) if cohort == "acquired" else 0.0
+        pooled = histogram(hs, zero)
         est = _stats(pooled, top, tiers)
-        batches = [histogram(g) for _, g in hs.groupby("batch")] if "batch" in hs.columns else []
+        batches = [histogram(g, zero) for _, g in hs.groupby("batch")] if "batch" in hs.columns else []
         per = [_stats(b, top, tiers) for b in batches]
         for name, (value, b_lo, b_hi) in est.items():
             lo, hi = _interval(value, [p[name][0] for p in per], alpha)

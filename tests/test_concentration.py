@@ -221,3 +221,23 @@ def test_report_has_lorenz_pyramid_and_cohort_figures_with_how_to_read(two_types
     rep = report_from_results(exact, scenario_from_text(COHORT))
     assert "cohorts" in {f.key for f in rep.figures}
     assert any(m.startswith("value concentration (Lorenz curve, CLV pyramid)") for m in rep.missing)
+
+
+def test_cli_run_concentration_prints_shares_and_pyramid_and_json_block(capsys, tmp_path):
+    import json
+
+    from clmsim.cli import main
+
+    path = tmp_path / "two.yaml"
+    path.write_text(TWO_TYPES)
+    args = ["run", str(path), "--engine", "fast", "--mode", "individual", "--runs", "20", "--seed", "3",
+            "--concentration"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "value concentration of the initial customers' CLV" in out   # nobody is acquired here
+    assert "CLV pyramid (baseline)" in out and "top 20%" in out
+    assert main(args + ["--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["concentration"]["cohort"] == "initial"
+    assert main(["run", str(path), "--concentration"]) == 2
+    assert "add --engine fast --mode individual" in capsys.readouterr().err

@@ -28,7 +28,8 @@ def _interval(row) -> str:
 
 
 def _who(cohort: str) -> str:
-    return "customers acquired during the horizon" if cohort == "acquired" else "customers present at the start"
+    return {"acquired": "customers acquired during the horizon", "initial": "customers present at the start"}.get(
+        cohort, "customers")
 
 
 def lorenz_figure(vc: ValueConcentration, strategies) -> ReportFigure:
@@ -112,10 +113,8 @@ def concentration_section(results, model=None, strategies=None, currency: str = 
     hist = getattr(results, "clv_hist", None)
     if hist is not None and len(hist):
         names = [s for s in (strategies or results.strategies) if s in set(hist["strategy"])][:3]
-        cohort = "acquired" if "cohort" not in hist.columns or \
-            hist.loc[hist["cohort"] == "acquired", "count"].sum() > 0 else "initial"
         try:
-            vc = value_concentration(results, names, cohort=cohort)
+            vc = value_concentration(results, names)
         except ClmsimError as exc:
             missing.append(f"value concentration: {exc}")
         else:
