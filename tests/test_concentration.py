@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -241,3 +242,19 @@ def test_cli_run_concentration_prints_shares_and_pyramid_and_json_block(capsys, 
     assert doc["concentration"]["cohort"] == "initial"
     assert main(["run", str(path), "--concentration"]) == 2
     assert "add --engine fast --mode individual" in capsys.readouterr().err
+
+
+def test_docs_list_every_concentration_metric_and_the_default_tiers():
+    from clmsim.concentration import TIERS, TOP_PERCENTS
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    section = doc.split("## Value concentration", 1)[1]
+    table = section.split("| metric |", 1)[1].split("\n\n", 1)[0]
+    first_cells = [line.split("|")[1] for line in table.splitlines() if line.startswith("| `")]
+    names = {n for cell in first_cells for n in re.findall(r"`([a-z_0-9]+)`", cell)}
+    h = Histogram(np.arange(3.0), np.ones(2), 0.0)
+    from clmsim.concentration import _stats
+
+    assert names == {k for k in _stats(h, TOP_PERCENTS, ()) if not k.startswith("tier:")}
+    assert "top 1%,\nnext 4%, next 15%, next 30%, bottom 50%" in section
+    assert [t[0] for t in TIERS] == ["top 1%", "next 4%", "next 15%", "next 30%", "bottom 50%"]
