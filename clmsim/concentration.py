@@ -96,6 +96,18 @@ class Histogram:
         return float((self.counts * (self.edges[:-1] + self.edges[1:]) / 2).sum())
 
 
+def finite_edges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Bin edges of consecutive bins ``[lo, hi)`` with open-ended end bins (``lo = -inf`` or
+    ``hi = +inf``) closed at one neighbouring bin width."""
+    edges = np.concatenate([lo, hi[-1:]]).astype(float)
+    if len(edges) >= 3:
+        if not np.isfinite(edges[0]):
+            edges[0] = edges[1] - (edges[2] - edges[1])
+        if not np.isfinite(edges[-1]):
+            edges[-1] = edges[-2] + (edges[-2] - edges[-3])
+    return edges
+
+
 def histogram(rows: pd.DataFrame, zero_share: float = 0.0) -> Histogram:
     """A :class:`Histogram` from ``clv_hist`` rows (``lo``, ``hi``, ``count``), summed over any
     other columns (batches, runs); ``zero_share`` of its customers are worth exactly 0."""
@@ -104,13 +116,8 @@ def histogram(rows: pd.DataFrame, zero_share: float = 0.0) -> Histogram:
     if len(nz):
         h = h.iloc[nz[0]: nz[-1] + 1]  # empty bins beyond the extreme customers carry nothing
     lo, hi, c = (h[k].to_numpy(float) for k in ("lo", "hi", "count"))
-    edges = np.concatenate([lo, hi[-1:]])
+    edges = finite_edges(lo, hi)
     outside = float(c[~np.isfinite(lo) | ~np.isfinite(hi)].sum())
-    if len(edges) >= 3:
-        if not np.isfinite(edges[0]):
-            edges[0] = edges[1] - (edges[2] - edges[1])
-        if not np.isfinite(edges[-1]):
-            edges[-1] = edges[-2] + (edges[-2] - edges[-3])
     if not np.isfinite(edges).all():
         raise ClmsimError("clv_hist: needs at least one finite bin")
     return Histogram(edges, c, outside, zero_share * float(c.sum()))
@@ -209,10 +216,15 @@ def negative_share(h: Histogram) -> tuple[float, float, float]:
     return (below + frac) / N, below / N, float(below + rest.sum()) / N
 
 
+def hist_quantile(edges: np.ndarray, counts: np.ndarray, q: float) -> float:
+    """Quantile ``q`` of a histogram, linear inside the bin (uniform-within-bin assumption)."""
+    cum = np.concatenate([[0.0], np.cumsum(counts, dtype=float)])
+    return float(np.interp(q * cum[-1], cum, edges))
+
+
 def value_at_rank(h: Histogram, p: float) -> float:
     """CLV of the customer at share ``p`` of the ranking from the top (linear inside bins)."""
-    cum = np.concatenate([[0.0], np.cumsum(h.counts)])
-    return float(np.interp((1.0 - p) * cum[-1], cum, h.edges))
+    return hist_quantile(h.edges, h.counts, 1.0 - p)
 
 
 # ------------------------------------------------------------------ the metric

@@ -94,8 +94,8 @@ def cohort_figure(table: pd.DataFrame, unit: str, currency: str = "", segmented:
         if len(wide) > 1 else True
     how = (f"Each row is the customers acquired in one {unit} (the channels' and referrals' new customers, at "
            f"the end of that {unit}); each column is their age, {unit}s since joining. Left: the share still in "
-           f"an active stage (customers won back count again). Right: expected revenue per customer of the "
-           f"cohort in that {unit}, at list price, counting those who have left as 0. Later cohorts have fewer "
+           "an active stage (customers won back count again; a cohort that joins as prospects starts below 100%). "
+           f"Right: expected revenue per customer of the cohort in that {unit}, at list price, counting those who have left as 0. Later cohorts have fewer "
            "ages inside the horizon, hence the triangle. Exact expectations (analytic engine) of the baseline"
            + (", all segments together weighted by how many of each the channels bring" if segmented else "")
            + ". "
