@@ -272,8 +272,8 @@ class ValueConcentration:
 
         out = {}
         for s, t in self.table.groupby("strategy", sort=False):
-            d = {r.metric: {"mean": num(r.estimate), "ci95": pair(r.ci_lo, r.ci_hi), "bin_range": pair(r.bin_lo, r.bin_hi)}
-                 for r in t.itertuples()}
+            d = {r.metric: {"mean": num(r.estimate), "ci95": pair(r.ci_lo, r.ci_hi),
+                            "bin_range": pair(r.bin_lo, r.bin_hi)} for r in t.itertuples()}
             d["tiers"] = [{"tier": r.tier, "customer_share": num(r.customer_share), "clv_share": num(r.clv_share),
                            "ci95": pair(r.clv_share_lo, r.clv_share_hi), "mean_clv": num(r.mean_clv),
                            "customers_per_run": num(r.customers_per_run)}

@@ -76,7 +76,8 @@ def pyramid_figure(vc: ValueConcentration, strategy: str, currency: str = "") ->
            f"grey bars (left) are each tier's share of customers, blue bars (right) its share of total CLV, "
            "with the 95% interval over runs as whiskers and the tier's mean CLV beside it. "
            f"The {top['tier']}{per_run} hold {_pct(top['clv_share'])} of the value; the {bottom['tier']} hold "
-           f"{_pct(bottom['clv_share'])}{' (they cost more than they bring in)' if bottom['clv_share'] < 0 else ''}. A tier whose blue bar is much longer than its grey bar is where "
+           f"{_pct(bottom['clv_share'])}{' (they cost more than they bring in)' if bottom['clv_share'] < 0 else ''}. "
+           "A tier whose blue bar is much longer than its grey bar is where "
            "retention spend protects the most value; a negative blue bar is a tier that costs more to serve "
            "than it brings in.")
     return ReportFigure("pyramid", "Value concentration: CLV pyramid", how, fig, tiers)
@@ -95,8 +96,9 @@ def cohort_figure(table: pd.DataFrame, unit: str, currency: str = "", segmented:
     how = (f"Each row is the customers acquired in one {unit} (the channels' and referrals' new customers, at "
            f"the end of that {unit}); each column is their age, {unit}s since joining. Left: the share still in "
            "an active stage (customers won back count again; a cohort that joins as prospects starts below 100%). "
-           f"Right: expected revenue per customer of the cohort in that {unit}, at list price, counting those who have left as 0. Later cohorts have fewer "
-           "ages inside the horizon, hence the triangle. Exact expectations (analytic engine) of the baseline"
+           f"Right: expected revenue per customer of the cohort in that {unit}, at list price, counting those "
+           "who have left as 0. Later cohorts have fewer ages inside the horizon, hence the triangle. Exact "
+           "expectations (analytic engine) of the baseline"
            + (", all segments together weighted by how many of each the channels bring" if segmented else "")
            + ". "
            + ("Every row is the same here: nothing in the scenario changes over time, so a cohort's fate depends "
