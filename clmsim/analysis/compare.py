@@ -297,8 +297,9 @@ def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | No
 
     The runs are those of a single call (each batch starts at its run offset). Tables are
     combined exactly (runs, events; the CLV histogram keeps one set of counts per batch, column
-    ``batch``; periods: mean and sd over all runs), except the per-period quantiles across runs, which are NaN when there is more
-    than one batch. An exact engine, or one that cannot start at a given run, is called once.
+    ``batch``, for :func:`clmsim.metrics.value_concentration`; periods: mean and sd over all runs),
+    except the per-period quantiles across runs, which are NaN when there is more than one batch.
+    An exact engine, or one that cannot start at a given run, is called once.
     """
     from ..limits import check_simulation
     from ..results import Results
