@@ -48,7 +48,7 @@ def lorenz_figure(vc: ValueConcentration, strategies) -> ReportFigure:
     how = (f"Rank the {_who(cohort)} from the least to the most valuable; the curve gives, for each share of "
            "them (across), the share of total lifetime value they hold together (up). If every customer were "
            "worth the same the curve would be the dashed diagonal; the more it sags, the more value sits with "
-           f"few customers. In {base}, the top 20% hold {_pct(top['estimate'])} of the total{_interval(top)}; "
+           f"few customers. In {base} the top 20% hold {_pct(top['estimate'])} of the total{_interval(top)}; "
            f"the Gini coefficient (twice the shaded area) is {g['estimate']:.2f}. Where the curve dips below 0 "
            f"customers lose money: {_pct(neg['estimate'])} of them have a negative CLV (between "
            f"{_pct(neg['bin_lo'])} and {_pct(neg['bin_hi'])} at this histogram's resolution: customers worth "
@@ -72,7 +72,7 @@ def pyramid_figure(vc: ValueConcentration, strategy: str, currency: str = "") ->
     bottom = tiers.iloc[-1]
     per_run = (f" (about {top['customers_per_run']:,.0f} customers per run)"
                if np.isfinite(top["customers_per_run"]) else "")
-    how = (f"The {_who(tiers['cohort'].iloc[0])} of {strategy} in tiers by value, the most valuable on top: "
+    how = (f"The {_who(tiers['cohort'].iloc[0])} ({strategy}) in tiers by value, the most valuable on top: "
            f"grey bars (left) are each tier's share of customers, blue bars (right) its share of total CLV, "
            "with the 95% interval over runs as whiskers and the tier's mean CLV beside it. "
            f"The {top['tier']}{per_run} hold {_pct(top['clv_share'])} of the value; the {bottom['tier']} hold "
