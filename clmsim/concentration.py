@@ -38,11 +38,10 @@ ranked from the most valuable down, ``x_(1) >= ... >= x_(N)``, and ``T = sum_i x
 ``[bin_lo, bin_hi]`` found by moving every customer anywhere inside its bin (the i-th ranked
 value is known to lie in one bin; for the Gini coefficient numerator and denominator are bounded
 separately, a conservative range); ``bin_error`` is the larger distance from the estimate to that
-range's ends. With bins of
-width ``w`` it is at most about ``(p + |S(p)|) w / |mean CLV|`` for ``S(p)`` (every customer
-moved by up to one bin: the top ``p`` change the numerator, everyone the total) and the count share of the
-bin holding 0 for ``share_negative`` (customers worth exactly 0 -- e.g. those acquired in the
-last period -- sit in that bin). More bins (fast engine option ``hist_bins``) shrink it. When
+range's ends. With bins of width ``w`` it is about ``(p + |S(p)|) w / |mean CLV|`` for ``S(p)``
+(every customer moved by up to one bin: the top ``p`` change the numerator, everyone the total)
+and the share of customers in the bin holding 0 for ``share_negative`` (customers near 0 sit in
+that bin). More bins (fast engine option ``hist_bins``) shrink it. When
 customers fall in the open bins, those bins are given their neighbour's width and the error
 is unbounded (``Histogram.outside`` counts them).
 
