@@ -233,8 +233,9 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     if model is not None:
         rep.figures += [figures.heatmap_figure(model), figures.flows_figure(model)]
     from .concentration import concentration_section  # Lorenz curve, CLV pyramid, cohort heatmaps
-    section, gaps = concentration_section(results, model, [baseline] if baseline in results.strategies else None)
-    rep.figures += [f for f in section if f.key not in given]
+    section, gaps = concentration_section(results, model, [baseline] if baseline in results.strategies else None,
+                                          skip=given)
+    rep.figures += section
     missing += gaps
     rep.figures += list(extra_figures)
     rep.provenance = provenance_items(prov, extra_provenance)

@@ -24,7 +24,8 @@ def _pct(x: float) -> str:
 def _interval(row) -> str:
     if np.isfinite(row["ci_lo"]) and np.isfinite(row["ci_hi"]):
         return f" (95% interval over runs {row['ci_lo']:.1%} to {row['ci_hi']:.1%})"
-    return ""
+    return (" (one histogram of all runs, so no interval over runs: `clmsim run` simulates in batches and "
+            "gives one)")
 
 
 def _who(cohort: str) -> str:
@@ -73,8 +74,9 @@ def pyramid_figure(vc: ValueConcentration, strategy: str, currency: str = "") ->
     per_run = (f" (about {top['customers_per_run']:,.0f} customers per run)"
                if np.isfinite(top["customers_per_run"]) else "")
     how = (f"The {_who(tiers['cohort'].iloc[0])} ({strategy}) in tiers by value, the most valuable on top: "
-           f"grey bars (left) are each tier's share of customers, blue bars (right) its share of total CLV, "
-           "with the 95% interval over runs as whiskers and the tier's mean CLV beside it. "
+           "grey bars (left) are each tier's share of customers, blue bars (right) its share of total CLV, "
+           + ("with the 95% interval over runs as whiskers and " if tiers["clv_share_lo"].notna().all() else "")
+           + "the tier's mean CLV beside it. "
            f"The {top['tier']}{per_run} hold {_pct(top['clv_share'])} of the value; the {bottom['tier']} hold "
            f"{_pct(bottom['clv_share'])}{' (they cost more than they bring in)' if bottom['clv_share'] < 0 else ''}. "
            "A tier whose blue bar is much longer than its grey bar is where "
@@ -108,12 +110,16 @@ def cohort_figure(table: pd.DataFrame, unit: str, currency: str = "", segmented:
     return ReportFigure("cohorts", "Cohorts: survival and revenue by age", how, fig, table)
 
 
-def concentration_section(results, model=None, strategies=None, currency: str = "") -> tuple[list, list]:
+def concentration_section(results, model=None, strategies=None, currency: str = "",
+                          skip=()) -> tuple[list, list]:
     """``(figures, missing)``: the Lorenz curve and CLV pyramid when ``results`` hold a per-customer
-    CLV histogram, and the cohort heatmaps when the baseline ``model`` is given."""
+    CLV histogram, and the cohort heatmaps when the baseline ``model`` is given. ``skip``: figure
+    keys drawn elsewhere (``"lorenz"`` skips value concentration, ``"cohorts"`` the heatmaps)."""
     figures, missing = [], []
     hist = getattr(results, "clv_hist", None)
-    if hist is not None and len(hist):
+    if "lorenz" in skip:
+        pass
+    elif hist is not None and len(hist):
         names = [s for s in (strategies or results.strategies) if s in set(hist["strategy"])][:3]
         try:
             vc = value_concentration(results, names)
@@ -125,7 +131,7 @@ def concentration_section(results, model=None, strategies=None, currency: str = 
         missing.append("value concentration (Lorenz curve, CLV pyramid): needs the CLV of every customer, which "
                        "only the fast engine's individual mode records (clmsim run --engine fast --mode individual "
                        "--report)")
-    if model is not None:
+    if model is not None and "cohorts" not in skip:
         from ..engines.analytic.cohorts import cohort_table
 
         try:
