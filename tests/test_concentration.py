@@ -17,7 +17,7 @@ from clmsim.engines.analytic.cohorts import cohort_table
 from clmsim.errors import ClmsimError
 from clmsim.model import compile_model
 from clmsim.scenario import load_scenario, scenario_from_text
-from clmsim.stats import ratio_ci
+from clmsim.stats import ratio_ci, t_quantile
 
 REF = Path(__file__).resolve().parents[1] / "scenarios" / "reference"
 
@@ -109,10 +109,10 @@ def test_geometric_top_shares_match_truncated_geometric_closed_form_within_inter
     for k in (5, 20, 50):
         row = vc.metric(f"top_{k}pct_share")
         want = _truncated_geometric_top_share(25.0, 0.8, 0.10, 10, k / 100)
-        half = (row["ci_hi"] - row["ci_lo"]) / 2
-        assert half > 0
-        # sampling (interval half-width at 95% ~ 1.96 se -> 4.5 se) plus the binning bound
-        assert abs(row["estimate"] - want) <= half * 4.5 / 1.96 + row["bin_error"], (k, row, want)
+        se = (row["ci_hi"] - row["ci_lo"]) / 2 / t_quantile(10)   # batch-means t interval over 10 batches
+        assert se > 0
+        # sampling error (4.5 standard errors) plus the binning bound
+        assert abs(row["estimate"] - want) <= 4.5 * se + row["bin_error"], (k, row, want)
 
 
 def test_histogram_statistics_of_uniform_bins_match_continuous_uniform_closed_form():
