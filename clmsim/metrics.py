@@ -20,6 +20,9 @@ sweeps, the HTML report and the API (:func:`summarize` for a Results object,
 :meth:`clmsim.analysis.compare.Comparison.table` for a comparison). Intervals come
 from :mod:`clmsim.stats`. Undefined values are ``nan`` and never-reached paybacks
 ``inf``; JSON shows both as ``null``.
+
+Value concentration (top-k% shares of CLV, Gini, share negative, the CLV pyramid) is
+:func:`clmsim.concentration.value_concentration`, re-exported here.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .concentration import value_concentration  # noqa: F401  (value concentration lives in its own module)
 from .results import Results
 from .stats import band, mean_ci, ratio_ci, wilson
 

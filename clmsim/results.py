@@ -23,7 +23,8 @@ Tables (all long/tidy, one row per observation; ``strategy`` is always a column)
     ``lifetime`` (expected active periods, entry period included),
     ``steady_share`` and ``steady_active_share`` (long-run mix) -- analytic, see
     docs/engines.md; Monte Carlo engines may add a histogram table ``clv_hist``
-    (strategy, lo, hi, count).
+    (strategy, cohort, lo, hi, count; results simulated in batches keep one histogram per
+    ``batch``), the source of :func:`clmsim.metrics.value_concentration`.
 ``events``
     The des engine's event log for the runs asked to be traced: one row per
     event (strategy, run, customer, time in periods, event, from_stage,

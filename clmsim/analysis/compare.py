@@ -296,9 +296,10 @@ def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | No
     the batches' paths (:data:`clmsim.metrics.PATH_COLUMNS`) -- what ``clmsim run`` summarises.
 
     The runs are those of a single call (each batch starts at its run offset). Tables are
-    combined exactly (runs, CLV histogram counts, events; periods: mean and sd over all
-    runs), except the per-period quantiles across runs, which are NaN when there is more
-    than one batch. An exact engine, or one that cannot start at a given run, is called once.
+    combined exactly (runs, events; the CLV histogram keeps one set of counts per batch, column
+    ``batch``, for :func:`clmsim.metrics.value_concentration`; periods: mean and sd over all runs),
+    except the per-period quantiles across runs, which are NaN when there is more than one batch.
+    An exact engine, or one that cannot start at a given run, is called once.
     """
     from ..limits import check_simulation
     from ..results import Results
@@ -336,10 +337,9 @@ def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | No
         frames = [getattr(r, name) for _, _, r in parts if len(getattr(r, name))]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    hist = cat("clv_hist")
-    if len(hist):
-        keys = [c for c in hist.columns if c != "count"]
-        hist = hist.groupby(keys, sort=False, dropna=False)["count"].sum().reset_index()
+    # one CLV histogram per batch (column ``batch``): value concentration takes its intervals from them
+    hist = [r.clv_hist.assign(batch=k) for k, (_, _, r) in enumerate(parts) if len(r.clv_hist)]
+    hist = pd.concat(hist, ignore_index=True) if hist else pd.DataFrame()
     periods = pool_periods([r.periods for _, _, r in parts], [b - a for a, b, _ in parts])
     return Results(prov, cat("runs"), periods, first.clv, hist, cat("events")), paths
 

@@ -318,6 +318,11 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
         except ClmsimError as exc:
             missing.append(f"CLV distribution: {exc}")
         extra.append(figures.survival_figure(t, sim, exact, plan.simulate.cohort, unit, n))
+        from ..report.concentration import concentration_section
+
+        conc, gaps = concentration_section(mc, None, strategies[:1])  # Lorenz curve, CLV pyramid
+        extra += conc
+        missing += gaps
 
     lever = figures.path_label(plan.sweep.lever)
     with _Step("sweep", f"{plan.sweep.lever} over {len(plan.sweep.levels)} levels, exact", missing, seconds, echo):
@@ -400,7 +405,7 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
 
 
 FIGURE_ORDER = ("compare_npv", "cumulative", "margins", "sweep", "ranking", "tornado", "sobol", "occupancy", "clv",
-                "survival", "transitions", "flows")
+                "lorenz", "pyramid", "survival", "cohorts", "transitions", "flows")
 """Order of the figures in the demo report: the decision first, the mechanics last."""
 
 

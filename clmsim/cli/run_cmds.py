@@ -20,6 +20,9 @@ from .args import seed as seed_arg
 ENGINE_CHOICES = ENGINE_NAMES
 MODE_CHOICES = ENGINES["fast"].capabilities.modes
 DEFAULT_RUNS = 100
+CONCENTRATION_BINS = 2000
+"""CLV histogram bins ``run --concentration`` asks the fast engine for unless ``--option hist_bins``
+is given: narrow bins keep the share of customers with negative CLV tight (docs/metrics.md)."""
 ECONOMICS = (  # (metric, header, kind) of the customer-economics table of `run`
     ("clv_acquired", "CLV per acquired customer", "money"),
     ("cac", "CAC", "money"),
@@ -63,6 +66,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--option", dest="options", action="append", default=[], type=_option, metavar="KEY=VALUE",
                    help="engine option, e.g. --option nodes=64 (analytic) or --option het_nodes=16 (fast)")
     add_set_option(p)
+    p.add_argument("--concentration", action="store_true",
+                   help="also value concentration of CLV: top-k%% shares, Gini, share with negative CLV and the "
+                        "CLV pyramid (needs --engine fast --mode individual; docs/metrics.md)")
     p.add_argument("--json", action="store_true", help="print one JSON document (docs/cli.md) instead of a table")
     p.add_argument("--out", metavar="DIR", help="write the results tables as Parquet files into DIR")
     add_report_option(p, "run")
@@ -95,6 +101,40 @@ def economics_text(table, unit: str) -> str:
     heads = {m: h + (f" ({unit}s)" if k == "periods" else "") for m, h, k in ECONOMICS}
     right = lambda x: x  # noqa: E731
     return format_table(rows, {m: right for m, _, _ in ECONOMICS}, columns=["strategy", *heads], headers=heads)
+
+
+def concentration_text(vc) -> str:
+    """Top-k% shares, Gini and share negative per strategy, then the baseline's CLV pyramid."""
+    from .. import decision
+    from ..textable import format_table
+
+    metrics = [m for m in dict.fromkeys(vc.table["metric"]) if m != "mean_clv"]
+    heads = {m: m.replace("top_", "top ").replace("pct_share", "%") .replace("share_negative", "CLV < 0")
+             .replace("gini", "Gini") for m in metrics}
+    rows = []
+    for s, t in vc.table.groupby("strategy", sort=False):
+        t = t.set_index("metric")
+        rows.append({"strategy": s, **{m: decision.money(t.loc[m, "estimate"], t.loc[m, "ci_lo"], t.loc[m, "ci_hi"])
+                                       if m == "gini" else decision.percent(t.loc[m, "estimate"], t.loc[m, "ci_lo"],
+                                                                            t.loc[m, "ci_hi"]) for m in metrics}})
+    right = lambda x: x  # noqa: E731
+    out = [f"value concentration of the {vc.table['cohort'].iloc[0]} customers' CLV (share of the total held by "
+           "the most valuable k%; docs/metrics.md)",
+           format_table(rows, {m: right for m in metrics}, columns=["strategy", *heads], headers=heads)]
+    first = vc.table["strategy"].iloc[0]
+    b = vc.table[vc.table["strategy"] == first].set_index("metric")
+    out.append(f"histogram resolution ({first}): top 20% between {b.loc['top_20pct_share', 'bin_lo']:.1%} and "
+               f"{b.loc['top_20pct_share', 'bin_hi']:.1%}, CLV < 0 between {b.loc['share_negative', 'bin_lo']:.1%} "
+               f"and {b.loc['share_negative', 'bin_hi']:.1%} whatever the values inside each bin")
+    tiers = vc.tiers[vc.tiers["strategy"] == first]
+    trow = [{"tier": r.tier, "customers": f"{r.customer_share:.0%}",
+             "per run": f"{r.customers_per_run:,.0f}" if math.isfinite(r.customers_per_run) else "-",
+             "share of CLV": decision.percent(r.clv_share, r.clv_share_lo, r.clv_share_hi),
+             "mean CLV": decision.money(r.mean_clv),
+             "CLV range": f"{decision.money(r.clv_to)} to {decision.money(r.clv_from)}"} for r in tiers.itertuples()]
+    out += ["", f"CLV pyramid ({first})", format_table(trow)]
+    out += [f"note: {n}" for n in vc.notes]
+    return "\n".join(out)
 
 
 def evaluate(scenario, engine: str, strategies, runs: int, seed, options: dict):
@@ -130,6 +170,11 @@ def cmd_run(args) -> int:
     options = dict(args.options)
     if args.mode is not None:
         options["mode"] = args.mode
+    if args.concentration:
+        if args.engine != "fast" or args.mode != "individual":
+            raise ClmsimError("--concentration needs the CLV of every customer, which only the fast engine's "
+                              "individual mode records: add --engine fast --mode individual")
+        options.setdefault("hist_bins", CONCENTRATION_BINS)
     scenario = load_scenario(args.file, args.overrides)
     strategies = None
     if args.strategies:
@@ -143,6 +188,12 @@ def cmd_run(args) -> int:
     prov = results.provenance
     baseline = "baseline" if "baseline" in results.strategies else None
     doc = decision.document(table, prov, baseline, seconds=prov.get("seconds") or time.perf_counter() - t0)
+    vc = None
+    if args.concentration:
+        from ..metrics import value_concentration
+
+        vc = value_concentration(results)
+        doc["concentration"] = vc.to_dict()
     if args.report and not args.out:
         args.out = default_out("run", scenario.name)
     if args.out:
@@ -165,6 +216,9 @@ def cmd_run(args) -> int:
     print(decision.decision_text(table, prov, baseline, runs))
     print()
     print(economics_text(table, unit))
+    if vc is not None:
+        print()
+        print(concentration_text(vc))
     if prov.get("approximation"):
         print(f"approximation: {prov['approximation']}")
     print(f"convention: {doc['convention']}")

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from ..concentration import finite_edges, hist_quantile
 from ..errors import ClmsimError
 from ..stats import mean_ci
 from ._data import require_columns, runs_table
@@ -47,24 +48,6 @@ class ClvSummary:
     n: int
 
 
-def hist_quantile(edges: np.ndarray, counts: np.ndarray, q: float) -> float:
-    """Quantile ``q`` of a histogram, linear inside the bin (uniform-within-bin assumption)."""
-    cum = np.concatenate([[0.0], np.cumsum(counts, dtype=float)])
-    target = q * cum[-1]
-    return float(np.interp(target, cum, edges))
-
-
-def _finite_edges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Bin edges with open-ended overflow bins closed at one neighbouring bin width."""
-    edges = np.concatenate([lo, hi[-1:]]).astype(float)
-    if len(edges) >= 3:
-        if not np.isfinite(edges[0]):
-            edges[0] = edges[1] - (edges[2] - edges[1])
-        if not np.isfinite(edges[-1]):
-            edges[-1] = edges[-2] + (edges[-2] - edges[-3])
-    return edges
-
-
 def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30,
                 cohort: str | None = "acquired") -> ClvSummary:
     """Histogram, mean and interval of CLV for one strategy (see the module docstring).
@@ -82,7 +65,7 @@ def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30,
         if len(h) and h["count"].sum() > 0:
             nz = np.flatnonzero(h["count"].to_numpy() > 0)
             h = h.iloc[max(nz[0] - 1, 0): nz[-1] + 2]  # drop empty tails, keep one empty bin each side
-            edges = _finite_edges(h["lo"].to_numpy(float), h["hi"].to_numpy(float))
+            edges = finite_edges(h["lo"].to_numpy(float), h["hi"].to_numpy(float))
             counts = h["count"].to_numpy(float)
             mid = (edges[:-1] + edges[1:]) / 2
             n = counts.sum()

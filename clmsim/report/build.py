@@ -158,8 +158,10 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
     """A report of one Results object (e.g. a ``clmsim run`` directory).
 
     Shows the headline numbers and the decision table (when ``baseline`` is present), stage
-    occupancy, the paired comparison, the CLV distribution (Monte Carlo only), and -- when the
-    ``scenario`` is known -- the transition heatmap, stage flows and the resolved scenario.
+    occupancy, the paired comparison, the CLV distribution (Monte Carlo only), value concentration
+    (Lorenz curve and CLV pyramid, when the results hold per-customer CLV) and -- when the
+    ``scenario`` is known -- the transition heatmap, stage flows, cohort heatmaps and the resolved
+    scenario.
     ``paths``: batch paths (see :func:`comparison_of`). A figure of ``extra_figures`` replaces
     the report's own figure with the same key (e.g. the demo's Monte Carlo occupancy).
     """
@@ -230,6 +232,11 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
             rep.figures.append(surv)
     if model is not None:
         rep.figures += [figures.heatmap_figure(model), figures.flows_figure(model)]
+    from .concentration import concentration_section  # Lorenz curve, CLV pyramid, cohort heatmaps
+    section, gaps = concentration_section(results, model, [baseline] if baseline in results.strategies else None,
+                                          skip=given)
+    rep.figures += section
+    missing += gaps
     rep.figures += list(extra_figures)
     rep.provenance = provenance_items(prov, extra_provenance)
     return rep
