@@ -239,3 +239,32 @@ def test_docs_name_every_segment_column():
     cli = (root / "docs" / "cli.md").read_text()
     row = next(line for line in cli.splitlines() if line.startswith("| `strategies.<s>.segments.<g>.<metric>`"))
     assert re.findall(r"`(\w+)`", row.split("|")[2].split("): ", 1)[1].split("(`clmsim")[0]) == list(SEGMENT_RUN_COLUMNS)
+
+
+def test_segmented_report_figures_show_each_segment_or_the_weighted_cohort():
+    """textbook_zh: the heatmap has one panel per segment (never the first segment alone), the stage
+    flows are the population-weighted cohort. Oracle: ``sum_g mix_g (P_g^m)[entry, lost]`` per
+    segment matrix, by hand."""
+    from pathlib import Path
+
+    from clmsim import compile_model, load_scenario
+    from clmsim.model import LOST
+    from clmsim.report import figures
+
+    root = Path(__file__).resolve().parents[1]
+    m = compile_model(load_scenario(root / "scenarios" / "textbook_zh.yaml"), "baseline")
+    heat = figures.heatmap_figure(m)
+    titles = [ax.get_title() for ax in heat.figure.axes if ax.images]
+    assert len(titles) == m.n_segments == 4
+    assert all(g in t for g, t in zip(m.segment_names, titles))
+    assert set(heat.data["segment"]) == set(m.segment_names)
+    flows = figures.flows_figure(m)
+    assert "weighted" in flows.title and "weighted" in flows.figure.axes[0].get_title()
+    entry, lost = figures.entry_stage(m), int(np.flatnonzero(m.stage_kind == LOST)[0])
+    mix = np.asarray(m.channels[0].mix) / np.sum(m.channels[0].mix)
+    step = int(flows.data["to_snapshot"].iloc[0].split()[0])
+    expected = 10_000 * sum(mix[g] * np.linalg.matrix_power(figures.baseline_matrix(m, g), step)[entry, lost]
+                            for g in range(m.n_segments))
+    d = flows.data
+    first = d[(d["from_snapshot"] == "joined") & (d["to"] == m.stage_names[lost])]["customers"].sum()
+    assert first == pytest.approx(expected, rel=1e-12)

@@ -243,14 +243,18 @@ def analytic_survival(results, model: CompiledModel, strategy: str) -> ReportFig
         return None
     t = sel["period"].to_numpy()
     S = sel["mean"].to_numpy(float)
+    segmented = model.n_segments > 1
     fig, ax = _fig(8.0, 4.2, [stage])
     plots.survival_curve(t, None, analytic=S, ax=ax, unit=model.period, analytic_label=f"exact ({strategy})",
-                         title=f"Cohort survival: customers entering '{stage}'")
+                         title=f"Cohort survival: customers entering '{stage}'"
+                         + (" (all segments, weighted)" if segmented else ""))
+    weights = ", ".join(f"{g} {w:.0%}" for g, w in zip(model.segment_names, model.segment_share))
     return ReportFigure(
-        "survival", "Cohort survival",
+        "survival", "Cohort survival" + (" (all segments, weighted)" if segmented else ""),
         f"The share of customers who entered '{stage}' at time 0 that is still active (any active stage, "
-        "including those won back) after each period, exact expectation of the analytic engine. Where the "
-        "curve crosses the dotted 50% line is the median lifetime.", fig,
+        "including those won back) after each period, exact expectation of the analytic engine"
+        + (f", the segments weighted by their shares ({weights})" if segmented else "")
+        + ". Where the curve crosses the dotted 50% line is the median lifetime.", fig,
         pd.DataFrame({"t": t, "analytic": S}))
 
 
