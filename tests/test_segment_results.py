@@ -111,9 +111,27 @@ def test_segments_sum_to_totals_per_run_fast(mode, variant):
     _assert_segments_add_up(res, 1e-10)
 
 
-def test_segments_sum_to_totals_per_run_des():
-    res = load("des").simulate(_models(back=", trial: 0.05", capacity="capacity_per_period: 6"), runs=4, seed=5)
+OPERATIONS = """
+    operations:
+      teams:
+        care_desk: {{serves: care, agents: 2, service_days: {{mean: 0.2, cv: 1}}}}
+        call_desk: {{serves: call, agents: 1, service_days: {{mean: 0.5, cv: 1}}, response_delay_days: 3}}
+      budgets:
+        fund: {{serves: [care], amount: 400, refill: period}}
+"""
+
+
+@pytest.mark.parametrize("operations", [False, True])
+def test_segments_sum_to_totals_per_run_des(operations):
+    """Also with a care team, a win-back desk and a budget (contacts and care delivered by agents
+    are attributed through the customer's id)."""
+    text = TWO_SEGMENTS.format(back=", trial: 0.05", cap="", capacity="" if operations else "capacity_per_period: 6")
+    if operations:
+        text = text.replace("    strategies:", OPERATIONS.format() + "    strategies:").replace("horizon: 12", "horizon: 4")
+    models = [model_from_yaml(text, s) for s in ("baseline", "more_care")]
+    res = load("des").simulate(models, runs=2, seed=5)
     _assert_segments_add_up(res, 1e-10)
+    assert (res.segment_runs.groupby("segment")["retention_spend"].sum() > 0).all()
 
 
 @pytest.mark.parametrize("mode", ["individual", "counts"])
