@@ -206,7 +206,8 @@ def strategies_document(table: pd.DataFrame, baseline: str | None, segments: pd.
 
     ``segments`` (when a per-segment table is given) holds :func:`segments_document`: per segment
     of the scenario (``all`` when it has none) the per-segment metrics and the NPV difference
-    versus the baseline's same segment. ``vs_baseline`` holds :data:`VS_KEYS` and ``spend_case`` (``more``, ``less``, ``same``);
+    versus the baseline's same segment. ``vs_baseline`` holds :data:`VS_KEYS` and ``spend_case``
+    (``more``, ``less``, ``same``);
     ``roi`` is null unless the strategy spends more, ``npv_per_unit_saved`` null unless it
     spends less; a payback never reached has ``mean`` null and ``"infinite": true``; an interval
     bound that is never (payback) is null. Undefined values are null."""

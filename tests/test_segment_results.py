@@ -127,7 +127,8 @@ def test_segments_sum_to_totals_per_run_des(operations):
     are attributed through the customer's id)."""
     text = TWO_SEGMENTS.format(back=", trial: 0.05", cap="", capacity="" if operations else "capacity_per_period: 6")
     if operations:
-        text = text.replace("    strategies:", OPERATIONS.format() + "    strategies:").replace("horizon: 12", "horizon: 4")
+        text = text.replace("    strategies:", OPERATIONS.format() + "    strategies:")
+        text = text.replace("horizon: 12", "horizon: 4")
     models = [model_from_yaml(text, s) for s in ("baseline", "more_care")]
     res = load("des").simulate(models, runs=2, seed=5)
     _assert_segments_add_up(res, 1e-10)
@@ -256,7 +257,8 @@ def test_docs_name_every_segment_column():
     assert re.findall(r"`(\w+)`", listed) == list(SEGMENT_RUN_COLUMNS)
     cli = (root / "docs" / "cli.md").read_text()
     row = next(line for line in cli.splitlines() if line.startswith("| `strategies.<s>.segments.<g>.<metric>`"))
-    assert re.findall(r"`(\w+)`", row.split("|")[2].split("): ", 1)[1].split("(`clmsim")[0]) == list(SEGMENT_RUN_COLUMNS)
+    columns = row.split("|")[2].split("): ", 1)[1].split("(`clmsim")[0]
+    assert re.findall(r"`(\w+)`", columns) == list(SEGMENT_RUN_COLUMNS)
 
 
 def test_segmented_report_figures_show_each_segment_or_the_weighted_cohort():
