@@ -205,8 +205,8 @@ def strategies_document(table: pd.DataFrame, baseline: str | None, segments: pd.
     """``{strategy: {metric: {mean, sd, n, ci95}, ..., "vs_baseline": {...} | null, "segments": {...}}}``.
 
     ``segments`` (when a per-segment table is given) holds :func:`segments_document`: per segment
-    of the scenario (``all`` when it has none) the per-segment metrics and the NPV difference
-    versus the baseline's same segment. ``vs_baseline`` holds :data:`VS_KEYS` and ``spend_case``
+    of the scenario the per-segment metrics and the NPV difference versus the baseline's same
+    segment; null for a scenario without segments. ``vs_baseline`` holds :data:`VS_KEYS` and ``spend_case``
     (``more``, ``less``, ``same``);
     ``roi`` is null unless the strategy spends more, ``npv_per_unit_saved`` null unless it
     spends less; a payback never reached has ``mean`` null and ``"infinite": true``; an interval
@@ -225,8 +225,8 @@ def strategies_document(table: pd.DataFrame, baseline: str | None, segments: pd.
             vs = {m: _stat(c.get(("vs_baseline", m))) for m in VS_KEYS}
             vs["spend_case"] = spend_case(c[("vs_baseline", "spend_diff")].mean, base_spend)
             doc["vs_baseline"] = vs
-        if segments is not None and len(segments):
-            doc["segments"] = segments_document(segments, s)
+        if segments is not None:
+            doc["segments"] = segments_document(segments, s) if len(segments) else None
         out[s] = doc
     return out
 

@@ -25,7 +25,8 @@ Tables (all long/tidy, one row per observation; ``strategy`` is always a column)
     docs/engines.md; Monte Carlo engines may add a histogram table ``clv_hist``
     (strategy, lo, hi, count).
 ``segment_runs``
-    Per strategy, run and ``segment`` (the scenario's segments; ``all`` when it has none):
+    Per strategy, run and ``segment`` (empty when the scenario has no segments: its one
+    segment is the population, ``runs`` and ``periods``):
     the columns :data:`SEGMENT_RUN_COLUMNS` for the segment's customers. Acquisition spend is
     allocated by each channel's segment mix (:mod:`clmsim.engines.segments`); every other
     amount is the segment's own, so each column summed over the segments of a run equals that

@@ -170,9 +170,12 @@ def test_fast_paths_keep_segment_bits(monkeypatch, het):
 
 
 @pytest.mark.parametrize("engine", ["analytic", "fast", "des"])
-def test_one_segment_rows_equal_the_totals(engine):
-    """Oracle: without segments the one segment ``all`` is the population: its rows are ``runs``."""
-    m = model_from_yaml("""
+def test_unsegmented_scenario_writes_empty_segment_tables_and_json_null(engine, tmp_path, capsys):
+    """Without segments the population is the one segment: no per-segment tables, no per-segment
+    work, and ``segments: null`` in the JSON document."""
+    from clmsim.cli import main
+
+    text = """
         schema_version: 1
         name: plain
         time: {period: month, horizon: 6}
@@ -182,15 +185,17 @@ def test_one_segment_rows_equal_the_totals(engine):
         transitions:
           a: {gone: 0.1}
         initial_population: {a: 50}
-        acquisition:
-          channels:
-            ads: {spend_per_period: 100, response: {type: linear, cost_per_customer: 20}, entry_stage: a}
-        """)
+        strategies: {baseline: {}, cheap: {}}
+        """
+    import textwrap
+    m = model_from_yaml(text)
     res = load(engine).simulate([m], runs=3, seed=1)
-    sr = res.segment_runs
-    assert set(sr["segment"]) == {"all"}
-    cols = list(SEGMENT_RUN_COLUMNS)
-    np.testing.assert_allclose(sr[cols].to_numpy(float), res.runs[cols].to_numpy(float), rtol=1e-13)
+    assert res.segment_runs.empty and res.segment_periods.empty
+    path = tmp_path / "plain.yaml"
+    path.write_text(textwrap.dedent(text))
+    assert main(["run", str(path), "--engine", engine, "--runs", "4", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert all(d["segments"] is None for d in doc["strategies"].values())
 
 
 def test_segment_tables_survive_parquet_and_combine(tmp_path):

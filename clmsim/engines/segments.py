@@ -10,6 +10,7 @@ Acquisition spend is allocated to segments by each channel's segment mix (the sh
 channel's customers the segment is expected to receive): segment ``g`` carries
 ``sum_c spend_{c,t} mix_{c,g} / sum_g' mix_{c,g'}``. Every other item is the segment's own,
 so every item, NPV included, sums over segments to the total of ``runs`` and ``periods``.
+A scenario without segments gets empty tables: its one segment is the population.
 """
 
 from __future__ import annotations
@@ -67,9 +68,13 @@ def segment_tables(model, flows: dict, occ: np.ndarray, run_index, *, quantiles:
         ``segment_runs``: one row per run and segment, columns ``strategy, run, segment`` and
         :data:`clmsim.results.SEGMENT_RUN_COLUMNS`; ``segment_periods``: ``strategy, segment,
         period, item, mean, sd, q05, q50, q95`` with the items of ``periods``
-        (:data:`clmsim.results.PERIOD_ITEMS` and ``stage:<name>``).
+        (:data:`clmsim.results.PERIOD_ITEMS` and ``stage:<name>``). Both are empty for a
+        scenario without segments (its one segment is the population: ``runs`` and ``periods``).
     """
+    if model.n_segments == 1:
+        return {"segment_runs": pd.DataFrame(), "segment_periods": pd.DataFrame()}
     R, H, G = occ.shape[0], model.horizon, model.n_segments
+    S = model.n_stages
     v = model.discount_factors()
     per = {k: np.asarray(flows[k], dtype=float) for k in SEGMENT_FLOWS}
     per["acquisition_spend"] = np.broadcast_to(acquisition_spend_by_segment(model), (R, H, G))
@@ -91,15 +96,17 @@ def segment_tables(model, flows: dict, occ: np.ndarray, run_index, *, quantiles:
             return dict(mean=x[0], sd=nan, q05=nan, q50=nan, q95=nan)
         return run_stats(np.ascontiguousarray(x), quantiles)
 
-    frames = []
-    st = stats(occ)                                                    # (H+1, G, S)
-    for g, seg in enumerate(names):
-        for s, stage in enumerate(model.stage_names):
-            frames.append(pd.DataFrame({"strategy": model.strategy, "segment": seg, "period": np.arange(H + 1),
-                                        "item": f"stage:{stage}", **{k: val[:, g, s] for k, val in st.items()}}))
-    for name in PERIOD_ITEMS:
-        st = stats(per[name])                                          # (H, G)
-        for g, seg in enumerate(names):
-            frames.append(pd.DataFrame({"strategy": model.strategy, "segment": seg, "period": np.arange(1, H + 1),
-                                        "item": name, **{k: val[:, g] for k, val in st.items()}}))
-    return {"segment_runs": runs_df, "segment_periods": pd.concat(frames, ignore_index=True)}
+    # long layout, one block per table part: segment-major, then item, then period
+    st_occ = {k: a.transpose(1, 2, 0).ravel() for k, a in stats(occ).items()}                # (G, S, H+1)
+    flow = np.stack([per[name] for name in PERIOD_ITEMS], axis=-1)                         # (R, H, G, I)
+    st_flow = {k: a.transpose(1, 2, 0).ravel() for k, a in stats(flow).items()}            # (G, I, H)
+    stages = np.asarray([f"stage:{n}" for n in model.stage_names], dtype=object)
+    items = np.asarray(PERIOD_ITEMS, dtype=object)
+    I = len(items)
+    occ_df = pd.DataFrame({"strategy": model.strategy, "segment": np.repeat(names, S * (H + 1)),
+                           "period": np.tile(np.arange(H + 1), G * S),
+                           "item": np.tile(np.repeat(stages, H + 1), G), **st_occ})
+    flow_df = pd.DataFrame({"strategy": model.strategy, "segment": np.repeat(names, I * H),
+                            "period": np.tile(np.arange(1, H + 1), G * I),
+                            "item": np.tile(np.repeat(items, H), G), **st_flow})
+    return {"segment_runs": runs_df, "segment_periods": pd.concat([occ_df, flow_df], ignore_index=True)}

@@ -580,6 +580,7 @@ def _tables(model: CompiledModel, records: list[RunRecord], quantiles: bool) -> 
     for name in PERIOD_ITEMS:
         frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(1, H + 1), "item": name,
                                     **_stats(per[name], quantiles)}))
+    runs_df, periods_df = pd.DataFrame(runs), pd.concat(frames, ignore_index=True)
     seg = segment_tables(model, {k: np.stack([r.seg_flows[k][1:] for r in records]) for k in SEGMENT_FLOWS},
                          np.stack([r.seg_occupancy for r in records]), runs["run"], quantiles=quantiles)
-    return {"runs": pd.DataFrame(runs), "periods": pd.concat(frames, ignore_index=True), **seg}
+    return {"runs": runs_df, "periods": periods_df, **seg}
