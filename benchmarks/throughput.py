@@ -9,7 +9,9 @@ Prints customer-periods per second for
     concessions), individual mode at 1 and 2 threads,
 (c) counts mode on the bare chain at 10^5..10^7 customers (represented
     customer-periods per second) and on telecom (heterogeneity as automatic Gauss classes),
-(d) the des engine on telecom (shorter horizon) when ``clmsim.engines.des`` exists,
+(d) the des engine on telecom (shorter horizon) when ``clmsim.engines.des`` exists, and (with
+    ``--against`` only) ``scenarios/textbook.yaml`` in both modes: four segments, the cost of the
+    per-segment outputs,
 (e) 1,000 runs x 100,000 customers x 60 periods of the bare chain on all threads:
     wall time and peak RSS (skipped with ``--quick``),
 (f) warm-start wall time of ``clmsim run scenarios/telecom.yaml --engine fast --runs 100``,
@@ -107,12 +109,15 @@ def warm_cli(extra: list[str]) -> float:
     return time.perf_counter() - t
 
 
+_TEXTBOOK = "tp.compile_model(tp.load_scenario(tp.ROOT / 'scenarios' / 'textbook.yaml'))"   # four segments
 WORKLOADS = {
     "bare chain, individual": "measure(bare(), 8, 1)",
     "telecom every feature, individual": "measure(telecom(), 2, 1)",
     "bare chain 10^6, counts": "measure(bare(1_000_000), 50, 1, mode='counts')",
     "telecom, counts": "measure(telecom(), 50, 1, mode='counts')",
     "des, telecom 12 months": "des_rate()",
+    "textbook 4 segments, individual": f"measure({_TEXTBOOK}, 60, 1)",
+    "textbook 4 segments, counts": f"measure({_TEXTBOOK}, 400, 1, mode='counts')",
 }
 """Workloads of ``--against``: expressions over this module's functions, in both trees."""
 

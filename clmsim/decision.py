@@ -74,6 +74,14 @@ def percent(mean: float, lo: float = float("nan"), hi: float = float("nan")) -> 
     return f"{a}% \u00b1 {b}%" if b else f"{a}%"
 
 
+def count(mean: float, lo: float = float("nan"), hi: float = float("nan")) -> str:
+    """A number of customers: ``3,439 ± 7`` (whole customers), ``3,439`` exact or without interval."""
+    if _nan(mean):
+        return "-"
+    hw = (float(hi) - float(lo)) / 2 if not (_nan(lo) or _nan(hi)) else 0.0
+    return f"{float(mean):,.0f}" + (f" \u00b1 {hw:,.0f}" if hw >= 0.5 else "")
+
+
 def periods(mean: float, lo: float = float("nan"), hi: float = float("nan")) -> str:
     """A payback period in whole periods: ``14``, ``14 [12, 17]``, ``never``, or ``-``."""
     def one(x: float) -> str:
@@ -179,10 +187,27 @@ def _stat(r) -> dict | None:
     return out
 
 
-def strategies_document(table: pd.DataFrame, baseline: str | None) -> dict:
-    """``{strategy: {metric: {mean, sd, n, ci95}, ..., "vs_baseline": {...} | null}}``.
+def segments_document(segments: pd.DataFrame, strategy: str) -> dict:
+    """``{segment: {metric: {mean, sd, n, ci95}, ..., "vs_baseline": {"npv_diff": {...}} | null}}``
+    of one strategy from :func:`clmsim.metrics.segment_table`."""
+    sel = segments[segments["strategy"] == strategy]
+    out: dict[str, dict] = {}
+    for g in dict.fromkeys(sel["segment"]):
+        one = sel[sel["segment"] == g]
+        doc = {r.metric: _stat(r) for r in one.itertuples(index=False) if r.kind == "level"}
+        vs = [r for r in one.itertuples(index=False) if r.kind == "vs_baseline"]
+        doc["vs_baseline"] = {r.metric: _stat(r) for r in vs} if vs else None
+        out[str(g)] = doc
+    return out
 
-    ``vs_baseline`` holds :data:`VS_KEYS` and ``spend_case`` (``more``, ``less``, ``same``);
+
+def strategies_document(table: pd.DataFrame, baseline: str | None, segments: pd.DataFrame | None = None) -> dict:
+    """``{strategy: {metric: {mean, sd, n, ci95}, ..., "vs_baseline": {...} | null, "segments": {...}}}``.
+
+    ``segments`` (when a per-segment table is given) holds :func:`segments_document`: per segment
+    of the scenario the per-segment metrics and the NPV difference versus the baseline's same
+    segment; null for a scenario without segments. ``vs_baseline`` holds :data:`VS_KEYS` and ``spend_case``
+    (``more``, ``less``, ``same``);
     ``roi`` is null unless the strategy spends more, ``npv_per_unit_saved`` null unless it
     spends less; a payback never reached has ``mean`` null and ``"infinite": true``; an interval
     bound that is never (payback) is null. Undefined values are null."""
@@ -200,18 +225,22 @@ def strategies_document(table: pd.DataFrame, baseline: str | None) -> dict:
             vs = {m: _stat(c.get(("vs_baseline", m))) for m in VS_KEYS}
             vs["spend_case"] = spend_case(c[("vs_baseline", "spend_diff")].mean, base_spend)
             doc["vs_baseline"] = vs
+        if segments is not None:
+            doc["segments"] = segments_document(segments, s) if len(segments) else None
         out[s] = doc
     return out
 
 
-def document(table: pd.DataFrame, provenance: dict, baseline: str | None, seconds: float | None = None) -> dict:
-    """The one JSON document of ``run --json`` and ``compare --json`` (docs/cli.md)."""
+def document(table: pd.DataFrame, provenance: dict, baseline: str | None, seconds: float | None = None,
+             segments: pd.DataFrame | None = None) -> dict:
+    """The one JSON document of ``run --json`` and ``compare --json`` (docs/cli.md); ``segments``
+    is the per-segment table of :func:`clmsim.metrics.segment_table`."""
     p = provenance
     keys = ("scenario", "scenario_hash", "engine", "seed", "runs", "batches", "mode", "convention",
             "clmsim_version", "approximation")
     doc = {k: p.get(k) for k in keys}
     doc["baseline"] = baseline
-    doc["strategies"] = strategies_document(table, baseline)
+    doc["strategies"] = strategies_document(table, baseline, segments)
     doc["provenance"] = {k: v for k, v in p.items() if k not in keys}
     doc["work"] = {"customer_periods": _finite(p.get("customer_periods")),
                    "seconds": _finite(p.get("seconds") if seconds is None else seconds)}
@@ -257,6 +286,49 @@ def recommendation(table: pd.DataFrame, baseline: str) -> dict:
         cost = "at the same spend"
     out["text"] = f"Switch to {best}: NPV {money(*dn, sign=True)} {cost}."
     return out
+
+
+SEGMENT_HEADERS = {"strategy": "strategy", "segment": "segment", "npv": "NPV", "npv_diff": "NPV vs {b}",
+                   "active_end": "active at end"}
+
+
+def segment_rows(segments: pd.DataFrame, baseline: str | None) -> list[dict]:
+    """Formatted cells per strategy and segment from :func:`clmsim.metrics.segment_table`:
+    ``strategy, segment, npv, npv_diff`` (versus the baseline's same segment), ``active_end``."""
+    rows = []
+    for s in dict.fromkeys(segments["strategy"]):
+        for g in dict.fromkeys(segments["segment"]):
+            c = {(r.kind, r.metric): r for r in segments[(segments["strategy"] == s)
+                                                         & (segments["segment"] == g)].itertuples(index=False)}
+            diff = "(baseline)" if s == baseline else money(*_mlh(c.get(("vs_baseline", "npv_diff"))), sign=True)
+            rows.append({"strategy": s, "segment": str(g), "npv": money(*_mlh(c.get(("level", "npv")))),
+                         "npv_diff": diff if baseline is not None else "",
+                         "active_end": count(*_mlh(c.get(("level", "active_end"))))})
+    return rows
+
+
+def segment_note(monte_carlo: bool, n_runs: int) -> str:
+    """The footnote of the per-segment table."""
+    foot = ("Per segment: each segment's own cash, acquisition spend split by the channels' segment mix; "
+            "the segments add up to the totals.")
+    if monte_carlo:
+        foot += f" \u00b1 = 95% half-width; differences paired over {n_runs} runs (common random numbers)."
+    return foot
+
+
+def segment_text(segments: pd.DataFrame, baseline: str | None, monte_carlo: bool, n_runs: int) -> str:
+    """:func:`segment_rows` as text with its footnote; empty without segments (one segment, whose
+    rows are the totals)."""
+    from .textable import format_table
+
+    if segments is None or not len(segments) or segments["segment"].nunique() < 2:
+        return ""
+    cols = ["strategy", "segment", "npv"] + (["npv_diff"] if baseline is not None else []) + ["active_end"]
+    right = lambda x: x  # noqa: E731
+    heads = {k: v.format(b=baseline) for k, v in SEGMENT_HEADERS.items()}
+    text = format_table(segment_rows(segments, baseline), {c: right for c in ("npv", "npv_diff", "active_end")},
+                        columns=cols, headers=heads)
+    return "NPV by segment\n" + text + "\n\n" + segment_note(monte_carlo, n_runs)
 
 
 def decision_text(table, provenance: dict, baseline: str | None, n_runs: int) -> str:

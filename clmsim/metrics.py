@@ -470,6 +470,58 @@ def _vs_baseline(runs, arrays, pv, strategies, baseline, alpha) -> list[tuple]:
     return rows
 
 
+SEGMENT_COLUMNS = ("strategy", "segment", "kind", "metric", "mean", "sd", "n", "ci_lo", "ci_hi")
+"""Columns of :func:`segment_table`."""
+
+
+def segment_table(segment_runs: pd.DataFrame, baseline: str | None = BASELINE, alpha: float = 0.05) -> pd.DataFrame:
+    """The per-segment summary: one row per strategy, segment, kind and metric.
+
+    Parameters
+    ----------
+    segment_runs : DataFrame
+        A ``segment_runs`` table (:data:`clmsim.results.SEGMENT_RUN_COLUMNS` per strategy, run
+        and segment; ``run = -1`` rows are exact expectations).
+    baseline : str, optional
+        Strategy the NPV differences are taken against (None or absent: no comparison rows).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`SEGMENT_COLUMNS`. ``kind = "level"``: every column of
+        :data:`~clmsim.results.SEGMENT_RUN_COLUMNS` with the t interval over runs
+        (:func:`clmsim.stats.mean_ci`); ``kind = "vs_baseline"``: ``npv_diff``, the segment's
+        NPV minus the baseline's in the same run, paired over runs (common random numbers), with
+        the t interval of the differences. Exact rows have ``sd``, ``n`` and the interval ``nan``.
+    """
+    from .results import SEGMENT_RUN_COLUMNS
+
+    rows = []
+    if segment_runs is None or not len(segment_runs):
+        return pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
+    strategies = list(dict.fromkeys(segment_runs["strategy"]))
+    segments = list(dict.fromkeys(segment_runs["segment"]))
+    npv = segment_runs.pivot_table(index="run", columns=["strategy", "segment"], values="npv", aggfunc="first")
+    for s in strategies:
+        sr = segment_runs[segment_runs["strategy"] == s]
+        exact = bool((sr["run"] < 0).all())
+        if not exact:
+            sr = sr[sr["run"] >= 0]
+        for g in segments:
+            one = sr[sr["segment"] == g]
+            for name in SEGMENT_RUN_COLUMNS:
+                rows.append((g,) + _row(s, "level", name, _value_stats(one[name].to_numpy(float), alpha), exact,
+                                        len(one)))
+            if baseline is not None and baseline in strategies and s != baseline:
+                both = npv[[(s, g), (baseline, g)]].dropna()
+                if not exact:
+                    both = both[both.index >= 0]
+                d = (both[(s, g)] - both[(baseline, g)]).to_numpy(float)
+                rows.append((g,) + _row(s, "vs_baseline", "npv_diff", mean_ci(d, alpha), exact, d.size))
+    out = pd.DataFrame([(r[1], r[0], *r[2:]) for r in rows], columns=list(SEGMENT_COLUMNS))
+    return out
+
+
 def summarize(results: Results, baseline: str | None = BASELINE, alpha: float = 0.05) -> pd.DataFrame:
     """:func:`summary_table` of one engine call (see there for the columns).
 

@@ -25,6 +25,17 @@ Tables (all long/tidy, one row per observation; ``strategy`` is always a column)
     docs/engines.md; Monte Carlo engines may add a histogram table ``clv_hist``
     (strategy, cohort, lo, hi, count; results simulated in batches keep one histogram per
     ``batch``), the source of :func:`clmsim.metrics.value_concentration`.
+``segment_runs``
+    Per strategy, run and ``segment`` (empty when the scenario has no segments: its one
+    segment is the population, ``runs`` and ``periods``):
+    the columns :data:`SEGMENT_RUN_COLUMNS` for the segment's customers. Acquisition spend is
+    allocated by each channel's segment mix (:mod:`clmsim.engines.segments`); every other
+    amount is the segment's own, so each column summed over the segments of a run equals that
+    run's column in ``runs``. The analytic engine writes ``run = -1``.
+``segment_periods``
+    Per strategy, ``segment``, period and item: the items of ``periods`` (``stage:<name>``
+    and :data:`PERIOD_ITEMS`) for the segment's customers, with the same ``mean``, ``sd``,
+    ``q05``, ``q50``, ``q95`` columns; summed over segments they give ``periods``' means.
 ``events``
     The des engine's event log for the runs asked to be traced: one row per
     event (strategy, run, customer, time in periods, event, from_stage,
@@ -65,6 +76,13 @@ RUN_COLUMNS = (
 """Columns every engine writes in ``runs`` (besides ``strategy`` and ``run``). Engines may add
 ``acquired:<channel>`` and ``acquisition_spend:<channel>`` columns for per-channel CAC."""
 
+SEGMENT_RUN_COLUMNS = (
+    "npv", "revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend", "acquired",
+    "referred", "churned", "won_back", "contacts", "active_end",
+)
+"""Columns of ``segment_runs`` (besides ``strategy``, ``run`` and ``segment``): the
+:data:`RUN_COLUMNS` that add up over segments (``clv_acquired``, a mean, does not)."""
+
 PERIOD_ITEMS = (
     "revenue", "contribution", "acquisition_spend", "retention_spend", "winback_spend", "net_cash",
     "discounted_net_cash", "acquired", "referred", "churned", "won_back", "contacts",
@@ -72,7 +90,7 @@ PERIOD_ITEMS = (
 """Per-period items besides ``stage:<name>``; cash items are undiscounted except
 ``discounted_net_cash``; ``net_cash = contribution - acquisition - retention - winback spend``."""
 
-TABLES = ("runs", "periods", "clv", "clv_hist", "events")
+TABLES = ("runs", "periods", "clv", "clv_hist", "events", "segment_runs", "segment_periods")
 
 
 @dataclass
@@ -85,7 +103,7 @@ class Results:
         ``scenario``, ``scenario_hash``, ``engine``, ``seed``, ``runs``, ``mode``,
         ``clmsim_version``, ``convention``, ``period``, ``horizon`` and
         ``customer_periods`` (work done), ``seconds`` (wall time).
-    runs, periods, clv, clv_hist, events : pandas.DataFrame
+    runs, periods, clv, clv_hist, events, segment_runs, segment_periods : pandas.DataFrame
         See the module docstring.
     """
 
@@ -95,6 +113,8 @@ class Results:
     clv: pd.DataFrame = field(default_factory=pd.DataFrame)
     clv_hist: pd.DataFrame = field(default_factory=pd.DataFrame)
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    segment_runs: pd.DataFrame = field(default_factory=pd.DataFrame)
+    segment_periods: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
         self.provenance.setdefault("clmsim_version", __version__)
@@ -131,9 +151,7 @@ class Results:
             if key in other.provenance:
                 prov[key] = prov.get(key, 0) + other.provenance[key]
         cat = lambda a, b: pd.concat([a, b], ignore_index=True) if len(b) else a  # noqa: E731
-        return Results(prov, cat(self.runs, other.runs), cat(self.periods, other.periods),
-                       cat(self.clv, other.clv), cat(self.clv_hist, other.clv_hist),
-                       cat(self.events, other.events))
+        return Results(prov, *(cat(getattr(self, name), getattr(other, name)) for name in TABLES))
 
     # ------------------------------------------------------------------ I/O
     def to_parquet(self, directory: str | Path) -> Path:

@@ -33,11 +33,12 @@ def test_json_document_matches_documented_schema(capsys):
         assert JSON_METRICS <= set(metrics)
         for metric, stats in metrics.items():
             assert metric.split(":")[0].islower() and " " not in metric
-            if metric == "vs_baseline" or stats is None:
+            if metric in ("vs_baseline", "segments") or stats is None:
                 continue
             assert set(stats) <= {"mean", "sd", "n", "ci95", "infinite"}
             assert stats["sd"] is None and stats["ci95"] is None and stats["n"] is None
     assert doc["strategies"]["baseline"]["vs_baseline"] is None
+    assert set(doc["strategies"]["baseline"]["segments"]) == {"smb", "enterprise"}
     vs = doc["strategies"]["more_ads"]["vs_baseline"]
     assert set(vs) == VS_KEYS and vs["spend_case"] == "more"
     assert isinstance(vs["roi"]["mean"], float) and vs["npv_per_unit_saved"] is None

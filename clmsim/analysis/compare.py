@@ -38,7 +38,7 @@ import pandas as pd
 from ..errors import ClmsimError
 from .._version import __version__
 from ..model import CONVENTION, compile_model
-from ..metrics import PATH_COLUMNS, SPEND_COLUMNS, paths_from_periods, summary_table
+from ..metrics import PATH_COLUMNS, SPEND_COLUMNS, paths_from_periods, segment_table, summary_table
 from ..results import RUN_COLUMNS
 from . import runner
 from .backends import Backend, make_backend
@@ -110,6 +110,9 @@ class Comparison:
         (:data:`clmsim.metrics.PATH_COLUMNS`); without them the spend-based quantities are NaN.
     periods : DataFrame, optional
         Per-period means over all runs (``strategy, period, item, mean``).
+    segment_runs : DataFrame, optional
+        One row per strategy, run and segment (:data:`clmsim.results.SEGMENT_RUN_COLUMNS`):
+        what :meth:`segment_table` summarises.
     """
 
     runs: pd.DataFrame
@@ -118,6 +121,7 @@ class Comparison:
     paths: pd.DataFrame | None = None
     periods: pd.DataFrame | None = None
     draws: pd.DataFrame | None = None
+    segment_runs: pd.DataFrame | None = None
 
     @property
     def strategies(self) -> list[str]:
@@ -174,6 +178,12 @@ class Comparison:
         return summary_table(self.runs, self.paths, self.periods, baseline=self.baseline,
                              discount=self.provenance.get("discount_rate"), provenance=self.provenance,
                              alpha=alpha)
+
+    def segment_table(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Per strategy and segment: the :data:`clmsim.results.SEGMENT_RUN_COLUMNS` and the NPV
+        difference versus the baseline's same segment, paired over runs
+        (:func:`clmsim.metrics.segment_table`); empty without per-segment runs."""
+        return segment_table(self.segment_runs, self.baseline, alpha)
 
     def summary(self, alpha: float = 0.05) -> pd.DataFrame:
         """Wide table, one row per strategy: ``npv``, ``pv_spend`` and every ``vs_baseline``
@@ -244,14 +254,16 @@ def batch_ranges(r0: int, r1: int, batches: int, block: int | None = None) -> li
     return list(zip(edges[:-1], edges[1:]))
 
 
-def pool_periods(frames: Sequence[pd.DataFrame], sizes: Sequence[int]) -> pd.DataFrame:
+def pool_periods(frames: Sequence[pd.DataFrame], sizes: Sequence[int],
+                 keys: Sequence[str] = ("strategy", "period", "item")) -> pd.DataFrame:
     """One periods table from the tables of batches of ``sizes`` runs: the exact mean over all runs
     (weighted by batch size) and the exact pooled sd; quantiles across runs cannot be recovered
-    from batches and are NaN when there is more than one batch."""
+    from batches and are NaN when there is more than one batch. ``keys`` name a row (add
+    ``segment`` for ``segment_periods``)."""
     frames = [f for f in frames if len(f)]
     if len(frames) <= 1:
         return frames[0].reset_index(drop=True) if frames else pd.DataFrame()
-    keys = ["strategy", "period", "item"]
+    keys = list(keys)
     stacked = pd.concat([f.assign(_n=float(n)) for f, n in zip(frames, sizes) if len(f)], ignore_index=True)
     stacked["_w"] = stacked["mean"] * stacked["_n"]
     g = stacked.groupby(keys, sort=False)
@@ -269,8 +281,8 @@ def pool_periods(frames: Sequence[pd.DataFrame], sizes: Sequence[int]) -> pd.Dat
 
 
 def _simulate_batches(models, engine, seed, r0, r1, options, backend: Backend, batches: int,
-                      first_batch: int = 0) -> tuple[pd.DataFrame, list, list]:
-    """Runs ``[r0, r1)`` in batches: ``(runs, [(batch, size, periods)], paths frames)``."""
+                      first_batch: int = 0) -> tuple[pd.DataFrame, list, list, pd.DataFrame]:
+    """Runs ``[r0, r1)`` in batches: ``(runs, [(batch, size, periods)], paths frames, segment runs)``."""
     if not runner.is_monte_carlo(engine):
         ranges = [(0, 1)]
     else:
@@ -278,7 +290,8 @@ def _simulate_batches(models, engine, seed, r0, r1, options, backend: Backend, b
         ranges = batch_ranges(r0, r1, batches, block)
     if len(ranges) > 1 and runner.accepts_option(engine, "quantiles"):
         options = {**options, "quantiles": False}  # not recoverable from batches: do not compute them
-    tasks = [runner.RunTask(tuple(models), engine, seed, a, b, options, periods=True) for a, b in ranges]
+    tasks = [runner.RunTask(tuple(models), engine, seed, a, b, options, periods=True, segments=True)
+             for a, b in ranges]
     results = backend.map(runner.run_task, tasks, progress="batches" if len(tasks) > 1 else None)
     v = models[0].discount_factors()
     exact = not runner.is_monte_carlo(engine)
@@ -287,7 +300,9 @@ def _simulate_batches(models, engine, seed, r0, r1, options, backend: Backend, b
         n = 1 if exact else b - a
         parts.append((first_batch + k, n, res["periods"]))
         paths.append(paths_from_periods(res["periods"], v, n, first_batch + k))
-    return pd.concat([r["runs"] for r in results], ignore_index=True), parts, paths
+    seg = [r["segment_runs"] for r in results if len(r.get("segment_runs", ()))]
+    return (pd.concat([r["runs"] for r in results], ignore_index=True), parts, paths,
+            pd.concat(seg, ignore_index=True) if seg else pd.DataFrame())
 
 
 def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | None, batches: int = BATCHES,
@@ -340,8 +355,12 @@ def simulate_in_batches(models: Sequence, engine: str, runs: int, seed: int | No
     # one CLV histogram per batch (column ``batch``): value concentration takes its intervals from them
     hist = [r.clv_hist.assign(batch=k) for k, (_, _, r) in enumerate(parts) if len(r.clv_hist)]
     hist = pd.concat(hist, ignore_index=True) if hist else pd.DataFrame()
-    periods = pool_periods([r.periods for _, _, r in parts], [b - a for a, b, _ in parts])
-    return Results(prov, cat("runs"), periods, first.clv, hist, cat("events")), paths
+    sizes = [b - a for a, b, _ in parts]
+    periods = pool_periods([r.periods for _, _, r in parts], sizes)
+    seg_periods = pool_periods([r.segment_periods for _, _, r in parts], sizes,
+                               ("strategy", "segment", "period", "item"))
+    return Results(prov, cat("runs"), periods, first.clv, hist, cat("events"), cat("segment_runs"),
+                   seg_periods), paths
 
 
 def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 1000, seed: int | None = None,
@@ -424,23 +443,28 @@ def compare(scenario: Any, strategies: Sequence[str] | None = None, runs: int = 
     prec: dict = {}
     parts: list = []
     paths: list = []
+    segs: list = []
 
     def build(table: pd.DataFrame) -> Comparison:
         c = Comparison(add_total_spend(table), baseline, {"monte_carlo": mc},
                        pd.concat(paths, ignore_index=True).reindex(columns=list(PATH_COLUMNS)),
-                       pool_periods([p for _, _, p in parts], [n for _, n, _ in parts]))
+                       pool_periods([p for _, _, p in parts], [n for _, n, _ in parts]),
+                       segment_runs=pd.concat(segs, ignore_index=True) if segs else None)
         return c
 
     with be:
-        table, parts, paths = _simulate_batches(models, engine, seed, 0, runs, opts, be, batches)
+        table, parts, paths, seg = _simulate_batches(models, engine, seed, 0, runs, opts, be, batches)
+        segs.append(seg)
         n = runs
         comp = build(table)
         if precision is not None:
             worst = float(comp.relative_half_width().max()) if mc and len(names) > 1 else 0.0
             while mc and worst > precision and n < max_runs:
                 extra = min(n, max_runs - n)
-                more, p2, q2 = _simulate_batches(models, engine, seed, n, n + extra, opts, be, batches, len(parts))
+                more, p2, q2, seg = _simulate_batches(models, engine, seed, n, n + extra, opts, be, batches,
+                                                      len(parts))
                 parts, paths = parts + p2, paths + q2
+                segs.append(seg)
                 n += extra
                 comp = build(pd.concat([comp.runs.drop(columns="total_spend"), more], ignore_index=True))
                 worst = float(comp.relative_half_width().max())

@@ -106,6 +106,8 @@ class RunTask:
         Seed block size used when the engine does not declare ``first_run``.
     periods : bool
         Also return the engine's per-period table.
+    segments : bool
+        Also return the engine's ``segment_runs`` table.
     """
 
     models: tuple
@@ -117,6 +119,7 @@ class RunTask:
     labels: dict = field(default_factory=dict)
     block: int = DEFAULT_BLOCK
     periods: bool = False
+    segments: bool = False
 
 
 def _call(mod: Any, models: Sequence[CompiledModel], runs: int, seed: int, options: dict,
@@ -130,7 +133,15 @@ def _call(mod: Any, models: Sequence[CompiledModel], runs: int, seed: int, optio
 def simulate_range(models: Sequence[CompiledModel], engine: Any, seed: int, r0: int, r1: int,
                    options: dict | None = None, block: int = DEFAULT_BLOCK,
                    periods: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Per-run rows of runs ``[r0, r1)`` of every strategy in ``models``.
+    """Per-run rows of runs ``[r0, r1)`` of every strategy in ``models``: ``(runs, periods,
+    customer_periods)`` of :func:`simulate_tables`."""
+    out = simulate_tables(models, engine, seed, r0, r1, options, block, periods)
+    return out["runs"], out["periods"], out["customer_periods"]
+
+
+def simulate_tables(models: Sequence[CompiledModel], engine: Any, seed: int, r0: int, r1: int,
+                    options: dict | None = None, block: int = DEFAULT_BLOCK, periods: bool = False) -> dict:
+    """Per-run rows of runs ``[r0, r1)`` of every strategy in ``models``, as a dict.
 
     Returns
     -------
@@ -139,6 +150,8 @@ def simulate_range(models: Sequence[CompiledModel], engine: Any, seed: int, r0: 
         (one ``run = -1`` row per strategy for an exact engine).
     periods : DataFrame
         The engine's ``periods`` table when ``periods`` (else empty).
+    segment_runs : DataFrame
+        The engine's ``segment_runs`` rows of the same runs (empty if it writes none).
     customer_periods : float
         Work done, from the engine's provenance (0 when not reported).
     """
@@ -146,15 +159,17 @@ def simulate_range(models: Sequence[CompiledModel], engine: Any, seed: int, r0: 
         raise ClmsimError(f"empty or negative run range [{r0}, {r1})")
     options = dict(options or {})
     mod = engine_module(engine)
+    def whole(res) -> dict:
+        return {"runs": res.runs, "periods": res.periods if periods else pd.DataFrame(),
+                "segment_runs": _segment_runs(res), "customer_periods": _work(res)}
+
     if not is_monte_carlo(engine):
-        res = _call(mod, models, 1, seed, options, None)
-        return res.runs, (res.periods if periods else pd.DataFrame()), _work(res)
+        return whole(_call(mod, models, 1, seed, options, None))
     if supports_run_offset(mod):
-        res = _call(mod, models, r1 - r0, seed, options, r0)
-        return res.runs, (res.periods if periods else pd.DataFrame()), _work(res)
+        return whole(_call(mod, models, r1 - r0, seed, options, r0))
     if r0 % block and periods:
         raise ClmsimError("per-period tables need whole seed blocks")
-    parts, pparts, work = [], [], 0.0
+    parts, pparts, sparts, work = [], [], [], 0.0
     b = r0 // block
     while b * block < r1:
         lo, hi = max(b * block, r0), min((b + 1) * block, r1)
@@ -163,12 +178,21 @@ def simulate_range(models: Sequence[CompiledModel], engine: Any, seed: int, r0: 
         runs = res.runs.copy()
         runs["run"] = runs["run"] + b * block
         parts.append(runs[(runs["run"] >= lo) & (runs["run"] < hi)])
+        seg = _segment_runs(res)
+        if len(seg):
+            seg = seg.assign(run=seg["run"] + b * block)
+            sparts.append(seg[(seg["run"] >= lo) & (seg["run"] < hi)])
         if periods:
             pparts.append(res.periods)
         work += _work(res)
         b += 1
-    out = pd.concat(parts, ignore_index=True)
-    return out, (pd.concat(pparts, ignore_index=True) if pparts else pd.DataFrame()), work
+    cat = lambda frames: pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()  # noqa: E731
+    return {"runs": cat(parts), "periods": cat(pparts), "segment_runs": cat(sparts), "customer_periods": work}
+
+
+def _segment_runs(res) -> pd.DataFrame:
+    seg = getattr(res, "segment_runs", None)
+    return seg if seg is not None else pd.DataFrame()
 
 
 def _work(res) -> float:
@@ -179,17 +203,21 @@ def run_task(task: RunTask) -> dict:
     """Module-level task function for every backend.
 
     Returns a dict with ``runs`` (DataFrame, labels added as columns),
-    ``periods`` (DataFrame or empty), ``customer_periods`` and ``seconds``.
+    ``periods`` (DataFrame or empty), ``customer_periods`` and ``seconds``; with
+    ``task.segments`` also ``segment_runs`` (labelled likewise).
     """
     import time
 
     t0 = time.perf_counter()
-    runs, periods, work = simulate_range(task.models, task.engine, task.seed, task.r0, task.r1,
-                                         task.options, task.block, task.periods)
-    runs = _label(runs, task.labels)
-    periods = _label(periods, task.labels) if len(periods) else periods
-    return {"runs": runs, "periods": periods, "customer_periods": work,
-            "seconds": time.perf_counter() - t0}
+    out = simulate_tables(task.models, task.engine, task.seed, task.r0, task.r1, task.options, task.block,
+                          task.periods)
+    periods = out["periods"]
+    res = {"runs": _label(out["runs"], task.labels), "periods": _label(periods, task.labels) if len(periods)
+           else periods, "customer_periods": out["customer_periods"], "seconds": time.perf_counter() - t0}
+    if task.segments:
+        seg = out["segment_runs"]
+        res["segment_runs"] = _label(seg, task.labels) if len(seg) else seg
+    return res
 
 
 def _label(df: pd.DataFrame, labels: dict) -> pd.DataFrame:

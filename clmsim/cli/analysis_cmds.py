@@ -209,6 +209,7 @@ def cmd_compare(args) -> int:
     if args.parameter_samples:
         return _print_parameter_comparison(c, args)
     table = c.table()
+    segments = c.segment_table()
     if args.report and not args.out:
         args.out = default_out("compare", c.provenance.get("scenario") or Path(args.file).stem)
     if args.out:
@@ -223,6 +224,9 @@ def cmd_compare(args) -> int:
         if c.paths is not None and len(c.paths):
             with atomic_path(out / PATHS_FILE) as tmp:
                 c.paths.to_parquet(tmp, index=False)
+        if c.segment_runs is not None and len(c.segment_runs):
+            with atomic_path(out / "segment_runs.parquet") as tmp:
+                c.segment_runs.to_parquet(tmp, index=False)
         atomic_write(out / "table.csv", table.to_csv(index=False))
         atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
         from ..scenario import load_scenario
@@ -236,8 +240,8 @@ def cmd_compare(args) -> int:
 
         save_scenario(load_scenario(args.file, args.overrides), out)  # where `clmsim report` finds it
     if args.json:
-        print(json.dumps(decision.document(table, c.provenance, c.baseline), indent=2, default=str,
-                         ensure_ascii=False))
+        print(json.dumps(decision.document(table, c.provenance, c.baseline, segments=segments), indent=2,
+                         default=str, ensure_ascii=False))
         if args.report:  # stdout holds exactly one JSON document
             write_report(args.out, sys.stderr)
         return 0
@@ -246,6 +250,10 @@ def cmd_compare(args) -> int:
           + (f"seed {pv['seed']}, {c.n_runs} runs per strategy, mode {pv['mode']} (common random numbers)"
              if pv["monte_carlo"] else "exact expectations"))
     print(decision_text(table, pv, c.baseline, c.n_runs))
+    by_segment = decision.segment_text(segments, c.baseline, pv["monte_carlo"], c.n_runs)
+    if by_segment:
+        print()
+        print(by_segment)
     if pv.get("approximation"):
         print(f"approximation: {pv['approximation']}")
     if c.precision:

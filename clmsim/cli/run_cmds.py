@@ -162,7 +162,7 @@ def evaluate(scenario, engine: str, strategies, runs: int, seed, options: dict):
 def cmd_run(args) -> int:
     from .. import decision
     from ..api import engine_module
-    from ..metrics import PATHS_FILE
+    from ..metrics import PATHS_FILE, segment_table
     from ..scenario import load_scenario
     from .report_cmds import default_out, save_scenario, write_report
 
@@ -187,7 +187,9 @@ def cmd_run(args) -> int:
         raise ClmsimError(f"bad option for the {args.engine} engine: {exc}") from None
     prov = results.provenance
     baseline = "baseline" if "baseline" in results.strategies else None
-    doc = decision.document(table, prov, baseline, seconds=prov.get("seconds") or time.perf_counter() - t0)
+    segments = segment_table(results.segment_runs, baseline)
+    doc = decision.document(table, prov, baseline, seconds=prov.get("seconds") or time.perf_counter() - t0,
+                            segments=segments)
     vc = None
     if args.concentration:
         from ..metrics import value_concentration
@@ -214,6 +216,10 @@ def cmd_run(args) -> int:
     unit = prov.get("period") or "period"
     print(f"scenario {doc['scenario']!r} ({prov.get('horizon')} {unit}s), engine {doc['engine']}: {what}")
     print(decision.decision_text(table, prov, baseline, runs))
+    by_segment = decision.segment_text(segments, baseline, doc["engine"] != "analytic", runs)
+    if by_segment:
+        print()
+        print(by_segment)
     print()
     print(economics_text(table, unit))
     if vc is not None:

@@ -47,7 +47,8 @@ def comparison_of(results: Results, baseline: str = BASELINE, paths: pd.DataFram
                                   if results.provenance.get(k) is not None}}
     if "active_stages" not in prov and len(results.clv) and "kind" in results.clv.columns:
         prov["active_stages"] = list(dict.fromkeys(results.clv.loc[results.clv["kind"] == "active", "stage"]))
-    return Comparison(add_total_spend(results.runs), baseline, prov, paths, periods)
+    return Comparison(add_total_spend(results.runs), baseline, prov, paths, periods,
+                      segment_runs=results.segment_runs if len(results.segment_runs) else None)
 
 
 def _hw(lo: float, hi: float) -> float:
@@ -107,6 +108,21 @@ def strategy_table(comp) -> ReportTable:
     notes = decision.notes(comp.monte_carlo, comp.n_runs, int(pv.get("batches") or 1), pv.get("horizon"), unit,
                            has_spend=bool(t.loc[t["metric"] == "pv_spend", "mean"].notna().any()))
     return ReportTable("strategies", "Strategies compared", display, comp.summary(), " ".join(notes))
+
+
+def segment_report_table(comp) -> ReportTable | None:
+    """NPV by segment (:func:`clmsim.decision.segment_rows`): per strategy and segment NPV, the NPV
+    difference versus the baseline's same segment and active customers at the end; None without
+    segments."""
+    from .. import decision
+
+    seg = comp.segment_table()
+    if not len(seg) or seg["segment"].nunique() < 2:
+        return None
+    heads = {k: v.format(b=comp.baseline) for k, v in decision.SEGMENT_HEADERS.items()}
+    display = pd.DataFrame(decision.segment_rows(seg, comp.baseline)).rename(columns=heads)
+    return ReportTable("segments", "NPV by segment", display, seg, decision.segment_note(comp.monte_carlo,
+                                                                                          comp.n_runs))
 
 
 def load_run_dir(run_dir: str | Path) -> Results:
@@ -188,6 +204,9 @@ def report_from_results(results: Results, scenario=None, *, baseline: str = BASE
         comp = comparison_of(results, baseline, paths)
         rep.headlines = headlines(comp, horizon)
         rep.tables.append(strategy_table(comp))
+        by_segment = segment_report_table(comp)
+        if by_segment is not None:
+            rep.tables.append(by_segment)
         if len(results.strategies) > 1:
             from ..plots import paired_differences
             rep.figures.append(figures.comparison_figure(paired_differences(results, "npv", baseline), baseline,

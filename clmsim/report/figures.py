@@ -136,51 +136,76 @@ def used_stages(model: CompiledModel) -> np.ndarray:
 
 
 def heatmap_figure(model: CompiledModel) -> ReportFigure:
-    """Transition heatmap of the first segment (unused prospect stages left out)."""
+    """Transition heatmap (unused prospect stages left out); with segments one panel per
+    segment, each titled with the segment and its share -- never one segment for all."""
     keep = used_stages(model)
     names = [model.stage_names[s] for s in keep]
-    P = baseline_matrix(model)[np.ix_(keep, keep)]
-    with style_context(names):
-        fig = Figure(figsize=(1.6 + 0.8 * len(names), 0.8 + 0.7 * len(names)), layout="constrained")
-        ax = fig.add_subplot()
-    plots.transition_heatmap(P, names, ax=ax, unit=model.period)
-    seg = f" (segment {model.segment_names[0]})" if model.n_segments > 1 else ""
-    data = pd.DataFrame(P, index=pd.Index(names, name="from"), columns=names).reset_index()
-    return ReportFigure(
-        "transitions", f"Monthly moves between stages{seg}" if model.period == "month"
-        else f"Moves between stages per {model.period}{seg}",
-        f"Row = where a customer is, column = where they are one {model.period} later; each row sums to "
-        "100%. Retention programs are applied at their spend as written, for an average customer "
-        "(heterogeneity multiplier 1); win-back returns from the churned stage are not shown here.",
-        fig, data)
+    G = model.n_segments
+    mats = [baseline_matrix(model, g)[np.ix_(keep, keep)] for g in range(G)]
+    ncol = min(G, 2)
+    nrow = -(-G // ncol)
+    with style_context([*names, *model.segment_names]):
+        fig = Figure(figsize=(ncol * (1.6 + 0.8 * len(names)), nrow * (0.8 + 0.7 * len(names))),
+                     layout="constrained")
+        axes = [fig.add_subplot(nrow, ncol, g + 1) for g in range(G)]
+    for g, (ax, P) in enumerate(zip(axes, mats)):
+        title = None if G == 1 else (f"segment {model.segment_names[g]} "
+                                     f"(share {model.segment_share[g]:.0%})")
+        plots.transition_heatmap(P, names, ax=ax, unit=model.period, title=title)
+    frames = [pd.DataFrame(P, index=pd.Index(names, name="from"), columns=names).reset_index() for P in mats]
+    data = pd.concat([f.assign(segment=g) for f, g in zip(frames, model.segment_names)], ignore_index=True) \
+        if G > 1 else frames[0]
+    per = "Monthly moves between stages" if model.period == "month" else f"Moves between stages per {model.period}"
+    how = (f"Row = where a customer is, column = where they are one {model.period} later; each row sums to "
+           "100%. Retention programs are applied at their spend as written, for an average customer "
+           "(heterogeneity multiplier 1); win-back returns from the churned stage are not shown here.")
+    if G > 1:
+        per += ", per segment"
+        how = (f"One panel per segment: the scenario's {G} segments move differently (share = the segment's "
+               "share of customers, as the scenario sets it). " + how)
+    return ReportFigure("transitions", per, how, fig, data)
 
 
 def flows_figure(model: CompiledModel, cohort: float = 10_000, every: int | None = None) -> ReportFigure:
-    """Alluvial diagram of a cohort entering the first active stage."""
+    """Alluvial diagram of a cohort entering the first channel's entry stage. With segments the
+    cohort is split over them by that channel's segment mix (the segment shares without channels),
+    each part flows through its own segment's matrix and the flows are added: the
+    population-weighted view of new customers, labelled so."""
     names = list(model.stage_names)
-    P = baseline_matrix(model)
     entry = entry_stage(model)
     every = every or (12 if model.period == "month" else max(1, model.horizon // 5))
     steps = [every] * max(1, min(5, model.horizon // every))
-    x0 = np.zeros(model.n_stages)
-    x0[entry] = cohort
-    F = plots.cohort_flows(x0, P, steps)
+    mix = np.asarray(next((c.mix for c in model.channels), model.segment_share), dtype=float)
+    mix = mix / mix.sum() if mix.sum() > 0 else np.asarray(model.segment_share, dtype=float)
+    F = None
+    for g in range(model.n_segments):
+        x0 = np.zeros(model.n_stages)
+        x0[entry] = cohort * mix[g]
+        Fg = plots.cohort_flows(x0, baseline_matrix(model, g), steps)
+        F = Fg if F is None else [a + b for a, b in zip(F, Fg)]
     unit = model.period
     labels = ["joined"] + [f"{every * (k + 1)} {unit}s" for k in range(len(steps))]
+    segmented = model.n_segments > 1
     with style_context(names):
         fig = Figure(figsize=(9.5, 4.8), layout="constrained")
         ax = fig.add_subplot()
     plots.stage_flow(F, names, column_labels=labels, ax=ax, colors=model_colors(model),
-                     title=f"Where {int(cohort):,} new customers are after each {every} {unit}s")
+                     title=f"Where {int(cohort):,} new customers are after each {every} {unit}s"
+                     + ("\nall segments, weighted by the segment mix of new customers" if segmented else ""))
     rows = [{"from_snapshot": labels[k], "to_snapshot": labels[k + 1], "from": names[i], "to": names[j],
              "customers": F[k][i, j]} for k in range(len(F)) for i in range(len(names))
             for j in range(len(names)) if F[k][i, j] > 0]
-    return ReportFigure(
-        "flows", "Stage flows of a cohort",
-        f"Follow {int(cohort):,} customers from the day they join (left) through the stages, one column every "
-        f"{every} {unit}s; ribbon width is the expected number of customers moving between two stages. "
-        "Computed from the transition matrix above (average customer, programs as written, no win-back), "
-        "so it shows the lifecycle's shape, not the strategies' totals.", fig, pd.DataFrame(rows))
+    how = (f"Follow {int(cohort):,} customers from the day they join (left) through the stages, one column every "
+           f"{every} {unit}s; ribbon width is the expected number of customers moving between two stages. ")
+    if segmented:
+        split = ", ".join(f"{g} {w:.0%}" for g, w in zip(model.segment_names, mix))
+        how += (f"Population-weighted over the segments: the customers are split as new customers arrive "
+                f"({split}), each part follows its own segment's transition matrix (the panels above) and the "
+                "flows are added. ")
+    how += ("Computed from the transition matrices (average customer, programs as written, no win-back), "
+            "so it shows the lifecycle's shape, not the strategies' totals.")
+    return ReportFigure("flows", "Stage flows of a cohort" + (" (all segments, weighted)" if segmented else ""),
+                        how, fig, pd.DataFrame(rows))
 
 
 def survival_figure(t, simulated, analytic, cohort: int, unit: str, runs: int) -> ReportFigure:
@@ -218,14 +243,18 @@ def analytic_survival(results, model: CompiledModel, strategy: str) -> ReportFig
         return None
     t = sel["period"].to_numpy()
     S = sel["mean"].to_numpy(float)
+    segmented = model.n_segments > 1
     fig, ax = _fig(8.0, 4.2, [stage])
     plots.survival_curve(t, None, analytic=S, ax=ax, unit=model.period, analytic_label=f"exact ({strategy})",
-                         title=f"Cohort survival: customers entering '{stage}'")
+                         title=f"Cohort survival: customers entering '{stage}'"
+                         + (" (all segments, weighted)" if segmented else ""))
+    weights = ", ".join(f"{g} {w:.0%}" for g, w in zip(model.segment_names, model.segment_share))
     return ReportFigure(
-        "survival", "Cohort survival",
+        "survival", "Cohort survival" + (" (all segments, weighted)" if segmented else ""),
         f"The share of customers who entered '{stage}' at time 0 that is still active (any active stage, "
-        "including those won back) after each period, exact expectation of the analytic engine. Where the "
-        "curve crosses the dotted 50% line is the median lifetime.", fig,
+        "including those won back) after each period, exact expectation of the analytic engine"
+        + (f", the segments weighted by their shares ({weights})" if segmented else "")
+        + ". Where the curve crosses the dotted 50% line is the median lifetime.", fig,
         pd.DataFrame({"t": t, "analytic": S}))
 
 

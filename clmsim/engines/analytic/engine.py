@@ -40,6 +40,7 @@ from .. import ENGINES
 from ...model import ACTIVE, CHURNED, CONVENTION, LOST, PROSPECT, CompiledModel
 from ...results import PERIOD_ITEMS, RUN_COLUMNS, Results
 from ..het_quadrature import DEFAULT_NODES
+from ..segments import SEGMENT_FLOWS, segment_tables
 from .chains import Chains, build_chains
 from .steady import future_value, long_run_mix
 
@@ -85,6 +86,9 @@ def _forward(ch: Chains) -> dict:
     agg = sp.aggregate(S)
     occ = np.zeros((H + 1, S))
     occ[0] = x.sum(axis=(0, 1)) @ agg
+    seg = {k: np.zeros((H, x.shape[0])) for k in SEGMENT_FLOWS}    # the same items per segment
+    seg_occ = np.zeros((H + 1, x.shape[0], S))
+    seg_occ[0] = x.sum(axis=1) @ agg
     items = {k: np.zeros(H) for k in PERIOD_ITEMS}
     arrivals = np.zeros((H,) + x.shape)
     not_lost = m.stage_kind[sp.base] != LOST
@@ -101,13 +105,24 @@ def _forward(ch: Chains) -> dict:
         items["winback_spend"][t - 1] = start @ (ch.contact[r] * ch.contact_cost)
         items["won_back"][t - 1] = start @ ch.success[r]
         items["churned"][t - 1] = float((x * leaving[r]).sum())  # active -> churned/lost
+        g_start = x.sum(axis=1)
+        seg["retention_spend"][t - 1] = g_start @ ch.program_spend[r]
+        seg["contacts"][t - 1] = g_start @ ch.contact[r]
+        seg["winback_spend"][t - 1] = g_start @ (ch.contact[r] * ch.contact_cost)
+        seg["won_back"][t - 1] = g_start @ ch.success[r]
+        seg["churned"][t - 1] = (x * leaving[r]).sum(axis=(1, 2))
         x = (x[..., None, :] @ M)[..., 0, :]
         items["revenue"][t - 1] = float((x * ch.revenue[:, None, :]).sum())
         items["contribution"][t - 1] = float((x * ch.contribution[:, None, :]).sum())
+        seg["revenue"][t - 1] = (x * ch.revenue[:, None, :]).sum(axis=(1, 2))
+        seg["contribution"][t - 1] = (x * ch.contribution[:, None, :]).sum(axis=(1, 2))
         arrivals[t - 1] = inflow[t - 1] + referred * ref_land
+        seg["acquired"][t - 1] = inflow[t - 1].sum(axis=(1, 2))
+        seg["referred"][t - 1] = referred * ref_land.sum(axis=(1, 2))
         x = x + arrivals[t - 1]
         items["referred"][t - 1] = referred
         occ[t] = x.sum(axis=(0, 1)) @ agg
+        seg_occ[t] = x.sum(axis=1) @ agg
     spend = m.acquisition_spend()
     bought = m.expected_acquisitions()
     items["acquisition_spend"] = spend.sum(axis=0)
@@ -119,7 +134,7 @@ def _forward(ch: Chains) -> dict:
     active_end = float(occ[H][m.active].sum())
     return {"items": items, "occ": occ, "arrivals": arrivals, "x_end": x, "active_end": active_end,
             "customer_periods": customer_periods, "spend": spend, "bought": bought, "ref_land": ref_land,
-            "inflow": inflow, "ref_rate": ref_rate}
+            "inflow": inflow, "ref_rate": ref_rate, "seg": seg, "seg_occ": seg_occ}
 
 
 def _matvec(M: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -351,7 +366,9 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
     -------
     dict
         ``runs`` (one row dict), ``periods`` (DataFrame), ``clv`` (DataFrame),
-        ``chains`` (:class:`~clmsim.engines.analytic.chains.Chains`), ``customer_periods``.
+        ``chains`` (:class:`~clmsim.engines.analytic.chains.Chains`), ``customer_periods``,
+        ``segment_runs`` and ``segment_periods`` (:mod:`clmsim.engines.segments`: the same sums
+        over each segment's slice of the state).
     """
     nodes = nodes_for(model, nodes)
     ch = build_chains(model, nodes)
@@ -405,8 +422,10 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
         table = _clv_table(tail, fwd, v, main=(ch, W[0], L0))
     else:
         table = _clv_table(ch, fwd, v)
+    seg = segment_tables(model, {k: a[None] for k, a in fwd["seg"].items()}, fwd["seg_occ"][None], [-1],
+                         exact=True)
     return {"runs": row, "periods": pdf, "clv": table, "chains": ch,
-            "customer_periods": fwd["customer_periods"]}
+            "customer_periods": fwd["customer_periods"], **seg}
 
 
 def pin_options(models, options: dict) -> dict:
@@ -461,4 +480,6 @@ def simulate(models, *, runs: int = 1, seed: int | None = None, **options) -> Re
     }
     clv = pd.concat([o["clv"] for o in outs], ignore_index=True)
     clv.attrs = {}
-    return Results(prov, runs_df, pd.concat([o["periods"] for o in outs], ignore_index=True), clv)
+    cat = lambda k: pd.concat([o[k] for o in outs], ignore_index=True)  # noqa: E731
+    return Results(prov, runs_df, cat("periods"), clv, segment_runs=cat("segment_runs"),
+                   segment_periods=cat("segment_periods"))

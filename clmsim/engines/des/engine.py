@@ -50,6 +50,8 @@ from ...errors import ClmsimError
 from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
 from ...results import PERIOD_ITEMS, Results
 from .. import ENGINES
+from ..segments import SEGMENT_FLOWS, segment_tables
+from ..segments import run_stats as _stats
 from .operations import Operations
 from .population import MoveTables, Population
 
@@ -150,6 +152,8 @@ class RunRecord:
     waits: np.ndarray = field(default_factory=lambda: np.zeros(0))   # days, served contacts
     reneged: int = 0
     events: pd.DataFrame | None = None
+    seg_flows: dict[str, np.ndarray] = field(default_factory=dict)   # item -> (H + 1, G)
+    seg_occupancy: np.ndarray | None = None                           # (H + 1, G, S)
 
 
 class RunState:
@@ -161,6 +165,9 @@ class RunState:
         H, S = model.horizon, model.n_stages
         self.flows = {name: np.zeros(H + 1) for name in FLOWS}
         self.occ = np.zeros((H + 1, S))
+        self.seg_flows = {name: np.zeros((H + 1, model.n_segments)) for name in SEGMENT_FLOWS}
+        self.seg_occ = np.zeros((H + 1, model.n_segments, S))
+        self.seg_of = np.zeros(0, dtype=np.int64)   # segment of every customer id (ids are 0, 1, ...)
         self.chan_acq = np.zeros(len(model.channels))
         self.v = model.discount_factors()
         self.clv_sum = 0.0
@@ -183,6 +190,13 @@ class RunState:
             self._policy_of[wb.from_stages] = w
 
     # ----------------------------------------------------------- bookkeeping
+    def by_segment(self, t: int, item: str, seg: np.ndarray, amount=1.0) -> None:
+        """Add ``amount`` (per customer, or one value for all) of ``item`` in period ``t`` to the
+        segments ``seg`` of the customers it concerns (the per-segment twin of ``flows``)."""
+        seg = np.atleast_1d(seg)
+        w = np.broadcast_to(np.asarray(amount, dtype=float), seg.shape)
+        self.seg_flows[item][t] += np.bincount(seg, weights=w, minlength=self.model.n_segments)
+
     def attribute(self, t: int, rows: np.ndarray, cash) -> None:
         """Add per-customer cash of period ``t`` to ``clv_sum`` for acquired customers."""
         acq = self.pop.acq_t[rows]
@@ -195,6 +209,8 @@ class RunState:
         """One win-back contact made by an agent in period ``t``."""
         self.flows["contacts"][t] += 1
         self.flows["winback_spend"][t] += cost
+        self.by_segment(t, "contacts", self.seg_of[cid])
+        self.by_segment(t, "winback_spend", self.seg_of[cid], cost)
         row = self.pop.row(cid)
         self.attribute(t, np.array([row]), -cost)
         self.log.one(time, cid, "contact", stage, stage, cost)
@@ -202,6 +218,7 @@ class RunState:
     def care(self, t: int, p: int, cid: int, spend: float, time: float, stage: int) -> None:
         """One care contact of program ``p`` delivered in period ``t``."""
         self.flows["retention_spend"][t] += spend
+        self.by_segment(t, "retention_spend", self.seg_of[cid], spend)
         row = self.pop.row(cid)
         if row >= 0:
             self.attribute(t, np.array([row]), -spend)
@@ -217,6 +234,7 @@ class RunState:
         pop._conc_left[rows] = wb.concession_periods
         pop._conc_disc[rows] = wb.discount
         self.flows["won_back"][t] += len(rows)
+        self.by_segment(t, "won_back", pop.seg[rows])
         self.log.many(time, pop.cid[rows], "won_back", old, wb.return_stage, 0.0)
 
     def add_customers(self, t: int, stage: int, seg_counts: np.ndarray) -> None:
@@ -225,6 +243,7 @@ class RunState:
             return
         het = self.pop.draw_het(seg, self.rng_het)
         ids = self.pop.add(np.full(len(seg), stage), seg, het, t)
+        self.seg_of = np.concatenate([self.seg_of, seg])
         self.log.segments(ids, seg)
         self.log.many(float(t), ids, "start" if t == 0 else "arrive", -1, stage, 0.0)
 
@@ -276,6 +295,7 @@ class RunState:
             spends[p] = s
             self.flows["retention_spend"][t] += s * n_t
             rows = np.flatnonzero(prog.target[pop.stage])
+            self.by_segment(t, "retention_spend", pop.seg[rows], s)
             self.attribute(t, rows, -s)
             self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)
         tables = self.tables(spends)
@@ -300,6 +320,8 @@ class RunState:
                 pot.take(wb.contact_cost * len(rows))
             self.flows["contacts"][t] += len(rows)
             self.flows["winback_spend"][t] += wb.contact_cost * len(rows)
+            self.by_segment(t, "contacts", pop.seg[rows])
+            self.by_segment(t, "winback_spend", pop.seg[rows], wb.contact_cost)
             self.attribute(t, rows, -wb.contact_cost)
             self.log.many(float(t - 1), pop.cid[rows], "contact", pop.stage[rows], pop.stage[rows],
                           wb.contact_cost)
@@ -312,6 +334,7 @@ class RunState:
         changed, old, new = pop.move(t, tables, frozen, self.rng_moves)
         pop._code[: pop.n] = 0
         self.flows["churned"][t] += int(np.sum(pop.is_active[old] & pop.is_gone[new]))
+        self.by_segment(t, "churned", pop.seg[changed[pop.is_active[old] & pop.is_gone[new]]])
         self.log.many(float(t - 1), pop.cid[changed], "move", old, new, 0.0)
         if ops is None:
             return
@@ -348,6 +371,8 @@ class RunState:
         rows, rev, contrib = pop.earn(self.rng_rev)
         self.flows["revenue"][t] += rev.sum()
         self.flows["contribution"][t] += contrib.sum()
+        self.by_segment(t, "revenue", pop.seg[rows], rev)
+        self.by_segment(t, "contribution", pop.seg[rows], contrib)
         self.attribute(t, rows, contrib)
         self.log.many(float(t), pop.cid[rows], "earn", pop.stage[rows], pop.stage[rows], contrib)
         for c, ch in enumerate(m.channels):
@@ -357,15 +382,20 @@ class RunState:
             self.chan_acq[c] += n_c
             self.clv_n += n_c
             if n_c:
-                self.add_customers(t, ch.entry_stage, self.rng_arr.multinomial(n_c, ch.mix))
+                split = self.rng_arr.multinomial(n_c, ch.mix)
+                self.seg_flows["acquired"][t] += split
+                self.add_customers(t, ch.entry_stage, split)
         ref = m.referral
         if ref is not None:
             n_r = int(self.rng_arr.poisson(float(ref.rate @ self.occ_start)))
             self.flows["referred"][t] += n_r
             self.clv_n += n_r
             if n_r:
-                self.add_customers(t, ref.entry_stage, self.rng_arr.multinomial(n_r, ref.mix))
+                split = self.rng_arr.multinomial(n_r, ref.mix)
+                self.seg_flows["referred"][t] += split
+                self.add_customers(t, ref.entry_stage, split)
         self.occ[t] = pop.occupancy()
+        self.seg_occ[t] = pop.segment_occupancy()
         pop.compact()
 
 
@@ -403,6 +433,7 @@ def simulate_run(model: CompiledModel, run: int, entropy: int, trace: bool = Fal
     churned0 = np.isin(model.stage_kind[state.pop.stage], (CHURNED,))
     state.pop._churn_t[: state.pop.n][churned0] = 0
     state.occ[0] = state.pop.occupancy()
+    state.seg_occ[0] = state.pop.segment_occupancy()
     env = simpy.Environment()
     ops = model.operations
     D = ops.days_per_period if ops is not None else 1.0
@@ -415,7 +446,8 @@ def simulate_run(model: CompiledModel, run: int, entropy: int, trace: bool = Fal
     waits = np.asarray(state.ops.waits) if state.ops is not None else np.zeros(0)
     events = state.log.frame(model.strategy, run, model.stage_names, model.segment_names) if trace else None
     return RunRecord(run, state.flows, state.occ, state.chan_acq, state.clv_sum, state.clv_n, state.work,
-                     waits, state.ops.reneged if state.ops is not None else 0, events)
+                     waits, state.ops.reneged if state.ops is not None else 0, events, state.seg_flows,
+                     state.seg_occ)
 
 
 def _task(args) -> RunRecord:
@@ -487,7 +519,8 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, tr
                 trace_runs=sorted(trace),
                 operations=sorted({f for m in models for f in m.operational_features()}),
                 seconds=_time.perf_counter() - t0)
-    return Results(prov, cat("runs"), cat("periods"), events=events)
+    return Results(prov, cat("runs"), cat("periods"), events=events, segment_runs=cat("segment_runs"),
+                   segment_periods=cat("segment_periods"))
 
 
 def _validate(models, runs, trace_runs, workers, first_run, options) -> dict:
@@ -513,14 +546,6 @@ def _validate(models, runs, trace_runs, workers, first_run, options) -> dict:
     if tc is not None and (isinstance(tc, bool) or (isinstance(tc, (int, np.integer)) and tc < 0)):
         raise ClmsimError(f"trace_customers must be None, a non-negative count or a list of ids, got {tc!r}")
     return {**OPTIONS, **options}
-
-
-def _stats(x: np.ndarray, quantiles: bool) -> dict:
-    """Mean, sd (ddof 1; NaN for one run) and q05/q50/q95 across runs (axis 0)."""
-    mean = x.mean(axis=0)
-    sd = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.full(x.shape[1:], np.nan)
-    q = np.quantile(x, [0.05, 0.5, 0.95], axis=0) if quantiles else np.full((3,) + x.shape[1:], np.nan)
-    return dict(mean=mean, sd=sd, q05=q[0], q50=q[1], q95=q[2])
 
 
 def _tables(model: CompiledModel, records: list[RunRecord], quantiles: bool) -> dict:
@@ -555,4 +580,7 @@ def _tables(model: CompiledModel, records: list[RunRecord], quantiles: bool) -> 
     for name in PERIOD_ITEMS:
         frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(1, H + 1), "item": name,
                                     **_stats(per[name], quantiles)}))
-    return {"runs": pd.DataFrame(runs), "periods": pd.concat(frames, ignore_index=True)}
+    runs_df, periods_df = pd.DataFrame(runs), pd.concat(frames, ignore_index=True)
+    seg = segment_tables(model, {k: np.stack([r.seg_flows[k][1:] for r in records]) for k in SEGMENT_FLOWS},
+                         np.stack([r.seg_occupancy for r in records]), runs["run"], quantiles=quantiles)
+    return {"runs": runs_df, "periods": periods_df, **seg}

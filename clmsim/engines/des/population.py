@@ -85,6 +85,7 @@ class Population:
             setattr(self, "_" + name, np.zeros(self._cap, dtype=dtype))
         self.next_id = 0
         self.lost_dropped = 0
+        self.lost_dropped_seg = np.zeros(model.n_segments, dtype=np.int64)
         self.kind = model.stage_kind
         self.is_active = model.stage_kind == ACTIVE
         self.is_gone = np.isin(model.stage_kind, (CHURNED, LOST))
@@ -136,6 +137,7 @@ class Population:
         k = int(drop.sum())
         if k == 0 or k < self.n // 8:
             return
+        self.lost_dropped_seg += np.bincount(self.seg[drop], minlength=self.model.n_segments)
         keep = np.flatnonzero(~drop)
         for name, _ in _FIELDS:
             arr = getattr(self, "_" + name)
@@ -147,6 +149,15 @@ class Population:
         """Row of customer ``cid`` (ids stay sorted), or -1 if dropped."""
         i = int(np.searchsorted(self.cid, cid))
         return i if i < self.n and self._cid[i] == cid else -1
+
+    def segment_occupancy(self) -> np.ndarray:
+        """Customers per segment and stage, shape (G, S) (dropped customers as in :meth:`occupancy`)."""
+        G, S = self.model.n_segments, self.model.n_stages
+        occ = np.bincount(self.seg * S + self.stage, minlength=G * S).reshape(G, S).astype(np.int64)
+        lost = np.flatnonzero(self.is_lost)
+        if len(lost):
+            occ[:, lost[0]] += self.lost_dropped_seg
+        return occ
 
     def occupancy(self) -> np.ndarray:
         """Customers per stage (lost stages include dropped customers)."""

@@ -79,7 +79,12 @@ class KernelModel(NamedTuple):
 
 
 class KernelOutput(NamedTuple):
-    """What a kernel writes, per run ``r`` (``R`` runs, ``B`` histogram bins)."""
+    """What a kernel writes, per run ``r`` (``R`` runs, ``B`` histogram bins).
+
+    The per-segment arrays ``seg_flows`` and ``seg_occ`` are written only when the model has
+    more than one segment (``G' = G``); with one segment they are empty (``G' = 0``), the kernels
+    skip every per-segment step, and :func:`segment_arrays` reads the segment off the totals --
+    so a scenario without segments pays nothing for them."""
 
     occ: np.ndarray           #: (R, H + 1, S) end-of-period occupancy
     flows: np.ndarray         #: (R, H, N_FLOWS) flow items per period (``FLOW_ITEMS``)
@@ -88,6 +93,8 @@ class KernelOutput(NamedTuple):
     clv_n: np.ndarray         #: (R,) acquired customers
     hist: np.ndarray          #: (R, 2, B + 2) int64 CLV histogram per cohort (individual mode)
     work: np.ndarray          #: (R,) int64 customer-periods simulated
+    seg_flows: np.ndarray     #: (R, H, G', N_FLOWS) flow items per segment (``G' = 0`` when ``G = 1``)
+    seg_occ: np.ndarray       #: (R, H + 1, G', S) end-of-period occupancy per segment (row 0: initial)
 
 
 def _c(a, dtype) -> np.ndarray:
@@ -230,8 +237,23 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
 
 
 def outputs(model: CompiledModel, runs: int, hist_bins: int = 0) -> KernelOutput:
-    """Zeroed outputs of ``runs`` runs of ``model`` (a histogram of ``hist_bins`` bins)."""
+    """Zeroed outputs of ``runs`` runs of ``model`` (a histogram of ``hist_bins`` bins); the
+    per-segment occupancy starts from the initial population when there are segments."""
     R, S, H, C = runs, model.n_stages, model.horizon, len(model.channels)
+    G = model.n_segments if model.n_segments > 1 else 0
+    seg_occ = np.zeros((R, H + 1, G, S))
+    if G:
+        seg_occ[:, 0] = model.initial
     return KernelOutput(occ=np.zeros((R, H + 1, S)), flows=np.zeros((R, H, N_FLOWS)), chan_acq=np.zeros((R, C)),
                         clv_sum=np.zeros(R), clv_n=np.zeros(R), hist=np.zeros((R, 2, hist_bins + 2), np.int64),
-                        work=np.zeros(R, np.int64))
+                        work=np.zeros(R, np.int64), seg_flows=np.zeros((R, H, G, N_FLOWS)), seg_occ=seg_occ)
+
+
+def segment_arrays(out) -> tuple[np.ndarray, np.ndarray]:
+    """``(seg_flows, seg_occ)`` of kernel outputs ``out`` (a :class:`KernelOutput` or its dict)
+    with the segment axis always present: with one segment, the totals."""
+    get = out.get if isinstance(out, dict) else lambda k: getattr(out, k)
+    seg_flows, seg_occ = get("seg_flows"), get("seg_occ")
+    if seg_flows.shape[2] == 0:
+        return get("flows")[:, :, None, :], get("occ")[:, :, None, :]
+    return seg_flows, seg_occ

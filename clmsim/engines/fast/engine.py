@@ -55,7 +55,9 @@ from ...model.compiled import ACTIVE, CONVENTION, CompiledModel
 from ...results import PERIOD_ITEMS, Results
 from .. import ENGINES
 from . import het_classes as classes
-from .bundle import FLOW_ITEMS, outputs, pack
+from ..segments import run_stats as _stats
+from ..segments import segment_tables
+from .bundle import FLOW_ITEMS, outputs, pack, segment_arrays
 
 NAME = "fast"
 CAPABILITIES = ENGINES[NAME].capabilities
@@ -202,7 +204,8 @@ def simulate(models: Sequence[CompiledModel], *, runs: int, seed: int | None, mo
                 seconds=time.perf_counter() - t0)
     prov.update(approx)
     cat = lambda k: pd.concat([t[k] for t in tables], ignore_index=True)  # noqa: E731
-    return Results(prov, cat("runs"), cat("periods"), pd.DataFrame(), cat("clv_hist"))
+    return Results(prov, cat("runs"), cat("periods"), pd.DataFrame(), cat("clv_hist"),
+                   segment_runs=cat("segment_runs"), segment_periods=cat("segment_periods"))
 
 
 def fast_paths() -> bool:
@@ -230,18 +233,6 @@ def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int, threads: in
     res = out._asdict()
     del res["hist"]
     return res
-
-
-def _stats(x: np.ndarray, quantiles: bool) -> dict:
-    """Mean, sd (ddof 1; NaN for one run) and q05/q50/q95 over axis 0."""
-    R = x.shape[0]
-    mean = x.mean(axis=0)
-    sd = x.std(axis=0, ddof=1) if R > 1 else np.full(x.shape[1:], np.nan)
-    if quantiles:
-        q = np.quantile(x, [0.05, 0.5, 0.95], axis=0)
-    else:
-        q = np.full((3,) + x.shape[1:], np.nan)
-    return dict(mean=mean, sd=sd, q05=q[0], q50=q[1], q95=q[2])
 
 
 def _tables(model: CompiledModel, out: dict, quantiles: bool, first_run: int = 0) -> dict:
@@ -294,5 +285,8 @@ def _tables(model: CompiledModel, out: dict, quantiles: bool, first_run: int = 0
             rows.append(pd.DataFrame({"strategy": model.strategy, "cohort": label, "lo": lo, "hi": hi,
                                       "count": counts[coh]}))
         hist_df = pd.concat(rows, ignore_index=True)
-    return {"runs": runs_df, "periods": periods_df, "clv_hist": hist_df}
+    seg_flows, seg_occ = segment_arrays(out)
+    seg = segment_tables(model, {name: seg_flows[:, :, :, j] for j, name in enumerate(FLOW_ITEMS)}, seg_occ,
+                         runs["run"], quantiles=quantiles)
+    return {"runs": runs_df, "periods": periods_df, "clv_hist": hist_df, **seg}
 

@@ -196,7 +196,7 @@ def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_o
                             if x == 0:
                                 continue
                             if kind[d] == LOST:
-                                lost[d] += x
+                                lost[g, d] += x
                             else:
                                 pn2[g, d, a2] += x              # d == s: the wrapper checks
                 carry = n > 0 and a2 < hi
@@ -230,7 +230,9 @@ def simulate_counts(r0, r1, seeds, m, out):
     dimensions, so a structural lever (a win-back window or concession length that no contact
     uses) changes no draw. Timing and economics as ``simulate_individual``;
     outputs the same arrays except the CLV histogram (``clv_sum`` is the sum over
-    acquired customers of their CLV at acquisition, exact in expectation).
+    acquired customers of their CLV at acquisition, exact in expectation). With more than one
+    segment the same items go into ``seg_flows`` and ``seg_occ`` by segment (every group and
+    pool belongs to one; program spend ``sum_s spend_s x start count_{g,s}``).
     """
     kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
     rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
@@ -245,6 +247,8 @@ def simulate_counts(r0, r1, seeds, m, out):
     wb_cperiods, wb_cap = m.wb_cperiods, m.wb_cap
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
+    seg_flows, seg_occ = out.seg_flows, out.seg_occ
+    segs = seg_flows.shape[2] > 0                            # per-segment outputs (more than one segment)
     G, S = P.shape[0], P.shape[1]
     T = type_seg.shape[0]
     H = v.shape[0] - 1
@@ -282,7 +286,7 @@ def simulate_counts(r0, r1, seeds, m, out):
         pcont = np.zeros((G, S, A), np.int64)
         nret = np.zeros((Q, max(W, 1)), np.int64)
         wret = np.zeros((Q, max(W, 1)), np.float64)
-        lost = np.zeros(S, np.float64)
+        lost = np.zeros((G, S), np.float64)                 # customers in lost stages, by segment
         churn_factor = np.ones(S, np.float64)
         upgrade_factor = np.ones((S, S), np.float64)
         cf_prev = np.ones(S, np.float64)
@@ -310,7 +314,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                 m = initial[g, s]
                 occ[r, 0, s] += m
                 if kind[s] == LOST:
-                    lost[s] += m
+                    lost[g, s] += m
                     continue
                 multinomial(state, HETEROGENEITY, m, type_w[f0:f0 + nt], tsplit)
                 if kind[s] == CHURNED:
@@ -345,6 +349,13 @@ def simulate_counts(r0, r1, seeds, m, out):
                           ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
                 reseed(seed_row, state, k, t)
+            sf = seg_flows[r, t - 1]
+            if segs:                                         # program spend: per-customer spend x start counts
+                for g in range(G):
+                    y = 0.0
+                    for s in range(S):
+                        y += ret_stage[s] * seg_occ[r, t - 1, g, s]
+                    sf[g, F_RETENTION] = y
             # win-back contacts per churn age (per pool, or per group), capacity youngest first
             for w in range(W):
                 if pooled:
@@ -383,6 +394,11 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 clv_cash -= wt / n * c * wb_cost[w]
                                 x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
                                 won += x
+                                if segs:
+                                    g = type_seg[q % T]
+                                    sf[g, F_CONTACTS] += c
+                                    sf[g, F_WINBACK] += c * wb_cost[w]
+                                    sf[g, F_WON] += x
                                 nret[q, w] += x
                                 wret[q, w] += wt / n * x
                                 wt -= wt / n * x
@@ -400,7 +416,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                                     nh2[q, d, a2] += x
                                     wh2[q, d, a2] += wt / n * x
                                 elif kd == LOST:
-                                    lost[d] += x
+                                    lost[type_seg[q % T], d] += x
                                 else:
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
@@ -430,19 +446,31 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 if kd == CHURNED or kd == LOST:
                                     if ks == ACTIVE:
                                         churned += x
+                                        if segs:
+                                            sf[type_seg[q % T], F_CHURNED] += x
                                     if kd == CHURNED:
                                         nh2[q, d, 0] += x
                                         wh2[q, d, 0] += wt / n * x
                                         if pooled:
                                             pn2[type_seg[q % T], d, 0] += x
                                     else:
-                                        lost[d] += x
+                                        lost[type_seg[q % T], d] += x
                                 elif e >= 0:
                                     nc2[q, d, e] += x
                                     wc2[q, d, e] += wt / n * x
                                 else:
                                     nm2[q, d] += x
                                     wm2[q, d] += wt / n * x
+            if pooled and segs:                              # the pools' contacts (drawn above), by segment
+                for g in range(G):
+                    for s in range(S):
+                        w = wb_of_stage[s]
+                        if kind[s] != CHURNED or w < 0:
+                            continue
+                        for a in range(wb_lo[w], min(wb_hi[w], A)):
+                            if pn[g, s, a] > 0 and pcont[g, s, a] > 0:
+                                sf[g, F_CONTACTS] += pcont[g, s, a]
+                                sf[g, F_WINBACK] += pcont[g, s, a] * wb_cost[w]
             if pooled:
                 pc, pw, ps, pv = _pool_moves(state, unowned(seed_row), t, T, unowned(kind), unowned(probs),
                                              unowned(seg_first), unowned(seg_ntypes), unowned(wb_of_stage),
@@ -454,6 +482,10 @@ def simulate_counts(r0, r1, seeds, m, out):
                 won += pw
                 wb_spend += ps
                 clv_cash += pv
+                if segs:                                     # the pools' returners, by segment
+                    for q in range(Q):
+                        for w in range(W):
+                            sf[type_seg[q % T], F_WON] += nret[q, w]
             # revenue of the active groups after the move; concession sub-states advance
             for q in range(Q):
                 g = type_seg[q % T]
@@ -472,6 +504,9 @@ def simulate_counts(r0, r1, seeds, m, out):
                         cb = rv * (margin[g, d] - ce_disc[e]) - x * cost[g, d]
                         revenue += rv
                         contribution += cb
+                        if segs:
+                            sf[g, F_REVENUE] += rv
+                            sf[g, F_CONTRIBUTION] += cb
                         clv_cash += cb * (wt / x)
                         nc2[q, d, e] = 0
                         wc2[q, d, e] = 0.0
@@ -487,6 +522,9 @@ def simulate_counts(r0, r1, seeds, m, out):
                         cb = rv * margin[g, d] - x * cost[g, d]
                         revenue += rv
                         contribution += cb
+                        if segs:
+                            sf[g, F_REVENUE] += rv
+                            sf[g, F_CONTRIBUTION] += cb
                         clv_cash += cb * (wm2[q, d] / x)
                     nm2[q, d] += to_main
                     wm2[q, d] += w_main
@@ -503,6 +541,9 @@ def simulate_counts(r0, r1, seeds, m, out):
                     cb = rv * (margin[g, d] - disc) - x * cost[g, d]
                     revenue += rv
                     contribution += cb
+                    if segs:
+                        sf[g, F_REVENUE] += rv
+                        sf[g, F_CONTRIBUTION] += cb
                     clv_cash += cb * (wt / x)
                     if ret_state[w] >= 0:
                         nc2[q, d, ret_state[w]] += x
@@ -532,6 +573,8 @@ def simulate_counts(r0, r1, seeds, m, out):
                 multinomial(state, ARRIVALS, m, unowned(mix), unowned(gsplit))
                 for g in range(G):
                     arrived[g, entry] += gsplit[g]
+                    if segs:
+                        sf[g, F_ACQUIRED if c < C else F_REFERRED] += gsplit[g]
             # one split over the classes per segment and entry stage: sources share the class
             # probabilities, so the sum of their multinomial splits is one multinomial split
             for g in range(G):
@@ -554,7 +597,9 @@ def simulate_counts(r0, r1, seeds, m, out):
             wh, wh2 = wh2, wh
             pn, pn2 = pn2, pn
             for s in range(S):
-                x = lost[s]
+                x = 0.0
+                for g in range(G):
+                    x += lost[g, s]
                 for q in range(Q):
                     x += nm[q, s]
                     for e in range(NE):
@@ -567,6 +612,26 @@ def simulate_counts(r0, r1, seeds, m, out):
                         for a in range(A):
                             x += pn[g, s, a]
                 occ[r, t, s] = x
+            if segs:                                         # the same sums by segment
+                so = seg_occ[r, t]
+                for g in range(G):
+                    for s in range(S):
+                        so[g, s] = lost[g, s]
+                for q in range(Q):
+                    g = type_seg[q % T]
+                    for s in range(S):
+                        y = float(nm[q, s])
+                        for e in range(NE):
+                            y += nc[q, s, e]
+                        if not pooled:
+                            for a in range(A):
+                                y += nh[q, s, a]
+                        so[g, s] += y
+                if pooled:
+                    for g in range(G):
+                        for s in range(S):
+                            for a in range(A):
+                                so[g, s] += pn[g, s, a]
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution

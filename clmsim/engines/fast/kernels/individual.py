@@ -156,7 +156,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
 
     Outputs: ``occ (R, H+1, S)`` end-of-period occupancy, ``flows (R, H, N_FLOWS)``,
     ``chan_acq (R, C)``, ``clv_sum, clv_n (R,)``, ``hist (R, 2, B+2)``, ``work (R,)``
-    customer-periods simulated.
+    customer-periods simulated; with more than one segment also ``seg_flows (R, H, G, N_FLOWS)``
+    (each item where the total is accumulated, by the customer's segment; program spend
+    ``sum_s spend_s x start count_{g,s}``) and ``seg_occ (R, H+1, G, S)`` (a pass over the live
+    customers at the end of each period, lost stages counted as customers leave).
     """
     kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
     rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
@@ -168,7 +171,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
     wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
-    occ, flows, chan_acq, clv_sum, clv_n, hist, work = out
+    occ, flows, chan_acq, clv_sum, clv_n, hist, work, seg_flows, seg_occ = out
+    segs = seg_flows.shape[2] > 0      # per-segment outputs (more than one segment)
     G, S = P.shape[0], P.shape[1]
     H = v.shape[0] - 1
     C = ch_expected.shape[0]
@@ -248,6 +252,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         quota = np.zeros((W, A), np.int64)
         split = np.zeros(G, np.int64)
         cntg = np.zeros((G, S), np.int64)
+        lostg = np.zeros((G, S), np.float64)        # per-segment occupancy of lost stages
         mv_last = np.zeros((G, S), np.float64)
         noisy = np.zeros((G, S), np.bool_)
         gam_shape = np.zeros((G, S), np.float64)
@@ -272,6 +277,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 if kind[s] == LOST:
                     occ[r, 0, s] = initial[g, s]
                     n_end[s] += initial[g, s]
+                    lostg[g, s] += initial[g, s]
                     continue
                 for _ in range(initial[g, s]):
                     stage[n] = s
@@ -310,6 +316,13 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             for g in range(G):
                 for s in range(S):
                     mv_last[g, s] = mv_cum[g, s, mv_n[g, s] - 1] if mv_n[g, s] > 0 else 0.0
+            sf = seg_flows[r, t - 1]
+            if segs:                   # program spend per segment: per-customer spend x start counts
+                for g in range(G):
+                    x = 0.0
+                    for s in range(S):
+                        x += ret_stage[s] * seg_occ[r, t - 1, g, s]
+                    sf[g, F_RETENTION] = x
             # win-back quotas: Binomial(eligible, coverage) per age, capacity from the youngest
             for w in range(W):
                 room = wb_cap[w, t - 1]
@@ -363,6 +376,9 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         if fx[i] == -2:
                             revenue += rc[2 * i]
                             contribution += rc[2 * i + 1]
+                            if segs:
+                                sf[seg[i], F_REVENUE] += rc[2 * i]
+                                sf[seg[i], F_CONTRIBUTION] += rc[2 * i + 1]
                         i += 1
                     if i >= n:
                         break
@@ -402,6 +418,9 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             cb = fixed_cb[g, ns]
                         revenue += rv
                         contribution += cb
+                        if segs:
+                            sf[g, F_REVENUE] += rv
+                            sf[g, F_CONTRIBUTION] += cb
                         clv[i] += vt * (cb - ret_stage[s])
                         cnt[ns] += 1
                         stage[i] = ns
@@ -422,9 +441,14 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             contacts += 1
                             cash -= wb_cost[w]
                             wb_spend += wb_cost[w]
+                            if segs:
+                                sf[g, F_CONTACTS] += 1.0
+                                sf[g, F_WINBACK] += wb_cost[w]
                             if u2 < wb_base[w] * wb_decay[w] ** k:
                                 ns = wb_return[w]
                                 won += 1
+                                if segs:
+                                    sf[g, F_WON] += 1.0
                                 conc[i] = wb_cperiods[w]
                                 cpol[i] = w
                                 age[i] = 0
@@ -454,6 +478,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                 if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
                     churned += 1
+                    if segs:
+                        sf[g, F_CHURNED] += 1.0
                     conc[i] = 0
                     age[i] = 0
                 kn = kind[ns]
@@ -475,10 +501,15 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         cb = fixed_cb[g, ns]
                     revenue += rv
                     contribution += cb
+                    if segs:
+                        sf[g, F_REVENUE] += rv
+                        sf[g, F_CONTRIBUTION] += cb
                     cash += cb
                 clv[i] += vt * cash
                 cnt[ns] += 1
                 if kn == LOST:
+                    if segs:
+                        lostg[g, ns] += 1.0
                     val = clv[i] / v[tacq[i]]
                     coh = 1 if tacq[i] > 0 else 0
                     if coh == 1:
@@ -520,6 +551,9 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     # fast-path customers counted per (segment, stage); fixed revenue added here
                     revenue += cntg[g, s] * rev_mean[g, s]
                     contribution += cntg[g, s] * fixed_cb[g, s]
+                    if segs:
+                        sf[g, F_REVENUE] += cntg[g, s] * rev_mean[g, s]
+                        sf[g, F_CONTRIBUTION] += cntg[g, s] * fixed_cb[g, s]
                     cnt[s] += cntg[g, s]
                     cntg[g, s] = 0
             for s in range(S):
@@ -561,6 +595,9 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     rc = np.empty(2 * newcap, np.float64)
                     cap = newcap
                 multinomial(state, ARRIVALS, m, mix, split)
+                if segs:
+                    for g in range(G):
+                        sf[g, F_ACQUIRED if c < C else F_REFERRED] += split[g]
                 for g in range(G):
                     for _ in range(split[g]):
                         stage[n] = entry
@@ -577,6 +614,13 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 n_end[entry] += m
             for s in range(S):
                 occ[r, t, s] = n_end[s]
+            if segs:                   # per-segment occupancy: one pass over the live customers
+                so = seg_occ[r, t]
+                for g in range(G):
+                    for s in range(S):
+                        so[g, s] = lostg[g, s]
+                for j in range(n):
+                    so[seg[j], stage[j]] += 1.0
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
