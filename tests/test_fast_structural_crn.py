@@ -42,7 +42,7 @@ def test_window_and_concession_of_an_idle_winback_policy_change_no_draw(mode):
 @pytest.mark.parametrize("mode", ["counts", "individual"])
 def test_a_retention_program_that_spends_nothing_changes_no_draw(mode, tmp_path):
     text = TELECOM.read_text(encoding="utf-8")
-    anchor = "    save_desk:\n"
+    anchor = "    save_desk:"
     idle = ("    callback:\n      target: [growing]\n      spend_per_customer: 0\n"
             "      effect: {churn_reduction_max: 0.3, half_saturation_spend: 4}\n")
     assert anchor in text

@@ -87,11 +87,15 @@ def describe(scenario) -> str:
         lines.append(f"referrals: {src} per customer per {t.period}")
     for prog in model.programs:
         tg = ", ".join(np.asarray(model.stage_names)[prog.target])
+        if prog.segments is not None:
+            tg += " in segments " + ", ".join(np.asarray(model.segment_names)[prog.segments])
         cap = "" if prog.cap is None else f", cap {prog.cap[0]:,.0f}/{t.period}"
         lines.append(f"retention program {prog.name}: {tg}, {prog.spend[0]:g} per customer per {t.period}{cap}")
     for wb in model.winbacks:
         lines.append(f"win-back {wb.name}: ages {wb.eligible_after}..{wb.max_age - 1}, coverage {wb.coverage[0]:g}, "
-                     f"success {wb.base:g}*{wb.decay:g}^k -> {model.stage_names[wb.return_stage]}")
+                     f"success {wb.base:g}*{wb.decay:g}^k -> {model.stage_names[wb.return_stage]}"
+                     + ("" if wb.segments is None else
+                        " (segments " + ", ".join(np.asarray(model.segment_names)[wb.segments]) + ")"))
     lines.append("strategies: " + ", ".join(scenario.strategy_names))
     return "\n".join(lines)
 

@@ -73,6 +73,13 @@ def _split_counts(total: int, shares: np.ndarray) -> np.ndarray:
     return out
 
 
+def _segment_mask(names: list[str] | None, segments: tuple[str, ...]) -> np.ndarray | None:
+    """(G,) bool mask of the named segments; None (every segment) when ``names`` is None."""
+    if names is None:
+        return None
+    return np.array([g in names for g in segments], dtype=bool)
+
+
 def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: str = "") -> CompiledModel:
     """Compile one validated spec (see :func:`compile_model`)."""
     names = tuple(spec.stages)
@@ -155,19 +162,34 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
                     upgrade[s, d] = names[d] in prog.effect.upgrade_to
                 else:
                     upgrade[s, d] = base_rev[d] > base_rev[s]
+        eff = prog.effect
+        effects = None
+        if prog.effect_by_segment:
+            effects = np.array([[eff.churn_reduction_max, eff.half_saturation_spend, eff.upgrade_lift]] * G)
+            for gname, over in prog.effect_by_segment.items():
+                for j, key in enumerate(("churn_reduction_max", "half_saturation_spend", "upgrade_lift")):
+                    if getattr(over, key) is not None:
+                        effects[segments.index(gname), j] = getattr(over, key)
         programs.append(Program(pname, target, schedule_array(prog.spend_per_customer, H),
-                                prog.effect.churn_reduction_max, prog.effect.half_saturation_spend,
-                                prog.effect.upgrade_lift, upgrade,
-                                schedule_array(prog.budget_cap_per_period, H)))
+                                eff.churn_reduction_max, eff.half_saturation_spend, eff.upgrade_lift, upgrade,
+                                schedule_array(prog.budget_cap_per_period, H),
+                                _segment_mask(prog.target_segments, segments), effects))
     winbacks = []
     for wname, pol in spec.winback.policies.items():
         from_stages = np.zeros(S, dtype=bool)
         chosen = pol.from_stages if pol.from_stages is not None else [n for n in names if kind[idx[n]] == CHURNED]
         from_stages[[idx[n] for n in chosen]] = True
+        success = None
+        if pol.success_by_segment:
+            success = np.array([[pol.success.base, pol.success.decay]] * G)
+            for gname, over in pol.success_by_segment.items():
+                success[segments.index(gname)] = over.base, over.decay
         winbacks.append(Winback(wname, from_stages, pol.eligible_after, pol.window,
                                 schedule_array(pol.coverage, H), pol.contact_cost, pol.success.base,
                                 pol.success.decay, idx[pol.return_stage], pol.concession.discount,
-                                pol.concession.periods, schedule_array(pol.capacity_per_period, H)))
+                                pol.concession.periods, schedule_array(pol.capacity_per_period, H),
+                                _segment_mask(pol.target_segments, segments), success,
+                                _segment_mask(pol.concession.target_segments, segments)))
 
     return CompiledModel(
         name=spec.name, strategy=strategy, scenario_hash=scenario_hash, period=spec.time.period,

@@ -72,6 +72,11 @@ class Referral:
     mix: np.ndarray
 
 
+def _all_segments(mask: np.ndarray | None, n_segments: int) -> np.ndarray:
+    """A segment mask, every segment when ``mask`` is None."""
+    return np.ones(n_segments, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+
 @dataclass(frozen=True)
 class Program:
     """A retention program. ``spend[t-1]``: spend per targeted customer in period t.
@@ -79,6 +84,12 @@ class Program:
     Effect of spend ``s``: ``f(s) = s / (s + half)``; churn transitions of targeted
     stages x ``(1 - churn_reduction_max f)``; transitions marked in ``upgrade`` x
     ``(1 + upgrade_lift f)``. ``cap[t-1]`` (or None) is the aggregate budget of period t.
+
+    Targeting: the program reaches the customers of segment ``g`` in stage ``s`` when
+    ``segments[g] and target[s]`` (:meth:`reach`; ``segments`` None: every segment);
+    ``segment_effects[g]`` (or None) holds segment ``g``'s ``(churn_reduction_max,
+    half_saturation_spend, upgrade_lift)`` (:meth:`effects`). Customers it does not reach
+    cost nothing and keep their base rows.
     """
 
     name: str
@@ -89,11 +100,24 @@ class Program:
     upgrade_lift: float
     upgrade: np.ndarray
     cap: np.ndarray | None
+    segments: np.ndarray | None = None
+    segment_effects: np.ndarray | None = None
 
     def saturation(self, spend: np.ndarray | float) -> np.ndarray:
         """``f(s) = s / (s + half_saturation_spend)``."""
         s = np.asarray(spend, dtype=float)
         return s / (s + self.half_saturation_spend)
+
+    def reach(self, n_segments: int) -> np.ndarray:
+        """(G, S) bool: the (segment, stage) cells the program reaches."""
+        return _all_segments(self.segments, n_segments)[:, None] & np.asarray(self.target, dtype=bool)[None, :]
+
+    def effects(self, n_segments: int) -> np.ndarray:
+        """(G, 3): per segment ``churn_reduction_max, half_saturation_spend, upgrade_lift``."""
+        if self.segment_effects is not None:
+            return np.asarray(self.segment_effects, dtype=float)
+        row = [self.churn_reduction_max, self.half_saturation_spend, self.upgrade_lift]
+        return np.tile(np.asarray(row, dtype=float), (n_segments, 1))
 
 
 @dataclass(frozen=True)
@@ -120,15 +144,34 @@ class Winback:
     discount: float
     concession_periods: int
     capacity: np.ndarray | None
+    segments: np.ndarray | None = None
+    segment_success: np.ndarray | None = None
+    concession_segments: np.ndarray | None = None
 
     @property
     def max_age(self) -> int:
         """First age that is no longer eligible: ``eligible_after + window``."""
         return self.eligible_after + self.window
 
-    def success(self, k: np.ndarray | int) -> np.ndarray:
-        """``p(k) = base * decay ** k``."""
-        return self.base * self.decay ** np.asarray(k, dtype=float)
+    def success(self, k: np.ndarray | int, segment: np.ndarray | int | None = None) -> np.ndarray:
+        """``p(k) = base * decay ** k`` (with segment ``g``'s ``base, decay`` when given)."""
+        if segment is None or self.segment_success is None:
+            return self.base * self.decay ** np.asarray(k, dtype=float)
+        bd = np.asarray(self.segment_success, dtype=float)[segment]
+        return bd[..., 0] * bd[..., 1] ** np.asarray(k, dtype=float)
+
+    def reaches(self, n_segments: int) -> np.ndarray:
+        """(G,) bool: segments whose churned customers the policy contacts (``target_segments``)."""
+        return _all_segments(self.segments, n_segments)
+
+    def grants(self, n_segments: int) -> np.ndarray:
+        """(G,) bool: segments whose returning customers get the concession (when it has one)."""
+        return _all_segments(self.concession_segments, n_segments)
+
+    @property
+    def has_concession(self) -> bool:
+        """A discount for at least one period."""
+        return self.concession_periods > 0 and self.discount > 0
 
 
 @dataclass(frozen=True)
@@ -292,28 +335,44 @@ class CompiledModel:
         return np.stack([c.expected_customers(c.spend) for c in self.channels])
 
     # ---------------------------------------------------------- programs
-    def program_factors(self, spend_per_customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Churn and upgrade multipliers for given per-customer program spends.
+    def program_factors(self, spend_per_customer: np.ndarray, segment: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Churn and upgrade multipliers of one segment for given per-customer program spends.
 
         Parameters
         ----------
         spend_per_customer : array (programs,)
             Spend per targeted customer in the period for each program.
+        segment : int
+            The segment (programs reach segments through ``target_segments``).
 
         Returns
         -------
         churn_factor : array (S,)
-            ``prod (1 - churn_reduction_max f(s))`` over programs targeting the stage.
+            ``prod (1 - churn_reduction_max f(s))`` over programs reaching the stage.
         upgrade_factor : array (S, S)
             ``prod (1 + upgrade_lift f(s))`` on each program's upgrade transitions.
         """
-        S = self.n_stages
-        churn = np.ones(S)
-        upgrade = np.ones((S, S))
+        churn, upgrade = self.segment_program_factors(spend_per_customer)
+        return churn[segment], upgrade[segment]
+
+    def segment_program_factors(self, spend_per_customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`program_factors` of every segment: arrays (G, S) and (G, S, S).
+
+        For segment ``g`` a program with effects ``(r_g, h_g, l_g)`` (:meth:`Program.effects`)
+        and spend ``s`` has ``f_g = s / (s + h_g)``; it multiplies churn of the stages it
+        reaches in ``g`` by ``1 - r_g f_g`` and its upgrade moves there by ``1 + l_g f_g``.
+        """
+        S, G = self.n_stages, self.n_segments
+        churn = np.ones((G, S))
+        upgrade = np.ones((G, S, S))
         for prog, s in zip(self.programs, np.asarray(spend_per_customer, dtype=float)):
-            f = float(prog.saturation(s))
-            churn[prog.target] *= 1.0 - prog.churn_reduction_max * f
-            upgrade[prog.upgrade] *= 1.0 + prog.upgrade_lift * f
+            reach = prog.reach(G)
+            for g, (red, half, lift) in enumerate(prog.effects(G)):
+                if not reach[g].any():
+                    continue
+                f = s / (s + half)
+                churn[g, reach[g]] *= 1.0 - red * f
+                upgrade[g][prog.upgrade & reach[g][:, None]] *= 1.0 + lift * f
         return churn, upgrade
 
     def program_spend(self) -> np.ndarray:

@@ -215,10 +215,23 @@ class ProgramEffect(_Model):
     upgrade_to: list[str] | None = None
 
 
+class SegmentProgramEffect(_Model):
+    """Per-segment override of a program's effect: the fields given replace the program's
+    ``effect`` for the customers of that segment (``upgrade_to`` stays the program's)."""
+
+    churn_reduction_max: Prob | None = None
+    half_saturation_spend: Positive | None = None
+    upgrade_lift: NonNeg | None = None
+
+
 class ProgramSpec(_Model):
+    """A retention program: spend per customer of its target stages (in its target segments)."""
+
     target: list[str] = Field(min_length=1)
+    target_segments: list[str] | None = Field(default=None, min_length=1)
     spend_per_customer: Schedule
     effect: ProgramEffect
+    effect_by_segment: dict[str, SegmentProgramEffect] = Field(default_factory=dict)
     budget_cap_per_period: Schedule | None = None
 
 
@@ -236,22 +249,27 @@ class SuccessSpec(_Model):
 
 
 class ConcessionSpec(_Model):
-    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods."""
+    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods,
+    granted to returning customers of ``target_segments`` (default: every segment)."""
 
     discount: Prob = 0.0
     periods: NonNegInt = 0
+    target_segments: list[str] | None = Field(default=None, min_length=1)
 
 
 class WinbackPolicySpec(_Model):
-    """Contacts churned customers whose time since churn ``k`` (whole periods) is in
-    ``[eligible_after, eligible_after + window)``."""
+    """Contacts churned customers of ``target_segments`` (default: every segment) whose time
+    since churn ``k`` (whole periods) is in ``[eligible_after, eligible_after + window)``;
+    ``success_by_segment`` replaces ``success`` for the customers of a segment."""
 
     from_stages: list[str] | None = None
+    target_segments: list[str] | None = Field(default=None, min_length=1)
     eligible_after: NonNegInt = 0
     window: PosInt
     coverage: Schedule
     contact_cost: NonNeg = 0.0
     success: SuccessSpec
+    success_by_segment: dict[str, SuccessSpec] = Field(default_factory=dict)
     return_stage: str
     concession: ConcessionSpec = Field(default_factory=ConcessionSpec)
     capacity_per_period: Schedule | None = None

@@ -283,6 +283,16 @@ class _Checker:
             return False
         return True
 
+    def targeting(self, base: tuple, segments: list[str] | None, overrides: dict, field: str) -> None:
+        """``target_segments`` and per-segment overrides name known segments; an override
+        names a targeted segment."""
+        for i, gname in enumerate(segments or []):
+            self.segment(base + ("target_segments", i), gname)
+        for gname in overrides:
+            if self.segment(base + (field, gname), gname) and segments is not None and gname not in segments:
+                self.bad(base + (field, gname), f"segment '{gname}' is not in target_segments "
+                         f"({', '.join(segments)}): its override would never apply")
+
     def schedule(self, path: tuple, value: Any) -> None:
         if isinstance(value, ScheduleSpec):
             if (value.values is None) == (value.ramp is None):
@@ -375,6 +385,7 @@ class _Checker:
                 self.stage(base + ("target", i), sname, ("active",))
             for i, sname in enumerate(prog.effect.upgrade_to or []):
                 self.stage(base + ("effect", "upgrade_to", i), sname, ("active",))
+            self.targeting(base, prog.target_segments, prog.effect_by_segment, "effect_by_segment")
             self.schedule(base + ("spend_per_customer",), prog.spend_per_customer)
             if prog.budget_cap_per_period is not None:
                 self.schedule(base + ("budget_cap_per_period",), prog.budget_cap_per_period)
@@ -391,6 +402,9 @@ class _Checker:
                         self.bad(base + ("from_stages",), f"churned stage '{sname}' is already served by policy '{claimed[sname]}'")
                     claimed[sname] = wname
             self.stage(base + ("return_stage",), pol.return_stage, ("active",))
+            self.targeting(base, pol.target_segments, pol.success_by_segment, "success_by_segment")
+            for i, gname in enumerate(pol.concession.target_segments or []):
+                self.segment(base + ("concession", "target_segments", i), gname)
             self.schedule(base + ("coverage",), pol.coverage)
             if pol.capacity_per_period is not None:
                 self.schedule(base + ("capacity_per_period",), pol.capacity_per_period)

@@ -25,7 +25,7 @@ from ...errors import UnsupportedFeature
 from ...model import ACTIVE, CHURNED, LOST, CompiledModel
 from ...model.compiled import row_parts
 from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
-from .state_space import Space, build_space, expand, winback_success
+from .state_space import Space, build_space, expand, return_states, winback_success
 
 
 def refuse_unsupported(model: CompiledModel) -> None:
@@ -78,9 +78,9 @@ class Chains:
     x: np.ndarray             # (G, Q) draw per node
     w: np.ndarray             # (G, Q) weight per node (rows sum to 1)
     M: np.ndarray             # (R, G, Q, E, E)
-    contact: np.ndarray       # (R, E) contact probability of a state at the start of a period
-    success: np.ndarray       # (R, E) win-back success probability
-    program_spend: np.ndarray  # (R, E) program spend per customer at the start of a period
+    contact: np.ndarray       # (R, G, E) contact probability of a state at the start of a period
+    success: np.ndarray       # (R, G, E) win-back success probability
+    program_spend: np.ndarray  # (R, G, E) program spend per customer at the start of a period
     contact_cost: np.ndarray  # (E,) cost of one contact of a state
     revenue: np.ndarray       # (G, E) expected revenue (before concessions) after the move
     contribution: np.ndarray  # (G, E) expected contribution after the move
@@ -95,7 +95,7 @@ class Chains:
         """Expected net cash in a period of regime ``r`` for one customer per starting state:
         ``nu = -program spend - contact cost + M @ contribution``, shape (G, Q, E)."""
         flow = (self.M[r] @ self.contribution[:, None, :, None])[..., 0]
-        return flow - self.program_spend[r] - self.contact[r] * self.contact_cost
+        return flow - self.program_spend[r][:, None, :] - (self.contact[r] * self.contact_cost)[:, None, :]
 
 
 def _regimes(model: CompiledModel) -> tuple[np.ndarray, list[int]]:
@@ -136,7 +136,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     space = build_space(model)
     regime, reps = _regimes(model)
     G, S, E = model.n_segments, model.n_stages, space.size
-    factors = [model.program_factors(model.program_spend()[:, t - 1]) for t in reps]
+    factors = [model.segment_program_factors(model.program_spend()[:, t - 1]) for t in reps]
 
     xs, ws = [], []
     for g in range(G):
@@ -145,8 +145,8 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         if het.kind != "none":
             parts = []
             for cf, uf in factors:
-                _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
-                parts.append((cf, msum, C))
+                _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
+                parts.append((cf[g], msum, C))
             breaks = kinks(het, parts)
             if tail:
                 slope = max(float((cf * (C if het.kind == "gamma" else (C > 0))).max()) for cf, _, C in parts)
@@ -164,17 +164,18 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
 
     R = len(reps)
     M = np.empty((R, G, Q, E, E))
-    contact = np.zeros((R, E))
-    success = np.zeros((R, E))
-    spend = np.zeros((R, E))
+    contact = np.zeros((R, G, E))
+    success = np.zeros((R, G, E))
+    spend = np.zeros((R, G, E))
+    returns = [return_states(model, space, g) for g in range(G)]
     for r, t in enumerate(reps):
         contact[r], success[r] = winback_success(model, space, t)
         cf, uf = factors[r]
         for g in range(G):
-            B = effective_matrices(model.P[g], model.churn_mask, cf, uf, X[g], model.heterogeneity[g].kind)
-            M[r, g] = expand(B, space, success[r])
+            B = effective_matrices(model.P[g], model.churn_mask, cf[g], uf[g], X[g], model.heterogeneity[g].kind)
+            M[r, g] = expand(B, space, success[r, g], returns[g])
         for prog in model.programs:
-            spend[r] += prog.spend[t - 1] * prog.target[space.base]
+            spend[r] += prog.spend[t - 1] * prog.reach(G)[:, space.base]
 
     kind = model.stage_kind[space.base]
     active = kind == ACTIVE

@@ -56,6 +56,9 @@ class Space:
         ``M[i, pairs_dst] += (1 - pi_i) B[base[i], pairs_base_dst]``.
     ret_state : array (E,)
         Target of a successful win-back from each churned state (-1 if none).
+    ret_plain : array (E,)
+        The same target without the concession (for segments the concession does not
+        grant it to; equal to ``ret_state`` for policies without one).
     ret_policy : array (E,)
         Policy serving each churned state's stage (-1 if none).
     normal : array (S,)
@@ -72,6 +75,7 @@ class Space:
     pairs_dst: np.ndarray
     pairs_base_dst: np.ndarray
     ret_state: np.ndarray
+    ret_plain: np.ndarray
     ret_policy: np.ndarray
     normal: np.ndarray
 
@@ -141,6 +145,7 @@ def build_space(model: CompiledModel) -> Space:
     for w, pol in enumerate(model.winbacks):
         serving[pol.from_stages] = w
     ret_state = np.full(E, -1)
+    ret_plain = np.full(E, -1)
     ret_policy = np.full(E, -1)
     for i in range(E):
         w = serving[base[i]] if kind[base[i]] == CHURNED else -1
@@ -148,6 +153,7 @@ def build_space(model: CompiledModel) -> Space:
             continue
         pol = model.winbacks[w]
         ret_policy[i] = w
+        ret_plain[i] = index[(pol.return_stage, -1, -1, 0)]
         if pol.concession_periods > 0 and pol.discount > 0:
             ret_state[i] = index[(pol.return_stage, -1, w, pol.concession_periods)]
         else:
@@ -155,33 +161,44 @@ def build_space(model: CompiledModel) -> Space:
     normal = np.array([index[(s, 0 if (kind[s] == CHURNED and max_age > 0) else -1, -1, 0)]
                        for s in range(S)])
     return Space(np.array(base), np.array(age), np.array(policy), np.array(left), tuple(labels),
-                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_policy, normal)
+                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_plain, ret_policy, normal)
 
 
 def winback_success(model: CompiledModel, space: Space, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-state contact and success probabilities in period ``t`` (1-based).
+    """Per-segment, per-state contact and success probabilities in period ``t`` (1-based).
 
     Returns
     -------
-    contact : array (E,)
-        ``coverage_t`` for eligible churned states, else 0.
-    success : array (E,)
-        ``coverage_t * base * decay**k`` for eligible churned states, else 0.
+    contact : array (G, E)
+        ``coverage_t`` for eligible churned states of segments the policy targets, else 0.
+    success : array (G, E)
+        ``coverage_t * base_g * decay_g**k`` there (segment ``g``'s success law), else 0.
     """
-    E = space.size
-    contact = np.zeros(E)
-    success = np.zeros(E)
+    G, E = model.n_segments, space.size
+    contact = np.zeros((G, E))
+    success = np.zeros((G, E))
     for i in np.flatnonzero(space.ret_policy >= 0):
         pol = model.winbacks[space.ret_policy[i]]
         k = space.age[i]
         if pol.eligible_after <= k < pol.max_age:
             cov = float(pol.coverage[t - 1])
-            contact[i] = cov
-            success[i] = cov * float(pol.success(k))
+            reach = pol.reaches(G)
+            contact[:, i] = cov * reach
+            success[:, i] = cov * reach * pol.success(k, np.arange(G))
     return contact, success
 
 
-def expand(B: np.ndarray, space: Space, success: np.ndarray) -> np.ndarray:
+def return_states(model: CompiledModel, space: Space, segment: int) -> np.ndarray:
+    """Target state of a successful win-back from each churned state for one segment:
+    with the concession where the policy grants it to the segment, else without (-1: none)."""
+    out = space.ret_state.copy()
+    for i in np.flatnonzero(space.ret_policy >= 0):
+        if not model.winbacks[space.ret_policy[i]].grants(model.n_segments)[segment]:
+            out[i] = space.ret_plain[i]
+    return out
+
+
+def expand(B: np.ndarray, space: Space, success: np.ndarray, ret_state: np.ndarray | None = None) -> np.ndarray:
     """Expanded matrices from base matrices.
 
     Parameters
@@ -191,16 +208,19 @@ def expand(B: np.ndarray, space: Space, success: np.ndarray) -> np.ndarray:
     space : Space
     success : array (E,)
         Win-back success probability per state for this period.
+    ret_state : array (E,), optional
+        Return target per state (default ``space.ret_state``; see :func:`return_states`).
 
     Returns
     -------
     array (..., E, E)
     """
     E = space.size
+    ret = space.ret_state if ret_state is None else ret_state
     out = np.zeros(B.shape[:-2] + (E, E))
     keep = 1.0 - success
     vals = B[..., space.base[space.pairs_src], space.pairs_base_dst] * keep[space.pairs_src]
     out[..., space.pairs_src, space.pairs_dst] = vals  # (src, dst) pairs are distinct
-    rows = np.flatnonzero(space.ret_state >= 0)
-    out[..., rows, space.ret_state[rows]] += success[rows]
+    rows = np.flatnonzero(ret >= 0)
+    out[..., rows, ret[rows]] += success[rows]
     return out

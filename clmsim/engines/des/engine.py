@@ -214,7 +214,7 @@ class RunState:
         wb, pop = self.model.winbacks[w], self.pop
         old = pop.stage[rows].copy()
         pop._stage[rows] = wb.return_stage
-        pop._conc_left[rows] = wb.concession_periods
+        pop._conc_left[rows] = wb.concession_periods * wb.grants(self.model.n_segments)[pop.seg[rows]]
         pop._conc_disc[rows] = wb.discount
         self.flows["won_back"][t] += len(rows)
         self.log.many(time, pop.cid[rows], "won_back", old, wb.return_stage, 0.0)
@@ -237,14 +237,14 @@ class RunState:
         tab = self._tables.get(key)
         if tab is None:
             n_codes = 1 << len(bits)
-            S = self.model.n_stages
-            cf, uf = np.ones((n_codes, S)), np.ones((n_codes, S, S))
+            S, G = self.model.n_stages, self.model.n_segments
+            cf, uf = np.ones((n_codes, G, S)), np.ones((n_codes, G, S, S))
             for c in range(n_codes):
                 s = spends.copy()
                 for b, p in enumerate(bits):
                     if c >> b & 1:
                         s[p] = self.care_spend[p]
-                cf[c], uf[c] = self.model.program_factors(s)
+                cf[c], uf[c] = self.model.segment_program_factors(s)
             tab = MoveTables(self.model, cf, uf)
             if len(self._tables) > 64:
                 self._tables.clear()
@@ -258,9 +258,12 @@ class RunState:
         occ = np.bincount(pop.stage, minlength=m.n_stages)
         self.occ_start = occ
         self.work += int(pop.n - occ[pop.is_lost].sum())
+        G, S = m.n_segments, m.n_stages
+        occ_gs = np.bincount(pop.seg * S + pop.stage, minlength=G * S).reshape(G, S)
         spends = np.zeros(len(m.programs))
         for p, prog in enumerate(m.programs):
-            n_t = int(occ[prog.target].sum())
+            reach = prog.reach(G)
+            n_t = int(occ_gs[reach].sum())
             s = float(prog.spend[t - 1])
             if prog.cap is not None and n_t > 0:
                 s = min(s, float(prog.cap[t - 1]) / n_t)
@@ -275,7 +278,7 @@ class RunState:
                 continue
             spends[p] = s
             self.flows["retention_spend"][t] += s * n_t
-            rows = np.flatnonzero(prog.target[pop.stage])
+            rows = np.flatnonzero(reach[pop.seg, pop.stage])
             self.attribute(t, rows, -s)
             self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)
         tables = self.tables(spends)
@@ -303,7 +306,7 @@ class RunState:
             self.attribute(t, rows, -wb.contact_cost)
             self.log.many(float(t - 1), pop.cid[rows], "contact", pop.stage[rows], pop.stage[rows],
                           wb.contact_cost)
-            ok = self.rng_wb.random(len(rows)) < wb.success(k)
+            ok = self.rng_wb.random(len(rows)) < wb.success(k, pop.seg[rows])
             won = rows[ok]
             self.log.many(float(t - 1), pop.cid[rows[~ok]], "declined", pop.stage[rows[~ok]],
                           pop.stage[rows[~ok]], 0.0)
@@ -328,14 +331,15 @@ class RunState:
                 ops.request_winback(w, t, rows)
         for p in ops.care_team:
             self.care_spend[p] = self.pending_care[p]
-            rows = np.flatnonzero(m.programs[p].target[pop.stage])
+            rows = np.flatnonzero(m.programs[p].reach(G)[pop.seg, pop.stage])
             if len(rows) and self.pending_care[p] > 0:
                 ops.request_care(p, t, rows, self.pending_care[p])
 
     def _eligible(self, t: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of policy ``w`` eligible in period ``t`` and picked by coverage, with ages."""
         wb, pop = self.model.winbacks[w], self.pop
-        rows = np.flatnonzero(wb.from_stages[pop.stage] & ~pop.waiting & ~pop.held)
+        rows = np.flatnonzero(wb.from_stages[pop.stage] & wb.reaches(self.model.n_segments)[pop.seg]
+                              & ~pop.waiting & ~pop.held)
         k = t - pop.churn_t[rows] - 1
         ok = (k >= wb.eligible_after) & (k < wb.max_age)
         rows, k = rows[ok], k[ok]

@@ -204,7 +204,7 @@ class Operations:
         k = tp - churn_t - 1
         stage = int(run.pop.stage[run.pop.row(cid)])   # may have moved within the policy's stages
         run.contact(tp, cid, wb.contact_cost, start / self.D, stage)
-        success = float(self.rng.random()) < float(wb.success(k))
+        success = float(self.rng.random()) < float(wb.success(k, int(run.pop.seg[run.pop.row(cid)])))
         yield env.timeout(self.service_days(team.team))
         team.release(req)
         row = run.pop.row(cid)

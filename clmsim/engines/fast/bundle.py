@@ -45,20 +45,23 @@ class KernelModel(NamedTuple):
     ref_rate: np.ndarray      #: (S,) referrals per customer in the stage per period
     ref_mix: np.ndarray       #: (G,) segment mix of referred customers
     ref_entry: int            #: entry stage of referrals (-1: none)
-    pr_target: np.ndarray     #: (NP, S) bool, stages a program targets
+    pr_target: np.ndarray     #: (NP, G, S) bool, (segment, stage) cells a program reaches
+    pr_partial: np.ndarray    #: (NP,) bool, the program skips some segment (spend counted per segment)
     pr_upgrade: np.ndarray    #: (NP, S, S) bool, moves a program lifts
     pr_spend: np.ndarray      #: (NP, H) spend per targeted customer
     pr_cap: np.ndarray        #: (NP, H) budget cap (-1: none)
-    pr_red: np.ndarray        #: (NP,) maximum churn reduction
-    pr_half: np.ndarray       #: (NP,) half-saturation spend
-    pr_lift: np.ndarray       #: (NP,) upgrade lift
+    pr_red: np.ndarray        #: (NP, G) maximum churn reduction per segment
+    pr_half: np.ndarray       #: (NP, G) half-saturation spend per segment
+    pr_lift: np.ndarray       #: (NP, G) upgrade lift per segment
     wb_of_stage: np.ndarray   #: (S,) int64 win-back policy of a churned stage (-1: none)
+    wb_seg: np.ndarray        #: (W, G) bool, segments a policy contacts
+    wb_cseg: np.ndarray       #: (W, G) bool, segments whose returners get the concession
     wb_lo: np.ndarray         #: (W,) int64 first eligible churn age
     wb_hi: np.ndarray         #: (W,) int64 first churn age past the window
     wb_cov: np.ndarray        #: (W, H) coverage (share of eligible customers contacted)
     wb_cost: np.ndarray       #: (W,) cost per contact
-    wb_base: np.ndarray       #: (W,) success probability at churn age 0
-    wb_decay: np.ndarray      #: (W,) success decay per period of churn age
+    wb_base: np.ndarray       #: (W, G) success probability at churn age 0, per segment
+    wb_decay: np.ndarray      #: (W, G) success decay per period of churn age, per segment
     wb_return: np.ndarray     #: (W,) int64 stage a won-back customer returns to
     wb_disc: np.ndarray       #: (W,) margin given up during the concession
     wb_cperiods: np.ndarray   #: (W,) int64 concession periods
@@ -202,20 +205,24 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         ref_rate=_or_zeros(None if ref is None else ref.rate, S),
         ref_mix=_or_zeros(model.segment_share if ref is None else ref.mix, G),
         ref_entry=-1 if ref is None else int(ref.entry_stage),
-        pr_target=_c([p.target for p in model.programs], b1).reshape(NP, S),
+        pr_target=_c([p.reach(G) for p in model.programs], b1).reshape(NP, G, S),
+        pr_partial=_c([not p.reach(G)[:, p.target].all() for p in model.programs], b1).reshape(NP),
         pr_upgrade=_c([p.upgrade for p in model.programs], b1).reshape(NP, S, S),
         pr_spend=_c([p.spend for p in model.programs], f8).reshape(NP, H),
         pr_cap=_c([np.full(H, -1.0) if p.cap is None else p.cap for p in model.programs], f8).reshape(NP, H),
-        pr_red=_c([p.churn_reduction_max for p in model.programs], f8),
-        pr_half=_c([p.half_saturation_spend for p in model.programs], f8),
-        pr_lift=_c([p.upgrade_lift for p in model.programs], f8),
+        pr_red=_c([p.effects(G)[:, 0] for p in model.programs], f8).reshape(NP, G),
+        pr_half=_c([p.effects(G)[:, 1] for p in model.programs], f8).reshape(NP, G),
+        pr_lift=_c([p.effects(G)[:, 2] for p in model.programs], f8).reshape(NP, G),
         wb_of_stage=wb_of_stage,
+        wb_seg=_c([w.reaches(G) for w in winbacks], b1).reshape(W, G),
+        wb_cseg=_c([w.grants(G) for w in winbacks], b1).reshape(W, G),
         wb_lo=_c([min(w.eligible_after, H + 1) for w in winbacks], i8),
         wb_hi=_c([min(w.max_age, H + 1) for w in winbacks], i8),
         wb_cov=_c([w.coverage for w in winbacks], f8).reshape(W, H),
         wb_cost=_c([w.contact_cost for w in winbacks], f8),
-        wb_base=_c([w.base for w in winbacks], f8),
-        wb_decay=_c([w.decay for w in winbacks], f8),
+        wb_base=_c([w.success(0, np.arange(G)) * np.ones(G) for w in winbacks], f8).reshape(W, G),
+        wb_decay=_c([np.full(G, w.decay) if w.segment_success is None else w.segment_success[:, 1]
+                     for w in winbacks], f8).reshape(W, G),
         wb_return=_c([w.return_stage for w in winbacks], i8),
         wb_disc=_c([w.discount for w in winbacks], f8),
         wb_cperiods=_c([w.concession_periods for w in winbacks], i8),

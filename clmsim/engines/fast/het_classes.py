@@ -38,10 +38,12 @@ HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
 
 
 def _regimes(model: CompiledModel) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Program churn and upgrade factors of every period at the written spend."""
+    """Program churn and upgrade factors per segment, (G, S) and (G, S, S), of every period at
+    the written spend."""
     spends = model.program_spend()
-    return [model.program_factors(spends[:, t]) if spends.size else
-            (np.ones(model.n_stages), np.ones((model.n_stages, model.n_stages)))
+    G, S = model.n_segments, model.n_stages
+    return [model.segment_program_factors(spends[:, t]) if spends.size else
+            (np.ones((G, S)), np.ones((G, S, S)))
             for t in range(model.horizon)]
 
 
@@ -53,10 +55,10 @@ def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) 
     cache: dict = {}
     mats = []
     for cf, uf in regimes:
-        key = (cf.tobytes(), uf.tobytes())
+        key = (cf[g].tobytes(), uf[g].tobytes())
         if key not in cache:
             cache[key] = np.stack([
-                effective_matrix(model.P[g], model.churn_mask, cf, uf,
+                effective_matrix(model.P[g], model.churn_mask, cf[g], uf[g],
                                  **({"theta": xi} if het.kind == "beta" else {"multiplier": xi}))
                 for xi in x])
         mats.append(cache[key])
@@ -114,8 +116,8 @@ def _compute_references(model: CompiledModel, regimes) -> list[tuple[int, object
             continue
         parts = []
         for cf, uf in {(cf.tobytes(), uf.tobytes()): (cf, uf) for cf, uf in regimes}.values():
-            _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
-            parts.append((cf, msum, C))
+            _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
+            parts.append((cf[g], msum, C))
         xr, wr = mixture_nodes(het, _relevant(het, kinks(het, parts)), 64)
         out.append((g, het, regimes, _paths(model, g, xr, wr, regimes)))
     return out

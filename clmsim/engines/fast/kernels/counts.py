@@ -55,7 +55,7 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
     for tau in range(T):
         g = type_seg[tau]
         for s in range(S):
-            ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
+            ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, unowned(probs[tau, s]))
 
 
@@ -70,9 +70,10 @@ def _revenue(state, n, shape, scale, mean):
 
 
 @njit(cache=True, error_model="numpy")
-def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
+def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room, unit_seg, reach):
     """Win-back contacts of policy ``w`` per unit ``u`` (group or pool), stage and churn age:
-    ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)``; with a capacity (``room >= 0``) ages are
+    ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)`` for units of segments the policy reaches
+    (``reach[unit_seg[u]]``, else 0); with a capacity (``room >= 0``) ages are
     served youngest first and the contacts of the marginal age are a uniform subset of those
     wanted (multivariate hypergeometric over the units)."""
     U, S = cnt.shape[0], cnt.shape[1]
@@ -83,7 +84,7 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
                 if wb_of_stage[s] != w:
                     continue
                 cont[u, s, a] = 0
-                if cnt[u, s, a] > 0:
+                if cnt[u, s, a] > 0 and reach[unit_seg[u]]:
                     c = binomial(state, WINBACK, cnt[u, s, a], cov)
                     cont[u, s, a] = c
                     want += c
@@ -165,7 +166,7 @@ def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_o
                         contacts += c
                         spend += c * wb_cost[w]
                         clv_cash -= uweight / ucount * c * wb_cost[w]
-                        x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
+                        x = binomial(state, MOVES, c, wb_base[w, g] * wb_decay[w, g] ** a)
                         won += x
                         n -= x
                         if x > 0:
@@ -249,7 +250,8 @@ def simulate_counts(r0, r1, seeds, m, out):
     pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
-    wb_cperiods, wb_cap = m.wb_cperiods, m.wb_cap
+    wb_cperiods, wb_cap, wb_seg, wb_cseg = m.wb_cperiods, m.wb_cap, m.wb_seg, m.wb_cseg
+    pr_partial = m.pr_partial
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
     G, S = P.shape[0], P.shape[1]
@@ -264,8 +266,14 @@ def simulate_counts(r0, r1, seeds, m, out):
         A = max(A, wb_hi[w] + 1)
     Q = 2 * T                                                # cohort class (initial, acquired) x type
     q_class = np.zeros(Q, np.int64)                          # class of group q within its segment
+    q_seg = np.zeros(Q, np.int64)                            # segment of group q
     for q in range(Q):
         q_class[q] = q % T - seg_first[type_seg[q % T]]
+        q_seg[q] = type_seg[q % T]
+    pool_seg = np.arange(G)                                  # segment of pool g
+    count_seg = False
+    for p in range(pr_partial.shape[0]):
+        count_seg = count_seg or pr_partial[p]
     states = np.empty((N_STREAMS, 4), np.uint64)             # random streams (alive over the loop)
     for r in range(r0, r1):
         state = unowned(states)
@@ -290,11 +298,12 @@ def simulate_counts(r0, r1, seeds, m, out):
         nret = np.zeros((Q, max(W, 1)), np.int64)
         wret = np.zeros((Q, max(W, 1)), np.float64)
         lost = np.zeros(S, np.float64)
-        churn_factor = np.ones(S, np.float64)
-        upgrade_factor = np.ones((S, S), np.float64)
-        cf_prev = np.ones(S, np.float64)
-        uf_prev = np.ones((S, S), np.float64)
-        ret_stage = np.zeros(S, np.float64)
+        churn_factor = np.ones((G, S), np.float64)
+        upgrade_factor = np.ones((G, S, S), np.float64)
+        cf_prev = np.ones((G, S), np.float64)
+        uf_prev = np.ones((G, S, S), np.float64)
+        ret_stage = np.zeros((G, S), np.float64)
+        n_seg = np.zeros((G, S), np.float64)
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         probs = np.zeros((T, S, S), np.float64)
         n_start = np.zeros(S, np.float64)
@@ -337,15 +346,27 @@ def simulate_counts(r0, r1, seeds, m, out):
                 if kind[s] != LOST:
                     total += int(n_start[s])
             done += total
-            ret_total = program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red,
-                                        pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
+            if count_seg:                                    # programs aimed at some segments count them
+                for g in range(G):
+                    for s in range(S):
+                        n_seg[g, s] = 0.0
+                for q in range(Q):
+                    for s in range(S):
+                        if kind[s] == ACTIVE:
+                            x = nm[q, s]
+                            for e in range(NE):
+                                x += nc[q, s, e]
+                            n_seg[q_seg[q], s] += x
+            ret_total = program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap,
+                                        pr_red, pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
             same = t > 1                                     # rows change only with the program factors
-            for s in range(S):
-                same = same and churn_factor[s] == cf_prev[s]
-                cf_prev[s] = churn_factor[s]
-                for d in range(S):
-                    same = same and upgrade_factor[s, d] == uf_prev[s, d]
-                    uf_prev[s, d] = upgrade_factor[s, d]
+            for g in range(G):
+                for s in range(S):
+                    same = same and churn_factor[g, s] == cf_prev[g, s]
+                    cf_prev[g, s] = churn_factor[g, s]
+                    for d in range(S):
+                        same = same and upgrade_factor[g, s, d] == uf_prev[g, s, d]
+                        uf_prev[g, s, d] = upgrade_factor[g, s, d]
             if not same:
                 row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                            ch_cum)
@@ -357,10 +378,10 @@ def simulate_counts(r0, r1, seeds, m, out):
             for w in range(W):
                 if pooled:
                     _contacts(state, unowned(pn), unowned(pcont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w],
-                              wb_cov[w, t - 1], wb_cap[w, t - 1])
+                              wb_cov[w, t - 1], wb_cap[w, t - 1], unowned(pool_seg), unowned(wb_seg[w]))
                 else:
                     _contacts(state, unowned(nh), unowned(ncont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w],
-                              wb_cov[w, t - 1], wb_cap[w, t - 1])
+                              wb_cov[w, t - 1], wb_cap[w, t - 1], unowned(q_seg), unowned(wb_seg[w]))
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
@@ -389,7 +410,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 contacts += c
                                 wb_spend += c * wb_cost[w]
                                 clv_cash -= wt / n * c * wb_cost[w]
-                                x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
+                                x = binomial(state, MOVES, c, wb_base[w, q_seg[q]] * wb_decay[w, q_seg[q]] ** a)
                                 won += x
                                 nret[q, w] += x
                                 wret[q, w] += wt / n * x
@@ -428,7 +449,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 continue
                             reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s,
                                                                      ACTIVE_SUB + 1 + e))
-                            clv_cash -= wt * ret_stage[s]
+                            clv_cash -= wt * ret_stage[q_seg[q], s]
                             multinomial(state, MOVES, n, row, unowned(split))
                             for d in range(S):
                                 x = split[d]
@@ -506,13 +527,13 @@ def simulate_counts(r0, r1, seeds, m, out):
                     nret[q, w] = 0
                     wret[q, w] = 0.0
                     d = wb_return[w]
-                    disc = wb_disc[w] if wb_cperiods[w] > 0 else 0.0
+                    disc = wb_disc[w] if wb_cperiods[w] > 0 and wb_cseg[w, g] else 0.0
                     rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
                     cb = rv * (margin[g, d] - disc) - x * cost[g, d]
                     revenue += rv
                     contribution += cb
                     clv_cash += cb * (wt / x)
-                    if ret_state[w] >= 0:
+                    if ret_state[w] >= 0 and wb_cseg[w, g]:
                         nc2[q, d, ret_state[w]] += x
                         wc2[q, d, ret_state[w]] += wt
                     else:
