@@ -10,12 +10,14 @@ Monte Carlo engines agree with the analytic values within 4.5 standard errors.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from clmsim.api import simulate
 from clmsim.model import compile_model
-from clmsim.scenario import ScenarioError, scenario_from_text
+from clmsim.scenario import ScenarioError, load_scenario, scenario_from_text
 
 BASE = """\
 schema_version: 1
@@ -119,9 +121,12 @@ def test_monte_carlo_engines_match_the_analytic_values_within_4_5_standard_error
 @pytest.mark.parametrize("engine, mode", [("analytic", None), ("fast", "individual"), ("fast", "counts"),
                                           ("des", None)])
 def test_a_lever_aimed_at_an_empty_segment_spends_exactly_nothing_and_changes_no_draw(engine, mode):
-    """Care and win-back aimed at a segment with no customers: spend and contacts are exactly 0
-    and every run equals the run without the levers, bit for bit (common random numbers)."""
-    aimed = two_segment(care_seg="loyal", wb_seg="loyal", loyal=0)
+    """Care, save offer and win-back aimed at a segment with no customers: spend and contacts are
+    exactly 0 and every run equals the run without the levers, bit for bit (common random numbers)."""
+    save = ("    save:\n      kind: intercept\n      target: [member]\n      target_segments: [loyal]\n"
+            "      spend_per_customer: 5\n      effect: {churn_reduction_max: 0.9, half_saturation_spend: 1}\n")
+    aimed = two_segment(care_seg="loyal", wb_seg="loyal", loyal=0).replace("winback:", save + "winback:")
+    assert len(compile_model(scenario_from_text(aimed, name="t")).intercepts) == 1
     without = BASE.format(segments=LOYAL % (0.4, 0) + FICKLE % (0.6, 6000), levers="")
     opts = {"mode": mode} if mode else {}
     a, b = (simulate(scenario_from_text(t, name="t"), engine=engine, runs=5, seed=11, strategies=["baseline"],
@@ -152,3 +157,32 @@ def test_validate_refuses_an_override_for_a_segment_the_lever_skips():
     (problem,) = _problems(text)
     assert ("winback.policies.offer.success_by_segment.fickle: segment 'fickle' is not in target_segments (loyal)"
             in problem)
+
+
+ECOMMERCE = Path(__file__).resolve().parents[1] / "scenarios" / "ecommerce.yaml"
+AIMED = "aimed_care_and_save"
+
+
+def test_ecommerce_aimed_levers_reach_only_their_segments_des_event_log():
+    """Exact, per customer: in a traced des run, VIP care is paid for high-value VIPs only and
+    save offers go to at-risk regulars only (every other segment's spend on them is 0)."""
+    model = compile_model(load_scenario(ECOMMERCE), AIMED)
+    care = next(p for p in model.programs if p.name == "vip_care")
+    assert care.reach(3)[:, model.stage_index["vip"]].tolist() == [True, False, False]
+    (offer,) = model.intercepts
+    assert offer.reach(3)[:, model.stage_index["regular"]].tolist() == [False, False, True]
+    res = simulate(ECOMMERCE, engine="des", runs=1, seed=1, strategies=[AIMED], trace_runs=[0], trace_customers=3000)
+    ev = res.events
+    vip_care = ev[(ev["event"] == "retention") & (ev["from_stage"] == "vip")]
+    assert len(vip_care) > 0 and set(vip_care["segment"]) == {"high_value"}
+    offers = ev[ev["event"] == "offer"]
+    assert len(offers) > 0 and set(offers["segment"]) == {"at_risk"} and set(offers["from_stage"]) == {"regular"}
+
+
+def test_ecommerce_aimed_strategy_analytic_equals_fast_within_4_5_standard_errors():
+    ref = simulate(ECOMMERCE, engine="analytic", strategies=[AIMED]).runs.iloc[0]
+    runs = simulate(ECOMMERCE, engine="fast", runs=100, seed=7, strategies=[AIMED], mode="counts").runs
+    for item in ("npv", "retention_spend", "winback_spend", "churned", "active_end"):
+        x = runs[item].to_numpy()
+        se = x.std(ddof=1) / np.sqrt(len(x))
+        assert abs(x.mean() - ref[item]) <= 4.5 * se, (item, x.mean(), ref[item], se)

@@ -7,7 +7,7 @@ import numpy as np
 from ..scenario import Scenario
 from ..scenario.schema import RevenueSpec, ScenarioSpec, ScheduleSpec
 from .compiled import (ACTIVE, CHURNED, KIND_CODES, LINEAR, LOST, SATURATING, Channel, CompiledModel,
-                       Heterogeneity, Program, Referral, Winback)
+                       Heterogeneity, Intercept, Program, Referral, Winback)
 
 
 def schedule_array(value, horizon: int) -> np.ndarray:
@@ -149,8 +149,11 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         referral = Referral(rate, idx[ref.entry_stage], _mix(ref.segment_mix, segments, share))
 
     base_rev = np.array([_revenue(spec.stages[n].revenue)[0] for n in names])
-    programs = []
+    programs, intercepts = [], []
     for pname, prog in spec.retention.programs.items():
+        if prog.kind == "intercept":
+            intercepts.append(_intercept(pname, prog, idx, segments, H))
+            continue
         target = np.zeros(S, dtype=bool)
         target[[idx[n] for n in prog.target]] = True
         upgrade = np.zeros((S, S), dtype=bool)
@@ -197,7 +200,29 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         segment_names=segments, segment_share=share, P=P, churn_mask=churn_mask, revenue_mean=rev_mean,
         revenue_cv=rev_cv, margin=margin, cost_to_serve=cost, initial=initial, heterogeneity=tuple(hets),
         channels=tuple(channels), referral=referral, programs=tuple(programs), winbacks=tuple(winbacks),
-        stage_index=idx, operations=_operations(spec, programs, winbacks))
+        stage_index=idx, operations=_operations(spec, programs, winbacks), intercepts=tuple(intercepts))
+
+
+def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], H: int) -> Intercept:
+    """Compile a retention program of kind ``intercept`` (a save offer)."""
+    target = np.zeros(len(idx), dtype=bool)
+    target[[idx[n] for n in prog.target]] = True
+    eff = prog.effect
+    effects = None
+    if prog.effect_by_segment:
+        effects = np.array([[eff.churn_reduction_max, eff.half_saturation_spend]] * len(segments))
+        for gname, over in prog.effect_by_segment.items():
+            g = segments.index(gname)
+            if over.churn_reduction_max is not None:
+                effects[g, 0] = over.churn_reduction_max
+            if over.half_saturation_spend is not None:
+                effects[g, 1] = over.half_saturation_spend
+    conc = prog.concession
+    return Intercept(name, target, schedule_array(prog.spend_per_customer, H), eff.churn_reduction_max,
+                     eff.half_saturation_spend, -1 if prog.save_to is None else idx[prog.save_to],
+                     conc.discount if conc else 0.0, conc.periods if conc else 0,
+                     _segment_mask(prog.target_segments, segments), effects,
+                     _segment_mask(conc.target_segments if conc else None, segments))
 
 
 DAYS_PER_PERIOD = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}

@@ -175,6 +175,55 @@ class Winback:
 
 
 @dataclass(frozen=True)
+class Intercept:
+    """A save offer (a retention program of kind ``intercept``).
+
+    In period t, a customer of a (segment, stage) cell it reaches (:meth:`reach`) whose move
+    is a churn (to a churned or lost stage) gets an offer costing ``spend[t-1]``; it succeeds
+    with ``p_g(t) = success_max_g s / (s + half_g)`` (:meth:`success`) and the customer goes to
+    ``save_stage`` (-1: the stage left from) instead, paying revenue x ``(1 - discount)``
+    for ``concession_periods`` periods (from the period of the save) when the concession is
+    granted to the segment (:meth:`grants`). A save ends any concession already running.
+    ``segment_effects[g]`` (or None) holds segment g's ``(success_max, half)``.
+    """
+
+    name: str
+    target: np.ndarray
+    spend: np.ndarray
+    success_max: float
+    half_saturation_spend: float
+    save_stage: int = -1
+    discount: float = 0.0
+    concession_periods: int = 0
+    segments: np.ndarray | None = None
+    segment_effects: np.ndarray | None = None
+    concession_segments: np.ndarray | None = None
+
+    def reach(self, n_segments: int) -> np.ndarray:
+        """(G, S) bool: the (segment, stage) cells whose churners get the offer."""
+        return _all_segments(self.segments, n_segments)[:, None] & np.asarray(self.target, dtype=bool)[None, :]
+
+    def success(self, t: int, n_segments: int) -> np.ndarray:
+        """(G,) success probability of an offer in period ``t`` (1-based) per segment."""
+        eff = (np.tile([self.success_max, self.half_saturation_spend], (n_segments, 1))
+               if self.segment_effects is None else np.asarray(self.segment_effects, dtype=float))
+        s = float(self.spend[t - 1])
+        return eff[:, 0] * (s / (s + eff[:, 1]))
+
+    def grants(self, n_segments: int) -> np.ndarray:
+        """(G,) bool: segments whose saved customers get the concession."""
+        return _all_segments(self.concession_segments, n_segments)
+
+    @property
+    def has_concession(self) -> bool:
+        return self.concession_periods > 0 and self.discount > 0
+
+    def destination(self, stage: int) -> int:
+        """Where a customer saved from ``stage`` goes."""
+        return stage if self.save_stage < 0 else self.save_stage
+
+
+@dataclass(frozen=True)
 class Heterogeneity:
     """Per-customer churn propensity of one segment.
 
@@ -271,6 +320,7 @@ class CompiledModel:
     winbacks: tuple[Winback, ...] = ()
     stage_index: dict[str, int] = field(default_factory=dict)
     operations: Operations | None = None
+    intercepts: tuple[Intercept, ...] = ()
 
     # ----------------------------------------------------------- operations
     def operational_features(self) -> list[str]:
@@ -374,6 +424,13 @@ class CompiledModel:
                 churn[g, reach[g]] *= 1.0 - red * f
                 upgrade[g][prog.upgrade & reach[g][:, None]] *= 1.0 + lift * f
         return churn, upgrade
+
+    def intercept_of(self) -> np.ndarray:
+        """(G, S) int: index of the save offer reaching each (segment, stage) cell, -1 for none."""
+        out = np.full((self.n_segments, self.n_stages), -1, dtype=np.int64)
+        for k, ic in enumerate(self.intercepts):
+            out[ic.reach(self.n_segments)] = k
+        return out
 
     def program_spend(self) -> np.ndarray:
         """Per-customer spend per program and period (uncapped), shape (programs, H)."""

@@ -215,6 +215,15 @@ class ProgramEffect(_Model):
     upgrade_to: list[str] | None = None
 
 
+class ConcessionSpec(_Model):
+    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods,
+    granted to returning customers of ``target_segments`` (default: every segment)."""
+
+    discount: Prob = 0.0
+    periods: NonNegInt = 0
+    target_segments: list[str] | None = Field(default=None, min_length=1)
+
+
 class SegmentProgramEffect(_Model):
     """Per-segment override of a program's effect: the fields given replace the program's
     ``effect`` for the customers of that segment (``upgrade_to`` stays the program's)."""
@@ -225,14 +234,24 @@ class SegmentProgramEffect(_Model):
 
 
 class ProgramSpec(_Model):
-    """A retention program: spend per customer of its target stages (in its target segments)."""
+    """A retention program reaching the customers of its target stages (in its target segments).
 
+    ``kind: care`` (default) spends ``spend_per_customer`` on every customer it reaches and
+    lowers their churn. ``kind: intercept`` is a save offer: it pays ``spend_per_customer``
+    per customer who *attempts* to churn in the period, and saves them with probability
+    ``churn_reduction_max * s / (s + half_saturation_spend)``, sending them to ``save_to``
+    (default: the stage they tried to leave) with an optional ``concession``.
+    """
+
+    kind: Literal["care", "intercept"] = "care"
     target: list[str] = Field(min_length=1)
     target_segments: list[str] | None = Field(default=None, min_length=1)
     spend_per_customer: Schedule
     effect: ProgramEffect
     effect_by_segment: dict[str, SegmentProgramEffect] = Field(default_factory=dict)
     budget_cap_per_period: Schedule | None = None
+    save_to: str | None = None
+    concession: ConcessionSpec | None = None
 
 
 class RetentionSpec(_Model):
@@ -246,15 +265,6 @@ class SuccessSpec(_Model):
 
     base: Prob
     decay: Prob = 1.0
-
-
-class ConcessionSpec(_Model):
-    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods,
-    granted to returning customers of ``target_segments`` (default: every segment)."""
-
-    discount: Prob = 0.0
-    periods: NonNegInt = 0
-    target_segments: list[str] | None = Field(default=None, min_length=1)
 
 
 class WinbackPolicySpec(_Model):

@@ -293,6 +293,44 @@ class _Checker:
                 self.bad(base + (field, gname), f"segment '{gname}' is not in target_segments "
                          f"({', '.join(segments)}): its override would never apply")
 
+    def intercept(self, base: tuple, prog: Any) -> None:
+        """Fields of an intercept (save) offer, refused on care programs and vice versa."""
+        if prog.kind != "intercept":
+            for key in ("save_to", "concession"):
+                if getattr(prog, key) is not None:
+                    self.bad(base + (key,), f"'{key}' belongs to save offers: give the program 'kind: intercept'")
+            return
+        if prog.effect.upgrade_lift > 0 or prog.effect.upgrade_to is not None:
+            self.bad(base + ("effect",), "a save offer (kind intercept) saves customers who try to leave: "
+                     "it lifts no upgrade (leave out upgrade_lift and upgrade_to)")
+        for gname, over in prog.effect_by_segment.items():
+            if over.upgrade_lift is not None:
+                self.bad(base + ("effect_by_segment", gname, "upgrade_lift"),
+                         "a save offer (kind intercept) lifts no upgrade")
+        if prog.budget_cap_per_period is not None:
+            self.bad(base + ("budget_cap_per_period",), "a save offer is paid per customer who tries to leave: "
+                     "give no budget cap")
+        if prog.save_to is not None:
+            self.stage(base + ("save_to",), prog.save_to, ("active",))
+        for i, gname in enumerate((prog.concession.target_segments or []) if prog.concession else []):
+            self.segment(base + ("concession", "target_segments", i), gname)
+
+    def one_intercept_per_cell(self) -> None:
+        """At most one save offer reaches a customer (segment, stage) cell."""
+        seen: dict[tuple, str] = {}
+        segments = list(self.spec.segments or {}) or ["all"]
+        for pname, prog in self.spec.retention.programs.items():
+            if prog.kind != "intercept":
+                continue
+            for g in prog.target_segments or segments:
+                for sname in prog.target:
+                    if (g, sname) in seen and seen[(g, sname)] != pname:
+                        where = f"stage '{sname}'" + ("" if g == "all" else f" of segment '{g}'")
+                        self.bad(("retention", "programs", pname, "target"),
+                                 f"{where} already has the save offer '{seen[(g, sname)]}': one save offer per customer")
+                        return
+                    seen[(g, sname)] = pname
+
     def schedule(self, path: tuple, value: Any) -> None:
         if isinstance(value, ScheduleSpec):
             if (value.values is None) == (value.ramp is None):
@@ -389,6 +427,8 @@ class _Checker:
             self.schedule(base + ("spend_per_customer",), prog.spend_per_customer)
             if prog.budget_cap_per_period is not None:
                 self.schedule(base + ("budget_cap_per_period",), prog.budget_cap_per_period)
+            self.intercept(base, prog)
+        self.one_intercept_per_cell()
         churned = [n for n, k in self.kinds.items() if k == "churned"]
         claimed: dict[str, str] = {}
         for wname, pol in s.winback.policies.items():
@@ -453,6 +493,9 @@ def _check_operations(c: _Checker) -> None:
         if team.serves in policies and policies[team.serves].capacity_per_period is not None:
             c.bad(base + ("serves",), f"win-back policy '{team.serves}' has capacity_per_period and a team: "
                   "the team's agents are its capacity, give one or the other")
+        if team.serves in programs and programs[team.serves].kind == "intercept":
+            c.bad(base + ("serves",), f"'{team.serves}' is a save offer (kind intercept): agent pools serve "
+                  "care programs and win-back policies only")
         if team.serves in programs and team.discipline == "recent_first":
             c.bad(base + ("discipline",), "recent_first orders churners by time since churn: "
                   "it applies to win-back teams only")
@@ -463,6 +506,9 @@ def _check_operations(c: _Checker) -> None:
             if name not in known:
                 c.bad(base + ("serves", i), f"'{name}' is neither a win-back policy nor a retention program"
                       f"{did_you_mean(name, known)}")
+            elif name in programs and programs[name].kind == "intercept":
+                c.bad(base + ("serves", i), f"'{name}' is a save offer (kind intercept): budgets pay care "
+                      "programs and win-back policies only")
             elif name in funded:
                 c.bad(base + ("serves", i), f"'{name}' is already paid from budget '{funded[name]}'")
             else:

@@ -25,7 +25,8 @@ from ...errors import UnsupportedFeature
 from ...model import ACTIVE, CHURNED, LOST, CompiledModel
 from ...model.compiled import row_parts
 from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
-from .state_space import Space, build_space, expand, return_states, winback_success
+from .state_space import (Space, build_space, concession_discount, expand, intercept_offers, return_states,
+                          winback_success)
 
 
 def refuse_unsupported(model: CompiledModel) -> None:
@@ -86,6 +87,7 @@ class Chains:
     contribution: np.ndarray  # (G, E) expected contribution after the move
     active: np.ndarray        # (E,) bool
     churn_dest: np.ndarray    # (E,) bool: churned or lost states
+    offer_cost: np.ndarray    # (R, G, Q, E) save-offer cost per customer at the start of a period
 
     @property
     def n_regimes(self) -> int:
@@ -95,14 +97,16 @@ class Chains:
         """Expected net cash in a period of regime ``r`` for one customer per starting state:
         ``nu = -program spend - contact cost + M @ contribution``, shape (G, Q, E)."""
         flow = (self.M[r] @ self.contribution[:, None, :, None])[..., 0]
-        return flow - self.program_spend[r][:, None, :] - (self.contact[r] * self.contact_cost)[:, None, :]
+        return (flow - self.program_spend[r][:, None, :] - (self.contact[r] * self.contact_cost)[:, None, :]
+                - self.offer_cost[r])
 
 
 def _regimes(model: CompiledModel) -> tuple[np.ndarray, list[int]]:
     """Group periods by (program spends, coverages); return regime per period and a
     representative period (1-based) per regime."""
     H = model.horizon
-    cols = [p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
+    cols = ([p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
+            + [ic.spend for ic in getattr(model, "intercepts", ())])
     if not cols:
         return np.zeros(H, dtype=np.int64), [1]
     keys = np.stack(cols, axis=1)
@@ -168,12 +172,15 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     success = np.zeros((R, G, E))
     spend = np.zeros((R, G, E))
     returns = [return_states(model, space, g) for g in range(G)]
+    offer_cost = np.zeros((R, G, Q, E))
     for r, t in enumerate(reps):
         contact[r], success[r] = winback_success(model, space, t)
         cf, uf = factors[r]
         for g in range(G):
             B = effective_matrices(model.P[g], model.churn_mask, cf[g], uf[g], X[g], model.heterogeneity[g].kind)
             M[r, g] = expand(B, space, success[r, g], returns[g])
+            if getattr(model, "intercepts", ()):
+                offer_cost[r, g] = intercept_offers(model, space, M[r, g], g, t)
         for prog in model.programs:
             spend[r] += prog.spend[t - 1] * prog.reach(G)[:, space.base]
 
@@ -181,7 +188,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     active = kind == ACTIVE
     discount = np.zeros(E)
     conc = space.policy >= 0
-    discount[conc] = [model.winbacks[w].discount for w in space.policy[conc]]
+    discount[conc] = [concession_discount(model, w) for w in space.policy[conc]]
     rev = model.revenue_mean[:, space.base] * active
     revenue = rev
     contribution = rev * (model.margin[:, space.base] - discount) - model.cost_to_serve[:, space.base] * active
@@ -189,4 +196,4 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     has = space.ret_policy >= 0
     cc[has] = [model.winbacks[w].contact_cost for w in space.ret_policy[has]]
     return Chains(model, space, regime, X, W, M, contact, success, spend, cc, revenue, contribution,
-                  active, np.isin(kind, (CHURNED, LOST)))
+                  active, np.isin(kind, (CHURNED, LOST)), offer_cost)

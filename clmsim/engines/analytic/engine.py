@@ -97,7 +97,7 @@ def _forward(ch: Chains) -> dict:
         by_segment = x.sum(axis=1)  # (G, E): spend and contacts depend on the segment
         customer_periods += float(start[not_lost].sum())
         referred = float(start @ ref_rate)
-        items["retention_spend"][t - 1] = (by_segment * ch.program_spend[r]).sum()
+        items["retention_spend"][t - 1] = (by_segment * ch.program_spend[r]).sum() + (x * ch.offer_cost[r]).sum()
         items["contacts"][t - 1] = (by_segment * ch.contact[r]).sum()
         items["winback_spend"][t - 1] = (by_segment * (ch.contact[r] * ch.contact_cost)).sum()
         items["won_back"][t - 1] = (by_segment * ch.success[r]).sum()

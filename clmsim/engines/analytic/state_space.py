@@ -17,7 +17,10 @@ counters, so the chain on (stage, counter) pairs is an ordinary Markov chain:
   ``c = 1 .. periods``: the customer pays ``revenue (1 - discount)`` in the
   current period and ``c - 1`` more. A return puts the customer in
   ``(return_stage, w, periods)``; a move between active stages keeps the
-  concession (``c -> c - 1``, ``c = 1 -> normal``); churning ends it.
+  concession (``c -> c - 1``, ``c = 1 -> normal``); churning ends it. Save offers
+  (:class:`~clmsim.model.compiled.Intercept`) with a concession add the same states
+  with ``w = W + k`` (``W`` win-back policies, offer ``k``): a save puts the customer
+  in ``(save stage, W + k, periods)`` (:attr:`Space.save_target`).
 
 The expanded one-period matrix ``M`` is built from the (program- and
 heterogeneity-adjusted) base matrix ``B`` of :func:`clmsim.model.effective_matrix`:
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...model import ACTIVE, CHURNED, CompiledModel
+from ...model import ACTIVE, CHURNED, LOST, CompiledModel
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class Space:
     normal : array (S,)
         The state a customer entering each base stage from outside occupies
         (age 0 for churned stages, no concession for active stages).
+    save_target, save_plain : arrays (K, E)
+        For save offer ``k`` and an active state: the state a saved customer goes to, with
+        and without the offer's concession (-1 for states that are not active).
     """
 
     base: np.ndarray
@@ -78,6 +84,8 @@ class Space:
     ret_plain: np.ndarray
     ret_policy: np.ndarray
     normal: np.ndarray
+    save_target: np.ndarray
+    save_plain: np.ndarray
 
     @property
     def size(self) -> int:
@@ -96,8 +104,9 @@ def build_space(model: CompiledModel) -> Space:
     S = model.n_stages
     names = model.stage_names
     max_age = max((w.max_age for w in model.winbacks), default=0)
-    conc = [(w, pol) for w, pol in enumerate(model.winbacks)
-            if pol.concession_periods > 0 and pol.discount > 0]
+    W = len(model.winbacks)
+    conc = [(w, pol) for w, pol in enumerate(model.winbacks) if pol.has_concession]
+    conc += [(W + k, ic) for k, ic in enumerate(getattr(model, "intercepts", ())) if ic.has_concession]
     base, age, policy, left, labels = [], [], [], [], []
     index: dict[tuple, int] = {}
 
@@ -154,14 +163,31 @@ def build_space(model: CompiledModel) -> Space:
         pol = model.winbacks[w]
         ret_policy[i] = w
         ret_plain[i] = index[(pol.return_stage, -1, -1, 0)]
-        if pol.concession_periods > 0 and pol.discount > 0:
+        if pol.has_concession:
             ret_state[i] = index[(pol.return_stage, -1, w, pol.concession_periods)]
         else:
             ret_state[i] = index[(pol.return_stage, -1, -1, 0)]
     normal = np.array([index[(s, 0 if (kind[s] == CHURNED and max_age > 0) else -1, -1, 0)]
                        for s in range(S)])
+    intercepts = getattr(model, "intercepts", ())
+    save_target = np.full((len(intercepts), E), -1)
+    save_plain = np.full((len(intercepts), E), -1)
+    for k, ic in enumerate(intercepts):
+        for i in range(E):
+            if kind[base[i]] != ACTIVE:
+                continue
+            d = ic.destination(base[i])
+            save_plain[k, i] = index[(d, -1, -1, 0)]
+            save_target[k, i] = index[(d, -1, W + k, ic.concession_periods)] if ic.has_concession else save_plain[k, i]
     return Space(np.array(base), np.array(age), np.array(policy), np.array(left), tuple(labels),
-                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_plain, ret_policy, normal)
+                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_plain, ret_policy, normal,
+                 save_target, save_plain)
+
+
+def concession_discount(model: CompiledModel, policy: int) -> float:
+    """Discount of concession source ``policy``: win-back policy ``w < W``, else save offer ``w - W``."""
+    W = len(model.winbacks)
+    return model.winbacks[policy].discount if policy < W else model.intercepts[policy - W].discount
 
 
 def winback_success(model: CompiledModel, space: Space, t: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,3 +250,30 @@ def expand(B: np.ndarray, space: Space, success: np.ndarray, ret_state: np.ndarr
     rows = np.flatnonzero(ret >= 0)
     out[..., rows, ret[rows]] += success[rows]
     return out
+
+
+def intercept_offers(model: CompiledModel, space: Space, M: np.ndarray, g: int, t: int) -> np.ndarray:
+    """Apply the save offers of period ``t`` to segment ``g``'s expanded matrices ``M`` (..., E, E)
+    in place and return the offer cost per starting state (..., E).
+
+    From an active state ``i`` the offer reaches, the churn mass ``m_i`` (moves into churned
+    and lost states) is an attempt: it costs ``spend_t m_i``; a share ``p_g(t)`` of it goes
+    to the save state (:attr:`Space.save_target`, or :attr:`Space.save_plain` when the
+    concession is not granted to ``g``) and ``1 - p_g(t)`` of it leaves as before.
+    """
+    cost = np.zeros(M.shape[:-1])
+    gone = np.isin(model.stage_kind[space.base], (CHURNED, LOST))
+    G = model.n_segments
+    for k, ic in enumerate(model.intercepts):
+        rows = np.flatnonzero(ic.reach(G)[g, space.base] & (model.stage_kind[space.base] == ACTIVE))
+        if not len(rows):
+            continue
+        p = float(ic.success(t, G)[g])
+        dest = space.save_target[k] if ic.grants(G)[g] else space.save_plain[k]
+        block = M[..., rows, :]
+        mass = np.where(gone, block, 0.0).sum(axis=-1)           # (..., rows)
+        cost[..., rows] = float(ic.spend[t - 1]) * mass
+        block[..., gone] *= 1.0 - p
+        M[..., rows, :] = block
+        M[..., rows, dest[rows]] += p * mass
+    return cost

@@ -169,7 +169,9 @@ class RunState:
         g = lambda purpose: _rng.generator(entropy, run, purpose)  # noqa: E731
         self.rng_moves, self.rng_rev, self.rng_arr = g("moves"), g("revenue"), g("arrivals")
         self.rng_het, self.rng_wb = g("heterogeneity"), g("winback")
-        self.rng_ops = np.random.Generator(np.random.PCG64(_rng.stream(entropy, run, "winback").spawn(1)[0]))
+        ops_seq, offer_seq = _rng.stream(entropy, run, "winback").spawn(2)
+        self.rng_ops = np.random.Generator(np.random.PCG64(ops_seq))
+        self.rng_offer = np.random.Generator(np.random.PCG64(offer_seq))   # save offers
         init = model.initial
         self.pop = Population(model, capacity=int(init.sum() * 1.3) + 1024)
         self.expected = model.expected_acquisitions()
@@ -312,7 +314,10 @@ class RunState:
                           pop.stage[rows[~ok]], 0.0)
             self.win_back(t, w, won, float(t - 1))
             frozen[won] = True
+        churn_t = pop.churn_t.copy() if m.intercepts else None
         changed, old, new = pop.move(t, tables, frozen, self.rng_moves)
+        if m.intercepts:
+            changed, old, new = self.save_offers(t, changed, old, new, churn_t)
         pop._code[: pop.n] = 0
         self.flows["churned"][t] += int(np.sum(pop.is_active[old] & pop.is_gone[new]))
         self.log.many(float(t - 1), pop.cid[changed], "move", old, new, 0.0)
@@ -334,6 +339,43 @@ class RunState:
             rows = np.flatnonzero(m.programs[p].reach(G)[pop.seg, pop.stage])
             if len(rows) and self.pending_care[p] > 0:
                 ops.request_care(p, t, rows, self.pending_care[p])
+
+    def save_offers(self, t: int, changed: np.ndarray, old: np.ndarray, new: np.ndarray,
+                    churn_t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Save offers of period ``t`` to the customers whose move was a churn (see
+        :class:`~clmsim.model.compiled.Intercept`): each costs the offer's spend and saves with
+        ``p_g(t)``; a saved customer goes to the save stage (its churn undone, any concession
+        replaced by the offer's). Returns the rows that changed stage, old and new stages."""
+        m, pop = self.model, self.pop
+        G = m.n_segments
+        of = m.intercept_of()
+        left = np.flatnonzero(pop.is_active[old] & pop.is_gone[new])   # positions in ``changed``
+        tried, tried_from = changed[left], old[left]
+        k_of = of[pop.seg[tried], tried_from]
+        for k, ic in enumerate(m.intercepts):
+            pick = k_of == k
+            rows, src = tried[pick], tried_from[pick]
+            if not len(rows):
+                continue
+            cost = float(ic.spend[t - 1])
+            self.flows["retention_spend"][t] += cost * len(rows)
+            self.attribute(t, rows, -cost)
+            self.log.many(float(t - 1), pop.cid[rows], "offer", src, pop.stage[rows], cost)
+            seg = pop.seg[rows]
+            ok = self.rng_offer.random(len(rows)) < ic.success(t, G)[seg]
+            saved, src = rows[ok], src[ok]
+            if not len(saved):
+                continue
+            dest = src if ic.save_stage < 0 else np.full(len(saved), ic.save_stage)
+            pop._stage[saved] = dest
+            pop._churn_t[saved] = churn_t[saved]
+            grant = ic.grants(G)[pop.seg[saved]] & ic.has_concession
+            pop._conc_left[saved] = np.where(grant, ic.concession_periods, 0)
+            pop._conc_disc[saved] = np.where(grant, ic.discount, 0.0)
+            self.log.many(float(t - 1), pop.cid[saved], "saved", src, dest, 0.0)
+        final = pop.stage[changed]
+        keep = final != old
+        return changed[keep], old[keep], final[keep]
 
     def _eligible(self, t: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of policy ``w`` eligible in period ``t`` and picked by coverage, with ages."""

@@ -75,7 +75,14 @@ class KernelModel(NamedTuple):
     seg_ntypes: np.ndarray    #: (G,) int64 types per segment
     ce_disc: np.ndarray       #: (NE,) concession sub-states: discount this period
     ce_next: np.ndarray       #: (NE,) int64 next sub-state (-1: concession over)
-    ret_state: np.ndarray     #: (W,) int64 sub-state after the period of return (-1: none)
+    ret_state: np.ndarray     #: (W + K,) int64 sub-state after the period of return or save (-1: none)
+    ic_of: np.ndarray         #: (G, S) int64 save offer reaching a (segment, stage) cell (-1: none)
+    ic_spend: np.ndarray      #: (K, H) cost of one save offer
+    ic_p: np.ndarray          #: (K, G, H) success probability of an offer
+    ic_save: np.ndarray       #: (K,) int64 stage a saved customer goes to (-1: the stage left from)
+    ic_cperiods: np.ndarray   #: (K,) int64 concession periods after a save
+    ic_cseg: np.ndarray       #: (K, G) bool, segments whose saved customers get the concession
+    conc_disc: np.ndarray     #: (W + K,) discount of each concession source (live policies, then offers)
     pooled: bool              #: churned customers kept in pools (:func:`pooled_churn`)
     hist_lo: float            #: CLV histogram: lower edge (individual mode)
     hist_width: float         #: CLV histogram: bin width
@@ -117,6 +124,7 @@ def clv_bins(model: CompiledModel, bins: int) -> tuple[float, float]:
     worst = float(np.max(model.cost_to_serve[:, act], initial=0.0))
     worst += sum(float(np.max(p.spend, initial=0.0)) for p in model.programs)
     worst += sum(w.contact_cost for w in model.winbacks)
+    worst += sum(float(np.max(ic.spend, initial=0.0)) for ic in model.intercepts)
     lo, hi = -worst * annuity, best * annuity
     if hi <= lo:
         hi = lo + 1.0
@@ -133,11 +141,12 @@ def live_winbacks(model: CompiledModel) -> list:
 
 def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concession sub-states of counts mode: ``(w, j)`` = live policy ``w``
-    (:func:`live_winbacks`) with ``j`` discounted periods left (1 <= j < periods), ordered so
-    ``next(w, j) = (w, j - 1)`` has a lower index. Returns ``ce_disc``, ``ce_next`` (-1:
-    concession over) and ``ret_state[w]`` (state after the period of return, -1 if none)."""
+    (:func:`live_winbacks`), then save offer, with ``j`` discounted periods left (1 <= j <
+    periods), ordered so ``next(w, j) = (w, j - 1)`` has a lower index. Returns ``ce_disc``,
+    ``ce_next`` (-1: concession over) and ``ret_state[w]`` (state after the period of return
+    or save, -1 if none; live policies first, then the save offers)."""
     disc, nxt, ret = [], [], []
-    for w in live_winbacks(model):
+    for w in live_winbacks(model) + list(model.intercepts):
         base = len(disc)
         for j in range(1, w.concession_periods):
             disc.append(w.discount)
@@ -173,7 +182,7 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
     """
     S, G, H = model.n_stages, model.n_segments, model.horizon
     winbacks = live_winbacks(model)
-    C, NP, W = len(model.channels), len(model.programs), len(winbacks)
+    C, NP, W, K = len(model.channels), len(model.programs), len(winbacks), len(model.intercepts)
     het_kind = np.zeros(G, np.int64)
     het_a = np.ones(G)
     het_b = np.ones(G)
@@ -232,6 +241,14 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         type_seg=_c(types[0], i8), type_het=_c(types[1], i8), type_val=_c(types[2], f8),
         type_w=_c(types[3], f8), seg_first=_c(types[4], i8), seg_ntypes=_c(types[5], i8),
         ce_disc=_c(ce_disc, f8), ce_next=_c(ce_next, i8), ret_state=_c(ret_state, i8),
+        ic_of=_c(model.intercept_of(), i8),
+        ic_spend=_c([ic.spend for ic in model.intercepts], f8).reshape(K, H),
+        ic_p=_c([np.stack([ic.success(t, G) for t in range(1, H + 1)], axis=1) for ic in model.intercepts],
+                f8).reshape(K, G, H),
+        ic_save=_c([ic.save_stage for ic in model.intercepts], i8),
+        ic_cperiods=_c([ic.concession_periods if ic.has_concession else 0 for ic in model.intercepts], i8),
+        ic_cseg=_c([ic.grants(G) for ic in model.intercepts], b1).reshape(K, G),
+        conc_disc=_c([w.discount for w in winbacks] + [ic.discount for ic in model.intercepts], f8),
         pooled=bool(pooled_churn(model)), hist_lo=float(hist_lo), hist_width=float(hist_width),
     )
 

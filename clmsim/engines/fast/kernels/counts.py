@@ -250,8 +250,10 @@ def simulate_counts(r0, r1, seeds, m, out):
     pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
-    wb_cperiods, wb_cap, wb_seg, wb_cseg = m.wb_cperiods, m.wb_cap, m.wb_seg, m.wb_cseg
+    wb_cperiods, wb_cap, wb_seg, wb_cseg, conc_disc = m.wb_cperiods, m.wb_cap, m.wb_seg, m.wb_cseg, m.conc_disc
     pr_partial = m.pr_partial
+    ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    K = ic_spend.shape[0]
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
     G, S = P.shape[0], P.shape[1]
@@ -297,6 +299,8 @@ def simulate_counts(r0, r1, seeds, m, out):
         pcont = np.zeros((G, S, A), np.int64)
         nret = np.zeros((Q, max(W, 1)), np.int64)
         wret = np.zeros((Q, max(W, 1)), np.float64)
+        nsave = np.zeros((Q, S, max(K, 1)), np.int64)         # saved by offer k into stage d (concession)
+        wsave = np.zeros((Q, S, max(K, 1)), np.float64)
         lost = np.zeros(S, np.float64)
         churn_factor = np.ones((G, S), np.float64)
         upgrade_factor = np.ones((G, S, S), np.float64)
@@ -385,6 +389,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
+            offer_spend = 0.0
             clv_cash = 0.0                                   # sum over groups of mean weight x cash
             churned = 0
             won = 0
@@ -451,6 +456,29 @@ def simulate_counts(r0, r1, seeds, m, out):
                                                                      ACTIVE_SUB + 1 + e))
                             clv_cash -= wt * ret_stage[q_seg[q], s]
                             multinomial(state, MOVES, n, row, unowned(split))
+                            k = ic_of[q_seg[q], s] if ks == ACTIVE else -1
+                            if k >= 0:
+                                # save offers: every churner got one; each is saved with p_g(t)
+                                saved = 0
+                                tried = 0
+                                p_ok = ic_p[k, q_seg[q], t - 1]
+                                for d in range(S):
+                                    if split[d] > 0 and (kind[d] == CHURNED or kind[d] == LOST):
+                                        tried += split[d]
+                                        y = binomial(state, MOVES, split[d], p_ok)
+                                        split[d] -= y
+                                        saved += y
+                                if tried > 0:
+                                    offer_spend += tried * ic_spend[k, t - 1]
+                                    clv_cash -= wt / n * tried * ic_spend[k, t - 1]
+                                if saved > 0:
+                                    d = s if ic_save[k] < 0 else ic_save[k]
+                                    if ic_cperiods[k] > 0 and ic_cseg[k, q_seg[q]]:
+                                        nsave[q, d, k] += saved
+                                        wsave[q, d, k] += wt / n * saved
+                                    else:
+                                        nm2[q, d] += saved
+                                        wm2[q, d] += wt / n * saved
                             for d in range(S):
                                 x = split[d]
                                 if x == 0:
@@ -517,6 +545,24 @@ def simulate_counts(r0, r1, seeds, m, out):
                         revenue += rv
                         contribution += cb
                         clv_cash += cb * (wm2[q, d] / x)
+                    for k in range(K):                       # saved with a concession: first period
+                        x = nsave[q, d, k]
+                        if x == 0:
+                            continue
+                        wt = wsave[q, d, k]
+                        nsave[q, d, k] = 0
+                        wsave[q, d, k] = 0.0
+                        rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
+                        cb = rv * (margin[g, d] - conc_disc[W + k]) - x * cost[g, d]
+                        revenue += rv
+                        contribution += cb
+                        clv_cash += cb * (wt / x)
+                        if ret_state[W + k] >= 0:
+                            nc2[q, d, ret_state[W + k]] += x
+                            wc2[q, d, ret_state[W + k]] += wt
+                        else:
+                            to_main += x
+                            w_main += wt
                     nm2[q, d] += to_main
                     wm2[q, d] += w_main
                 for w in range(W):
@@ -599,7 +645,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total
+            f[F_RETENTION] = ret_total + offer_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred

@@ -171,6 +171,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
     wb_seg, wb_cseg = m.wb_seg, m.wb_cseg
+    ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    conc_disc = m.conc_disc
     wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
     occ, flows, chan_acq, clv_sum, clv_n, hist, work = out
     G, S = P.shape[0], P.shape[1]
@@ -227,7 +229,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         n_conc = 0                     # (counted, not a literal True: see _no_literals)
         for w in range(W):
             n_conc += wb_cperiods[w] > 0
+        for k in range(ic_cperiods.shape[0]):
+            n_conc += ic_cperiods[k] > 0
         no_conc = n_conc == 0
+        offers = ic_spend.shape[0] > 0
         # bare path (individual_bare): every segment without heterogeneity, bucket table <= 128 kB
         bare = fast_paths and G * S <= 64
         for g in range(G):
@@ -335,6 +340,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
+            offer_spend = 0.0
             churned = 0
             won = 0
             contacts = 0
@@ -462,6 +468,15 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     else:
                         ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                if offers and ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST) and ic_of[g, s] >= 0:
+                    # a save offer to a customer trying to leave: paid per attempt, saves with p_g(t)
+                    k = ic_of[g, s]
+                    cash -= ic_spend[k, t - 1]
+                    offer_spend += ic_spend[k, t - 1]
+                    if counter_uniform(seed_wb, key + np.uint64(0x8CB92BA72F3D8DD7)) < ic_p[k, g, t - 1]:
+                        ns = s if ic_save[k] < 0 else ic_save[k]
+                        conc[i] = ic_cperiods[k] if ic_cseg[k, g] else 0
+                        cpol[i] = W + k
                 if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
                     churned += 1
                     conc[i] = 0
@@ -477,7 +492,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
                         mg = margin[g, ns]
                         if conc[i] > 0:
-                            mg -= wb_disc[cpol[i]]
+                            mg -= conc_disc[cpol[i]]
                             conc[i] -= 1
                         cb = rv * mg - cost[g, ns]
                     else:
@@ -590,7 +605,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total
+            f[F_RETENTION] = ret_total + offer_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred
