@@ -170,3 +170,74 @@ def test_validate_refuses_what_a_save_offer_cannot_mean():
 """
     assert _problems(twice) == ["retention.programs.save2.target: stage 'member' already has the save offer 'save': "
                                 "one save offer per customer"]
+
+
+RISK = """\
+schema_version: 1
+name: risk-targeted-save-offer
+time: {period: month, horizon: 12, discount_rate: 0}
+stages:
+  member: {kind: active, revenue: 10, margin: 0.5}
+  lapsed: {kind: churned}
+  gone: {kind: lost}
+transitions:
+  member: {lapsed: 0.15}
+  lapsed: {gone: 0.4}
+heterogeneity: {churn_multiplier: {dist: gamma, mean: 1, cv: 0.8}}
+initial_population: {member: 5000}
+retention:
+  programs:
+    desk:
+      kind: intercept
+      target: [member]
+      target_risk: {top_share: 0.2}
+      spend_per_customer: 6
+      effect: {churn_reduction_max: 0.6, half_saturation_spend: 4}
+"""
+
+
+def test_risk_targeted_offer_matches_integration_over_the_gamma_draw():
+    """Oracle: numerical integration (scipy quad) over the multiplier m ~ Gamma(1/cv^2, cv^2):
+    a customer tries to leave with a = min(c m, 1) and churns with a, or a (1 - p) when m is above
+    the 80% quantile q (the riskiest 20% get the offer); survival (1 - churn)^t, offer spend
+    6 a x survival before the period."""
+    from scipy import integrate, stats
+
+    law = stats.gamma(1 / 0.64, scale=0.64)
+    q, c, p, H = law.isf(0.2), 0.15, 0.6 * 6 / 10, 12
+
+    cuts = [0, q, 1 / c, np.inf]                 # the offer's threshold, attempts reaching 1
+
+    def expect(f):
+        return sum(integrate.quad(lambda m: f(m) * law.pdf(m), lo, hi, limit=200, epsabs=0, epsrel=1e-13)[0]
+                   for lo, hi in zip(cuts[:-1], cuts[1:]))
+
+    def churn(m):
+        return min(c * m, 1.0) * (1 - p if m > q else 1)
+
+    alive = expect(lambda m: (1 - churn(m)) ** H)
+    spend = expect(lambda m: 6 * min(c * m, 1.0) * (m > q) * sum((1 - churn(m)) ** t for t in range(H)))
+    r = exact(RISK)
+    assert compile_model(scenario_from_text(RISK, name="t")).intercepts[0].thresholds(1)[0] == pytest.approx(q)
+    assert r["active_end"] == pytest.approx(5000 * alive, rel=1e-9)
+    assert r["retention_spend"] == pytest.approx(5000 * spend, rel=1e-9)
+
+
+@pytest.mark.parametrize("engine, mode", [("fast", "individual"), ("fast", "counts"), ("des", None)])
+def test_risk_targeted_offer_monte_carlo_within_4_5_standard_errors(engine, mode):
+    ref = exact(RISK)
+    opts = {"mode": mode} if mode else {}
+    runs = simulate(scenario_from_text(RISK, name="t"), engine=engine, runs=40, seed=8, strategies=["baseline"],
+                    **opts).runs
+    for item in ("npv", "retention_spend", "churned", "active_end"):
+        x = runs[item].to_numpy()
+        se = x.std(ddof=1) / np.sqrt(len(x))
+        assert abs(x.mean() - ref[item]) <= 4.5 * se, (item, x.mean(), ref[item], se)
+
+
+def test_risk_targeting_needs_heterogeneity_and_a_save_offer():
+    flat = RISK.replace("heterogeneity: {churn_multiplier: {dist: gamma, mean: 1, cv: 0.8}}\n", "")
+    assert _problems(flat) == ["retention.programs.desk.target_risk: the scenario has no heterogeneity: every "
+                               "customer has the same churn propensity, so there is no riskiest share to aim at"]
+    care = RISK.replace("      kind: intercept\n", "")
+    assert _problems(care)[0].startswith("retention.programs.desk.target_risk: risk targeting applies to save offers")

@@ -152,7 +152,7 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
     programs, intercepts = [], []
     for pname, prog in spec.retention.programs.items():
         if prog.kind == "intercept":
-            intercepts.append(_intercept(pname, prog, idx, segments, H))
+            intercepts.append(_intercept(pname, prog, idx, segments, H, hets))
             continue
         target = np.zeros(S, dtype=bool)
         target[[idx[n] for n in prog.target]] = True
@@ -203,7 +203,8 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         stage_index=idx, operations=_operations(spec, programs, winbacks), intercepts=tuple(intercepts))
 
 
-def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], H: int) -> Intercept:
+def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], H: int,
+               hets: list[Heterogeneity]) -> Intercept:
     """Compile a retention program of kind ``intercept`` (a save offer)."""
     target = np.zeros(len(idx), dtype=bool)
     target[[idx[n] for n in prog.target]] = True
@@ -218,11 +219,27 @@ def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], 
             if over.half_saturation_spend is not None:
                 effects[g, 1] = over.half_saturation_spend
     conc = prog.concession
+    share = prog.target_risk.top_share if prog.target_risk is not None else None
     return Intercept(name, target, schedule_array(prog.spend_per_customer, H), eff.churn_reduction_max,
                      eff.half_saturation_spend, -1 if prog.save_to is None else idx[prog.save_to],
                      conc.discount if conc else 0.0, conc.periods if conc else 0,
                      _segment_mask(prog.target_segments, segments), effects,
-                     _segment_mask(conc.target_segments if conc else None, segments))
+                     _segment_mask(conc.target_segments if conc else None, segments),
+                     share, None if share is None else _risk_thresholds(hets, share))
+
+
+def _risk_thresholds(hets: list[Heterogeneity], top_share: float) -> np.ndarray:
+    """Per segment the ``1 - top_share`` quantile of the heterogeneity draw (``-inf`` without
+    heterogeneity: validation refuses risk targeting there)."""
+    from scipy import stats
+
+    out = np.full(len(hets), -np.inf)
+    for g, h in enumerate(hets):
+        if h.kind == "gamma":
+            out[g] = stats.gamma(1.0 / h.cv ** 2, scale=h.mean * h.cv ** 2).isf(top_share)
+        elif h.kind == "beta":
+            out[g] = stats.beta(h.alpha, h.beta).isf(top_share)
+    return out
 
 
 DAYS_PER_PERIOD = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}

@@ -184,7 +184,10 @@ class Intercept:
     ``save_stage`` (-1: the stage left from) instead, paying revenue x ``(1 - discount)``
     for ``concession_periods`` periods (from the period of the save) when the concession is
     granted to the segment (:meth:`grants`). A save ends any concession already running.
-    ``segment_effects[g]`` (or None) holds segment g's ``(success_max, half)``.
+    ``segment_effects[g]`` (or None) holds segment g's ``(success_max, half)``. With
+    ``target_risk`` only the customers whose heterogeneity draw exceeds
+    ``risk_threshold[g]`` get the offer (:meth:`thresholds`): the ``risk_share`` of the
+    segment most likely to leave.
     """
 
     name: str
@@ -198,6 +201,16 @@ class Intercept:
     segments: np.ndarray | None = None
     segment_effects: np.ndarray | None = None
     concession_segments: np.ndarray | None = None
+    risk_share: float | None = None
+    risk_threshold: np.ndarray | None = None
+
+    def thresholds(self, n_segments: int) -> np.ndarray:
+        """(G,) draw above which a customer gets the offer: with ``target_risk`` the
+        ``1 - top_share`` quantile of the segment's heterogeneity draw (churn multiplier or
+        churn probability), else ``-inf`` (everyone)."""
+        if self.risk_threshold is None:
+            return np.full(n_segments, -np.inf)
+        return np.asarray(self.risk_threshold, dtype=float)
 
     def reach(self, n_segments: int) -> np.ndarray:
         """(G, S) bool: the (segment, stage) cells whose churners get the offer."""

@@ -233,6 +233,13 @@ class SegmentProgramEffect(_Model):
     upgrade_lift: NonNeg | None = None
 
 
+class RiskTargetSpec(_Model):
+    """Aim at the customers most likely to leave: the ``top_share`` of each targeted segment
+    with the highest churn propensity under the segment's heterogeneity draw."""
+
+    top_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _NUM]
+
+
 class ProgramSpec(_Model):
     """A retention program reaching the customers of its target stages (in its target segments).
 
@@ -252,6 +259,7 @@ class ProgramSpec(_Model):
     budget_cap_per_period: Schedule | None = None
     save_to: str | None = None
     concession: ConcessionSpec | None = None
+    target_risk: RiskTargetSpec | None = None
 
 
 class RetentionSpec(_Model):

@@ -299,7 +299,19 @@ class _Checker:
             for key in ("save_to", "concession"):
                 if getattr(prog, key) is not None:
                     self.bad(base + (key,), f"'{key}' belongs to save offers: give the program 'kind: intercept'")
+            if prog.target_risk is not None:
+                self.bad(base + ("target_risk",), "risk targeting applies to save offers (kind intercept) in this "
+                         "version: a care program aimed at the riskiest customers would need per-customer rows")
             return
+        if prog.target_risk is not None:
+            segments = self.spec.segments or {}
+            for gname in (prog.target_segments or list(segments) or [None]):
+                seg = segments.get(gname) if gname is not None else None
+                het = seg.heterogeneity if seg is not None and seg.heterogeneity is not None else self.spec.heterogeneity
+                if het is None or (het.churn_multiplier is None and het.churn_probability is None):
+                    who = f"segment '{gname}'" if gname is not None else "the scenario"
+                    self.bad(base + ("target_risk",), f"{who} has no heterogeneity: every customer has the same "
+                             "churn propensity, so there is no riskiest share to aim at")
         if prog.effect.upgrade_lift > 0 or prog.effect.upgrade_to is not None:
             self.bad(base + ("effect",), "a save offer (kind intercept) saves customers who try to leave: "
                      "it lifts no upgrade (leave out upgrade_lift and upgrade_to)")

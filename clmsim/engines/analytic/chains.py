@@ -24,7 +24,7 @@ import numpy as np
 from ...errors import UnsupportedFeature
 from ...model import ACTIVE, CHURNED, LOST, CompiledModel
 from ...model.compiled import row_parts
-from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
+from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes, risk_breaks
 from .state_space import (Space, build_space, concession_discount, expand, intercept_offers, return_states,
                           winback_success)
 
@@ -151,7 +151,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
             for cf, uf in factors:
                 _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
                 parts.append((cf[g], msum, C))
-            breaks = kinks(het, parts)
+            breaks = np.union1d(kinks(het, parts), risk_breaks(model, g))
             if tail:
                 slope = max(float((cf * (C if het.kind == "gamma" else (C > 0))).max()) for cf, _, C in parts)
                 floor = model.discount_rate / (4.0 * slope) if slope > 0 else 0.0
@@ -180,7 +180,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
             B = effective_matrices(model.P[g], model.churn_mask, cf[g], uf[g], X[g], model.heterogeneity[g].kind)
             M[r, g] = expand(B, space, success[r, g], returns[g])
             if getattr(model, "intercepts", ()):
-                offer_cost[r, g] = intercept_offers(model, space, M[r, g], g, t)
+                offer_cost[r, g] = intercept_offers(model, space, M[r, g], g, t, X[g])
         for prog in model.programs:
             spend[r] += prog.spend[t - 1] * prog.reach(G)[:, space.base]
 

@@ -252,14 +252,17 @@ def expand(B: np.ndarray, space: Space, success: np.ndarray, ret_state: np.ndarr
     return out
 
 
-def intercept_offers(model: CompiledModel, space: Space, M: np.ndarray, g: int, t: int) -> np.ndarray:
-    """Apply the save offers of period ``t`` to segment ``g``'s expanded matrices ``M`` (..., E, E)
-    in place and return the offer cost per starting state (..., E).
+def intercept_offers(model: CompiledModel, space: Space, M: np.ndarray, g: int, t: int,
+                     draws: np.ndarray) -> np.ndarray:
+    """Apply the save offers of period ``t`` to segment ``g``'s expanded matrices ``M`` (Q, E, E)
+    (one per heterogeneity node, draw ``draws[q]``) in place; return the offer cost per node
+    and starting state (Q, E).
 
     From an active state ``i`` the offer reaches, the churn mass ``m_i`` (moves into churned
     and lost states) is an attempt: it costs ``spend_t m_i``; a share ``p_g(t)`` of it goes
     to the save state (:attr:`Space.save_target`, or :attr:`Space.save_plain` when the
-    concession is not granted to ``g``) and ``1 - p_g(t)`` of it leaves as before.
+    concession is not granted to ``g``) and ``1 - p_g(t)`` of it leaves as before. A
+    risk-targeted offer reaches the nodes whose draw exceeds its threshold only.
     """
     cost = np.zeros(M.shape[:-1])
     gone = np.isin(model.stage_kind[space.base], (CHURNED, LOST))
@@ -268,12 +271,13 @@ def intercept_offers(model: CompiledModel, space: Space, M: np.ndarray, g: int, 
         rows = np.flatnonzero(ic.reach(G)[g, space.base] & (model.stage_kind[space.base] == ACTIVE))
         if not len(rows):
             continue
-        p = float(ic.success(t, G)[g])
+        hit = (np.asarray(draws, dtype=float) > ic.thresholds(G)[g]).astype(float)   # (Q,)
+        p = float(ic.success(t, G)[g]) * hit
         dest = space.save_target[k] if ic.grants(G)[g] else space.save_plain[k]
-        block = M[..., rows, :]
-        mass = np.where(gone, block, 0.0).sum(axis=-1)           # (..., rows)
-        cost[..., rows] = float(ic.spend[t - 1]) * mass
-        block[..., gone] *= 1.0 - p
-        M[..., rows, :] = block
-        M[..., rows, dest[rows]] += p * mass
+        block = M[:, rows, :]
+        mass = np.where(gone, block, 0.0).sum(axis=-1)           # (Q, rows)
+        cost[:, rows] = float(ic.spend[t - 1]) * mass * hit[:, None]
+        block[:, :, gone] *= (1.0 - p)[:, None, None]
+        M[:, rows, :] = block
+        M[:, rows, dest[rows]] += p[:, None] * mass
     return cost

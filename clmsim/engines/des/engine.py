@@ -353,7 +353,7 @@ class RunState:
         tried, tried_from = changed[left], old[left]
         k_of = of[pop.seg[tried], tried_from]
         for k, ic in enumerate(m.intercepts):
-            pick = k_of == k
+            pick = (k_of == k) & (pop.het[tried] > ic.thresholds(G)[pop.seg[tried]])   # target_risk
             rows, src = tried[pick], tried_from[pick]
             if not len(rows):
                 continue

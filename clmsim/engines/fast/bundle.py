@@ -82,6 +82,7 @@ class KernelModel(NamedTuple):
     ic_save: np.ndarray       #: (K,) int64 stage a saved customer goes to (-1: the stage left from)
     ic_cperiods: np.ndarray   #: (K,) int64 concession periods after a save
     ic_cseg: np.ndarray       #: (K, G) bool, segments whose saved customers get the concession
+    ic_rq: np.ndarray         #: (K, G) draw above which a churner gets the offer (-inf: everyone)
     conc_disc: np.ndarray     #: (W + K,) discount of each concession source (live policies, then offers)
     pooled: bool              #: churned customers kept in pools (:func:`pooled_churn`)
     hist_lo: float            #: CLV histogram: lower edge (individual mode)
@@ -248,6 +249,7 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         ic_save=_c([ic.save_stage for ic in model.intercepts], i8),
         ic_cperiods=_c([ic.concession_periods if ic.has_concession else 0 for ic in model.intercepts], i8),
         ic_cseg=_c([ic.grants(G) for ic in model.intercepts], b1).reshape(K, G),
+        ic_rq=_c([ic.thresholds(G) for ic in model.intercepts], f8).reshape(K, G),
         conc_disc=_c([w.discount for w in winbacks] + [ic.discount for ic in model.intercepts], f8),
         pooled=bool(pooled_churn(model)), hist_lo=float(hist_lo), hist_width=float(hist_width),
     )

@@ -28,7 +28,7 @@ import hashlib
 import numpy as np
 
 from ...model.compiled import CompiledModel, effective_matrix, row_parts
-from ..het_quadrature import kinks, mixture_nodes
+from ..het_quadrature import kinks, mixture_nodes, risk_breaks
 
 CANDIDATES = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 """Class counts tried, in order, by :func:`nodes_for`."""
@@ -177,7 +177,9 @@ def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]
 
 def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
     """Customer types: one per homogeneous segment, ``nodes`` Gauss classes per segment
-    with continuous heterogeneity (module docstring).
+    with continuous heterogeneity (module docstring) -- per piece of the support when a
+    risk-targeted save offer splits it at its threshold, so each class is wholly in or out
+    of the offer's share.
 
     Returns
     -------
@@ -192,7 +194,7 @@ def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
             seg.append(g), het.append(0), val.append(1.0), prob.append(1.0)
             ntypes.append(1)
             continue
-        x, w = mixture_nodes(h, n=nodes)
+        x, w = mixture_nodes(h, risk_breaks(model, g), n=nodes)   # split where a risk-targeted offer starts
         seg.extend([g] * len(x)), het.extend([HET_CODES[h.kind]] * len(x))
         val.extend(x), prob.extend(w)
         ntypes.append(len(x))

@@ -253,6 +253,7 @@ def simulate_counts(r0, r1, seeds, m, out):
     wb_cperiods, wb_cap, wb_seg, wb_cseg, conc_disc = m.wb_cperiods, m.wb_cap, m.wb_seg, m.wb_cseg, m.conc_disc
     pr_partial = m.pr_partial
     ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    ic_rq = m.ic_rq
     K = ic_spend.shape[0]
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
@@ -457,7 +458,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                             clv_cash -= wt * ret_stage[q_seg[q], s]
                             multinomial(state, MOVES, n, row, unowned(split))
                             k = ic_of[q_seg[q], s] if ks == ACTIVE else -1
-                            if k >= 0:
+                            if k >= 0 and type_val[q % T] > ic_rq[k, q_seg[q]]:   # classes split there
                                 # save offers: every churner got one; each is saved with p_g(t)
                                 saved = 0
                                 tried = 0

@@ -172,6 +172,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
     wb_seg, wb_cseg = m.wb_seg, m.wb_cseg
     ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    ic_rq = m.ic_rq
     conc_disc = m.conc_disc
     wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
     occ, flows, chan_acq, clv_sum, clv_n, hist, work = out
@@ -468,8 +469,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     else:
                         ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
-                if offers and ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST) and ic_of[g, s] >= 0:
-                    # a save offer to a customer trying to leave: paid per attempt, saves with p_g(t)
+                if (offers and ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST) and ic_of[g, s] >= 0
+                        and mult[i] > ic_rq[ic_of[g, s], g]):
+                    # a save offer to a customer trying to leave (among the riskiest with target_risk):
+                    # paid per attempt, saves with p_g(t)
                     k = ic_of[g, s]
                     cash -= ic_spend[k, t - 1]
                     offer_spend += ic_spend[k, t - 1]
