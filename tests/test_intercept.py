@@ -15,6 +15,7 @@ from clmsim.api import simulate
 from clmsim.engines.analytic.chains import build_chains
 from clmsim.model import compile_model
 from clmsim.scenario import ScenarioError, scenario_from_text
+from fast_helpers import assert_mean_close
 
 ONE_STAGE = """\
 schema_version: 1
@@ -127,9 +128,7 @@ def test_monte_carlo_engines_match_the_analytic_save_offer_within_4_5_standard_e
     runs = simulate(scenario_from_text(RICH, name="t"), engine=engine, runs=40, seed=5, strategies=["baseline"],
                     **opts).runs
     for item in ("npv", "retention_spend", "churned", "won_back", "contribution", "active_end"):
-        x = runs[item].to_numpy()
-        se = x.std(ddof=1) / np.sqrt(len(x))
-        assert abs(x.mean() - ref[item]) <= 4.5 * se + 1e-9 * abs(ref[item]), (item, x.mean(), ref[item], se)
+        assert_mean_close(runs[item], ref[item], item, abs_floor=1e-9 * abs(ref[item]))
 
 
 def test_des_event_log_shows_offers_only_to_leavers_of_the_targeted_segment():
@@ -230,9 +229,7 @@ def test_risk_targeted_offer_monte_carlo_within_4_5_standard_errors(engine, mode
     runs = simulate(scenario_from_text(RISK, name="t"), engine=engine, runs=40, seed=8, strategies=["baseline"],
                     **opts).runs
     for item in ("npv", "retention_spend", "churned", "active_end"):
-        x = runs[item].to_numpy()
-        se = x.std(ddof=1) / np.sqrt(len(x))
-        assert abs(x.mean() - ref[item]) <= 4.5 * se, (item, x.mean(), ref[item], se)
+        assert_mean_close(runs[item], ref[item], item, abs_floor=1e-9 * abs(ref[item]))
 
 
 def test_risk_targeting_needs_heterogeneity_and_a_save_offer():
@@ -241,3 +238,46 @@ def test_risk_targeting_needs_heterogeneity_and_a_save_offer():
                                "customer has the same churn propensity, so there is no riskiest share to aim at"]
     care = RISK.replace("      kind: intercept\n", "")
     assert _problems(care)[0].startswith("retention.programs.desk.target_risk: risk targeting applies to save offers")
+
+
+DESK = """\
+operations:
+  days_per_period: 30
+  teams:
+    desk_team:
+      serves: desk
+      agents: {agents}
+      service_days: {{mean: {service}, cv: 0}}
+      arrivals: start
+"""
+
+
+def test_save_desk_of_one_agent_calls_every_nine_days_des_event_log():
+    """One agent, calls of 9 days (fixed), hundreds of leavers queued at the start of every
+    30-day period: the agent starts a call every 9 days (days 0, 9, ..., 351), a call running
+    over a period's end delays the next period's first call, and every call is one paid offer.
+    A call ending after its period is too late (that leaver goes), as are all never called
+    (reneges, unpaid)."""
+    text = RISK.replace("      target_risk: {top_share: 0.2}\n", "") + DESK.format(agents=1, service=9)
+    res = simulate(scenario_from_text(text, name="t"), engine="des", runs=1, seed=4, strategies=["baseline"],
+                   trace_runs=[0])
+    ev = res.events
+    offers = ev[ev["event"] == "offer"]
+    per_period = np.floor(offers["time"].to_numpy() + 1e-9).astype(int)
+    starts = np.arange(0, 360, 9)
+    assert np.bincount(per_period, minlength=12).tolist() == np.bincount(starts // 30, minlength=12).tolist()
+    assert res.runs["retention_spend"].iloc[0] == len(starts) * 6.0
+    in_time = int(((starts % 30) + 9 <= 30).sum())           # calls that end within their period
+    assert 0 < len(ev[ev["event"] == "saved"]) <= in_time
+    assert (ev["event"] == "renege").sum() > 0
+
+
+def test_ample_save_desk_matches_the_analytic_offer_within_4_5_standard_errors():
+    """A desk that reaches everyone within the period changes nothing in expectation."""
+    small = RISK.replace("member: 5000", "member: 600")
+    text = small + DESK.format(agents=50, service=0.01)
+    ref = exact(small)
+    runs = simulate(scenario_from_text(text, name="t"), engine="des", runs=20, seed=6, strategies=["baseline"]).runs
+    for item in ("npv", "retention_spend", "churned", "active_end"):
+        assert_mean_close(runs[item], ref[item], item)
+    assert (runs["reneged"] == 0).all()

@@ -18,6 +18,7 @@ import pytest
 from clmsim.api import simulate
 from clmsim.model import compile_model
 from clmsim.scenario import ScenarioError, load_scenario, scenario_from_text
+from fast_helpers import assert_mean_close
 
 BASE = """\
 schema_version: 1
@@ -113,9 +114,7 @@ def test_monte_carlo_engines_match_the_analytic_values_within_4_5_standard_error
     runs = simulate(scenario_from_text(text, name="t"), engine=engine, runs=40, seed=3,
                     strategies=["baseline"], **opts).runs
     for item in ("npv", "retention_spend", "winback_spend", "won_back", "active_end"):
-        x = runs[item].to_numpy()
-        se = x.std(ddof=1) / np.sqrt(len(x))
-        assert abs(x.mean() - exact[item]) <= 4.5 * se + 1e-9 * abs(exact[item]), (item, x.mean(), exact[item], se)
+        assert_mean_close(runs[item], exact[item], item, abs_floor=1e-9 * abs(exact[item]))
 
 
 @pytest.mark.parametrize("engine, mode", [("analytic", None), ("fast", "individual"), ("fast", "counts"),
@@ -183,6 +182,4 @@ def test_ecommerce_aimed_strategy_analytic_equals_fast_within_4_5_standard_error
     ref = simulate(ECOMMERCE, engine="analytic", strategies=[AIMED]).runs.iloc[0]
     runs = simulate(ECOMMERCE, engine="fast", runs=100, seed=7, strategies=[AIMED], mode="counts").runs
     for item in ("npv", "retention_spend", "winback_spend", "churned", "active_end"):
-        x = runs[item].to_numpy()
-        se = x.std(ddof=1) / np.sqrt(len(x))
-        assert abs(x.mean() - ref[item]) <= 4.5 * se, (item, x.mean(), ref[item], se)
+        assert_mean_close(runs[item], ref[item], item, abs_floor=1e-9 * abs(ref[item]))

@@ -257,9 +257,15 @@ def _operations(spec: ScenarioSpec, programs: list, winbacks: list):
     days = ops.days_per_period or DAYS_PER_PERIOD[spec.time.period]
     prog_idx = {p.name: i for i, p in enumerate(programs)}
     wb_idx = {w.name: i for i, w in enumerate(winbacks)}
+    save_idx = {name: i for i, name in enumerate(n for n, p in spec.retention.programs.items() if p.kind == "intercept")}
     teams = []
     for tname, tm in ops.teams.items():
-        kind, target = ("winback", wb_idx[tm.serves]) if tm.serves in wb_idx else ("retention", prog_idx[tm.serves])
+        if tm.serves in save_idx:
+            kind, target = "save", save_idx[tm.serves]
+        elif tm.serves in wb_idx:
+            kind, target = "winback", wb_idx[tm.serves]
+        else:
+            kind, target = "retention", prog_idx[tm.serves]
         teams.append(Team(tname, kind, target, tm.agents, tm.service_days.mean, tm.service_days.cv,
                           tm.discipline, tm.arrivals, tm.response_delay_days))
     budgets = []

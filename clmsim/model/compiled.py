@@ -256,8 +256,9 @@ class Heterogeneity:
 class Team:
     """An agent pool (des engine only) serving win-back policy or retention program ``serves``.
 
-    ``kind`` is ``"winback"`` or ``"retention"``; ``target`` is the index of the
-    policy in ``CompiledModel.winbacks`` or of the program in ``programs``. Contact
+    ``kind`` is ``"winback"``, ``"retention"`` or ``"save"`` (a save desk); ``target`` is the
+    index of the policy in ``CompiledModel.winbacks``, of the program in ``programs`` or of
+    the save offer in ``intercepts``. Contact
     handling time in days is gamma with ``service_mean_days`` and ``service_cv``
     (cv 1: exponential, cv 0: fixed). ``discipline``: ``"fifo"`` or
     ``"recent_first"``; ``arrivals``: ``"spread"`` (uniform over the period) or

@@ -505,9 +505,6 @@ def _check_operations(c: _Checker) -> None:
         if team.serves in policies and policies[team.serves].capacity_per_period is not None:
             c.bad(base + ("serves",), f"win-back policy '{team.serves}' has capacity_per_period and a team: "
                   "the team's agents are its capacity, give one or the other")
-        if team.serves in programs and programs[team.serves].kind == "intercept":
-            c.bad(base + ("serves",), f"'{team.serves}' is a save offer (kind intercept): agent pools serve "
-                  "care programs and win-back policies only")
         if team.serves in programs and team.discipline == "recent_first":
             c.bad(base + ("discipline",), "recent_first orders churners by time since churn: "
                   "it applies to win-back teams only")

@@ -180,6 +180,7 @@ class RunState:
         self.care_bit: dict[int, int] = {}
         self.care_spend = np.zeros(len(model.programs))
         self.occ_start = np.zeros(S)
+        self.pending_save: dict[int, tuple[int, int, int, int]] = {}   # cid -> (offer, from, to, churn_t)
         self._policy_of = np.full(S, -1)   # win-back policy serving each churned stage
         for w, wb in enumerate(model.winbacks):
             self._policy_of[wb.from_stages] = w
@@ -357,6 +358,15 @@ class RunState:
             rows, src = tried[pick], tried_from[pick]
             if not len(rows):
                 continue
+            if self.ops is not None and k in self.ops.save_desk:
+                # held in the stage they are leaving until the desk calls (or the period ends)
+                for cid, a, b, ct in zip(pop.cid[rows].tolist(), src.tolist(), pop.stage[rows].tolist(),
+                                         churn_t[rows].tolist()):
+                    self.pending_save[cid] = (k, a, b, ct)
+                pop._stage[rows] = src
+                pop._churn_t[rows] = churn_t[rows]
+                self.ops.request_save(k, t, pop.cid[rows].tolist())
+                continue
             cost = float(ic.spend[t - 1])
             self.flows["retention_spend"][t] += cost * len(rows)
             self.attribute(t, rows, -cost)
@@ -377,6 +387,45 @@ class RunState:
         keep = final != old
         return changed[keep], old[keep], final[keep]
 
+    def offer(self, t: int, k: int, cid: int, time: float) -> bool:
+        """The save desk calls held leaver ``cid`` (period ``t``): the offer is paid; returns
+        whether it succeeds (with ``p_g(t)``)."""
+        ic, pop = self.model.intercepts[k], self.pop
+        row = pop.row(cid)
+        cost = float(ic.spend[t - 1])
+        self.flows["retention_spend"][t] += cost
+        self.attribute(t, np.array([row]), -cost)
+        stage = int(pop.stage[row])
+        self.log.one(time, cid, "offer", stage, stage, cost)
+        return bool(self.rng_offer.random() < ic.success(t, self.model.n_segments)[pop.seg[row]])
+
+    def settle_save(self, t: int, cid: int, saved: bool, time: float) -> None:
+        """End a held leaver's wait: saved to the offer's save stage, or gone (churned in ``t``)."""
+        k, src, dest, _ = self.pending_save.pop(cid)
+        ic, pop = self.model.intercepts[k], self.pop
+        row = pop.row(cid)
+        if saved:
+            to = ic.destination(src)
+            grant = bool(ic.grants(self.model.n_segments)[pop.seg[row]] and ic.has_concession)
+            pop._stage[row] = to
+            pop._conc_left[row] = ic.concession_periods if grant else 0
+            pop._conc_disc[row] = ic.discount if grant else 0.0
+            self.log.one(time, cid, "saved", src, to, 0.0)
+            return
+        pop._stage[row] = dest
+        pop._churn_t[row] = t
+        pop._conc_left[row] = 0
+        self.flows["churned"][t] += 1
+        self.log.one(time, cid, "move", src, dest, 0.0)
+
+    def resolve_saves(self, t: int) -> None:
+        """Day ``t D``: leavers the save desk has not resolved leave now, unoffered (renege)."""
+        for cid in list(self.pending_save):
+            self.ops.reneged += 1
+            k, src, _, _ = self.pending_save[cid]
+            self.log.one(float(t), cid, "renege", src, src, 0.0)
+            self.settle_save(t, cid, False, float(t))
+
     def _eligible(self, t: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of policy ``w`` eligible in period ``t`` and picked by coverage, with ages."""
         wb, pop = self.model.winbacks[w], self.pop
@@ -391,6 +440,8 @@ class RunState:
     def end_period(self, t: int) -> None:
         """Day ``t D``: active customers earn, acquisitions join, occupancy is recorded."""
         m, pop = self.model, self.pop
+        if self.pending_save:
+            self.resolve_saves(t)
         rows, rev, contrib = pop.earn(self.rng_rev)
         self.flows["revenue"][t] += rev.sum()
         self.flows["contribution"][t] += contrib.sum()
