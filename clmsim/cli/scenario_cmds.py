@@ -91,6 +91,12 @@ def describe(scenario) -> str:
             tg += " in segments " + ", ".join(np.asarray(model.segment_names)[prog.segments])
         cap = "" if prog.cap is None else f", cap {prog.cap[0]:,.0f}/{t.period}"
         lines.append(f"retention program {prog.name}: {tg}, {prog.spend[0]:g} per customer per {t.period}{cap}")
+    for ic in model.intercepts:
+        tg = ", ".join(np.asarray(model.stage_names)[ic.target])
+        if ic.segments is not None:
+            tg += " in segments " + ", ".join(np.asarray(model.segment_names)[ic.segments])
+        risk = "" if ic.risk_share is None else f", riskiest {ic.risk_share:.0%}"
+        lines.append(f"save offer {ic.name}: leavers of {tg}{risk}, {ic.spend[0]:g} per offer")
     for wb in model.winbacks:
         lines.append(f"win-back {wb.name}: ages {wb.eligible_after}..{wb.max_age - 1}, coverage {wb.coverage[0]:g}, "
                      f"success {wb.base:g}*{wb.decay:g}^k -> {model.stage_names[wb.return_stage]}"
