@@ -262,11 +262,13 @@ class RunState:
         self.occ_start = occ
         self.work += int(pop.n - occ[pop.is_lost].sum())
         G, S = m.n_segments, m.n_stages
-        occ_gs = np.bincount(pop.seg * S + pop.stage, minlength=G * S).reshape(G, S)
+        occ_gs = None
+        if any(prog.segments is not None for prog in m.programs):   # aimed at some segments: count them
+            occ_gs = np.bincount(pop.seg * S + pop.stage, minlength=G * S).reshape(G, S)
         spends = np.zeros(len(m.programs))
         for p, prog in enumerate(m.programs):
             reach = prog.reach(G)
-            n_t = int(occ_gs[reach].sum())
+            n_t = int(occ[prog.target].sum()) if prog.segments is None else int(occ_gs[reach].sum())
             s = float(prog.spend[t - 1])
             if prog.cap is not None and n_t > 0:
                 s = min(s, float(prog.cap[t - 1]) / n_t)
@@ -281,7 +283,7 @@ class RunState:
                 continue
             spends[p] = s
             self.flows["retention_spend"][t] += s * n_t
-            rows = np.flatnonzero(reach[pop.seg, pop.stage])
+            rows = np.flatnonzero(prog.target[pop.stage] if prog.segments is None else reach[pop.seg, pop.stage])
             self.attribute(t, rows, -s)
             self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)
         tables = self.tables(spends)
@@ -429,8 +431,10 @@ class RunState:
     def _eligible(self, t: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of policy ``w`` eligible in period ``t`` and picked by coverage, with ages."""
         wb, pop = self.model.winbacks[w], self.pop
-        rows = np.flatnonzero(wb.from_stages[pop.stage] & wb.reaches(self.model.n_segments)[pop.seg]
-                              & ~pop.waiting & ~pop.held)
+        mask = wb.from_stages[pop.stage] & ~pop.waiting & ~pop.held
+        if wb.segments is not None:
+            mask &= wb.segments[pop.seg]
+        rows = np.flatnonzero(mask)
         k = t - pop.churn_t[rows] - 1
         ok = (k >= wb.eligible_after) & (k < wb.max_age)
         rows, k = rows[ok], k[ok]
