@@ -85,16 +85,18 @@ def describe(scenario) -> str:
     if model.referral is not None:
         src = ", ".join(f"{model.stage_names[s]} {r:g}" for s, r in enumerate(model.referral.rate) if r > 0)
         lines.append(f"referrals: {src} per customer per {t.period}")
+    def reached(lever) -> str:
+        text = ", ".join(np.asarray(model.stage_names)[lever.target])
+        if lever.segments is not None:
+            text += " in segments " + ", ".join(np.asarray(model.segment_names)[lever.segments])
+        return text
+
     for prog in model.programs:
-        tg = ", ".join(np.asarray(model.stage_names)[prog.target])
-        if prog.segments is not None:
-            tg += " in segments " + ", ".join(np.asarray(model.segment_names)[prog.segments])
+        tg = reached(prog)
         cap = "" if prog.cap is None else f", cap {prog.cap[0]:,.0f}/{t.period}"
         lines.append(f"retention program {prog.name}: {tg}, {prog.spend[0]:g} per customer per {t.period}{cap}")
     for ic in model.intercepts:
-        tg = ", ".join(np.asarray(model.stage_names)[ic.target])
-        if ic.segments is not None:
-            tg += " in segments " + ", ".join(np.asarray(model.segment_names)[ic.segments])
+        tg = reached(ic)
         risk = "" if ic.risk_share is None else f", riskiest {ic.risk_share:.0%}"
         lines.append(f"save offer {ic.name}: leavers of {tg}{risk}, {ic.spend[0]:g} per offer")
     for wb in model.winbacks:
