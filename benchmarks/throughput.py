@@ -6,7 +6,9 @@ Prints customer-periods per second for
 (a) a bare six-stage chain with fixed rewards (individual mode, 1 and 2 threads),
 (b) ``scenarios/telecom.yaml`` with every feature on (heterogeneity, revenue noise,
     channels, referrals, programs with a budget cap, win-back with capacity and
-    concessions), individual mode at 1 and 2 threads,
+    concessions), individual mode at 1 and 2 threads; then with targeting on (strategy
+    ``save_offer_risk``: a save offer paid per leaver, aimed at the riskiest 30% by the
+    heterogeneity draw, with a concession), individual and counts mode at 1 thread,
 (c) counts mode on the bare chain at 10^5..10^7 customers (represented
     customer-periods per second) and on telecom (heterogeneity as automatic Gauss classes),
 (d) the des engine on telecom (shorter horizon) when ``clmsim.engines.des`` exists, and (with
@@ -73,8 +75,8 @@ def bare(pop: int = 100_000):
     return compile_model(scenario_from_text(BARE.replace("POP", str(pop)), name="bare-chain"))
 
 
-def telecom(overrides=()):
-    return compile_model(load_scenario(TELECOM, overrides=ALL_FEATURES + list(overrides)))
+def telecom(overrides=(), strategy: str = "baseline"):
+    return compile_model(load_scenario(TELECOM, overrides=ALL_FEATURES + list(overrides)), strategy)
 
 
 def measure(model, runs: int, threads: int | None, mode: str = "individual", repeat: int = 3,
@@ -237,6 +239,12 @@ def main(argv=None) -> int:
     b2 = measure(telecom(), 4, min(2, ncpu))
     line(f"{min(2, ncpu)} threads", b2, cpu=False)
     print(f"  speed-up 2 vs 1 thread (wall): {b2['wall_rate'] / b1['wall_rate']:.2f}x")
+    aimed = telecom(strategy="save_offer_risk")
+    b3 = measure(aimed, 2, 1)
+    line("targeting on (save_offer_risk), 1 thread", b3)
+    b4 = measure(aimed, 50, 1, mode="counts")
+    line(f"targeting on, counts, {b4['het_nodes']} classes per piece", b4)
+    print(f"  targeting on vs off, individual 1 thread (cpu): {b3['cpu_rate'] / b1['cpu_rate']:.2f}x")
 
     print("(c) counts mode (represented customer-periods)")
     counts = {}
@@ -278,7 +286,7 @@ def main(argv=None) -> int:
         print(f"  {res.provenance['customer_periods']:.3g} customer-periods in {wall:.1f} s wall "
               f"({res.provenance['customer_periods'] / wall:.3g}/s); peak RSS of this process {rss:.0f} MB")
 
-    print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (5 strategies)")
+    print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (every strategy)")
     print(f"  --mode auto (= counts, automatic Gauss classes): {warm_cli([]):.2f} s wall")
     print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
     cold_start()

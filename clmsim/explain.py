@@ -81,22 +81,22 @@ def _contribution(model: CompiledModel) -> np.ndarray:
 
 def _retention(model: CompiledModel, with_programmes: bool) -> dict:
     """(segment, active stage) -> ``1 - churn`` of the period-1 matrix (average customer)."""
-    churn_f = upgrade_f = None
+    churn_f = upgrade_f = [None] * model.n_segments
     if with_programmes and model.programs:
-        churn_f, upgrade_f = model.program_factors(model.program_spend()[:, 0])
+        churn_f, upgrade_f = model.segment_program_factors(model.program_spend()[:, 0])
     out = {}
     for g, seg in enumerate(model.segment_names):
-        P = model.transition_matrix(g, churn_f, upgrade_f)
+        P = model.transition_matrix(g, churn_f[g], upgrade_f[g])
         for s in np.flatnonzero(model.active):
             out[(seg, model.stage_names[s])] = float(1.0 - P[s, model.churn_mask[s]].sum())
     return out
 
 
 def _programme_spend(model: CompiledModel) -> np.ndarray:
-    """Period-1 programme spend per customer of each stage (stages,)."""
-    out = np.zeros(model.n_stages)
+    """Period-1 programme spend per customer of each segment and stage (segments, stages)."""
+    out = np.zeros((model.n_segments, model.n_stages))
     for prog in model.programs:
-        out[prog.target] += prog.spend[0]
+        out[prog.reach(model.n_segments)] += prog.spend[0]
     return out
 
 
@@ -126,7 +126,7 @@ def _closed_forms(model: CompiledModel, clv: pd.DataFrame, retention: dict) -> d
     move, no win-back, no heterogeneity): checked numerically, never assumed."""
     out = {}
     d = model.discount_rate
-    c = _contribution(model) - _programme_spend(model)[None, :]
+    c = _contribution(model) - _programme_spend(model)
     for g, seg in enumerate(model.segment_names):
         rows = clv[clv["segment"] == seg].set_index("stage")
         for s in np.flatnonzero(model.active):

@@ -61,7 +61,7 @@ RUN_COLUMNS = (
     "revenue",             # undiscounted revenue over the horizon
     "contribution",        # undiscounted revenue*margin - discount concessions - cost to serve
     "acquisition_spend",   # undiscounted channel spend
-    "retention_spend",     # undiscounted program spend
+    "retention_spend",     # undiscounted program spend (care programs and save offers)
     "winback_spend",       # undiscounted contact cost
     "acquired",            # customers acquired by channels (per channel: extra columns acquired:<channel>)
     "referred",            # customers acquired by referrals

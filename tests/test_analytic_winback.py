@@ -44,7 +44,7 @@ def test_expanded_chain_matches_hand_written_matrix():
     M, contribution, contact_cost = hand_chain()
     np.testing.assert_allclose(ch.M[0, 0, 0], M, rtol=0, atol=1e-15)
     np.testing.assert_allclose(ch.contribution[0], contribution, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(ch.contact[0] * ch.contact_cost, contact_cost, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ch.contact[0, 0] * ch.contact_cost, contact_cost, rtol=0, atol=1e-15)  # (regime, segment)
 
 
 def test_winback_population_flows_match_hand_chain():

@@ -182,8 +182,8 @@ def test_bare_path_codes_agree_with_the_flat_table():
     P = rng.uniform(0.0, 0.1, (G, S, S))
     churn_mask = np.zeros((S, S), np.bool_)
     churn_mask[:, S - 1] = True
-    upgrade = np.ones((S, S))
-    churn_factor = np.ones(S)
+    upgrade = np.ones((G, S, S))
+    churn_factor = np.ones((G, S))
     mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = kc.row_table_arrays(G, S)
     kc.row_tables(P, churn_mask, upgrade, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
     fl_n = np.zeros((G, S), np.int64)
@@ -196,7 +196,7 @@ def test_bare_path_codes_agree_with_the_flat_table():
     fast_dst = fast_src.copy()
     noisy = np.zeros((G, S), np.bool_)
     fixed_cb = rng.uniform(1.0, 9.0, (G, S))
-    ret = np.zeros(S)
+    ret = np.zeros((G, S))
     bk = np.zeros(G * S << kernels_bare.BUCKET_BITS, np.int16)
     bk_cum = np.full((G, S, S), -1.0)
     NCD = G * S * S + 1

@@ -136,6 +136,8 @@ def _lever_spend(lever: Lever, model: CompiledModel, periods: pd.DataFrame, v: n
         return float((model.channels[lever.index].spend * v[1:]).sum())
     if lever.kind == "program":
         prog = model.programs[lever.index]
+        if not prog.reach(model.n_segments).any(axis=1).all():
+            return float("nan")  # aimed at some segments: stage occupancy mixes in the others
         names = [f"stage:{n}" for n, t in zip(model.stage_names, prog.target) if t]
         occ = p[p["item"].isin(names)].groupby("period")["mean"].sum().reindex(range(H + 1)).to_numpy(float)
         return float((prog.spend * occ[:-1] * v[1:]).sum())

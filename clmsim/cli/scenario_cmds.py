@@ -85,13 +85,25 @@ def describe(scenario) -> str:
     if model.referral is not None:
         src = ", ".join(f"{model.stage_names[s]} {r:g}" for s, r in enumerate(model.referral.rate) if r > 0)
         lines.append(f"referrals: {src} per customer per {t.period}")
+    def reached(lever) -> str:
+        text = ", ".join(np.asarray(model.stage_names)[lever.target])
+        if lever.segments is not None:
+            text += " in segments " + ", ".join(np.asarray(model.segment_names)[lever.segments])
+        return text
+
     for prog in model.programs:
-        tg = ", ".join(np.asarray(model.stage_names)[prog.target])
+        tg = reached(prog)
         cap = "" if prog.cap is None else f", cap {prog.cap[0]:,.0f}/{t.period}"
         lines.append(f"retention program {prog.name}: {tg}, {prog.spend[0]:g} per customer per {t.period}{cap}")
+    for ic in model.intercepts:
+        tg = reached(ic)
+        risk = "" if ic.risk_share is None else f", riskiest {ic.risk_share:.0%}"
+        lines.append(f"save offer {ic.name}: leavers of {tg}{risk}, {ic.spend[0]:g} per offer")
     for wb in model.winbacks:
         lines.append(f"win-back {wb.name}: ages {wb.eligible_after}..{wb.max_age - 1}, coverage {wb.coverage[0]:g}, "
-                     f"success {wb.base:g}*{wb.decay:g}^k -> {model.stage_names[wb.return_stage]}")
+                     f"success {wb.base:g}*{wb.decay:g}^k -> {model.stage_names[wb.return_stage]}"
+                     + ("" if wb.segments is None else
+                        " (segments " + ", ".join(np.asarray(model.segment_names)[wb.segments]) + ")"))
     lines.append("strategies: " + ", ".join(scenario.strategy_names))
     return "\n".join(lines)
 

@@ -377,3 +377,11 @@ def _nodes(kind: str, mean: float, cv: float, alpha: float, beta: float, breaks:
     keep = w > 0
     x, w = x[keep], w[keep]
     return x, w / w.sum()
+
+
+def risk_breaks(model, g: int) -> np.ndarray:
+    """Draw values of segment ``g`` where a risk-targeted save offer starts reaching customers
+    (its threshold): the quadrature splits the support there, so every node is wholly in or
+    out of the targeted share and the mixture stays exact."""
+    thr = [ic.thresholds(model.n_segments)[g] for ic in getattr(model, "intercepts", ())]
+    return np.array([x for x in thr if np.isfinite(x) and x > 0.0])

@@ -7,7 +7,7 @@ import numpy as np
 from ..scenario import Scenario
 from ..scenario.schema import RevenueSpec, ScenarioSpec, ScheduleSpec
 from .compiled import (ACTIVE, CHURNED, KIND_CODES, LINEAR, LOST, SATURATING, Channel, CompiledModel,
-                       Heterogeneity, Program, Referral, Winback)
+                       Heterogeneity, Intercept, Program, Referral, Winback)
 
 
 def schedule_array(value, horizon: int) -> np.ndarray:
@@ -71,6 +71,13 @@ def _split_counts(total: int, shares: np.ndarray) -> np.ndarray:
         order = np.argsort(-(raw - out), kind="stable")
         out[order[:rest]] += 1
     return out
+
+
+def _segment_mask(names: list[str] | None, segments: tuple[str, ...]) -> np.ndarray | None:
+    """(G,) bool mask of the named segments; None (every segment) when ``names`` is None."""
+    if names is None:
+        return None
+    return np.array([g in names for g in segments], dtype=bool)
 
 
 def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: str = "") -> CompiledModel:
@@ -142,8 +149,11 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         referral = Referral(rate, idx[ref.entry_stage], _mix(ref.segment_mix, segments, share))
 
     base_rev = np.array([_revenue(spec.stages[n].revenue)[0] for n in names])
-    programs = []
+    programs, intercepts = [], []
     for pname, prog in spec.retention.programs.items():
+        if prog.kind == "intercept":
+            intercepts.append(_intercept(pname, prog, idx, segments, H, hets))
+            continue
         target = np.zeros(S, dtype=bool)
         target[[idx[n] for n in prog.target]] = True
         upgrade = np.zeros((S, S), dtype=bool)
@@ -155,19 +165,34 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
                     upgrade[s, d] = names[d] in prog.effect.upgrade_to
                 else:
                     upgrade[s, d] = base_rev[d] > base_rev[s]
+        eff = prog.effect
+        effects = None
+        if prog.effect_by_segment:
+            effects = np.array([[eff.churn_reduction_max, eff.half_saturation_spend, eff.upgrade_lift]] * G)
+            for gname, over in prog.effect_by_segment.items():
+                for j, key in enumerate(("churn_reduction_max", "half_saturation_spend", "upgrade_lift")):
+                    if getattr(over, key) is not None:
+                        effects[segments.index(gname), j] = getattr(over, key)
         programs.append(Program(pname, target, schedule_array(prog.spend_per_customer, H),
-                                prog.effect.churn_reduction_max, prog.effect.half_saturation_spend,
-                                prog.effect.upgrade_lift, upgrade,
-                                schedule_array(prog.budget_cap_per_period, H)))
+                                eff.churn_reduction_max, eff.half_saturation_spend, eff.upgrade_lift, upgrade,
+                                schedule_array(prog.budget_cap_per_period, H),
+                                _segment_mask(prog.target_segments, segments), effects))
     winbacks = []
     for wname, pol in spec.winback.policies.items():
         from_stages = np.zeros(S, dtype=bool)
         chosen = pol.from_stages if pol.from_stages is not None else [n for n in names if kind[idx[n]] == CHURNED]
         from_stages[[idx[n] for n in chosen]] = True
+        success = None
+        if pol.success_by_segment:
+            success = np.array([[pol.success.base, pol.success.decay]] * G)
+            for gname, over in pol.success_by_segment.items():
+                success[segments.index(gname)] = over.base, over.decay
         winbacks.append(Winback(wname, from_stages, pol.eligible_after, pol.window,
                                 schedule_array(pol.coverage, H), pol.contact_cost, pol.success.base,
                                 pol.success.decay, idx[pol.return_stage], pol.concession.discount,
-                                pol.concession.periods, schedule_array(pol.capacity_per_period, H)))
+                                pol.concession.periods, schedule_array(pol.capacity_per_period, H),
+                                _segment_mask(pol.target_segments, segments), success,
+                                _segment_mask(pol.concession.target_segments, segments)))
 
     return CompiledModel(
         name=spec.name, strategy=strategy, scenario_hash=scenario_hash, period=spec.time.period,
@@ -175,7 +200,46 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         segment_names=segments, segment_share=share, P=P, churn_mask=churn_mask, revenue_mean=rev_mean,
         revenue_cv=rev_cv, margin=margin, cost_to_serve=cost, initial=initial, heterogeneity=tuple(hets),
         channels=tuple(channels), referral=referral, programs=tuple(programs), winbacks=tuple(winbacks),
-        stage_index=idx, operations=_operations(spec, programs, winbacks))
+        stage_index=idx, operations=_operations(spec, programs, winbacks), intercepts=tuple(intercepts))
+
+
+def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], H: int,
+               hets: list[Heterogeneity]) -> Intercept:
+    """Compile a retention program of kind ``intercept`` (a save offer)."""
+    target = np.zeros(len(idx), dtype=bool)
+    target[[idx[n] for n in prog.target]] = True
+    eff = prog.effect
+    effects = None
+    if prog.effect_by_segment:
+        effects = np.array([[eff.churn_reduction_max, eff.half_saturation_spend]] * len(segments))
+        for gname, over in prog.effect_by_segment.items():
+            g = segments.index(gname)
+            if over.churn_reduction_max is not None:
+                effects[g, 0] = over.churn_reduction_max
+            if over.half_saturation_spend is not None:
+                effects[g, 1] = over.half_saturation_spend
+    conc = prog.concession
+    share = prog.target_risk.top_share if prog.target_risk is not None else None
+    return Intercept(name, target, schedule_array(prog.spend_per_customer, H), eff.churn_reduction_max,
+                     eff.half_saturation_spend, -1 if prog.save_to is None else idx[prog.save_to],
+                     conc.discount if conc else 0.0, conc.periods if conc else 0,
+                     _segment_mask(prog.target_segments, segments), effects,
+                     _segment_mask(conc.target_segments if conc else None, segments),
+                     share, None if share is None else _risk_thresholds(hets, share))
+
+
+def _risk_thresholds(hets: list[Heterogeneity], top_share: float) -> np.ndarray:
+    """Per segment the ``1 - top_share`` quantile of the heterogeneity draw (``-inf`` without
+    heterogeneity: validation refuses risk targeting there)."""
+    from scipy import stats
+
+    out = np.full(len(hets), -np.inf)
+    for g, h in enumerate(hets):
+        if h.kind == "gamma":
+            out[g] = stats.gamma(1.0 / h.cv ** 2, scale=h.mean * h.cv ** 2).isf(top_share)
+        elif h.kind == "beta":
+            out[g] = stats.beta(h.alpha, h.beta).isf(top_share)
+    return out
 
 
 DAYS_PER_PERIOD = {"week": 7.0, "month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
@@ -193,9 +257,15 @@ def _operations(spec: ScenarioSpec, programs: list, winbacks: list):
     days = ops.days_per_period or DAYS_PER_PERIOD[spec.time.period]
     prog_idx = {p.name: i for i, p in enumerate(programs)}
     wb_idx = {w.name: i for i, w in enumerate(winbacks)}
+    save_idx = {name: i for i, name in enumerate(n for n, p in spec.retention.programs.items() if p.kind == "intercept")}
     teams = []
     for tname, tm in ops.teams.items():
-        kind, target = ("winback", wb_idx[tm.serves]) if tm.serves in wb_idx else ("retention", prog_idx[tm.serves])
+        if tm.serves in save_idx:
+            kind, target = "save", save_idx[tm.serves]
+        elif tm.serves in wb_idx:
+            kind, target = "winback", wb_idx[tm.serves]
+        else:
+            kind, target = "retention", prog_idx[tm.serves]
         teams.append(Team(tname, kind, target, tm.agents, tm.service_days.mean, tm.service_days.cv,
                           tm.discipline, tm.arrivals, tm.response_delay_days))
     budgets = []

@@ -72,6 +72,11 @@ class Referral:
     mix: np.ndarray
 
 
+def _all_segments(mask: np.ndarray | None, n_segments: int) -> np.ndarray:
+    """A segment mask, every segment when ``mask`` is None."""
+    return np.ones(n_segments, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+
 @dataclass(frozen=True)
 class Program:
     """A retention program. ``spend[t-1]``: spend per targeted customer in period t.
@@ -79,6 +84,12 @@ class Program:
     Effect of spend ``s``: ``f(s) = s / (s + half)``; churn transitions of targeted
     stages x ``(1 - churn_reduction_max f)``; transitions marked in ``upgrade`` x
     ``(1 + upgrade_lift f)``. ``cap[t-1]`` (or None) is the aggregate budget of period t.
+
+    Targeting: the program reaches the customers of segment ``g`` in stage ``s`` when
+    ``segments[g] and target[s]`` (:meth:`reach`; ``segments`` None: every segment);
+    ``segment_effects[g]`` (or None) holds segment ``g``'s ``(churn_reduction_max,
+    half_saturation_spend, upgrade_lift)`` (:meth:`effects`). Customers it does not reach
+    cost nothing and keep their base rows.
     """
 
     name: str
@@ -89,11 +100,24 @@ class Program:
     upgrade_lift: float
     upgrade: np.ndarray
     cap: np.ndarray | None
+    segments: np.ndarray | None = None
+    segment_effects: np.ndarray | None = None
 
     def saturation(self, spend: np.ndarray | float) -> np.ndarray:
         """``f(s) = s / (s + half_saturation_spend)``."""
         s = np.asarray(spend, dtype=float)
         return s / (s + self.half_saturation_spend)
+
+    def reach(self, n_segments: int) -> np.ndarray:
+        """(G, S) bool: the (segment, stage) cells the program reaches."""
+        return _all_segments(self.segments, n_segments)[:, None] & np.asarray(self.target, dtype=bool)[None, :]
+
+    def effects(self, n_segments: int) -> np.ndarray:
+        """(G, 3): per segment ``churn_reduction_max, half_saturation_spend, upgrade_lift``."""
+        if self.segment_effects is not None:
+            return np.asarray(self.segment_effects, dtype=float)
+        row = [self.churn_reduction_max, self.half_saturation_spend, self.upgrade_lift]
+        return np.tile(np.asarray(row, dtype=float), (n_segments, 1))
 
 
 @dataclass(frozen=True)
@@ -120,15 +144,96 @@ class Winback:
     discount: float
     concession_periods: int
     capacity: np.ndarray | None
+    segments: np.ndarray | None = None
+    segment_success: np.ndarray | None = None
+    concession_segments: np.ndarray | None = None
 
     @property
     def max_age(self) -> int:
         """First age that is no longer eligible: ``eligible_after + window``."""
         return self.eligible_after + self.window
 
-    def success(self, k: np.ndarray | int) -> np.ndarray:
-        """``p(k) = base * decay ** k``."""
-        return self.base * self.decay ** np.asarray(k, dtype=float)
+    def success(self, k: np.ndarray | int, segment: np.ndarray | int | None = None) -> np.ndarray:
+        """``p(k) = base * decay ** k`` (with segment ``g``'s ``base, decay`` when given)."""
+        if segment is None or self.segment_success is None:
+            return self.base * self.decay ** np.asarray(k, dtype=float)
+        bd = np.asarray(self.segment_success, dtype=float)[segment]
+        return bd[..., 0] * bd[..., 1] ** np.asarray(k, dtype=float)
+
+    def reaches(self, n_segments: int) -> np.ndarray:
+        """(G,) bool: segments whose churned customers the policy contacts (``target_segments``)."""
+        return _all_segments(self.segments, n_segments)
+
+    def grants(self, n_segments: int) -> np.ndarray:
+        """(G,) bool: segments whose returning customers get the concession (when it has one)."""
+        return _all_segments(self.concession_segments, n_segments)
+
+    @property
+    def has_concession(self) -> bool:
+        """A discount for at least one period."""
+        return self.concession_periods > 0 and self.discount > 0
+
+
+@dataclass(frozen=True)
+class Intercept:
+    """A save offer (a retention program of kind ``intercept``).
+
+    In period t, a customer of a (segment, stage) cell it reaches (:meth:`reach`) whose move
+    is a churn (to a churned or lost stage) gets an offer costing ``spend[t-1]``; it succeeds
+    with ``p_g(t) = success_max_g s / (s + half_g)`` (:meth:`success`) and the customer goes to
+    ``save_stage`` (-1: the stage left from) instead, paying revenue x ``(1 - discount)``
+    for ``concession_periods`` periods (from the period of the save) when the concession is
+    granted to the segment (:meth:`grants`). A save ends any concession already running.
+    ``segment_effects[g]`` (or None) holds segment g's ``(success_max, half)``. With
+    ``target_risk`` only the customers whose heterogeneity draw exceeds
+    ``risk_threshold[g]`` get the offer (:meth:`thresholds`): the ``risk_share`` of the
+    segment most likely to leave.
+    """
+
+    name: str
+    target: np.ndarray
+    spend: np.ndarray
+    success_max: float
+    half_saturation_spend: float
+    save_stage: int = -1
+    discount: float = 0.0
+    concession_periods: int = 0
+    segments: np.ndarray | None = None
+    segment_effects: np.ndarray | None = None
+    concession_segments: np.ndarray | None = None
+    risk_share: float | None = None
+    risk_threshold: np.ndarray | None = None
+
+    def thresholds(self, n_segments: int) -> np.ndarray:
+        """(G,) draw above which a customer gets the offer: with ``target_risk`` the
+        ``1 - top_share`` quantile of the segment's heterogeneity draw (churn multiplier or
+        churn probability), else ``-inf`` (everyone)."""
+        if self.risk_threshold is None:
+            return np.full(n_segments, -np.inf)
+        return np.asarray(self.risk_threshold, dtype=float)
+
+    def reach(self, n_segments: int) -> np.ndarray:
+        """(G, S) bool: the (segment, stage) cells whose churners get the offer."""
+        return _all_segments(self.segments, n_segments)[:, None] & np.asarray(self.target, dtype=bool)[None, :]
+
+    def success(self, t: int, n_segments: int) -> np.ndarray:
+        """(G,) success probability of an offer in period ``t`` (1-based) per segment."""
+        eff = (np.tile([self.success_max, self.half_saturation_spend], (n_segments, 1))
+               if self.segment_effects is None else np.asarray(self.segment_effects, dtype=float))
+        s = float(self.spend[t - 1])
+        return eff[:, 0] * (s / (s + eff[:, 1]))
+
+    def grants(self, n_segments: int) -> np.ndarray:
+        """(G,) bool: segments whose saved customers get the concession."""
+        return _all_segments(self.concession_segments, n_segments)
+
+    @property
+    def has_concession(self) -> bool:
+        return self.concession_periods > 0 and self.discount > 0
+
+    def destination(self, stage: int) -> int:
+        """Where a customer saved from ``stage`` goes."""
+        return stage if self.save_stage < 0 else self.save_stage
 
 
 @dataclass(frozen=True)
@@ -151,8 +256,9 @@ class Heterogeneity:
 class Team:
     """An agent pool (des engine only) serving win-back policy or retention program ``serves``.
 
-    ``kind`` is ``"winback"`` or ``"retention"``; ``target`` is the index of the
-    policy in ``CompiledModel.winbacks`` or of the program in ``programs``. Contact
+    ``kind`` is ``"winback"``, ``"retention"`` or ``"save"`` (a save desk); ``target`` is the
+    index of the policy in ``CompiledModel.winbacks``, of the program in ``programs`` or of
+    the save offer in ``intercepts``. Contact
     handling time in days is gamma with ``service_mean_days`` and ``service_cv``
     (cv 1: exponential, cv 0: fixed). ``discipline``: ``"fifo"`` or
     ``"recent_first"``; ``arrivals``: ``"spread"`` (uniform over the period) or
@@ -228,6 +334,7 @@ class CompiledModel:
     winbacks: tuple[Winback, ...] = ()
     stage_index: dict[str, int] = field(default_factory=dict)
     operations: Operations | None = None
+    intercepts: tuple[Intercept, ...] = ()
 
     # ----------------------------------------------------------- operations
     def operational_features(self) -> list[str]:
@@ -292,29 +399,52 @@ class CompiledModel:
         return np.stack([c.expected_customers(c.spend) for c in self.channels])
 
     # ---------------------------------------------------------- programs
-    def program_factors(self, spend_per_customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Churn and upgrade multipliers for given per-customer program spends.
+    def program_factors(self, spend_per_customer: np.ndarray, segment: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Churn and upgrade multipliers of one segment for given per-customer program spends.
 
         Parameters
         ----------
         spend_per_customer : array (programs,)
             Spend per targeted customer in the period for each program.
+        segment : int
+            The segment (programs reach segments through ``target_segments``).
 
         Returns
         -------
         churn_factor : array (S,)
-            ``prod (1 - churn_reduction_max f(s))`` over programs targeting the stage.
+            ``prod (1 - churn_reduction_max f(s))`` over programs reaching the stage.
         upgrade_factor : array (S, S)
             ``prod (1 + upgrade_lift f(s))`` on each program's upgrade transitions.
         """
-        S = self.n_stages
-        churn = np.ones(S)
-        upgrade = np.ones((S, S))
+        churn, upgrade = self.segment_program_factors(spend_per_customer)
+        return churn[segment], upgrade[segment]
+
+    def segment_program_factors(self, spend_per_customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`program_factors` of every segment: arrays (G, S) and (G, S, S).
+
+        For segment ``g`` a program with effects ``(r_g, h_g, l_g)`` (:meth:`Program.effects`)
+        and spend ``s`` has ``f_g = s / (s + h_g)``; it multiplies churn of the stages it
+        reaches in ``g`` by ``1 - r_g f_g`` and its upgrade moves there by ``1 + l_g f_g``.
+        """
+        S, G = self.n_stages, self.n_segments
+        churn = np.ones((G, S))
+        upgrade = np.ones((G, S, S))
         for prog, s in zip(self.programs, np.asarray(spend_per_customer, dtype=float)):
-            f = float(prog.saturation(s))
-            churn[prog.target] *= 1.0 - prog.churn_reduction_max * f
-            upgrade[prog.upgrade] *= 1.0 + prog.upgrade_lift * f
+            reach = prog.reach(G)
+            for g, (red, half, lift) in enumerate(prog.effects(G)):
+                if not reach[g].any():
+                    continue
+                f = s / (s + half)
+                churn[g, reach[g]] *= 1.0 - red * f
+                upgrade[g][prog.upgrade & reach[g][:, None]] *= 1.0 + lift * f
         return churn, upgrade
+
+    def intercept_of(self) -> np.ndarray:
+        """(G, S) int: index of the save offer reaching each (segment, stage) cell, -1 for none."""
+        out = np.full((self.n_segments, self.n_stages), -1, dtype=np.int64)
+        for k, ic in enumerate(self.intercepts):
+            out[ic.reach(self.n_segments)] = k
+        return out
 
     def program_spend(self) -> np.ndarray:
         """Per-customer spend per program and period (uncapped), shape (programs, H)."""

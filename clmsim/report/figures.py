@@ -122,7 +122,7 @@ def clv_figure(results, strategies: Sequence[str], cohort: str = "acquired", exa
 def baseline_matrix(model: CompiledModel, segment: int = 0) -> np.ndarray:
     """Effective one-period matrix of a segment with programs at their first-period spend
     and the average heterogeneity multiplier (1)."""
-    churn, up = model.program_factors(model.program_spend()[:, 0]) if model.programs else (None, None)
+    churn, up = model.program_factors(model.program_spend()[:, 0], segment) if model.programs else (None, None)
     return model.transition_matrix(segment, churn, up)
 
 

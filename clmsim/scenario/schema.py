@@ -215,11 +215,51 @@ class ProgramEffect(_Model):
     upgrade_to: list[str] | None = None
 
 
+class ConcessionSpec(_Model):
+    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods,
+    granted to returning customers of ``target_segments`` (default: every segment)."""
+
+    discount: Prob = 0.0
+    periods: NonNegInt = 0
+    target_segments: list[str] | None = Field(default=None, min_length=1)
+
+
+class SegmentProgramEffect(_Model):
+    """Per-segment override of a program's effect: the fields given replace the program's
+    ``effect`` for the customers of that segment (``upgrade_to`` stays the program's)."""
+
+    churn_reduction_max: Prob | None = None
+    half_saturation_spend: Positive | None = None
+    upgrade_lift: NonNeg | None = None
+
+
+class RiskTargetSpec(_Model):
+    """Aim at the customers most likely to leave: the ``top_share`` of each targeted segment
+    with the highest churn propensity under the segment's heterogeneity draw."""
+
+    top_share: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False), _NUM]
+
+
 class ProgramSpec(_Model):
+    """A retention program reaching the customers of its target stages (in its target segments).
+
+    ``kind: care`` (default) spends ``spend_per_customer`` on every customer it reaches and
+    lowers their churn. ``kind: intercept`` is a save offer: it pays ``spend_per_customer``
+    per customer who *attempts* to churn in the period, and saves them with probability
+    ``churn_reduction_max * s / (s + half_saturation_spend)``, sending them to ``save_to``
+    (default: the stage they tried to leave) with an optional ``concession``.
+    """
+
+    kind: Literal["care", "intercept"] = "care"
     target: list[str] = Field(min_length=1)
+    target_segments: list[str] | None = Field(default=None, min_length=1)
     spend_per_customer: Schedule
     effect: ProgramEffect
+    effect_by_segment: dict[str, SegmentProgramEffect] = Field(default_factory=dict)
     budget_cap_per_period: Schedule | None = None
+    save_to: str | None = None
+    concession: ConcessionSpec | None = None
+    target_risk: RiskTargetSpec | None = None
 
 
 class RetentionSpec(_Model):
@@ -235,23 +275,19 @@ class SuccessSpec(_Model):
     decay: Prob = 1.0
 
 
-class ConcessionSpec(_Model):
-    """Price concession after a return: revenue x ``(1 - discount)`` for ``periods`` periods."""
-
-    discount: Prob = 0.0
-    periods: NonNegInt = 0
-
-
 class WinbackPolicySpec(_Model):
-    """Contacts churned customers whose time since churn ``k`` (whole periods) is in
-    ``[eligible_after, eligible_after + window)``."""
+    """Contacts churned customers of ``target_segments`` (default: every segment) whose time
+    since churn ``k`` (whole periods) is in ``[eligible_after, eligible_after + window)``;
+    ``success_by_segment`` replaces ``success`` for the customers of a segment."""
 
     from_stages: list[str] | None = None
+    target_segments: list[str] | None = Field(default=None, min_length=1)
     eligible_after: NonNegInt = 0
     window: PosInt
     coverage: Schedule
     contact_cost: NonNeg = 0.0
     success: SuccessSpec
+    success_by_segment: dict[str, SuccessSpec] = Field(default_factory=dict)
     return_stage: str
     concession: ConcessionSpec = Field(default_factory=ConcessionSpec)
     capacity_per_period: Schedule | None = None

@@ -283,6 +283,66 @@ class _Checker:
             return False
         return True
 
+    def targeting(self, base: tuple, segments: list[str] | None, overrides: dict, field: str) -> None:
+        """``target_segments`` and per-segment overrides name known segments; an override
+        names a targeted segment."""
+        for i, gname in enumerate(segments or []):
+            self.segment(base + ("target_segments", i), gname)
+        for gname in overrides:
+            if self.segment(base + (field, gname), gname) and segments is not None and gname not in segments:
+                self.bad(base + (field, gname), f"segment '{gname}' is not in target_segments "
+                         f"({', '.join(segments)}): its override would never apply")
+
+    def intercept(self, base: tuple, prog: Any) -> None:
+        """Fields of an intercept (save) offer, refused on care programs and vice versa."""
+        if prog.kind != "intercept":
+            for key in ("save_to", "concession"):
+                if getattr(prog, key) is not None:
+                    self.bad(base + (key,), f"'{key}' belongs to save offers: give the program 'kind: intercept'")
+            if prog.target_risk is not None:
+                self.bad(base + ("target_risk",), "risk targeting applies to save offers (kind intercept) in this "
+                         "version: a care program aimed at the riskiest customers would need per-customer rows")
+            return
+        if prog.target_risk is not None:
+            segments = self.spec.segments or {}
+            for gname in (prog.target_segments or list(segments) or [None]):
+                seg = segments.get(gname) if gname is not None else None
+                het = seg.heterogeneity if seg is not None and seg.heterogeneity is not None else self.spec.heterogeneity
+                if het is None or (het.churn_multiplier is None and het.churn_probability is None):
+                    who = f"segment '{gname}'" if gname is not None else "the scenario"
+                    self.bad(base + ("target_risk",), f"{who} has no heterogeneity: every customer has the same "
+                             "churn propensity, so there is no riskiest share to aim at")
+        if prog.effect.upgrade_lift > 0 or prog.effect.upgrade_to is not None:
+            self.bad(base + ("effect",), "a save offer (kind intercept) saves customers who try to leave: "
+                     "it lifts no upgrade (leave out upgrade_lift and upgrade_to)")
+        for gname, over in prog.effect_by_segment.items():
+            if over.upgrade_lift is not None:
+                self.bad(base + ("effect_by_segment", gname, "upgrade_lift"),
+                         "a save offer (kind intercept) lifts no upgrade")
+        if prog.budget_cap_per_period is not None:
+            self.bad(base + ("budget_cap_per_period",), "a save offer is paid per customer who tries to leave: "
+                     "give no budget cap")
+        if prog.save_to is not None:
+            self.stage(base + ("save_to",), prog.save_to, ("active",))
+        for i, gname in enumerate((prog.concession.target_segments or []) if prog.concession else []):
+            self.segment(base + ("concession", "target_segments", i), gname)
+
+    def one_intercept_per_cell(self) -> None:
+        """At most one save offer reaches a customer (segment, stage) cell."""
+        seen: dict[tuple, str] = {}
+        segments = list(self.spec.segments or {}) or ["all"]
+        for pname, prog in self.spec.retention.programs.items():
+            if prog.kind != "intercept":
+                continue
+            for g in prog.target_segments or segments:
+                for sname in prog.target:
+                    if (g, sname) in seen and seen[(g, sname)] != pname:
+                        where = f"stage '{sname}'" + ("" if g == "all" else f" of segment '{g}'")
+                        self.bad(("retention", "programs", pname, "target"),
+                                 f"{where} already has the save offer '{seen[(g, sname)]}': one save offer per customer")
+                        return
+                    seen[(g, sname)] = pname
+
     def schedule(self, path: tuple, value: Any) -> None:
         if isinstance(value, ScheduleSpec):
             if (value.values is None) == (value.ramp is None):
@@ -375,9 +435,12 @@ class _Checker:
                 self.stage(base + ("target", i), sname, ("active",))
             for i, sname in enumerate(prog.effect.upgrade_to or []):
                 self.stage(base + ("effect", "upgrade_to", i), sname, ("active",))
+            self.targeting(base, prog.target_segments, prog.effect_by_segment, "effect_by_segment")
             self.schedule(base + ("spend_per_customer",), prog.spend_per_customer)
             if prog.budget_cap_per_period is not None:
                 self.schedule(base + ("budget_cap_per_period",), prog.budget_cap_per_period)
+            self.intercept(base, prog)
+        self.one_intercept_per_cell()
         churned = [n for n, k in self.kinds.items() if k == "churned"]
         claimed: dict[str, str] = {}
         for wname, pol in s.winback.policies.items():
@@ -391,6 +454,9 @@ class _Checker:
                         self.bad(base + ("from_stages",), f"churned stage '{sname}' is already served by policy '{claimed[sname]}'")
                     claimed[sname] = wname
             self.stage(base + ("return_stage",), pol.return_stage, ("active",))
+            self.targeting(base, pol.target_segments, pol.success_by_segment, "success_by_segment")
+            for i, gname in enumerate(pol.concession.target_segments or []):
+                self.segment(base + ("concession", "target_segments", i), gname)
             self.schedule(base + ("coverage",), pol.coverage)
             if pol.capacity_per_period is not None:
                 self.schedule(base + ("capacity_per_period",), pol.capacity_per_period)
@@ -449,6 +515,9 @@ def _check_operations(c: _Checker) -> None:
             if name not in known:
                 c.bad(base + ("serves", i), f"'{name}' is neither a win-back policy nor a retention program"
                       f"{did_you_mean(name, known)}")
+            elif name in programs and programs[name].kind == "intercept":
+                c.bad(base + ("serves", i), f"'{name}' is a save offer (kind intercept): budgets pay care "
+                      "programs and win-back policies only")
             elif name in funded:
                 c.bad(base + ("serves", i), f"'{name}' is already paid from budget '{funded[name]}'")
             else:

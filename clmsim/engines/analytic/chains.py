@@ -24,8 +24,9 @@ import numpy as np
 from ...errors import UnsupportedFeature
 from ...model import ACTIVE, CHURNED, LOST, CompiledModel
 from ...model.compiled import row_parts
-from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes
-from .state_space import Space, build_space, expand, winback_success
+from ..het_quadrature import DEFAULT_NODES, graded, kinks, mixture_nodes, risk_breaks
+from .state_space import (Space, build_space, concession_discount, expand, intercept_offers, return_states,
+                          winback_success)
 
 
 def refuse_unsupported(model: CompiledModel) -> None:
@@ -78,14 +79,15 @@ class Chains:
     x: np.ndarray             # (G, Q) draw per node
     w: np.ndarray             # (G, Q) weight per node (rows sum to 1)
     M: np.ndarray             # (R, G, Q, E, E)
-    contact: np.ndarray       # (R, E) contact probability of a state at the start of a period
-    success: np.ndarray       # (R, E) win-back success probability
-    program_spend: np.ndarray  # (R, E) program spend per customer at the start of a period
+    contact: np.ndarray       # (R, G, E) contact probability of a state at the start of a period
+    success: np.ndarray       # (R, G, E) win-back success probability
+    program_spend: np.ndarray  # (R, G, E) program spend per customer at the start of a period
     contact_cost: np.ndarray  # (E,) cost of one contact of a state
     revenue: np.ndarray       # (G, E) expected revenue (before concessions) after the move
     contribution: np.ndarray  # (G, E) expected contribution after the move
     active: np.ndarray        # (E,) bool
     churn_dest: np.ndarray    # (E,) bool: churned or lost states
+    offer_cost: np.ndarray    # (R, G, Q, E) save-offer cost per customer at the start of a period
 
     @property
     def n_regimes(self) -> int:
@@ -95,14 +97,16 @@ class Chains:
         """Expected net cash in a period of regime ``r`` for one customer per starting state:
         ``nu = -program spend - contact cost + M @ contribution``, shape (G, Q, E)."""
         flow = (self.M[r] @ self.contribution[:, None, :, None])[..., 0]
-        return flow - self.program_spend[r] - self.contact[r] * self.contact_cost
+        return (flow - self.program_spend[r][:, None, :] - (self.contact[r] * self.contact_cost)[:, None, :]
+                - self.offer_cost[r])
 
 
 def _regimes(model: CompiledModel) -> tuple[np.ndarray, list[int]]:
     """Group periods by (program spends, coverages); return regime per period and a
     representative period (1-based) per regime."""
     H = model.horizon
-    cols = [p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
+    cols = ([p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
+            + [ic.spend for ic in getattr(model, "intercepts", ())])
     if not cols:
         return np.zeros(H, dtype=np.int64), [1]
     keys = np.stack(cols, axis=1)
@@ -136,7 +140,7 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     space = build_space(model)
     regime, reps = _regimes(model)
     G, S, E = model.n_segments, model.n_stages, space.size
-    factors = [model.program_factors(model.program_spend()[:, t - 1]) for t in reps]
+    factors = [model.segment_program_factors(model.program_spend()[:, t - 1]) for t in reps]
 
     xs, ws = [], []
     for g in range(G):
@@ -145,9 +149,9 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         if het.kind != "none":
             parts = []
             for cf, uf in factors:
-                _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
-                parts.append((cf, msum, C))
-            breaks = kinks(het, parts)
+                _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
+                parts.append((cf[g], msum, C))
+            breaks = np.union1d(kinks(het, parts), risk_breaks(model, g))
             if tail:
                 slope = max(float((cf * (C if het.kind == "gamma" else (C > 0))).max()) for cf, _, C in parts)
                 floor = model.discount_rate / (4.0 * slope) if slope > 0 else 0.0
@@ -164,23 +168,27 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
 
     R = len(reps)
     M = np.empty((R, G, Q, E, E))
-    contact = np.zeros((R, E))
-    success = np.zeros((R, E))
-    spend = np.zeros((R, E))
+    contact = np.zeros((R, G, E))
+    success = np.zeros((R, G, E))
+    spend = np.zeros((R, G, E))
+    returns = [return_states(model, space, g) for g in range(G)]
+    offer_cost = np.zeros((R, G, Q, E))
     for r, t in enumerate(reps):
         contact[r], success[r] = winback_success(model, space, t)
         cf, uf = factors[r]
         for g in range(G):
-            B = effective_matrices(model.P[g], model.churn_mask, cf, uf, X[g], model.heterogeneity[g].kind)
-            M[r, g] = expand(B, space, success[r])
+            B = effective_matrices(model.P[g], model.churn_mask, cf[g], uf[g], X[g], model.heterogeneity[g].kind)
+            M[r, g] = expand(B, space, success[r, g], returns[g])
+            if getattr(model, "intercepts", ()):
+                offer_cost[r, g] = intercept_offers(model, space, M[r, g], g, t, X[g])
         for prog in model.programs:
-            spend[r] += prog.spend[t - 1] * prog.target[space.base]
+            spend[r] += prog.spend[t - 1] * prog.reach(G)[:, space.base]
 
     kind = model.stage_kind[space.base]
     active = kind == ACTIVE
     discount = np.zeros(E)
     conc = space.policy >= 0
-    discount[conc] = [model.winbacks[w].discount for w in space.policy[conc]]
+    discount[conc] = [concession_discount(model, w) for w in space.policy[conc]]
     rev = model.revenue_mean[:, space.base] * active
     revenue = rev
     contribution = rev * (model.margin[:, space.base] - discount) - model.cost_to_serve[:, space.base] * active
@@ -188,4 +196,4 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     has = space.ret_policy >= 0
     cc[has] = [model.winbacks[w].contact_cost for w in space.ret_policy[has]]
     return Chains(model, space, regime, X, W, M, contact, success, spend, cc, revenue, contribution,
-                  active, np.isin(kind, (CHURNED, LOST)))
+                  active, np.isin(kind, (CHURNED, LOST)), offer_cost)

@@ -98,18 +98,21 @@ def _forward(ch: Chains) -> dict:
         r = ch.regime[t - 1]
         M = ch.M[r]
         start = x.sum(axis=(0, 1))
+        by_segment = x.sum(axis=1)  # (G, E): spend and contacts depend on the segment
         customer_periods += float(start[not_lost].sum())
         referred = float(start @ ref_rate)
-        items["retention_spend"][t - 1] = start @ ch.program_spend[r]
-        items["contacts"][t - 1] = start @ ch.contact[r]
-        items["winback_spend"][t - 1] = start @ (ch.contact[r] * ch.contact_cost)
-        items["won_back"][t - 1] = start @ ch.success[r]
+        items["retention_spend"][t - 1] = (by_segment * ch.program_spend[r]).sum() + (x * ch.offer_cost[r]).sum()
+        items["contacts"][t - 1] = (by_segment * ch.contact[r]).sum()
+        items["winback_spend"][t - 1] = (by_segment * (ch.contact[r] * ch.contact_cost)).sum()
+        items["won_back"][t - 1] = (by_segment * ch.success[r]).sum()
         items["churned"][t - 1] = float((x * leaving[r]).sum())  # active -> churned/lost
         g_start = x.sum(axis=1)
-        seg["retention_spend"][t - 1] = g_start @ ch.program_spend[r]
-        seg["contacts"][t - 1] = g_start @ ch.contact[r]
-        seg["winback_spend"][t - 1] = g_start @ (ch.contact[r] * ch.contact_cost)
-        seg["won_back"][t - 1] = g_start @ ch.success[r]
+        # per (segment, state) rates (R, G, E): each segment's own row
+        seg["retention_spend"][t - 1] = ((g_start * ch.program_spend[r]).sum(axis=1)
+                                         + (x * ch.offer_cost[r]).sum(axis=(1, 2)))
+        seg["contacts"][t - 1] = (g_start * ch.contact[r]).sum(axis=1)
+        seg["winback_spend"][t - 1] = (g_start * (ch.contact[r] * ch.contact_cost)).sum(axis=1)
+        seg["won_back"][t - 1] = (g_start * ch.success[r]).sum(axis=1)
         seg["churned"][t - 1] = (x * leaving[r]).sum(axis=(1, 2))
         x = (x[..., None, :] @ M)[..., 0, :]
         items["revenue"][t - 1] = float((x * ch.revenue[:, None, :]).sum())

@@ -17,7 +17,10 @@ counters, so the chain on (stage, counter) pairs is an ordinary Markov chain:
   ``c = 1 .. periods``: the customer pays ``revenue (1 - discount)`` in the
   current period and ``c - 1`` more. A return puts the customer in
   ``(return_stage, w, periods)``; a move between active stages keeps the
-  concession (``c -> c - 1``, ``c = 1 -> normal``); churning ends it.
+  concession (``c -> c - 1``, ``c = 1 -> normal``); churning ends it. Save offers
+  (:class:`~clmsim.model.compiled.Intercept`) with a concession add the same states
+  with ``w = W + k`` (``W`` win-back policies, offer ``k``): a save puts the customer
+  in ``(save stage, W + k, periods)`` (:attr:`Space.save_target`).
 
 The expanded one-period matrix ``M`` is built from the (program- and
 heterogeneity-adjusted) base matrix ``B`` of :func:`clmsim.model.effective_matrix`:
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...model import ACTIVE, CHURNED, CompiledModel
+from ...model import ACTIVE, CHURNED, LOST, CompiledModel
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,17 @@ class Space:
         ``M[i, pairs_dst] += (1 - pi_i) B[base[i], pairs_base_dst]``.
     ret_state : array (E,)
         Target of a successful win-back from each churned state (-1 if none).
+    ret_plain : array (E,)
+        The same target without the concession (for segments the concession does not
+        grant it to; equal to ``ret_state`` for policies without one).
     ret_policy : array (E,)
         Policy serving each churned state's stage (-1 if none).
     normal : array (S,)
         The state a customer entering each base stage from outside occupies
         (age 0 for churned stages, no concession for active stages).
+    save_target, save_plain : arrays (K, E)
+        For save offer ``k`` and an active state: the state a saved customer goes to, with
+        and without the offer's concession (-1 for states that are not active).
     """
 
     base: np.ndarray
@@ -72,8 +81,11 @@ class Space:
     pairs_dst: np.ndarray
     pairs_base_dst: np.ndarray
     ret_state: np.ndarray
+    ret_plain: np.ndarray
     ret_policy: np.ndarray
     normal: np.ndarray
+    save_target: np.ndarray
+    save_plain: np.ndarray
 
     @property
     def size(self) -> int:
@@ -92,8 +104,9 @@ def build_space(model: CompiledModel) -> Space:
     S = model.n_stages
     names = model.stage_names
     max_age = max((w.max_age for w in model.winbacks), default=0)
-    conc = [(w, pol) for w, pol in enumerate(model.winbacks)
-            if pol.concession_periods > 0 and pol.discount > 0]
+    W = len(model.winbacks)
+    conc = [(w, pol) for w, pol in enumerate(model.winbacks) if pol.has_concession]
+    conc += [(W + k, ic) for k, ic in enumerate(getattr(model, "intercepts", ())) if ic.has_concession]
     base, age, policy, left, labels = [], [], [], [], []
     index: dict[tuple, int] = {}
 
@@ -141,6 +154,7 @@ def build_space(model: CompiledModel) -> Space:
     for w, pol in enumerate(model.winbacks):
         serving[pol.from_stages] = w
     ret_state = np.full(E, -1)
+    ret_plain = np.full(E, -1)
     ret_policy = np.full(E, -1)
     for i in range(E):
         w = serving[base[i]] if kind[base[i]] == CHURNED else -1
@@ -148,40 +162,69 @@ def build_space(model: CompiledModel) -> Space:
             continue
         pol = model.winbacks[w]
         ret_policy[i] = w
-        if pol.concession_periods > 0 and pol.discount > 0:
+        ret_plain[i] = index[(pol.return_stage, -1, -1, 0)]
+        if pol.has_concession:
             ret_state[i] = index[(pol.return_stage, -1, w, pol.concession_periods)]
         else:
             ret_state[i] = index[(pol.return_stage, -1, -1, 0)]
     normal = np.array([index[(s, 0 if (kind[s] == CHURNED and max_age > 0) else -1, -1, 0)]
                        for s in range(S)])
+    intercepts = getattr(model, "intercepts", ())
+    save_target = np.full((len(intercepts), E), -1)
+    save_plain = np.full((len(intercepts), E), -1)
+    for k, ic in enumerate(intercepts):
+        for i in range(E):
+            if kind[base[i]] != ACTIVE:
+                continue
+            d = ic.destination(base[i])
+            save_plain[k, i] = index[(d, -1, -1, 0)]
+            save_target[k, i] = index[(d, -1, W + k, ic.concession_periods)] if ic.has_concession else save_plain[k, i]
     return Space(np.array(base), np.array(age), np.array(policy), np.array(left), tuple(labels),
-                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_policy, normal)
+                 np.array(src), np.array(dst), np.array(bdst), ret_state, ret_plain, ret_policy, normal,
+                 save_target, save_plain)
+
+
+def concession_discount(model: CompiledModel, policy: int) -> float:
+    """Discount of concession source ``policy``: win-back policy ``w < W``, else save offer ``w - W``."""
+    W = len(model.winbacks)
+    return model.winbacks[policy].discount if policy < W else model.intercepts[policy - W].discount
 
 
 def winback_success(model: CompiledModel, space: Space, t: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-state contact and success probabilities in period ``t`` (1-based).
+    """Per-segment, per-state contact and success probabilities in period ``t`` (1-based).
 
     Returns
     -------
-    contact : array (E,)
-        ``coverage_t`` for eligible churned states, else 0.
-    success : array (E,)
-        ``coverage_t * base * decay**k`` for eligible churned states, else 0.
+    contact : array (G, E)
+        ``coverage_t`` for eligible churned states of segments the policy targets, else 0.
+    success : array (G, E)
+        ``coverage_t * base_g * decay_g**k`` there (segment ``g``'s success law), else 0.
     """
-    E = space.size
-    contact = np.zeros(E)
-    success = np.zeros(E)
+    G, E = model.n_segments, space.size
+    contact = np.zeros((G, E))
+    success = np.zeros((G, E))
     for i in np.flatnonzero(space.ret_policy >= 0):
         pol = model.winbacks[space.ret_policy[i]]
         k = space.age[i]
         if pol.eligible_after <= k < pol.max_age:
             cov = float(pol.coverage[t - 1])
-            contact[i] = cov
-            success[i] = cov * float(pol.success(k))
+            reach = pol.reaches(G)
+            contact[:, i] = cov * reach
+            success[:, i] = cov * reach * pol.success(k, np.arange(G))
     return contact, success
 
 
-def expand(B: np.ndarray, space: Space, success: np.ndarray) -> np.ndarray:
+def return_states(model: CompiledModel, space: Space, segment: int) -> np.ndarray:
+    """Target state of a successful win-back from each churned state for one segment:
+    with the concession where the policy grants it to the segment, else without (-1: none)."""
+    out = space.ret_state.copy()
+    for i in np.flatnonzero(space.ret_policy >= 0):
+        if not model.winbacks[space.ret_policy[i]].grants(model.n_segments)[segment]:
+            out[i] = space.ret_plain[i]
+    return out
+
+
+def expand(B: np.ndarray, space: Space, success: np.ndarray, ret_state: np.ndarray | None = None) -> np.ndarray:
     """Expanded matrices from base matrices.
 
     Parameters
@@ -191,16 +234,50 @@ def expand(B: np.ndarray, space: Space, success: np.ndarray) -> np.ndarray:
     space : Space
     success : array (E,)
         Win-back success probability per state for this period.
+    ret_state : array (E,), optional
+        Return target per state (default ``space.ret_state``; see :func:`return_states`).
 
     Returns
     -------
     array (..., E, E)
     """
     E = space.size
+    ret = space.ret_state if ret_state is None else ret_state
     out = np.zeros(B.shape[:-2] + (E, E))
     keep = 1.0 - success
     vals = B[..., space.base[space.pairs_src], space.pairs_base_dst] * keep[space.pairs_src]
     out[..., space.pairs_src, space.pairs_dst] = vals  # (src, dst) pairs are distinct
-    rows = np.flatnonzero(space.ret_state >= 0)
-    out[..., rows, space.ret_state[rows]] += success[rows]
+    rows = np.flatnonzero(ret >= 0)
+    out[..., rows, ret[rows]] += success[rows]
     return out
+
+
+def intercept_offers(model: CompiledModel, space: Space, M: np.ndarray, g: int, t: int,
+                     draws: np.ndarray) -> np.ndarray:
+    """Apply the save offers of period ``t`` to segment ``g``'s expanded matrices ``M`` (Q, E, E)
+    (one per heterogeneity node, draw ``draws[q]``) in place; return the offer cost per node
+    and starting state (Q, E).
+
+    From an active state ``i`` the offer reaches, the churn mass ``m_i`` (moves into churned
+    and lost states) is an attempt: it costs ``spend_t m_i``; a share ``p_g(t)`` of it goes
+    to the save state (:attr:`Space.save_target`, or :attr:`Space.save_plain` when the
+    concession is not granted to ``g``) and ``1 - p_g(t)`` of it leaves as before. A
+    risk-targeted offer reaches the nodes whose draw exceeds its threshold only.
+    """
+    cost = np.zeros(M.shape[:-1])
+    gone = np.isin(model.stage_kind[space.base], (CHURNED, LOST))
+    G = model.n_segments
+    for k, ic in enumerate(model.intercepts):
+        rows = np.flatnonzero(ic.reach(G)[g, space.base] & (model.stage_kind[space.base] == ACTIVE))
+        if not len(rows):
+            continue
+        hit = (np.asarray(draws, dtype=float) > ic.thresholds(G)[g]).astype(float)   # (Q,)
+        p = float(ic.success(t, G)[g]) * hit
+        dest = space.save_target[k] if ic.grants(G)[g] else space.save_plain[k]
+        block = M[:, rows, :]
+        mass = np.where(gone, block, 0.0).sum(axis=-1)           # (Q, rows)
+        cost[:, rows] = float(ic.spend[t - 1]) * mass * hit[:, None]
+        block[:, :, gone] *= (1.0 - p)[:, None, None]
+        M[:, rows, :] = block
+        M[:, rows, dest[rows]] += p[:, None] * mass
+    return cost

@@ -176,7 +176,9 @@ class RunState:
         g = lambda purpose: _rng.generator(entropy, run, purpose)  # noqa: E731
         self.rng_moves, self.rng_rev, self.rng_arr = g("moves"), g("revenue"), g("arrivals")
         self.rng_het, self.rng_wb = g("heterogeneity"), g("winback")
-        self.rng_ops = np.random.Generator(np.random.PCG64(_rng.stream(entropy, run, "winback").spawn(1)[0]))
+        ops_seq, offer_seq = _rng.stream(entropy, run, "winback").spawn(2)
+        self.rng_ops = np.random.Generator(np.random.PCG64(ops_seq))
+        self.rng_offer = np.random.Generator(np.random.PCG64(offer_seq))   # save offers
         init = model.initial
         self.pop = Population(model, capacity=int(init.sum() * 1.3) + 1024)
         self.expected = model.expected_acquisitions()
@@ -185,6 +187,7 @@ class RunState:
         self.care_bit: dict[int, int] = {}
         self.care_spend = np.zeros(len(model.programs))
         self.occ_start = np.zeros(S)
+        self.pending_save: dict[int, tuple[int, int, int, int]] = {}   # cid -> (offer, from, to, churn_t)
         self._policy_of = np.full(S, -1)   # win-back policy serving each churned stage
         for w, wb in enumerate(model.winbacks):
             self._policy_of[wb.from_stages] = w
@@ -231,7 +234,7 @@ class RunState:
         wb, pop = self.model.winbacks[w], self.pop
         old = pop.stage[rows].copy()
         pop._stage[rows] = wb.return_stage
-        pop._conc_left[rows] = wb.concession_periods
+        pop._conc_left[rows] = wb.concession_periods * wb.grants(self.model.n_segments)[pop.seg[rows]]
         pop._conc_disc[rows] = wb.discount
         self.flows["won_back"][t] += len(rows)
         self.by_segment(t, "won_back", pop.seg[rows])
@@ -256,14 +259,14 @@ class RunState:
         tab = self._tables.get(key)
         if tab is None:
             n_codes = 1 << len(bits)
-            S = self.model.n_stages
-            cf, uf = np.ones((n_codes, S)), np.ones((n_codes, S, S))
+            S, G = self.model.n_stages, self.model.n_segments
+            cf, uf = np.ones((n_codes, G, S)), np.ones((n_codes, G, S, S))
             for c in range(n_codes):
                 s = spends.copy()
                 for b, p in enumerate(bits):
                     if c >> b & 1:
                         s[p] = self.care_spend[p]
-                cf[c], uf[c] = self.model.program_factors(s)
+                cf[c], uf[c] = self.model.segment_program_factors(s)
             tab = MoveTables(self.model, cf, uf)
             if len(self._tables) > 64:
                 self._tables.clear()
@@ -277,9 +280,14 @@ class RunState:
         occ = np.bincount(pop.stage, minlength=m.n_stages)
         self.occ_start = occ
         self.work += int(pop.n - occ[pop.is_lost].sum())
+        G, S = m.n_segments, m.n_stages
+        occ_gs = None
+        if any(prog.segments is not None for prog in m.programs):   # aimed at some segments: count them
+            occ_gs = np.bincount(pop.seg * S + pop.stage, minlength=G * S).reshape(G, S)
         spends = np.zeros(len(m.programs))
         for p, prog in enumerate(m.programs):
-            n_t = int(occ[prog.target].sum())
+            reach = prog.reach(G)
+            n_t = int(occ[prog.target].sum()) if prog.segments is None else int(occ_gs[reach].sum())
             s = float(prog.spend[t - 1])
             if prog.cap is not None and n_t > 0:
                 s = min(s, float(prog.cap[t - 1]) / n_t)
@@ -294,7 +302,7 @@ class RunState:
                 continue
             spends[p] = s
             self.flows["retention_spend"][t] += s * n_t
-            rows = np.flatnonzero(prog.target[pop.stage])
+            rows = np.flatnonzero(prog.target[pop.stage] if prog.segments is None else reach[pop.seg, pop.stage])
             self.by_segment(t, "retention_spend", pop.seg[rows], s)
             self.attribute(t, rows, -s)
             self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)
@@ -325,13 +333,16 @@ class RunState:
             self.attribute(t, rows, -wb.contact_cost)
             self.log.many(float(t - 1), pop.cid[rows], "contact", pop.stage[rows], pop.stage[rows],
                           wb.contact_cost)
-            ok = self.rng_wb.random(len(rows)) < wb.success(k)
+            ok = self.rng_wb.random(len(rows)) < wb.success(k, pop.seg[rows])
             won = rows[ok]
             self.log.many(float(t - 1), pop.cid[rows[~ok]], "declined", pop.stage[rows[~ok]],
                           pop.stage[rows[~ok]], 0.0)
             self.win_back(t, w, won, float(t - 1))
             frozen[won] = True
+        churn_t = pop.churn_t.copy() if m.intercepts else None
         changed, old, new = pop.move(t, tables, frozen, self.rng_moves)
+        if m.intercepts:
+            changed, old, new = self.save_offers(t, changed, old, new, churn_t)
         pop._code[: pop.n] = 0
         self.flows["churned"][t] += int(np.sum(pop.is_active[old] & pop.is_gone[new]))
         self.by_segment(t, "churned", pop.seg[changed[pop.is_active[old] & pop.is_gone[new]]])
@@ -351,14 +362,105 @@ class RunState:
                 ops.request_winback(w, t, rows)
         for p in ops.care_team:
             self.care_spend[p] = self.pending_care[p]
-            rows = np.flatnonzero(m.programs[p].target[pop.stage])
+            rows = np.flatnonzero(m.programs[p].reach(G)[pop.seg, pop.stage])
             if len(rows) and self.pending_care[p] > 0:
                 ops.request_care(p, t, rows, self.pending_care[p])
+
+    def save_offers(self, t: int, changed: np.ndarray, old: np.ndarray, new: np.ndarray,
+                    churn_t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Save offers of period ``t`` to the customers whose move was a churn (see
+        :class:`~clmsim.model.compiled.Intercept`): each costs the offer's spend and saves with
+        ``p_g(t)``; a saved customer goes to the save stage (its churn undone, any concession
+        replaced by the offer's). Returns the rows that changed stage, old and new stages."""
+        m, pop = self.model, self.pop
+        G = m.n_segments
+        of = m.intercept_of()
+        left = np.flatnonzero(pop.is_active[old] & pop.is_gone[new])   # positions in ``changed``
+        tried, tried_from = changed[left], old[left]
+        k_of = of[pop.seg[tried], tried_from]
+        for k, ic in enumerate(m.intercepts):
+            pick = (k_of == k) & (pop.het[tried] > ic.thresholds(G)[pop.seg[tried]])   # target_risk
+            rows, src = tried[pick], tried_from[pick]
+            if not len(rows):
+                continue
+            if self.ops is not None and k in self.ops.save_desk:
+                # held in the stage they are leaving until the desk calls (or the period ends)
+                for cid, a, b, ct in zip(pop.cid[rows].tolist(), src.tolist(), pop.stage[rows].tolist(),
+                                         churn_t[rows].tolist()):
+                    self.pending_save[cid] = (k, a, b, ct)
+                pop._stage[rows] = src
+                pop._churn_t[rows] = churn_t[rows]
+                self.ops.request_save(k, t, pop.cid[rows].tolist())
+                continue
+            cost = float(ic.spend[t - 1])
+            self.flows["retention_spend"][t] += cost * len(rows)
+            self.by_segment(t, "retention_spend", pop.seg[rows], cost)
+            self.attribute(t, rows, -cost)
+            self.log.many(float(t - 1), pop.cid[rows], "offer", src, pop.stage[rows], cost)
+            seg = pop.seg[rows]
+            ok = self.rng_offer.random(len(rows)) < ic.success(t, G)[seg]
+            saved, src = rows[ok], src[ok]
+            if not len(saved):
+                continue
+            dest = src if ic.save_stage < 0 else np.full(len(saved), ic.save_stage)
+            pop._stage[saved] = dest
+            pop._churn_t[saved] = churn_t[saved]
+            grant = ic.grants(G)[pop.seg[saved]] & ic.has_concession
+            pop._conc_left[saved] = np.where(grant, ic.concession_periods, 0)
+            pop._conc_disc[saved] = np.where(grant, ic.discount, 0.0)
+            self.log.many(float(t - 1), pop.cid[saved], "saved", src, dest, 0.0)
+        final = pop.stage[changed]
+        keep = final != old
+        return changed[keep], old[keep], final[keep]
+
+    def offer(self, t: int, k: int, cid: int, time: float) -> bool:
+        """The save desk calls held leaver ``cid`` (period ``t``): the offer is paid; returns
+        whether it succeeds (with ``p_g(t)``)."""
+        ic, pop = self.model.intercepts[k], self.pop
+        row = pop.row(cid)
+        cost = float(ic.spend[t - 1])
+        self.flows["retention_spend"][t] += cost
+        self.by_segment(t, "retention_spend", pop.seg[row], cost)
+        self.attribute(t, np.array([row]), -cost)
+        stage = int(pop.stage[row])
+        self.log.one(time, cid, "offer", stage, stage, cost)
+        return bool(self.rng_offer.random() < ic.success(t, self.model.n_segments)[pop.seg[row]])
+
+    def settle_save(self, t: int, cid: int, saved: bool, time: float) -> None:
+        """End a held leaver's wait: saved to the offer's save stage, or gone (churned in ``t``)."""
+        k, src, dest, _ = self.pending_save.pop(cid)
+        ic, pop = self.model.intercepts[k], self.pop
+        row = pop.row(cid)
+        if saved:
+            to = ic.destination(src)
+            grant = bool(ic.grants(self.model.n_segments)[pop.seg[row]] and ic.has_concession)
+            pop._stage[row] = to
+            pop._conc_left[row] = ic.concession_periods if grant else 0
+            pop._conc_disc[row] = ic.discount if grant else 0.0
+            self.log.one(time, cid, "saved", src, to, 0.0)
+            return
+        pop._stage[row] = dest
+        pop._churn_t[row] = t
+        pop._conc_left[row] = 0
+        self.flows["churned"][t] += 1
+        self.by_segment(t, "churned", pop.seg[row])
+        self.log.one(time, cid, "move", src, dest, 0.0)
+
+    def resolve_saves(self, t: int) -> None:
+        """Day ``t D``: leavers the save desk has not resolved leave now, unoffered (renege)."""
+        for cid in list(self.pending_save):
+            self.ops.reneged += 1
+            k, src, _, _ = self.pending_save[cid]
+            self.log.one(float(t), cid, "renege", src, src, 0.0)
+            self.settle_save(t, cid, False, float(t))
 
     def _eligible(self, t: int, w: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of policy ``w`` eligible in period ``t`` and picked by coverage, with ages."""
         wb, pop = self.model.winbacks[w], self.pop
-        rows = np.flatnonzero(wb.from_stages[pop.stage] & ~pop.waiting & ~pop.held)
+        mask = wb.from_stages[pop.stage] & ~pop.waiting & ~pop.held
+        if wb.segments is not None:
+            mask &= wb.segments[pop.seg]
+        rows = np.flatnonzero(mask)
         k = t - pop.churn_t[rows] - 1
         ok = (k >= wb.eligible_after) & (k < wb.max_age)
         rows, k = rows[ok], k[ok]
@@ -368,6 +470,8 @@ class RunState:
     def end_period(self, t: int) -> None:
         """Day ``t D``: active customers earn, acquisitions join, occupancy is recorded."""
         m, pop = self.model, self.pop
+        if self.pending_save:
+            self.resolve_saves(t)
         rows, rev, contrib = pop.earn(self.rng_rev)
         self.flows["revenue"][t] += rev.sum()
         self.flows["contribution"][t] += contrib.sum()

@@ -20,6 +20,14 @@ happens in between:
   target stages after the period's moves queue for a care contact; if its effect
   lands before the next period boundary, the program's effect (at that period's
   spend per customer) applies to the customer's next move; otherwise it reneges.
+* :class:`SaveDesk`: agents making a save offer (retention program of kind ``intercept``).
+  A customer whose move in period ``t`` is a churn from a cell the offer reaches is held in
+  the stage they are leaving and queues (arriving at the start of the period or a uniform
+  time in it); when an agent takes the call the offer is paid and succeeds with ``p_g(t)``;
+  ``response_delay_days`` after the call the customer is saved (to the save stage) or leaves
+  (to the churn destination drawn at the start of the period). Whoever is not resolved
+  when the period ends leaves unoffered (reneges, nothing paid): a desk of limited capacity
+  saves fewer customers and spends less.
 * :class:`Budget` (a ``simpy.Container``): refilled on a calendar by
   :meth:`Operations.budget_calendar`, drained by spend.
 """
@@ -45,6 +53,14 @@ class WinbackTeam(simpy.PriorityResource):
 
 class CareTeam(simpy.PriorityResource):
     """Agents delivering one retention program's care contacts."""
+
+    def __init__(self, env: simpy.Environment, team: Team):
+        super().__init__(env, capacity=team.agents)
+        self.team = team
+
+
+class SaveDesk(simpy.PriorityResource):
+    """Agents making one save offer's calls to customers about to leave."""
 
     def __init__(self, env: simpy.Environment, team: Team):
         super().__init__(env, capacity=team.agents)
@@ -88,9 +104,12 @@ class Operations:
         self.D = ops.days_per_period
         self.winback_team: dict[int, WinbackTeam] = {}
         self.care_team: dict[int, CareTeam] = {}
+        self.save_desk: dict[int, SaveDesk] = {}
         for team in ops.teams:
             if team.kind == "winback":
                 self.winback_team[team.target] = WinbackTeam(env, team)
+            elif team.kind == "save":
+                self.save_desk[team.target] = SaveDesk(env, team)
             else:
                 self.care_team[team.target] = CareTeam(env, team)
         self.program_budget: dict[int, Budget] = {}
@@ -204,7 +223,7 @@ class Operations:
         k = tp - churn_t - 1
         stage = int(run.pop.stage[run.pop.row(cid)])   # may have moved within the policy's stages
         run.contact(tp, cid, wb.contact_cost, start / self.D, stage)
-        success = float(self.rng.random()) < float(wb.success(k))
+        success = float(self.rng.random()) < float(wb.success(k, int(run.pop.seg[run.pop.row(cid)])))
         yield env.timeout(self.service_days(team.team))
         team.release(req)
         row = run.pop.row(cid)
@@ -220,6 +239,34 @@ class Operations:
         row = run.pop.row(cid)
         run.pop._held[row] = False
         run.win_back(self.period_of(env.now), w, np.array([row]), env.now / self.D)
+
+    # ----------------------------------------------------------- save desk
+    def request_save(self, k: int, t: int, cids: list[int]) -> None:
+        """Queue the held leavers ``cids`` of period ``t`` at save offer ``k``'s desk."""
+        for cid in cids:
+            self.env.process(self.save_call(k, t, cid))
+
+    def save_call(self, k: int, t: int, cid: int):
+        """One leaver's way through the save desk (see the module docstring)."""
+        env, run = self.env, self.run
+        desk = self.save_desk[k]
+        arrive = self.arrival_day(desk.team, t)
+        if arrive > env.now:
+            yield env.timeout(arrive - env.now)
+        deadline = t * self.D
+        req = desk.request()
+        ok = yield from self._wait_for(req, env.event(), deadline)
+        if not ok or cid not in run.pending_save:
+            req.cancel()
+            return                                    # the period ended first: run.resolve_saves lets them go
+        self.waits.append(env.now - arrive)
+        saved = run.offer(t, k, cid, env.now / self.D)
+        yield env.timeout(self.service_days(desk.team))
+        desk.release(req)
+        if desk.team.response_delay_days > 0:
+            yield env.timeout(desk.team.response_delay_days)
+        if env.now < deadline and cid in run.pending_save:
+            run.settle_save(t, cid, saved, env.now / self.D)
 
     # ------------------------------------------------------------ retention
     def request_care(self, p: int, t: int, rows: np.ndarray, spend: float) -> None:

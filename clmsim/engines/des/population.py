@@ -40,9 +40,9 @@ class MoveTables:
     """Per (code, segment, stage) move tables of one period (see :func:`effective_matrix`).
 
     ``moves_cum[c, g, s]``: cumulative non-churn move probabilities (after
-    upgrade factors and rescaling), ``msum`` their total; ``churn_cum``: churn
-    destinations' cumulative shares of the base churn total ``C``; ``cf``: churn
-    factor. A customer's churn probability is
+    upgrade factors (codes, G, S, S) and rescaling), ``msum`` their total; ``churn_cum``:
+    churn destinations' cumulative shares of the base churn total ``C``; ``cf``: churn
+    factor (codes, G, S). A customer's churn probability is
     ``clip(cf * (theta if beta else het * C), 0, 1 - msum)``.
     """
 
@@ -64,7 +64,7 @@ class MoveTables:
                                                     where=C[:, None] > 0), axis=1)
             base = np.where(off & ~mask, model.P[g], 0.0)
             for c in range(n_codes):
-                moves = base * upgrade_factors[c]
+                moves = base * upgrade_factors[c, g]
                 msum = moves.sum(axis=1)
                 over = msum > 1.0
                 moves[over] /= msum[over, None]
@@ -206,7 +206,7 @@ class Population:
             base = np.where(self.beta_seg[seg], theta, base * self.het)
         else:
             base = base * self.het
-        cf = tables.cf[self.code, stage]
+        cf = tables.cf[self.code, seg, stage]
         target = np.minimum(np.maximum(cf * base, 0.0), 1.0 - msum)
         go_move = u < msum
         go_churn = ~go_move & (u < msum + target)

@@ -45,20 +45,23 @@ class KernelModel(NamedTuple):
     ref_rate: np.ndarray      #: (S,) referrals per customer in the stage per period
     ref_mix: np.ndarray       #: (G,) segment mix of referred customers
     ref_entry: int            #: entry stage of referrals (-1: none)
-    pr_target: np.ndarray     #: (NP, S) bool, stages a program targets
+    pr_target: np.ndarray     #: (NP, G, S) bool, (segment, stage) cells a program reaches
+    pr_partial: np.ndarray    #: (NP,) bool, the program skips some segment (spend counted per segment)
     pr_upgrade: np.ndarray    #: (NP, S, S) bool, moves a program lifts
     pr_spend: np.ndarray      #: (NP, H) spend per targeted customer
     pr_cap: np.ndarray        #: (NP, H) budget cap (-1: none)
-    pr_red: np.ndarray        #: (NP,) maximum churn reduction
-    pr_half: np.ndarray       #: (NP,) half-saturation spend
-    pr_lift: np.ndarray       #: (NP,) upgrade lift
+    pr_red: np.ndarray        #: (NP, G) maximum churn reduction per segment
+    pr_half: np.ndarray       #: (NP, G) half-saturation spend per segment
+    pr_lift: np.ndarray       #: (NP, G) upgrade lift per segment
     wb_of_stage: np.ndarray   #: (S,) int64 win-back policy of a churned stage (-1: none)
+    wb_seg: np.ndarray        #: (W, G) bool, segments a policy contacts
+    wb_cseg: np.ndarray       #: (W, G) bool, segments whose returners get the concession
     wb_lo: np.ndarray         #: (W,) int64 first eligible churn age
     wb_hi: np.ndarray         #: (W,) int64 first churn age past the window
     wb_cov: np.ndarray        #: (W, H) coverage (share of eligible customers contacted)
     wb_cost: np.ndarray       #: (W,) cost per contact
-    wb_base: np.ndarray       #: (W,) success probability at churn age 0
-    wb_decay: np.ndarray      #: (W,) success decay per period of churn age
+    wb_base: np.ndarray       #: (W, G) success probability at churn age 0, per segment
+    wb_decay: np.ndarray      #: (W, G) success decay per period of churn age, per segment
     wb_return: np.ndarray     #: (W,) int64 stage a won-back customer returns to
     wb_disc: np.ndarray       #: (W,) margin given up during the concession
     wb_cperiods: np.ndarray   #: (W,) int64 concession periods
@@ -72,7 +75,15 @@ class KernelModel(NamedTuple):
     seg_ntypes: np.ndarray    #: (G,) int64 types per segment
     ce_disc: np.ndarray       #: (NE,) concession sub-states: discount this period
     ce_next: np.ndarray       #: (NE,) int64 next sub-state (-1: concession over)
-    ret_state: np.ndarray     #: (W,) int64 sub-state after the period of return (-1: none)
+    ret_state: np.ndarray     #: (W + K,) int64 sub-state after the period of return or save (-1: none)
+    ic_of: np.ndarray         #: (G, S) int64 save offer reaching a (segment, stage) cell (-1: none)
+    ic_spend: np.ndarray      #: (K, H) cost of one save offer
+    ic_p: np.ndarray          #: (K, G, H) success probability of an offer
+    ic_save: np.ndarray       #: (K,) int64 stage a saved customer goes to (-1: the stage left from)
+    ic_cperiods: np.ndarray   #: (K,) int64 concession periods after a save
+    ic_cseg: np.ndarray       #: (K, G) bool, segments whose saved customers get the concession
+    ic_rq: np.ndarray         #: (K, G) draw above which a churner gets the offer (-inf: everyone)
+    conc_disc: np.ndarray     #: (W + K,) discount of each concession source (live policies, then offers)
     pooled: bool              #: churned customers kept in pools (:func:`pooled_churn`)
     hist_lo: float            #: CLV histogram: lower edge (individual mode)
     hist_width: float         #: CLV histogram: bin width
@@ -121,6 +132,7 @@ def clv_bins(model: CompiledModel, bins: int) -> tuple[float, float]:
     worst = float(np.max(model.cost_to_serve[:, act], initial=0.0))
     worst += sum(float(np.max(p.spend, initial=0.0)) for p in model.programs)
     worst += sum(w.contact_cost for w in model.winbacks)
+    worst += sum(float(np.max(ic.spend, initial=0.0)) for ic in model.intercepts)
     lo, hi = -worst * annuity, best * annuity
     if hi <= lo:
         hi = lo + 1.0
@@ -137,11 +149,12 @@ def live_winbacks(model: CompiledModel) -> list:
 
 def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concession sub-states of counts mode: ``(w, j)`` = live policy ``w``
-    (:func:`live_winbacks`) with ``j`` discounted periods left (1 <= j < periods), ordered so
-    ``next(w, j) = (w, j - 1)`` has a lower index. Returns ``ce_disc``, ``ce_next`` (-1:
-    concession over) and ``ret_state[w]`` (state after the period of return, -1 if none)."""
+    (:func:`live_winbacks`), then save offer, with ``j`` discounted periods left (1 <= j <
+    periods), ordered so ``next(w, j) = (w, j - 1)`` has a lower index. Returns ``ce_disc``,
+    ``ce_next`` (-1: concession over) and ``ret_state[w]`` (state after the period of return
+    or save, -1 if none; live policies first, then the save offers)."""
     disc, nxt, ret = [], [], []
-    for w in live_winbacks(model):
+    for w in live_winbacks(model) + list(model.intercepts):
         base = len(disc)
         for j in range(1, w.concession_periods):
             disc.append(w.discount)
@@ -177,7 +190,7 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
     """
     S, G, H = model.n_stages, model.n_segments, model.horizon
     winbacks = live_winbacks(model)
-    C, NP, W = len(model.channels), len(model.programs), len(winbacks)
+    C, NP, W, K = len(model.channels), len(model.programs), len(winbacks), len(model.intercepts)
     het_kind = np.zeros(G, np.int64)
     het_a = np.ones(G)
     het_b = np.ones(G)
@@ -209,20 +222,24 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         ref_rate=_or_zeros(None if ref is None else ref.rate, S),
         ref_mix=_or_zeros(model.segment_share if ref is None else ref.mix, G),
         ref_entry=-1 if ref is None else int(ref.entry_stage),
-        pr_target=_c([p.target for p in model.programs], b1).reshape(NP, S),
+        pr_target=_c([p.reach(G) for p in model.programs], b1).reshape(NP, G, S),
+        pr_partial=_c([not p.reach(G)[:, p.target].all() for p in model.programs], b1).reshape(NP),
         pr_upgrade=_c([p.upgrade for p in model.programs], b1).reshape(NP, S, S),
         pr_spend=_c([p.spend for p in model.programs], f8).reshape(NP, H),
         pr_cap=_c([np.full(H, -1.0) if p.cap is None else p.cap for p in model.programs], f8).reshape(NP, H),
-        pr_red=_c([p.churn_reduction_max for p in model.programs], f8),
-        pr_half=_c([p.half_saturation_spend for p in model.programs], f8),
-        pr_lift=_c([p.upgrade_lift for p in model.programs], f8),
+        pr_red=_c([p.effects(G)[:, 0] for p in model.programs], f8).reshape(NP, G),
+        pr_half=_c([p.effects(G)[:, 1] for p in model.programs], f8).reshape(NP, G),
+        pr_lift=_c([p.effects(G)[:, 2] for p in model.programs], f8).reshape(NP, G),
         wb_of_stage=wb_of_stage,
+        wb_seg=_c([w.reaches(G) for w in winbacks], b1).reshape(W, G),
+        wb_cseg=_c([w.grants(G) for w in winbacks], b1).reshape(W, G),
         wb_lo=_c([min(w.eligible_after, H + 1) for w in winbacks], i8),
         wb_hi=_c([min(w.max_age, H + 1) for w in winbacks], i8),
         wb_cov=_c([w.coverage for w in winbacks], f8).reshape(W, H),
         wb_cost=_c([w.contact_cost for w in winbacks], f8),
-        wb_base=_c([w.base for w in winbacks], f8),
-        wb_decay=_c([w.decay for w in winbacks], f8),
+        wb_base=_c([w.success(0, np.arange(G)) * np.ones(G) for w in winbacks], f8).reshape(W, G),
+        wb_decay=_c([np.full(G, w.decay) if w.segment_success is None else w.segment_success[:, 1]
+                     for w in winbacks], f8).reshape(W, G),
         wb_return=_c([w.return_stage for w in winbacks], i8),
         wb_disc=_c([w.discount for w in winbacks], f8),
         wb_cperiods=_c([w.concession_periods for w in winbacks], i8),
@@ -232,6 +249,15 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         type_seg=_c(types[0], i8), type_het=_c(types[1], i8), type_val=_c(types[2], f8),
         type_w=_c(types[3], f8), seg_first=_c(types[4], i8), seg_ntypes=_c(types[5], i8),
         ce_disc=_c(ce_disc, f8), ce_next=_c(ce_next, i8), ret_state=_c(ret_state, i8),
+        ic_of=_c(model.intercept_of(), i8),
+        ic_spend=_c([ic.spend for ic in model.intercepts], f8).reshape(K, H),
+        ic_p=_c([np.stack([ic.success(t, G) for t in range(1, H + 1)], axis=1) for ic in model.intercepts],
+                f8).reshape(K, G, H),
+        ic_save=_c([ic.save_stage for ic in model.intercepts], i8),
+        ic_cperiods=_c([ic.concession_periods if ic.has_concession else 0 for ic in model.intercepts], i8),
+        ic_cseg=_c([ic.grants(G) for ic in model.intercepts], b1).reshape(K, G),
+        ic_rq=_c([ic.thresholds(G) for ic in model.intercepts], f8).reshape(K, G),
+        conc_disc=_c([w.discount for w in winbacks] + [ic.discount for ic in model.intercepts], f8),
         pooled=bool(pooled_churn(model)), hist_lo=float(hist_lo), hist_width=float(hist_width),
     )
 

@@ -28,7 +28,7 @@ import hashlib
 import numpy as np
 
 from ...model.compiled import CompiledModel, effective_matrix, row_parts
-from ..het_quadrature import kinks, mixture_nodes
+from ..het_quadrature import kinks, mixture_nodes, risk_breaks
 
 CANDIDATES = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 """Class counts tried, in order, by :func:`nodes_for`."""
@@ -38,10 +38,12 @@ HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
 
 
 def _regimes(model: CompiledModel) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Program churn and upgrade factors of every period at the written spend."""
+    """Program churn and upgrade factors per segment, (G, S) and (G, S, S), of every period at
+    the written spend."""
     spends = model.program_spend()
-    return [model.program_factors(spends[:, t]) if spends.size else
-            (np.ones(model.n_stages), np.ones((model.n_stages, model.n_stages)))
+    G, S = model.n_segments, model.n_stages
+    return [model.segment_program_factors(spends[:, t]) if spends.size else
+            (np.ones((G, S)), np.ones((G, S, S)))
             for t in range(model.horizon)]
 
 
@@ -53,10 +55,10 @@ def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) 
     cache: dict = {}
     mats = []
     for cf, uf in regimes:
-        key = (cf.tobytes(), uf.tobytes())
+        key = (cf[g].tobytes(), uf[g].tobytes())
         if key not in cache:
             cache[key] = np.stack([
-                effective_matrix(model.P[g], model.churn_mask, cf, uf,
+                effective_matrix(model.P[g], model.churn_mask, cf[g], uf[g],
                                  **({"theta": xi} if het.kind == "beta" else {"multiplier": xi}))
                 for xi in x])
         mats.append(cache[key])
@@ -114,8 +116,8 @@ def _compute_references(model: CompiledModel, regimes) -> list[tuple[int, object
             continue
         parts = []
         for cf, uf in {(cf.tobytes(), uf.tobytes()): (cf, uf) for cf, uf in regimes}.values():
-            _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf)
-            parts.append((cf, msum, C))
+            _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
+            parts.append((cf[g], msum, C))
         xr, wr = mixture_nodes(het, _relevant(het, kinks(het, parts)), 64)
         out.append((g, het, regimes, _paths(model, g, xr, wr, regimes)))
     return out
@@ -175,7 +177,9 @@ def nodes_for(model: CompiledModel, tol: float = TOLERANCE) -> tuple[int, float]
 
 def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
     """Customer types: one per homogeneous segment, ``nodes`` Gauss classes per segment
-    with continuous heterogeneity (module docstring).
+    with continuous heterogeneity (module docstring) -- per piece of the support when a
+    risk-targeted save offer splits it at its threshold, so each class is wholly in or out
+    of the offer's share.
 
     Returns
     -------
@@ -190,7 +194,7 @@ def het_classes(model: CompiledModel, nodes: int) -> tuple[np.ndarray, ...]:
             seg.append(g), het.append(0), val.append(1.0), prob.append(1.0)
             ntypes.append(1)
             continue
-        x, w = mixture_nodes(h, n=nodes)
+        x, w = mixture_nodes(h, risk_breaks(model, g), n=nodes)   # split where a risk-targeted offer starts
         seg.extend([g] * len(x)), het.extend([HET_CODES[h.kind]] * len(x))
         val.extend(x), prob.extend(w)
         ntypes.append(len(x))

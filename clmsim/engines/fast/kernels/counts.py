@@ -56,8 +56,10 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
     for tau in range(T):
         g = type_seg[tau]
         for s in range(S):
-            ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
-            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, unowned(probs[tau, s]))
+            # (a plain view of probs: with the segment's factor, an unowned view measured 3x slower)
+            cf = churn_factor[g, s]
+            ct = churn_target(cf, ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
+            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -71,9 +73,10 @@ def _revenue(state, n, shape, scale, mean):
 
 
 @njit(cache=True, error_model="numpy")
-def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
+def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room, unit_seg, reach):
     """Win-back contacts of policy ``w`` per unit ``u`` (group or pool), stage and churn age:
-    ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)``; with a capacity (``room >= 0``) ages are
+    ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)`` for units of segments the policy reaches
+    (``reach[unit_seg[u]]``, else 0); with a capacity (``room >= 0``) ages are
     served youngest first and the contacts of the marginal age are a uniform subset of those
     wanted (multivariate hypergeometric over the units)."""
     U, S = cnt.shape[0], cnt.shape[1]
@@ -84,7 +87,7 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
                 if wb_of_stage[s] != w:
                     continue
                 cont[u, s, a] = 0
-                if cnt[u, s, a] > 0:
+                if cnt[u, s, a] > 0 and reach[unit_seg[u]]:
                     c = binomial(state, WINBACK, cnt[u, s, a], cov)
                     cont[u, s, a] = c
                     want += c
@@ -102,6 +105,52 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room):
             want = int(room)
         if room >= 0.0:
             room -= want
+
+
+@njit(cache=True, error_model="numpy")
+def _segment_counts(nm, nc, q_seg, kind, n_seg):
+    """``n_seg[g, s]``: customers of segment ``g`` in active stage ``s`` (programs aimed at
+    some segments count the customers they reach)."""
+    Q, S, NE = nc.shape[0], nc.shape[1], nc.shape[2]
+    n_seg[:, :] = 0.0
+    for q in range(Q):
+        for s in range(S):
+            if kind[s] == ACTIVE:
+                x = nm[q, s]
+                for e in range(NE):
+                    x += nc[q, s, e]
+                n_seg[q_seg[q], s] += x
+
+
+@njit(cache=True, error_model="numpy")
+def _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev):
+    """Whether the program factors equal last period's (then copied into ``*_prev``)."""
+    same = True
+    G, S = churn_factor.shape[0], churn_factor.shape[1]
+    for g in range(G):
+        for s in range(S):
+            same = same and churn_factor[g, s] == cf_prev[g, s]
+            cf_prev[g, s] = churn_factor[g, s]
+            for d in range(S):
+                same = same and upgrade_factor[g, s, d] == uf_prev[g, s, d]
+                uf_prev[g, s, d] = upgrade_factor[g, s, d]
+    return same
+
+
+@njit(cache=True, error_model="numpy")
+def _save_offers(state, split, kind, p):
+    """Save offers to a group's churners (``split`` over destinations): each is saved with
+    ``p`` (Binomial per churn destination; the saved are taken out of ``split``). Returns
+    ``(offers, saved)``."""
+    tried = 0
+    saved = 0
+    for d in range(split.shape[0]):
+        if split[d] > 0 and (kind[d] == CHURNED or kind[d] == LOST):
+            tried += split[d]
+            y = binomial(state, MOVES, split[d], p)
+            split[d] -= y
+            saved += y
+    return tried, saved
 
 
 ACTIVE_SUB = 1 << 15
@@ -168,7 +217,7 @@ def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_o
                         contacts += c
                         spend += c * wb_cost[w]
                         clv_cash -= uweight / ucount * c * wb_cost[w]
-                        x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
+                        x = binomial(state, MOVES, c, wb_base[w, g] * wb_decay[w, g] ** a)
                         won += x
                         n -= x
                         if x > 0:
@@ -244,7 +293,11 @@ def simulate_counts(r0, r1, seeds, m, out):
     pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
-    wb_cperiods, wb_cap = m.wb_cperiods, m.wb_cap
+    wb_cperiods, wb_cap, wb_seg, wb_cseg, conc_disc = m.wb_cperiods, m.wb_cap, m.wb_seg, m.wb_cseg, m.conc_disc
+    pr_partial = m.pr_partial
+    ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    ic_rq = m.ic_rq
+    K = ic_spend.shape[0]
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
     seg_flows, seg_occ = out.seg_flows, out.seg_occ
@@ -261,8 +314,14 @@ def simulate_counts(r0, r1, seeds, m, out):
         A = max(A, wb_hi[w] + 1)
     Q = 2 * T                                                # cohort class (initial, acquired) x type
     q_class = np.zeros(Q, np.int64)                          # class of group q within its segment
+    q_seg = np.zeros(Q, np.int64)                            # segment of group q
     for q in range(Q):
         q_class[q] = q % T - seg_first[type_seg[q % T]]
+        q_seg[q] = type_seg[q % T]
+    pool_seg = np.arange(G)                                  # segment of pool g
+    count_seg = False
+    for p in range(pr_partial.shape[0]):
+        count_seg = count_seg or pr_partial[p]
     states = np.empty((N_STREAMS, 4), np.uint64)             # random streams (alive over the loop)
     for r in range(r0, r1):
         state = unowned(states)
@@ -286,12 +345,15 @@ def simulate_counts(r0, r1, seeds, m, out):
         pcont = np.zeros((G, S, A), np.int64)
         nret = np.zeros((Q, max(W, 1)), np.int64)
         wret = np.zeros((Q, max(W, 1)), np.float64)
+        nsave = np.zeros((Q, S, max(K, 1)), np.int64)         # saved by offer k into stage d (concession)
+        wsave = np.zeros((Q, S, max(K, 1)), np.float64)
         lost = np.zeros((G, S), np.float64)                 # customers in lost stages, by segment
-        churn_factor = np.ones(S, np.float64)
-        upgrade_factor = np.ones((S, S), np.float64)
-        cf_prev = np.ones(S, np.float64)
-        uf_prev = np.ones((S, S), np.float64)
-        ret_stage = np.zeros(S, np.float64)
+        churn_factor = np.ones((G, S), np.float64)
+        upgrade_factor = np.ones((G, S, S), np.float64)
+        cf_prev = np.ones((G, S), np.float64)
+        uf_prev = np.ones((G, S, S), np.float64)
+        ret_stage = np.zeros((G, S), np.float64)
+        n_seg = np.zeros((G, S), np.float64)
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         probs = np.zeros((T, S, S), np.float64)
         n_start = np.zeros(S, np.float64)
@@ -333,15 +395,11 @@ def simulate_counts(r0, r1, seeds, m, out):
                 if kind[s] != LOST:
                     total += int(n_start[s])
             done += total
-            ret_total = program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red,
-                                        pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
-            same = t > 1                                     # rows change only with the program factors
-            for s in range(S):
-                same = same and churn_factor[s] == cf_prev[s]
-                cf_prev[s] = churn_factor[s]
-                for d in range(S):
-                    same = same and upgrade_factor[s, d] == uf_prev[s, d]
-                    uf_prev[s, d] = upgrade_factor[s, d]
+            if count_seg:                                    # programs aimed at some segments count them
+                _segment_counts(nm, nc, q_seg, kind, n_seg)
+            ret_total = program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap,
+                                        pr_red, pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
+            same = _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev) and t > 1  # rows follow the factors
             if not same:
                 row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                            ch_cum)
@@ -354,19 +412,20 @@ def simulate_counts(r0, r1, seeds, m, out):
                 for g in range(G):
                     y = 0.0
                     for s in range(S):
-                        y += ret_stage[s] * seg_occ[r, t - 1, g, s]
+                        y += ret_stage[g, s] * seg_occ[r, t - 1, g, s]
                     sf[g, F_RETENTION] = y
             # win-back contacts per churn age (per pool, or per group), capacity youngest first
             for w in range(W):
                 if pooled:
                     _contacts(state, unowned(pn), unowned(pcont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w],
-                              wb_cov[w, t - 1], wb_cap[w, t - 1])
+                              wb_cov[w, t - 1], wb_cap[w, t - 1], unowned(pool_seg), unowned(wb_seg[w]))
                 else:
                     _contacts(state, unowned(nh), unowned(ncont), unowned(wb_of_stage), w, wb_lo[w], wb_hi[w],
-                              wb_cov[w, t - 1], wb_cap[w, t - 1])
+                              wb_cov[w, t - 1], wb_cap[w, t - 1], unowned(q_seg), unowned(wb_seg[w]))
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
+            offer_spend = 0.0
             clv_cash = 0.0                                   # sum over groups of mean weight x cash
             churned = 0
             won = 0
@@ -392,7 +451,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 contacts += c
                                 wb_spend += c * wb_cost[w]
                                 clv_cash -= wt / n * c * wb_cost[w]
-                                x = binomial(state, MOVES, c, wb_base[w] * wb_decay[w] ** a)
+                                x = binomial(state, MOVES, c, wb_base[w, q_seg[q]] * wb_decay[w, q_seg[q]] ** a)
                                 won += x
                                 if segs:
                                     g = type_seg[q % T]
@@ -436,8 +495,26 @@ def simulate_counts(r0, r1, seeds, m, out):
                                 continue
                             reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s,
                                                                      ACTIVE_SUB + 1 + e))
-                            clv_cash -= wt * ret_stage[s]
+                            clv_cash -= wt * ret_stage[q_seg[q], s]
                             multinomial(state, MOVES, n, row, unowned(split))
+                            k = ic_of[q_seg[q], s] if ks == ACTIVE else -1
+                            if k >= 0 and type_val[q % T] > ic_rq[k, q_seg[q]]:   # classes split there
+                                # save offers: every churner got one; each is saved with p_g(t)
+                                tried, saved = _save_offers(state, unowned(split), unowned(kind),
+                                                            ic_p[k, q_seg[q], t - 1])
+                                if tried > 0:
+                                    offer_spend += tried * ic_spend[k, t - 1]
+                                    clv_cash -= wt / n * tried * ic_spend[k, t - 1]
+                                    if segs:
+                                        sf[q_seg[q], F_RETENTION] += tried * ic_spend[k, t - 1]
+                                if saved > 0:
+                                    d = s if ic_save[k] < 0 else ic_save[k]
+                                    if ic_cperiods[k] > 0 and ic_cseg[k, q_seg[q]]:
+                                        nsave[q, d, k] += saved
+                                        wsave[q, d, k] += wt / n * saved
+                                    else:
+                                        nm2[q, d] += saved
+                                        wm2[q, d] += wt / n * saved
                             for d in range(S):
                                 x = split[d]
                                 if x == 0:
@@ -526,6 +603,27 @@ def simulate_counts(r0, r1, seeds, m, out):
                             sf[g, F_REVENUE] += rv
                             sf[g, F_CONTRIBUTION] += cb
                         clv_cash += cb * (wm2[q, d] / x)
+                    for k in range(K):                       # saved with a concession: first period
+                        x = nsave[q, d, k]
+                        if x == 0:
+                            continue
+                        wt = wsave[q, d, k]
+                        nsave[q, d, k] = 0
+                        wsave[q, d, k] = 0.0
+                        rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
+                        cb = rv * (margin[g, d] - conc_disc[W + k]) - x * cost[g, d]
+                        revenue += rv
+                        contribution += cb
+                        if segs:
+                            sf[g, F_REVENUE] += rv
+                            sf[g, F_CONTRIBUTION] += cb
+                        clv_cash += cb * (wt / x)
+                        if ret_state[W + k] >= 0:
+                            nc2[q, d, ret_state[W + k]] += x
+                            wc2[q, d, ret_state[W + k]] += wt
+                        else:
+                            to_main += x
+                            w_main += wt
                     nm2[q, d] += to_main
                     wm2[q, d] += w_main
                 for w in range(W):
@@ -536,7 +634,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                     nret[q, w] = 0
                     wret[q, w] = 0.0
                     d = wb_return[w]
-                    disc = wb_disc[w] if wb_cperiods[w] > 0 else 0.0
+                    disc = wb_disc[w] if wb_cperiods[w] > 0 and wb_cseg[w, g] else 0.0
                     rv = _revenue(state, x, gam_shape[g, d], gam_scale[g, d], rev_mean[g, d])
                     cb = rv * (margin[g, d] - disc) - x * cost[g, d]
                     revenue += rv
@@ -545,7 +643,7 @@ def simulate_counts(r0, r1, seeds, m, out):
                         sf[g, F_REVENUE] += rv
                         sf[g, F_CONTRIBUTION] += cb
                     clv_cash += cb * (wt / x)
-                    if ret_state[w] >= 0:
+                    if ret_state[w] >= 0 and wb_cseg[w, g]:
                         nc2[q, d, ret_state[w]] += x
                         wc2[q, d, ret_state[w]] += wt
                     else:
@@ -635,7 +733,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total
+            f[F_RETENTION] = ret_total + offer_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred

@@ -49,7 +49,7 @@ from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
     HET_GAMMA, HET_BETA, F_REVENUE, F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED,
     F_CHURNED, F_WON, F_CONTACTS, seed_streams, reseed, arrivals, row_probs, gamma, beta, binomial,
-    multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row,
+    multinomial, program_factors, row_tables, row_table_arrays, churn_target, sample_row, segment_occupancy,
 )
 
 
@@ -60,7 +60,10 @@ def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     against :func:`clmsim.model.effective_matrix`)."""
     G, S = P.shape[0], P.shape[1]
     mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
-    row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
+    uf = np.empty((G, S, S), np.float64)
+    for k in range(G):
+        uf[k] = upgrade_factor
+    row_tables(P, churn_mask, uf, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
     out = np.zeros(S, np.float64)
     ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het, mult)
     row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out)
@@ -78,7 +81,7 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
     order = np.zeros(S, np.int64)
     for g in range(G):
         for s in range(S):
-            ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], HET_NONE, 1.0)
+            ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], HET_NONE, 1.0)
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, prob)
             _order_desc(prob, order)
             m = 0
@@ -166,10 +169,14 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
     ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
-    pr_target, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_upgrade, m.pr_spend, m.pr_cap
+    pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_partial, m.pr_upgrade, m.pr_spend, m.pr_cap
     pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
     wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
     wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
+    wb_seg, wb_cseg = m.wb_seg, m.wb_cseg
+    ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    ic_rq = m.ic_rq
+    conc_disc = m.conc_disc
     wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
     occ, flows, chan_acq, clv_sum, clv_n, hist, work, seg_flows, seg_occ = out
     segs = seg_flows.shape[2] > 0      # per-segment outputs (more than one segment)
@@ -210,9 +217,13 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         cid = np.empty(cap, np.uint64)
         clv = np.empty(cap, np.float64)
         # tables
-        churn_factor = np.ones(S, np.float64)
-        upgrade_factor = np.ones((S, S), np.float64)
-        ret_stage = np.zeros(S, np.float64)
+        churn_factor = np.ones((G, S), np.float64)
+        upgrade_factor = np.ones((G, S, S), np.float64)
+        ret_stage = np.zeros((G, S), np.float64)
+        n_seg = np.zeros((G, S), np.float64)
+        count_seg = False
+        for p in range(pr_partial.shape[0]):
+            count_seg = count_seg or pr_partial[p]
         mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = row_table_arrays(G, S)
         fl_n = np.zeros((G, S), np.int64)
         fl_dest = np.zeros((G, S, S), np.int64)
@@ -223,7 +234,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         n_conc = 0                     # (counted, not a literal True: see _no_literals)
         for w in range(W):
             n_conc += wb_cperiods[w] > 0
+        for k in range(ic_cperiods.shape[0]):
+            n_conc += ic_cperiods[k] > 0
         no_conc = n_conc == 0
+        offers = ic_spend.shape[0] > 0
         # bare path (individual_bare): every segment without heterogeneity, bucket table <= 128 kB
         bare = fast_paths and G * S <= 64
         for g in range(G):
@@ -293,7 +307,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 occ[r, 0, s] += initial[g, s]
                 n_end[s] += initial[g, s]
                 w = wb_of_stage[s]
-                if w >= 0 and wb_lo[w] == 0:
+                if w >= 0 and wb_lo[w] == 0 and wb_seg[w, g]:
                     elig_next[w, 0] += initial[g, s]
         next_id = n
         clv_total = 0.0
@@ -307,8 +321,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 n_start[s] = n_end[s]
                 if kind[s] != LOST:
                     n_end[s] = 0.0
-            ret_total = program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red,
-                                        pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
+            if count_seg:
+                segment_occupancy(n, stage, seg, n_seg)
+            ret_total = program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap,
+                                        pr_red, pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
             row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                        ch_cum)
             flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
@@ -321,7 +337,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 for g in range(G):
                     x = 0.0
                     for s in range(S):
-                        x += ret_stage[s] * seg_occ[r, t - 1, g, s]
+                        x += ret_stage[g, s] * seg_occ[r, t - 1, g, s]
                     sf[g, F_RETENTION] = x
             # win-back quotas: Binomial(eligible, coverage) per age, capacity from the youngest
             for w in range(W):
@@ -338,6 +354,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             revenue = 0.0
             contribution = 0.0
             wb_spend = 0.0
+            offer_spend = 0.0
             churned = 0
             won = 0
             contacts = 0
@@ -400,11 +417,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         ns = fl_dest[g, s, j]
                     else:
                         u = counter_uniform(seed_mv, key)
-                        ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                        ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                     if fast_dst[g, ns] and (no_conc or conc[i] == 0):
                         if not noisy[g, ns]:
-                            clv[i] += vt * (fixed_cb[g, ns] - ret_stage[s])
+                            clv[i] += vt * (fixed_cb[g, ns] - ret_stage[g, s])
                             cntg[g, ns] += 1
                             stage[i] = ns
                             i += 1
@@ -421,19 +438,19 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         if segs:
                             sf[g, F_REVENUE] += rv
                             sf[g, F_CONTRIBUTION] += cb
-                        clv[i] += vt * (cb - ret_stage[s])
+                        clv[i] += vt * (cb - ret_stage[g, s])
                         cnt[ns] += 1
                         stage[i] = ns
                         i += 1
                         continue
                     ns_pre = ns
-                cash = -ret_stage[s]
+                cash = -ret_stage[g, s]
                 ns = -1
                 ks = kind[s]
                 if ks == CHURNED:
                     w = wb_of_stage[s]
                     k = age[i]
-                    if w >= 0 and wb_lo[w] <= k < wb_hi[w]:
+                    if w >= 0 and wb_lo[w] <= k < wb_hi[w] and wb_seg[w, g]:
                         u1 = counter_uniform(seed_wb, key)
                         u2 = counter_uniform(seed_wb, key + np.uint64(0xD1B54A32D192ED03))
                         if u1 * elig[w, k] < quota[w, k]:
@@ -444,12 +461,12 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             if segs:
                                 sf[g, F_CONTACTS] += 1.0
                                 sf[g, F_WINBACK] += wb_cost[w]
-                            if u2 < wb_base[w] * wb_decay[w] ** k:
+                            if u2 < wb_base[w, g] * wb_decay[w, g] ** k:
                                 ns = wb_return[w]
                                 won += 1
                                 if segs:
                                     sf[g, F_WON] += 1.0
-                                conc[i] = wb_cperiods[w]
+                                conc[i] = wb_cperiods[w] if wb_cseg[w, g] else 0
                                 cpol[i] = w
                                 age[i] = 0
                         elig[w, k] -= 1
@@ -474,8 +491,21 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             j += u >= fl_cum[g, s, k]
                         ns = fl_dest[g, s, j]
                     else:
-                        ct = churn_target(churn_factor[s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                        ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
+                if (offers and ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST) and ic_of[g, s] >= 0
+                        and mult[i] > ic_rq[ic_of[g, s], g]):
+                    # a save offer to a customer trying to leave (among the riskiest with target_risk):
+                    # paid per attempt, saves with p_g(t)
+                    k = ic_of[g, s]
+                    cash -= ic_spend[k, t - 1]
+                    offer_spend += ic_spend[k, t - 1]
+                    if segs:
+                        sf[g, F_RETENTION] += ic_spend[k, t - 1]
+                    if counter_uniform(seed_wb, key + np.uint64(0x8CB92BA72F3D8DD7)) < ic_p[k, g, t - 1]:
+                        ns = s if ic_save[k] < 0 else ic_save[k]
+                        conc[i] = ic_cperiods[k] if ic_cseg[k, g] else 0
+                        cpol[i] = W + k
                 if ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST):
                     churned += 1
                     if segs:
@@ -493,7 +523,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]
                         mg = margin[g, ns]
                         if conc[i] > 0:
-                            mg -= wb_disc[cpol[i]]
+                            mg -= conc_disc[cpol[i]]
                             conc[i] -= 1
                         cb = rv * mg - cost[g, ns]
                     else:
@@ -536,7 +566,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 stage[i] = ns
                 if kn == CHURNED:
                     w = wb_of_stage[ns]
-                    if w >= 0 and wb_lo[w] <= age[i] < wb_hi[w]:
+                    if w >= 0 and wb_lo[w] <= age[i] < wb_hi[w] and wb_seg[w, g]:
                         elig_next[w, age[i]] += 1
                 i += 1
             if bare_t:                 # bare-path counts join the fixed-revenue aggregation
@@ -624,7 +654,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total
+            f[F_RETENTION] = ret_total + offer_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred

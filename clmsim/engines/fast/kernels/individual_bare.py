@@ -55,7 +55,7 @@ def bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, re
         Stages a customer may leave / enter on the kernel's fast path; stages with
         revenue noise.
     fixed_cb, ret_stage : ndarray
-        Fixed contribution per (segment, stage); program spend per customer by stage.
+        Fixed contribution and program spend per customer, per (segment, stage).
     vt : float
         Discount factor of the period.
     bk : ndarray of int16, shape (G S 2^BUCKET_BITS,)
@@ -88,7 +88,7 @@ def bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, re
                 ns = fl_dest[g, s, j]
                 cd_dest[c] = ns
                 cd_fast[c] = j < fl_n[g, s] and fast_src[g, s] and fast_dst[g, ns] and not noisy[g, ns]
-                cd_w[c] = vt * (fixed_cb[g, ns] - ret_stage[s])
+                cd_w[c] = vt * (fixed_cb[g, ns] - ret_stage[g, s])
                 any_fast = any_fast or cd_fast[c]
             same = True
             for k in range(S - 1):

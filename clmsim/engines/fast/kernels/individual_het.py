@@ -159,7 +159,7 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
         Stage kinds.
     het_kind : ndarray of int64, shape (G,)
         Heterogeneity code per segment.
-    churn_factor, ret_stage : ndarray, shape (S,)
+    churn_factor, ret_stage : ndarray, shape (G, S)
         Program churn factors and spend per customer of the period.
     ctot, msum, mv_last : ndarray, shape (G, S)
         Row tables of :func:`samplers.row_tables` (``mv_last`` the last cumulative move).
@@ -175,11 +175,11 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
     for g in range(G):
         for s in range(S):
             row = g * S + s
-            tb[row * N_T + T_CF] = churn_factor[s]
+            tb[row * N_T + T_CF] = churn_factor[g, s]
             tb[row * N_T + T_CTOT] = ctot[g, s]
             tb[row * N_T + T_ROOM] = 1.0 - msum[g, s]
             tb[row * N_T + T_MVLAST] = mv_last[g, s]
-            tb[row * N_T + T_RET] = ret_stage[s]
+            tb[row * N_T + T_RET] = ret_stage[g, s]
             tb[row * N_T + T_GD] = gam_d[g, s]
             tb[row * N_T + T_GC] = gam_c[g, s]
             tb[row * N_T + T_SCALE] = gam_scale[g, s]

@@ -490,37 +490,61 @@ def multinomial(state, k, n, probs, out):
 
 
 @njit(cache=True, error_model="numpy")
-def program_factors(t, n_start, pr_target, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half, pr_lift,
-                    churn_factor, upgrade_factor, ret_stage):
+def program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half,
+                    pr_lift, churn_factor, upgrade_factor, ret_stage):
     """Per-customer program spend of period ``t`` (budget cap spread evenly:
-    ``min(spend, cap / n_targeted)``) and its effects, as
-    :meth:`clmsim.model.CompiledModel.program_factors`. Returns total retention spend."""
-    S = churn_factor.shape[0]
-    for s in range(S):
-        churn_factor[s] = 1.0
-        ret_stage[s] = 0.0
-        for d in range(S):
-            upgrade_factor[s, d] = 1.0
+    ``min(spend, cap / n_targeted)``) and its effects per segment, as
+    :meth:`clmsim.model.CompiledModel.segment_program_factors`: ``churn_factor`` (G, S),
+    ``upgrade_factor`` (G, S, S), ``ret_stage`` (G, S) spend per customer. Customers are
+    counted from ``n_start`` (S,) or, for a program that skips some segment
+    (``pr_partial``), from ``n_seg`` (G, S), the occupancy by segment and stage at the start
+    of the period. Returns total retention spend."""
+    G, S = churn_factor.shape[0], churn_factor.shape[1]
+    for g in range(G):
+        for s in range(S):
+            churn_factor[g, s] = 1.0
+            ret_stage[g, s] = 0.0
+            for d in range(S):
+                upgrade_factor[g, s, d] = 1.0
     total = 0.0
     for p in range(pr_target.shape[0]):
         ntarget = 0.0
-        for s in range(S):
-            if pr_target[p, s]:
-                ntarget += n_start[s]
+        if pr_partial[p]:
+            for g in range(G):
+                for s in range(S):
+                    if pr_target[p, g, s]:
+                        ntarget += n_seg[g, s]
+        else:
+            for s in range(S):
+                if pr_target[p, 0, s]:
+                    ntarget += n_start[s]
         spend = pr_spend[p, t - 1]
         cap = pr_cap[p, t - 1]
         if cap >= 0.0 and ntarget > 0.0 and cap / ntarget < spend:
             spend = cap / ntarget
-        f = spend / (spend + pr_half[p])
         total += spend * ntarget
-        for s in range(S):
-            if pr_target[p, s]:
-                churn_factor[s] *= 1.0 - pr_red[p] * f
-                ret_stage[s] += spend
-            for d in range(S):
-                if pr_upgrade[p, s, d]:
-                    upgrade_factor[s, d] *= 1.0 + pr_lift[p] * f
+        for g in range(G):
+            f = spend / (spend + pr_half[p, g])
+            for s in range(S):
+                if not pr_target[p, g, s]:
+                    continue
+                churn_factor[g, s] *= 1.0 - pr_red[p, g] * f
+                ret_stage[g, s] += spend
+                for d in range(S):
+                    if pr_upgrade[p, s, d]:
+                        upgrade_factor[g, s, d] *= 1.0 + pr_lift[p, g] * f
     return total
+
+
+@njit(cache=True, error_model="numpy")
+def segment_occupancy(n, stage, seg, n_seg):
+    """``n_seg[g, s]`` = customers ``0 .. n - 1`` in segment ``g`` and stage ``s`` (individual
+    mode, for programs aimed at some segments only)."""
+    for g in range(n_seg.shape[0]):
+        for s in range(n_seg.shape[1]):
+            n_seg[g, s] = 0.0
+    for i in range(n):
+        n_seg[seg[i], stage[i]] += 1.0
 
 
 @njit(cache=True, error_model="numpy")
@@ -528,9 +552,9 @@ def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot,
     """Sampling tables of the effective rows (see :func:`clmsim.model.effective_matrix`).
 
     For segment ``g`` and stage ``s``: moves (off-diagonal, non-churn) ``u_j =
-    P x upgrade`` scaled to sum 1 if they exceed it (``mv_*``, cumulative, total
+    P x upgrade[g]`` scaled to sum 1 if they exceed it (``mv_*``, cumulative, total
     ``msum``); churn entries ``c_j`` with total ``ctot`` and cumulative shares
-    ``ch_cum`` (``c_j / C``). A customer with churn target ``C' = clip(churn_factor
+    ``ch_cum`` (``c_j / C``). A customer with churn target ``C' = clip(churn_factor[g, s]
     x (multiplier C or theta), 0, 1 - msum)`` churns with probability ``C'`` split
     like ``c_j``, moves with ``u_j`` and stays otherwise.
     """
@@ -541,7 +565,7 @@ def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot,
             tot = 0.0
             for d in range(S):
                 if d != s and not churn_mask[s, d] and P[g, s, d] > 0.0:
-                    u = P[g, s, d] * upgrade_factor[s, d]
+                    u = P[g, s, d] * upgrade_factor[g, s, d]
                     mv_dest[g, s, m] = d
                     tot += u
                     mv_cum[g, s, m] = tot
