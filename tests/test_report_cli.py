@@ -187,3 +187,27 @@ def test_report_of_a_sweep_with_periods_draws_the_difference_and_the_return_of_e
     steps = __import__("pandas").read_csv(tmp_path / "sw" / "sweep_steps.csv")
     assert list(steps["x_hi"]) == [20000, 40000, 60000]    # one return per step between neighbouring levels
     assert (steps["roi"].diff().dropna() < 0).all()        # a saturating channel: each step returns less
+
+
+def test_demo_sweep_step_starts_afresh_when_the_scenario_changed_and_resumes_otherwise(tmp_path):
+    """The demo owns results/demo/sweep: rerunning it after an edit of the scenario must not
+    refuse ("holds a different sweep") nor reuse old chunks; an unchanged rerun resumes."""
+    from clmsim.cli.demo import sweep_levels
+    from clmsim.scenario import load_scenario
+
+    plan = load_demo_plan()
+    path = tmp_path / "telecom.yaml"
+    text = (ROOT / "scenarios" / "telecom.yaml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    base = load_scenario(path)
+    first, _ = sweep_levels(plan, base, tmp_path, "analytic")
+    chunk = next((tmp_path / "sweep" / "chunks").iterdir())
+    stamp = chunk.stat().st_mtime_ns
+    again, _ = sweep_levels(plan, base, tmp_path, "analytic")           # unchanged: chunks reused
+    assert chunk.exists() and chunk.stat().st_mtime_ns == stamp
+    assert again["npv"].tolist() == first["npv"].tolist()
+    marker = "margin: 0.62"                                              # the loyal stage's margin
+    assert text.count(marker) == 1
+    path.write_text(text.replace(marker, "margin: 0.5"), encoding="utf-8")   # the user edits the file
+    changed, _ = sweep_levels(plan, load_scenario(path), tmp_path, "analytic")   # recomputed
+    assert (changed["npv"] < first["npv"]).all()

@@ -169,6 +169,7 @@ def sweep_levels(plan, scenario, out: Path, engine: str) -> tuple[pd.DataFrame, 
 
     from ..analysis.robustness import pv_spend_by_point
     from ..analysis.sweep import sweep
+    from ..scenario.experiment import load_experiment
 
     lever = plan.sweep.lever
     nominal = value_at(scenario.data, lever)
@@ -179,11 +180,17 @@ def sweep_levels(plan, scenario, out: Path, engine: str) -> tuple[pd.DataFrame, 
                 {"runs": plan.fallback_runs, "engine": "fast", "mode": "counts"})
     exp = _experiment_file(out / "sweep-experiment.yaml", scenario, body)
     sdir = out / "sweep"
-    if (sdir / "manifest.json").exists():  # a previous demo's sweep: start afresh if settings changed
-        old = json.loads((sdir / "manifest.json").read_text())
+    if (sdir / "manifest.json").exists():  # a previous demo's sweep: start afresh if anything changed
+        try:
+            old = json.loads((sdir / "manifest.json").read_text())
+        except (OSError, ValueError):
+            old = {}
+        parts = old.get("fingerprint_parts") or {}
+        spec = load_experiment(exp)
         if (old.get("runs") != body["runs"] or old.get("seed") != plan.seed or old.get("points") != len(levels)
-                or old.get("engine") != engine):
-            shutil.rmtree(sdir)
+                or old.get("engine") != engine or parts.get("scenario_hash") != spec.scenario.hash
+                or parts.get("experiment") != json.loads(json.dumps(spec.plain(), default=str))):
+            shutil.rmtree(sdir)   # the demo's own output (results/demo/sweep), rebuilt from the plan
     sw = sweep(exp, sdir, backend="serial", command=["clmsim", "demo"])
     npv = sw.runs.groupby("experiment")["npv"].mean().rename("npv").reset_index()
     pv = pv_spend_by_point(sw.periods)[["experiment", "pv_spend"]]
