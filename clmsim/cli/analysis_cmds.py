@@ -231,13 +231,6 @@ def cmd_compare(args) -> int:
         atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
         from ..scenario import load_scenario
 
-        out = ensure_dir(args.out)
-        with atomic_path(out / "runs.parquet") as tmp:
-            c.runs.to_parquet(tmp, index=False)
-        atomic_write(out / "table.csv", table.to_csv(index=False))
-        atomic_write(out / "provenance.json", json.dumps(c.provenance, indent=2, default=str))
-        from ..scenario import load_scenario
-
         save_scenario(load_scenario(args.file, args.overrides), out)  # where `clmsim report` finds it
     if args.json:
         print(json.dumps(decision.document(table, c.provenance, c.baseline, segments=segments), indent=2,
