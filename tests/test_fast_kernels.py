@@ -10,7 +10,7 @@ from scipy import stats
 
 from clmsim.engines.fast.kernels import individual as kernels_chain
 from clmsim.engines.fast.kernels import individual_bare as kernels_bare, individual_het as kernels_het
-from clmsim.engines.fast.kernels import counter_rng as kcnt, samplers as kc
+from clmsim.engines.fast.kernels import counter_rng as kcnt, hypergeometric as khg, samplers as kc
 
 
 @njit
@@ -296,7 +296,7 @@ def _hypergeometric_draws(good, bad, draws, reps, seed):
     kc.seed_streams(np.full(kc.N_STREAMS, seed, np.uint64), state)
     out = np.empty(reps, np.int64)
     for i in range(reps):
-        out[i] = kc.hypergeometric(state, 0, good, bad, draws)
+        out[i] = khg.hypergeometric(state, 0, good, bad, draws)
     return out
 
 
@@ -344,7 +344,7 @@ def test_hypergeometric_ratio_of_uniforms_hat_covers_the_pmf(m, n, N):
     mean = n * m / N
     var = mean * (N - m) / N * (N - n) / (N - 1)
     a = mean + 0.5
-    h = kc.D_HAT_SLOPE * np.sqrt(var + 0.5) + kc.D_HAT_CONST
+    h = khg.D_HAT_SLOPE * np.sqrt(var + 0.5) + khg.D_HAT_CONST
     ratio = np.sqrt(np.exp(logf - logf[mode]))
     reach = np.maximum(np.abs(k - a), np.abs(k + 1 - a)) * ratio
     assert np.all(reach <= h / 2 * (1 + 1e-12)), float(np.max(reach / (h / 2)))
@@ -354,8 +354,8 @@ def test_hypergeometric_ratio_of_uniforms_hat_covers_the_pmf(m, n, N):
 
     step = [math.log((m - i) * (n - i) / ((i + 1) * (N - m - n + i + 1))) for i in range(min(m, n))]
     for j in (0, mode // 2, mode, (mode + min(m, n)) // 2, min(m, n)):
-        t = (kc.log_factorial_ratio(mode, j) + kc.log_factorial_ratio(m - mode, m - j)
-             + kc.log_factorial_ratio(n - mode, n - j) + kc.log_factorial_ratio(N - m - n + mode, N - m - n + j))
+        t = (khg.log_factorial_ratio(mode, j) + khg.log_factorial_ratio(m - mode, m - j)
+             + khg.log_factorial_ratio(n - mode, n - j) + khg.log_factorial_ratio(N - m - n + mode, N - m - n + j))
         exact = -math.fsum(step[j:mode]) if j <= mode else math.fsum(step[mode:j])
         assert t == pytest.approx(exact, rel=1e-10, abs=1e-10)
 
@@ -369,7 +369,7 @@ def test_log_factorial_ratio_matches_a_sum_of_logs(a, b):
 
     lo, hi, sign = (b, a, 1.0) if a >= b else (a, b, -1.0)
     exact = sign * math.fsum(math.log(i) for i in range(lo + 1, hi + 1))
-    assert kc.log_factorial_ratio(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12)
+    assert khg.log_factorial_ratio(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12)
 
 
 @njit

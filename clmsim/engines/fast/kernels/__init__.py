@@ -1,7 +1,8 @@
 """The fast engine's numba kernels (the only modules of clmsim that import numba).
 
 * :mod:`.samplers` -- xoshiro256** streams and the samplers (normal, gamma, beta,
-  binomial, Poisson, multinomial, hypergeometric), program effects and row tables;
+  binomial, Poisson, multinomial), program effects and row tables;
+* :mod:`.hypergeometric` -- the exact O(1) hypergeometric sampler of counts mode;
 * :mod:`.counter_rng` -- counter-based SplitMix64 draws of individual mode;
 * :mod:`.individual` -- the individual-mode kernel, with its bare path
   (:mod:`.individual_bare`) and heterogeneous path (:mod:`.individual_het`);

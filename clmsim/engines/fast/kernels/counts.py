@@ -38,12 +38,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .hypergeometric import hypergeometric
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
     F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
     seed_streams, reseed, unowned, arrivals, gamma, binomial,
-    multinomial, hypergeometric, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
+    multinomial, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
 )
 
 
@@ -183,7 +184,7 @@ def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_o
     composition gives the returning customers' types the same law as tracking every type.
     The sample's split over the groups is multivariate hypergeometric, drawn exactly as
     conditional hypergeometric draws group by group (each O(1),
-    :func:`~clmsim.engines.fast.kernels.samplers.hypergeometric`): the cost does not grow
+    :func:`~clmsim.engines.fast.kernels.hypergeometric.hypergeometric`): the cost does not grow
     with the number of returners. The composition is carried while a later age can still
     be won back. Returns ``(contacts, won, spend, clv_cash)`` of the period.
     """

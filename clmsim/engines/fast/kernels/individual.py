@@ -289,7 +289,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         for g in range(G):
             for s in range(S):
                 if kind[s] == LOST:
-                    occ[r, 0, s] = initial[g, s]
+                    occ[r, 0, s] += initial[g, s]
                     n_end[s] += initial[g, s]
                     lostg[g, s] += initial[g, s]
                     continue
