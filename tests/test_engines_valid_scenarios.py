@@ -7,8 +7,8 @@ every customer). Each engine (analytic, fast in both modes, des) must return fin
 per-run totals, or refuse with a :class:`~clmsim.errors.ClmsimError` that says why --
 never another exception, never NaN. The analytic NPV is the mean the Monte Carlo engines
 estimate, so the fast engine's mean over 200 counts-mode runs must lie within 6 standard
-errors of it (a loose bound: a sanity check across random scenarios, not the engines'
-accuracy tests).
+errors of it, plus what transitions too rare to be seen in 200 runs contribute to the exact
+mean (a loose bound: a sanity check across random scenarios, not the engines' accuracy tests).
 """
 
 from __future__ import annotations
@@ -114,8 +114,53 @@ def test_valid_scenario_runs_in_every_engine_or_is_refused_cleanly(data):
         x = fast.runs["npv"].to_numpy()
         if np.ptp(x) <= 1e-9 * max(1.0, abs(npv)):
             return  # every run alike: the event that spreads them did not occur, so se says nothing
+        if _heavy_tailed_draw(data):
+            return  # a draw whose rare tail moves the mean: 200 runs cannot estimate its se
         se = x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else 0.0
-        assert abs(x.mean() - npv) <= 6 * se + 1e-3 * max(1.0, abs(npv)), (x.mean(), npv, se)
+        rare = abs(npv - _npv_without_rare_transitions(data, len(x)))
+        assert abs(x.mean() - npv) <= 6 * se + rare + 1e-3 * max(1.0, abs(npv)), (x.mean(), npv, se, rare)
+
+
+def _npv_without_rare_transitions(data: dict, runs: int) -> float:
+    """Analytic NPV with every transition expected to happen fewer than 10 times over ``runs``
+    runs set to 0.
+
+    A sample standard error says nothing about an event the sample never saw: with a 1e-9 move
+    into a stage costing 1e6 a period, 200 runs almost surely miss it while its share of the
+    exact mean may exceed 6 standard errors of the runs that did happen. The distance between the
+    exact NPV and this one bounds what such unseen events can contribute to the comparison.
+    Exposure is bounded above (every customer who could be present, in every period), so only
+    transitions too rare to be seen are dropped.
+    """
+    import copy
+
+    d = copy.deepcopy(data)
+    horizon = d["time"]["horizon"]
+    arrivals = 30 * horizon if "acquisition" in d else 0     # a channel brings at most 30 a period
+    exposure = (sum(d["initial_population"].values()) + arrivals) * horizon * runs
+    for row in d["transitions"].values():
+        for dest, p in row.items():
+            if 0.0 < p and p * exposure < 10.0:
+                row[dest] = 0.0
+    try:
+        sc = scenario_from_text(dump_yaml(d), "drawn.yaml")
+    except ScenarioError:   # the rare move was a stage's only churn move, which a Beta draw needs
+        return float(api.simulate(scenario_from_text(dump_yaml(data), "drawn.yaml")).runs["npv"].iloc[0])
+    return float(api.simulate(sc).runs["npv"].iloc[0])
+
+
+def _heavy_tailed_draw(data: dict) -> bool:
+    """A heterogeneity draw whose rare tail carries a share of the mean that 200 runs miss.
+
+    Beta(1, 0.001): the churn probability is near 1 for all but about 1 customer in 1000, who
+    stays for the whole horizon; with one customer in a costly stage that tail is 0.3% of the
+    exact NPV while 200 runs almost surely hold no such customer. Gamma with cv 3 has the same
+    kind of tail. The engines' accuracy on such draws is tested with enough draws elsewhere.
+    """
+    het = data.get("heterogeneity", {})
+    beta = het.get("churn_probability")
+    gamma = het.get("churn_multiplier")
+    return bool((beta and min(beta["alpha"], beta["beta"]) < 0.01) or (gamma and gamma["cv"] >= 3.0))
 
 
 @pytest.mark.parametrize("churn", [1e-300, 1e-6, 1e-4, 2e-4])
