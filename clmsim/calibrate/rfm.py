@@ -555,10 +555,15 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     Raises
     ------
     ClmsimError
-        Bad data or options; a holdout that leaves fewer than 2 calibration periods.
+        Bad data or options (a cycle length outside 2..1000, ``seasonal`` with ``uncertainty``);
+        a holdout that leaves fewer than 2 calibration periods.
     """
     if seasonal is not None:
         seasonal = check_cycle(seasonal)
+        if uncertainty is not None:
+            raise ClmsimError("seasonal multipliers and a parameter_uncertainty section (--uncertainty) cannot be "
+                              "combined yet: the Dirichlet rows would replace the seasonal transition entries with "
+                              "constant draws; drop one of the two")
     choice = None
     if rules is None:
         T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods

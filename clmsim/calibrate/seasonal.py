@@ -268,7 +268,7 @@ class SeasonalFit:
         the rows of the ``constant`` block elsewhere (staying = 1 - row sum) -- exactly the
         numbers :meth:`transitions_block` writes."""
         return block_matrices(self.transitions_block(constant, phase=1), self.stages,
-                              (np.asarray(positions) % self.cycle) + 1, self.cycle)
+                              (np.asarray(positions) % self.cycle) + 1)
 
     # ------------------------------------------------------------ scenario blocks
     def transitions_block(self, constant: dict[str, dict[str, float]], phase: int) -> dict:
@@ -318,27 +318,29 @@ def _floor6(x):
     return np.floor(np.asarray(x, dtype=float) * 1e6 + 1e-7) / 1e6
 
 
-def entry_value(entry, position: int) -> float:
-    """Value of a transition entry at 1-based cycle ``position`` of the scenario's first period:
-    a number, or ``base * multipliers[position - 1]``."""
+def entry_value(entry, t: int) -> float:
+    """Value of a transition entry (or revenue mean) in scenario period ``t`` (1, 2, ...): a
+    number, or ``base * multipliers[(t - 1 + phase - 1) mod period]`` for a seasonal entry."""
     if isinstance(entry, dict):
-        return float(entry["base"]) * float(entry["seasonality"]["multipliers"][position - 1])
+        season = entry["seasonality"]
+        k = (int(t) - 1 + int(season.get("phase", 1)) - 1) % int(season["period"])
+        return float(entry["base"]) * float(season["multipliers"][k])
     return float(entry)
 
 
-def block_matrices(block: dict, stages: tuple[str, ...], phases: np.ndarray, cycle: int) -> np.ndarray:
-    """Per-period matrices of a ``transitions`` block whose seasonal entries have ``phase = 1``:
-    period ``t`` uses multiplier index ``phases[t]`` (1-based); staying = 1 - row sum."""
+def block_matrices(block: dict, stages: tuple[str, ...], periods) -> np.ndarray:
+    """The chain of a ``transitions`` block in each scenario period of ``periods`` (1-based),
+    shape ``(len(periods), S, S)``; staying = 1 - row sum."""
     idx = {s: i for i, s in enumerate(stages)}
     S = len(stages)
-    out = np.zeros((len(phases), S, S))
-    for t, ph in enumerate(phases):
+    out = np.zeros((len(periods), S, S))
+    for n, t in enumerate(periods):
         P = np.zeros((S, S))
         for src, row in block.items():
             for dst, entry in row.items():
-                P[idx[src], idx[dst]] = entry_value(entry, (int(ph) - 1) % cycle + 1)
+                P[idx[src], idx[dst]] = entry_value(entry, t)
         P[np.arange(S), np.arange(S)] = 1.0 - P.sum(axis=1)
-        out[t] = P
+        out[n] = P
     return out
 
 
