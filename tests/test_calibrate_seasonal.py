@@ -192,11 +192,15 @@ def cdnow_log():
 
 
 def test_cdnow_seasonal_cli_choice_without_the_holdout_and_docs_figures(tmp_path, capsys):
-    out = tmp_path / "cdnow.yaml"
+    out, report = tmp_path / "cdnow.yaml", tmp_path / "report.md"
     assert main(["fit", "rfm", str(CDNOW), *CDNOW_ARGS, "--holdout", "9", "--seasonal", "12",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--report", str(report)]) == 0
     printed = capsys.readouterr().out
-    assert "seasonal multipliers (12 months per cycle, fitted on the 9 calibration months only" in printed
+    assert "seasonal multipliers (12 months per cycle, fitted on all 18 months" in printed
+    md = report.read_text(encoding="utf-8")
+    assert "seasonal multipliers (12 months per cycle, fitted on the 9 calibration months only" in md
+    assert "with seasonal multipliers (cycle of 12 months, fitted on the calibration months)" in md
+    assert re.search(r"^\s+Oct\s+0\s+-\s+", md, re.M)  # never seen before the holdout
     assert re.search(r"^\s+Nov\s+1\s+1\.\d{3} \(0\.\d{3}\)", printed, re.M)  # the factor table
     assert "the chosen rules without them: tracking" in printed
     # the choice with seasonal multipliers reads nothing after the calibration window

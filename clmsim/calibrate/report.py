@@ -99,6 +99,8 @@ class HoldoutReport:
         Customers whose first purchase is in the calibration window.
     engine : str
         ``"analytic"`` or ``"numpy"``: what produced the holdout expectations.
+    seasonal : int or None
+        Cycle length when the chain carries seasonal multipliers (``P`` given per period).
     """
 
     table: pd.DataFrame
@@ -106,6 +108,7 @@ class HoldoutReport:
     holdout_periods: int
     tracked: int
     engine: str
+    seasonal: int | None = None
 
     @property
     def holdout(self) -> pd.DataFrame:
@@ -139,7 +142,9 @@ class HoldoutReport:
         h = self.holdout
         lines = [f"Tracked customers (first purchase in the {self.calibration_periods} calibration {period}s): "
                  f"{self.tracked:,}. Holdout: {self.holdout_periods} {period}s; expectations from the "
-                 f"{'analytic engine' if self.engine == 'analytic' else 'numpy propagation of the fitted chain'}.",
+                 f"{'analytic engine' if self.engine == 'analytic' else 'numpy propagation of the fitted chain'}"
+                 + (f" with seasonal multipliers (cycle of {self.seasonal} {period}s, fitted on the calibration "
+                    f"{period}s)." if self.seasonal else "."),
                  "",
                  f"Holdout repeat transactions: observed {h['observed_transactions'].sum():,.0f}, expected "
                  f"{h['expected_transactions'].sum():,.1f} ({self.holdout_error:+.1%}); tracking error (mean "
@@ -162,7 +167,7 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
                    starts: pd.DatetimeIndex, stages: tuple[str, ...], P: np.ndarray,
                    tx_per_period: dict[str, float], calibration_periods: int,
                    buying: tuple[str, ...] = ("repeat", "loyal"), entry: str = "new",
-                   holdout_scenario: str | None = None) -> HoldoutReport:
+                   holdout_scenario: str | None = None, seasonal: int | None = None) -> HoldoutReport:
     """Compare observed and expected repeat purchases (see the module docstring).
 
     Parameters
@@ -183,6 +188,8 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
         YAML of a scenario starting from the observed occupancy at the end of
         calibration; when given and the analytic engine is installed it produces
         the holdout expectations.
+    seasonal : int, optional
+        Cycle length of the seasonal multipliers in ``P`` (for the report's wording).
     """
     T = len(starts)
     Tc = calibration_periods
@@ -214,4 +221,4 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     table["cum_observed"] = table["observed_transactions"].cumsum()
     table["cum_expected"] = table["expected_transactions"].cumsum()
     return HoldoutReport(table=table, calibration_periods=Tc, holdout_periods=T - Tc,
-                         tracked=len(tracked_ids), engine=engine)
+                         tracked=len(tracked_ids), engine=engine, seasonal=seasonal)

@@ -631,7 +631,7 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             engine_ok = not _seasonal_scenario(hold_sc, hold_sfit, int(pos[Tc]) + 1) or scenario_accepts_seasonality()
         report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, P,
                                 _tx_per_period(cal), Tc,
-                                holdout_scenario=write_yaml(hold_sc, None) if engine_ok else None)
+                                holdout_scenario=write_yaml(hold_sc, None) if engine_ok else None, seasonal=seasonal)
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
                   report=report, scenario=scenario, choice=choice, seasonal=sfit, holdout_seasonal=hold_sfit,
                   notes=tuple(notes))

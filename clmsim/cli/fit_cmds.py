@@ -268,12 +268,13 @@ def cmd_rfm(args) -> int:
         summary.insert(2, f"rules: {rules.describe()}")
     if res.seasonal is not None:
         summary.append(res.seasonal.describe(f"all {res.stages.n_periods} {rules.period}s (the scenario's)"))
-    if res.holdout_seasonal is not None:
-        summary.append(res.holdout_seasonal.describe(f"the {res.report.calibration_periods} calibration "
-                                                     f"{rules.period}s only (the holdout forecast's)"))
     summary += [f"note: {n}" for n in res.notes]
     if res.report is not None:
         md = res.report.to_markdown(rules.period)
+        if res.holdout_seasonal is not None:
+            md += "\n\n```\n" + res.holdout_seasonal.describe(
+                f"the {res.report.calibration_periods} calibration {rules.period}s only (the holdout forecast's)") \
+                + "\n```"
         summary += ["", "fit report (holdout)", md]
         if args.report:
             atomic_write(args.report, md + "\n")
