@@ -148,8 +148,8 @@ def _shrunk(est: np.ndarray, se: np.ndarray, seen: np.ndarray) -> tuple[np.ndarr
 
 
 def _alternate(n_ic: np.ndarray, o_i: np.ndarray, o_c: np.ndarray, iters: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Solve ``B_i = O_i / sum_c n_ic m_c``, ``m_c = O_c / sum_i n_ic B_i`` (geometric mean of the
-    seen ``m`` fixed at 1)."""
+    """Solve ``B_i = O_i / sum_c n_ic m_c``, ``m_c = O_c / sum_i n_ic B_i`` (mean of the seen ``m``
+    fixed at 1)."""
     seen = n_ic.sum(axis=0) > 0
     m = np.ones(n_ic.shape[1])
     base = np.zeros(n_ic.shape[0])
@@ -158,8 +158,7 @@ def _alternate(n_ic: np.ndarray, o_i: np.ndarray, o_c: np.ndarray, iters: int = 
         base = np.divide(o_i, den, out=np.zeros_like(o_i), where=den > 0)
         e_c = base @ n_ic
         new = np.where(seen & (e_c > 0), o_c / np.where(e_c > 0, e_c, 1.0), 1.0)
-        new = np.maximum(new, 1e-9)
-        new = new / np.exp(np.mean(np.log(new[seen]))) if seen.any() else new
+        new = new / np.mean(new[seen]) if seen.any() and np.mean(new[seen]) > 0 else new
         done = np.max(np.abs(new - m)) < 1e-12
         m = new
         if done:
@@ -176,6 +175,8 @@ def _factors(n_ic: np.ndarray, o_i: np.ndarray, o_c: np.ndarray, ss_c, counts_se
     base, m = _alternate(n_ic, o_i, o_c)
     seen = n_ic.sum(axis=0) > 0
     e_c = base @ n_ic
+    # a position seen without a single purchase: half a purchase (continuity correction) for the log scale
+    m = np.where(seen & (o_c <= 0) & (e_c > 0), 0.5 / np.where(e_c > 0, e_c, 1.0), m)
     se = np.where(seen & (e_c > 0), np.sqrt(np.maximum(ss_c(base, m), 0.0)) / np.where(e_c > 0, e_c, 1.0), np.nan)
     log_m, log_sd, q, p, tau = _shrunk(m, se, seen)
     shrunk = np.exp(log_m)
