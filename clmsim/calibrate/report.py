@@ -6,7 +6,9 @@ nothing leaks from the holdout). The tracked customers are those whose first
 purchase falls in the calibration window.
 
 In the calibration window, expected stage occupancy of the tracked customers
-(row vector over stages) is propagated with the fitted matrix ``P``:
+(row vector over stages) is propagated with the fitted matrix ``P`` (``P_t``, the
+matrix of period t's calendar position, with seasonal multipliers,
+:mod:`clmsim.calibrate.seasonal`):
 
     x_t = x_{t-1} P + a_t e_new,    x_{-1} = 0,
 
@@ -35,11 +37,12 @@ import pandas as pd
 
 
 def propagate(P: np.ndarray, x0: np.ndarray, arrivals: np.ndarray, entry: int) -> np.ndarray:
-    """Expected occupancy of periods 0..n-1: ``x_t = x_{t-1} P + arrivals[t] e_entry``.
+    """Expected occupancy of periods 0..n-1: ``x_t = x_{t-1} P_t + arrivals[t] e_entry``.
 
     Parameters
     ----------
-    P : (S, S) row-stochastic matrix
+    P : (S, S) row-stochastic matrix, or (n, S, S): ``P[t]`` moves customers into period t
+        (a seasonal chain)
     x0 : (S,) occupancy before period 0 (customers present at time 0)
     arrivals : (n,) customers joining ``entry`` at the end of each period
     entry : int
@@ -50,8 +53,9 @@ def propagate(P: np.ndarray, x0: np.ndarray, arrivals: np.ndarray, entry: int) -
     """
     x = np.asarray(x0, dtype=float).copy()
     out = np.empty((len(arrivals), len(x)))
+    P = np.asarray(P, dtype=float)
     for t, a in enumerate(arrivals):
-        x = x @ P
+        x = x @ (P[t] if P.ndim == 3 else P)
         x[entry] += a
         out[t] = x
     return out
@@ -95,6 +99,8 @@ class HoldoutReport:
         Customers whose first purchase is in the calibration window.
     engine : str
         ``"analytic"`` or ``"numpy"``: what produced the holdout expectations.
+    seasonal : int or None
+        Cycle length when the chain carries seasonal multipliers (``P`` given per period).
     """
 
     table: pd.DataFrame
@@ -102,6 +108,7 @@ class HoldoutReport:
     holdout_periods: int
     tracked: int
     engine: str
+    seasonal: int | None = None
 
     @property
     def holdout(self) -> pd.DataFrame:
@@ -135,7 +142,9 @@ class HoldoutReport:
         h = self.holdout
         lines = [f"Tracked customers (first purchase in the {self.calibration_periods} calibration {period}s): "
                  f"{self.tracked:,}. Holdout: {self.holdout_periods} {period}s; expectations from the "
-                 f"{'analytic engine' if self.engine == 'analytic' else 'numpy propagation of the fitted chain'}.",
+                 f"{'analytic engine' if self.engine == 'analytic' else 'numpy propagation of the fitted chain'}"
+                 + (f" with seasonal multipliers (cycle of {self.seasonal} {period}s, fitted on the calibration "
+                    f"{period}s)." if self.seasonal else "."),
                  "",
                  f"Holdout repeat transactions: observed {h['observed_transactions'].sum():,.0f}, expected "
                  f"{h['expected_transactions'].sum():,.1f} ({self.holdout_error:+.1%}); tracking error (mean "
@@ -158,7 +167,7 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
                    starts: pd.DatetimeIndex, stages: tuple[str, ...], P: np.ndarray,
                    tx_per_period: dict[str, float], calibration_periods: int,
                    buying: tuple[str, ...] = ("repeat", "loyal"), entry: str = "new",
-                   holdout_scenario: str | None = None) -> HoldoutReport:
+                   holdout_scenario: str | None = None, seasonal: int | None = None) -> HoldoutReport:
     """Compare observed and expected repeat purchases (see the module docstring).
 
     Parameters
@@ -169,7 +178,8 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
         First-purchase period of each customer.
     starts : DatetimeIndex
         First day of each period of the full window.
-    stages, P : the chain fitted on the calibration periods.
+    stages, P : the chain fitted on the calibration periods: (S, S), or (T, S, S) for a
+        seasonal chain (``P[t]`` moves customers into period ``t``).
     tx_per_period : dict
         Calibration mean transactions per period of each buying stage.
     calibration_periods : int
@@ -178,6 +188,8 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
         YAML of a scenario starting from the observed occupancy at the end of
         calibration; when given and the analytic engine is installed it produces
         the holdout expectations.
+    seasonal : int, optional
+        Cycle length of the seasonal multipliers in ``P`` (for the report's wording).
     """
     T = len(starts)
     Tc = calibration_periods
@@ -198,7 +210,7 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
             occ[Tc:] = engine_occupancy(holdout_scenario, stages)[: T - Tc]
             engine = "analytic"
         else:
-            occ[Tc:] = propagate(P, x_end, np.zeros(T - Tc), idx[entry])
+            occ[Tc:] = propagate(P[Tc:] if np.ndim(P) == 3 else P, x_end, np.zeros(T - Tc), idx[entry])
     cols = [idx[s] for s in buying if s in idx]
     exp_buyers = occ[:, cols].sum(axis=1)
     exp_tx = sum(occ[:, idx[s]] * tx_per_period.get(s, 0.0) for s in buying if s in idx)
@@ -209,4 +221,4 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     table["cum_observed"] = table["observed_transactions"].cumsum()
     table["cum_expected"] = table["expected_transactions"].cumsum()
     return HoldoutReport(table=table, calibration_periods=Tc, holdout_periods=T - Tc,
-                         tracked=len(tracked_ids), engine=engine)
+                         tracked=len(tracked_ids), engine=engine, seasonal=seasonal)

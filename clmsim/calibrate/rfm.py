@@ -44,6 +44,7 @@ from ..errors import ClmsimError
 from ..scenario import scenario_from_text
 from .io import to_dates, to_number, write_yaml
 from .report import HoldoutReport, holdout_report
+from .seasonal import SeasonalFit, check_cycle, cycle_positions, fit_seasonal, scenario_accepts_seasonality
 from .transitions import TransitionFit, fit_transitions
 
 STAGES = ("new", "repeat", "loyal", "lapsing", "churned", "dormant")
@@ -293,12 +294,19 @@ class RuleChoice:
     fit_periods, validation_periods : int
         The split of the window: a chain fitted on the first ``fit_periods`` periods
         forecasts the next ``validation_periods``.
+    seasonal : int or None
+        Cycle length of the seasonal multipliers every candidate's forecast used (None: constant chain).
+    constant : tuple of float or None
+        With ``seasonal``: the chosen rules' (tracking error, total error) on the same split
+        without seasonal multipliers -- whether seasonality earns its keep before any holdout.
     """
 
     rules: RFMRules
     table: pd.DataFrame
     fit_periods: int
     validation_periods: int
+    seasonal: int | None = None
+    constant: tuple[float, float] | None = None
 
     def describe(self) -> str:
         lines = [f"stage rules chosen on the data window before any holdout: a chain fitted on its first "
@@ -311,11 +319,17 @@ class RuleChoice:
             res = (f"tracking {r['tracking_error']:.1%}, total {r['total_error']:+.1%}"
                    if pd.notna(r["tracking_error"]) else f"not fitted: {r['note']}")
             lines.append(f"  {'*' if r['chosen'] else ' '} {rule}: {res}")
+        if self.seasonal:
+            best = self.table[self.table["chosen"]].iloc[0]
+            te, tot = self.constant
+            verdict = "better" if (best["tracking_error"], abs(best["total_error"])) < (te, abs(tot)) else "no better"
+            lines.append(f"  (every forecast above with seasonal multipliers, cycle {self.seasonal}; the chosen rules "
+                         f"without them: tracking {te:.1%}, total {tot:+.1%}: seasonal is {verdict} on this split)")
         return "\n".join(lines)
 
 
 def choose_rules(tx: pd.DataFrame, fixed: dict | None = None, *, window_periods: int | None = None,
-                 start=None, end=None, min_pairs: int = 20) -> RuleChoice:
+                 start=None, end=None, min_pairs: int = 20, seasonal: int | None = None) -> RuleChoice:
     """Choose the stage rules on a time split inside the first ``window_periods`` periods.
 
     Every combination of :data:`RULE_CANDIDATES` (a rule in ``fixed`` -- ``period``,
@@ -326,7 +340,9 @@ def choose_rules(tx: pd.DataFrame, fixed: dict | None = None, *, window_periods:
     purchase before them (:func:`clmsim.calibrate.report.holdout_report`, numpy
     propagation). The candidate with the lowest tracking error (mean absolute percentage
     error of repeat transactions per period) wins; ties go to the smaller total error.
-    Nothing after the window is read: with a holdout, pass the calibration window.
+    Nothing after the window is read: with a holdout, pass the calibration window. With
+    ``seasonal = N`` each candidate's chain gets seasonal multipliers fitted on the same
+    ``W - V`` periods (:func:`clmsim.calibrate.seasonal.fit_seasonal`) and the forecast uses them.
 
     Raises
     ------
@@ -360,13 +376,7 @@ def choose_rules(tx: pd.DataFrame, fixed: dict | None = None, *, window_periods:
         try:
             rules = RFMRules(period=period, churn_after=c, frequency_window=w, loyal_frequency=f, dormant_after=d,
                              loyal_monetary=m)
-            sp = build_stage_panel(tx, rules, start, end)
-            window = sp.panel[sp.panel["period"] < W]
-            inner = window[window["period"] < Ti].reset_index(drop=True)
-            stages = tuple(s for s in sp.stages if (inner["stage"] == s).any())
-            fit = _fit_panel(inner, stages, interval="dirichlet", min_pairs=min_pairs)
-            rep = holdout_report(window, sp.first_period, sp.customers, sp.starts[:W], stages, fit.P,
-                                 _tx_per_period(inner), Ti)
+            rep = _inner_split(tx, rules, W, Ti, start, end, min_pairs, seasonal)
             row.update(tracking_error=rep.tracking_error, total_error=rep.holdout_error)
             key = (rep.tracking_error, abs(rep.holdout_error))
             if best is None or key < best[0]:
@@ -379,7 +389,27 @@ def choose_rules(tx: pd.DataFrame, fixed: dict | None = None, *, window_periods:
                           + "; ".join(sorted({r["note"] for r in rows}))[:500])
     table = pd.DataFrame(rows)
     table["chosen"] = np.arange(len(table)) == best[2]
-    return RuleChoice(best[1], table, Ti, V)
+    constant = None
+    if seasonal:
+        rep = _inner_split(tx, best[1], W, Ti, start, end, min_pairs, None)
+        constant = (rep.tracking_error, rep.holdout_error)
+    return RuleChoice(best[1], table, Ti, V, seasonal, constant)
+
+
+def _inner_split(tx: pd.DataFrame, rules: RFMRules, W: int, Ti: int, start, end, min_pairs: int,
+                 seasonal: int | None) -> HoldoutReport:
+    """Fit on periods ``0 .. Ti - 1`` of the window of ``W`` periods, forecast ``Ti .. W - 1``."""
+    sp = build_stage_panel(tx, rules, start, end)
+    window = sp.panel[sp.panel["period"] < W]
+    inner = window[window["period"] < Ti].reset_index(drop=True)
+    stages = tuple(s for s in sp.stages if (inner["stage"] == s).any())
+    fit = _fit_panel(inner, stages, interval="dirichlet", min_pairs=min_pairs)
+    P = fit.P
+    if seasonal:
+        pos = cycle_positions(sp.starts[:W], rules.period, seasonal)
+        P = fit_seasonal(inner, fit.P, stages, pos, seasonal, rules.period).matrices(fit.transitions_block(), pos)
+    return holdout_report(window, sp.first_period, sp.customers, sp.starts[:W], stages, P,
+                          _tx_per_period(inner), Ti)
 
 
 # ---------------------------------------------------------------------- pipeline
@@ -402,6 +432,12 @@ class RFMFit:
         The complete scenario (plain data), validated.
     choice : RuleChoice or None
         How the rules were chosen (None when the user gave them all).
+    seasonal : SeasonalFit or None
+        Seasonal multipliers fitted on all periods (what the scenario carries), with ``seasonal=N``.
+    holdout_seasonal : SeasonalFit or None
+        Seasonal multipliers fitted on the calibration periods only (what the holdout report uses).
+    notes : tuple of str
+        Remarks for the summary (e.g. a scenario this clmsim cannot run yet).
     """
 
     rules: RFMRules
@@ -411,6 +447,9 @@ class RFMFit:
     report: HoldoutReport | None
     scenario: dict
     choice: RuleChoice | None = None
+    seasonal: SeasonalFit | None = None
+    holdout_seasonal: SeasonalFit | None = None
+    notes: tuple[str, ...] = ()
 
 
 def _fit_panel(panel: pd.DataFrame, stages: tuple[str, ...], **options):
@@ -454,11 +493,38 @@ def rfm_scenario(fit, occupancy: dict[str, int], rules: RFMRules, *, name: str, 
     }
 
 
+def _positions(sp: StagePanel, period: str, cycle: int, n: int) -> np.ndarray:
+    """Cycle positions of periods 0..n-1 of ``sp`` (n may run past the data)."""
+    return cycle_positions(period_starts(period, sp.starts[0], n), period, cycle)
+
+
+def _seasonal_scenario(scenario: dict, sfit: SeasonalFit, phase: int) -> bool:
+    """Write ``sfit``'s seasonal transition entries (and revenue means, when supported) into
+    ``scenario`` with the given ``phase``; True when anything seasonal was written."""
+    scenario["transitions"] = sfit.transitions_block(scenario["transitions"], phase)
+    for stage, mean in sfit.revenue_entries(phase).items():
+        if "revenue" in scenario["stages"].get(stage, {}):
+            scenario["stages"][stage]["revenue"]["mean"] = mean
+    return bool(sfit.rows()) or bool(sfit.revenue_entries(phase))
+
+
+def _constant_copy(scenario: dict) -> dict:
+    """``scenario`` with every seasonal entry replaced by its base (for validating the rest)."""
+    def flat(v):
+        if isinstance(v, dict) and "seasonality" in v:
+            return v["base"]
+        if isinstance(v, dict):
+            return {k: flat(x) for k, x in v.items()}
+        return v
+    return flat(scenario)
+
+
 def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0, horizon: int = 24,
             discount_rate: float = 0.10, margin: float | None = None, cost_to_serve: float | None = None,
             name: str = "calibrated-rfm", source: str = "transaction log", start=None, end=None,
             interval: str = "dirichlet", level: float = 0.95, n_boot: int = 500, seed: int | None = None,
-            min_pairs: int = 20, uncertainty: float | None = None, fixed: dict | None = None) -> RFMFit:
+            min_pairs: int = 20, uncertainty: float | None = None, fixed: dict | None = None,
+            seasonal: int | None = None) -> RFMFit:
     """Transaction log -> stages -> chain and revenue -> runnable scenario (+ holdout report).
 
     Parameters
@@ -477,12 +543,27 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     uncertainty : float, optional
         Dirichlet prior concentration: the scenario also gets ``parameter_uncertainty``
         (:meth:`~clmsim.calibrate.transitions.TransitionFit.uncertainty_blocks`).
+    seasonal : int, optional
+        ``N`` >= 2: multiplicative seasonal factors per position in a cycle of ``N`` periods
+        (12 with monthly periods: month of year) on the purchase probabilities and, when the
+        data support it, on revenue per purchase (:mod:`clmsim.calibrate.seasonal`). The rule
+        choice and the holdout report fit them on the periods they fit the chain on (never the
+        holdout); the scenario carries the ones fitted on all periods, as
+        ``{base, seasonality: {period, multipliers, phase}}`` entries whose ``phase`` is the
+        position of the period after the data.
 
     Raises
     ------
     ClmsimError
-        Bad data or options; a holdout that leaves fewer than 2 calibration periods.
+        Bad data or options (a cycle length outside 2..1000, ``seasonal`` with ``uncertainty``);
+        a holdout that leaves fewer than 2 calibration periods.
     """
+    if seasonal is not None:
+        seasonal = check_cycle(seasonal)
+        if uncertainty is not None:
+            raise ClmsimError("seasonal multipliers and a parameter_uncertainty section (--uncertainty) cannot be "
+                              "combined yet: the Dirichlet rows would replace the seasonal transition entries with "
+                              "constant draws; drop one of the two")
     choice = None
     if rules is None:
         T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods
@@ -490,7 +571,7 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             raise ClmsimError(f"holdout of {holdout} periods leaves {T - int(holdout)} calibration period(s) of "
                               f"{T}; at least 2 are needed")
         choice = choose_rules(tx, fixed, window_periods=T - int(holdout or 0), start=start, end=end,
-                              min_pairs=min_pairs)
+                              min_pairs=min_pairs, seasonal=seasonal)
         rules = choice.rules
     sp = build_stage_panel(tx, rules, start, end)
     options = dict(interval=interval, level=level, n_boot=n_boot, seed=seed, min_pairs=min_pairs)
@@ -502,10 +583,32 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                    f"Stages: {rules.describe()}. Initial population: stages at the end of the data.")
     scenario = rfm_scenario(fit, occupancy, rules, name=name, description=description, horizon=horizon,
                             discount_rate=discount_rate, margin=margin, cost_to_serve=cost_to_serve)
+    notes: list[str] = []
+    sfit = None
+    seasonal_written = False
+    if seasonal:
+        pos = _positions(sp, rules.period, seasonal, sp.n_periods + 1)
+        sfit = fit_seasonal(sp.panel, fit.P, sp.stages, pos[:-1], seasonal, rules.period)
+        seasonal_written = _seasonal_scenario(scenario, sfit, int(pos[-1]) + 1)
+        if seasonal_written:
+            scenario["description"] += (
+                f" Seasonal multipliers over a cycle of {seasonal} {rules.period}s (fitted on all periods) scale the "
+                f"purchase probabilities" + (" and revenue per purchase" if sfit.revenue_entries(1) else "")
+                + f"; phase {int(pos[-1]) + 1} = the position of the scenario's first period.")
+        if not seasonal_written:
+            notes.append("the data do not support seasonal multipliers (see the tests above): the scenario is "
+                         "constant")
     if uncertainty is not None:
         scenario["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
-    scenario_from_text(write_yaml(scenario, None), f"<{name}>")  # must be runnable: raises ScenarioError if not
+    runnable = not seasonal_written or scenario_accepts_seasonality()
+    if not runnable:
+        notes.append("this clmsim's scenario language does not accept seasonality entries yet: the scenario was "
+                     "validated with every seasonal entry at its base value, and the holdout forecast is the "
+                     "numpy propagation of the seasonal chain")
+    # must be runnable: raises ScenarioError if not
+    scenario_from_text(write_yaml(scenario if runnable else _constant_copy(scenario), None), f"<{name}>")
     report = None
+    hold_sfit = None
     if holdout:
         Tc = sp.n_periods - int(holdout)
         if Tc < 2 or holdout < 0:
@@ -519,7 +622,16 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         hold_sc = rfm_scenario(cal_fit, {s: int(end_rows.get(s, 0)) for s in cal_stages}, rules,
                                name=f"{name}-holdout", description="holdout check", horizon=int(holdout),
                                discount_rate=discount_rate)
-        report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, cal_fit.P,
-                                _tx_per_period(cal), Tc, holdout_scenario=write_yaml(hold_sc, None))
+        P = cal_fit.P
+        engine_ok = True
+        if seasonal:
+            pos = _positions(sp, rules.period, seasonal, sp.n_periods)
+            hold_sfit = fit_seasonal(cal, cal_fit.P, cal_stages, pos[:Tc], seasonal, rules.period)
+            P = hold_sfit.matrices(cal_fit.transitions_block(), pos)
+            engine_ok = not _seasonal_scenario(hold_sc, hold_sfit, int(pos[Tc]) + 1) or scenario_accepts_seasonality()
+        report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, P,
+                                _tx_per_period(cal), Tc,
+                                holdout_scenario=write_yaml(hold_sc, None) if engine_ok else None, seasonal=seasonal)
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
-                  report=report, scenario=scenario, choice=choice)
+                  report=report, scenario=scenario, choice=choice, seasonal=sfit, holdout_seasonal=hold_sfit,
+                  notes=tuple(notes))

@@ -111,7 +111,24 @@ def add_parsers(sub) -> None:
     p.add_argument("--margin", type=nonneg_float, default=None, help="margin of every active stage (default: none = 1)")
     p.add_argument("--cost-to-serve", type=nonneg_float, default=None, help="cost to serve per active customer-period")
     p.add_argument("--name", default=None, help="scenario name (default: from the file name)")
+    p.add_argument("--seasonal", type=cycle_length, default=None, metavar="N",
+                   help="fit multiplicative seasonal factors per position in a cycle of N periods (12 with monthly "
+                        "periods: month of year) on the purchase probabilities and, when the data support it, "
+                        "revenue per purchase; the rule choice and the holdout report use them "
+                        "(default: none, a constant chain)")
     p.set_defaults(func=cmd_rfm)
+
+
+def cycle_length(text: str) -> int:
+    """``--seasonal N``: a whole number of periods >= 2 (the upper bound is checked by the fit)."""
+    try:
+        value = positive_int(text)
+    except argparse.ArgumentTypeError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"expected a whole number of periods >= 2 (12 for month of year), "
+                                         f"got {text!r}")
+    return value
 
 
 def _check_outputs(*paths: str | None) -> None:
@@ -234,7 +251,8 @@ def cmd_rfm(args) -> int:
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
                   seed=args.seed, min_pairs=args.min_pairs,
-                  uncertainty=args.prior if args.uncertainty else None, fixed={"period": args.period, **given})
+                  uncertainty=args.prior if args.uncertainty else None, fixed={"period": args.period, **given},
+                  seasonal=args.seasonal)
     rules = res.rules
     if args.panel_out:
         atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
@@ -248,8 +266,15 @@ def cmd_rfm(args) -> int:
     if res.choice is not None:
         summary.insert(1, res.choice.describe())
         summary.insert(2, f"rules: {rules.describe()}")
+    if res.seasonal is not None:
+        summary.append(res.seasonal.describe(f"all {res.stages.n_periods} {rules.period}s (the scenario's)"))
+    summary += [f"note: {n}" for n in res.notes]
     if res.report is not None:
         md = res.report.to_markdown(rules.period)
+        if res.holdout_seasonal is not None:
+            md += "\n\n```\n" + res.holdout_seasonal.describe(
+                f"the {res.report.calibration_periods} calibration {rules.period}s only (the holdout forecast's)") \
+                + "\n```"
         summary += ["", "fit report (holdout)", md]
         if args.report:
             atomic_write(args.report, md + "\n")
