@@ -25,6 +25,11 @@ def lazy_exports(package: str, exports: Mapping[str, Sequence[str]],
         ``{submodule (relative to the package): names it defines}``.
     eager : sequence of str
         Names the package defines itself (listed in ``__all__`` as well).
+
+    Returns
+    -------
+    (__getattr__, __dir__, __all__)
+        ``__all__`` holds the public names (a leading underscore keeps a name out of it).
     """
     module_of = {name: module for module, names in exports.items() for name in names}
 
@@ -39,4 +44,4 @@ def lazy_exports(package: str, exports: Mapping[str, Sequence[str]],
     def __dir__():
         return sorted(set(vars(sys.modules[package])) | set(module_of) | set(eager))
 
-    return __getattr__, __dir__, [*eager, *sorted(module_of)]
+    return __getattr__, __dir__, [*eager, *sorted(n for n in module_of if not n.startswith("_"))]
