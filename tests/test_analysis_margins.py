@@ -82,5 +82,52 @@ def test_telecom_margins_cover_every_spend_lever_with_small_error():
 
     m = margins(Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml")
     t = m.table
-    assert set(t["kind"]) == {"program", "channel", "winback"} and len(t) == 5
+    assert set(t["kind"]) == {"program", "channel", "winback"} and len(t) == 5   # the baseline has no save offer
     assert np.all(t["error"] < 1e-3 * np.maximum(np.abs(t["marginal_return"]), 1e-3))
+
+
+def test_save_offer_spend_per_offer_is_a_lever_matching_a_finite_difference_of_the_analytic_npv():
+    """Oracle: central differences of the analytic NPV and present value of spend of scenarios
+    written with the save offer's spend per offer at 60 x (1 -+ 1%) (YAML text, no margins code),
+    and the offer's spend recovered from retention spend less the onboarding program's."""
+    from pathlib import Path
+
+    from clmsim.api import simulate
+    from clmsim.metrics import summarize
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml"
+    m = margins(path, "save_offer_all")
+    t = m.table.set_index("lever")
+    row = t.loc["retention.programs.save_offer.spend_per_customer"]
+    assert row["kind"] == "intercept" and row["value"] == 60.0
+    text = path.read_text(encoding="utf-8")
+    head, tail = text.split("  save_offer_all:\n", 1)
+    assert tail.count("spend_per_customer: 60\n", 0, tail.index("save_offer_risk:")) == 1
+
+    def at(spend: float) -> tuple[float, float, float]:
+        body = tail.replace("spend_per_customer: 60\n", f"spend_per_customer: {spend!r}\n", 1)
+        res = simulate(scenario_from_text(head + "  save_offer_all:\n" + body, "telecom.yaml"),
+                       strategies=["save_offer_all"])
+        s = summarize(res).set_index(["strategy", "metric"])["mean"]
+        return s[("save_offer_all", "npv")], s[("save_offer_all", "pv_spend")], s[("save_offer_all", "retention_spend")]
+
+    (n0, s0, _), (n1, s1, _) = at(60 * 0.99), at(60 * 1.01)
+    fd = (n1 - n0) / (s1 - s0)
+    assert row["marginal_return"] == pytest.approx(fd, abs=2e-4 * max(1.0, abs(fd)))
+    assert row["error"] < 1e-3 * max(abs(fd), 1e-3)
+    # what the offer spends now: the retention spend less the onboarding program's
+    onboarding = t.loc["retention.programs.onboarding_30d.spend_per_customer", "pv_spend"]
+    pv_retention = paths_pv_retention(path)
+    assert row["pv_spend"] == pytest.approx(pv_retention - onboarding, rel=1e-10)
+    assert 0 < row["pv_spend"] < pv_retention
+
+
+def paths_pv_retention(path) -> float:
+    """Present value of save_offer_all's retention spend (programs and the save offer)."""
+    from clmsim import compile_model, load_scenario
+    from clmsim.api import simulate
+
+    model = compile_model(load_scenario(path), "save_offer_all")
+    res = simulate(path, strategies=["save_offer_all"])
+    r = res.series("save_offer_all", "retention_spend").reindex(range(1, model.horizon + 1)).to_numpy(float)
+    return float((r * model.discount_factors()[1:]).sum())

@@ -149,3 +149,27 @@ def test_cli_fit_sbg(tmp_path, capsys):
     assert main(["fit", "sbg", str(DATA / "survival_fh2007.csv"), "--cohort", "regular", "--out", str(out)]) == 0
     assert "alpha: 0.704" in out.read_text()
     assert main(["fit", "sbg", str(DATA / "survival_fh2007.csv"), "--cohort", "premium"]) == 2
+
+
+def test_read_columns_without_pandas_agrees_with_read_table(tmp_path):
+    from clmsim.calibrate.io import read_columns
+
+    for path, kw in ((DATA / "survival_fh2007.csv", {}), (DATA / "survival_rising.csv", {})):
+        light, full = read_columns(path, SURVIVAL_COLUMNS, ("cohort",), **kw), read_table(path, SURVIVAL_COLUMNS, ("cohort",))
+        assert list(light) == list(full.columns)
+        for c in light:
+            assert [str(x).strip() for x in light[c]] == [str(x).strip() for x in full[c]]
+    f = tmp_path / "ws.txt"
+    f.write_text("0 100 a\n1  80 a\n\n2 70 a\n")
+    light = read_columns(f, SURVIVAL_COLUMNS, ("cohort",), sep="whitespace", names=["period", "alive", "cohort"])
+    assert light["line"].tolist() == [1, 2, 4]          # the blank line is skipped, line numbers stay the file's
+    assert cohorts_from_table(light)["a"].tolist() == [100.0, 80.0, 70.0]
+    f.write_text("period,alive\n0,100\n1,80,7\n")
+    with pytest.raises(ClmsimError, match="line 3 has 3 fields, the header 2"):
+        read_columns(f, SURVIVAL_COLUMNS)
+    f.write_text("period,alive\n0,100\n1,\n")
+    with pytest.raises(ClmsimError, match="empty required value in row 3"):
+        read_columns(f, SURVIVAL_COLUMNS)
+    f.write_text("period,alive\n0,100\n1,eighty\n")
+    with pytest.raises(ClmsimError, match="column 'alive' is not a number in row 3"):
+        cohorts_from_table(read_columns(f, SURVIVAL_COLUMNS))

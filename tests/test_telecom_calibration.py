@@ -12,6 +12,7 @@ from clmsim import compile_model, load_scenario
 from clmsim.api import simulate
 from clmsim.cli.demo import cohort_model
 from clmsim.engines import analytic
+from clmsim.decision import money
 from clmsim.metrics import EQUAL_SPEND, cohort_survival, spend_case, summarize
 
 TELECOM = Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml"
@@ -67,3 +68,35 @@ def test_onboarding_is_paid_in_a_customers_first_months_analytic():
     res = analytic.simulate([model], runs=1, seed=None)
     spend = res.series("baseline", "retention_spend").to_numpy()
     assert spend[:3].sum() / spend.sum() >= 0.95, spend[:6]
+
+
+def test_risk_targeted_save_offer_at_the_same_budget_spends_what_the_untargeted_one_spends_analytic(exact):
+    """save_offer_risk_same_budget's spend per offer was solved (root finding on the analytic engine)
+    for the present value of spend of save_offer_all; written to 8 significant digits, the two agree
+    within 1e-7 of either, far inside EQUAL_SPEND: the demo's head to head reads "same spend"."""
+    _, s = exact
+    aimed, everyone = s[("save_offer_risk_same_budget", "pv_spend")], s[("save_offer_all", "pv_spend")]
+    assert abs(aimed - everyone) <= 1e-7 * everyone, (aimed, everyone)
+    assert spend_case(aimed - everyone, everyone) == "same"
+    # the money really moves: only to the riskiest 30%, so more per offer than save_offer_all's 60
+    sc = load_scenario(TELECOM)
+    offer = sc.spec_for("save_offer_risk_same_budget").retention.programs["save_offer"]
+    assert offer.target_risk.top_share == 0.3 and offer.spend_per_customer > 2 * 60
+
+
+def test_demo_head_to_head_reports_targeted_vs_untargeted_at_equal_budget_analytic():
+    from clmsim.cli.demo import decide, head_to_head
+    from clmsim.scenario.demo_plan import load_demo_plan
+
+    plan = load_demo_plan(scenario=str(TELECOM))
+    entry = plan.head_to_head[0]
+    assert (entry.against, entry.strategies) == ("save_offer_all", ["save_offer_risk_same_budget", "save_offer_risk"])
+    sc = load_scenario(TELECOM)
+    res, paths = decide(plan, sc, "analytic")
+    text, lines, display, raw = head_to_head(res, paths, entry, sc)
+    npv = raw[(raw["kind"] == "vs_baseline") & (raw["metric"] == "npv_diff")].set_index("strategy")["mean"]
+    same = [line for line in lines if "save_offer_risk_same_budget against save_offer_all" in line]
+    assert same == [f"{entry.title}: save_offer_risk_same_budget against save_offer_all: same spend, "
+                    f"NPV {money(npv['save_offer_risk_same_budget'], sign=True)}."]
+    assert "same spend, NPV" in text and "NPV vs save_offer_all" in text
+    assert list(display.iloc[:, 0]) == ["save_offer_all", "save_offer_risk", "save_offer_risk_same_budget"]

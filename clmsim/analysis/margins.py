@@ -1,8 +1,9 @@
 """Marginal returns: where the next unit of spend earns most at the current plan.
 
-For every spend lever of a strategy -- each retention program's spend per customer, each
-acquisition channel's spend per period, each win-back policy's coverage (whose cost is the
-contact cost of the extra contacts) -- the marginal return is
+For every spend lever of a strategy -- each retention program's spend per customer, each save
+offer's spend per offer (``kind: intercept``: paid per churn attempt it reaches, and a bigger
+offer saves more), each acquisition channel's spend per period, each win-back policy's coverage
+(whose cost is the contact cost of the extra contacts) -- the marginal return is
 
     m = dNPV / dPV(spend)
 
@@ -14,7 +15,7 @@ an optimum under a budget every lever has the same ``m`` (the budget's shadow pr
 
 Computation: exact expectations (analytic engine) at the lever scaled by ``1 +- h`` over the
 whole schedule (``h = rel_step``, default 1%), central differences; a lever at 0 is moved up
-by an absolute step (``rel_step`` x the program's half-saturation spend, the channel's
+by an absolute step (``rel_step`` x the program's or save offer's half-saturation spend, the channel's
 half-saturation spend or cost per customer, or a coverage of ``rel_step``), one-sided, and so
 is a coverage at 1. The same differences with ``h / 2`` give a Richardson extrapolation and
 its error estimate ``|m_h - m_{h/2}|``, reported per lever.
@@ -42,7 +43,7 @@ DEFAULT_STEP = 0.01
 
 @dataclass(frozen=True)
 class Lever:
-    """A spend lever of a compiled model: ``kind`` (program, channel, winback), its index, the
+    """A spend lever of a compiled model: ``kind`` (program, intercept, channel, winback), its index, the
     dotted scenario path it corresponds to and how a change of size ``h`` moves its schedule."""
 
     kind: str
@@ -63,10 +64,11 @@ class Lever:
         if self.kind == "winback":
             new = np.clip(new, 0.0, 1.0)
         new = np.maximum(new, 0.0)
-        if self.kind == "program":
-            items = list(model.programs)
+        if self.kind in ("program", "intercept"):
+            field = "programs" if self.kind == "program" else "intercepts"
+            items = list(getattr(model, field))
             items[self.index] = dataclasses.replace(items[self.index], spend=new)
-            return dataclasses.replace(model, programs=tuple(items))
+            return dataclasses.replace(model, **{field: tuple(items)})
         if self.kind == "channel":
             items = list(model.channels)
             items[self.index] = dataclasses.replace(items[self.index], spend=new)
@@ -85,11 +87,14 @@ class Lever:
 
 
 def levers(model: CompiledModel) -> list[Lever]:
-    """Every spend lever of ``model`` (programs, channels, win-back coverages), in file order."""
+    """Every spend lever of ``model`` (programs, save offers, channels, win-back coverages), in file order."""
     out = []
     for i, p in enumerate(model.programs):
         out.append(Lever("program", i, p.name, f"retention.programs.{p.name}.spend_per_customer",
                          np.asarray(p.spend, float), p.half_saturation_spend))
+    for i, ic in enumerate(model.intercepts):
+        out.append(Lever("intercept", i, ic.name, f"retention.programs.{ic.name}.spend_per_customer",
+                         np.asarray(ic.spend, float), ic.half_saturation_spend))
     for i, c in enumerate(model.channels):
         out.append(Lever("channel", i, c.name, f"acquisition.channels.{c.name}.spend_per_period",
                          np.asarray(c.spend, float), c.b if c.response == SATURATING else c.a))
@@ -134,6 +139,14 @@ def _lever_spend(lever: Lever, model: CompiledModel, periods: pd.DataFrame, v: n
     H = model.horizon
     if lever.kind == "channel":
         return float((model.channels[lever.index].spend * v[1:]).sum())
+    if lever.kind == "intercept":
+        # paid per churn attempt: not a stage occupancy; retention spend less the programs' spend
+        # when the results separate them (one save offer, every program's spend known)
+        if len(model.intercepts) != 1:
+            return float("nan")
+        r = p[p["item"] == "retention_spend"].set_index("period")["mean"].reindex(range(1, H + 1)).to_numpy(float)
+        programs = sum(_lever_spend(lv, model, periods, v) for lv in levers(model) if lv.kind == "program")
+        return float((r * v[1:]).sum() - programs)
     if lever.kind == "program":
         prog = model.programs[lever.index]
         if not prog.reach(model.n_segments).any(axis=1).all():
@@ -175,7 +188,8 @@ def margins(scenario: Any, strategy: str = "baseline", *, rel_step: float = DEFA
     base = compile_model(sc, strategy)
     found = levers(base)
     if not found:
-        raise ClmsimError(f"strategy '{strategy}' has no spend lever (programs, channels or win-back policies)")
+        raise ClmsimError(f"strategy '{strategy}' has no spend lever (programs, save offers, channels or win-back "
+                          "policies)")
     models, plan = [dataclasses.replace(base, strategy="plan")], []
     for k, lv in enumerate(found):
         down, up = lv.steps(rel_step)

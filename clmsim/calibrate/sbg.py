@@ -45,9 +45,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-from scipy import optimize, special
+from scipy import special
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ..errors import ClmsimError
 from .io import rows_text, sig, to_number
@@ -258,6 +262,12 @@ class SBGFit:
 
     def projection(self, periods: int, cohorts: list[str] | None = None) -> pd.DataFrame:
         """Per cohort (default all) and t = 1..periods: observed and fitted survival and retention."""
+        import pandas as pd
+
+        return pd.DataFrame(self._projection(periods, cohorts))
+
+    def _projection(self, periods: int, cohorts: list[str] | None = None) -> dict[str, np.ndarray]:
+        """The columns of :meth:`projection` (without pandas: ``clmsim fit sbg`` prints them)."""
         names = list(self.cohorts) if cohorts is None else list(cohorts)
         t = np.arange(1, periods + 1)
         obs_s = np.full((len(names), periods), np.nan)
@@ -267,11 +277,11 @@ class SBGFit:
             k = min(len(n) - 1, periods)
             obs_s[i, :k] = n[1:k + 1] / n[0]
             obs_r[i, :k] = n[1:k + 1] / n[:k]
-        return pd.DataFrame({"cohort": np.repeat(np.asarray(names, dtype=object), periods),
-                             "t": np.tile(t, len(names)), "observed_survival": obs_s.ravel(),
-                             "survival": np.tile(self.survival(t), len(names)),
-                             "observed_retention": obs_r.ravel(),
-                             "retention": np.tile(self.retention(t), len(names))})
+        return {"cohort": np.repeat(np.asarray(names, dtype=object), periods),
+                "t": np.tile(t, len(names)), "observed_survival": obs_s.ravel(),
+                "survival": np.tile(self.survival(t), len(names)),
+                "observed_retention": obs_r.ravel(),
+                "retention": np.tile(self.retention(t), len(names))}
 
     def summary(self, discount_rate: float | None = None, periods: int = 12) -> str:
         lines = [f"sBG fit: {len(self.cohorts)} cohort(s), {int(sum(n[0] for n in self.cohorts.values()))} customers",
@@ -279,9 +289,9 @@ class SBGFit:
                  f"  beta  = {self.beta:.4f} (se {self.se_beta:.4f})",
                  f"  log-likelihood {self.loglik:.3f}; mean churn probability E[theta] = {self.mean_churn:.4f}"]
         first = next(iter(self.cohorts))
-        p = self.projection(periods, [first])
+        p = self._projection(periods, [first])
         lines.append(f"  projection (cohort {first}): t, survival (observed), retention (observed)")
-        for _, r in p.iterrows():
+        for r in ({k: v[i] for k, v in p.items()} for i in range(periods)):
             so = "" if np.isnan(r["observed_survival"]) else f" ({r['observed_survival']:.3f})"
             ro = "" if np.isnan(r["observed_retention"]) else f" ({r['observed_retention']:.3f})"
             lines.append(f"    {int(r['t']):>3}  {r['survival']:.3f}{so:<9}  {r['retention']:.3f}{ro}")
@@ -304,17 +314,23 @@ def check_cohort(name: str, n: np.ndarray, lines: np.ndarray | None = None, what
         raise ClmsimError(f"{what}: cohort {name!r}: alive counts rise{where(up)}; counts of one cohort cannot grow")
 
 
-def cohorts_from_table(df: pd.DataFrame, what: str = "survival data") -> dict[str, np.ndarray]:
-    """Alive counts per cohort from a table with ``period``, ``alive`` and optional ``cohort``.
+def cohorts_from_table(df, what: str = "survival data") -> dict[str, np.ndarray]:
+    """Alive counts per cohort from a table with ``period``, ``alive``, ``line`` and optional ``cohort``
+    (a DataFrame from :func:`~clmsim.calibrate.io.read_table` or a dict of arrays from
+    :func:`~clmsim.calibrate.io.read_columns`).
 
     Periods of each cohort must be 0, 1, ..., T without gaps. One sort of the rows: linear
     in rows up to the sort (10,000 cohorts of 1e6 rows take about a second).
     """
     period = to_number(df, "period", integer=True, nonnegative=True, what=what)
     alive = to_number(df, "alive", integer=True, nonnegative=True, what=what)
-    cohort = df["cohort"].astype(str).str.strip().to_numpy() if "cohort" in df.columns else np.full(len(df), "all")
-    lines = df["line"].to_numpy()
-    codes, names = pd.factorize(cohort, sort=False)   # cohorts in order of first appearance
+    cohort = np.char.strip(np.asarray(df["cohort"]).astype(str)) if "cohort" in df else np.full(len(period), "all")
+    lines = np.asarray(df["line"])
+    uniq, first, inverse = np.unique(cohort, return_index=True, return_inverse=True)
+    by_first = np.argsort(first, kind="stable")      # cohorts in order of first appearance
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[by_first] = np.arange(len(uniq))
+    codes, names = rank[inverse.ravel()], uniq[by_first]
     order = np.lexsort((period, codes))
     c, t, n, ln = codes[order], period[order], alive[order], lines[order]
     starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
@@ -380,8 +396,12 @@ def fit_sbg(cohorts: dict[str, np.ndarray] | list | np.ndarray, *, start: tuple[
     def nll(z):
         return -_loglik_stats(np.exp(z[0]), np.exp(z[1]), lost, ended)
 
+    from scipy import optimize
+
     res = optimize.minimize(nll, np.log(np.asarray(start, dtype=float)), method="Nelder-Mead",
                             options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20_000})
+    from scipy import optimize
+
     res = optimize.minimize(nll, res.x, method="BFGS", options={"gtol": 1e-9})
     a, b = np.exp(res.x)
     if not np.all(np.isfinite([a, b])) or a > 1e6 or b > 1e6:

@@ -27,7 +27,7 @@ from typing import Sequence
 
 from .._version import __version__
 from ..errors import ClmsimError
-from ..scenario import ScenarioError
+from ..scenario.errors import ScenarioError
 from . import (analysis_cmds, compile_cmd, explain_cmd, explore_cmd, fit_cmds, report_cmds, run_cmds, scenario_cmds,
                trace_cmd)
 

@@ -4,6 +4,9 @@ written here). Steps, each on one seed (common random numbers):
 
 1. **decide** -- every strategy against the baseline, exact (analytic engine): the decision
    table and the headline "what to do and what it costs";
+1b. **head to head** -- strategies against another strategy than the baseline (the plan's
+   ``head_to_head``, e.g. a risk-targeted save offer against the untargeted one at the same
+   budget), from step 1's results: "same spend, NPV +/-..." when the two spend the same;
 2. **margins** -- the marginal return of every spend lever at the plan, exact: where the next
    unit of spend goes;
 3. **simulate** -- Monte Carlo (fast engine): the spread of the customer base over runs, the
@@ -134,6 +137,33 @@ def decide(plan, scenario, engine: str):
         res = runner.engine_module("analytic").simulate(models, runs=1, seed=None)
         return res, paths_from_periods(res.periods, results_discount_factors(res))
     return simulate_in_batches(models, "fast", plan.fallback_runs, plan.seed, mode="counts")
+
+
+def head_to_head(results, paths, entry, scenario) -> tuple[str, list[str], pd.DataFrame, pd.DataFrame]:
+    """Step 1b: ``entry.strategies`` against ``entry.against`` on step 1's results: the decision
+    table with ``entry.against`` as the reference (text), one headline line per strategy ("same
+    spend, NPV -5.84M" when the present values of spend agree within :data:`clmsim.metrics.EQUAL_SPEND`),
+    and the rows as display and raw tables."""
+    from ..decision import decision_rows, decision_text, headers
+    from ..report.build import comparison_of
+
+    names = [entry.against, *entry.strategies]
+    unknown = [n for n in names if n not in scenario.strategy_names]
+    if unknown:
+        raise ClmsimError(f"head to head '{entry.title}': no strategy {', '.join(map(repr, unknown))} in the "
+                          f"scenario (have: {', '.join(scenario.strategy_names)})")
+    comp = comparison_of(results, entry.against, paths)
+    table = comp.table()
+    table = table[table["strategy"].isin(names)]
+    text = f"{entry.title} (against {entry.against}):\n" + decision_text(table, comp.provenance, entry.against,
+                                                                        comp.n_runs)
+    rows = decision_rows(table, entry.against)
+    lines = [f"{entry.title}: {r['strategy']} against {entry.against}: {r['ret']}." for r in rows
+             if r["strategy"] != entry.against]
+    head = headers(entry.against, results.provenance.get("period", "period"))
+    cols = ["strategy", "npv", "pv_spend", "npv_diff", "spend_diff", "ret"]
+    display = pd.DataFrame([{head[c]: r[c] for c in cols} for r in rows])
+    return text, lines, display, table
 
 
 def simulate(plan, scenario, strategies: list[str], missing: list[str]):
@@ -297,6 +327,17 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
     rec = decision.recommendation(table, plan.baseline)
     npv = table[(table["kind"] == "level") & (table["metric"] == "npv")].set_index("strategy")["mean"]
     order = npv.sort_values(ascending=False, kind="stable").index.tolist()
+    h2h_text, h2h_lines = [], []
+    for entry in plan.head_to_head:
+        with _Step("head to head", f"{entry.title}: {', '.join(entry.strategies)} against {entry.against}", missing,
+                   seconds, echo):
+            text, found, display, raw = head_to_head(results, paths, entry, scenario)
+            h2h_text.append(text)
+            h2h_lines += found
+            tables.append(ReportTable(f"head_to_head_{len(h2h_text)}", f"{entry.title} (against {entry.against})",
+                                      display, raw, f"each strategy against {entry.against} instead of "
+                                      f"{plan.baseline}; 'same spend' when the present values of spend differ by "
+                                      "at most 0.5% of the larger."))
 
     with _Step("margins", f"marginal return of every spend lever of {plan.margins.strategy}, exact", missing,
                seconds, echo):
@@ -360,7 +401,7 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
                            f"sensitivity.sobol_samples = 0); `clmsim sensitivity {sens_file} --method sobol "
                            f"--samples 256 --strategy {order[0]} --metric npv_diff` computes them")
 
-    lines = headline_text(table, plan.baseline, marg, rank, unit)
+    lines = headline_text(table, plan.baseline, marg, rank, unit) + h2h_lines
     best_level = None
     if levels is not None:
         best_level = levels.loc[levels["npv"].idxmax()]
@@ -407,7 +448,8 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
         rep.figures.sort(key=lambda f: rank_order.get(f.key, len(rank_order)))
         path = write_report(rep, out)
     seconds["total"] = time.perf_counter() - t_all
-    text = "\n".join(lines) + "\n\n" + decision_text(table, comp.provenance, plan.baseline, comp.n_runs)
+    text = "\n\n".join(["\n".join(lines), decision_text(table, comp.provenance, plan.baseline, comp.n_runs),
+                        *h2h_text])
     return DemoOutcome(path, text, missing, seconds)
 
 

@@ -147,15 +147,16 @@ def _check_outputs(*paths: str | None) -> None:
             raise WriteError(p, "it is a directory")
 
 
-def _read(args, required, optional, what):
-    """The input table (a pandas DataFrame) with canonical column names."""
+def _read(args, required, optional, what, light: bool = False):
+    """The input table with canonical column names: a pandas DataFrame, or with ``light`` a dict of
+    arrays read without pandas (:func:`~clmsim.calibrate.io.read_columns`, for small files)."""
     _check_outputs(args.out, getattr(args, "table", None), getattr(args, "panel_out", None),
                    getattr(args, "report", None))
-    from ..calibrate.io import parse_mapping, read_table
+    from ..calibrate.io import parse_mapping, read_columns, read_table
 
     names = [n.strip() for n in args.names.split(",")] if args.names else None
     rename = parse_mapping(args.columns, "--columns")
-    return read_table(args.file, required, optional, sep=args.sep, names=names, rename=rename, what=what)
+    return (read_columns if light else read_table)(args.file, required, optional, sep=args.sep, names=names, rename=rename, what=what)
 
 
 def _emit(args, text: str, summary: str) -> None:
@@ -211,7 +212,7 @@ def cmd_sbg(args) -> int:
     from ..calibrate import cohorts_from_table, fit_sbg
     from ..calibrate.io import SURVIVAL_COLUMNS, write_yaml
 
-    raw = _read(args, SURVIVAL_COLUMNS, ("cohort",), "survival data")
+    raw = _read(args, SURVIVAL_COLUMNS, ("cohort",), "survival data", light=True)  # alive counts: a few rows
     cohorts = cohorts_from_table(raw)
     if args.cohort:
         unknown = [c for c in args.cohort if c not in cohorts]

@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
-from ..model import compile_model
-from ..scenario import dump_yaml, json_schema, load_scenario
 from ..textable import pad as _pad
 
 
@@ -43,6 +39,10 @@ def _econ(econ) -> str:
 
 def describe(scenario) -> str:
     """A readable summary of a validated scenario."""
+    import numpy as np
+
+    from ..model import compile_model
+
     spec = scenario.spec
     model = compile_model(scenario)
     lines = [f"scenario {spec.name!r} ({scenario.source}, hash {scenario.hash})"]
@@ -109,6 +109,8 @@ def describe(scenario) -> str:
 
 
 def cmd_validate(args) -> int:
+    from ..scenario import dump_yaml, load_scenario
+
     scenario = load_scenario(args.file, args.overrides)
     if args.print_resolved:
         for name, data in scenario.resolved.items():
@@ -120,5 +122,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    from ..scenario import json_schema
+
     print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
     return 0

@@ -8,10 +8,7 @@ customer's segment (relationship pattern), the period, the day and the money inv
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..errors import ClmsimError
-from ..model import LOST
 from .args import nonneg_int
 from .args import seed as seed_arg
 from .scenario_cmds import add_set_option
@@ -75,6 +72,8 @@ def new_customer_ids(model, n_init: int, n: int) -> list[int]:
     engine adds each channel's customers segment by segment: spreading the ids over the
     period's expected arrivals follows customers of every channel and segment, not just the
     first segment of the first channel."""
+    import numpy as np
+
     if n <= 0:
         return []
     expected = float(model.expected_acquisitions()[:, 0].sum()) if model.channels else 0.0
@@ -83,8 +82,11 @@ def new_customer_ids(model, n_init: int, n: int) -> list[int]:
 
 
 def cmd_trace(args) -> int:
+    import numpy as np
+
     from ..api import as_scenario, compile_strategies
     from ..engines import des
+    from ..model import LOST
 
     from ..limits import check, current
 

@@ -10,25 +10,14 @@ for files and :func:`scenario_from_text` for strings (tests, notebooks)::
 
 from __future__ import annotations
 
-from .core import BASELINE, Scenario, _build, dump_yaml, load_scenario, scenario_from_text
-from .errors import Diagnostic, Location, ScenarioError, ScenarioWarning, strict
-from .schema import SCHEMA_VERSION, ScenarioSpec, json_schema
+from .._lazy import lazy_exports
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Diagnostic",
-    "Location",
-    "Scenario",
-    "ScenarioError",
-    "ScenarioWarning",
-    "strict",
-    "ScenarioSpec",
-    "json_schema",
-    "load_scenario",
-    "scenario_from_text",
-    "dump_yaml",
-]
-
-from .editor import ScenarioEditor  # noqa: E402  (uses the names above)
-
-__all__.append("ScenarioEditor")
+# Each name imports its module when first asked for: ``from clmsim.scenario import ScenarioError`` or
+# ``dump_yaml`` (the CLI's error handling, ``clmsim fit``) does not build the pydantic schema.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "core": ("BASELINE", "Scenario", "_build", "load_scenario", "scenario_from_text"),
+    "editor": ("ScenarioEditor",),
+    "errors": ("Diagnostic", "Location", "ScenarioError", "ScenarioWarning", "strict"),
+    "loader": ("dump_yaml",),
+    "schema": ("SCHEMA_VERSION", "ScenarioSpec", "json_schema"),
+})

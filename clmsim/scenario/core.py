@@ -9,10 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import yaml
-
 from .errors import Diagnostic, Location, ScenarioError, ScenarioWarning, is_strict, strict
-from .loader import Positions, load_file, locate, parse_yaml
+from .loader import Positions, dump_yaml, load_file, locate, parse_yaml
 from .plausible import plausibility
 from .overrides import OverrideError, apply_override, parse_assignment
 from .schema import SCHEMA_VERSION, ScenarioSpec, json_schema
@@ -179,6 +177,3 @@ def scenario_from_text(text: str, name: str = "<string>", overrides: Iterable[st
     return _build(data, positions, name, overrides)
 
 
-def dump_yaml(data: dict) -> str:
-    """Plain-data YAML (Unicode kept, key order kept)."""
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=100)

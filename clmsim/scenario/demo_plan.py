@@ -49,6 +49,12 @@ class SensitivityStep(_Strict):
     sobol_samples: int = Field(default=0, ge=0, le=100_000)
 
 
+class HeadToHead(_Strict):
+    title: str = Field(min_length=1)
+    against: str
+    strategies: list[str] = Field(min_length=1)
+
+
 class DemoPlan(_Strict):
     """What ``clmsim demo`` runs (the fields are described in the shipped ``demo.yaml``)."""
 
@@ -57,6 +63,7 @@ class DemoPlan(_Strict):
     seed: int = Field(default=2026, ge=0)
     baseline: str = "baseline"
     margins: MarginsStep = MarginsStep()
+    head_to_head: list[HeadToHead] = []
     simulate: SimulateStep = SimulateStep()
     sweep: SweepStep
     sensitivity: SensitivityStep

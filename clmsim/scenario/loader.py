@@ -254,3 +254,8 @@ def locate(positions: Positions, path: tuple, default: Location) -> Location:
             return positions[path]
         path = path[:-1]
     return positions.get((), default)
+
+
+def dump_yaml(data: dict) -> str:
+    """Plain-data YAML (Unicode kept, key order kept)."""
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=100)
