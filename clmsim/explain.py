@@ -201,7 +201,7 @@ def explain_model(model: CompiledModel, cohort_stage: str | None = None, **optio
         "clv_new_customer": float(out["runs"]["clv_acquired"]),
         "survival": survival,
         "cohort_stage": stage,
-        "cohort": analytic.cohort_occupancy(model, stage, options.get("nodes")),
+        "cohort": analytic.cohort_occupancy(model, stage, options.get("nodes"), chains=out["chains"]),
         "formulas": FORMULAS,
         "plain": PLAIN,
     }
