@@ -248,27 +248,28 @@ def _new_customer_cash(ch: Chains, fwd: dict) -> np.ndarray:
 def _table_values(ch: Chains, v: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """CLV over the horizon, CLV for ever, lifetime (without the entry period) and expected
     active periods 1..H per (segment, state), mixed over the nodes of ``ch``: four backward
-    recursions run side by side (columns of one matmul)."""
+    recursions run side by side, as rows: ``W^T <- W^T M^T`` (numpy multiplies a stack of
+    (4 x E) @ (E x E) about four times faster than (E x E) @ (E x 4))."""
     G, Q, E = ch.w.shape + (ch.space.size,)
     zeros = np.zeros((G, Q, E))
-    W = np.stack([zeros, _tail(ch, v, "cash"), _tail(ch, 1.0, "active"), zeros], axis=-1)
-    scale = np.array([v, v, 1.0, 1.0])
-    nus = []
+    W = np.stack([zeros, _tail(ch, v, "cash"), _tail(ch, 1.0, "active"), zeros], axis=-2)  # (G, Q, 4, E)
+    scale = np.array([v, v, 1.0, 1.0])[:, None]
+    nus, Mt = [], []
     for r in range(ch.n_regimes):
         nu, act = ch.net_value(r), _active_next(ch, r)
-        nus.append(np.stack([nu, nu, act, act], axis=-1))
+        nus.append(np.stack([nu, nu, act, act], axis=-2))
+        Mt.append(np.ascontiguousarray(np.swapaxes(ch.M[r], -1, -2)))
     bad = ~np.isfinite(W)
     for t in range(ch.model.horizon, 0, -1):
         r = ch.regime[t - 1]
-        M = ch.M[r]
         if bad.any():
-            step = np.stack([_matvec(M, W[..., j]) for j in range(W.shape[-1])], axis=-1)
+            step = np.stack([_matvec(ch.M[r], W[..., j, :]) for j in range(W.shape[-2])], axis=-2)
         else:
-            step = M @ W
+            step = W @ Mt[r]
         W = scale * (nus[r] + step)
         bad = ~np.isfinite(W)
-    out = _mix_nodes(ch, W)
-    return out[..., 0], out[..., 1], out[..., 2], out[..., 3]
+    out = _mix_nodes(ch, W)  # (G, 4, E)
+    return out[:, 0], out[:, 1], out[:, 2], out[:, 3]
 
 
 def _clv_table(ch: Chains, fwd: dict, v: float, main: tuple | None = None) -> pd.DataFrame:
