@@ -11,8 +11,9 @@ starting the command to the first complete page, the server's own share of a red
     .venv/bin/python benchmarks/explorer_latency.py [--presses 12] [FILE ...]
 
 To compare two versions of the code interleaved, run this script once per scenario and version
-with ``PYTHONPATH`` naming the other version's source tree: ``clmsim explore`` is started as a
-subprocess and imports clmsim from there (docs/classroom.md shows the loop).
+with ``PYTHONPATH`` naming the other version's source tree, from a folder outside the repository:
+``clmsim explore`` is started as a subprocess (``python -m``, which puts the current folder first on
+the path) and imports clmsim from there (docs/classroom.md shows the loop).
 
 A report, not a test: the target is 300 ms per redraw on this machine (docs/classroom.md).
 """
