@@ -127,17 +127,18 @@ def _closed_forms(model: CompiledModel, clv: pd.DataFrame, retention: dict) -> d
     out = {}
     d = model.discount_rate
     c = _contribution(model) - _programme_spend(model)
+    engine = {(seg, stage): (float(ci), float(life))  # plain lookups: a pandas .loc per stage costs more
+              for seg, stage, ci, life in zip(clv["segment"], clv["stage"], clv["clv_infinite"], clv["lifetime"])}
     for g, seg in enumerate(model.segment_names):
-        rows = clv[clv["segment"] == seg].set_index("stage")
         for s in np.flatnonzero(model.active):
             name = model.stage_names[s]
             r = retention.get((seg, name))
-            if r is None or name not in rows.index:
+            if r is None or (seg, name) not in engine:
                 continue
             cf = closed_form(float(c[g, s]), r, d)
-            eng = float(rows.loc[name, "clv_infinite"])
+            eng, life = engine[(seg, name)]
             if math.isfinite(eng) and abs(cf["clv"] - eng) <= CLOSED_FORM_RTOL * max(1.0, abs(eng)) \
-                    and abs(cf["lifetime"] - float(rows.loc[name, "lifetime"])) <= CLOSED_FORM_RTOL * cf["lifetime"]:
+                    and abs(cf["lifetime"] - life) <= CLOSED_FORM_RTOL * cf["lifetime"]:
                 out[(seg, name)] = cf
     return out
 
@@ -201,7 +202,7 @@ def explain_model(model: CompiledModel, cohort_stage: str | None = None, **optio
         "clv_new_customer": float(out["runs"]["clv_acquired"]),
         "survival": survival,
         "cohort_stage": stage,
-        "cohort": analytic.cohort_occupancy(model, stage, options.get("nodes")),
+        "cohort": analytic.cohort_occupancy(model, stage, options.get("nodes"), chains=out["chains"]),
         "formulas": FORMULAS,
         "plain": PLAIN,
     }

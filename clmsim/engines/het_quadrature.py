@@ -131,7 +131,8 @@ def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int,
     law = stats.gamma(k, scale=s)
     logpdf = lambda x: (k - 1.0) * np.log(x) - x / s  # noqa: E731 (up to a constant)
     top = float(law.isf(NEGLIGIBLE_MASS))           # the support beyond holds < 1e-22 of the mass
-    return _pieces(law, logpdf, k - 1.0, None, np.append(breaks[breaks < top], top), n, singular)
+    return _pieces(law, logpdf, k - 1.0, None, np.append(breaks[breaks < top], top), n, singular,
+                   ("gamma", k, s))
 
 
 def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int,
@@ -144,7 +145,7 @@ def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int,
 
     law = stats.beta(a, b)
     logpdf = lambda x: (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x)  # noqa: E731 (up to a constant)
-    return _pieces(law, logpdf, a - 1.0, b - 1.0, np.append(breaks, 1.0), n, singular)
+    return _pieces(law, logpdf, a - 1.0, b - 1.0, np.append(breaks, 1.0), n, singular, ("beta", a, b))
 
 
 NEGLIGIBLE_MASS = 1e-22
@@ -156,17 +157,34 @@ EXTRA_NODES = 16
 """Reference nodes per cell beyond the piece's ``n`` (cells are exact for degree ``2n + 31``)."""
 
 
+PIECE_RULES_KEPT = 2048
+"""Piece rules remembered (:func:`_pieces`): moving one kink leaves the other pieces' rules as they were."""
+
+_piece_rules: dict = {}
+
+
 def _pieces(law, logpdf, e0: float, e1: float | None, ends: np.ndarray, n: int,
-            singular: bool) -> tuple[np.ndarray, np.ndarray]:
+            singular: bool, law_key: tuple) -> tuple[np.ndarray, np.ndarray]:
     """The ``n``-point Gauss rule of the density on every piece ``[0, ends[0]], [ends[0],
     ends[1]], ...`` (see :func:`_piece_rule`), pieces without mass left out; weights are the
-    pieces' probabilities times the rules' normalised weights."""
+    pieces' probabilities times the rules' normalised weights.
+
+    ``law_key`` names the density (kind and parameters): a piece's rule depends only on it
+    and the piece, so rules are remembered per piece (a changed kink recomputes the two
+    pieces it bounds, not the whole support)."""
     xs, ws = [], []
     lo = 0.0
     for hi in ends:
         mass = float(law.cdf(hi) - law.cdf(lo)) if law.cdf(lo) < 0.5 else float(law.sf(lo) - law.sf(hi))
         if mass > NEGLIGIBLE_MASS and hi > lo:
-            x, w = _piece_rule(logpdf, lo, float(hi), e0, e1, n, singular and lo == 0.0 and e0 > 0.0)
+            sing = singular and lo == 0.0 and e0 > 0.0
+            key = (law_key, lo, float(hi), n, sing)
+            rule = _piece_rules.get(key)
+            if rule is None:
+                if len(_piece_rules) >= PIECE_RULES_KEPT:
+                    _piece_rules.clear()
+                rule = _piece_rules[key] = _piece_rule(logpdf, lo, float(hi), e0, e1, n, sing)
+            x, w = rule
             xs.append(x)
             ws.append(mass * w)
         lo = float(hi)

@@ -19,7 +19,6 @@ import yaml
 
 from .core import BASELINE, Scenario, _build, dump_yaml
 from .loader import load_file
-from .overrides import OverrideError, apply_override
 
 Keys = tuple[str, ...]
 
@@ -31,6 +30,18 @@ def _get(data: Any, keys: Keys) -> Any:
             raise KeyError(".".join(keys))
         node = node[k]
     return node
+
+
+def _with(data: dict, keys: Keys, value: Any) -> dict:
+    """``data`` with ``data[k0][k1]...[kn] = value``: a new mapping on each level of the path, every
+    other branch shared (``data`` is not changed; the parents must be mappings)."""
+    out = dict(data)
+    node = out
+    for k in keys[:-1]:
+        node[k] = dict(node[k])
+        node = node[k]
+    node[keys[-1]] = value
+    return out
 
 
 def _yaml_value(value: Any) -> str:
@@ -58,6 +69,7 @@ class ScenarioEditor:
         self.source = str(path)
         self.data, self.positions = load_file(path)
         self.scenario: Scenario = _build(self.data, self.positions, self.source, ())
+        self._last_sets: tuple | None = None
 
     @property
     def strategy_names(self) -> tuple[str, ...]:
@@ -92,12 +104,8 @@ class ScenarioEditor:
             nested: Any = value
             for k in reversed(keys[depth + 1:]):
                 nested = {k: nested}
-            path = ".".join(keys[:depth + 1])
-            try:
-                data, _ = apply_override(data, path, nested)
-            except OverrideError:
-                pass  # reported by validation below, as validate would
-            out.append((path, nested))
+            data = _with(data, keys[:depth + 1], nested)
+            out.append((".".join(keys[:depth + 1]), nested))
         return out
 
     def apply(self, strategy: str, edits: Mapping[Keys, Any]) -> Scenario:
@@ -109,12 +117,16 @@ class ScenarioEditor:
             With the diagnostics ``clmsim validate FILE --set PATH=VALUE`` prints for the same
             overrides (for ``strategy = "baseline"`` literally the same lines).
         """
-        sets = [f"{p}={_yaml_value(v)}" for p, v in self.overrides(strategy, edits)]
-        return _build(self.settings(strategy), self.positions, self.source, sets)
+        return _build(self.settings(strategy), self.positions, self.source, self.set_arguments(strategy, edits))
 
     def set_arguments(self, strategy: str, edits: Mapping[Keys, Any]) -> list[str]:
-        """The ``--set PATH=VALUE`` arguments of ``edits`` (for ``clmsim ... --set``)."""
-        return [f"{p}={_yaml_value(v)}" for p, v in self.overrides(strategy, edits)]
+        """The ``--set PATH=VALUE`` arguments of ``edits`` (for ``clmsim ... --set``).
+
+        The last answer is kept: the explorer asks twice per redraw (to validate, to show)."""
+        key = (strategy, tuple((tuple(k), v) for k, v in edits.items()))
+        if self._last_sets is None or self._last_sets[0] != key:
+            self._last_sets = (key, tuple(f"{p}={_yaml_value(v)}" for p, v in self.overrides(strategy, edits)))
+        return list(self._last_sets[1])
 
     def to_yaml(self, strategy: str, edits: Mapping[Keys, Any], name: str = "explored",
                 header: str | None = None) -> str:
