@@ -48,7 +48,7 @@ from .samplers import (
 )
 from .counts_steps import (ACTIVE_SUB, _contacts, _pool_moves, _revenue, _save_offers, _segment_counts,
                            _unchanged, substream, type_rows)
-from .regimes import scale_churn
+from .regimes import gamma_tables, scale_churn
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -183,12 +183,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             new_regime = rg != rg_prev
             if new_regime:             # the period's regime (scheduled dynamics): rows and revenue
                 P, rev_mean, margin = P_all[rg], rev_all[rg], margin_all[rg]
-                for g in range(G):
-                    for s in range(S):
-                        cv = rev_cv[g, s]
-                        if cv > 0.0:
-                            gam_shape[g, s] = 1.0 / (cv * cv)
-                            gam_scale[g, s] = rev_mean[g, s] * cv * cv
+                gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale)
                 rg_prev = rg
             total = 0
             for s in range(S):

@@ -16,18 +16,28 @@ from .samplers import ACTIVE, CHURNED, LOST, PROSPECT
 
 
 @njit(cache=True, error_model="numpy")
+def gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale):
+    """Revenue gamma shape ``1/cv^2`` and scale ``mean cv^2`` of one regime, shapes (G, S)
+    (left alone where ``cv = 0``: a fixed amount)."""
+    for g in range(gam_shape.shape[0]):
+        for s in range(gam_shape.shape[1]):
+            cv = rev_cv[g, s]
+            if cv > 0.0:
+                gam_shape[g, s] = 1.0 / (cv * cv)
+                gam_scale[g, s] = rev_mean[g, s] * cv * cv
+
+
+@njit(cache=True, error_model="numpy")
 def revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb, noisy,
                    fast_src, fast_dst):
     """Revenue tables of one regime, shapes (G, S): gamma shape ``1/cv^2``, scale ``mean cv^2``
     and Marsaglia-Tsang constants, fixed contribution ``mean x margin - cost``, whether revenue
     is noisy, and the stages the fast path may leave / enter."""
     G, S = gam_shape.shape[0], gam_shape.shape[1]
+    gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale)
     for g in range(G):
         for s in range(S):
-            cv = rev_cv[g, s]
-            if cv > 0.0:
-                gam_shape[g, s] = 1.0 / (cv * cv)
-                gam_scale[g, s] = rev_mean[g, s] * cv * cv
+            if rev_cv[g, s] > 0.0:
                 gam_d[g, s] = gam_shape[g, s] - 1.0 / 3.0
                 gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
             fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
