@@ -78,8 +78,10 @@ def simulate_counts(r0, r1, seeds, m, out):
     kind, P_all, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
     rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
     regime, churn_scale = m.regime, m.churn_scale
-    P, rev_mean, margin = P_all[0], rev_all[0], margin_all[0]     # the regime of the period (below)
     dynamic = P_all.shape[0] > 1
+    # the period's regime is copied into these (below): names bound once keep the hot loops as
+    # they were without regimes
+    P, rev_mean, margin = P_all[0].copy(), rev_all[0].copy(), margin_all[0].copy()
     type_seg, type_het, type_val, type_w = m.type_seg, m.type_het, m.type_val, m.type_w
     seg_first, seg_ntypes = m.seg_first, m.seg_ntypes
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
@@ -182,7 +184,10 @@ def simulate_counts(r0, r1, seeds, m, out):
             rg = regime[t - 1]
             new_regime = rg != rg_prev
             if new_regime:             # the period's regime (scheduled dynamics): rows and revenue
-                P, rev_mean, margin = P_all[rg], rev_all[rg], margin_all[rg]
+                if dynamic:
+                    P[:] = P_all[rg]
+                    rev_mean[:] = rev_all[rg]
+                    margin[:] = margin_all[rg]
                 gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale)
                 rg_prev = rg
             total = 0

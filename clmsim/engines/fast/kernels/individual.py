@@ -168,8 +168,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     kind, P_all, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
     rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
     regime, churn_scale = m.regime, m.churn_scale
-    P, rev_mean, margin = P_all[0], rev_all[0], margin_all[0]     # the regime of the period (below)
     dynamic = P_all.shape[0] > 1
+    # the period's regime is copied into these (below): names bound once keep the hot loops as
+    # they were without regimes
+    P, rev_mean, margin = P_all[0].copy(), rev_all[0].copy(), margin_all[0].copy()
     het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
     ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
@@ -309,7 +311,10 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             vt = v[t]
             rg = regime[t - 1]
             if rg != rg_prev:          # the period's regime (scheduled dynamics): its rows and revenue tables
-                P, rev_mean, margin = P_all[rg], rev_all[rg], margin_all[rg]
+                if dynamic:
+                    P[:] = P_all[rg]
+                    rev_mean[:] = rev_all[rg]
+                    margin[:] = margin_all[rg]
                 revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb,
                                noisy, fast_src, fast_dst)
                 rg_prev = rg
