@@ -156,6 +156,7 @@ def explain_model(model: CompiledModel, cohort_stage: str | None = None, **optio
     """Teaching data for one compiled model (see :func:`clmsim.api.explain`)."""
     from .engines import analytic
 
+    model.refuse_dynamics("explain (closed forms from one period's retention and margin)")
     out = analytic.evaluate(model, **options)
     clv = out["clv"].copy()
     contrib = _contribution(model)

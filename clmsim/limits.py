@@ -160,8 +160,8 @@ def expected_customers(model) -> float:
     import numpy as np
 
     ref = model.referral
-    parts = [model.initial, model.P, np.array([model.horizon])] + [np.asarray(ch.expected_customers(ch.spend))
-                                                                  for ch in model.channels]
+    parts = [model.initial, model.regime_arrays()[0], model.regime_of(), np.array([model.horizon])] + [
+        np.asarray(ch.expected_customers(ch.spend)) for ch in model.channels]
     if ref is not None:
         parts += [ref.rate, ref.mix, np.array([ref.entry_stage])]
     key = hashlib.sha1(b"".join(np.ascontiguousarray(p, dtype=float).tobytes() for p in parts)).hexdigest()
@@ -189,9 +189,11 @@ def _expected_customers(model) -> float:
         if ref is None or not np.any(ref.rate > 0):
             return total if math.isfinite(total) else math.inf
         x = np.asarray(model.initial, dtype=float)[:, None, :].copy()   # (G, 1, S)
-        P = np.asarray(model.P, dtype=float)
+        P_r = np.asarray(model.regime_arrays()[0], dtype=float)   # (regimes, G, S, S)
+        regime = model.regime_of()
         rate, mix, entry = ref.rate, ref.mix, ref.entry_stage
         for t in range(model.horizon):
+            P = P_r[regime[t]]
             born = float((x[:, 0, :] @ rate).sum())
             total += born
             if not math.isfinite(total) or total > 1e300:

@@ -43,7 +43,7 @@ def test_expanded_chain_matches_hand_written_matrix():
     assert ch.space.labels == LABELS
     M, contribution, contact_cost = hand_chain()
     np.testing.assert_allclose(ch.M[0, 0, 0], M, rtol=0, atol=1e-15)
-    np.testing.assert_allclose(ch.contribution[0], contribution, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ch.contribution[0, 0], contribution, rtol=0, atol=1e-15)  # (regime, segment)
     np.testing.assert_allclose(ch.contact[0, 0] * ch.contact_cost, contact_cost, rtol=0, atol=1e-15)  # (regime, segment)
 
 

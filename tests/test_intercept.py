@@ -118,7 +118,7 @@ def test_save_with_a_concession_matches_the_hand_written_expanded_matrix():
     assert restless[i("rescued[desk:2]"), i("rescued[desk:2]")] == pytest.approx(0.2 * p)  # saved again
     assert ch.offer_cost[0, 1, 0, i("member")] == pytest.approx(6 * 0.15)
     assert ch.offer_cost[0, 0, 0, i("member")] == 0.0
-    assert ch.contribution[1, i("rescued[desk:2]")] == pytest.approx(8 * (0.5 - 0.3))
+    assert ch.contribution[0, 1, i("rescued[desk:2]")] == pytest.approx(8 * (0.5 - 0.3))
 
 
 @pytest.mark.parametrize("engine, mode", [("fast", "individual"), ("fast", "counts"), ("des", None)])

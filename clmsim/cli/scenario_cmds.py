@@ -24,14 +24,29 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_schema)
 
 
+def _fmt(value, spec: str = "g") -> str:
+    """A number, or a short description of a schedule (values, ramp, seasonal)."""
+    if isinstance(value, (int, float)):
+        return format(value, spec)
+    if getattr(value, "seasonality", None) is not None:
+        return f"{value.base:{spec}} x seasonality (cycle {value.seasonality.period})"
+    if getattr(value, "ramp", None) is not None:
+        return f"ramp {value.ramp.start:{spec}} -> {value.ramp.end:{spec}} over {value.ramp.periods}"
+    return f"schedule {', '.join(format(v, spec) for v in value.values[:4])}{', ...' if len(value.values) > 4 else ''}"
+
+
+def _positive(value) -> bool:
+    return not isinstance(value, (int, float)) or value > 0
+
+
 def _econ(econ) -> str:
     """``revenue 60 (cv 0.9), margin 0.22`` for the fields a segment overrides."""
     parts = []
     if econ.revenue is not None:
         mean, cv = (econ.revenue.mean, econ.revenue.cv) if hasattr(econ.revenue, "mean") else (econ.revenue, 0.0)
-        parts.append(f"revenue {mean:g} (cv {cv:g})")
+        parts.append(f"revenue {_fmt(mean)} (cv {cv:g})")
     if econ.margin is not None:
-        parts.append(f"margin {econ.margin:g}")
+        parts.append(f"margin {_fmt(econ.margin)}")
     if econ.cost_to_serve is not None:
         parts.append(f"cost to serve {econ.cost_to_serve:g}")
     return ", ".join(parts)
@@ -58,11 +73,12 @@ def describe(scenario) -> str:
         extra = ""
         if stage.kind == "active":
             mean, cv = (stage.revenue.mean, stage.revenue.cv) if hasattr(stage.revenue, "mean") \
-                else (float(stage.revenue or 0.0), 0.0)
+                else (stage.revenue or 0.0, 0.0)
             margin = 1.0 if stage.margin is None else stage.margin
-            extra = (f"  revenue {mean:g} (cv {cv:g}), margin {margin:g}, "
+            extra = (f"  revenue {_fmt(mean)} (cv {cv:g}), margin {_fmt(margin)}, "
                      f"cost to serve {stage.cost_to_serve or 0.0:g}")
-        row = ", ".join(f"{dst} {p:.3g}" for dst, p in spec.transitions.get(name, {}).items() if p > 0)
+        row = ", ".join(f"{dst} {_fmt(p, '.3g')}" for dst, p in spec.transitions.get(name, {}).items()
+                        if _positive(p))
         lines.append(f"  {_pad(name, 12)} {stage.kind:<8} initial {int(init[s]):>9,d}{extra}")
         if row:
             lines.append(f"  {'':<12} -> {row}")
@@ -71,7 +87,7 @@ def describe(scenario) -> str:
         for g, sg in spec.segments.items():
             lines.append(f"  {_pad(g, 12)} {sg.share:>4.0%}")
             for src, row in sg.transitions.items():
-                lines.append(f"  {'':<12} {src} -> " + ", ".join(f"{dst} {p:.3g}" for dst, p in row.items()))
+                lines.append(f"  {'':<12} {src} -> " + ", ".join(f"{dst} {_fmt(p, '.3g')}" for dst, p in row.items()))
             for name, econ in sg.stages.items():
                 lines.append(f"  {'':<12} {name}: {_econ(econ)}")
             if sg.heterogeneity is not None:

@@ -51,6 +51,8 @@ def _number(v: Any) -> tuple[float, str]:
             return float(v["values"][0]), "a schedule: the slider sets one value for every period"
         if v.get("ramp"):
             return float(v["ramp"]["start"]), "a ramp: the slider sets one value for every period"
+        if v.get("seasonality"):
+            return float(v.get("base", 0.0)), "a seasonal value: the slider sets one value for every period"
         return 0.0, ""
     return (0.0 if v is None else float(v)), ""
 

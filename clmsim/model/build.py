@@ -5,39 +5,41 @@ from __future__ import annotations
 import numpy as np
 
 from ..scenario import Scenario
-from ..scenario.schema import RevenueSpec, ScenarioSpec, ScheduleSpec
-from .compiled import (ACTIVE, CHURNED, KIND_CODES, LINEAR, LOST, SATURATING, Channel, CompiledModel,
+from ..errors import ClmsimError
+from ..scenario import schedules
+from ..scenario.schema import RevenueSpec, ScenarioSpec
+from .compiled import (ACTIVE, CHURNED, KIND_CODES, LINEAR, LOST, SATURATING, Channel, CompiledModel, Dynamics,
                        Heterogeneity, Intercept, Program, Referral, Winback)
 
 
 def schedule_array(value, horizon: int) -> np.ndarray:
-    """Expand a schedule (number, ``values`` + ``then``, or ``ramp``) to ``horizon`` periods."""
-    if value is None:
-        return None
-    if not isinstance(value, ScheduleSpec):
-        return np.full(horizon, float(value))
-    if value.ramp is not None:
-        r = value.ramp
-        t = np.arange(horizon, dtype=float)
-        frac = np.minimum(t / max(r.periods - 1, 1), 1.0) if r.periods > 1 else np.ones(horizon)
-        return r.start + (r.end - r.start) * frac
-    vals = np.asarray(value.values, dtype=float)
-    n = len(vals)
-    if value.then == "repeat":
-        return vals[np.arange(horizon) % n]
-    out = np.empty(horizon)
-    k = min(n, horizon)
-    out[:k] = vals[:k]
-    out[k:] = vals[-1] if value.then == "hold" else 0.0
-    return out
+    """Expand a schedule (number, ``values`` + ``then``, ``ramp`` or seasonal) to ``horizon`` periods
+    (:func:`clmsim.scenario.schedules.expand`)."""
+    return schedules.expand(value, horizon)
 
 
 def _revenue(rev) -> tuple[float, float]:
+    """Mean (a number or a schedule) and cv of a stage's revenue."""
     if rev is None:
         return 0.0, 0.0
     if isinstance(rev, RevenueSpec):
         return rev.mean, rev.cv
-    return float(rev), 0.0
+    return rev, 0.0
+
+
+class _Leaves:
+    """Scheduled entries of P, revenue_mean and margin found while compiling (see :func:`_dynamics`)."""
+
+    def __init__(self):
+        self.items: list[tuple[str, tuple, object, str]] = []
+
+    def put(self, arr: np.ndarray, name: str, index: tuple, value, path: str) -> None:
+        """``arr[index] = value`` for a number; a schedule is recorded (and period 1's value set)."""
+        if schedules.is_schedule(value):
+            self.items.append((name, index, value, path))
+            arr[index] = schedules.expand(value, 1)[0]
+        else:
+            arr[index] = value
 
 
 def _mix(mix: dict | None, segments: tuple[str, ...], default: np.ndarray) -> np.ndarray:
@@ -98,6 +100,7 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
     margin = np.zeros((G, S))
     cost = np.zeros((G, S))
     hets = []
+    leaves = _Leaves()
     for g, gname in enumerate(segments):
         seg = seg_specs.get(gname)
         rows = {k: dict(v) for k, v in spec.transitions.items()}
@@ -106,17 +109,25 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
                 rows.setdefault(src, {}).update(row)
         for src, row in rows.items():
             for dst, p in row.items():
-                P[g, idx[src], idx[dst]] = p
+                own = seg is not None and dst in seg.transitions.get(src, {})
+                leaves.put(P, "P", (g, idx[src], idx[dst]), p,
+                           (f"segments.{gname}." if own else "") + f"transitions.{src}.{dst}")
         P[g, np.arange(S), np.arange(S)] = 1.0 - P[g].sum(axis=1)
         for s, n in enumerate(names):
             st = spec.stages[n]
             if kind[s] != ACTIVE:
                 continue
             over = seg.stages.get(n) if seg is not None else None
-            rev = over.revenue if over is not None and over.revenue is not None else st.revenue
-            rev_mean[g, s], rev_cv[g, s] = _revenue(rev)
-            mg = over.margin if over is not None and over.margin is not None else st.margin
-            margin[g, s] = 1.0 if mg is None else mg
+            own = over is not None and over.revenue is not None
+            mean, rev_cv[g, s] = _revenue(over.revenue if own else st.revenue)
+            where = f"segments.{gname}.stages.{n}" if own else f"stages.{n}"
+            leaves.put(rev_mean, "revenue_mean", (g, s), mean,
+                       where + (".revenue.mean" if isinstance(over.revenue if own else st.revenue, RevenueSpec)
+                                else ".revenue"))
+            own = over is not None and over.margin is not None
+            mg = over.margin if own else st.margin
+            leaves.put(margin, "margin", (g, s), 1.0 if mg is None else mg,
+                       (f"segments.{gname}.stages.{n}" if own else f"stages.{n}") + ".margin")
             cs = over.cost_to_serve if over is not None and over.cost_to_serve is not None else st.cost_to_serve
             cost[g, s] = 0.0 if cs is None else cs
         het = seg.heterogeneity if seg is not None and seg.heterogeneity is not None else spec.heterogeneity
@@ -148,7 +159,8 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
             rate[idx[n]] = v
         referral = Referral(rate, idx[ref.entry_stage], _mix(ref.segment_mix, segments, share))
 
-    base_rev = np.array([_revenue(spec.stages[n].revenue)[0] for n in names])
+    dynamics = _dynamics(leaves, P, rev_mean, margin, H, churn_mask, hets, segments)
+    base_rev = np.array([schedules.reference(_revenue(spec.stages[n].revenue)[0]) for n in names])
     programs, intercepts = [], []
     for pname, prog in spec.retention.programs.items():
         if prog.kind == "intercept":
@@ -200,7 +212,64 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
         segment_names=segments, segment_share=share, P=P, churn_mask=churn_mask, revenue_mean=rev_mean,
         revenue_cv=rev_cv, margin=margin, cost_to_serve=cost, initial=initial, heterogeneity=tuple(hets),
         channels=tuple(channels), referral=referral, programs=tuple(programs), winbacks=tuple(winbacks),
-        stage_index=idx, operations=_operations(spec, programs, winbacks), intercepts=tuple(intercepts))
+        stage_index=idx, operations=_operations(spec, programs, winbacks), intercepts=tuple(intercepts),
+        dynamics=dynamics)
+
+
+def _dynamics(leaves: _Leaves, P: np.ndarray, rev_mean: np.ndarray, margin: np.ndarray, H: int,
+              churn_mask: np.ndarray, hets: list[Heterogeneity], segments: tuple[str, ...]) -> Dynamics | None:
+    """Regimes of the scheduled entries (:class:`~clmsim.model.compiled.Dynamics`), or None when
+    every schedule takes one value (then ``P``, ``rev_mean``, ``margin`` already hold it).
+
+    Periods ``1..H + X`` are expanded, ``X`` past the horizon until the schedules only repeat
+    (the last ``cycle`` periods form the repeating cycle)."""
+    if not leaves.items:
+        return None
+    start, cycle = schedules.combined_tail(v for _, _, v, _ in leaves.items)
+    if cycle > schedules.MAX_CYCLE:
+        raise ClmsimError(f"the schedules of {', '.join(sorted({p for *_, p in leaves.items}))} repeat only "
+                          f"every {cycle} periods together (more than {schedules.MAX_CYCLE}): use cycles "
+                          "whose lengths divide one another")
+    n = max(H, start - 1) + cycle
+    vals = np.stack([schedules.expand(v, n) for _, _, v, _ in leaves.items], axis=1)   # (n, K)
+    _, first, inverse = np.unique(vals, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    regime = rank[np.ravel(inverse)].astype(np.int64)
+    reps = [int(first[i]) for i in order]
+    arrays = {"P": P, "revenue_mean": rev_mean, "margin": margin}
+    S = P.shape[-1]
+    diag = np.arange(S)
+    if len(reps) == 1:   # every period alike: period 1's values, already in place
+        return None
+    out = {name: np.stack([a] * len(reps)) for name, a in arrays.items()}
+    for r, t in enumerate(reps):
+        for k, (name, index, _, _) in enumerate(leaves.items):
+            out[name][(r,) + index] = vals[t, k]
+    out["P"][:, :, diag, diag] = 0.0
+    out["P"][:, :, diag, diag] = 1.0 - out["P"].sum(axis=3)
+    # reference churn totals (schedules at their base) for beta heterogeneity
+    ref = P.copy()
+    for name, index, v, _ in leaves.items:
+        if name == "P":
+            ref[index] = schedules.reference(v)
+    C_ref = np.where(churn_mask, ref, 0.0).sum(axis=2)                     # (G, S)
+    C = np.where(churn_mask, out["P"], 0.0).sum(axis=3)                     # (R, G, S)
+    scale = np.ones_like(C)
+    for g, het in enumerate(hets):
+        if het.kind != "beta":
+            continue
+        moving = (C[:, g] != C_ref[g]).any(axis=0)
+        bad = moving & (C_ref[g] <= 0)
+        if bad.any():
+            raise ClmsimError(f"segment '{segments[g]}': a per-customer churn probability (heterogeneity "
+                              "churn_probability) scales with the churn schedule from its base value, which is 0 "
+                              "in a row whose churn varies: give the schedule a positive base")
+        scale[:, g] = np.divide(C[:, g], C_ref[g], out=np.ones_like(C[:, g]), where=C_ref[g] > 0)
+    P[...], rev_mean[...], margin[...] = out["P"][0], out["revenue_mean"][0], out["margin"][0]
+    fields = tuple(dict.fromkeys(p for *_, p in leaves.items))
+    return Dynamics(out["P"], out["revenue_mean"], out["margin"], scale, regime, cycle, fields)
 
 
 def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], H: int,

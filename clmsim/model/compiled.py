@@ -237,6 +237,34 @@ class Intercept:
 
 
 @dataclass(frozen=True)
+class Dynamics:
+    """Transition probabilities, revenue means and margins that vary over periods.
+
+    Periods with the same values share a **regime** ``r`` (numbered by first appearance,
+    period 1 is regime 0): ``P[r]`` (G, S, S), ``revenue_mean[r]`` and ``margin[r]`` (G, S).
+    ``regime[t - 1]`` is the regime of period ``t`` for ``t = 1..H + X``: the ``X`` periods
+    past the horizon continue the schedules until they only repeat, and the last ``cycle``
+    entries repeat for ever (``cycle = 1``: the last regime holds). ``churn_scale[r, g, s]``
+    is the ratio of row ``s``'s churn total in regime ``r`` to its reference total (the
+    schedules' ``base`` / first value): a per-customer churn probability (beta heterogeneity)
+    is scaled by it. ``fields`` names the scheduled fields (dotted paths). A model whose
+    schedules take one value has no ``Dynamics`` (``CompiledModel.dynamics is None``).
+    """
+
+    P: np.ndarray
+    revenue_mean: np.ndarray
+    margin: np.ndarray
+    churn_scale: np.ndarray
+    regime: np.ndarray
+    cycle: int
+    fields: tuple[str, ...]
+
+    @property
+    def n_regimes(self) -> int:
+        return self.P.shape[0]
+
+
+@dataclass(frozen=True)
 class Heterogeneity:
     """Per-customer churn propensity of one segment.
 
@@ -335,6 +363,44 @@ class CompiledModel:
     stage_index: dict[str, int] = field(default_factory=dict)
     operations: Operations | None = None
     intercepts: tuple[Intercept, ...] = ()
+    dynamics: Dynamics | None = None
+
+    # ------------------------------------------------------------- dynamics
+    @property
+    def n_regimes(self) -> int:
+        """Distinct sets of (transition matrices, revenue means, margins) over the periods."""
+        return 1 if self.dynamics is None else self.dynamics.n_regimes
+
+    def regime_of(self) -> np.ndarray:
+        """(H,) int64 regime of period t at index t-1 (all 0 without dynamics)."""
+        if self.dynamics is None:
+            return np.zeros(self.horizon, dtype=np.int64)
+        return self.dynamics.regime[:self.horizon]
+
+    def regime_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``P`` (R, G, S, S), ``revenue_mean``, ``margin``, ``churn_scale`` (R, G, S) per regime."""
+        d = self.dynamics
+        if d is None:
+            return self.P[None], self.revenue_mean[None], self.margin[None], np.ones((1,) + self.margin.shape)
+        return d.P, d.revenue_mean, d.margin, d.churn_scale
+
+    def at_regime(self, r: int) -> "CompiledModel":
+        """This model with regime ``r``'s matrices, revenue means and margins, and no dynamics."""
+        from dataclasses import replace
+
+        if self.dynamics is None:
+            return self
+        d = self.dynamics
+        return replace(self, P=d.P[r], revenue_mean=d.revenue_mean[r], margin=d.margin[r], dynamics=None)
+
+    def refuse_dynamics(self, what: str, engine: str = "analytic") -> None:
+        """Raise :class:`~clmsim.errors.UnsupportedFeature` for ``what`` when the model has
+        schedules on its dynamics (``what`` cannot be defined from one set of parameters)."""
+        if self.dynamics is not None:
+            from ..errors import UnsupportedFeature
+
+            raise UnsupportedFeature(engine, f"{what} with schedules on {', '.join(self.dynamics.fields)}",
+                                     "a scenario with constant transitions, revenue and margins")
 
     # ----------------------------------------------------------- operations
     def operational_features(self) -> list[str]:

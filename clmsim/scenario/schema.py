@@ -77,6 +77,30 @@ Schedule = Union[NonNeg, ScheduleSpec]
 """A non-negative number (constant every period) or a :class:`ScheduleSpec`."""
 
 
+class SeasonalitySpec(_Model):
+    """A cycle of ``period`` multipliers (exactly ``period`` of them, each >= 0); ``phase``
+    is the (1-based) index of the multiplier that applies in period 1."""
+
+    period: Annotated[int, Field(gt=0, le=MAX_HORIZON), _NUM]
+    multipliers: list[NonNeg] = Field(min_length=1)
+    phase: PosInt = 1
+
+
+class SeasonalSpec(_Model):
+    """A seasonal value: ``base * multipliers[(t - 1 + phase - 1) mod period]`` in period t."""
+
+    base: NonNeg
+    seasonality: SeasonalitySpec
+
+
+DynamicProb = Union[Prob, ScheduleSpec, SeasonalSpec]
+"""A probability (or margin) that may vary over periods: a number in [0, 1], a
+:class:`ScheduleSpec` or a :class:`SeasonalSpec` (every period's value is checked to lie in
+[0, 1] by the semantic layer)."""
+DynamicAmount = Union[NonNeg, ScheduleSpec, SeasonalSpec]
+"""An amount (a revenue mean) that may vary over periods."""
+
+
 # --------------------------------------------------------------------------- time
 class TimeSpec(_Model):
     """Clock of the model.
@@ -97,7 +121,7 @@ class RevenueSpec(_Model):
     """Revenue per customer per period: gamma distributed with ``mean`` and ``cv``
     (coefficient of variation, sd/mean); ``cv: 0`` means a fixed amount."""
 
-    mean: NonNeg
+    mean: DynamicAmount
     cv: NonNeg = 0.0
 
 
@@ -106,16 +130,16 @@ class StageSpec(_Model):
 
     kind: Literal["prospect", "active", "churned", "lost"]
     description: str | None = None
-    revenue: RevenueSpec | NonNeg | None = None
-    margin: Prob | None = None
+    revenue: RevenueSpec | DynamicAmount | None = None
+    margin: DynamicProb | None = None
     cost_to_serve: NonNeg | None = None
 
 
 class StageEconomicsOverride(_Model):
     """Per-segment override of a stage's economics (the kind cannot change)."""
 
-    revenue: RevenueSpec | NonNeg | None = None
-    margin: Prob | None = None
+    revenue: RevenueSpec | DynamicAmount | None = None
+    margin: DynamicProb | None = None
     cost_to_serve: NonNeg | None = None
 
 
@@ -153,7 +177,7 @@ class SegmentSpec(_Model):
 
     share: Prob
     description: str | None = None
-    transitions: dict[str, dict[str, Prob]] = Field(default_factory=dict)
+    transitions: dict[str, dict[str, DynamicProb]] = Field(default_factory=dict)
     stages: dict[str, StageEconomicsOverride] = Field(default_factory=dict)
     heterogeneity: HeterogeneitySpec | None = None
     initial_population: dict[str, Count] | None = None
@@ -359,7 +383,7 @@ class ScenarioSpec(_Model):
     description: str | None = None
     time: TimeSpec
     stages: dict[Name, StageSpec] = Field(min_length=1)
-    transitions: dict[str, dict[str, Prob]] = Field(default_factory=dict)
+    transitions: dict[str, dict[str, DynamicProb]] = Field(default_factory=dict)
     heterogeneity: HeterogeneitySpec | None = None
     segments: dict[Name, SegmentSpec] | None = None
     initial_population: dict[str, Count] = Field(default_factory=dict)

@@ -12,11 +12,13 @@ import math
 import typing
 from typing import Any, Iterable
 
+import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from .errors import Diagnostic, Location, did_you_mean, dotted
 from .loader import Positions, locate
-from .schema import MAX_COUNT, MAX_NUMBER, ScenarioSpec, ScheduleSpec
+from .schedules import distinct_periods, expand, is_schedule
+from .schema import MAX_COUNT, MAX_NUMBER, ScenarioSpec, ScheduleSpec, SeasonalSpec
 
 _TOL = 1e-9
 
@@ -245,6 +247,16 @@ def _schedule_max(value: Any) -> float:
     return float(value)
 
 
+def _sound(value: Any) -> bool:
+    """A schedule whose shape can be expanded (see ``_Checker.dynamic``; numbers are sound)."""
+    if isinstance(value, ScheduleSpec):
+        return (value.values is None) != (value.ramp is None)
+    if isinstance(value, SeasonalSpec):
+        s = value.seasonality
+        return len(s.multipliers) == s.period and s.phase <= s.period
+    return True
+
+
 # --------------------------------------------------------------- semantic layer
 class _Checker:
     def __init__(self, spec: ScenarioSpec, positions: Positions, default: Location,
@@ -348,23 +360,79 @@ class _Checker:
             if (value.values is None) == (value.ramp is None):
                 self.bad(path, "a schedule gives exactly one of 'values' or 'ramp'")
 
-    def rows(self, path: tuple, rows: dict[str, dict[str, float]],
-             merged: dict[str, dict[str, float]] | None = None) -> None:
-        """Check rows as written; row sums use ``merged`` rows (a segment's rows over the base)."""
+    def dynamic(self, path: tuple, value: Any, what: str = "probability", upper: float | None = 1.0) -> bool:
+        """Check a value that may be a schedule: its shape, then every distinct period's value
+        in ``[0, upper]``. True when it can be expanded (its shape is sound)."""
+        if isinstance(value, ScheduleSpec):
+            if (value.values is None) == (value.ramp is None):
+                self.bad(path, "a schedule gives exactly one of 'values' or 'ramp'")
+                return False
+        elif isinstance(value, SeasonalSpec):
+            s = value.seasonality
+            if len(s.multipliers) != s.period:
+                self.bad(path + ("seasonality", "multipliers"),
+                         f"a cycle of period {s.period} needs exactly {s.period} multipliers, got {len(s.multipliers)}")
+                return False
+            if s.phase > s.period:
+                self.bad(path + ("seasonality", "phase"), f"phase is the index of period 1's multiplier, "
+                         f"1..{s.period}, got {s.phase}")
+                return False
+        else:
+            return True
+        if upper is not None:
+            vals = expand(value, distinct_periods([value]))
+            over = np.flatnonzero(vals > upper + _TOL)
+            if over.size:
+                t = int(over[0])
+                more = f" (and in {over.size - 1} more of its first {vals.size} periods)" if over.size > 1 else ""
+                self.bad(path, f"in period {t + 1} the {what} is {vals[t]:.6g} > {upper:g}{more}")
+                return False
+        return True
+
+    def rows(self, path: tuple, rows: dict[str, dict[str, Any]],
+             merged: dict[str, dict[str, Any]] | None = None) -> None:
+        """Check rows as written; row sums use ``merged`` rows (a segment's rows over the base).
+
+        A row with schedules is summed in every distinct period (until its schedules only
+        repeat: a seasonal cycle, a values list, a ramp's length)."""
         for src, row in rows.items():
             if not self.stage(path + (src,), src):
                 continue
-            if self.kinds[src] == "lost" and any(p > 0 for p in row.values()):
+            if self.kinds[src] == "lost" and any(is_schedule(p) or p > 0 for p in row.values()):
                 self.bad(path + (src,), f"stage '{src}' is of kind lost, which is absorbing: it cannot have transitions")
                 continue
-            for dst in row:
+            sound = True
+            for dst, p in row.items():
                 if dst == src:
                     self.bad(path + (src, dst), "a row lists moves only; staying is 1 minus the row sum")
                 else:
                     self.stage(path + (src, dst), dst)
-            total = sum((merged or rows)[src].values())
-            if total > 1 + _TOL:
-                self.bad(path + (src,), f"transition probabilities sum to {total:.6g} > 1")
+                sound = self.dynamic(path + (src, dst), p) and sound
+            full = (merged or rows)[src]
+            if not sound or not all(_sound(p) for p in full.values()):
+                continue
+            if not any(is_schedule(p) for p in full.values()):
+                total = sum(full.values())
+                if total > 1 + _TOL:
+                    self.bad(path + (src,), f"transition probabilities sum to {total:.6g} > 1")
+                continue
+            n = distinct_periods(full.values())
+            totals = np.sum([expand(p, n) for p in full.values()], axis=0)
+            over = np.flatnonzero(totals > 1 + _TOL)
+            if over.size:
+                t = int(over[0])
+                more = f" (and in {over.size - 1} more of its first {n} periods)" if over.size > 1 else ""
+                self.bad(path + (src,), f"in period {t + 1} the row sums to {totals[t]:.6g} > 1{more}")
+
+    def economics(self, path: tuple, st: Any) -> None:
+        """Schedules of a stage's revenue mean and margin (shapes; margins in [0, 1])."""
+        rev = st.revenue
+        if rev is not None and hasattr(rev, "cv"):
+            self.dynamic(path + ("revenue", "mean"), rev.mean, "revenue mean", None)
+        elif rev is not None:
+            self.dynamic(path + ("revenue",), rev, "revenue mean", None)
+        if st.margin is not None:
+            self.dynamic(path + ("margin",), st.margin, "margin")
 
     def mix(self, path: tuple, mix: dict[str, float] | None) -> None:
         if mix is None:
@@ -385,6 +453,7 @@ class _Checker:
                 self.bad(("stages", name), f"stage '{name}' is of kind {st.kind}: economics apply to active stages only")
             if st.kind == "active" and st.revenue is None:
                 self.bad(("stages", name), f"active stage '{name}' needs 'revenue' (per customer per period)")
+            self.economics(("stages", name), st)
         self.rows(("transitions",), s.transitions)
         het = s.heterogeneity
         self.heterogeneity(("heterogeneity",), het, s.transitions)
@@ -406,8 +475,9 @@ class _Checker:
                 for src, row in seg.transitions.items():
                     merged.setdefault(src, {}).update(row)
                 self.rows(base + ("transitions",), seg.transitions, merged)
-                for sname in seg.stages:
-                    self.stage(base + ("stages", sname), sname, ("active",))
+                for sname, over in seg.stages.items():
+                    if self.stage(base + ("stages", sname), sname, ("active",)):
+                        self.economics(base + ("stages", sname), over)
                 for sname in seg.initial_population or {}:
                     self.stage(base + ("initial_population", sname), sname, ("prospect", "active", "churned"))
                 self.heterogeneity(base + ("heterogeneity",), seg.heterogeneity or het, merged)
@@ -480,7 +550,8 @@ class _Checker:
                 if kind != "active":
                     continue
                 row = rows.get(name, {})
-                if not any(self.kinds.get(d) in ("churned", "lost") and p > 0 for d, p in row.items()):
+                if not any(self.kinds.get(d) in ("churned", "lost") and (is_schedule(p) or p > 0)
+                           for d, p in row.items()):
                     self.bad(path + ("churn_probability",),
                              f"active stage '{name}' has no churn transition for the per-customer churn probability to split over")
 

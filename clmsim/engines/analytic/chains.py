@@ -3,8 +3,12 @@
 :func:`build_chains` turns a :class:`~clmsim.model.CompiledModel` into the
 finite mixture of Markov reward processes the analytic engine evaluates:
 
-* **regimes**: periods with the same program spends and win-back coverages share
-  one set of matrices (a model without schedules has one regime);
+* **regimes**: periods with the same program spends, win-back coverages and dynamics regime
+  (scheduled transitions, revenue means, margins: :class:`~clmsim.model.compiled.Dynamics`)
+  share one set of matrices (a model without schedules has one regime); with dynamics the
+  chains also cover the periods past the horizon until the schedules only repeat
+  (``tail_regime``, whose last ``cycle`` entries repeat for ever; program spends and coverages
+  hold their last value there);
 * **nodes**: per segment, the quadrature nodes of the heterogeneity draw
   (:mod:`clmsim.engines.het_quadrature`), padded to a common count with zero weight;
 * ``M[r, g, q]``: the expanded one-period matrix (:mod:`clmsim.engines.analytic.state_space`)
@@ -83,11 +87,13 @@ class Chains:
     success: np.ndarray       # (R, G, E) win-back success probability
     program_spend: np.ndarray  # (R, G, E) program spend per customer at the start of a period
     contact_cost: np.ndarray  # (E,) cost of one contact of a state
-    revenue: np.ndarray       # (G, E) expected revenue (before concessions) after the move
-    contribution: np.ndarray  # (G, E) expected contribution after the move
+    revenue: np.ndarray       # (R, G, E) expected revenue (before concessions) after the move
+    contribution: np.ndarray  # (R, G, E) expected contribution after the move
     active: np.ndarray        # (E,) bool
     churn_dest: np.ndarray    # (E,) bool: churned or lost states
     offer_cost: np.ndarray    # (R, G, Q, E) save-offer cost per customer at the start of a period
+    tail_regime: np.ndarray   # (X,) regimes of periods H+1..H+X (see the module docstring)
+    cycle: int                # the last ``cycle`` entries of ``tail_regime`` repeat for ever
 
     @property
     def n_regimes(self) -> int:
@@ -96,17 +102,25 @@ class Chains:
     def net_value(self, r: int) -> np.ndarray:
         """Expected net cash in a period of regime ``r`` for one customer per starting state:
         ``nu = -program spend - contact cost + M @ contribution``, shape (G, Q, E)."""
-        flow = (self.M[r] @ self.contribution[:, None, :, None])[..., 0]
+        flow = (self.M[r] @ self.contribution[r][:, None, :, None])[..., 0]
         return (flow - self.program_spend[r][:, None, :] - (self.contact[r] * self.contact_cost)[:, None, :]
                 - self.offer_cost[r])
 
 
 def _regimes(model: CompiledModel) -> tuple[np.ndarray, list[int]]:
-    """Group periods by (program spends, coverages); return regime per period and a
-    representative period (1-based) per regime."""
+    """Group periods by (program spends, coverages, dynamics regime); return the regime per
+    period and a representative period (1-based) per regime.
+
+    Without dynamics the periods are ``1..H``; with dynamics ``1..H + X`` (``X`` past the
+    horizon, :class:`~clmsim.model.compiled.Dynamics`), spends and coverages held at period H's.
+    """
     H = model.horizon
+    n = H if model.dynamics is None else len(model.dynamics.regime)
     cols = ([p.spend for p in model.programs] + [w.coverage for w in model.winbacks]
             + [ic.spend for ic in getattr(model, "intercepts", ())])
+    cols = [np.concatenate([c, np.full(n - H, c[-1])]) for c in cols]
+    if model.dynamics is not None:
+        cols.append(model.dynamics.regime.astype(float))
     if not cols:
         return np.zeros(H, dtype=np.int64), [1]
     keys = np.stack(cols, axis=1)
@@ -139,8 +153,12 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         model.refuse_operations("analytic")
     space = build_space(model)
     regime, reps = _regimes(model)
+    H = model.horizon
     G, S, E = model.n_segments, model.n_stages, space.size
-    factors = [model.segment_program_factors(model.program_spend()[:, t - 1]) for t in reps]
+    factors = [model.segment_program_factors(model.program_spend()[:, min(t, H) - 1]) for t in reps]
+    P_r, rev_r, margin_r, scale_r = model.regime_arrays()
+    dyn = model.regime_of() if model.dynamics is None else model.dynamics.regime
+    dyn_of = [int(dyn[t - 1]) for t in reps]          # dynamics regime of each chain regime
 
     xs, ws = [], []
     for g in range(G):
@@ -148,9 +166,9 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         breaks = None
         if het.kind != "none":
             parts = []
-            for cf, uf in factors:
-                _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
-                parts.append((cf[g], msum, C))
+            for (cf, uf), d in zip(factors, dyn_of):
+                _, _, msum, C = row_parts(P_r[d, g], model.churn_mask, uf[g])
+                parts.append((cf[g] * scale_r[d, g] if het.kind == "beta" else cf[g], msum, C))
             breaks = np.union1d(kinks(het, parts), risk_breaks(model, g))
             if tail:
                 slope = max(float((cf * (C if het.kind == "gamma" else (C > 0))).max()) for cf, _, C in parts)
@@ -173,27 +191,36 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
     spend = np.zeros((R, G, E))
     returns = [return_states(model, space, g) for g in range(G)]
     offer_cost = np.zeros((R, G, Q, E))
-    for r, t in enumerate(reps):
-        contact[r], success[r] = winback_success(model, space, t)
-        cf, uf = factors[r]
-        for g in range(G):
-            B = effective_matrices(model.P[g], model.churn_mask, cf[g], uf[g], X[g], model.heterogeneity[g].kind)
-            M[r, g] = expand(B, space, success[r, g], returns[g])
-            if getattr(model, "intercepts", ()):
-                offer_cost[r, g] = intercept_offers(model, space, M[r, g], g, t, X[g])
-        for prog in model.programs:
-            spend[r] += prog.spend[t - 1] * prog.reach(G)[:, space.base]
-
     kind = model.stage_kind[space.base]
     active = kind == ACTIVE
     discount = np.zeros(E)
     conc = space.policy >= 0
     discount[conc] = [concession_discount(model, w) for w in space.policy[conc]]
-    rev = model.revenue_mean[:, space.base] * active
-    revenue = rev
-    contribution = rev * (model.margin[:, space.base] - discount) - model.cost_to_serve[:, space.base] * active
+    revenue = np.zeros((R, G, E))
+    contribution = np.zeros((R, G, E))
+    for r, t in enumerate(reps):
+        d = dyn_of[r]
+        rm = model.at_regime(d)
+        tp = min(t, H)          # past the horizon spends and coverages hold period H's
+        contact[r], success[r] = winback_success(model, space, tp)
+        cf, uf = factors[r]
+        for g in range(G):
+            kind_g = model.heterogeneity[g].kind
+            B = effective_matrices(P_r[d, g], model.churn_mask, cf[g] * scale_r[d, g] if kind_g == "beta" else cf[g],
+                                   uf[g], X[g], kind_g)
+            M[r, g] = expand(B, space, success[r, g], returns[g])
+            if getattr(model, "intercepts", ()):
+                offer_cost[r, g] = intercept_offers(rm, space, M[r, g], g, tp, X[g])
+        for prog in model.programs:
+            spend[r] += prog.spend[tp - 1] * prog.reach(G)[:, space.base]
+        rev = rev_r[d][:, space.base] * active
+        revenue[r] = rev
+        contribution[r] = rev * (margin_r[d][:, space.base] - discount) - model.cost_to_serve[:, space.base] * active
+
     cc = np.zeros(E)
     has = space.ret_policy >= 0
     cc[has] = [model.winbacks[w].contact_cost for w in space.ret_policy[has]]
-    return Chains(model, space, regime, X, W, M, contact, success, spend, cc, revenue, contribution,
-                  active, np.isin(kind, (CHURNED, LOST)), offer_cost)
+    cycle = 1 if model.dynamics is None else model.dynamics.cycle
+    return Chains(model, space, regime[:H], X, W, M, contact, success, spend, cc, revenue, contribution,
+                  active, np.isin(kind, (CHURNED, LOST)), offer_cost, regime[H:] if len(regime) > H else regime[-1:],
+                  cycle)

@@ -59,7 +59,7 @@ def cohort_table(model: CompiledModel, nodes: int | None = None) -> pd.DataFrame
     Y = arrivals[live] / size[live, None, None, None]      # one customer per cohort
     cohorts = live + 1
     active = ch.active.astype(float)
-    rev = ch.revenue[:, None, :]                           # (G, 1, E)
+    rev = ch.revenue[:, :, None, :]                        # (R, G, 1, E)
     surv = np.full((len(live), H + 1), np.nan)
     revenue = np.full((len(live), H + 1), np.nan)
     surv[:, 0] = (Y * active).sum(axis=(1, 2, 3))
@@ -70,7 +70,7 @@ def cohort_table(model: CompiledModel, nodes: int | None = None) -> pd.DataFrame
         Y[on] = (Y[on][..., None, :] @ ch.M[ch.regime[t - 1]])[..., 0, :]
         age = t - cohorts[on]
         surv[on, age] = (Y[on] * active).sum(axis=(1, 2, 3))
-        revenue[on, age] = (Y[on] * rev).sum(axis=(1, 2, 3))
+        revenue[on, age] = (Y[on] * rev[ch.regime[t - 1]]).sum(axis=(1, 2, 3))
     rows = [(model.strategy, int(c), a, float(size[c - 1]), surv[k, a], revenue[k, a])
             for k, c in enumerate(cohorts) for a in range(H - c + 1)]
     return pd.DataFrame(rows, columns=list(COHORT_COLUMNS))

@@ -115,10 +115,10 @@ def _forward(ch: Chains) -> dict:
         seg["won_back"][t - 1] = (g_start * ch.success[r]).sum(axis=1)
         seg["churned"][t - 1] = (x * leaving[r]).sum(axis=(1, 2))
         x = (x[..., None, :] @ M)[..., 0, :]
-        items["revenue"][t - 1] = float((x * ch.revenue[:, None, :]).sum())
-        items["contribution"][t - 1] = float((x * ch.contribution[:, None, :]).sum())
-        seg["revenue"][t - 1] = (x * ch.revenue[:, None, :]).sum(axis=(1, 2))
-        seg["contribution"][t - 1] = (x * ch.contribution[:, None, :]).sum(axis=(1, 2))
+        items["revenue"][t - 1] = float((x * ch.revenue[r][:, None, :]).sum())
+        items["contribution"][t - 1] = float((x * ch.contribution[r][:, None, :]).sum())
+        seg["revenue"][t - 1] = (x * ch.revenue[r][:, None, :]).sum(axis=(1, 2))
+        seg["contribution"][t - 1] = (x * ch.contribution[r][:, None, :]).sum(axis=(1, 2))
         arrivals[t - 1] = inflow[t - 1] + referred * ref_land
         seg["acquired"][t - 1] = inflow[t - 1].sum(axis=(1, 2))
         seg["referred"][t - 1] = referred * ref_land.sum(axis=(1, 2))
@@ -174,11 +174,32 @@ def _active_next(ch: Chains, r: int) -> np.ndarray:
 
 
 def _tail(ch: Chains, v: float, reward: str) -> np.ndarray:
-    """Value at time H of periods H+1.. under the last regime (see :mod:`.steady`)."""
-    r = ch.regime[-1]
+    """Value at time H of periods H+1.. (see :mod:`.steady`).
+
+    Without schedules on the dynamics: the last regime for ever. With them the periods past
+    the horizon follow ``ch.tail_regime``, whose last ``L = ch.cycle`` regimes repeat: the value
+    at the start of the repeating cycle solves ``W = b + v^L M_1 ... M_L W`` (``b`` the cycle's
+    discounted rewards from ``W = 0``), exactly; the periods before it are recursed backward.
+    """
     G, Q, E = ch.w.shape + (ch.space.size,)
-    nu = ch.net_value(r) if reward == "cash" else _active_next(ch, r)
-    return future_value(ch.M[r].reshape(G * Q, E, E), nu.reshape(G * Q, E), v).reshape(G, Q, E)
+
+    def nu_of(r):
+        return ch.net_value(r) if reward == "cash" else _active_next(ch, r)
+
+    tail, L = ch.tail_regime, ch.cycle
+    if len(tail) == 1:
+        r = tail[0]
+        return future_value(ch.M[r].reshape(G * Q, E, E), nu_of(r).reshape(G * Q, E), v).reshape(G, Q, E)
+    b = np.zeros((G, Q, E))
+    A = np.broadcast_to(np.eye(E), (G, Q, E, E))
+    for r in tail[::-1][:L]:                  # the cycle, backward
+        b = v * (nu_of(r) + (ch.M[r] @ b[..., None])[..., 0])
+        A = ch.M[r] @ A
+    vL = v ** L
+    W = future_value(A.reshape(G * Q, E, E), (b / vL).reshape(G * Q, E), vL).reshape(G, Q, E)
+    for r in tail[::-1][L:]:                  # the periods before the cycle, backward
+        W = v * (nu_of(r) + _matvec(ch.M[r], W))
+    return W
 
 
 def _mix_nodes(ch: Chains, values: np.ndarray) -> np.ndarray:
@@ -295,12 +316,16 @@ def _clv_table(ch: Chains, fwd: dict, v: float, main: tuple | None = None) -> pd
     life = life + _divergent_mixture(ch, 1.0, "active")
     if v == 1.0:
         infinite = infinite + _divergent_mixture(ch, v, "cash")
-    last = ch.regime[-1]
+    last = ch.tail_regime[-1]
     N = G * ch.w.shape[1]
     inflow = fwd["inflow"][-1].reshape(N, sp.size)
     ref = fwd["ref_land"].reshape(N, sp.size)
     mix, method = long_run_mix(ch.M[last].reshape(N, sp.size, sp.size), inflow, ref, fwd["ref_rate"],
                                ch.active, present=(ch.w > 0).ravel())
+    if ch.cycle > 1:   # a periodic chain has no single long-run mix: it cycles with the seasons
+        mix = np.full_like(mix, np.nan)
+        method = (f"none: {', '.join(m.dynamics.fields)} repeat every {ch.cycle} periods, so the mix "
+                  "cycles and has no single steady state")
     mix = mix.reshape(ch.w.shape + (sp.size,))
     kept = ~np.isnan(mix).all(axis=(0, 1))
     by_stage = np.where(kept, np.nan_to_num(mix), 0.0).sum(axis=1) @ sp.aggregate(S)  # (G, S)

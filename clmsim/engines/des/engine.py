@@ -251,11 +251,14 @@ class RunState:
         self.log.many(float(t), ids, "start" if t == 0 else "arrive", -1, stage, 0.0)
 
     # ------------------------------------------------------------- tables
-    def tables(self, spends: np.ndarray) -> MoveTables:
-        """Move tables for the period's non-team program spends (cached); one code per
-        combination of team-delivered programs reaching a customer."""
+    def tables(self, spends: np.ndarray, t: int = 1) -> MoveTables:
+        """Move tables for the period's non-team program spends and dynamics regime (cached);
+        one code per combination of team-delivered programs reaching a customer. With
+        scheduled dynamics the period's regime gives the rows, and a beta segment's churn
+        factor carries the regime's churn scale (:class:`clmsim.model.compiled.Dynamics`)."""
         bits = sorted(self.care_bit, key=self.care_bit.get)
-        key = tuple(np.round(spends, 12)) + tuple(np.round(self.care_spend[bits], 12))
+        r = int(self.model.regime_of()[t - 1])
+        key = tuple(np.round(spends, 12)) + tuple(np.round(self.care_spend[bits], 12)) + (r,)
         tab = self._tables.get(key)
         if tab is None:
             n_codes = 1 << len(bits)
@@ -267,7 +270,10 @@ class RunState:
                     if c >> b & 1:
                         s[p] = self.care_spend[p]
                 cf[c], uf[c] = self.model.segment_program_factors(s)
-            tab = MoveTables(self.model, cf, uf)
+            if self.model.dynamics is not None:
+                beta = np.array([h.kind == "beta" for h in self.model.heterogeneity])[:, None]
+                cf = np.where(beta, cf * self.model.dynamics.churn_scale[r], cf)
+            tab = MoveTables(self.model.at_regime(r), cf, uf)
             if len(self._tables) > 64:
                 self._tables.clear()
             self._tables[key] = tab
@@ -306,7 +312,7 @@ class RunState:
             self.by_segment(t, "retention_spend", pop.seg[rows], s)
             self.attribute(t, rows, -s)
             self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)
-        tables = self.tables(spends)
+        tables = self.tables(spends, t)
         frozen = pop.held.copy()
         for w, wb in enumerate(m.winbacks):
             if ops is not None and w in ops.winback_team:
@@ -472,7 +478,7 @@ class RunState:
         m, pop = self.model, self.pop
         if self.pending_save:
             self.resolve_saves(t)
-        rows, rev, contrib = pop.earn(self.rng_rev)
+        rows, rev, contrib = pop.earn(self.rng_rev, m.at_regime(int(m.regime_of()[t - 1])))
         self.flows["revenue"][t] += rev.sum()
         self.flows["contribution"][t] += contrib.sum()
         self.by_segment(t, "revenue", pop.seg[rows], rev)

@@ -229,17 +229,21 @@ class Population:
         return changed, old, new[changed]
 
     # ---------------------------------------------------------------- earn
-    def earn(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def earn(self, rng: np.random.Generator, model: CompiledModel | None = None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Revenue of one period for every customer in an active stage.
 
         Revenue ``R ~ Gamma(shape 1/cv^2, scale mean cv^2)`` (fixed when cv = 0);
         contribution ``R (margin - disc) - cost_to_serve`` with ``disc`` the concession
         discount while a concession runs (then one concession period is used up).
 
+        ``model`` (default: the population's) is the period's regime of a model with scheduled
+        dynamics (:meth:`clmsim.model.CompiledModel.at_regime`): its revenue means and margins.
+
         Returns the rows, their revenue ``R`` (before the concession, as every engine
         reports it) and their contribution.
         """
-        m = self.model
+        m = self.model if model is None else model
         rows = np.flatnonzero(self.is_active[self.stage])
         g, s = self.seg[rows], self.stage[rows]
         mean, cv = m.revenue_mean[g, s], m.revenue_cv[g, s]

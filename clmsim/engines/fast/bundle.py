@@ -29,11 +29,13 @@ class KernelModel(NamedTuple):
     ``NE`` concession sub-states). Money per customer per period; probabilities per period."""
 
     kind: np.ndarray          #: (S,) int64 stage kinds (``clmsim.model.compiled``)
-    P: np.ndarray             #: (G, S, S) base transition matrices
+    P: np.ndarray             #: (R, G, S, S) base transition matrices per regime (R = 1 without schedules)
     churn_mask: np.ndarray    #: (S, S) bool, entries that are churn
-    rev_mean: np.ndarray      #: (G, S) mean revenue
+    rev_mean: np.ndarray      #: (R, G, S) mean revenue per regime
     rev_cv: np.ndarray        #: (G, S) revenue coefficient of variation (0: fixed)
-    margin: np.ndarray        #: (G, S) margin on revenue
+    margin: np.ndarray        #: (R, G, S) margin on revenue per regime
+    regime: np.ndarray        #: (H,) int64 regime of period t at t-1 (``CompiledModel.regime_of``)
+    churn_scale: np.ndarray   #: (R, G, S) factor on a beta segment's churn probability per regime
     cost: np.ndarray          #: (G, S) cost to serve
     initial: np.ndarray       #: (G, S) int64 customers at time 0
     het_kind: np.ndarray      #: (G,) int64 heterogeneity code (``het_classes.HET_CODES``)
@@ -127,8 +129,9 @@ def clv_bins(model: CompiledModel, bins: int) -> tuple[float, float]:
     v = model.discount_factors()
     annuity = float(v[1:].sum())
     act = model.active
-    best = float(np.max(model.revenue_mean[:, act] * (1 + 4 * model.revenue_cv[:, act])
-                        * model.margin[:, act], initial=0.0))
+    _, rev_r, margin_r, _ = model.regime_arrays()          # the best regime
+    best = float(np.max(rev_r[:, :, act] * (1 + 4 * model.revenue_cv[:, act])
+                        * margin_r[:, :, act], initial=0.0))
     worst = float(np.max(model.cost_to_serve[:, act], initial=0.0))
     worst += sum(float(np.max(p.spend, initial=0.0)) for p in model.programs)
     worst += sum(w.contact_cost for w in model.winbacks)
@@ -165,13 +168,13 @@ def concession_states(model: CompiledModel) -> tuple[np.ndarray, np.ndarray, np.
 
 def pooled_churn(model: CompiledModel) -> bool:
     """Whether counts mode may keep churned customers in pools by segment, stage and age
-    (:func:`clmsim.engines.fast.kernels.counts._pool_moves`): every churned stage's row leads
+    (:func:`clmsim.engines.fast.kernels.counts_steps._pool_moves`): every churned stage's row leads
     only to itself or to lost stages, so a churned customer's type matters only if won back."""
     kind = np.asarray(model.stage_kind)
     S = model.n_stages
     for s in np.flatnonzero(kind == CHURNED):
         allowed = (np.arange(S) == s) | (kind == LOST)
-        if np.any((np.asarray(model.P)[:, s, :] > 0) & ~allowed):
+        if np.any((np.asarray(model.regime_arrays()[0])[:, :, s, :] > 0) & ~allowed):
             return False
     return True
 
@@ -210,10 +213,12 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
     ce_disc, ce_next, ret_state = concession_states(model)
     hist_lo, hist_width = clv_bins(model, hist_bins) if hist_bins > 0 else (0.0, 1.0)
     ref = model.referral
+    P_r, rev_r, margin_r, scale_r = model.regime_arrays()
     f8, i8, b1 = np.float64, np.int64, np.bool_
     return KernelModel(
-        kind=_c(model.stage_kind, i8), P=_c(model.P, f8), churn_mask=_c(model.churn_mask, b1),
-        rev_mean=_c(model.revenue_mean, f8), rev_cv=_c(model.revenue_cv, f8), margin=_c(model.margin, f8),
+        kind=_c(model.stage_kind, i8), P=_c(P_r, f8), churn_mask=_c(model.churn_mask, b1),
+        rev_mean=_c(rev_r, f8), rev_cv=_c(model.revenue_cv, f8), margin=_c(margin_r, f8),
+        regime=_c(model.regime_of(), i8), churn_scale=_c(scale_r, f8),
         cost=_c(model.cost_to_serve, f8), initial=_c(model.initial, i8),
         het_kind=het_kind, het_a=het_a, het_b=het_b,
         ch_expected=_c(model.expected_acquisitions().reshape(C, H), f8),

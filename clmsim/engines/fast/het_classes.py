@@ -37,14 +37,21 @@ TOLERANCE = 1e-6
 HET_CODES = {"none": 0, "gamma": 1, "beta": 2}
 
 
-def _regimes(model: CompiledModel) -> list[tuple[np.ndarray, np.ndarray]]:
+def _regimes(model: CompiledModel) -> list[tuple]:
     """Program churn and upgrade factors per segment, (G, S) and (G, S, S), of every period at
-    the written spend."""
+    the written spend, with the period's transition matrices (G, S, S): with scheduled
+    dynamics (:class:`~clmsim.model.compiled.Dynamics`) the churn factor of a beta segment also
+    carries the period's churn scale."""
     spends = model.program_spend()
     G, S = model.n_segments, model.n_stages
-    return [model.segment_program_factors(spends[:, t]) if spends.size else
-            (np.ones((G, S)), np.ones((G, S, S)))
-            for t in range(model.horizon)]
+    out = [model.segment_program_factors(spends[:, t]) if spends.size else
+           (np.ones((G, S)), np.ones((G, S, S)))
+           for t in range(model.horizon)]
+    if model.dynamics is None:
+        return [(cf, uf, model.P) for cf, uf in out]
+    P_r, _, _, scale = model.regime_arrays()
+    beta = np.array([h.kind == "beta" for h in model.heterogeneity])[:, None]
+    return [(np.where(beta, cf * scale[d], cf), uf, P_r[d]) for (cf, uf), d in zip(out, model.regime_of())]
 
 
 def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) -> np.ndarray:
@@ -54,11 +61,11 @@ def _paths(model: CompiledModel, g: int, x: np.ndarray, w: np.ndarray, regimes) 
     S = model.n_stages
     cache: dict = {}
     mats = []
-    for cf, uf in regimes:
-        key = (cf[g].tobytes(), uf[g].tobytes())
+    for cf, uf, P in regimes:
+        key = (cf[g].tobytes(), uf[g].tobytes(), P[g].tobytes())
         if key not in cache:
             cache[key] = np.stack([
-                effective_matrix(model.P[g], model.churn_mask, cf[g], uf[g],
+                effective_matrix(P[g], model.churn_mask, cf[g], uf[g],
                                  **({"theta": xi} if het.kind == "beta" else {"multiplier": xi}))
                 for xi in x])
         mats.append(cache[key])
@@ -90,9 +97,11 @@ def _model_key(model: CompiledModel, regimes) -> bytes:
     for a in (model.P, model.churn_mask):
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(repr(model.heterogeneity).encode())
-    for cf, uf in regimes:
+    for cf, uf, P in regimes:
         h.update(cf.tobytes())
         h.update(uf.tobytes())
+        if model.dynamics is not None:
+            h.update(P.tobytes())
     return h.digest()
 
 
@@ -115,8 +124,8 @@ def _compute_references(model: CompiledModel, regimes) -> list[tuple[int, object
         if het.kind == "none":
             continue
         parts = []
-        for cf, uf in {(cf.tobytes(), uf.tobytes()): (cf, uf) for cf, uf in regimes}.values():
-            _, _, msum, C = row_parts(model.P[g], model.churn_mask, uf[g])
+        for cf, uf, P in {(cf.tobytes(), uf.tobytes(), P.tobytes()): (cf, uf, P) for cf, uf, P in regimes}.values():
+            _, _, msum, C = row_parts(P[g], model.churn_mask, uf[g])
             parts.append((cf[g], msum, C))
         xr, wr = mixture_nodes(het, _relevant(het, kinks(het, parts)), 64)
         out.append((g, het, regimes, _paths(model, g, xr, wr, regimes)))

@@ -29,8 +29,10 @@ Speed: the per-run scratch arrays and the random-stream states are passed to the
 as ``unowned`` views (see :mod:`clmsim.engines.fast.kernels.samplers`), so the hot path does no atomic
 reference counting; the row tables are rebuilt only when the program factors change.
 
-Shared samplers live in :mod:`clmsim.engines.fast.kernels.samplers`; this module records its
-hash so an edit there forces a recompile here (see that module's docstring).
+Shared samplers live in :mod:`clmsim.engines.fast.kernels.samplers`, the kernel's per-period
+steps (contacts, pooled moves, save offers, row probabilities per type) in
+:mod:`clmsim.engines.fast.kernels.counts_steps`; :mod:`clmsim.engines.fast.kernels.cache`
+stamps every kernel module, so an edit there forces a recompile here.
 """
 
 from __future__ import annotations
@@ -38,226 +40,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .hypergeometric import hypergeometric
 from .runtime import notice_compiles
 from .samplers import (
-    MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE,
-    F_CONTRIBUTION, F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS,
-    seed_streams, reseed, unowned, arrivals, gamma, binomial,
-    multinomial, program_factors, row_probs, row_tables, row_table_arrays, churn_target,
+    MOVES, REVENUE, ARRIVALS, HETEROGENEITY, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE, F_CONTRIBUTION,
+    F_RETENTION, F_WINBACK, F_ACQUIRED, F_REFERRED, F_CHURNED, F_WON, F_CONTACTS, seed_streams, reseed,
+    unowned, arrivals, binomial, multinomial, program_factors, row_tables, row_table_arrays,
 )
-
-
-
-@njit(cache=True, error_model="numpy")
-def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n, ch_dest,
-              ch_cum, probs):
-    """Effective row probabilities ``probs[type, s, :]`` from the row tables (see ``row_tables``)."""
-    T, S = probs.shape[0], probs.shape[1]
-    for tau in range(T):
-        g = type_seg[tau]
-        for s in range(S):
-            # (a plain view of probs: with the segment's factor, an unowned view measured 3x slower)
-            cf = churn_factor[g, s]
-            ct = churn_target(cf, ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
-            row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _revenue(state, n, shape, scale, mean):
-    """Revenue of ``n`` customers: Gamma(n k, theta) -- the sum of n Gamma(k, theta) -- or ``n`` x mean."""
-    if n <= 0:
-        return 0.0
-    if shape > 0.0:
-        return gamma(state, REVENUE, n * shape) * scale
-    return n * mean
-
-
-@njit(cache=True, error_model="numpy")
-def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room, unit_seg, reach):
-    """Win-back contacts of policy ``w`` per unit ``u`` (group or pool), stage and churn age:
-    ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)`` for units of segments the policy reaches
-    (``reach[unit_seg[u]]``, else 0); with a capacity (``room >= 0``) ages are
-    served youngest first and the contacts of the marginal age are a uniform subset of those
-    wanted (multivariate hypergeometric over the units)."""
-    U, S = cnt.shape[0], cnt.shape[1]
-    for a in range(lo, hi):
-        want = 0
-        for u in range(U):
-            for s in range(S):
-                if wb_of_stage[s] != w:
-                    continue
-                cont[u, s, a] = 0
-                if cnt[u, s, a] > 0 and reach[unit_seg[u]]:
-                    c = binomial(state, WINBACK, cnt[u, s, a], cov)
-                    cont[u, s, a] = c
-                    want += c
-        if room >= 0.0 and want > room:
-            keep = int(room)
-            left = want
-            for u in range(U):
-                for s in range(S):
-                    c = cont[u, s, a] if wb_of_stage[s] == w else 0
-                    if c > 0:
-                        x = hypergeometric(state, WINBACK, c, left - c, keep)
-                        left -= c
-                        keep -= x
-                        cont[u, s, a] = x
-            want = int(room)
-        if room >= 0.0:
-            room -= want
-
-
-@njit(cache=True, error_model="numpy")
-def _segment_counts(nm, nc, q_seg, kind, n_seg):
-    """``n_seg[g, s]``: customers of segment ``g`` in active stage ``s`` (programs aimed at
-    some segments count the customers they reach)."""
-    Q, S, NE = nc.shape[0], nc.shape[1], nc.shape[2]
-    n_seg[:, :] = 0.0
-    for q in range(Q):
-        for s in range(S):
-            if kind[s] == ACTIVE:
-                x = nm[q, s]
-                for e in range(NE):
-                    x += nc[q, s, e]
-                n_seg[q_seg[q], s] += x
-
-
-@njit(cache=True, error_model="numpy")
-def _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev):
-    """Whether the program factors equal last period's (then copied into ``*_prev``)."""
-    same = True
-    G, S = churn_factor.shape[0], churn_factor.shape[1]
-    for g in range(G):
-        for s in range(S):
-            same = same and churn_factor[g, s] == cf_prev[g, s]
-            cf_prev[g, s] = churn_factor[g, s]
-            for d in range(S):
-                same = same and upgrade_factor[g, s, d] == uf_prev[g, s, d]
-                uf_prev[g, s, d] = upgrade_factor[g, s, d]
-    return same
-
-
-@njit(cache=True, error_model="numpy")
-def _save_offers(state, split, kind, p):
-    """Save offers to a group's churners (``split`` over destinations): each is saved with
-    ``p`` (Binomial per churn destination; the saved are taken out of ``split``). Returns
-    ``(offers, saved)``."""
-    tried = 0
-    saved = 0
-    for d in range(split.shape[0]):
-        if split[d] > 0 and (kind[d] == CHURNED or kind[d] == LOST):
-            tried += split[d]
-            y = binomial(state, MOVES, split[d], p)
-            split[d] -= y
-            saved += y
-    return tried, saved
-
-
-ACTIVE_SUB = 1 << 15
-"""Sub-stream sub-states of a group: churn age ``a`` (< 2^15), else ``ACTIVE_SUB + 1 + e``
-(concession sub-state ``e``, -1 for none)."""
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def substream(t, c, g, j, s, sub):
-    """Key of a group's sub-stream in period ``t``: cohort class ``c`` (0, 1), segment ``g``
-    (< 128), heterogeneity class ``j`` within it (< 256), stage ``s`` (< 128) and sub-state
-    ``sub`` (< 2^16), in fixed bit fields. No field depends on the model's other dimensions
-    (the number of churn ages, concession sub-states or customer types), so a lever that
-    changes them leaves every other group's draws alone (common random numbers)."""
-    return ((((t * 2 + c) * 128 + g) * 256 + j) * 128 + s) * 65536 + sub
-
-
-@njit(cache=True, error_model="numpy")
-def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
-                wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split):
-    """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).
-
-    A pool ``pn[g, s, a]`` holds the customers of segment ``g`` churned ``a`` periods ago
-    into stage ``s``; nothing that happens to them depends on their type or cohort class
-    until they return. So the pool draws contacts, successes and moves once, and only the
-    returning customers get a type: they are a uniform sample without replacement of the
-    pool's *composition* ``nh[q, s, a]`` (the customers who entered the pool, by group,
-    less those who returned before; ``wh`` their CLV weights). Those who left for a lost
-    stage meanwhile are a uniform random subset, independent of type, so sampling from the
-    composition gives the returning customers' types the same law as tracking every type.
-    The sample's split over the groups is multivariate hypergeometric, drawn exactly as
-    conditional hypergeometric draws group by group (each O(1),
-    :func:`~clmsim.engines.fast.kernels.hypergeometric.hypergeometric`): the cost does not grow
-    with the number of returners. The composition is carried while a later age can still
-    be won back. Returns ``(contacts, won, spend, clv_cash)`` of the period.
-    """
-    G, S, A = pn.shape[0], pn.shape[1], pn.shape[2]
-    contacts = 0
-    won = 0
-    spend = 0.0
-    clv_cash = 0.0
-    for g in range(G):
-        f0, nt = seg_first[g], seg_ntypes[g]
-        for s in range(S):
-            if kind[s] != CHURNED:
-                continue
-            w = wb_of_stage[s]
-            hi = wb_hi[w] if w >= 0 else 0
-            row = unowned(probs[f0, s])
-            for a in range(A):
-                n = pn[g, s, a]
-                pn[g, s, a] = 0
-                a2 = a + 1 if a + 1 < A else A - 1
-                if n > 0:
-                    reseed(seeds_row, state, MOVES, substream(t, 0, g, 0, s, a))
-                    if w >= 0 and wb_lo[w] <= a < hi and pcont[g, s, a] > 0:
-                        c = pcont[g, s, a]
-                        ucount = 0
-                        uweight = 0.0
-                        for j in range(2 * nt):
-                            q = f0 + j if j < nt else T + f0 + j - nt
-                            ucount += nh[q, s, a]
-                            uweight += wh[q, s, a]
-                        contacts += c
-                        spend += c * wb_cost[w]
-                        clv_cash -= uweight / ucount * c * wb_cost[w]
-                        x = binomial(state, MOVES, c, wb_base[w, g] * wb_decay[w, g] ** a)
-                        won += x
-                        n -= x
-                        if x > 0:
-                            # returners' groups: multivariate hypergeometric of x draws from the
-                            # composition, as conditional hypergeometric draws group by group
-                            left = ucount
-                            for j in range(2 * nt):
-                                q = f0 + j if j < nt else T + f0 + j - nt
-                                have = nh[q, s, a]
-                                xr = hypergeometric(state, MOVES, have, left - have, x)
-                                left -= have
-                                x -= xr
-                                if xr > 0:           # returners leave at their group's mean weight
-                                    mw = wh[q, s, a] / have
-                                    nh[q, s, a] -= xr
-                                    wh[q, s, a] -= xr * mw
-                                    nret[q, w] += xr
-                                    wret[q, w] += xr * mw
-                                if x == 0:
-                                    break
-                    if n > 0:
-                        multinomial(state, MOVES, n, row, unowned(split))
-                        for d in range(S):
-                            x = split[d]
-                            if x == 0:
-                                continue
-                            if kind[d] == LOST:
-                                lost[g, d] += x
-                            else:
-                                pn2[g, d, a2] += x              # d == s: the wrapper checks
-                carry = n > 0 and a2 < hi
-                for j in range(2 * nt):
-                    q = f0 + j if j < nt else T + f0 + j - nt
-                    if carry:
-                        nh2[q, s, a2] += nh[q, s, a]
-                        wh2[q, s, a2] += wh[q, s, a]
-                    nh[q, s, a] = 0
-                    wh[q, s, a] = 0.0
-    return contacts, won, spend, clv_cash
+from .counts_steps import (ACTIVE_SUB, _contacts, _pool_moves, _revenue, _save_offers, _segment_counts,
+                           _unchanged, substream, type_rows)
+from .regimes import gamma_tables, scale_churn
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -284,8 +75,13 @@ def simulate_counts(r0, r1, seeds, m, out):
     segment the same items go into ``seg_flows`` and ``seg_occ`` by segment (every group and
     pool belongs to one; program spend ``sum_s spend_s x start count_{g,s}``).
     """
-    kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
-    rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    kind, P_all, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
+    rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    regime, churn_scale = m.regime, m.churn_scale
+    dynamic = P_all.shape[0] > 1
+    # the period's regime is copied into these (below): names bound once keep the hot loops as
+    # they were without regimes
+    P, rev_mean, margin = P_all[0].copy(), rev_all[0].copy(), margin_all[0].copy()
     type_seg, type_het, type_val, type_w = m.type_seg, m.type_het, m.type_val, m.type_w
     seg_first, seg_ntypes = m.seg_first, m.seg_ntypes
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
@@ -364,12 +160,7 @@ def simulate_counts(r0, r1, seeds, m, out):
         tsplit = np.zeros(T, np.int64)
         gam_shape = np.zeros((G, S), np.float64)
         gam_scale = np.zeros((G, S), np.float64)
-        for g in range(G):
-            for s in range(S):
-                cv = rev_cv[g, s]
-                if cv > 0.0:
-                    gam_shape[g, s] = 1.0 / (cv * cv)
-                    gam_scale[g, s] = rev_mean[g, s] * cv * cv
+        rg_prev = -1
         # initial population: split over the segment's types (heterogeneity classes)
         for g in range(G):
             f0, nt = seg_first[g], seg_ntypes[g]
@@ -390,6 +181,15 @@ def simulate_counts(r0, r1, seeds, m, out):
         done = 0
         clv_total = 0.0
         for t in range(1, H + 1):
+            rg = regime[t - 1]
+            new_regime = rg != rg_prev
+            if new_regime:             # the period's regime (scheduled dynamics): rows and revenue
+                if dynamic:
+                    P[:] = P_all[rg]
+                    rev_mean[:] = rev_all[rg]
+                    margin[:] = margin_all[rg]
+                gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale)
+                rg_prev = rg
             total = 0
             for s in range(S):
                 n_start[s] = occ[r, t - 1, s]
@@ -400,7 +200,10 @@ def simulate_counts(r0, r1, seeds, m, out):
                 _segment_counts(nm, nc, q_seg, kind, n_seg)
             ret_total = program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap,
                                         pr_red, pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
+            if dynamic:
+                scale_churn(churn_factor, churn_scale[rg])
             same = _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev) and t > 1  # rows follow the factors
+            same = same and not new_regime
             if not same:
                 row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                            ch_cum)

@@ -44,6 +44,7 @@ from numba import njit
 from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .individual_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
+from .regimes import revenue_tables, scale_churn
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
@@ -164,8 +165,13 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     ``sum_s spend_s x start count_{g,s}``) and ``seg_occ (R, H+1, G, S)`` (a pass over the live
     customers at the end of each period, lost stages counted as customers leave).
     """
-    kind, P, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
-    rev_mean, rev_cv, margin, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    kind, P_all, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
+    rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    regime, churn_scale = m.regime, m.churn_scale
+    dynamic = P_all.shape[0] > 1
+    # the period's regime is copied into these (below): names bound once keep the hot loops as
+    # they were without regimes
+    P, rev_mean, margin = P_all[0].copy(), rev_all[0].copy(), margin_all[0].copy()
     het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
     ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
@@ -271,19 +277,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         noisy = np.zeros((G, S), np.bool_)
         gam_shape = np.zeros((G, S), np.float64)
         gam_scale = np.zeros((G, S), np.float64)
-        for g in range(G):
-            for s in range(S):
-                cv = rev_cv[g, s]
-                if cv > 0.0:
-                    gam_shape[g, s] = 1.0 / (cv * cv)
-                    gam_scale[g, s] = rev_mean[g, s] * cv * cv
-                    gam_d[g, s] = gam_shape[g, s] - 1.0 / 3.0
-                    gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
-                fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
-                noisy[g, s] = gam_shape[g, s] > 0.0
-                fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST
-                fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
-                                                                                  or gam_shape[g, s] >= 1.0))
+        rg_prev = -1
         # initial population (time 0): churned customers have churn age 0
         n = np.int64(0)                # live customers (an int64 from the start: see _no_literals)
         for g in range(G):
@@ -315,6 +309,15 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         done = 0
         for t in range(1, H + 1):
             vt = v[t]
+            rg = regime[t - 1]
+            if rg != rg_prev:          # the period's regime (scheduled dynamics): its rows and revenue tables
+                if dynamic:
+                    P[:] = P_all[rg]
+                    rev_mean[:] = rev_all[rg]
+                    margin[:] = margin_all[rg]
+                revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb,
+                               noisy, fast_src, fast_dst)
+                rg_prev = rg
             for k in range(N_STREAMS):
                 reseed(seeds[r], state, k, t)
             for s in range(S):
@@ -325,6 +328,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 segment_occupancy(n, stage, seg, n_seg)
             ret_total = program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap,
                                         pr_red, pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
+            if dynamic:
+                scale_churn(churn_factor, churn_scale[rg])
             row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                        ch_cum)
             flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,

@@ -1,0 +1,56 @@
+"""Scheduled dynamics in the kernels: the tables of the period's regime.
+
+A compiled model with schedules on its transitions, revenue means or margins has ``R``
+regimes (:class:`clmsim.model.compiled.Dynamics`); the bundle carries ``P`` (R, G, S, S),
+``rev_mean`` and ``margin`` (R, G, S), ``churn_scale`` (R, G, S) and ``regime`` (H,). A
+kernel looks the regime up once per period and rebuilds its tables only when it changes, so
+a model without schedules (R = 1) runs the same arithmetic as before regimes existed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .samplers import ACTIVE, CHURNED, LOST, PROSPECT
+
+
+@njit(cache=True, error_model="numpy")
+def gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale):
+    """Revenue gamma shape ``1/cv^2`` and scale ``mean cv^2`` of one regime, shapes (G, S)
+    (left alone where ``cv = 0``: a fixed amount)."""
+    for g in range(gam_shape.shape[0]):
+        for s in range(gam_shape.shape[1]):
+            cv = rev_cv[g, s]
+            if cv > 0.0:
+                gam_shape[g, s] = 1.0 / (cv * cv)
+                gam_scale[g, s] = rev_mean[g, s] * cv * cv
+
+
+@njit(cache=True, error_model="numpy")
+def revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb, noisy,
+                   fast_src, fast_dst):
+    """Revenue tables of one regime, shapes (G, S): gamma shape ``1/cv^2``, scale ``mean cv^2``
+    and Marsaglia-Tsang constants, fixed contribution ``mean x margin - cost``, whether revenue
+    is noisy, and the stages the fast path may leave / enter."""
+    G, S = gam_shape.shape[0], gam_shape.shape[1]
+    gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale)
+    for g in range(G):
+        for s in range(S):
+            if rev_cv[g, s] > 0.0:
+                gam_d[g, s] = gam_shape[g, s] - 1.0 / 3.0
+                gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
+            fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
+            noisy[g, s] = gam_shape[g, s] > 0.0
+            fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST
+            fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
+                                                                              or gam_shape[g, s] >= 1.0))
+
+
+@njit(cache=True, error_model="numpy")
+def scale_churn(churn_factor, scale):
+    """``churn_factor *= scale`` (G, S): a per-customer churn probability (beta heterogeneity)
+    follows the period's churn schedule (:class:`clmsim.model.compiled.Dynamics`); 1 elsewhere."""
+    for g in range(churn_factor.shape[0]):
+        for s in range(churn_factor.shape[1]):
+            churn_factor[g, s] *= scale[g, s]
