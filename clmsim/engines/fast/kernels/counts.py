@@ -62,6 +62,38 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
 
 
+@njit(cache=True, error_model="numpy")
+def risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, mv_n, mv_cum, mv_dest, msum,
+              ctot, ch_n, ch_dest, ch_cum, probs):
+    """Rows of the types above a risk-targeted care program's threshold (classes are split
+    there) in the cells it reaches: :func:`type_rows` with its churn factor of period ``t``
+    (``rk_fac``) applied as well."""
+    T, S = probs.shape[0], probs.shape[1]
+    for tau in range(T):
+        g = type_seg[tau]
+        for s in range(S):
+            cf = churn_factor[g, s]
+            hit = False
+            for p in range(rk_q.shape[0]):
+                if rk_target[p, g, s] and type_val[tau] > rk_q[p, g]:
+                    cf *= rk_fac[p, g, t - 1]
+                    hit = True
+            if hit:
+                ct = churn_target(cf, ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
+                row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _risk_spend(t, g, s, val, rk_target, rk_q, rk_spend):
+    """Spend of period ``t`` per customer of type draw ``val`` in cell ``(g, s)`` on the
+    risk-targeted care programs reaching it."""
+    x = 0.0
+    for p in range(rk_q.shape[0]):
+        if rk_target[p, g, s] and val > rk_q[p, g]:
+            x += rk_spend[p, t - 1]
+    return x
+
+
 @njit(cache=True, inline="always", error_model="numpy")
 def _revenue(state, n, shape, scale, mean):
     """Revenue of ``n`` customers: Gamma(n k, theta) -- the sum of n Gamma(k, theta) -- or ``n`` x mean."""
@@ -297,6 +329,8 @@ def simulate_counts(r0, r1, seeds, m, out):
     pr_partial = m.pr_partial
     ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
     ic_rq = m.ic_rq
+    rk_target, rk_q, rk_spend, rk_fac = m.rk_target, m.rk_q, m.rk_spend, m.rk_fac
+    KR = rk_spend.shape[0]
     K = ic_spend.shape[0]
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
@@ -400,11 +434,14 @@ def simulate_counts(r0, r1, seeds, m, out):
             ret_total = program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap,
                                         pr_red, pr_half, pr_lift, churn_factor, upgrade_factor, ret_stage)
             same = _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev) and t > 1  # rows follow the factors
-            if not same:
+            if not same or KR > 0:
                 row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                            ch_cum)
                 type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
                           ch_dest, ch_cum, probs)
+                if KR > 0:
+                    risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, mv_n, mv_cum,
+                              mv_dest, msum, ctot, ch_n, ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
                 reseed(seed_row, state, k, t)
             sf = seg_flows[r, t - 1]
@@ -426,6 +463,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             contribution = 0.0
             wb_spend = 0.0
             offer_spend = 0.0
+            risk_spend = 0.0
             clv_cash = 0.0                                   # sum over groups of mean weight x cash
             churned = 0
             won = 0
@@ -496,6 +534,12 @@ def simulate_counts(r0, r1, seeds, m, out):
                             reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s,
                                                                      ACTIVE_SUB + 1 + e))
                             clv_cash -= wt * ret_stage[q_seg[q], s]
+                            if KR > 0:                       # risk-targeted care of this class
+                                y = _risk_spend(t, q_seg[q], s, type_val[q % T], rk_target, rk_q, rk_spend)
+                                risk_spend += n * y
+                                clv_cash -= wt * y
+                                if segs:
+                                    sf[q_seg[q], F_RETENTION] += n * y
                             multinomial(state, MOVES, n, row, unowned(split))
                             k = ic_of[q_seg[q], s] if ks == ACTIVE else -1
                             if k >= 0 and type_val[q % T] > ic_rq[k, q_seg[q]]:   # classes split there
@@ -733,7 +777,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total + offer_spend
+            f[F_RETENTION] = ret_total + offer_spend + risk_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred

@@ -43,7 +43,7 @@ from numba import njit
 
 from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
-from .individual_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
+from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, PROSPECT, ACTIVE, CHURNED, LOST, HET_NONE,
@@ -176,6 +176,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     wb_seg, wb_cseg = m.wb_seg, m.wb_cseg
     ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
     ic_rq = m.ic_rq
+    rk_target, rk_q, rk_spend, rk_fac = m.rk_target, m.rk_q, m.rk_spend, m.rk_fac
+    KR = rk_spend.shape[0]
     conc_disc = m.conc_disc
     wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
     occ, flows, chan_acq, clv_sum, clv_n, hist, work, seg_flows, seg_occ = out
@@ -188,6 +190,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     A = 1
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
+    rk_cell = np.zeros((G, S), np.bool_)      # cells of risk-targeted care programs: general path
+    for p in range(KR):
+        for g in range(G):
+            for s in range(S):
+                rk_cell[g, s] = rk_cell[g, s] or rk_target[p, g, s]
     n0 = 0
     for g in range(G):
         for s in range(S):
@@ -281,7 +288,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     gam_c[g, s] = 1.0 / np.sqrt(9.0 * gam_d[g, s])
                 fixed_cb[g, s] = rev_mean[g, s] * margin[g, s] - cost[g, s]
                 noisy[g, s] = gam_shape[g, s] > 0.0
-                fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST
+                fast_src[g, s] = kind[s] != CHURNED and kind[s] != LOST and not rk_cell[g, s]
                 fast_dst[g, s] = kind[s] == PROSPECT or (kind[s] == ACTIVE and (gam_shape[g, s] == 0.0
                                                                                   or gam_shape[g, s] >= 1.0))
         # initial population (time 0): churned customers have churn age 0
@@ -355,6 +362,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             contribution = 0.0
             wb_spend = 0.0
             offer_spend = 0.0
+            risk_spend = 0.0
             churned = 0
             won = 0
             contacts = 0
@@ -374,6 +382,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
                 het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                            gam_scale, margin, cost, fixed_cb, tb, mode)
+                if KR > 0:             # customers of risk-targeted cells take the general path
+                    for g in range(G):
+                        for s in range(S):
+                            if rk_cell[g, s]:
+                                mode[2 * (g * S + s)] = SRC_GENERAL
                 het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, seed_rev, tg, tb, mode,
                            fl_cum, fl_dest, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum, cnt, cntg, fx, rc)
             i = 0
@@ -445,6 +458,16 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         continue
                     ns_pre = ns
                 cash = -ret_stage[g, s]
+                cf = churn_factor[g, s]
+                if KR > 0 and rk_cell[g, s]:
+                    # risk-targeted care (target_risk): the customers whose draw is above the threshold
+                    for p in range(KR):
+                        if rk_target[p, g, s] and mult[i] > rk_q[p, g]:
+                            cf *= rk_fac[p, g, t - 1]
+                            cash -= rk_spend[p, t - 1]
+                            risk_spend += rk_spend[p, t - 1]
+                            if segs:
+                                sf[g, F_RETENTION] += rk_spend[p, t - 1]
                 ns = -1
                 ks = kind[s]
                 if ks == CHURNED:
@@ -491,7 +514,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             j += u >= fl_cum[g, s, k]
                         ns = fl_dest[g, s, j]
                     else:
-                        ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                        ct = churn_target(cf, ctot[g, s], msum[g, s], het_kind[g], mult[i])
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                 if (offers and ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST) and ic_of[g, s] >= 0
                         and mult[i] > ic_rq[ic_of[g, s], g]):
@@ -654,7 +677,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total + offer_spend
+            f[F_RETENTION] = ret_total + offer_spend + risk_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred
