@@ -738,7 +738,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             nh, nh2 = nh2, nh
             wh, wh2 = wh2, wh
             pn, pn2 = pn2, pn
-            for s in range(S):
+            for s in range(S if not segs else 0):            # (with segments: the sums of theirs, below)
                 x = 0.0
                 for g in range(G):
                     x += lost[g, s]
@@ -774,6 +774,11 @@ def simulate_counts(r0, r1, seeds, m, out):
                         for s in range(S):
                             for a in range(A):
                                 so[g, s] += pn[g, s, a]
+                for s in range(S):                           # totals: sums of integer counts, exact
+                    x = 0.0
+                    for g in range(G):
+                        x += so[g, s]
+                    occ[r, t, s] = x
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution

@@ -274,6 +274,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         split = np.zeros(G, np.int64)
         cntg = np.zeros((G, S), np.int64)
         lostg = np.zeros((G, S), np.float64)        # per-segment occupancy of lost stages
+        oc4 = np.zeros(4 * G * S if segs else 1, np.int64)   # live customers per (segment, stage), 4 lanes
+        sacc = np.zeros(2 * G, np.float64)          # per-segment revenue, contribution of the period
         mv_last = np.zeros((G, S), np.float64)
         noisy = np.zeros((G, S), np.bool_)
         gam_shape = np.zeros((G, S), np.float64)
@@ -407,8 +409,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             revenue += rc[2 * i]
                             contribution += rc[2 * i + 1]
                             if segs:
-                                sf[seg[i], F_REVENUE] += rc[2 * i]
-                                sf[seg[i], F_CONTRIBUTION] += rc[2 * i + 1]
+                                sacc[2 * seg[i]] += rc[2 * i]
+                                sacc[2 * seg[i] + 1] += rc[2 * i + 1]
                         i += 1
                     if i >= n:
                         break
@@ -449,8 +451,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         revenue += rv
                         contribution += cb
                         if segs:
-                            sf[g, F_REVENUE] += rv
-                            sf[g, F_CONTRIBUTION] += cb
+                            sacc[2 * g] += rv
+                            sacc[2 * g + 1] += cb
                         clv[i] += vt * (cb - ret_stage[g, s])
                         cnt[ns] += 1
                         stage[i] = ns
@@ -555,8 +557,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     revenue += rv
                     contribution += cb
                     if segs:
-                        sf[g, F_REVENUE] += rv
-                        sf[g, F_CONTRIBUTION] += cb
+                        sacc[2 * g] += rv
+                        sacc[2 * g + 1] += cb
                     cash += cb
                 clv[i] += vt * cash
                 cnt[ns] += 1
@@ -605,10 +607,16 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     revenue += cntg[g, s] * rev_mean[g, s]
                     contribution += cntg[g, s] * fixed_cb[g, s]
                     if segs:
-                        sf[g, F_REVENUE] += cntg[g, s] * rev_mean[g, s]
-                        sf[g, F_CONTRIBUTION] += cntg[g, s] * fixed_cb[g, s]
+                        sacc[2 * g] += cntg[g, s] * rev_mean[g, s]
+                        sacc[2 * g + 1] += cntg[g, s] * fixed_cb[g, s]
                     cnt[s] += cntg[g, s]
                     cntg[g, s] = 0
+            if segs:                   # revenue and contribution by segment, summed in sacc (contiguous)
+                for g in range(G):
+                    sf[g, F_REVENUE] = sacc[2 * g]
+                    sf[g, F_CONTRIBUTION] = sacc[2 * g + 1]
+                    sacc[2 * g] = 0.0
+                    sacc[2 * g + 1] = 0.0
             for s in range(S):
                 n_end[s] += cnt[s]
             # arrivals join at the end of the period
@@ -669,11 +677,15 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 occ[r, t, s] = n_end[s]
             if segs:                   # per-segment occupancy: one pass over the live customers
                 so = seg_occ[r, t]
+                for j in range(n):             # integer lanes: no store-to-load chain, exact counts
+                    oc4[((j & 3) * G + seg[j]) * S + stage[j]] += 1
                 for g in range(G):
                     for s in range(S):
-                        so[g, s] = lostg[g, s]
-                for j in range(n):
-                    so[seg[j], stage[j]] += 1.0
+                        live = 0
+                        for k in range(4):
+                            live += oc4[(k * G + g) * S + s]
+                            oc4[(k * G + g) * S + s] = 0
+                        so[g, s] = lostg[g, s] + live
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
