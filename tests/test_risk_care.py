@@ -17,28 +17,9 @@ from clmsim.api import simulate
 from clmsim.model import compile_model
 from clmsim.scenario import ScenarioError, scenario_from_text
 from fast_helpers import assert_mean_close
+from test_intercept import RISK
 
-ONE = """\
-schema_version: 1
-name: risk-targeted-care
-time: {period: month, horizon: 12, discount_rate: 0}
-stages:
-  member: {kind: active, revenue: 10, margin: 0.5}
-  lapsed: {kind: churned}
-  gone: {kind: lost}
-transitions:
-  member: {lapsed: 0.15}
-  lapsed: {gone: 0.4}
-heterogeneity: {churn_multiplier: {dist: gamma, mean: 1, cv: 0.8}}
-initial_population: {member: 5000}
-retention:
-  programs:
-    care:
-      target: [member]
-      target_risk: {top_share: 0.2}
-      spend_per_customer: 6
-      effect: {churn_reduction_max: 0.6, half_saturation_spend: 4}
-"""
+ONE = RISK.replace("      kind: intercept\n", "").replace("    desk:\n", "    care:\n")   # the save offer's, as care
 
 TWO = """\
 schema_version: 1
@@ -195,3 +176,17 @@ def test_validate_refuses_risk_targeted_care_without_heterogeneity_upgrades_or_c
     steady = steady.replace("heterogeneity: {churn_multiplier: {dist: gamma, mean: 1, cv: 0.7}}\n", "")
     lines = _problems(steady)
     assert any("retention.programs.care.target_risk: segment 'steady' has no heterogeneity" in x for x in lines)
+
+
+def test_risk_targeted_care_gives_the_same_bits_without_the_fast_paths(monkeypatch):
+    """Oracle: the general path (CLMSIM_FAST_PATHS=0): cells a risk-targeted care programme
+    reaches always take it, so turning the bare and het paths off changes no bit."""
+    from clmsim.engines import fast
+    from fast_helpers import digest
+
+    models = [compile_model(scenario_from_text(t, name="t")) for t in (ONE, TWO)]
+    runs = []
+    for flag in ("1", "0"):
+        monkeypatch.setenv("CLMSIM_FAST_PATHS", flag)
+        runs.append([digest(fast.simulate([m], runs=2, seed=9, mode="individual", threads=1)) for m in models])
+    assert runs[0] == runs[1]
