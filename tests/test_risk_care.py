@@ -190,3 +190,12 @@ def test_risk_targeted_care_gives_the_same_bits_without_the_fast_paths(monkeypat
         monkeypatch.setenv("CLMSIM_FAST_PATHS", flag)
         runs.append([digest(fast.simulate([m], runs=2, seed=9, mode="individual", threads=1)) for m in models])
     assert runs[0] == runs[1]
+
+
+def test_des_refuses_a_team_serving_risk_targeted_care():
+    from clmsim.errors import UnsupportedFeature
+    from test_intercept import DESK
+
+    text = ONE + DESK.format(agents=2, service=1).replace("serves: desk", "serves: care")
+    with pytest.raises(UnsupportedFeature, match="risk-targeted care program 'care'"):
+        simulate(scenario_from_text(text, name="t"), engine="des", runs=1, seed=1, strategies=["baseline"])
