@@ -232,12 +232,13 @@ def test_risk_targeted_offer_monte_carlo_within_4_5_standard_errors(engine, mode
         assert_mean_close(runs[item], ref[item], item, abs_floor=1e-9 * abs(ref[item]))
 
 
-def test_risk_targeting_needs_heterogeneity_and_a_save_offer():
+def test_risk_targeting_needs_heterogeneity_and_means_the_same_share_for_care():
     flat = RISK.replace("heterogeneity: {churn_multiplier: {dist: gamma, mean: 1, cv: 0.8}}\n", "")
     assert _problems(flat) == ["retention.programs.desk.target_risk: the scenario has no heterogeneity: every "
                                "customer has the same churn propensity, so there is no riskiest share to aim at"]
-    care = RISK.replace("      kind: intercept\n", "")
-    assert _problems(care)[0].startswith("retention.programs.desk.target_risk: risk targeting applies to save offers")
+    care = compile_model(scenario_from_text(RISK.replace("      kind: intercept\n", ""), name="t")).programs[0]
+    offer = compile_model(scenario_from_text(RISK, name="t")).intercepts[0]
+    assert care.thresholds(1).tolist() == offer.thresholds(1).tolist()      # tests/test_risk_care.py: engines
 
 
 DESK = """\

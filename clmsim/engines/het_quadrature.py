@@ -398,8 +398,9 @@ def _nodes(kind: str, mean: float, cv: float, alpha: float, beta: float, breaks:
 
 
 def risk_breaks(model, g: int) -> np.ndarray:
-    """Draw values of segment ``g`` where a risk-targeted save offer starts reaching customers
-    (its threshold): the quadrature splits the support there, so every node is wholly in or
-    out of the targeted share and the mixture stays exact."""
-    thr = [ic.thresholds(model.n_segments)[g] for ic in getattr(model, "intercepts", ())]
-    return np.array([x for x in thr if np.isfinite(x) and x > 0.0])
+    """Draw values of segment ``g`` where a risk-targeted save offer or care program starts
+    reaching customers (its threshold): the quadrature splits the support there, so every node
+    is wholly in or out of the targeted share and the mixture stays exact."""
+    levers = (*getattr(model, "programs", ()), *getattr(model, "intercepts", ()))
+    thr = [x.thresholds(model.n_segments)[g] for x in levers]
+    return np.unique([x for x in thr if np.isfinite(x) and x > 0.0])     # sorted, as the pieces need

@@ -185,10 +185,12 @@ def compile_spec(spec: ScenarioSpec, strategy: str = "baseline", scenario_hash: 
                 for j, key in enumerate(("churn_reduction_max", "half_saturation_spend", "upgrade_lift")):
                     if getattr(over, key) is not None:
                         effects[segments.index(gname), j] = getattr(over, key)
+        top = prog.target_risk.top_share if prog.target_risk is not None else None
         programs.append(Program(pname, target, schedule_array(prog.spend_per_customer, H),
                                 eff.churn_reduction_max, eff.half_saturation_spend, eff.upgrade_lift, upgrade,
                                 schedule_array(prog.budget_cap_per_period, H),
-                                _segment_mask(prog.target_segments, segments), effects))
+                                _segment_mask(prog.target_segments, segments), effects,
+                                top, None if top is None else _risk_thresholds(hets, top)))
     winbacks = []
     for wname, pol in spec.winback.policies.items():
         from_stages = np.zeros(S, dtype=bool)

@@ -77,6 +77,15 @@ def _all_segments(mask: np.ndarray | None, n_segments: int) -> np.ndarray:
     return np.ones(n_segments, dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
+def _reach_thresholds(risk_threshold: np.ndarray | None, n_segments: int) -> np.ndarray:
+    """(G,) draw above which a customer is reached: with ``target_risk`` the ``1 - top_share``
+    quantile of the segment's heterogeneity draw (churn multiplier or churn probability), else
+    ``-inf`` (everyone). One rule for save offers and care programs."""
+    if risk_threshold is None:
+        return np.full(n_segments, -np.inf)
+    return np.asarray(risk_threshold, dtype=float)
+
+
 @dataclass(frozen=True)
 class Program:
     """A retention program. ``spend[t-1]``: spend per targeted customer in period t.
@@ -89,7 +98,10 @@ class Program:
     ``segments[g] and target[s]`` (:meth:`reach`; ``segments`` None: every segment);
     ``segment_effects[g]`` (or None) holds segment ``g``'s ``(churn_reduction_max,
     half_saturation_spend, upgrade_lift)`` (:meth:`effects`). Customers it does not reach
-    cost nothing and keep their base rows.
+    cost nothing and keep their base rows. With ``target_risk`` it reaches, in those cells,
+    only the customers whose heterogeneity draw exceeds ``risk_threshold[g]``
+    (:meth:`thresholds`, the same rule as a save offer's): the ``risk_share`` of the segment
+    most likely to leave.
     """
 
     name: str
@@ -102,6 +114,12 @@ class Program:
     cap: np.ndarray | None
     segments: np.ndarray | None = None
     segment_effects: np.ndarray | None = None
+    risk_share: float | None = None
+    risk_threshold: np.ndarray | None = None
+
+    def thresholds(self, n_segments: int) -> np.ndarray:
+        """(G,) draw above which a customer is reached (``-inf``: everyone; see ``target_risk``)."""
+        return _reach_thresholds(self.risk_threshold, n_segments)
 
     def saturation(self, spend: np.ndarray | float) -> np.ndarray:
         """``f(s) = s / (s + half_saturation_spend)``."""
@@ -208,9 +226,7 @@ class Intercept:
         """(G,) draw above which a customer gets the offer: with ``target_risk`` the
         ``1 - top_share`` quantile of the segment's heterogeneity draw (churn multiplier or
         churn probability), else ``-inf`` (everyone)."""
-        if self.risk_threshold is None:
-            return np.full(n_segments, -np.inf)
-        return np.asarray(self.risk_threshold, dtype=float)
+        return _reach_thresholds(self.risk_threshold, n_segments)
 
     def reach(self, n_segments: int) -> np.ndarray:
         """(G, S) bool: the (segment, stage) cells whose churners get the offer."""
@@ -485,17 +501,25 @@ class CompiledModel:
         churn, upgrade = self.segment_program_factors(spend_per_customer)
         return churn[segment], upgrade[segment]
 
-    def segment_program_factors(self, spend_per_customer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def segment_program_factors(self, spend_per_customer: np.ndarray,
+                                hit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`program_factors` of every segment: arrays (G, S) and (G, S, S).
 
         For segment ``g`` a program with effects ``(r_g, h_g, l_g)`` (:meth:`Program.effects`)
         and spend ``s`` has ``f_g = s / (s + h_g)``; it multiplies churn of the stages it
         reaches in ``g`` by ``1 - r_g f_g`` and its upgrade moves there by ``1 + l_g f_g``.
+
+        ``hit`` (programs,) bool: whether the customers in question lie in each program's
+        risk-targeted share (:meth:`risk_hits`; ignored for programs without ``target_risk``).
+        Default: in no such share -- the factors of a customer whom no risk-targeted care
+        program reaches.
         """
         S, G = self.n_stages, self.n_segments
         churn = np.ones((G, S))
         upgrade = np.ones((G, S, S))
-        for prog, s in zip(self.programs, np.asarray(spend_per_customer, dtype=float)):
+        for p, (prog, s) in enumerate(zip(self.programs, np.asarray(spend_per_customer, dtype=float))):
+            if prog.risk_threshold is not None and (hit is None or not hit[p]):
+                continue
             reach = prog.reach(G)
             for g, (red, half, lift) in enumerate(prog.effects(G)):
                 if not reach[g].any():
@@ -504,6 +528,18 @@ class CompiledModel:
                 churn[g, reach[g]] *= 1.0 - red * f
                 upgrade[g][prog.upgrade & reach[g][:, None]] *= 1.0 + lift * f
         return churn, upgrade
+
+    def risk_hits(self, segment: int, draws: np.ndarray) -> np.ndarray:
+        """(Q, programs) bool: whether a customer of ``segment`` with heterogeneity draw
+        ``draws[q]`` lies in each program's risk-targeted share (draw above the threshold;
+        True for programs without ``target_risk``), the ``hit`` of
+        :meth:`segment_program_factors`."""
+        thr = np.array([p.thresholds(self.n_segments)[segment] for p in self.programs], dtype=float)
+        return np.asarray(draws, dtype=float).reshape(-1)[:, None] > thr[None, :]
+
+    def risk_programs(self) -> list[int]:
+        """Indices of the care programs with ``target_risk``."""
+        return [p for p, prog in enumerate(self.programs) if prog.risk_threshold is not None]
 
     def intercept_of(self) -> np.ndarray:
         """(G, S) int: index of the save offer reaching each (segment, stage) cell, -1 for none."""

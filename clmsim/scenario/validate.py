@@ -311,19 +311,17 @@ class _Checker:
             for key in ("save_to", "concession"):
                 if getattr(prog, key) is not None:
                     self.bad(base + (key,), f"'{key}' belongs to save offers: give the program 'kind: intercept'")
+            self.risk_target(base, prog)
             if prog.target_risk is not None:
-                self.bad(base + ("target_risk",), "risk targeting applies to save offers (kind intercept) in this "
-                         "version: a care program aimed at the riskiest customers would need per-customer rows")
+                lifts = prog.effect.upgrade_lift > 0 or any(o.upgrade_lift for o in prog.effect_by_segment.values())
+                if lifts or prog.effect.upgrade_to is not None:
+                    self.bad(base + ("target_risk",), "a care program aimed at the riskiest customers lowers their "
+                             "churn only: leave out upgrade_lift and upgrade_to (or aim a second program at the stage)")
+                if prog.budget_cap_per_period is not None:
+                    self.bad(base + ("target_risk",), "a care program aimed at the riskiest customers spends "
+                             "spend_per_customer on each of them: give no budget_cap_per_period")
             return
-        if prog.target_risk is not None:
-            segments = self.spec.segments or {}
-            for gname in (prog.target_segments or list(segments) or [None]):
-                seg = segments.get(gname) if gname is not None else None
-                het = seg.heterogeneity if seg is not None and seg.heterogeneity is not None else self.spec.heterogeneity
-                if het is None or (het.churn_multiplier is None and het.churn_probability is None):
-                    who = f"segment '{gname}'" if gname is not None else "the scenario"
-                    self.bad(base + ("target_risk",), f"{who} has no heterogeneity: every customer has the same "
-                             "churn propensity, so there is no riskiest share to aim at")
+        self.risk_target(base, prog)
         if prog.effect.upgrade_lift > 0 or prog.effect.upgrade_to is not None:
             self.bad(base + ("effect",), "a save offer (kind intercept) saves customers who try to leave: "
                      "it lifts no upgrade (leave out upgrade_lift and upgrade_to)")
@@ -338,6 +336,20 @@ class _Checker:
             self.stage(base + ("save_to",), prog.save_to, ("active",))
         for i, gname in enumerate((prog.concession.target_segments or []) if prog.concession else []):
             self.segment(base + ("concession", "target_segments", i), gname)
+
+    def risk_target(self, base: tuple, prog: Any) -> None:
+        """``target_risk`` (save offers and care programs): every targeted segment has a
+        heterogeneity draw to rank its customers by."""
+        if prog.target_risk is None:
+            return
+        segments = self.spec.segments or {}
+        for gname in (prog.target_segments or list(segments) or [None]):
+            seg = segments.get(gname) if gname is not None else None
+            het = seg.heterogeneity if seg is not None and seg.heterogeneity is not None else self.spec.heterogeneity
+            if het is None or (het.churn_multiplier is None and het.churn_probability is None):
+                who = f"segment '{gname}'" if gname is not None else "the scenario"
+                self.bad(base + ("target_risk",), f"{who} has no heterogeneity: every customer has the same "
+                         "churn propensity, so there is no riskiest share to aim at")
 
     def one_intercept_per_cell(self) -> None:
         """At most one save offer reaches a customer (segment, stage) cell."""

@@ -72,6 +72,56 @@ def effective_matrices(P: np.ndarray, churn_mask: np.ndarray, cf: np.ndarray, uf
     return out
 
 
+def _risky(model) -> list[int]:
+    """Indices of the risk-targeted care programs (``target_risk``)."""
+    return model.risk_programs() if hasattr(model, "risk_programs") else []
+
+
+def risk_care(model: CompiledModel, g: int, t: int, draws: np.ndarray, B: np.ndarray,
+              P: np.ndarray | None = None, churn_scale: np.ndarray | None = None) -> np.ndarray:
+    """Risk-targeted care programs of period ``t`` in segment ``g``, as a save offer's risk
+    targeting: the rows of the base matrices ``B`` (Q, S, S) of nodes whose draw ``draws[q]``
+    lies in a program's share (above its threshold; the quadrature is split there) are
+    rebuilt with that program's factors, in place. ``P`` (S, S) is the period's transition
+    matrix of the segment (default: the model's) and ``churn_scale`` (S,) the period's scale of
+    a Beta churn probability under scheduled dynamics (default: none). Returns the programs'
+    spend per customer at the start of the period, per node and stage (Q, S)."""
+    S = model.n_stages
+    spend = np.zeros((len(draws), S))
+    risky = _risky(model)
+    if not risky:
+        return spend
+    spends = model.program_spend()[:, t - 1]
+    hits = model.risk_hits(g, draws)
+    for pat in np.unique(hits[:, risky], axis=0):
+        if not pat.any():
+            continue
+        nodes = np.flatnonzero((hits[:, risky] == pat).all(axis=1))
+        hit = np.ones(len(model.programs), dtype=bool)
+        hit[risky] = pat
+        cf, uf = model.segment_program_factors(spends, hit)
+        cfg = cf[g] if churn_scale is None else cf[g] * churn_scale
+        B[nodes] = effective_matrices(model.P[g] if P is None else P, model.churn_mask, cfg, uf[g],
+                                      np.asarray(draws)[nodes], model.heterogeneity[g].kind)
+        for p in np.asarray(risky)[pat]:
+            spend[nodes] += spends[p] * model.programs[p].reach(model.n_segments)[g]
+    return spend
+
+
+def _risk_variants(model: CompiledModel, g: int, t: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Segment ``g``'s churn and upgrade factors of period ``t`` above each risk threshold of
+    its care programs (the rows whose clipping kinks the quadrature must also split at)."""
+    risky = _risky(model)
+    if not risky:
+        return []
+    thr = np.array([p.thresholds(model.n_segments)[g] for p in model.programs])
+    out = []
+    for c in np.unique(thr[risky]):
+        cf, uf = model.segment_program_factors(model.program_spend()[:, t - 1], thr <= c)
+        out.append((cf[g], uf[g]))
+    return out
+
+
 @dataclass
 class Chains:
     """The mixture of expanded chains of one model (shapes: R regimes, G segments,
@@ -91,7 +141,8 @@ class Chains:
     contribution: np.ndarray  # (R, G, E) expected contribution after the move
     active: np.ndarray        # (E,) bool
     churn_dest: np.ndarray    # (E,) bool: churned or lost states
-    offer_cost: np.ndarray    # (R, G, Q, E) save-offer cost per customer at the start of a period
+    offer_cost: np.ndarray    # (R, G, Q, E) save-offer and risk-targeted care spend per customer at the
+    #                           start of a period (per node: it follows the customer's draw)
     tail_regime: np.ndarray   # (X,) regimes of periods H+1..H+X (see the module docstring)
     cycle: int                # the last ``cycle`` entries of ``tail_regime`` repeat for ever
 
@@ -166,9 +217,10 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         breaks = None
         if het.kind != "none":
             parts = []
-            for (cf, uf), d in zip(factors, dyn_of):
-                _, _, msum, C = row_parts(P_r[d, g], model.churn_mask, uf[g])
-                parts.append((cf[g] * scale_r[d, g] if het.kind == "beta" else cf[g], msum, C))
+            for (cf, uf), d, t in zip(factors, dyn_of, reps):
+                for cfg, ufg in [(cf[g], uf[g])] + _risk_variants(model, g, min(t, H)):
+                    _, _, msum, C = row_parts(P_r[d, g], model.churn_mask, ufg)
+                    parts.append((cfg * scale_r[d, g] if het.kind == "beta" else cfg, msum, C))
             breaks = np.union1d(kinks(het, parts), risk_breaks(model, g))
             if tail:
                 slope = max(float((cf * (C if het.kind == "gamma" else (C > 0))).max()) for cf, _, C in parts)
@@ -206,13 +258,17 @@ def build_chains(model: CompiledModel, nodes: int = DEFAULT_NODES, draws: np.nda
         cf, uf = factors[r]
         for g in range(G):
             kind_g = model.heterogeneity[g].kind
-            B = effective_matrices(P_r[d, g], model.churn_mask, cf[g] * scale_r[d, g] if kind_g == "beta" else cf[g],
+            sc = scale_r[d, g] if kind_g == "beta" else None
+            B = effective_matrices(P_r[d, g], model.churn_mask, cf[g] * sc if sc is not None else cf[g],
                                    uf[g], X[g], kind_g)
+            risk_spend = risk_care(model, g, tp, X[g], B, P_r[d, g], sc)
             M[r, g] = expand(B, space, success[r, g], returns[g])
             if getattr(model, "intercepts", ()):
                 offer_cost[r, g] = intercept_offers(rm, space, M[r, g], g, tp, X[g])
+            offer_cost[r, g] += risk_spend[:, space.base]
         for prog in model.programs:
-            spend[r] += prog.spend[tp - 1] * prog.reach(G)[:, space.base]
+            if getattr(prog, "risk_threshold", None) is None:     # risk-targeted spend is per node
+                spend[r] += prog.spend[tp - 1] * prog.reach(G)[:, space.base]
         rev = rev_r[d][:, space.base] * active
         revenue[r] = rev
         contribution[r] = rev * (margin_r[d][:, space.base] - discount) - model.cost_to_serve[:, space.base] * active

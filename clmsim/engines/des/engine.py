@@ -46,7 +46,7 @@ import pandas as pd
 import simpy
 
 from ... import rng as _rng
-from ...errors import ClmsimError
+from ...errors import ClmsimError, UnsupportedFeature
 from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
 from ...results import PERIOD_ITEMS, Results
 from .. import ENGINES
@@ -253,15 +253,18 @@ class RunState:
     # ------------------------------------------------------------- tables
     def tables(self, spends: np.ndarray, t: int = 1) -> MoveTables:
         """Move tables for the period's non-team program spends and dynamics regime (cached);
-        one code per combination of team-delivered programs reaching a customer. With
-        scheduled dynamics the period's regime gives the rows, and a beta segment's churn
-        factor carries the regime's churn scale (:class:`clmsim.model.compiled.Dynamics`)."""
+        one code per combination of team-delivered programs and risk-targeted care programs
+        (bits after the team bits: the customer's draw is above the program's threshold)
+        reaching a customer. With scheduled dynamics the period's regime gives the rows, and a
+        beta segment's churn factor carries the regime's churn scale
+        (:class:`clmsim.model.compiled.Dynamics`)."""
         bits = sorted(self.care_bit, key=self.care_bit.get)
+        risky = self.model.risk_programs()
         r = int(self.model.regime_of()[t - 1])
         key = tuple(np.round(spends, 12)) + tuple(np.round(self.care_spend[bits], 12)) + (r,)
         tab = self._tables.get(key)
         if tab is None:
-            n_codes = 1 << len(bits)
+            n_codes = 1 << (len(bits) + len(risky))
             S, G = self.model.n_stages, self.model.n_segments
             cf, uf = np.ones((n_codes, G, S)), np.ones((n_codes, G, S, S))
             for c in range(n_codes):
@@ -269,7 +272,10 @@ class RunState:
                 for b, p in enumerate(bits):
                     if c >> b & 1:
                         s[p] = self.care_spend[p]
-                cf[c], uf[c] = self.model.segment_program_factors(s)
+                hit = np.ones(len(s), dtype=bool)
+                for b, p in enumerate(risky, start=len(bits)):
+                    hit[p] = bool(c >> b & 1)
+                cf[c], uf[c] = self.model.segment_program_factors(s, hit)
             if self.model.dynamics is not None:
                 beta = np.array([h.kind == "beta" for h in self.model.heterogeneity])[:, None]
                 cf = np.where(beta, cf * self.model.dynamics.churn_scale[r], cf)
@@ -291,9 +297,17 @@ class RunState:
         if any(prog.segments is not None for prog in m.programs):   # aimed at some segments: count them
             occ_gs = np.bincount(pop.seg * S + pop.stage, minlength=G * S).reshape(G, S)
         spends = np.zeros(len(m.programs))
+        risky = m.risk_programs()
         for p, prog in enumerate(m.programs):
             reach = prog.reach(G)
             n_t = int(occ[prog.target].sum()) if prog.segments is None else int(occ_gs[reach].sum())
+            picked = None
+            if p in risky:             # target_risk: the customers whose draw is above the threshold
+                if p in self.care_bit:
+                    raise UnsupportedFeature("des", f"an operations team serving the risk-targeted care program "
+                                             f"'{prog.name}'", "a care program without target_risk")
+                picked = np.flatnonzero(reach[pop.seg, pop.stage] & (pop.het > prog.thresholds(G)[pop.seg]))
+                n_t = len(picked)
             s = float(prog.spend[t - 1])
             if prog.cap is not None and n_t > 0:
                 s = min(s, float(prog.cap[t - 1]) / n_t)
@@ -309,6 +323,9 @@ class RunState:
             spends[p] = s
             self.flows["retention_spend"][t] += s * n_t
             rows = np.flatnonzero(prog.target[pop.stage] if prog.segments is None else reach[pop.seg, pop.stage])
+            if picked is not None:
+                rows = picked
+                pop._code[rows] |= 1 << (len(self.care_bit) + risky.index(p))
             self.by_segment(t, "retention_spend", pop.seg[rows], s)
             self.attribute(t, rows, -s)
             self.log.many(float(t - 1), pop.cid[rows], "retention", pop.stage[rows], pop.stage[rows], s)

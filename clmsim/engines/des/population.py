@@ -18,7 +18,7 @@ Arrays (one entry per customer still simulated; lost customers are dropped by
 ``churn_t``     period in which the customer last churned (age ``k = t - churn_t - 1``)
 ``conc_left``   periods of price concession left; ``conc_disc`` its discount
 ``acq_t``       period of acquisition (0 = initial population)
-``code``        bit mask of team-delivered retention programs reaching the next move
+``code``        bit mask of team-delivered and risk-targeted retention programs reaching the next move
 ``waiting``     queued at an agent pool; ``held`` accepted an offer, effect pending (frozen)
 """
 

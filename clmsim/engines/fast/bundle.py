@@ -85,6 +85,10 @@ class KernelModel(NamedTuple):
     ic_cperiods: np.ndarray   #: (K,) int64 concession periods after a save
     ic_cseg: np.ndarray       #: (K, G) bool, segments whose saved customers get the concession
     ic_rq: np.ndarray         #: (K, G) draw above which a churner gets the offer (-inf: everyone)
+    rk_target: np.ndarray     #: (KR, G, S) bool, cells a risk-targeted care program reaches (``pr_*``: the others)
+    rk_q: np.ndarray          #: (KR, G) draw above which a customer of those cells is reached
+    rk_spend: np.ndarray      #: (KR, H) spend per customer reached
+    rk_fac: np.ndarray        #: (KR, G, H) churn factor of a customer reached, ``1 - r_g s / (s + h_g)``
     conc_disc: np.ndarray     #: (W + K,) discount of each concession source (live policies, then offers)
     pooled: bool              #: churned customers kept in pools (:func:`pooled_churn`)
     hist_lo: float            #: CLV histogram: lower edge (individual mode)
@@ -193,7 +197,9 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
     """
     S, G, H = model.n_stages, model.n_segments, model.horizon
     winbacks = live_winbacks(model)
-    C, NP, W, K = len(model.channels), len(model.programs), len(winbacks), len(model.intercepts)
+    care = [p for p in model.programs if p.risk_threshold is None]
+    risky = [p for p in model.programs if p.risk_threshold is not None]
+    C, NP, W, K, KR = len(model.channels), len(care), len(winbacks), len(model.intercepts), len(risky)
     het_kind = np.zeros(G, np.int64)
     het_a = np.ones(G)
     het_b = np.ones(G)
@@ -227,14 +233,14 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         ref_rate=_or_zeros(None if ref is None else ref.rate, S),
         ref_mix=_or_zeros(model.segment_share if ref is None else ref.mix, G),
         ref_entry=-1 if ref is None else int(ref.entry_stage),
-        pr_target=_c([p.reach(G) for p in model.programs], b1).reshape(NP, G, S),
-        pr_partial=_c([not p.reach(G)[:, p.target].all() for p in model.programs], b1).reshape(NP),
-        pr_upgrade=_c([p.upgrade for p in model.programs], b1).reshape(NP, S, S),
-        pr_spend=_c([p.spend for p in model.programs], f8).reshape(NP, H),
-        pr_cap=_c([np.full(H, -1.0) if p.cap is None else p.cap for p in model.programs], f8).reshape(NP, H),
-        pr_red=_c([p.effects(G)[:, 0] for p in model.programs], f8).reshape(NP, G),
-        pr_half=_c([p.effects(G)[:, 1] for p in model.programs], f8).reshape(NP, G),
-        pr_lift=_c([p.effects(G)[:, 2] for p in model.programs], f8).reshape(NP, G),
+        pr_target=_c([p.reach(G) for p in care], b1).reshape(NP, G, S),
+        pr_partial=_c([not p.reach(G)[:, p.target].all() for p in care], b1).reshape(NP),
+        pr_upgrade=_c([p.upgrade for p in care], b1).reshape(NP, S, S),
+        pr_spend=_c([p.spend for p in care], f8).reshape(NP, H),
+        pr_cap=_c([np.full(H, -1.0) if p.cap is None else p.cap for p in care], f8).reshape(NP, H),
+        pr_red=_c([p.effects(G)[:, 0] for p in care], f8).reshape(NP, G),
+        pr_half=_c([p.effects(G)[:, 1] for p in care], f8).reshape(NP, G),
+        pr_lift=_c([p.effects(G)[:, 2] for p in care], f8).reshape(NP, G),
         wb_of_stage=wb_of_stage,
         wb_seg=_c([w.reaches(G) for w in winbacks], b1).reshape(W, G),
         wb_cseg=_c([w.grants(G) for w in winbacks], b1).reshape(W, G),
@@ -262,6 +268,11 @@ def pack(model: CompiledModel, *, het_nodes: int = 0, hist_bins: int = 0) -> Ker
         ic_cperiods=_c([ic.concession_periods if ic.has_concession else 0 for ic in model.intercepts], i8),
         ic_cseg=_c([ic.grants(G) for ic in model.intercepts], b1).reshape(K, G),
         ic_rq=_c([ic.thresholds(G) for ic in model.intercepts], f8).reshape(K, G),
+        rk_target=_c([p.reach(G) for p in risky], b1).reshape(KR, G, S),
+        rk_q=_c([p.thresholds(G) for p in risky], f8).reshape(KR, G),
+        rk_spend=_c([p.spend for p in risky], f8).reshape(KR, H),
+        rk_fac=_c([1.0 - p.effects(G)[:, :1] * (p.spend / (p.spend + p.effects(G)[:, 1:2])) for p in risky],
+                  f8).reshape(KR, G, H),
         conc_disc=_c([w.discount for w in winbacks] + [ic.discount for ic in model.intercepts], f8),
         pooled=bool(pooled_churn(model)), hist_lo=float(hist_lo), hist_width=float(hist_width),
     )

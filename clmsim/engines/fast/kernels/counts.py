@@ -47,7 +47,7 @@ from .samplers import (
     unowned, arrivals, binomial, multinomial, program_factors, row_tables, row_table_arrays,
 )
 from .counts_steps import (ACTIVE_SUB, _contacts, _pool_moves, _revenue, _save_offers, _segment_counts,
-                           _unchanged, substream, type_rows)
+                           _unchanged, risk_rows, _risk_spend, substream, type_rows)
 from .regimes import gamma_tables, scale_churn
 
 
@@ -94,6 +94,8 @@ def simulate_counts(r0, r1, seeds, m, out):
     pr_partial = m.pr_partial
     ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
     ic_rq = m.ic_rq
+    rk_target, rk_q, rk_spend, rk_fac = m.rk_target, m.rk_q, m.rk_spend, m.rk_fac
+    KR = rk_spend.shape[0]
     K = ic_spend.shape[0]
     ce_disc, ce_next, ret_state, pooled = m.ce_disc, m.ce_next, m.ret_state, m.pooled
     occ, flows, chan_acq, clv_sum, clv_n, work = out.occ, out.flows, out.chan_acq, out.clv_sum, out.clv_n, out.work
@@ -204,11 +206,14 @@ def simulate_counts(r0, r1, seeds, m, out):
                 scale_churn(churn_factor, churn_scale[rg])
             same = _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev) and t > 1  # rows follow the factors
             same = same and not new_regime
-            if not same:
+            if not same or KR > 0:
                 row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest,
                            ch_cum)
                 type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
                           ch_dest, ch_cum, probs)
+                if KR > 0:
+                    risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, mv_n, mv_cum,
+                              mv_dest, msum, ctot, ch_n, ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
                 reseed(seed_row, state, k, t)
             sf = seg_flows[r, t - 1]
@@ -230,6 +235,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             contribution = 0.0
             wb_spend = 0.0
             offer_spend = 0.0
+            risk_spend = 0.0
             clv_cash = 0.0                                   # sum over groups of mean weight x cash
             churned = 0
             won = 0
@@ -300,6 +306,12 @@ def simulate_counts(r0, r1, seeds, m, out):
                             reseed(seed_row, state, MOVES, substream(t, q // T, type_seg[q % T], q_class[q], s,
                                                                      ACTIVE_SUB + 1 + e))
                             clv_cash -= wt * ret_stage[q_seg[q], s]
+                            if KR > 0:                       # risk-targeted care of this class
+                                y = _risk_spend(t, q_seg[q], s, type_val[q % T], rk_target, rk_q, rk_spend)
+                                risk_spend += n * y
+                                clv_cash -= wt * y
+                                if segs:
+                                    sf[q_seg[q], F_RETENTION] += n * y
                             multinomial(state, MOVES, n, row, unowned(split))
                             k = ic_of[q_seg[q], s] if ks == ACTIVE else -1
                             if k >= 0 and type_val[q % T] > ic_rq[k, q_seg[q]]:   # classes split there
@@ -498,7 +510,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             nh, nh2 = nh2, nh
             wh, wh2 = wh2, wh
             pn, pn2 = pn2, pn
-            for s in range(S):
+            for s in range(S if not segs else 0):            # (with segments: the sums of theirs, below)
                 x = 0.0
                 for g in range(G):
                     x += lost[g, s]
@@ -534,10 +546,15 @@ def simulate_counts(r0, r1, seeds, m, out):
                         for s in range(S):
                             for a in range(A):
                                 so[g, s] += pn[g, s, a]
+                for s in range(S):                           # totals: sums of integer counts, exact
+                    x = 0.0
+                    for g in range(G):
+                        x += so[g, s]
+                    occ[r, t, s] = x
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total + offer_spend
+            f[F_RETENTION] = ret_total + offer_spend + risk_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred

@@ -43,7 +43,7 @@ from numba import njit
 
 from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
-from .individual_het import N_T, _gamma_rev, draw_pass, het_settle, het_tables
+from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables
 from .regimes import revenue_tables, scale_churn
 from .runtime import notice_compiles
 from .samplers import (
@@ -182,6 +182,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     wb_seg, wb_cseg = m.wb_seg, m.wb_cseg
     ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
     ic_rq = m.ic_rq
+    rk_target, rk_q, rk_spend, rk_fac = m.rk_target, m.rk_q, m.rk_spend, m.rk_fac
+    KR = rk_spend.shape[0]
     conc_disc = m.conc_disc
     wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
     occ, flows, chan_acq, clv_sum, clv_n, hist, work, seg_flows, seg_occ = out
@@ -194,6 +196,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     A = 1
     for w in range(W):
         A = max(A, wb_hi[w] + 1)
+    rk_cell = np.zeros((G, S), np.bool_)      # cells of risk-targeted care programs: general path
+    for p in range(KR):
+        for g in range(G):
+            for s in range(S):
+                rk_cell[g, s] = rk_cell[g, s] or rk_target[p, g, s]
     n0 = 0
     for g in range(G):
         for s in range(S):
@@ -273,6 +280,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         split = np.zeros(G, np.int64)
         cntg = np.zeros((G, S), np.int64)
         lostg = np.zeros((G, S), np.float64)        # per-segment occupancy of lost stages
+        oc4 = np.zeros(4 * G * S if segs else 1, np.int64)   # live customers per (segment, stage), 4 lanes
+        sacc = np.zeros(2 * G, np.float64)          # per-segment revenue, contribution of the period
         mv_last = np.zeros((G, S), np.float64)
         noisy = np.zeros((G, S), np.bool_)
         gam_shape = np.zeros((G, S), np.float64)
@@ -317,6 +326,9 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     margin[:] = margin_all[rg]
                 revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb,
                                noisy, fast_src, fast_dst)
+                for g in range(G):               # cells of risk-targeted care: the general path
+                    for s in range(S):
+                        fast_src[g, s] = fast_src[g, s] and not rk_cell[g, s]
                 rg_prev = rg
             for k in range(N_STREAMS):
                 reseed(seeds[r], state, k, t)
@@ -360,6 +372,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             contribution = 0.0
             wb_spend = 0.0
             offer_spend = 0.0
+            risk_spend = 0.0
             churned = 0
             won = 0
             contacts = 0
@@ -379,6 +392,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
                 het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                            gam_scale, margin, cost, fixed_cb, tb, mode)
+                if KR > 0:             # customers of risk-targeted cells take the general path
+                    for g in range(G):
+                        for s in range(S):
+                            if rk_cell[g, s]:
+                                mode[2 * (g * S + s)] = SRC_GENERAL
                 het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, seed_rev, tg, tb, mode,
                            fl_cum, fl_dest, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum, cnt, cntg, fx, rc)
             i = 0
@@ -399,8 +417,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             revenue += rc[2 * i]
                             contribution += rc[2 * i + 1]
                             if segs:
-                                sf[seg[i], F_REVENUE] += rc[2 * i]
-                                sf[seg[i], F_CONTRIBUTION] += rc[2 * i + 1]
+                                sacc[2 * seg[i]] += rc[2 * i]
+                                sacc[2 * seg[i] + 1] += rc[2 * i + 1]
                         i += 1
                     if i >= n:
                         break
@@ -441,8 +459,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         revenue += rv
                         contribution += cb
                         if segs:
-                            sf[g, F_REVENUE] += rv
-                            sf[g, F_CONTRIBUTION] += cb
+                            sacc[2 * g] += rv
+                            sacc[2 * g + 1] += cb
                         clv[i] += vt * (cb - ret_stage[g, s])
                         cnt[ns] += 1
                         stage[i] = ns
@@ -450,6 +468,16 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         continue
                     ns_pre = ns
                 cash = -ret_stage[g, s]
+                cf = churn_factor[g, s]
+                if KR > 0 and rk_cell[g, s]:
+                    # risk-targeted care (target_risk): the customers whose draw is above the threshold
+                    for p in range(KR):
+                        if rk_target[p, g, s] and mult[i] > rk_q[p, g]:
+                            cf *= rk_fac[p, g, t - 1]
+                            cash -= rk_spend[p, t - 1]
+                            risk_spend += rk_spend[p, t - 1]
+                            if segs:
+                                sf[g, F_RETENTION] += rk_spend[p, t - 1]
                 ns = -1
                 ks = kind[s]
                 if ks == CHURNED:
@@ -496,7 +524,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             j += u >= fl_cum[g, s, k]
                         ns = fl_dest[g, s, j]
                     else:
-                        ct = churn_target(churn_factor[g, s], ctot[g, s], msum[g, s], het_kind[g], mult[i])
+                        ct = churn_target(cf, ctot[g, s], msum[g, s], het_kind[g], mult[i])
                         ns = sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum)
                 if (offers and ks == ACTIVE and (kind[ns] == CHURNED or kind[ns] == LOST) and ic_of[g, s] >= 0
                         and mult[i] > ic_rq[ic_of[g, s], g]):
@@ -537,8 +565,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     revenue += rv
                     contribution += cb
                     if segs:
-                        sf[g, F_REVENUE] += rv
-                        sf[g, F_CONTRIBUTION] += cb
+                        sacc[2 * g] += rv
+                        sacc[2 * g + 1] += cb
                     cash += cb
                 clv[i] += vt * cash
                 cnt[ns] += 1
@@ -587,10 +615,16 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     revenue += cntg[g, s] * rev_mean[g, s]
                     contribution += cntg[g, s] * fixed_cb[g, s]
                     if segs:
-                        sf[g, F_REVENUE] += cntg[g, s] * rev_mean[g, s]
-                        sf[g, F_CONTRIBUTION] += cntg[g, s] * fixed_cb[g, s]
+                        sacc[2 * g] += cntg[g, s] * rev_mean[g, s]
+                        sacc[2 * g + 1] += cntg[g, s] * fixed_cb[g, s]
                     cnt[s] += cntg[g, s]
                     cntg[g, s] = 0
+            if segs:                   # revenue and contribution by segment, summed in sacc (contiguous)
+                for g in range(G):
+                    sf[g, F_REVENUE] = sacc[2 * g]
+                    sf[g, F_CONTRIBUTION] = sacc[2 * g + 1]
+                    sacc[2 * g] = 0.0
+                    sacc[2 * g + 1] = 0.0
             for s in range(S):
                 n_end[s] += cnt[s]
             # arrivals join at the end of the period
@@ -651,15 +685,19 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 occ[r, t, s] = n_end[s]
             if segs:                   # per-segment occupancy: one pass over the live customers
                 so = seg_occ[r, t]
+                for j in range(n):             # integer lanes: no store-to-load chain, exact counts
+                    oc4[((j & 3) * G + seg[j]) * S + stage[j]] += 1
                 for g in range(G):
                     for s in range(S):
-                        so[g, s] = lostg[g, s]
-                for j in range(n):
-                    so[seg[j], stage[j]] += 1.0
+                        live = 0
+                        for k in range(4):
+                            live += oc4[(k * G + g) * S + s]
+                            oc4[(k * G + g) * S + s] = 0
+                        so[g, s] = lostg[g, s] + live
             f = flows[r, t - 1]
             f[F_REVENUE] = revenue
             f[F_CONTRIBUTION] = contribution
-            f[F_RETENTION] = ret_total + offer_spend
+            f[F_RETENTION] = ret_total + offer_spend + risk_spend
             f[F_WINBACK] = wb_spend
             f[F_ACQUIRED] = acquired
             f[F_REFERRED] = referred
