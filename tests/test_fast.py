@@ -35,7 +35,7 @@ def run(model, runs=200, seed=7, mode="individual", **kw):
 
 
 def test_kernel_row_matches_effective_matrix():
-    from clmsim.engines.fast.kernels.individual import effective_row
+    from clmsim.engines.fast.kernels.individual_rows import effective_row
     rng = np.random.default_rng(3)
     kind = np.array([1, 1, 1, 2, 3])
     churn_mask = (kind[:, None] == 1) & np.isin(kind, (2, 3))[None, :]

@@ -8,7 +8,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from clmsim.engines.fast.kernels import individual as kernels_chain
+from clmsim.engines.fast.kernels import individual_rows as kernels_rows
 from clmsim.engines.fast.kernels import individual_bare as kernels_bare, individual_het as kernels_het
 from clmsim.engines.fast.kernels import counter_rng as kcnt, hypergeometric as khg, samplers as kc
 
@@ -189,8 +189,8 @@ def test_bare_path_codes_agree_with_the_flat_table():
     fl_n = np.zeros((G, S), np.int64)
     fl_dest = np.zeros((G, S, S), np.int64)
     fl_cum = np.zeros((G, S, S))
-    kernels_chain.flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n,
-                              fl_dest, fl_cum)
+    kernels_rows.flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n,
+                             fl_dest, fl_cum)
     fast_src = np.ones((G, S), np.bool_)
     fast_src[:, S - 1] = False
     fast_dst = fast_src.copy()
