@@ -48,7 +48,7 @@ from .samplers import (
 )
 from .counts_steps import (ACTIVE_SUB, _contacts, _pool_moves, _revenue, _save_offers, _segment_counts,
                            _unchanged, risk_rows, _risk_spend, substream, type_rows)
-from .regimes import gamma_tables, scale_churn
+from .regimes import gamma_tables, load_regime, scale_churn
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -81,7 +81,8 @@ def simulate_counts(r0, r1, seeds, m, out):
     dynamic = P_all.shape[0] > 1
     # the period's regime is copied into these (below): names bound once keep the hot loops as
     # they were without regimes
-    P, rev_mean, margin = P_all[0].copy(), rev_all[0].copy(), margin_all[0].copy()
+    P, rev_mean, margin = np.empty(P_all.shape[1:]), np.empty(rev_all.shape[1:]), np.empty(margin_all.shape[1:])
+    load_regime(P_all, rev_all, margin_all, np.int64(0), P, rev_mean, margin)
     type_seg, type_het, type_val, type_w = m.type_seg, m.type_het, m.type_val, m.type_w
     seg_first, seg_ntypes = m.seg_first, m.seg_ntypes
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
@@ -187,9 +188,7 @@ def simulate_counts(r0, r1, seeds, m, out):
             new_regime = rg != rg_prev
             if new_regime:             # the period's regime (scheduled dynamics): rows and revenue
                 if dynamic:
-                    P[:] = P_all[rg]
-                    rev_mean[:] = rev_all[rg]
-                    margin[:] = margin_all[rg]
+                    load_regime(P_all, rev_all, margin_all, rg, P, rev_mean, margin)
                 gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale)
                 rg_prev = rg
             total = 0

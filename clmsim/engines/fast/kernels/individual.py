@@ -45,7 +45,7 @@ from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables
 from .individual_rows import flat_tables
-from .regimes import revenue_tables, scale_churn
+from .regimes import load_regime, revenue_tables, scale_churn
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, HET_NONE,
@@ -111,7 +111,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     dynamic = P_all.shape[0] > 1
     # the period's regime is copied into these (below): names bound once keep the hot loops as
     # they were without regimes
-    P, rev_mean, margin = P_all[0].copy(), rev_all[0].copy(), margin_all[0].copy()
+    P, rev_mean, margin = np.empty(P_all.shape[1:]), np.empty(rev_all.shape[1:]), np.empty(margin_all.shape[1:])
+    load_regime(P_all, rev_all, margin_all, np.int64(0), P, rev_mean, margin)
     het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
     ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
@@ -261,9 +262,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
             rg = regime[t - 1]
             if rg != rg_prev:          # the period's regime (scheduled dynamics): its rows and revenue tables
                 if dynamic:
-                    P[:] = P_all[rg]
-                    rev_mean[:] = rev_all[rg]
-                    margin[:] = margin_all[rg]
+                    load_regime(P_all, rev_all, margin_all, rg, P, rev_mean, margin)
                 revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb,
                                noisy, fast_src, fast_dst)
                 for g in range(G):               # cells of risk-targeted care: the general path

@@ -16,6 +16,21 @@ from .samplers import ACTIVE, CHURNED, LOST, PROSPECT
 
 
 @njit(cache=True, error_model="numpy")
+def load_regime(P_all, rev_all, margin_all, rg, P, rev_mean, margin):
+    """Copy regime ``rg``'s transition matrices (G, S, S), revenue means and margins (G, S) into
+    the kernel's working arrays ``P``, ``rev_mean`` and ``margin`` (explicit loops: a slice
+    assignment would compile numba's shape-mismatch message formatting, about a second of
+    compile time per kernel, for a check the shapes of the bundle make impossible)."""
+    G, S = P.shape[0], P.shape[1]
+    for g in range(G):
+        for s in range(S):
+            rev_mean[g, s] = rev_all[rg, g, s]
+            margin[g, s] = margin_all[rg, g, s]
+            for j in range(S):
+                P[g, s, j] = P_all[rg, g, s, j]
+
+
+@njit(cache=True, error_model="numpy")
 def gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale):
     """Revenue gamma shape ``1/cv^2`` and scale ``mean cv^2`` of one regime, shapes (G, S)
     (left alone where ``cv = 0``: a fixed amount)."""
