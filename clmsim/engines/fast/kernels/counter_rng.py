@@ -20,7 +20,7 @@ from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _mix64(z):
     """SplitMix64 output function (Steele, Lea & Flood 2014)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -28,14 +28,14 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def customer_key(c):
     """64-bit key of customer ``c`` (numbered in arrival order): ``mix(c G)`` with the
     SplitMix64 mixer ``mix`` and increment ``G``; computed once, at arrival."""
     return _mix64(np.uint64(c) * GOLDEN)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def counter_uniform(seed, key):
     """Counter-based uniform ``mix(seed XOR key)``; customer ``c`` in period ``t`` uses
     ``key = customer_key(c) + t G`` and meets the same number in every strategy whatever the
@@ -45,7 +45,7 @@ def counter_uniform(seed, key):
     return to_unit(_mix64(seed ^ key))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def counter_start(seed, key):
     """Start of the SplitMix64 block of (``seed``, ``key``) for draws needing several numbers
     (revenue gamma): ``mix(seed XOR (key + c))``; the block continues ``z += G``."""

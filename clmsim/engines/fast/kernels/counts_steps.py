@@ -161,7 +161,7 @@ ACTIVE_SUB = 1 << 15
 (concession sub-state ``e``, -1 for none)."""
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def substream(t, c, g, j, s, sub):
     """Key of a group's sub-stream in period ``t``: cohort class ``c`` (0, 1), segment ``g``
     (< 128), heterogeneity class ``j`` within it (< 256), stage ``s`` (< 128) and sub-state

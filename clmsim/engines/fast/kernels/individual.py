@@ -64,7 +64,7 @@ def _draw_het(state, kind, a, b):
     return 1.0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _hist_bin(value, lo, width, nb):
     """Fixed bins ``[lo + i w, lo + (i + 1) w)``: index ``1 + i``; 0 and ``nb + 1`` are
     under/overflow (scalars only: no array reference taken per finalised customer)."""

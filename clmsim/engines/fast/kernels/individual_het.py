@@ -206,7 +206,7 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
             mode[2 * row + 1] = dst
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def g0(G, sg):
     """Segment of a customer as a non-negative index (0 when ``G == 1``)."""
     return np.int64(sg) & 127 if G > 1 else 0

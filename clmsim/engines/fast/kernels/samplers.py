@@ -96,7 +96,7 @@ is the Python identity.
 """
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
@@ -128,7 +128,7 @@ def reseed(seeds_row, state, k, key):
         state[k, j] = x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def xoshiro(s0, s1, s2, s3):
     """One step of xoshiro256** (Blackman & Vigna) on a state held in local variables:
     ``(output, s0, s1, s2, s3)``. Loops that draw many numbers keep the state in registers
@@ -159,7 +159,7 @@ def stream_put(state, k, s0, s1, s2, s3):
     state[k, 3] = s3
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def to_unit(x):
     """Uniform on [0, 1) from the top 53 bits of a 64-bit output."""
     return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
@@ -590,7 +590,7 @@ def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot,
                 ch_cum[g, s, j] /= ctotal
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, error_model="numpy")
 def churn_target(cf, ctot, msum, het, mult):
     """``C' = clip(cf x (mult C | theta), 0, 1 - msum)`` (zero when the row has no churn)."""
     if ctot <= 0.0:
