@@ -481,7 +481,7 @@ def multinomial(state, k, n, probs, out):
         if j == last or probs[j] >= rest:
             out[j] = n
             return
-        d = _binomial(state, k, n, probs[j] / rest)
+        d = binomial(state, k, n, probs[j] / rest)
         out[j] = d
         n -= d
         rest -= probs[j]
