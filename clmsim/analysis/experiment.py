@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as st
-from scipy.stats import qmc
 
 from ..errors import ClmsimError
 from ..model import compile_model
@@ -39,6 +37,8 @@ def ppf(spec: Any, u: np.ndarray) -> np.ndarray:
     sd), truncated to ``[low, high]`` when given; lognormal: ``median exp(sigma
     Phi^-1(u))``.
     """
+    from scipy import stats as st      # here: scipy.stats costs half a second to import
+
     u = np.asarray(u, dtype=float)
     if isinstance(spec, Uniform):
         return spec.low + u * (spec.high - spec.low)
@@ -67,6 +67,8 @@ def sample_unit(method: str, n: int, d: int, seed: int, key: tuple = DESIGN_KEY)
     rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=key))
     if d == 0:
         return np.zeros((n, 0))
+    from scipy.stats import qmc
+
     if method == "lhs":
         return qmc.LatinHypercube(d, rng=rng).random(n)
     if method == "sobol":

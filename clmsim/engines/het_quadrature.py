@@ -46,6 +46,7 @@ import functools
 import numpy as np
 from scipy import special
 
+from ..laws import BetaLaw, GammaLaw
 from ..model import Heterogeneity
 
 DEFAULT_NODES = 16
@@ -126,9 +127,7 @@ def _gamma_nodes(k: float, s: float, breaks: np.ndarray, n: int,
     if breaks.size == 0:
         y, w = _genlaguerre_normalized(n, k - 1.0)
         return s * y, w
-    from scipy import stats
-
-    law = stats.gamma(k, scale=s)
+    law = GammaLaw(k, s)
     logpdf = lambda x: (k - 1.0) * np.log(x) - x / s  # noqa: E731 (up to a constant)
     top = float(law.isf(NEGLIGIBLE_MASS))           # the support beyond holds < 1e-22 of the mass
     return _pieces(law, logpdf, k - 1.0, None, np.append(breaks[breaks < top], top), n, singular,
@@ -141,9 +140,7 @@ def _beta_nodes(a: float, b: float, breaks: np.ndarray, n: int,
     if breaks.size == 0:
         x, w = _jacobi_on(0.0, 1.0, n, b - 1.0, a - 1.0)
         return x, w / np.exp(log_norm)
-    from scipy import stats
-
-    law = stats.beta(a, b)
+    law = BetaLaw(a, b)
     logpdf = lambda x: (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x)  # noqa: E731 (up to a constant)
     return _pieces(law, logpdf, a - 1.0, b - 1.0, np.append(breaks, 1.0), n, singular, ("beta", a, b))
 

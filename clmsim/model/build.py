@@ -302,14 +302,12 @@ def _intercept(name: str, prog, idx: dict[str, int], segments: tuple[str, ...], 
 def _risk_thresholds(hets: list[Heterogeneity], top_share: float) -> np.ndarray:
     """Per segment the ``1 - top_share`` quantile of the heterogeneity draw (``-inf`` without
     heterogeneity: validation refuses risk targeting there)."""
-    from scipy import stats
+    from ..laws import het_law
 
     out = np.full(len(hets), -np.inf)
     for g, h in enumerate(hets):
-        if h.kind == "gamma":
-            out[g] = stats.gamma(1.0 / h.cv ** 2, scale=h.mean * h.cv ** 2).isf(top_share)
-        elif h.kind == "beta":
-            out[g] = stats.beta(h.alpha, h.beta).isf(top_share)
+        if h.kind in ("gamma", "beta"):
+            out[g] = het_law(h).isf(top_share)
     return out
 
 

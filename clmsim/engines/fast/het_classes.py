@@ -136,13 +136,9 @@ def _relevant(het, breaks: np.ndarray) -> np.ndarray:
     """Kinks with probability mass beyond them (a kink in a tail of mass < 1e-16 changes
     nothing, while a piece ending there makes the smooth factor of its rule span many
     orders of magnitude)."""
-    from scipy import stats
+    from ...laws import het_law
 
-    if het.kind == "gamma":
-        law = stats.gamma(1.0 / het.cv ** 2, scale=het.mean * het.cv ** 2)
-    else:
-        law = stats.beta(het.alpha, het.beta)
-    return breaks[law.sf(breaks) > 1e-16]
+    return breaks[het_law(het).sf(breaks) > 1e-16]
 
 
 def _error(model: CompiledModel, refs: _References, nodes: int) -> float:
