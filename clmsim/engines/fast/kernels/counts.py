@@ -48,7 +48,7 @@ from .samplers import (
 )
 from .counts_steps import (ACTIVE_SUB, _contacts, _pool_moves, _revenue, _save_offers, _segment_counts,
                            _unchanged, risk_rows, _risk_spend, substream, type_rows)
-from .regimes import gamma_tables, load_regime, scale_churn
+from .regimes import gamma_tables, load_regime, regime_start, scale_churn
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -79,10 +79,7 @@ def simulate_counts(r0, r1, seeds, m, out):
     rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
     regime, churn_scale = m.regime, m.churn_scale
     dynamic = P_all.shape[0] > 1
-    # the period's regime is copied into these (below): names bound once keep the hot loops as
-    # they were without regimes
-    P, rev_mean, margin = np.empty(P_all.shape[1:]), np.empty(rev_all.shape[1:]), np.empty(margin_all.shape[1:])
-    load_regime(P_all, rev_all, margin_all, np.int64(0), P, rev_mean, margin)
+    P, rev_mean, margin = regime_start(P_all, rev_all, margin_all)    # the period's regime, copied in
     type_seg, type_het, type_val, type_w = m.type_seg, m.type_het, m.type_val, m.type_w
     seg_first, seg_ntypes = m.seg_first, m.seg_ntypes
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry

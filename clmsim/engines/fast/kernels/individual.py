@@ -45,7 +45,7 @@ from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables
 from .individual_rows import flat_tables
-from .regimes import load_regime, revenue_tables, scale_churn
+from .regimes import load_regime, regime_start, revenue_tables, scale_churn
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, HET_NONE,
@@ -109,10 +109,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
     regime, churn_scale = m.regime, m.churn_scale
     dynamic = P_all.shape[0] > 1
-    # the period's regime is copied into these (below): names bound once keep the hot loops as
-    # they were without regimes
-    P, rev_mean, margin = np.empty(P_all.shape[1:]), np.empty(rev_all.shape[1:]), np.empty(margin_all.shape[1:])
-    load_regime(P_all, rev_all, margin_all, np.int64(0), P, rev_mean, margin)
+    P, rev_mean, margin = regime_start(P_all, rev_all, margin_all)    # the period's regime, copied in
     het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
     ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry

@@ -31,6 +31,16 @@ def load_regime(P_all, rev_all, margin_all, rg, P, rev_mean, margin):
 
 
 @njit(cache=True, error_model="numpy")
+def regime_start(P_all, rev_all, margin_all):
+    """Working arrays ``(P, rev_mean, margin)`` of a kernel, holding regime 0 (a kernel copies
+    each period's regime into them with :func:`load_regime`, so its hot loops use names bound
+    once, as they did before regimes existed)."""
+    P, rev_mean, margin = np.empty(P_all.shape[1:]), np.empty(rev_all.shape[1:]), np.empty(margin_all.shape[1:])
+    load_regime(P_all, rev_all, margin_all, np.int64(0), P, rev_mean, margin)
+    return P, rev_mean, margin
+
+
+@njit(cache=True, error_model="numpy")
 def gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale):
     """Revenue gamma shape ``1/cv^2`` and scale ``mean cv^2`` of one regime, shapes (G, S)
     (left alone where ``cv = 0``: a fixed amount)."""
