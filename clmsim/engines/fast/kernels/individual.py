@@ -662,4 +662,4 @@ def _grow(a, n, b):
     return b
 
 
-notice_compiles(simulate_individual, "individual-mode", "about 35 s")
+notice_compiles(simulate_individual, "individual-mode", "about 30 s")
