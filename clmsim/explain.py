@@ -50,7 +50,8 @@ FORMULAS = {
 PLAIN = {
     "retention": "the chance that a customer of this stage is still a customer one {period} later "
                  "(1 - churn), as written in the file. 'w/ programmes' includes the retention "
-                 "programmes' effect at their first-{period} spend (an average customer in both)",
+                 "programmes' effect at their first-{period} spend (an average customer in both; a "
+                 "programme aimed at the riskiest share counts for that share of the customers)",
     "lifetime": "how many {period}s the customer is expected to stay, counting the {period} they join "
                 "(one stage kept with chance r: 1/(1 - r))",
     "margins_paid": "how many margins the firm expects to collect after the customer joins: lifetime minus "
@@ -79,24 +80,46 @@ def _contribution(model: CompiledModel) -> np.ndarray:
     return model.revenue_mean * model.margin - model.cost_to_serve
 
 
+def _risk_bands(model: CompiledModel) -> list[tuple[float, np.ndarray | None]]:
+    """``(weight, hit)`` bands of a segment's customers for programmes aimed at the riskiest
+    share (``target_risk``): the shares nest (the top 10% lie inside the top 30%), so the
+    customers split into bands between consecutive shares, each in the shares at least as wide
+    as its own, and the rest in none (``hit`` None). One band of weight 1 without such programmes."""
+    risk = model.risk_programs()
+    shares = sorted({model.programs[p].risk_share for p in risk})
+    bands, lo = [], 0.0
+    for share in shares:
+        hit = np.array([prog.risk_threshold is None or prog.risk_share >= share for prog in model.programs])
+        bands.append((share - lo, hit))
+        lo = share
+    bands.append((1.0 - lo, None))
+    return bands
+
+
 def _retention(model: CompiledModel, with_programmes: bool) -> dict:
-    """(segment, active stage) -> ``1 - churn`` of the period-1 matrix (average customer)."""
-    churn_f = upgrade_f = [None] * model.n_segments
-    if with_programmes and model.programs:
-        churn_f, upgrade_f = model.segment_program_factors(model.program_spend()[:, 0])
+    """(segment, active stage) -> ``1 - churn`` of the period-1 matrix (average customer: a
+    programme aimed at the riskiest share counts for that share of the customers)."""
     out = {}
-    for g, seg in enumerate(model.segment_names):
-        P = model.transition_matrix(g, churn_f[g], upgrade_f[g])
-        for s in np.flatnonzero(model.active):
-            out[(seg, model.stage_names[s])] = float(1.0 - P[s, model.churn_mask[s]].sum())
+    bands = _risk_bands(model) if with_programmes and model.programs else [(1.0, None)]
+    for weight, hit in bands:
+        churn_f = upgrade_f = [None] * model.n_segments
+        if with_programmes and model.programs:
+            churn_f, upgrade_f = model.segment_program_factors(model.program_spend()[:, 0], hit)
+        for g, seg in enumerate(model.segment_names):
+            P = model.transition_matrix(g, churn_f[g], upgrade_f[g])
+            for s in np.flatnonzero(model.active):
+                key = (seg, model.stage_names[s])
+                out[key] = out.get(key, 0.0) + weight * float(1.0 - P[s, model.churn_mask[s]].sum())
     return out
 
 
 def _programme_spend(model: CompiledModel) -> np.ndarray:
-    """Period-1 programme spend per customer of each segment and stage (segments, stages)."""
+    """Period-1 programme spend per customer of each segment and stage (segments, stages); a
+    programme aimed at the riskiest share spends on that share of the customers."""
     out = np.zeros((model.n_segments, model.n_stages))
     for prog in model.programs:
-        out[prog.reach(model.n_segments)] += prog.spend[0]
+        share = 1.0 if prog.risk_threshold is None else prog.risk_share
+        out[prog.reach(model.n_segments)] += share * prog.spend[0]
     return out
 
 

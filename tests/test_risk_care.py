@@ -199,3 +199,27 @@ def test_des_refuses_a_team_serving_risk_targeted_care():
     text = ONE + DESK.format(agents=2, service=1).replace("serves: desk", "serves: care")
     with pytest.raises(UnsupportedFeature, match="risk-targeted care program 'care'"):
         simulate(scenario_from_text(text, name="t"), engine="des", runs=1, seed=1, strategies=["baseline"])
+
+
+def test_explain_counts_risk_targeted_care_for_its_share_hand_mix():
+    """Oracle: the hand mix of the period-1 rows. ``explain``'s 'w/ programmes' retention of the
+    average customer counts a programme aimed at the riskiest share for that share only; shares
+    of several programmes nest (the top 10% lie inside the top 30%)."""
+    from clmsim.explain import explain_model
+
+    info = explain_model(compile_model(scenario_from_text(ONE)))
+    # top 20%: churn 0.15 x (1 - 0.6 x 6 / (6 + 4)); the other 80% keep 0.15
+    assert info["retention"][("all", "member")] == pytest.approx(0.85, abs=1e-12)
+    assert info["retention_after"][("all", "member")] == pytest.approx(0.2 * (1 - 0.15 * 0.64) + 0.8 * 0.85,
+                                                                       abs=1e-12)
+    nested = ONE.replace("      target_risk: {top_share: 0.2}\n", "      target_risk: {top_share: 0.1}\n") + """\
+    second:
+      target: [member]
+      target_risk: {top_share: 0.3}
+      spend_per_customer: 4
+      effect: {churn_reduction_max: 0.4, half_saturation_spend: 4}
+"""
+    info = explain_model(compile_model(scenario_from_text(nested)))
+    # top 10%: both (x 0.64 x 0.8); 10-30%: the second only (x 0.8); the other 70%: neither
+    want = 0.1 * (1 - 0.15 * 0.64 * 0.8) + 0.2 * (1 - 0.15 * 0.8) + 0.7 * 0.85
+    assert info["retention_after"][("all", "member")] == pytest.approx(want, abs=1e-12)
