@@ -47,8 +47,9 @@ from .samplers import (
     unowned, arrivals, binomial, multinomial, program_factors, row_tables, row_table_arrays,
 )
 from .counts_steps import (ACTIVE_SUB, _contacts, _pool_moves, _revenue, _save_offers, _segment_counts,
-                           _unchanged, risk_rows, _risk_spend, substream, type_rows)
+                           _unchanged, substream, type_rows)
 from .regimes import gamma_tables, load_regime, regime_start, scale_churn
+from .risk import risk_care, risk_rows
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -208,8 +209,8 @@ def simulate_counts(r0, r1, seeds, m, out):
                 type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n,
                           ch_dest, ch_cum, probs)
                 if KR > 0:
-                    risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, mv_n, mv_cum,
-                              mv_dest, msum, ctot, ch_n, ch_dest, ch_cum, probs)
+                    risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, rk_spend, mv_n,
+                              mv_cum, mv_dest, msum, ctot, ch_n, ch_dest, ch_cum, probs)
             for k in range(N_STREAMS):
                 reseed(seed_row, state, k, t)
             sf = seg_flows[r, t - 1]
@@ -303,7 +304,8 @@ def simulate_counts(r0, r1, seeds, m, out):
                                                                      ACTIVE_SUB + 1 + e))
                             clv_cash -= wt * ret_stage[q_seg[q], s]
                             if KR > 0:                       # risk-targeted care of this class
-                                y = _risk_spend(t, q_seg[q], s, type_val[q % T], rk_target, rk_q, rk_spend)
+                                _, y, _ = risk_care(t, q_seg[q], s, type_val[q % T], 1.0, rk_target, rk_q, rk_fac,
+                                                    rk_spend)
                                 risk_spend += n * y
                                 clv_cash -= wt * y
                                 if segs:

@@ -33,38 +33,6 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
 
 
-@njit(cache=True, error_model="numpy")
-def risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, mv_n, mv_cum, mv_dest, msum,
-              ctot, ch_n, ch_dest, ch_cum, probs):
-    """Rows of the types above a risk-targeted care program's threshold (classes are split
-    there) in the cells it reaches: :func:`type_rows` with its churn factor of period ``t``
-    (``rk_fac``) applied as well."""
-    T, S = probs.shape[0], probs.shape[1]
-    for tau in range(T):
-        g = type_seg[tau]
-        for s in range(S):
-            cf = churn_factor[g, s]
-            hit = False
-            for p in range(rk_q.shape[0]):
-                if rk_target[p, g, s] and type_val[tau] > rk_q[p, g]:
-                    cf *= rk_fac[p, g, t - 1]
-                    hit = True
-            if hit:
-                ct = churn_target(cf, ctot[g, s], msum[g, s], type_het[tau], type_val[tau])
-                row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
-
-
-@njit(cache=True, inline="always", error_model="numpy")
-def _risk_spend(t, g, s, val, rk_target, rk_q, rk_spend):
-    """Spend of period ``t`` per customer of type draw ``val`` in cell ``(g, s)`` on the
-    risk-targeted care programs reaching it."""
-    x = 0.0
-    for p in range(rk_q.shape[0]):
-        if rk_target[p, g, s] and val > rk_q[p, g]:
-            x += rk_spend[p, t - 1]
-    return x
-
-
 @njit(cache=True, inline="always", error_model="numpy")
 def _revenue(state, n, shape, scale, mean):
     """Revenue of ``n`` customers: Gamma(n k, theta) -- the sum of n Gamma(k, theta) -- or ``n`` x mean."""

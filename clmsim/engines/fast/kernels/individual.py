@@ -46,6 +46,7 @@ from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables
 from .individual_rows import flat_tables
 from .regimes import load_regime, regime_start, revenue_tables, scale_churn
+from .risk import risk_care
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, WINBACK, N_STREAMS, ACTIVE, CHURNED, LOST, HET_NONE,
@@ -407,13 +408,11 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                 cf = churn_factor[g, s]
                 if KR > 0 and rk_cell[g, s]:
                     # risk-targeted care (target_risk): the customers whose draw is above the threshold
-                    for p in range(KR):
-                        if rk_target[p, g, s] and mult[i] > rk_q[p, g]:
-                            cf *= rk_fac[p, g, t - 1]
-                            cash -= rk_spend[p, t - 1]
-                            risk_spend += rk_spend[p, t - 1]
-                            if segs:
-                                sf[g, F_RETENTION] += rk_spend[p, t - 1]
+                    cf, y, _ = risk_care(t, g, s, mult[i], cf, rk_target, rk_q, rk_fac, rk_spend)
+                    cash -= y
+                    risk_spend += y
+                    if segs:
+                        sf[g, F_RETENTION] += y
                 ns = -1
                 ks = kind[s]
                 if ks == CHURNED:
