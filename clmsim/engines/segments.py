@@ -1,4 +1,5 @@
-"""Per-segment tables every engine writes: ``segment_runs`` and ``segment_periods``.
+"""Tables the engines lay out alike: ``periods`` of the Monte Carlo engines (:func:`periods_table`),
+and the per-segment tables every engine writes, ``segment_runs`` and ``segment_periods``.
 
 An engine accumulates its flow items per segment where it accumulates the totals (the
 customer, group or pool an amount belongs to has one segment) and hands them here as arrays
@@ -32,6 +33,38 @@ def run_stats(x: np.ndarray, quantiles: bool = True) -> dict:
     sd = x.std(axis=0, ddof=1) if x.shape[0] > 1 else np.full(x.shape[1:], np.nan)
     q = np.quantile(x, [0.05, 0.5, 0.95], axis=0) if quantiles else np.full((3,) + x.shape[1:], np.nan)
     return dict(mean=mean, sd=sd, q05=q[0], q50=q[1], q95=q[2])
+
+
+def periods_table(strategy: str, stage_names, occ: np.ndarray, flows: dict, quantiles: bool = True
+                  ) -> pd.DataFrame:
+    """The ``periods`` table of one strategy of a Monte Carlo engine, built in one piece.
+
+    Parameters
+    ----------
+    strategy : str
+    stage_names : sequence of str
+    occ : ndarray (R, H + 1, S)
+        End-of-period occupancy per run and stage (row 0: the initial population).
+    flows : dict
+        :data:`clmsim.results.PERIOD_ITEMS` item -> array (R, H).
+    quantiles : bool
+        See :func:`run_stats`.
+
+    Returns
+    -------
+    DataFrame
+        ``strategy, period, item, mean, sd, q05, q50, q95``: the rows of ``stage:<name>``
+        (periods 0..H) stage by stage, then the items of ``PERIOD_ITEMS`` (periods 1..H).
+    """
+    H, S, I = occ.shape[1] - 1, occ.shape[2], len(PERIOD_ITEMS)
+    st_occ = run_stats(occ, quantiles)                                              # (H+1, S)
+    st_flow = run_stats(np.stack([flows[name] for name in PERIOD_ITEMS], axis=-1), quantiles)   # (H, I)
+    stages = np.asarray([f"stage:{n}" for n in stage_names], dtype=object)
+    return pd.DataFrame({
+        "strategy": strategy,
+        "period": np.concatenate([np.tile(np.arange(H + 1), S), np.tile(np.arange(1, H + 1), I)]),
+        "item": np.concatenate([np.repeat(stages, H + 1), np.repeat(np.asarray(PERIOD_ITEMS, dtype=object), H)]),
+        **{k: np.concatenate([st_occ[k].T.ravel(), st_flow[k].T.ravel()]) for k in st_occ}})
 
 
 def acquisition_spend_by_segment(model) -> np.ndarray:

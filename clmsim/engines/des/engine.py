@@ -50,8 +50,7 @@ from ...errors import ClmsimError, UnsupportedFeature
 from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
 from ...results import PERIOD_ITEMS, Results
 from .. import ENGINES
-from ..segments import SEGMENT_FLOWS, segment_tables
-from ..segments import run_stats as _stats
+from ..segments import SEGMENT_FLOWS, periods_table, segment_tables
 from .eventlog import EVENT_COLUMNS, EventLog
 from .operations import Operations
 from .population import MoveTables, Population
@@ -634,15 +633,7 @@ def _tables(model: CompiledModel, records: list[RunRecord], quantiles: bool) -> 
     if model.operational_features():
         runs["contact_wait_days"] = [float(r.waits.mean()) if len(r.waits) else np.nan for r in records]
         runs["reneged"] = [r.reneged for r in records]
-    frames = []
-    st = _stats(occ, quantiles)
-    for s, name in enumerate(model.stage_names):
-        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(H + 1),
-                                    "item": f"stage:{name}", **{k: val[:, s] for k, val in st.items()}}))
-    for name in PERIOD_ITEMS:
-        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(1, H + 1), "item": name,
-                                    **_stats(per[name], quantiles)}))
-    runs_df, periods_df = pd.DataFrame(runs), pd.concat(frames, ignore_index=True)
+    runs_df, periods_df = pd.DataFrame(runs), periods_table(model.strategy, model.stage_names, occ, per, quantiles)
     seg = segment_tables(model, {k: np.stack([r.seg_flows[k][1:] for r in records]) for k in SEGMENT_FLOWS},
                          np.stack([r.seg_occupancy for r in records]), runs["run"], quantiles=quantiles)
     return {"runs": runs_df, "periods": periods_df, **seg}

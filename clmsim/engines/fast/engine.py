@@ -55,8 +55,7 @@ from ...model.compiled import ACTIVE, CONVENTION, CompiledModel
 from ...results import PERIOD_ITEMS, Results
 from .. import ENGINES
 from . import het_classes as classes
-from ..segments import run_stats as _stats
-from ..segments import segment_tables
+from ..segments import periods_table, segment_tables
 from .bundle import FLOW_ITEMS, outputs, pack, segment_arrays
 
 NAME = "fast"
@@ -262,17 +261,7 @@ def _tables(model: CompiledModel, out: dict, quantiles: bool, first_run: int = 0
         runs[f"acquisition_spend:{ch.name}"] = np.full(R, acq_spend[c].sum())
     runs_df = pd.DataFrame(runs)
 
-    frames = []
-    occ = _stats(out["occ"], quantiles)                      # (H+1, S)
-    for s, name in enumerate(model.stage_names):
-        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(H + 1),
-                                    "item": f"stage:{name}",
-                                    **{k: val[:, s] for k, val in occ.items()}}))
-    for name in PERIOD_ITEMS:
-        st = _stats(np.ascontiguousarray(per[name]), quantiles)
-        frames.append(pd.DataFrame({"strategy": model.strategy, "period": np.arange(1, H + 1),
-                                    "item": name, **st}))
-    periods_df = pd.concat(frames, ignore_index=True)
+    periods_df = periods_table(model.strategy, model.stage_names, out["occ"], per, quantiles)
 
     hist_df = pd.DataFrame()
     if "hist" in out:
