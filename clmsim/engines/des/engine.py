@@ -48,7 +48,7 @@ import simpy
 from ... import rng as _rng
 from ...errors import ClmsimError, UnsupportedFeature
 from ...model.compiled import ACTIVE, CHURNED, CONVENTION, LOST, CompiledModel
-from ...results import PERIOD_ITEMS, Results
+from ...results import Results
 from .. import ENGINES
 from ..segments import SEGMENT_FLOWS, periods_table, segment_tables
 from .eventlog import EVENT_COLUMNS, EventLog

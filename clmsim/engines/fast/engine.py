@@ -52,7 +52,7 @@ import pandas as pd
 from ... import rng
 from ...errors import ClmsimError
 from ...model.compiled import ACTIVE, CONVENTION, CompiledModel
-from ...results import PERIOD_ITEMS, Results
+from ...results import Results
 from .. import ENGINES
 from . import het_classes as classes
 from ..segments import periods_table, segment_tables
