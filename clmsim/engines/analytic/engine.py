@@ -441,6 +441,10 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
     entries = np.flatnonzero(np.isin(model.stage_kind, (PROSPECT, ACTIVE)))
     surv = _survival(ch, entries)
     surv = np.einsum("g,ngt->nt", model.segment_share, surv)
+    # a probability: the quadrature weights and segment shares sum to 1 only up to rounding
+    # (1.0000000000000002 at time 0 was possible), and at time 0 the customer is where it entered
+    surv = np.clip(surv, 0.0, 1.0)
+    surv[:, 0] = ch.active[ch.space.normal[entries]]
     for n, s in enumerate(entries):
         periods.extend((t, f"survival:{model.stage_names[s]}", surv[n, t]) for t in range(H + 1))
     cash = _new_customer_cash(ch, fwd)
