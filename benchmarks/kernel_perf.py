@@ -141,13 +141,15 @@ def main(argv=None) -> int:
             return code
         report = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "sym", "-n",
                                  "--stdio"], capture_output=True, text=True).stdout
-        Path(f"/tmp/perf-{proc.pid}.map").unlink(missing_ok=True)      # read by perf report
+        perf_map = Path(f"/tmp/perf-{proc.pid}.map")                  # read by perf report
+        jitted = {line.split(" ", 2)[2] for line in perf_map.read_text().splitlines()}
+        perf_map.unlink()
     rows = []
     for line in report.splitlines():
         m = re.match(r"\s*([\d.]+)%\s+(\d+)\s+\[[.k]\]\s+(.+)", line)
         if m:
             rows.append((float(m.group(1)), int(m.group(2)), m.group(3).strip()))
-    kernel = sum(n for _, n, name in rows if "." in name and not name.startswith(("_", "0x")))
+    kernel = sum(n for _, n, name in rows if name in jitted)
     print(f"{args.mode} mode, {args.workload}: {args.reps} calls x {args.runs} runs sampled; "
           f"{sum(n for _, n, _ in rows)} samples, {kernel} in kernel functions")
     print(f"  {'share':>7} {'samples':>8}  function")

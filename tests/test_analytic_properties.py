@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clmsim import scenario_from_text
+from clmsim import load_scenario, scenario_from_text
 from clmsim.api import simulate
 
 TEMPLATE = """
@@ -87,14 +89,11 @@ def test_survival_is_a_probability_starting_at_exactly_one():
     exactly 1 at time 0 for an active entry stage (0 for a prospect) and within [0, 1] (not
     monotone where churned customers return). The quadrature weights sum to 1 only up to
     rounding; a property test once drew 1.0000000000000002 at time 0."""
-    from pathlib import Path
-
-    from clmsim import load_scenario
     scenarios = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
-    scenarios.append(scenario_from_text(TEMPLATE.format(H=6, D=0.1, ra=10, rb=20, ab=0.1, ac=0.05, ba=0.1, bc=0.05, bz=0.01, cz=0.2,
-                                 ca=0.1, het="heterogeneity: {churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.6}}",
-                                 na=100, nb=50, nc=10, spend=100, ref=0.01, care=5, ea=1, win=2, cov=0.5,
-                                 cp=1)))
+    het = "heterogeneity: {churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.6}}"
+    scenarios.append(scenario_from_text(TEMPLATE.format(
+        H=6, D=0.1, ra=10, rb=20, ab=0.1, ac=0.05, ba=0.1, bc=0.05, bz=0.01, cz=0.2, ca=0.1, het=het, na=100, nb=50,
+        nc=10, spend=100, ref=0.01, care=5, ea=1, win=2, cov=0.5, cp=1)))
     for sc in scenarios:
         res = simulate(sc)
         p = res.periods

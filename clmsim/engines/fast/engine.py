@@ -236,7 +236,7 @@ def _run_counts(model: CompiledModel, seeds: np.ndarray, nodes: int, threads: in
 
 def _tables(model: CompiledModel, out: dict, quantiles: bool, first_run: int = 0) -> dict:
     """Per-run totals, per-period summaries and the CLV histogram of one strategy."""
-    R, H, S = out["occ"].shape[0], model.horizon, model.n_stages
+    R, H = out["occ"].shape[0], model.horizon
     v = model.discount_factors()
     flows = out["flows"]
     fi = {name: j for j, name in enumerate(FLOW_ITEMS)}
