@@ -208,26 +208,31 @@ def _mix_nodes(ch: Chains, values: np.ndarray) -> np.ndarray:
     return np.where(w > 0, w * values, 0.0).sum(axis=1)
 
 
-def _survival(ch: Chains, entries: np.ndarray, share: np.ndarray) -> np.ndarray:
-    """``P(active at end of period t | entered stage s at time 0)``, segments mixed by ``share``,
-    shape (len(entries), H+1).
+def _survival(ch: Chains, entries: np.ndarray) -> np.ndarray:
+    """``P(active at end of period t | entered stage s at time 0)``, shape (len(entries), G, H+1).
 
     Every entry stage moves in one product per period: ``y`` is (G, Q, entries, E), one
-    (entries x E) @ (E x E) product per segment and node. The result is a probability: the
-    quadrature weights and segment shares sum to 1 only up to rounding (1.0000000000000002 at
-    time 0 was possible), so it is clipped to [0, 1], and at time 0 it is the entry stage's
-    activity exactly."""
+    (entries x E) @ (E x E) product per segment and node."""
     sp, H = ch.space, ch.model.horizon
     y = np.zeros(ch.w.shape + (len(entries), sp.size))
     for n, s in enumerate(entries):
         y[:, :, n, sp.normal[s]] = ch.w
     active = ch.active.astype(float)
     out = np.zeros((ch.w.shape[0], len(entries), H + 1))
+    out[..., 0] = (y @ active).sum(axis=1)
     for t in range(1, H + 1):
         y = y @ ch.M[ch.regime[t - 1]]
         out[..., t] = (y @ active).sum(axis=1)
-    out = np.clip(np.einsum("g,gnt->nt", share, out), 0.0, 1.0)
-    out[:, 0] = active[sp.normal[entries]]
+    return out.transpose(1, 0, 2)
+
+
+def _survival_curves(ch: Chains, entries: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """:func:`_survival` with the segments mixed by ``share``, shape (len(entries), H+1), as a
+    probability: the quadrature weights and segment shares sum to 1 only up to rounding
+    (1.0000000000000002 at time 0 was possible), so the curves are clipped to [0, 1] and at
+    time 0 are the entry stage's activity exactly."""
+    out = np.clip(np.einsum("g,ngt->nt", share, _survival(ch, entries)), 0.0, 1.0)
+    out[:, 0] = ch.active[ch.space.normal[entries]]
     return out
 
 
@@ -444,7 +449,7 @@ def evaluate(model: CompiledModel, nodes: int | None = None) -> dict:
         periods.extend((t, f"stage:{n}", fwd["occ"][t, s]) for s, n in enumerate(model.stage_names))
         periods.extend((t, k, items[k][t - 1]) for k in PERIOD_ITEMS)
     entries = np.flatnonzero(np.isin(model.stage_kind, (PROSPECT, ACTIVE)))
-    surv = _survival(ch, entries, model.segment_share)
+    surv = _survival_curves(ch, entries, model.segment_share)
     for n, s in enumerate(entries):
         periods.extend((t, f"survival:{model.stage_names[s]}", surv[n, t]) for t in range(H + 1))
     cash = _new_customer_cash(ch, fwd)
