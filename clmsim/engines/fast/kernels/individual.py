@@ -417,7 +417,8 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                         continue
                     ns_pre = ns
                 cash = -ret_stage[g, s]
-                cf = -1.0                      # (the period's factor, read where it is used)
+                cf = -1.0                      # no risk-targeted care: the period's factor churn_factor[g, s],
+                                               # read only on the path that draws with it
                 if KR > 0 and rk_cell[g, s]:
                     # risk-targeted care (target_risk): the customers whose draw is above the threshold
                     cf, y, _ = risk_care(t, g, s, mult[i], churn_factor[g, s], rk_target, rk_q, rk_fac, rk_spend)
