@@ -29,13 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from kernel_perf import WORKLOADS, _model       # (this script runs from benchmarks/)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def child(args) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from kernel_perf import _model
-
     from clmsim.engines import fast
     from clmsim.engines.fast.kernels import runtime
 
@@ -80,7 +79,7 @@ def count(tree: Path, args, tmp: Path, i: int) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("mode", choices=("counts", "individual"))
-    ap.add_argument("workload", choices=("bare", "telecom", "aimed", "textbook"))
+    ap.add_argument("workload", choices=WORKLOADS)
     ap.add_argument("--runs", type=int, default=None, help="runs per call (default: 20 counts, 1 individual)")
     ap.add_argument("--reps", type=int, default=1, help="calls counted (default 1)")
     ap.add_argument("--tree", action="append", help="checkout to count (repeatable; default: this one)")

@@ -32,6 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+WORKLOADS = ("bare", "telecom", "aimed", "textbook")
+"""Workload names of :func:`_model` (also used by ``kernel_instructions.py``)."""
 
 
 def _model(name: str, mode: str, tree: Path):
@@ -106,7 +108,7 @@ def child(args) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("mode", choices=("counts", "individual"))
-    ap.add_argument("workload", choices=("bare", "telecom", "aimed", "textbook"))
+    ap.add_argument("workload", choices=WORKLOADS)
     ap.add_argument("--runs", type=int, default=None, help="runs per call (default: 50 counts, 4 individual)")
     ap.add_argument("--reps", type=int, default=8, help="calls sampled (default 8)")
     ap.add_argument("--top", type=int, default=20, help="rows listed (default 20)")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from clmsim import load_scenario, scenario_from_text
 from clmsim.api import simulate
 
+ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = """
 schema_version: 1
 name: random
@@ -89,7 +90,7 @@ def test_survival_is_a_probability_starting_at_exactly_one():
     exactly 1 at time 0 for an active entry stage (0 for a prospect) and within [0, 1] (not
     monotone where churned customers return). The quadrature weights sum to 1 only up to
     rounding; a property test once drew 1.0000000000000002 at time 0."""
-    scenarios = [load_scenario(p) for p in sorted(Path("scenarios").glob("*.yaml"))]
+    scenarios = [load_scenario(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))]
     het = "heterogeneity: {churn_multiplier: {dist: gamma, mean: 1.0, cv: 0.6}}"
     scenarios.append(scenario_from_text(TEMPLATE.format(
         H=6, D=0.1, ra=10, rb=20, ab=0.1, ac=0.05, ba=0.1, bc=0.05, bz=0.01, cz=0.2, ca=0.1, het=het, na=100, nb=50,
