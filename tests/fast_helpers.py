@@ -1,10 +1,11 @@
-"""Shared helpers of the fast-engine tests: tiny scenarios and the 99.9% check."""
+"""Shared helpers of the fast-engine tests: tiny scenarios, the 99.9% check, Python calls of kernel helpers."""
 
 from __future__ import annotations
 
 import textwrap
 
 import numpy as np
+from numba import njit
 
 from clmsim import compile_model, scenario_from_text
 
@@ -91,3 +92,13 @@ def digest(results) -> str:
     for df in (results.runs, results.periods, results.clv_hist):
         h.update(df.to_csv(float_format="%.17g").encode())
     return h.hexdigest()
+
+
+def from_python(fn):
+    """A Python-callable shim of the kernel helper ``fn``: helpers are compiled for calls from
+    jitted code only (``clmsim.engines.fast.kernels.jit.helper``), so a test calls one through a
+    jitted function that forwards its arguments."""
+    @njit
+    def call(*args):
+        return fn(*args)
+    return call

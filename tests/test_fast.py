@@ -13,7 +13,8 @@ from scipy import integrate, special, stats
 from clmsim.engines import fast
 from clmsim.errors import ClmsimError
 from clmsim.model import effective_matrix
-from fast_helpers import GAMMA_CV08, assert_mean_close, assert_periods_close, model_from_yaml, one_stage
+from fast_helpers import (GAMMA_CV08, assert_mean_close, assert_periods_close, from_python, model_from_yaml,
+                          one_stage)
 
 MODES = ["individual", "counts"]
 
@@ -35,7 +36,8 @@ def run(model, runs=200, seed=7, mode="individual", **kw):
 
 
 def test_kernel_row_matches_effective_matrix():
-    from clmsim.engines.fast.kernels.individual_rows import effective_row
+    from clmsim.engines.fast.kernels import individual_rows
+    effective_row = from_python(individual_rows.effective_row)
     rng = np.random.default_rng(3)
     kind = np.array([1, 1, 1, 2, 3])
     churn_mask = (kind[:, None] == 1) & np.isin(kind, (2, 3))[None, :]

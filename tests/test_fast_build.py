@@ -13,11 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from clmsim import compile_model, load_scenario
 from clmsim.engines import fast
-from fast_helpers import digest, library_scenarios
+from fast_helpers import digest, from_python, library_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = library_scenarios()
@@ -165,6 +166,28 @@ def test_every_kernel_cache_is_stamped_with_every_kernel_source(tmp_path):
         p.write_bytes(original + b"\n")
         assert cache.sources_sha256(copies) != cache.SOURCES_SHA256, p.name
         p.write_bytes(original)
+
+
+def test_only_the_two_kernels_get_a_python_wrapper_and_a_helper_called_from_python_raises():
+    """Every jitted function of the kernels package but the two kernels is compiled for jitted
+    callers only (no Python or C wrapper: less to compile cold); calling one from Python is a
+    clear TypeError, not a jump to a wrapper that does not exist."""
+    import importlib
+
+    import clmsim.engines.fast.kernels as kpkg
+    from clmsim.engines.fast.kernels import jit, samplers
+
+    entries, helpers = set(), set()
+    for src in sorted(Path(kpkg.__file__).parent.glob("*.py")):
+        mod = importlib.import_module(f"clmsim.engines.fast.kernels.{src.stem}")
+        for f in vars(mod).values():
+            if hasattr(f, "py_func") and f.py_func.__module__ == mod.__name__ and not f.targetoptions.get("inline"):
+                (helpers if isinstance(f, jit.JitOnlyDispatcher) else entries).add(f.py_func.__name__)
+    assert entries == {"simulate_counts", "simulate_individual"}
+    assert len(helpers) > 40
+    with pytest.raises(TypeError, match="samplers._fc is compiled for calls from jitted code only"):
+        samplers._fc(3)
+    assert from_python(samplers._fc)(0) == pytest.approx(1.0 - 0.5 * np.log(2 * np.pi))    # ln 0! - Stirling
 
 
 def test_a_compiling_kernel_says_so_on_one_stderr_line(capsys):

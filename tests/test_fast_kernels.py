@@ -8,6 +8,7 @@ import pytest
 from numba import njit
 from scipy import stats
 
+from fast_helpers import from_python
 from clmsim.engines.fast.kernels import individual_rows as kernels_rows
 from clmsim.engines.fast.kernels import individual_bare as kernels_bare, individual_het as kernels_het
 from clmsim.engines.fast.kernels import counter_rng as kcnt, hypergeometric as khg, samplers as kc
@@ -141,7 +142,8 @@ def test_stirling_correction_matches_log_gamma():
 
     k = np.arange(0, 400)
     exact = special.gammaln(k + 1.0) - ((k + 0.5) * np.log(k + 1.0) - (k + 1.0) + 0.5 * np.log(2 * np.pi))
-    got = np.array([kc._fc(int(i)) for i in k])
+    fc = from_python(kc._fc)
+    got = np.array([fc(int(i)) for i in k])
     # (the reference itself cancels ln k! ~ 1e3 down to 1e-4: ~1e-13 of rounding at k ~ 300)
     assert np.max(np.abs(got - exact)) < 5e-13
 
@@ -159,12 +161,13 @@ def test_draw_pass_gives_the_kernel_draws(shape):
     """The het path's draw pass: the transition uniform is counter_uniform, and a finite first
     attempt reproduces the full revenue-gamma sampler bit for bit (NaN otherwise)."""
     n = 20_000
-    cid = np.array([kcnt.customer_key(i) for i in range(n)], np.uint64)
+    customer_key, counter_uniform = from_python(kcnt.customer_key), from_python(kcnt.counter_uniform)
+    cid = np.array([customer_key(i) for i in range(n)], np.uint64)
     seed_mv, seed_rev, tg = np.uint64(12345), np.uint64(987654321), np.uint64(7 * int(kcnt.GOLDEN) % 2**64)
     umv, xg = np.empty(n), np.empty(n)
-    kernels_het.draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg)
+    from_python(kernels_het.draw_pass)(n, cid, seed_mv, seed_rev, tg, umv, xg)
     keys = cid + tg
-    assert all(umv[i] == kcnt.counter_uniform(seed_mv, keys[i]) for i in range(0, n, 97))
+    assert all(umv[i] == counter_uniform(seed_mv, keys[i]) for i in range(0, n, 97))
     gd = shape - 1.0 / 3.0
     gc = 1.0 / np.sqrt(9.0 * gd)
     full = _gamma_rev_of(gd, gc, seed_rev, keys)
@@ -184,12 +187,12 @@ def test_bare_path_codes_agree_with_the_flat_table():
     churn_mask[:, S - 1] = True
     upgrade = np.ones((G, S, S))
     churn_factor = np.ones((G, S))
-    mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = kc.row_table_arrays(G, S)
-    kc.row_tables(P, churn_mask, upgrade, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
+    mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum = from_python(kc.row_table_arrays)(G, S)
+    from_python(kc.row_tables)(P, churn_mask, upgrade, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum)
     fl_n = np.zeros((G, S), np.int64)
     fl_dest = np.zeros((G, S, S), np.int64)
     fl_cum = np.zeros((G, S, S))
-    kernels_rows.flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n,
+    from_python(kernels_rows.flat_tables)(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n,
                              fl_dest, fl_cum)
     fast_src = np.ones((G, S), np.bool_)
     fast_src[:, S - 1] = False
@@ -201,7 +204,7 @@ def test_bare_path_codes_agree_with_the_flat_table():
     bk_cum = np.full((G, S, S), -1.0)
     NCD = G * S * S + 1
     cd_dest, cd_w, cd_fast = np.zeros(NCD, np.int8), np.zeros(NCD), np.zeros(NCD, np.bool_)
-    assert kernels_bare.bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret, 0.9, bk,
+    assert from_python(kernels_bare.bucket_tables)(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret, 0.9, bk,
                                       bk_cum, cd_dest, cd_w, cd_fast)
     n = 100_000
     stage = rng.integers(0, S - 1, n).astype(np.int8)
@@ -209,8 +212,9 @@ def test_bare_path_codes_agree_with_the_flat_table():
     cid = rng.integers(0, 2 ** 63, n).astype(np.uint64)
     seed, tg = np.uint64(123456789), np.uint64(3 * int(kcnt.GOLDEN) % 2 ** 64)   # period 3
     code = np.empty(n, np.int16)
-    kernels_bare.bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code)
-    u = np.array([kcnt.counter_uniform(seed, key) for key in cid + tg])     # array sum wraps silently
+    from_python(kernels_bare.bucket_codes)(n, stage, seg, cid, seed, tg, S, G, bk, code)
+    counter_uniform = from_python(kcnt.counter_uniform)
+    u = np.array([counter_uniform(seed, key) for key in cid + tg])     # array sum wraps silently
     j = (u[:, None] >= fl_cum[seg, stage, :S - 1]).sum(axis=1)
     dest = fl_dest[seg, stage, j]
     settled = cd_fast[code]
@@ -353,9 +357,9 @@ def test_hypergeometric_ratio_of_uniforms_hat_covers_the_pmf(m, n, N):
     import math
 
     step = [math.log((m - i) * (n - i) / ((i + 1) * (N - m - n + i + 1))) for i in range(min(m, n))]
+    lfr = from_python(khg.log_factorial_ratio)
     for j in (0, mode // 2, mode, (mode + min(m, n)) // 2, min(m, n)):
-        t = (khg.log_factorial_ratio(mode, j) + khg.log_factorial_ratio(m - mode, m - j)
-             + khg.log_factorial_ratio(n - mode, n - j) + khg.log_factorial_ratio(N - m - n + mode, N - m - n + j))
+        t = lfr(mode, j) + lfr(m - mode, m - j) + lfr(n - mode, n - j) + lfr(N - m - n + mode, N - m - n + j)
         exact = -math.fsum(step[j:mode]) if j <= mode else math.fsum(step[mode:j])
         assert t == pytest.approx(exact, rel=1e-10, abs=1e-10)
 
@@ -369,7 +373,7 @@ def test_log_factorial_ratio_matches_a_sum_of_logs(a, b):
 
     lo, hi, sign = (b, a, 1.0) if a >= b else (a, b, -1.0)
     exact = sign * math.fsum(math.log(i) for i in range(lo + 1, hi + 1))
-    assert khg.log_factorial_ratio(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12)
+    assert from_python(khg.log_factorial_ratio)(a, b) == pytest.approx(exact, rel=1e-12, abs=1e-12)
 
 
 @njit

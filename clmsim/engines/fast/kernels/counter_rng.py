@@ -11,7 +11,7 @@ Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import helper, inlined
 
 from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
@@ -20,7 +20,7 @@ from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _mix64(z):
     """SplitMix64 output function (Steele, Lea & Flood 2014)."""
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
@@ -28,14 +28,14 @@ def _mix64(z):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def customer_key(c):
     """64-bit key of customer ``c`` (numbered in arrival order): ``mix(c G)`` with the
     SplitMix64 mixer ``mix`` and increment ``G``; computed once, at arrival."""
     return _mix64(np.uint64(c) * GOLDEN)
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def counter_uniform(seed, key):
     """Counter-based uniform ``mix(seed XOR key)``; customer ``c`` in period ``t`` uses
     ``key = customer_key(c) + t G`` and meets the same number in every strategy whatever the
@@ -45,14 +45,14 @@ def counter_uniform(seed, key):
     return to_unit(_mix64(seed ^ key))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def counter_start(seed, key):
     """Start of the SplitMix64 block of (``seed``, ``key``) for draws needing several numbers
     (revenue gamma): ``mix(seed XOR (key + c))``; the block continues ``z += G``."""
     return _mix64(seed ^ (key + np.uint64(0x632BE59BD9B4E019)))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _zig_reject_sm(z, hz, iz):
     """Ziggurat normal after a failed fast test for ``(hz, iz)`` (wedge or tail test,
     else fresh draws), on a SplitMix64 counter ``z``; returns ``(x, z)``."""
@@ -84,7 +84,7 @@ def _zig_reject_sm(z, hz, iz):
             return x, z
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _gamma_sm(gd, gc, z):
     """Gamma(shape >= 1) / 1 by Marsaglia-Tsang (``gd = shape - 1/3``, ``gc = 1/sqrt(9 gd)``)
     with a ziggurat normal, drawing from the SplitMix64 sequence at counter ``z``."""

@@ -38,7 +38,7 @@ stamps every kernel module, so an edit there forces a recompile here.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import entry
 
 from .runtime import notice_compiles
 from .samplers import (
@@ -52,7 +52,7 @@ from .regimes import gamma_tables, load_regime, regime_start, scale_churn
 from .risk import risk_care, risk_rows
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@entry
 def simulate_counts(r0, r1, seeds, m, out):
     """Simulate runs ``r0 .. r1 - 1`` on counts; writes rows ``r`` of ``out`` in place.
 

@@ -10,7 +10,7 @@ kernel passes in, so moving code between these modules changes no draw.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import helper, inlined
 
 from .samplers import (
     MOVES, REVENUE, WINBACK, ACTIVE, CHURNED, LOST, reseed, unowned, gamma, binomial, multinomial,
@@ -19,7 +19,7 @@ from .samplers import (
 from .hypergeometric import hypergeometric
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest, msum, ctot, ch_n, ch_dest,
               ch_cum, probs):
     """Effective row probabilities ``probs[type, s, :]`` from the row tables (see ``row_tables``)."""
@@ -33,7 +33,7 @@ def type_rows(type_seg, type_het, type_val, churn_factor, mv_n, mv_cum, mv_dest,
             row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, probs[tau, s])
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _revenue(state, n, shape, scale, mean):
     """Revenue of ``n`` customers: Gamma(n k, theta) -- the sum of n Gamma(k, theta) -- or ``n`` x mean."""
     if n <= 0:
@@ -43,7 +43,7 @@ def _revenue(state, n, shape, scale, mean):
     return n * mean
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room, unit_seg, reach):
     """Win-back contacts of policy ``w`` per unit ``u`` (group or pool), stage and churn age:
     ``cont[u, s, a] ~ Binomial(cnt[u, s, a], cov)`` for units of segments the policy reaches
@@ -78,7 +78,7 @@ def _contacts(state, cnt, cont, wb_of_stage, w, lo, hi, cov, room, unit_seg, rea
             room -= want
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _segment_counts(nm, nc, q_seg, kind, n_seg):
     """``n_seg[g, s]``: customers of segment ``g`` in active stage ``s`` (programs aimed at
     some segments count the customers they reach)."""
@@ -93,7 +93,7 @@ def _segment_counts(nm, nc, q_seg, kind, n_seg):
                 n_seg[q_seg[q], s] += x
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev):
     """Whether the program factors equal last period's (then copied into ``*_prev``)."""
     same = True
@@ -108,7 +108,7 @@ def _unchanged(churn_factor, upgrade_factor, cf_prev, uf_prev):
     return same
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _save_offers(state, split, kind, p):
     """Save offers to a group's churners (``split`` over destinations): each is saved with
     ``p`` (Binomial per churn destination; the saved are taken out of ``split``). Returns
@@ -129,7 +129,7 @@ ACTIVE_SUB = 1 << 15
 (concession sub-state ``e``, -1 for none)."""
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def substream(t, c, g, j, s, sub):
     """Key of a group's sub-stream in period ``t``: cohort class ``c`` (0, 1), segment ``g``
     (< 128), heterogeneity class ``j`` within it (< 256), stage ``s`` (< 128) and sub-state
@@ -139,7 +139,7 @@ def substream(t, c, g, j, s, sub):
     return ((((t * 2 + c) * 128 + g) * 256 + j) * 128 + s) * 65536 + sub
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _pool_moves(state, seeds_row, t, T, kind, probs, seg_first, seg_ntypes, wb_of_stage, wb_lo, wb_hi,
                 wb_cost, wb_base, wb_decay, pn, pn2, pcont, nh, wh, nh2, wh2, nret, wret, lost, split):
     """One period of the churned pools (``pooled`` mode of :func:`simulate_counts`).

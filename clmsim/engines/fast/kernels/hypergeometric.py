@@ -10,7 +10,7 @@ concept; an edit of either recompiles every kernel (:mod:`.cache`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import helper
 
 from .samplers import _fc, uniform
 
@@ -23,7 +23,7 @@ D_HAT_CONST = 0.8989161620588988
 """``3 - 2 sqrt(3/e)``: constant part of that width (the hat covers every log-concave pmf)."""
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def log_factorial_ratio(a, b):
     """``ln a! - ln b!`` for integers ``a, b >= 0``, accurate for large close arguments.
 
@@ -35,7 +35,7 @@ def log_factorial_ratio(a, b):
     return d * np.log(a + 1.0) + (b + 0.5) * np.log1p(d / (b + 1.0)) - d + _fc(np.int64(a)) - _fc(np.int64(b))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _hypergeometric_hrua(state, k, m, n, N):
     """Items of the smaller class (``m`` of ``N``) among ``n`` drawn, for ``m, n <= N / 2``:
     ratio of uniforms with a table-mountain hat (Stadlober 1989, "Sampling from Poisson,
@@ -74,7 +74,7 @@ def _hypergeometric_hrua(state, k, m, n, N):
             return j
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def hypergeometric(state, k, good, bad, draws):
     """Good items among ``draws`` taken without replacement from ``good + bad``, exact.
 

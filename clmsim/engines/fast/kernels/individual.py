@@ -39,7 +39,7 @@ library and the reference set gives the same bits both ways.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import entry, helper, inlined
 
 from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
@@ -56,7 +56,7 @@ from .samplers import (
 )
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _draw_het(state, kind, a, b):
     if kind == HET_GAMMA:
         return gamma(state, HETEROGENEITY, a) * b
@@ -65,7 +65,7 @@ def _draw_het(state, kind, a, b):
     return 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _hist_bin(value, lo, width, nb):
     """Fixed bins ``[lo + i w, lo + (i + 1) w)``: index ``1 + i``; 0 and ``nb + 1`` are
     under/overflow (scalars only: no array reference taken per finalised customer)."""
@@ -77,7 +77,7 @@ def _hist_bin(value, lo, width, nb):
     return 1 + int(x)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@entry
 def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     """Simulate runs ``r0 .. r1 - 1`` customer by customer; writes rows ``r`` of ``out`` in place.
 
@@ -665,7 +665,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
         work[r] = done
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _grow(a, n, b):
     """``b`` with ``a[:n]`` copied in (``b``: the larger array, allocated by the caller with the
     same dtype class as ``a`` was -- numba then reuses that allocation's compiled code; an

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 
 import numpy as np
-from numba import njit
+from .jit import helper
 
 from .counter_rng import _mix64
 
@@ -42,7 +42,7 @@ BUCKET_BITS = 10
 """Bits of a transition draw that index the bare path's bucket tables (:func:`bucket_tables`)."""
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, ret_stage, vt, bk, bk_cum,
                   cd_dest, cd_w, cd_fast):
     """Tables of the bare path for one period (module docstring, "Bare path").
@@ -113,7 +113,7 @@ def bucket_tables(fl_n, fl_cum, fl_dest, fast_src, fast_dst, noisy, fixed_cb, re
     return any_fast
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def bucket_codes(n, stage, seg, cid, seed, tg, S, G, bk, code):
     """Pass 1 of the bare path: every customer's code for this period.
 

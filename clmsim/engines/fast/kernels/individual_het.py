@@ -50,7 +50,7 @@ from __future__ import annotations
 
 
 import numpy as np
-from numba import njit
+from .jit import helper, inlined
 
 from .samplers import ACTIVE, CHURNED, HET_BETA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
 from .counter_rng import GOLDEN, _mix64, _zig_reject_sm
@@ -68,7 +68,7 @@ SRC_GENERAL, SRC_GAMMA, SRC_BETA, SRC_FLAT, SRC_CHURNED = 0, 1, 2, 3, 4
 DST_GENERAL, DST_FIXED, DST_GAMMA = 0, 1, 2
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _gamma_rev(gd, gc, z):
     """Gamma(shape >= 1) / 1 for the revenue draw: Marsaglia-Tsang (``gd = shape - 1/3``,
     ``gc = 1/sqrt(9 gd)``) with a ziggurat normal from the high 32 bits of a SplitMix64
@@ -106,14 +106,14 @@ def _gamma_rev(gd, gc, z):
     return gd * gv
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def gamma_rev_slow(gd, gc, seed_rev, key):
     """:func:`_gamma_rev` on the revenue counter block of ``key`` (not inlined: the cold
     branch of :func:`het_settle`)."""
     return _gamma_rev(gd, gc, _mix64(seed_rev ^ (key + REV_OFFSET)))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     """Every live customer's transition uniform and first revenue-gamma attempt for one period.
 
@@ -148,7 +148,7 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
         xg[i] = x if ok else np.nan
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam_shape, gam_d, gam_c,
                gam_scale, margin, cost, fixed_cb, tb, mode):
     """Per-period tables of :func:`het_settle` (module docstring, step 2).
@@ -206,13 +206,13 @@ def het_tables(kind, het_kind, churn_factor, ctot, msum, mv_last, ret_stage, gam
             mode[2 * row + 1] = dst
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def g0(G, sg):
     """Segment of a customer as a non-negative index (0 when ``G == 1``)."""
     return np.int64(sg) & 127 if G > 1 else 0
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, seed_rev, tg, tb, mode, fl_cum,
                fl_dest, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum, cnt, cntg, fx, rc):
     """The kernel's fast path, for every live customer at once (module docstring, step 3).

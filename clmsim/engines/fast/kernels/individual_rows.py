@@ -6,14 +6,14 @@ the first comparison)."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import helper
 
 from .samplers import HET_NONE, churn_target, row_probs, row_table_arrays, row_tables
 
 __all__ = ["effective_row", "flat_tables"]
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     """Effective row ``s`` of segment ``g`` as the kernel samples it (for tests
     against :func:`clmsim.model.effective_matrix`)."""
@@ -29,7 +29,7 @@ def effective_row(P, churn_mask, upgrade_factor, churn_factor, g, s, het, mult):
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum, fl_n, fl_dest,
                 fl_cum):
     """Rows of customers without heterogeneity as one table per (segment, stage):
@@ -60,7 +60,7 @@ def flat_tables(churn_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, 
             fl_n[g, s] = m
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _order_desc(prob, order):
     """``order`` = indices of ``prob`` by decreasing value, ties in index order: a stable
     insertion sort (the order ``np.argsort(-prob)`` gives up to 15 entries, without

@@ -10,12 +10,12 @@ a model without schedules (R = 1) runs the same arithmetic as before regimes exi
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import helper
 
 from .samplers import ACTIVE, CHURNED, LOST, PROSPECT
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def load_regime(P_all, rev_all, margin_all, rg, P, rev_mean, margin):
     """Copy regime ``rg``'s transition matrices (G, S, S), revenue means and margins (G, S) into
     the kernel's working arrays ``P``, ``rev_mean`` and ``margin`` (explicit loops: a slice
@@ -30,7 +30,7 @@ def load_regime(P_all, rev_all, margin_all, rg, P, rev_mean, margin):
                 P[g, s, j] = P_all[rg, g, s, j]
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def regime_start(P_all, rev_all, margin_all):
     """Working arrays ``(P, rev_mean, margin)`` of a kernel, holding regime 0 (a kernel copies
     each period's regime into them with :func:`load_regime`, so its hot loops use names bound
@@ -40,7 +40,7 @@ def regime_start(P_all, rev_all, margin_all):
     return P, rev_mean, margin
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale):
     """Revenue gamma shape ``1/cv^2`` and scale ``mean cv^2`` of one regime, shapes (G, S)
     (left alone where ``cv = 0``: a fixed amount)."""
@@ -52,7 +52,7 @@ def gamma_tables(rev_mean, rev_cv, gam_shape, gam_scale):
                 gam_scale[g, s] = rev_mean[g, s] * cv * cv
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, gam_d, gam_c, fixed_cb, noisy,
                    fast_src, fast_dst):
     """Revenue tables of one regime, shapes (G, S): gamma shape ``1/cv^2``, scale ``mean cv^2``
@@ -72,7 +72,7 @@ def revenue_tables(kind, rev_mean, rev_cv, margin, cost, gam_shape, gam_scale, g
                                                                               or gam_shape[g, s] >= 1.0))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def scale_churn(churn_factor, scale):
     """``churn_factor *= scale`` (G, S): a per-customer churn probability (beta heterogeneity)
     follows the period's churn schedule (:class:`clmsim.model.compiled.Dynamics`); 1 elsewhere."""

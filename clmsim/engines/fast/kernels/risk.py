@@ -11,12 +11,12 @@ customer type (types are split at the thresholds).
 
 from __future__ import annotations
 
-from numba import njit
+from .jit import helper
 
 from .samplers import churn_target, row_probs
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def risk_care(t, g, s, val, cf, rk_target, rk_q, rk_fac, rk_spend):
     """The programmes reaching a customer of cell ``(g, s)`` with draw ``val`` in period ``t``:
     ``(churn factor, spend, reached)`` -- ``cf`` times each reaching programme's factor, the
@@ -31,7 +31,7 @@ def risk_care(t, g, s, val, cf, rk_target, rk_q, rk_fac, rk_spend):
     return cf, spend, hit
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def risk_rows(t, type_seg, type_het, type_val, churn_factor, rk_target, rk_q, rk_fac, rk_spend, mv_n, mv_cum,
               mv_dest, msum, ctot, ch_n, ch_dest, ch_cum, probs):
     """Counts mode: the rows of the types above a risk-targeted care programme's threshold in

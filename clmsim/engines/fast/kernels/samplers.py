@@ -22,7 +22,7 @@ Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from .jit import helper, inlined
 from numba.core import cgutils, config
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
@@ -95,12 +95,12 @@ is the Python identity.
 """
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _rotl(x, k):
     return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def seed_streams(seeds_row, state):
     """Expand 64-bit seeds (one per stream) with splitmix64 into xoshiro256** states."""
     for k in range(seeds_row.shape[0]):
@@ -113,7 +113,7 @@ def seed_streams(seeds_row, state):
             state[k, j] = x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def reseed(seeds_row, state, k, key):
     """Restart stream ``k`` at sub-stream ``key`` (e.g. a period or a count group):
     splitmix64 expansion of ``seed ^ (key x odd constant)``. Sub-streams keep common
@@ -127,7 +127,7 @@ def reseed(seeds_row, state, k, key):
         state[k, j] = x ^ (x >> np.uint64(31))
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def xoshiro(s0, s1, s2, s3):
     """One step of xoshiro256** (Blackman & Vigna) on a state held in local variables:
     ``(output, s0, s1, s2, s3)``. Loops that draw many numbers keep the state in registers
@@ -143,13 +143,13 @@ def xoshiro(s0, s1, s2, s3):
     return result, s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def stream_get(state, k):
     """The xoshiro state of stream ``k`` as four local words (for :func:`xoshiro`)."""
     return state[k, 0], state[k, 1], state[k, 2], state[k, 3]
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def stream_put(state, k, s0, s1, s2, s3):
     """Store four local words back as the xoshiro state of stream ``k``."""
     state[k, 0] = s0
@@ -158,13 +158,13 @@ def stream_put(state, k, s0, s1, s2, s3):
     state[k, 3] = s3
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def to_unit(x):
     """Uniform on [0, 1) from the top 53 bits of a 64-bit output."""
     return np.float64(np.int64(x >> np.uint64(11))) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def next_u64(state, k):
     """xoshiro256**: next 64-bit output of stream ``k`` (state in ``state[k]``)."""
     s0, s1, s2, s3 = stream_get(state, k)
@@ -173,7 +173,7 @@ def next_u64(state, k):
     return result
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def uniform(state, k):
     """Uniform on [0, 1) with 53 random bits."""
     return to_unit(next_u64(state, k))
@@ -208,7 +208,7 @@ def _ziggurat_tables():
 ZIG_KN, ZIG_WN, ZIG_FN = _ziggurat_tables()
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def normal(state, k):
     """Standard normal by the ziggurat method (Marsaglia & Tsang 2000, 128 layers):
     one 64-bit draw in ~99% of calls; exact tails and wedges by rejection."""
@@ -231,7 +231,7 @@ def normal(state, k):
             return x
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _gamma_parts(state, k, shape):
     """A Gamma(shape) draw as ``(core, u)``: ``core ~ Gamma(a)`` with ``a = shape + 1`` when
     ``shape < 1`` (else ``a = shape``) by Marsaglia & Tsang, and the boost uniform ``u``
@@ -257,7 +257,7 @@ def _gamma_parts(state, k, shape):
             return d * v, u0
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def gamma(state, k, shape):
     """Gamma(shape, scale 1) (Marsaglia & Tsang 2000; shape < 1 by the boost
     ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
@@ -269,14 +269,14 @@ def gamma(state, k, shape):
     return core * u ** (1.0 / shape) if shape < 1.0 else core
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def gamma_parts(state, k, shape):
     """:func:`_gamma_parts` written out once, for :func:`beta`'s two draws (each inlined copy of
     the sampler costs seconds of compile time; beta draws are per customer at arrival only)."""
     return _gamma_parts(state, k, shape)
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def beta(state, k, a, b):
     """Beta(a, b) as ``X / (X + Y)`` with independent gammas. For shapes far below 1 the
     boost ``U^(1/a)`` underflows (a = b = 0.001: to 0 in half the draws); whenever a draw
@@ -313,7 +313,7 @@ def _stirling_table(size: int = 30) -> np.ndarray:
 STIRLING_FC = _stirling_table()
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def _fc(k):
     """Stirling correction ``fc(k)`` (see :func:`_stirling_table`): table below 30, else the
     series ``1/12 - 1/360 (k+1)^-2 + 1/1260 (k+1)^-4`` over ``k + 1`` (error < 1e-13)."""
@@ -324,7 +324,7 @@ def _fc(k):
     return (1.0 / 12.0 - (1.0 / 360.0 - 1.0 / 1260.0 / sq) / sq) / kp1
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _btrs(state, k, n, p):
     """Binomial(n, p) for ``p <= 1/2`` and ``n p >= 10`` by BTRS, transformed rejection
     with squeeze (Hormann 1993, J. Stat. Comput. Simul. 46:101): ``k = floor((2a/u_s + b) u
@@ -360,7 +360,7 @@ def _btrs(state, k, n, p):
             return np.int64(x)
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def _binomial(state, k, n, p):
     """Binomial(n, p), exact. ``p > 1/2`` by symmetry; ``n p >= 10`` by BTRS
     (:func:`_btrs`, O(1)); otherwise inversion by the pmf recursion (Kachitvichyanukul &
@@ -395,7 +395,7 @@ def _binomial(state, k, n, p):
     return n - y if flip else y
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def binomial(state, k, n, p):
     """Binomial(n, p), exact (:func:`_binomial`, written out here once and called by every
     kernel). numba copies an ``inline="always"`` function's IR into every caller and types it
@@ -405,7 +405,7 @@ def binomial(state, k, n, p):
     return _binomial(state, k, n, p)
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def poisson(state, k, lam):
     """Poisson(lam), exact: while ``lam > 30`` the arrival time of event ``m``
     (Gamma(m)) splits the interval (Ahrens & Dieter), then multiplication of uniforms;
@@ -434,7 +434,7 @@ def poisson(state, k, lam):
     return x
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def arrivals(state, c, t, ch_expected, ref_rate, n_start):
     """New customers of source ``c`` in period ``t`` (stream ``ARRIVALS``): channel ``c < C``
     ``Poisson(expected[c, t])``, ``c = C`` referrals ``Poisson(sum_s rate_s x occupancy_s at the
@@ -447,7 +447,7 @@ def arrivals(state, c, t, ch_expected, ref_rate, n_start):
     return poisson(state, ARRIVALS, lam)
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def multinomial(state, k, n, probs, out):
     """Multinomial(n, probs) into ``out`` (``probs`` sums to 1): ``n <= 16`` by ``n``
     categorical draws, else by conditional binomials (:func:`_binomial` inlined: see
@@ -490,7 +490,7 @@ def multinomial(state, k, n, probs, out):
             return
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap, pr_red, pr_half,
                     pr_lift, churn_factor, upgrade_factor, ret_stage):
     """Per-customer program spend of period ``t`` (budget cap spread evenly:
@@ -537,7 +537,7 @@ def program_factors(t, n_start, n_seg, pr_target, pr_partial, pr_upgrade, pr_spe
     return total
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def segment_occupancy(n, stage, seg, n_seg):
     """``n_seg[g, s]`` = customers ``0 .. n - 1`` in segment ``g`` and stage ``s`` (individual
     mode, for programs aimed at some segments only)."""
@@ -548,7 +548,7 @@ def segment_occupancy(n, stage, seg, n_seg):
         n_seg[seg[i], stage[i]] += 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot, ch_n, ch_dest, ch_cum):
     """Sampling tables of the effective rows (see :func:`clmsim.model.effective_matrix`).
 
@@ -591,7 +591,7 @@ def row_tables(P, churn_mask, upgrade_factor, mv_n, mv_dest, mv_cum, msum, ctot,
                 ch_cum[g, s, j] /= ctotal
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def churn_target(cf, ctot, msum, het, mult):
     """``C' = clip(cf x (mult C | theta), 0, 1 - msum)`` (zero when the row has no churn)."""
     if ctot <= 0.0:
@@ -605,7 +605,7 @@ def churn_target(cf, ctot, msum, het, mult):
     return c
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out):
     """Probabilities of row ``s`` of segment ``g`` into ``out`` for churn target ``ct``: churn
     ``ct`` split like the churn entries, the moves, and staying ``max(1 - ct - moves, 0)``."""
@@ -623,7 +623,7 @@ def row_probs(g, s, ct, mv_n, mv_dest, mv_cum, msum, ch_n, ch_dest, ch_cum, out)
     out[s] += stay if stay > 0.0 else 0.0
 
 
-@njit(cache=True, inline="always", error_model="numpy")
+@inlined
 def sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cum):
     """Destination of a customer in stage ``s`` given a uniform ``u`` and churn target ``ct``.
 
@@ -648,7 +648,7 @@ def sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cu
     return mv_dest[g, s, n - 1]
 
 
-@njit(cache=True, error_model="numpy")
+@helper
 def row_table_arrays(G, S):
     """Zeroed row tables filled by :func:`row_tables`: ``mv_n, mv_dest, mv_cum, msum,
     ctot, ch_n, ch_dest, ch_cum`` of shapes (G, S) and (G, S, S)."""
