@@ -7,8 +7,9 @@
 * :mod:`.individual` -- the individual-mode kernel, with its bare path
   (:mod:`.individual_bare`) and heterogeneous path (:mod:`.individual_het`);
 * :mod:`.counts` -- the counts-mode kernel;
-* :mod:`.runtime` -- threads, compile notices; :mod:`.cache` -- where compiled kernels are
-  cached and when they are stale (registered here, before any kernel is defined).
+* :mod:`.runtime` -- threads, compile notices; :mod:`.jit` -- the decorators (kernels,
+  helpers for jitted callers only, inlined functions); :mod:`.cache` -- where compiled kernels
+  are cached and when they are stale (registered here, before any kernel is defined).
 """
 
 from . import cache

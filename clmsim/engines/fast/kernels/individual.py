@@ -106,26 +106,38 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
     ``sum_s spend_s x start count_{g,s}``) and ``seg_occ (R, H+1, G, S)`` (a pass over the live
     customers at the end of each period, lost stages counted as customers leave).
     """
-    kind, P_all, churn_mask, initial, v = m.kind, m.P, m.churn_mask, m.initial, m.v
-    rev_all, rev_cv, margin_all, cost = m.rev_mean, m.rev_cv, m.margin, m.cost
+    # the bundle's fields, at most three per line: a longer tuple assignment builds and unpacks a
+    # tuple of arrays, which numba compiles into reference counting of each (6% more IR)
+    kind, P_all, churn_mask = m.kind, m.P, m.churn_mask
+    initial, v = m.initial, m.v
+    rev_all, rev_cv, margin_all = m.rev_mean, m.rev_cv, m.margin
+    cost = m.cost
     regime, churn_scale = m.regime, m.churn_scale
     dynamic = P_all.shape[0] > 1
     P, rev_mean, margin = regime_start(P_all, rev_all, margin_all)    # the period's regime, copied in
     het_kind, het_a, het_b = m.het_kind, m.het_a, m.het_b
     ch_expected, ch_mix, ch_entry = m.ch_expected, m.ch_mix, m.ch_entry
     ref_rate, ref_mix, ref_entry = m.ref_rate, m.ref_mix, m.ref_entry
-    pr_target, pr_partial, pr_upgrade, pr_spend, pr_cap = m.pr_target, m.pr_partial, m.pr_upgrade, m.pr_spend, m.pr_cap
+    pr_target, pr_partial, pr_upgrade = m.pr_target, m.pr_partial, m.pr_upgrade
+    pr_spend, pr_cap = m.pr_spend, m.pr_cap
     pr_red, pr_half, pr_lift = m.pr_red, m.pr_half, m.pr_lift
-    wb_of_stage, wb_lo, wb_hi, wb_cov, wb_cost = m.wb_of_stage, m.wb_lo, m.wb_hi, m.wb_cov, m.wb_cost
-    wb_base, wb_decay, wb_return, wb_disc = m.wb_base, m.wb_decay, m.wb_return, m.wb_disc
+    wb_of_stage, wb_lo, wb_hi = m.wb_of_stage, m.wb_lo, m.wb_hi
+    wb_cov, wb_cost = m.wb_cov, m.wb_cost
+    wb_base, wb_decay, wb_return = m.wb_base, m.wb_decay, m.wb_return
+    wb_disc = m.wb_disc
     wb_seg, wb_cseg = m.wb_seg, m.wb_cseg
-    ic_of, ic_spend, ic_p, ic_save, ic_cperiods, ic_cseg = m.ic_of, m.ic_spend, m.ic_p, m.ic_save, m.ic_cperiods, m.ic_cseg
+    ic_of, ic_spend, ic_p = m.ic_of, m.ic_spend, m.ic_p
+    ic_save, ic_cperiods, ic_cseg = m.ic_save, m.ic_cperiods, m.ic_cseg
     ic_rq = m.ic_rq
-    rk_target, rk_q, rk_spend, rk_fac = m.rk_target, m.rk_q, m.rk_spend, m.rk_fac
+    rk_target, rk_q, rk_spend = m.rk_target, m.rk_q, m.rk_spend
+    rk_fac = m.rk_fac
     KR = rk_spend.shape[0]
     conc_disc = m.conc_disc
-    wb_cperiods, wb_cap, hist_lo, hist_width = m.wb_cperiods, m.wb_cap, m.hist_lo, m.hist_width
-    occ, flows, chan_acq, clv_sum, clv_n, hist, work, seg_flows, seg_occ = out
+    wb_cperiods, wb_cap, hist_lo = m.wb_cperiods, m.wb_cap, m.hist_lo
+    hist_width = m.hist_width
+    occ, flows, chan_acq = out.occ, out.flows, out.chan_acq
+    clv_sum, clv_n, hist = out.clv_sum, out.clv_n, out.hist
+    work, seg_flows, seg_occ = out.work, out.seg_flows, out.seg_occ
     segs = seg_flows.shape[2] > 0      # per-segment outputs (more than one segment)
     G, S = P.shape[0], P.shape[1]
     H = v.shape[0] - 1
