@@ -12,7 +12,9 @@ cost is inside every caller that inlines them.
     .venv/bin/python benchmarks/compile_profile.py counts --top 40
 
 Run it twice on two versions to see what a change costs; CPU time on a shared machine varies
-by up to 20% between runs, so compare versions interleaved.
+by up to 20% between runs, so compare versions interleaved. It also prints the LLVM IR
+instructions numba generated (before optimisation), in total and for the largest functions:
+that count is exact and repeatable, and the compile time follows it.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ def main(argv=None) -> int:
                 first_caller.setdefault(fn, stack[-1][0])
 
     event.register("numba:compile", Listener())
+    ir_size = _count_ir()
     from clmsim import compile_model, scenario_from_text
     from clmsim.engines import fast
     from clmsim.engines.fast.precompile import TINY
@@ -74,7 +77,27 @@ def main(argv=None) -> int:
     print(f"  {'exclusive':>9} {'inclusive':>9} {'sigs':>4}  function  (first asked for by)")
     for fn, v in sorted(excl.items(), key=lambda kv: -kv[1])[:args.top]:
         print(f"  {v:9.2f} {incl[fn]:9.2f} {count[fn]:4d}  {fn}  ({first_caller.get(fn, '-')})")
+    print(f"LLVM IR before optimisation: {sum(ir_size.values()):,} instructions; largest libraries:")
+    for lib, n in ir_size.most_common(5):
+        print(f"  {n:9,d}  {lib}")
     return 0
+
+
+def _count_ir() -> collections.Counter:
+    """Count the instructions of every LLVM IR module numba adds to a code library (its functions
+    and their wrappers, before optimisation), by library name. Patches numba's
+    ``CPUCodeLibrary.add_ir_module`` for this process (a benchmark, not the library)."""
+    from numba.core import codegen
+
+    size = collections.Counter()
+    add = codegen.CPUCodeLibrary.add_ir_module
+
+    def counting(self, ir_module):
+        size[self.name] += sum(len(block.instructions) for fn in ir_module.functions for block in fn.blocks)
+        return add(self, ir_module)
+
+    codegen.CPUCodeLibrary.add_ir_module = counting
+    return size
 
 
 if __name__ == "__main__":
