@@ -263,16 +263,14 @@ def gamma(state, k, shape):
     ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
     if shape <= 0.0:
         return 0.0
-    # inlined: individual mode draws a heterogeneity multiplier per customer, and a call with
-    # the state array cost 5% of telecom's time (its reference count, and the call itself)
-    core, u = _gamma_parts(state, k, shape)
+    core, u = gamma_parts(unowned(state), k, shape)
     return core * u ** (1.0 / shape) if shape < 1.0 else core
 
 
 @helper
 def gamma_parts(state, k, shape):
-    """:func:`_gamma_parts` written out once, for :func:`beta`'s two draws (each inlined copy of
-    the sampler costs seconds of compile time; beta draws are per customer at arrival only)."""
+    """:func:`_gamma_parts` written out once, for :func:`gamma` and :func:`beta`'s two draws
+    (each inlined copy of the sampler costs about a second of compile time)."""
     return _gamma_parts(state, k, shape)
 
 
