@@ -263,7 +263,7 @@ def gamma(state, k, shape):
     ``G(a) = G(a + 1) U^(1/a)``). Returns 0 for shape <= 0."""
     if shape <= 0.0:
         return 0.0
-    core, u = gamma_parts(unowned(state), k, shape)
+    core, u = gamma_parts(unowned(state), k, shape)    # (the argument outlives the call: no reference count)
     return core * u ** (1.0 / shape) if shape < 1.0 else core
 
 
