@@ -8,10 +8,10 @@ import pytest
 from numba import njit
 from scipy import stats
 
-from fast_helpers import from_python
 from clmsim.engines.fast.kernels import individual_rows as kernels_rows
 from clmsim.engines.fast.kernels import individual_bare as kernels_bare, individual_het as kernels_het
 from clmsim.engines.fast.kernels import counter_rng as kcnt, hypergeometric as khg, samplers as kc
+from fast_helpers import from_python
 
 
 @njit

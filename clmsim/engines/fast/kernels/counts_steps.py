@@ -2,9 +2,9 @@
 
 Row probabilities per customer type, revenue of a group, win-back contacts per churn age,
 per-segment counts, the test whether the row tables must be rebuilt, save offers, the
-sub-stream key of a group and the moves of a churn pool. Each is a small ``@njit`` function
-the kernel calls once or more per period; their random numbers come from the streams the
-kernel passes in, so moving code between these modules changes no draw.
+sub-stream key of a group and the moves of a churn pool. Each is a small jitted helper
+(:func:`.jit.helper`) the kernel calls once or more per period; their random numbers come from
+the streams the kernel passes in, so moving code between these modules changes no draw.
 """
 
 from __future__ import annotations
