@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kernel_perf import WORKLOADS, _model       # (this script runs from benchmarks/)
+from kernel_perf import _model, runs_of, workload_arguments       # (this script runs from benchmarks/)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,15 +78,13 @@ def count(tree: Path, args, tmp: Path, i: int) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("counts", "individual"))
-    ap.add_argument("workload", choices=WORKLOADS)
-    ap.add_argument("--runs", type=int, default=None, help="runs per call (default: 20 counts, 1 individual)")
+    workload_arguments(ap, {"counts": 20, "individual": 1})
     ap.add_argument("--reps", type=int, default=1, help="calls counted (default 1)")
     ap.add_argument("--tree", action="append", help="checkout to count (repeatable; default: this one)")
     ap.add_argument("--child", metavar="TREE", help=argparse.SUPPRESS)
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    args.runs = args.runs or (20 if args.mode == "counts" else 1)
+    args.runs = runs_of(args)
     if args.child:
         args.tree = args.child
         child(args)

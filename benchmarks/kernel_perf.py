@@ -36,6 +36,21 @@ WORKLOADS = ("bare", "telecom", "aimed", "textbook")
 """Workload names of :func:`_model` (also used by ``kernel_instructions.py``)."""
 
 
+def workload_arguments(ap: argparse.ArgumentParser, runs: dict[str, int]) -> None:
+    """The arguments this script and ``kernel_instructions.py`` share: the mode, the workload and
+    ``--runs`` (default ``runs[mode]``; :func:`runs_of` fills it in after parsing)."""
+    ap.add_argument("mode", choices=tuple(runs))
+    ap.add_argument("workload", choices=WORKLOADS)
+    ap.add_argument("--runs", type=int, default=None,
+                    help="runs per call (default: " + ", ".join(f"{n} {m}" for m, n in runs.items()) + ")")
+    ap.set_defaults(default_runs=runs)
+
+
+def runs_of(args) -> int:
+    """``--runs``, else the mode's default given to :func:`workload_arguments`."""
+    return args.runs or args.default_runs[args.mode]
+
+
 def _model(name: str, mode: str, tree: Path):
     sys.path.insert(0, str(tree / "benchmarks"))
     import throughput as tp
@@ -107,16 +122,14 @@ def child(args) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("counts", "individual"))
-    ap.add_argument("workload", choices=WORKLOADS)
-    ap.add_argument("--runs", type=int, default=None, help="runs per call (default: 50 counts, 4 individual)")
+    workload_arguments(ap, {"counts": 50, "individual": 4})
     ap.add_argument("--reps", type=int, default=8, help="calls sampled (default 8)")
     ap.add_argument("--top", type=int, default=20, help="rows listed (default 20)")
     ap.add_argument("--tree", default=str(ROOT), help="checkout whose clmsim is profiled (default: this one; "
                     "e.g. a `git worktree add --detach /tmp/old <commit>`)")
     ap.add_argument("--child", metavar="READY", dest="ready", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    args.runs = args.runs or (50 if args.mode == "counts" else 4)
+    args.runs = runs_of(args)
     if args.ready:
         child(args)
         return 0

@@ -11,8 +11,8 @@ Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 from __future__ import annotations
 
 import numpy as np
-from .jit import helper, inlined
 
+from .jit import helper, inlined
 from .samplers import ZIG_FN, ZIG_KN, ZIG_WN, to_unit
 
 

@@ -38,8 +38,8 @@ stamps every kernel module, so an edit there forces a recompile here.
 from __future__ import annotations
 
 import numpy as np
-from .jit import entry
 
+from .jit import entry
 from .runtime import notice_compiles
 from .samplers import (
     MOVES, REVENUE, ARRIVALS, HETEROGENEITY, N_STREAMS, ACTIVE, CHURNED, LOST, F_REVENUE, F_CONTRIBUTION,

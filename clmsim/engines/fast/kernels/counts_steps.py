@@ -10,8 +10,8 @@ the streams the kernel passes in, so moving code between these modules changes n
 from __future__ import annotations
 
 import numpy as np
-from .jit import helper, inlined
 
+from .jit import helper, inlined
 from .samplers import (
     MOVES, REVENUE, WINBACK, ACTIVE, CHURNED, LOST, reseed, unowned, gamma, binomial, multinomial,
     row_probs, churn_target,

@@ -10,8 +10,8 @@ concept; an edit of either recompiles every kernel (:mod:`.cache`).
 from __future__ import annotations
 
 import numpy as np
-from .jit import helper
 
+from .jit import helper
 from .samplers import _fc, uniform
 
 

@@ -39,8 +39,8 @@ library and the reference set gives the same bits both ways.
 from __future__ import annotations
 
 import numpy as np
-from .jit import entry, helper, inlined
 
+from .jit import entry, helper, inlined
 from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
 from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 
 import numpy as np
-from .jit import helper
 
+from .jit import helper
 from .counter_rng import _mix64
 
 

@@ -50,8 +50,8 @@ from __future__ import annotations
 
 
 import numpy as np
-from .jit import helper, inlined
 
+from .jit import helper, inlined
 from .samplers import ACTIVE, CHURNED, HET_BETA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
 from .counter_rng import GOLDEN, _mix64, _zig_reject_sm
 

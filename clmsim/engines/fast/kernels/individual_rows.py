@@ -6,8 +6,8 @@ the first comparison)."""
 from __future__ import annotations
 
 import numpy as np
-from .jit import helper
 
+from .jit import helper
 from .samplers import HET_NONE, churn_target, row_probs, row_table_arrays, row_tables
 
 __all__ = ["effective_row", "flat_tables"]

@@ -10,8 +10,8 @@ a model without schedules (R = 1) runs the same arithmetic as before regimes exi
 from __future__ import annotations
 
 import numpy as np
-from .jit import helper
 
+from .jit import helper
 from .samplers import ACTIVE, CHURNED, LOST, PROSPECT
 
 

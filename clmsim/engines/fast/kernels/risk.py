@@ -12,7 +12,6 @@ customer type (types are split at the thresholds).
 from __future__ import annotations
 
 from .jit import helper
-
 from .samplers import churn_target, row_probs
 
 

@@ -22,13 +22,13 @@ Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
 from __future__ import annotations
 
 import numpy as np
-from .jit import helper, inlined
 from numba.core import cgutils, config
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
 
 from ..bundle import FLOW_ITEMS
 from .cache import SAFE_VIEWS
+from .jit import helper, inlined
 
 # stream indices (clmsim.rng.PURPOSES)
 # (numpy integers, not Python ints: numba would compile a sampler once per literal stream index)
