@@ -9,8 +9,11 @@
   two wrappers made 14% of the IR the two kernels compile with an empty cache.
   Called from Python, it raises :class:`TypeError` instead of jumping to the missing wrapper
   (which would crash the interpreter); tests call one through a jitted shim.
-* :func:`inlined` -- copied into each caller by numba (``inline="always"``): the small
-  hot functions (stream access, uniforms, the row sampler).
+* :func:`inlined` -- copied into each caller by numba (``inline="always"``): stream access
+  inside the uniform draw, the samplers inlined into their one hot caller, the row sampler of
+  individual mode's customer loop. Each copy is paid at every call site (numba copies the
+  callee's IR and runs its untyped passes again), so a small function called from many places
+  is a :func:`helper`, which LLVM inlines anyway (the uniform draw: a tenth of a cold compile).
 
 Every one uses ``error_model="numpy"`` (a division by zero gives inf or nan, no exception
 check on the hot path) and ``cache=True`` (:mod:`.cache` says where and when it is stale).
