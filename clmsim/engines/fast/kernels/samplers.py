@@ -648,12 +648,10 @@ def sample_row(u, s, g, ct, mv_last, mv_n, mv_dest, mv_cum, ch_n, ch_dest, ch_cu
     return mv_dest[g, s, n - 1]
 
 
-@inlined
+@helper
 def row_table_arrays(G, S):
     """Zeroed row tables filled by :func:`row_tables`: ``mv_n, mv_dest, mv_cum, msum,
-    ctot, ch_n, ch_dest, ch_cum`` of shapes (G, S) and (G, S, S). Inlined: numba compiles
-    ``np.zeros`` once per caller's compile options, and the kernels allocate the same shapes
-    themselves."""
+    ctot, ch_n, ch_dest, ch_cum`` of shapes (G, S) and (G, S, S)."""
     return (np.zeros((G, S), np.int64), np.zeros((G, S, S), np.int64), np.zeros((G, S, S), np.float64),
             np.zeros((G, S), np.float64), np.zeros((G, S), np.float64), np.zeros((G, S), np.int64),
             np.zeros((G, S, S), np.int64), np.zeros((G, S, S), np.float64))
