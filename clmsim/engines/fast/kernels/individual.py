@@ -68,15 +68,13 @@ def _draw_het(state, kind, a, b):
 @helper
 def _hist_bin(value, lo, width, nb):
     """Fixed bins ``[lo + i w, lo + (i + 1) w)``: index ``1 + i``; 0 and ``nb + 1`` are
-    under/overflow (scalars only: no array reference taken per finalised customer). The
-    truncation is ``np.int64``, not ``int``: numba compiles ``int`` once per caller's compile
-    options, and the kernel compiles it already."""
+    under/overflow (scalars only: no array reference taken per finalised customer)."""
     x = (value - lo) / width
     if x < 0.0:
         return 0
     if x >= nb:
         return nb + 1
-    return 1 + np.int64(x)
+    return 1 + int(x)
 
 
 @entry
