@@ -175,9 +175,8 @@ def next_u64(state, k):
 
 @helper
 def uniform(state, k):
-    """Uniform on [0, 1) with 53 random bits. A helper, not numba-inlined: LLVM inlines it at
-    each of its 13 call sites, while a numba-inlined copy per call site cost a tenth of a cold
-    counts-mode compile."""
+    """Uniform on [0, 1) with 53 random bits. A helper that LLVM inlines at each call site, not
+    numba-inlined (:mod:`.jit` says why)."""
     return to_unit(next_u64(state, k))
 
 
