@@ -45,11 +45,16 @@ def counter_uniform(seed, key):
     return to_unit(_mix64(seed ^ key))
 
 
+REV_OFFSET = np.uint64(0x632BE59BD9B4E019)
+"""Key offset ``c`` of the revenue counter block (:func:`counter_start`)."""
+
+
 @helper
 def counter_start(seed, key):
     """Start of the SplitMix64 block of (``seed``, ``key``) for draws needing several numbers
-    (revenue gamma): ``mix(seed XOR (key + c))``; the block continues ``z += G``."""
-    return _mix64(seed ^ (key + np.uint64(0x632BE59BD9B4E019)))
+    (revenue gamma): ``mix(seed XOR (key + c))``, ``c`` = :data:`REV_OFFSET`; the block
+    continues ``z += G``."""
+    return _mix64(seed ^ (key + REV_OFFSET))
 
 
 @helper

@@ -41,9 +41,9 @@ from __future__ import annotations
 import numpy as np
 
 from .jit import entry, helper, inlined
-from .counter_rng import GOLDEN, counter_start, counter_uniform, customer_key
+from .counter_rng import GOLDEN, counter_uniform, customer_key
 from .individual_bare import BUCKET_BITS, bucket_codes, bucket_tables
-from .individual_het import N_T, SRC_GENERAL, _gamma_rev, draw_pass, het_settle, het_tables
+from .individual_het import N_T, SRC_GENERAL, draw_pass, gamma_rev_keyed, het_settle, het_tables
 from .individual_rows import flat_tables
 from .regimes import load_regime, regime_start, revenue_tables, scale_churn
 from .risk import risk_care
@@ -411,7 +411,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                             i += 1
                             continue
                         if gam_shape[g, ns] >= 1.0:
-                            rv = _gamma_rev(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
+                            rv = gamma_rev_keyed(gam_d[g, ns], gam_c[g, ns], seed_rev, key)
                             rv *= gam_scale[g, ns]
                             cb = rv * margin[g, ns] - cost[g, ns]
                         else:
@@ -511,7 +511,7 @@ def simulate_individual(r0, r1, seeds, m, out, fast_paths):
                     if gam_shape[g, ns] > 0.0 or conc[i] > 0:
                         rv = rev_mean[g, ns]
                         if gam_shape[g, ns] >= 1.0:
-                            rv = _gamma_rev(gam_d[g, ns], gam_c[g, ns], counter_start(seed_rev, key))
+                            rv = gamma_rev_keyed(gam_d[g, ns], gam_c[g, ns], seed_rev, key)
                             rv *= gam_scale[g, ns]
                         elif gam_shape[g, ns] > 0.0:
                             rv = gamma(state, REVENUE, gam_shape[g, ns]) * gam_scale[g, ns]

@@ -40,7 +40,7 @@ period) only, so computing it earlier or twice gives the same number).
 
 A settled customer's revenue gamma is ``gd (1 + gc x)^3`` when ``x`` is finite and ``1 + gc
 x > 0`` -- the floating-point operations of :func:`_gamma_rev`'s first accepted attempt --
-else :func:`gamma_rev_slow` runs the full sampler on the counter block (about 11% of draws,
+else :func:`gamma_rev_keyed` runs the full sampler on the counter block (about 11% of draws,
 squeeze failures; its two logarithms are now the largest single cost on telecom).
 
 Stale caches: an edit of this module recompiles every kernel (:mod:`.cache`).
@@ -53,11 +53,8 @@ import numpy as np
 
 from .jit import helper, inlined
 from .samplers import ACTIVE, CHURNED, HET_BETA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
-from .counter_rng import GOLDEN, _mix64, _zig_reject_sm
+from .counter_rng import GOLDEN, REV_OFFSET, _mix64, _zig_reject_sm, counter_start
 
-
-REV_OFFSET = np.uint64(0x632BE59BD9B4E019)
-"""Key offset of the revenue counter block (:func:`counter_rng.counter_start`)."""
 
 # columns of the per-(segment, stage) table of het_tables
 T_CF, T_CTOT, T_ROOM, T_MVLAST, T_RET, T_GD, T_GC, T_SCALE, T_MARGIN, T_COST, T_FIXED = range(11)
@@ -107,10 +104,13 @@ def _gamma_rev(gd, gc, z):
 
 
 @helper
-def gamma_rev_slow(gd, gc, seed_rev, key):
-    """:func:`_gamma_rev` on the revenue counter block of ``key`` (not inlined: the cold
-    branch of :func:`het_settle`)."""
-    return _gamma_rev(gd, gc, _mix64(seed_rev ^ (key + REV_OFFSET)))
+def gamma_rev_keyed(gd, gc, seed_rev, key):
+    """:func:`_gamma_rev` on the revenue counter block of ``key``
+    (:func:`counter_rng.counter_start`). Compiled once and called from the cold branch of
+    :func:`het_settle` and from the general customer loop of ``simulate_individual``: a
+    numba-inlined copy at each call site cost compile time (docs/engines.md, "Less to
+    compile")."""
+    return _gamma_rev(gd, gc, counter_start(seed_rev, key))
 
 
 @helper
@@ -323,7 +323,7 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
             if gv > 0.0:                       # first attempt accepted (x finite), as _gamma_rev
                 rv = gd * (gv * gv * gv)
             else:
-                rv = gamma_rev_slow(gd, gc, seed_rev, cid[i] + tg)
+                rv = gamma_rev_keyed(gd, gc, seed_rev, cid[i] + tg)
             rv *= tb[drow * N_T + T_SCALE]
             cb = rv * tb[drow * N_T + T_MARGIN] - tb[drow * N_T + T_COST]
             rc[2 * i] = rv

@@ -10,10 +10,11 @@
   Called from Python, it raises :class:`TypeError` instead of jumping to the missing wrapper
   (which would crash the interpreter); tests call one through a jitted shim.
 * :func:`inlined` -- copied into each caller by numba (``inline="always"``): stream access
-  inside the uniform draw, the samplers inlined into their one hot caller, the row sampler of
-  individual mode's customer loop. Each copy is paid at every call site (numba copies the
-  callee's IR and runs its untyped passes again), so a small function called from many places
-  is a :func:`helper`, which LLVM inlines anyway (the uniform draw: a tenth of a cold compile).
+  inside the uniform draw, the samplers inlined into their one hot caller. Each copy is paid at
+  every call site (numba copies the callee's IR and runs its untyped passes again), so a
+  function called from several places is a :func:`helper`: LLVM inlines the small ones anyway
+  (the uniform draw: a tenth of a cold compile), and calling the others can cost less than the
+  copies (individual mode's row sampler, docs/engines.md "Less to compile").
 
 Every one uses ``error_model="numpy"`` (a division by zero gives inf or nan, no exception
 check on the hot path) and ``cache=True`` (:mod:`.cache` says where and when it is stale).
