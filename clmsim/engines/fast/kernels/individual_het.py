@@ -53,7 +53,7 @@ import numpy as np
 
 from .jit import helper, inlined
 from .samplers import ACTIVE, CHURNED, HET_BETA, HET_NONE, LOST, PROSPECT, ZIG_KN, ZIG_WN, to_unit
-from .counter_rng import GOLDEN, REV_OFFSET, _mix64, _zig_reject_sm, counter_start
+from .counter_rng import GOLDEN, _mix64, _zig_reject_sm, counter_start, counter_uniform
 
 
 # columns of the per-(segment, stage) table of het_tables
@@ -137,8 +137,8 @@ def draw_pass(n, cid, seed_mv, seed_rev, tg, umv, xg):
     """
     for i in range(n):
         key = cid[i] + tg
-        umv[i] = to_unit(_mix64(seed_mv ^ key))
-        bits = _mix64(seed_rev ^ (key + REV_OFFSET))
+        umv[i] = counter_uniform(seed_mv, key)
+        bits = counter_start(seed_rev, key)
         hz = np.int64(np.int32(np.uint32(bits >> np.uint64(32))))
         iz = hz & 127
         x = hz * ZIG_WN[iz]
