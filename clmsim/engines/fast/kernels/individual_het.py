@@ -6,7 +6,7 @@ bare path), so LLVM keeps most of its ~40 arrays' pointers, shapes and strides o
 and every look-up reloads them and applies numba's negative-index wraparound; two
 SplitMix64 mixes and the first attempt of the revenue gamma sat in the middle of this
 branchy code, and every heterogeneous customer called ``samplers.sample_row``, whose
-inlined body takes references to its six arrays (atomic reference-count updates) on each
+inlined body took references to its six arrays (atomic reference-count updates) on each
 call. Telecom with every feature on ran at about 20 ns per customer-period (4.8e7 per core).
 
 Per period, when the bare path settles nothing, the kernel instead runs three passes
@@ -283,8 +283,8 @@ def het_settle(n, S, G, vt, no_conc, stage, seg, mult, conc, clv, cid, umv, xg, 
                 if c < 0.0:
                     c = 0.0
                 ct = c
-            # samplers.sample_row written out: an inlined call would take references
-            # to its six arrays (atomic reference counts) on every move
+            # samplers.sample_row written out on scalars from the flat table: no array
+            # passed (or referenced, as its numba-inlined copy was) on every move
             if u < ct:
                 x = u / ct
                 nc = ch_n[g, s]
