@@ -12,7 +12,15 @@ total error of holdout repeat transactions.
   weeks (purchases aggregated by day, as the lifetimes package does; a check against the
   paper's estimates on the full data, r 0.243, alpha 4.414, a 0.793, b 2.426, is printed).
   Holdout transactions per month: the conditional expectation given each customer's
-  calibration history, and the unconditional cohort expectation (the "tracking plot").
+  calibration history, and the unconditional cohort expectation (the "tracking plot");
+* two richer chains on the default rules' stages, which ``fit rfm`` does not fit (prototypes,
+  to show what a richer chain does on this split): a latent-class mixture of 2 and 3 chains
+  (each customer in one class for life, fitted by EM on the calibration months; the forecast
+  weighs each class by the customer's posterior), and ``churned`` split by recency with a
+  return probability that decays geometrically or as a power of the months since the last
+  purchase (maximum likelihood on the calibration months; the forecast starts from each
+  customer's observed recency); then how often a churned customer buys in the next month, by
+  months since her last purchase, in the calibration and the holdout months (why neither helps).
 
 A report, not a test. ``.venv/bin/python benchmarks/cdnow_tracking.py``.
 """
@@ -94,6 +102,156 @@ def bgnbd_tracking(df: pd.DataFrame) -> dict:
     return out
 
 
+# ------------------------------------------------ richer chains (prototypes, not in clmsim)
+def stage_matrix(tx: pd.DataFrame, rules):
+    """Stage index (into ``STAGES``, -1 before the first purchase), transactions and recency
+    per customer and month, and each customer's first-purchase month."""
+    from clmsim.calibrate.rfm import STAGES, build_stage_panel
+
+    sp = build_stage_panel(tx, rules)
+    pos = {c: i for i, c in enumerate(sp.customers)}
+    ci = sp.panel["customer_id"].map(pos).to_numpy()
+    ti = sp.panel["period"].to_numpy()
+    code = np.full((len(sp.customers), sp.n_periods), -1)
+    ntx = np.zeros(code.shape)
+    code[ci, ti] = sp.panel["stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
+    ntx[ci, ti] = sp.panel["transactions"].to_numpy()
+    t = np.arange(sp.n_periods)
+    last = np.maximum.accumulate(np.where(ntx > 0, t, -1), axis=1)
+    return code, ntx, np.where(code >= 0, t - last, -1), sp.first_period
+
+
+def pair_counts(code: np.ndarray, Tc: int, S: int) -> np.ndarray:
+    """(customers, S, S) transitions of each customer between consecutive calibration months."""
+    N = np.zeros((code.shape[0], S, S))
+    for t in range(1, Tc):
+        a, b = code[:, t - 1], code[:, t]
+        ok = (a >= 0) & (b >= 0)
+        np.add.at(N, (np.nonzero(ok)[0], a[ok], b[ok]), 1.0)
+    return N
+
+
+def tx_per_month(code, ntx, Tc, S, buying) -> np.ndarray:
+    """Calibration mean transactions per month of each buying stage (0 for the others)."""
+    out = np.zeros(S)
+    for b in buying:
+        m = code[:, :Tc] == b
+        out[b] = ntx[:, :Tc][m].mean()
+    return out
+
+
+def mixture_forecast(code, ntx, first, Tc, T, K, starts=4, iters=1000):
+    """Holdout repeat transactions per month of a K-class mixture of chains fitted by EM."""
+    from clmsim.calibrate.rfm import STAGES
+
+    S = len(STAGES)
+    N = pair_counts(code, Tc, S)
+    best = None
+    for seed in range(starts):
+        R = np.random.default_rng(seed).dirichlet(np.ones(K), size=len(code))
+        old = -np.inf
+        for _ in range(iters):
+            cnt = np.einsum("ck,cij->kij", R, N) + 1e-9
+            P = cnt / cnt.sum(axis=2, keepdims=True)
+            L = np.einsum("cij,kij->ck", N, np.log(P)) + np.log(R.mean(axis=0))
+            top = L.max(axis=1, keepdims=True)
+            ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
+            R = np.exp(L - top)
+            R /= R.sum(axis=1, keepdims=True)
+            if ll - old < 1e-8:
+                break
+            old = ll
+        if best is None or ll > best[0]:
+            best = (ll, P, R)
+    _, P, R = best
+    rate = tx_per_month(code, ntx, Tc, S, (STAGES.index("repeat"), STAGES.index("loyal")))
+    tracked = first < Tc
+    out = np.zeros(T - Tc)
+    for k in range(K):
+        x = np.bincount(code[tracked, Tc - 1], weights=R[tracked, k], minlength=S)
+        for h in range(T - Tc):
+            x = x @ P[k]
+            out[h] += x @ rate
+    return out
+
+
+def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, form="geometric"):
+    """Holdout repeat transactions per month of the chain with ``churned`` split by recency
+    ``a = churn_after .. churn_after + rungs - 1`` (the last rung keeps the older ones): a
+    customer on rung ``j`` buys with probability ``b d^j`` (geometric) or ``b (1 + j)^-d``
+    (power), split between the buying stages as pooled over the rungs; ``b`` and ``d`` by
+    maximum likelihood on the calibration months."""
+    from clmsim.calibrate.rfm import STAGES
+
+    churned = STAGES.index("churned")
+    S0 = len(STAGES)
+    rung = np.clip(recency - churn_after, 0, rungs - 1)
+    state = np.where(code == churned, S0 + rung, code)          # rung j -> state S0 + j
+    S = S0 + rungs
+    N = pair_counts(state, Tc, S).sum(axis=0)
+    P = N / np.maximum(N.sum(axis=1, keepdims=True), 1.0)
+    buying = (STAGES.index("repeat"), STAGES.index("loyal"))
+    rows = np.arange(S0, S)
+    bought = N[np.ix_(rows, buying)].sum(axis=1)
+    seen = N[rows].sum(axis=1)
+    split = N[np.ix_(rows, buying)].sum(axis=0) / bought.sum()
+    j = np.arange(rungs, dtype=float)
+
+    def prob(theta):
+        b, d = np.exp(theta)
+        return np.clip(b * (np.exp(-d * j) if form == "geometric" else (1 + j) ** -d), 1e-9, 1 - 1e-9)
+
+    def nll(theta):
+        p = prob(theta)
+        return -np.sum(bought * np.log(p) + (seen - bought) * np.log1p(-p))
+
+    p = prob(optimize.minimize(nll, np.log([0.05, 0.1]), method="Nelder-Mead").x)
+    for i, row in enumerate(rows):
+        P[row] = 0.0
+        P[row, list(buying)] = p[i] * split
+        P[row, rows[min(i + 1, rungs - 1)]] += 1.0 - p[i]
+    rate = tx_per_month(state, ntx, Tc, S, buying)
+    x = np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float)
+    out = np.zeros(T - Tc)
+    for h in range(T - Tc):
+        x = x @ P
+        out[h] = x @ rate
+    return out
+
+
+def richer_chains(tx: pd.DataFrame, rules) -> None:
+    """Tracking and total error of the two prototypes on the default rules' stages."""
+    code, ntx, recency, first = stage_matrix(tx, rules)
+    T = code.shape[1]
+    Tc = T - 9
+    obs = ntx[first < Tc, Tc:].sum(axis=0)
+    runs = [(f"latent-class mixture of {K} chains (EM)", mixture_forecast(code, ntx, first, Tc, T, K))
+            for K in (2, 3)]
+    runs += [(f"churned by recency, {form} decay of the return probability",
+              recency_forecast(code, ntx, recency, first, Tc, T, rules.churn_after, form=form))
+             for form in ("geometric", "power")]
+    for label, exp in runs:
+        print(f"prototype, {label}: tracking error {np.mean(np.abs(exp / obs - 1)):.1%}, "
+              f"total {exp.sum() / obs.sum() - 1:+.1%}")
+    # why: how often a churned customer buys in the next month, by months since her last purchase
+    from clmsim.calibrate.rfm import STAGES
+
+    churned = code[:, :-1] == STAGES.index("churned")
+    bought = ntx[:, 1:] > 0
+    print("churned customers buying in the next month, by months since the last purchase "
+          "(calibration months | holdout months):")
+    for a in range(rules.churn_after, rules.churn_after + 10):
+        cells = []
+        for lo, hi in ((0, Tc - 1), (Tc, T - 1)):
+            at = churned[:, lo:hi] & (recency[:, lo:hi] == a)
+            n, k = int(at.sum()), int((at & bought[:, lo:hi]).sum())
+            cells.append(f"{k:>3}/{n:<5} {k / n:.3f}" if n else f"{'-':>15}")
+        print(f"  {a:>2} months: " + " | ".join(cells))
+    at = churned[:, :Tc - 1]
+    print(f"  pooled over the calibration months: {int((at & bought[:, :Tc - 1]).sum())}/{int(at.sum())} "
+          f"{(at & bought[:, :Tc - 1]).sum() / at.sum():.3f}")
+
+
 def main() -> None:
     from clmsim.calibrate import RFMRules, fit_rfm
     from clmsim.calibrate.io import read_table
@@ -103,10 +261,13 @@ def main() -> None:
                      names=["customer_id", "sample_id", "date", "cds", "amount"], rename={},
                      what="transaction log")
     tx = prepare_transactions(raw, "%Y%m%d")
+    chosen = None
     for label, rules, seasonal in (("clmsim, rules chosen on the calibration window (default)", None, None),
                                    ("clmsim, defaults + seasonal=12", None, 12),
                                    ("clmsim, previous default rules (3, 3, 2)", RFMRules(), None)):
-        rep = fit_rfm(tx, rules, holdout=9, seasonal=seasonal).report
+        fit = fit_rfm(tx, rules, holdout=9, seasonal=seasonal)
+        chosen = chosen or fit.rules
+        rep = fit.report
         print(f"{label}: tracking error {rep.tracking_error:.1%} (repeat purchasers {rep.holdout_mape:.1%}), "
               f"total {rep.holdout_error:+.1%}")
     full = tx.assign(date=tx["date"])
@@ -116,6 +277,7 @@ def main() -> None:
     for k in ("conditional", "unconditional"):
         te, tot = res[k]
         print(f"BG/NBD {k}: tracking error {te:.1%}, total {tot:+.1%}")
+    richer_chains(tx, chosen)
 
 
 if __name__ == "__main__":

@@ -314,6 +314,35 @@ def test_rules_are_chosen_without_reading_the_holdout():
     assert abs(full.report.holdout_error) <= 0.08
 
 
+def test_docs_richer_chains_are_what_the_benchmark_prints(capsys):
+    """docs/calibration.md, "Richer chains on CDNOW": the prototypes' errors and the return
+    probabilities the text quotes are what benchmarks/cdnow_tracking.py prints. Oracle for the
+    prototypes' code: a mixture of one chain is the fitted chain, so it forecasts what the fit
+    report (the analytic engine) does."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.spec_from_file_location("cdnow_tracking", ROOT / "benchmarks" / "cdnow_tracking.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tx = cdnow_log()
+    fit = fit_rfm(tx, holdout=9)
+    code, ntx, _, first = bench.stage_matrix(tx, fit.rules)
+    one = bench.mixture_forecast(code, ntx, first, code.shape[1] - 9, code.shape[1], 1, starts=1)
+    np.testing.assert_allclose(one, fit.report.holdout["expected_transactions"], rtol=1e-4)
+    bench.richer_chains(tx, fit.rules)
+    printed = capsys.readouterr().out
+    docs = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    section = docs[docs.index("**Richer chains on CDNOW.**"):docs.index("## 4. Strategy comparison")]
+    rows = re.findall(r"^\| (.*?) \| ([+\u2212][\d.]+%) \| ([\d.]+%) \|$", section, re.M)
+    got = re.findall(r"^prototype, .*?: tracking error ([\d.]+%), total ([+-][\d.]+%)$", printed, re.M)
+    assert len(rows) == len(got) == 4
+    assert [(total.replace("\u2212", "-"), tracking) for _, total, tracking in rows] == [(t, k) for k, t in got]
+    for figure in ("0.062", "0.128", "0.053", "0.115", "0.019", "0.035", "0.045"):
+        assert figure in section and figure in printed
+    assert re.search(r"^ +8 months: +- \|", printed, re.M)   # no calibration customer churned 8 months
+
+
 def test_rules_the_user_fixes_are_kept():
     tx = cdnow_log()
     res = fit_rfm(tx, holdout=9, fixed={"churn_after": 2})
