@@ -217,3 +217,98 @@ def test_clmsim_compile_reports_each_kernel(capsys):
     assert "counts-mode kernel" in err and ("compiled in" in err or "already compiled" in err)
     with pytest.raises(ClmsimError, match="unknown mode"):
         precompile(["warp"])
+
+
+TOY_MODULE = '''
+from numba import njit
+
+
+@njit(cache=True)
+def toy(x):
+    s = 0.0
+    for i in range(10):
+        s += (x + i) ** 0.5 * (1.0 if i % 2 else -1.0)
+    return s
+'''
+
+TOY_CHILD = '''
+import json, os, sys, time
+sys.path.insert(0, sys.argv[1])
+import toymod
+from clmsim.engines.fast.kernels.runtime import compile_lock_path, compile_once, notice_compiles
+notice_compiles(toymod.toy, "toy", "a moment")
+if sys.argv[2] == "path":
+    print(compile_lock_path(toymod.toy))
+    raise SystemExit
+open(sys.argv[2] + f".ready-{os.getpid()}", "w").close()
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.001)
+compile_once(toymod.toy, (1.0,))
+assert toymod.toy(1.0) == toymod.toy.py_func(1.0) and len(toymod.toy.signatures) == 1
+print(json.dumps(sum(toymod.toy.stats.cache_hits.values())))
+'''
+
+
+def _toy_children(tmp_path, n, go, worker=False):
+    (tmp_path / "toymod.py").write_text(TOY_MODULE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), CLMSIM_COMPILE_NOTICE="1")
+    env.pop("CLMSIM_POOL_WORKER", None)
+    if worker:
+        env["CLMSIM_POOL_WORKER"] = "1"
+    return [subprocess.Popen([sys.executable, "-c", TOY_CHILD, str(tmp_path), str(go)], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+
+
+@pytest.mark.parametrize("worker", [False, True])
+def test_processes_sharing_a_cache_compile_a_kernel_once(tmp_path, worker):
+    """Two processes that need a kernel the shared numba cache lacks, at the same moment (the
+    workers of a sweep with a cold cache): one compiles it, on one stderr line; the other waits
+    for it and loads it from the cache, saying so in one line unless it is one of clmsim's pool
+    workers (whose sibling's line is on the same terminal)."""
+    import time
+
+    go = tmp_path / "go"
+    procs = _toy_children(tmp_path, 2, go, worker)
+    t0 = time.monotonic()
+    while len(list(tmp_path.glob("go.ready-*"))) < 2 and time.monotonic() - t0 < 60:
+        time.sleep(0.01)
+    go.write_text("")                                    # both ready: they start at the same moment
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sorted(int(out.strip()) for out, _ in outs) == [0, 1]      # one compiled, one loaded
+    err = "".join(e for _, e in outs)
+    assert err.count("clmsim: compiling the fast engine's toy kernel") == 1
+    assert err.count("another process is compiling") <= (0 if worker else 1)
+    for _, e in outs:                                    # whole lines, none written into another
+        assert all(line.startswith("clmsim: ") and " ... done in " in line for line in e.splitlines())
+
+
+def test_a_process_waits_for_the_compile_lock_and_then_compiles(tmp_path):
+    """Oracle for the lock itself: while another process holds the kernel's compile lock, a
+    process that needs the kernel waits (and says so); once it is released, it compiles."""
+    import fcntl
+    import time
+
+    (tmp_path / "toymod.py").write_text(TOY_MODULE)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    path = subprocess.run([sys.executable, "-c", TOY_CHILD, str(tmp_path), "path"], env=env, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    assert Path(path).name == "toy.compile-lock" and Path(path).parent.is_dir()
+    go = tmp_path / "go"
+    go.write_text("")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        (child,) = _toy_children(tmp_path, 1, go)
+        waiting = "clmsim: another process is compiling the fast engine's toy kernel into the same cache; " \
+                  "waiting for it (usually a moment) ..."
+        assert child.stderr.read(len(waiting)) == waiting    # said before it blocks on the lock
+        time.sleep(1.0)
+        assert child.poll() is None                          # still waiting
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        out, err = child.communicate(timeout=120)
+    finally:
+        os.close(fd)
+    assert child.returncode == 0 and int(out.strip()) == 0              # nothing in the cache: compiled
+    assert err.startswith(" done in ")
+    assert err.count("clmsim: compiling the fast engine's toy kernel") == 1

@@ -40,6 +40,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from ..engines import POOL_WORKER_ENV
 from ..errors import ClmsimError
 
 BACKENDS = ("serial", "processes", "dask")
@@ -111,6 +112,7 @@ def _worker_init(parent: int | None = None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = "1"
+    os.environ[POOL_WORKER_ENV] = "1"
     import threading
 
     parent = os.getppid() if parent is None else parent
@@ -176,7 +178,7 @@ class Backend:
                     warnings.simplefilter("ignore")  # e.g. "Port 8787 is already in use": no dashboard is used
                     self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                                  dashboard_address=None, silence_logs=logging.CRITICAL,
-                                                 env={"NUMBA_NUM_THREADS": "1"})
+                                                 env={"NUMBA_NUM_THREADS": "1", POOL_WORKER_ENV: "1"})
                 self._client = Client(self._cluster)
         return self
 

@@ -41,6 +41,11 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 from ..errors import ClmsimError
 
+POOL_WORKER_ENV = "CLMSIM_POOL_WORKER"
+"""Environment variable set to 1 in the worker processes clmsim starts for a study
+(:mod:`clmsim.analysis.backends`): an engine keeps quiet there about what a sibling worker
+already says on the same terminal (the fast engine: waiting for a sibling's kernel compile)."""
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..model import CompiledModel
     from ..results import Results

@@ -10,6 +10,14 @@ parfor passes compile each kernel's loop body a second time.)
 Compile notice: the first call of a kernel with an empty cache compiles it (docs/engines.md
 gives the CPU time per kernel); :func:`notice_compiles` registers a kernel so that one line
 on stderr says so, with the usual duration, and completes with the time it took.
+
+One compile per cache: processes that share a numba cache (the workers of ``clmsim sweep``
+or ``compare --workers``, or two commands run at once) would each compile a kernel the cache
+does not hold yet, at the same time: twice the CPU, and their notices interleaved on one
+terminal. :func:`run_split` therefore makes a kernel's first use in a process go through
+:func:`compile_once`: a compile takes an exclusive lock on a file beside the kernel's cache
+files, so one process compiles and the others wait and then load its code from the cache (a
+load takes no lock).
 """
 
 from __future__ import annotations
@@ -25,6 +33,13 @@ import numpy as np
 from numba.core import config, event
 
 from ....errors import ClmsimError
+from ... import POOL_WORKER_ENV
+from .cache import locator_of
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, each process compiles for itself
+    fcntl = None
 
 
 def max_threads() -> int:
@@ -53,6 +68,8 @@ def run_split(kernel, runs: int, threads: int, *args) -> None:
     is 1, else contiguous ranges (up to four per thread, for balance) on ``threads`` threads."""
     if config.DISABLE_JIT:                     # plain Python: uint64 arithmetic wraps on purpose
         kernel = _wrapping(kernel)
+    elif not kernel.signatures:                # first use in this process: compile or load, once per cache
+        compile_once(kernel, (0, runs) + args)
     if threads <= 1 or runs <= 1:
         kernel(0, runs, *args)
         return
@@ -61,6 +78,103 @@ def run_split(kernel, runs: int, threads: int, *args) -> None:
     with ThreadPoolExecutor(max_workers=min(threads, parts), thread_name_prefix="clmsim-kernel") as pool:
         for f in [pool.submit(kernel, bounds[i], bounds[i + 1], *args) for i in range(parts)]:
             f.result()
+
+
+def compile_lock_path(kernel) -> str | None:
+    """The lock file of ``kernel``'s compile: beside its cache files (None when it is not
+    cached or the cache directory cannot be written)."""
+    locator = locator_of(kernel)
+    if locator is None:
+        return None
+    try:
+        locator.ensure_cache_path()
+    except OSError:
+        return None
+    return os.path.join(locator.get_cache_path(), f"{kernel.py_func.__qualname__}.compile-lock")
+
+
+def compile_once(kernel, args) -> None:
+    """Compile ``kernel`` for the types of ``args``, or load it from numba's cache, so that
+    processes sharing the cache compile it once (module docstring).
+
+    A load from the cache takes no lock. A compile (a cache miss) first takes an exclusive
+    lock on :func:`compile_lock_path` (:class:`_CompileLock`); if another process holds it,
+    this one waits, then loads what the other wrote. Without a lock (no cache, a read-only
+    cache directory, a platform without ``fcntl``) the kernel compiles as usual.
+    """
+    sig = tuple(kernel.typeof_pyval(a) for a in args)
+    if fcntl is None:
+        kernel.compile(sig)
+        return
+    with _FIRST_USE:                                     # one thread of this process at a time
+        held = _LOCK.pending[kernel] = []                # the lock's file descriptor, once held
+        try:
+            try:
+                kernel.compile(sig)
+            except _CompiledElsewhere:
+                kernel.compile(sig)                      # a load (or, if the other failed, a compile)
+        finally:
+            del _LOCK.pending[kernel]
+            for fd in held:                              # after numba wrote the cache files
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+_FIRST_USE = threading.Lock()
+
+
+class _CompiledElsewhere(Exception):
+    """Raised into numba's compile when another process compiled the kernel meanwhile."""
+
+
+class _CompileLock(event.Listener):
+    """At the start of a real compile (numba found nothing in its cache) of a kernel in
+    :func:`compile_once`: take the kernel's compile lock; if another process holds it, wait
+    for it and abort this compile (:class:`_CompiledElsewhere`): that process wrote the cache."""
+
+    def __init__(self):
+        self.pending: dict[object, list[int]] = {}
+
+    def on_start(self, ev):
+        held = self.pending.get(ev.data["dispatcher"])
+        if held is None or held:
+            return
+        path = compile_lock_path(ev.data["dispatcher"])
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666) if path else None
+        except OSError:
+            fd = None
+        if fd is None:
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                _wait_for_lock(ev.data["dispatcher"], fd)
+                held.append(fd)
+                raise _CompiledElsewhere() from None
+        except OSError:                                  # no locks on this file system: compile unlocked
+            os.close(fd)
+            return
+        held.append(fd)
+
+    def on_end(self, ev):
+        pass
+
+
+def _wait_for_lock(kernel, fd: int) -> None:
+    info = _NOTICE.kernels.get(kernel)
+    say = (info is not None and _NOTICE.registered
+           and os.environ.get(POOL_WORKER_ENV, "").strip() not in ("1", "true"))
+    t0 = time.perf_counter()
+    if say:
+        sys.stderr.write(f"clmsim: another process is compiling the fast engine's {info[0]} kernel into the same "
+                         f"cache; waiting for it (usually {info[1]}) ...")
+        sys.stderr.flush()
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    if say:
+        sys.stderr.write(f" done in {time.perf_counter() - t0:.0f} s\n")
+        sys.stderr.flush()
 
 
 def _wrapping(kernel):
@@ -77,6 +191,7 @@ class _CompileNotice(event.Listener):
         self.kernels: dict[object, tuple[str, str]] = {}
         self.started: dict[object, float] = {}
         self.lock = threading.Lock()
+        self.registered = False
 
     def on_start(self, ev):
         info = self.kernels.get(ev.data["dispatcher"])
@@ -95,9 +210,13 @@ class _CompileNotice(event.Listener):
             sys.stderr.flush()
 
 
+_LOCK = _CompileLock()
+if fcntl is not None:                          # before the notice: an aborted compile prints nothing
+    event.register("numba:compile", _LOCK)
 _NOTICE = _CompileNotice()
 if os.environ.get("CLMSIM_COMPILE_NOTICE", "1").strip() != "0":      # (0: clmsim compile reports instead)
     event.register("numba:compile", _NOTICE)
+    _NOTICE.registered = True
 
 
 def notice_compiles(dispatcher, label: str, usual: str) -> None:
