@@ -19,7 +19,9 @@ Prints customer-periods per second for
 (f) warm-start wall time of ``clmsim run scenarios/telecom.yaml --engine fast --runs 100``,
 (g) cold start: CPU seconds of ``clmsim run scenarios/telecom.yaml --engine fast --runs 2`` with
     an empty ``NUMBA_CACHE_DIR`` per mode, with the kernel's own compile time, and the wall time
-    of ``clmsim validate`` and ``clmsim fit sbg`` (import cost).
+    of ``clmsim validate`` and ``clmsim fit sbg`` (import cost). ``--cold-rounds N`` runs the
+    command N times per mode (interleaved; each figure, the median and the largest), and
+    ``--cold-only`` prints (g) alone.
 
 ``--against TREE`` instead times workloads (a)-(d) of this code and of another checkout
 (e.g. ``git worktree add --detach /tmp/base <commit>``) in alternating subprocesses, each
@@ -36,6 +38,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -147,7 +150,6 @@ print(json.dumps({k: eval(v)["cpu_rate"] for k, v in json.loads(sys.argv[2]).ite
 def against(other: str, rounds: int) -> None:
     """Time :data:`WORKLOADS` in this tree and ``other`` in alternating subprocesses."""
     import json
-    import statistics
     import tempfile
 
     trees = {"new": str(ROOT), "old": str(Path(other).resolve())}
@@ -181,23 +183,32 @@ print(time.process_time() - t1)
 """
 
 
-def cold_start() -> None:
-    """(g): cold-cache command CPU, kernel compile CPU, and command import costs."""
+def cold_start(rounds: int = 1) -> None:
+    """(g): cold-cache command CPU, kernel compile CPU, and command import costs. With
+    ``rounds`` > 1 the command is run that many times per mode, the modes interleaved, and
+    every figure is printed with the median and the largest: on a shared machine the CPU
+    seconds of identical cold runs vary by up to 20%."""
     import tempfile
 
     env0 = dict(os.environ, CLMSIM_COMPILE_NOTICE="0")
-    for mode in ("counts", "individual"):
-        with tempfile.TemporaryDirectory(prefix="clmsim-cold-") as d:
-            env = dict(env0, NUMBA_CACHE_DIR=d)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run([str(ROOT / ".venv" / "bin" / "clmsim"), "run", str(TELECOM), "--engine", "fast",
-                            "--runs", "2", "--mode", mode], check=True, capture_output=True, cwd=ROOT, env=env)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu: dict[str, list[float]] = {"counts": [], "individual": []}
+    for _ in range(rounds):
+        for mode in cpu:
+            with tempfile.TemporaryDirectory(prefix="clmsim-cold-") as d:
+                env = dict(env0, NUMBA_CACHE_DIR=d)
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                subprocess.run([str(ROOT / ".venv" / "bin" / "clmsim"), "run", str(TELECOM), "--engine", "fast",
+                                "--runs", "2", "--mode", mode], check=True, capture_output=True, cwd=ROOT, env=env)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[mode].append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    for mode, values in cpu.items():
         with tempfile.TemporaryDirectory(prefix="clmsim-cold-") as d:
             out = subprocess.run([sys.executable, "-c", COLD, str(TELECOM), mode], check=True, capture_output=True,
                                  text=True, cwd=ROOT, env=dict(env0, NUMBA_CACHE_DIR=d))
-        print(f"  {mode:<10} empty cache: clmsim run --runs 2 {cpu:.1f} s CPU (user+sys); "
+        runs = (f"{values[0]:.1f} s CPU" if rounds == 1 else
+                f"{', '.join(f'{v:.1f}' for v in values)} s CPU (median {statistics.median(values):.1f}, "
+                f"largest {max(values):.1f})")
+        print(f"  {mode:<10} empty cache: clmsim run --runs 2 {runs} (user+sys); "
               f"the kernel's compile {float(out.stdout.split()[-1]):.1f} s CPU")
     sbg = ROOT / "tests" / "data" / "calibration" / "survival_fh2007.csv"
     for label, cmd in (("clmsim validate scenarios/telecom.yaml", ["validate", str(TELECOM)]),
@@ -217,9 +228,15 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="skip the 1,000-run study (e)")
     ap.add_argument("--against", metavar="TREE", help="time (a)-(d) here and in TREE, interleaved")
     ap.add_argument("--rounds", type=int, default=5, help="rounds of --against (default 5)")
+    ap.add_argument("--cold-rounds", type=int, default=1, help="cold-start runs per mode in (g) (default 1)")
+    ap.add_argument("--cold-only", action="store_true", help="print (g) only")
     args = ap.parse_args(argv)
     if args.against:
         against(args.against, args.rounds)
+        return 0
+    if args.cold_only:
+        print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
+        cold_start(args.cold_rounds)
         return 0
     import numba
     ncpu = numba.config.NUMBA_NUM_THREADS
@@ -289,7 +306,7 @@ def main(argv=None) -> int:
     print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (every strategy)")
     print(f"  --mode auto (= counts, automatic Gauss classes): {warm_cli([]):.2f} s wall")
     print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
-    cold_start()
+    cold_start(args.cold_rounds)
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     return 0
 
