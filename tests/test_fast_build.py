@@ -250,15 +250,21 @@ print(json.dumps(sum(toymod.toy.stats.cache_hits.values())))
 
 
 def _toy_children(tmp_path, n, go, worker=False):
+    from clmsim.engines import POOL_WORKER_ENV
+
     (tmp_path / "toymod.py").write_text(TOY_MODULE)
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), CLMSIM_COMPILE_NOTICE="1")
-    env.pop("CLMSIM_POOL_WORKER", None)
+    env.pop(POOL_WORKER_ENV, None)
     if worker:
-        env["CLMSIM_POOL_WORKER"] = "1"
+        env[POOL_WORKER_ENV] = "1"
     return [subprocess.Popen([sys.executable, "-c", TOY_CHILD, str(tmp_path), str(go)], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
 
 
+needs_flock = pytest.mark.skipif(sys.platform == "win32", reason="the compile lock uses fcntl (POSIX)")
+
+
+@needs_flock
 @pytest.mark.parametrize("worker", [False, True])
 def test_processes_sharing_a_cache_compile_a_kernel_once(tmp_path, worker):
     """Two processes that need a kernel the shared numba cache lacks, at the same moment (the
@@ -283,6 +289,7 @@ def test_processes_sharing_a_cache_compile_a_kernel_once(tmp_path, worker):
         assert all(line.startswith("clmsim: ") and " ... done in " in line for line in e.splitlines())
 
 
+@needs_flock
 def test_a_process_waits_for_the_compile_lock_and_then_compiles(tmp_path):
     """Oracle for the lock itself: while another process holds the kernel's compile lock, a
     process that needs the kernel waits (and says so); once it is released, it compiles."""
