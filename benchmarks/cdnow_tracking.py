@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from clmsim.calibrate.rfm import STAGES, build_stage_panel
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "cdnow" / "CDNOW_sample.txt"
 CAL_END = pd.Timestamp("1997-10-01")   # first day after the calibration window
@@ -103,11 +105,13 @@ def bgnbd_tracking(df: pd.DataFrame) -> dict:
 
 
 # ------------------------------------------------ richer chains (prototypes, not in clmsim)
+BUYING = (STAGES.index("repeat"), STAGES.index("loyal"))
+"""The stages of a month with a purchase (repeat transactions)."""
+CHURNED = STAGES.index("churned")
+
 def stage_matrix(tx: pd.DataFrame, rules):
     """Stage index (into ``STAGES``, -1 before the first purchase), transactions and recency
     per customer and month, and each customer's first-purchase month."""
-    from clmsim.calibrate.rfm import STAGES, build_stage_panel
-
     sp = build_stage_panel(tx, rules)
     pos = {c: i for i, c in enumerate(sp.customers)}
     ci = sp.panel["customer_id"].map(pos).to_numpy()
@@ -142,8 +146,6 @@ def tx_per_month(code, ntx, Tc, S, buying) -> np.ndarray:
 
 def mixture_forecast(code, ntx, first, Tc, T, K, starts=4, iters=1000):
     """Holdout repeat transactions per month of a K-class mixture of chains fitted by EM."""
-    from clmsim.calibrate.rfm import STAGES
-
     S = len(STAGES)
     N = pair_counts(code, Tc, S)
     best = None
@@ -164,7 +166,7 @@ def mixture_forecast(code, ntx, first, Tc, T, K, starts=4, iters=1000):
         if best is None or ll > best[0]:
             best = (ll, P, R)
     _, P, R = best
-    rate = tx_per_month(code, ntx, Tc, S, (STAGES.index("repeat"), STAGES.index("loyal")))
+    rate = tx_per_month(code, ntx, Tc, S, BUYING)
     tracked = first < Tc
     out = np.zeros(T - Tc)
     for k in range(K):
@@ -181,20 +183,16 @@ def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, fo
     customer on rung ``j`` buys with probability ``b d^j`` (geometric) or ``b (1 + j)^-d``
     (power), split between the buying stages as pooled over the rungs; ``b`` and ``d`` by
     maximum likelihood on the calibration months."""
-    from clmsim.calibrate.rfm import STAGES
-
-    churned = STAGES.index("churned")
     S0 = len(STAGES)
     rung = np.clip(recency - churn_after, 0, rungs - 1)
-    state = np.where(code == churned, S0 + rung, code)          # rung j -> state S0 + j
+    state = np.where(code == CHURNED, S0 + rung, code)          # rung j -> state S0 + j
     S = S0 + rungs
     N = pair_counts(state, Tc, S).sum(axis=0)
     P = N / np.maximum(N.sum(axis=1, keepdims=True), 1.0)
-    buying = (STAGES.index("repeat"), STAGES.index("loyal"))
     rows = np.arange(S0, S)
-    bought = N[np.ix_(rows, buying)].sum(axis=1)
+    bought = N[np.ix_(rows, BUYING)].sum(axis=1)
     seen = N[rows].sum(axis=1)
-    split = N[np.ix_(rows, buying)].sum(axis=0) / bought.sum()
+    split = N[np.ix_(rows, BUYING)].sum(axis=0) / bought.sum()
     j = np.arange(rungs, dtype=float)
 
     def prob(theta):
@@ -208,9 +206,9 @@ def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, fo
     p = prob(optimize.minimize(nll, np.log([0.05, 0.1]), method="Nelder-Mead").x)
     for i, row in enumerate(rows):
         P[row] = 0.0
-        P[row, list(buying)] = p[i] * split
+        P[row, list(BUYING)] = p[i] * split
         P[row, rows[min(i + 1, rungs - 1)]] += 1.0 - p[i]
-    rate = tx_per_month(state, ntx, Tc, S, buying)
+    rate = tx_per_month(state, ntx, Tc, S, BUYING)
     x = np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float)
     out = np.zeros(T - Tc)
     for h in range(T - Tc):
@@ -234,9 +232,7 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
         print(f"prototype, {label}: tracking error {np.mean(np.abs(exp / obs - 1)):.1%}, "
               f"total {exp.sum() / obs.sum() - 1:+.1%}")
     # why: how often a churned customer buys in the next month, by months since her last purchase
-    from clmsim.calibrate.rfm import STAGES
-
-    churned = code[:, :-1] == STAGES.index("churned")
+    churned = code[:, :-1] == CHURNED
     bought = ntx[:, 1:] > 0
     print("churned customers buying in the next month, by months since the last purchase "
           "(calibration months | holdout months):")
@@ -248,8 +244,8 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
             cells.append(f"{k:>3}/{n:<5} {k / n:.3f}" if n else f"{'-':>15}")
         print(f"  {a:>2} months: " + " | ".join(cells))
     at = churned[:, :Tc - 1]
-    print(f"  pooled over the calibration months: {int((at & bought[:, :Tc - 1]).sum())}/{int(at.sum())} "
-          f"{(at & bought[:, :Tc - 1]).sum() / at.sum():.3f}")
+    n, k = int(at.sum()), int((at & bought[:, :Tc - 1]).sum())
+    print(f"  pooled over the calibration months: {k}/{n} {k / n:.3f}")
 
 
 def main() -> None:

@@ -190,6 +190,7 @@ def cold_start(rounds: int = 1) -> None:
     seconds of identical cold runs vary by up to 20%."""
     import tempfile
 
+    print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
     env0 = dict(os.environ, CLMSIM_COMPILE_NOTICE="0")
     cpu: dict[str, list[float]] = {"counts": [], "individual": []}
     for _ in range(rounds):
@@ -235,7 +236,6 @@ def main(argv=None) -> int:
         against(args.against, args.rounds)
         return 0
     if args.cold_only:
-        print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
         cold_start(args.cold_rounds)
         return 0
     import numba
@@ -305,7 +305,6 @@ def main(argv=None) -> int:
 
     print("(f) warm start: clmsim run scenarios/telecom.yaml --engine fast --runs 100 (every strategy)")
     print(f"  --mode auto (= counts, automatic Gauss classes): {warm_cli([]):.2f} s wall")
-    print("(g) cold start (empty NUMBA_CACHE_DIR) and import cost")
     cold_start(args.cold_rounds)
     print(f"load average {os.getloadavg()[0]:.2f} (1 min) at the end")
     return 0

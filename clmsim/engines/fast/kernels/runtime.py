@@ -164,7 +164,7 @@ class _CompileLock(event.Listener):
 
 def _wait_for_lock(kernel, fd: int) -> None:
     info = _NOTICE.kernels.get(kernel)
-    say = (info is not None and _NOTICE.registered
+    say = (info is not None and _NOTICES_ON
            and os.environ.get(POOL_WORKER_ENV, "").strip() not in ("1", "true"))
     t0 = time.perf_counter()
     if say:
@@ -191,7 +191,6 @@ class _CompileNotice(event.Listener):
         self.kernels: dict[object, tuple[str, str]] = {}
         self.started: dict[object, float] = {}
         self.lock = threading.Lock()
-        self.registered = False
 
     def on_start(self, ev):
         info = self.kernels.get(ev.data["dispatcher"])
@@ -214,9 +213,9 @@ _LOCK = _CompileLock()
 if fcntl is not None:                          # before the notice: an aborted compile prints nothing
     event.register("numba:compile", _LOCK)
 _NOTICE = _CompileNotice()
-if os.environ.get("CLMSIM_COMPILE_NOTICE", "1").strip() != "0":      # (0: clmsim compile reports instead)
+_NOTICES_ON = os.environ.get("CLMSIM_COMPILE_NOTICE", "1").strip() != "0"   # (0: clmsim compile reports instead)
+if _NOTICES_ON:
     event.register("numba:compile", _NOTICE)
-    _NOTICE.registered = True
 
 
 def notice_compiles(dispatcher, label: str, usual: str) -> None:
