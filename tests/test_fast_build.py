@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -319,3 +320,92 @@ def test_a_process_waits_for_the_compile_lock_and_then_compiles(tmp_path):
     assert child.returncode == 0 and int(out.strip()) == 0              # nothing in the cache: compiled
     assert err.startswith(" done in ")
     assert err.count("clmsim: compiling the fast engine's toy kernel") == 1
+
+
+DEFERRED_MODULE = '''
+from clmsim.engines.fast.kernels.jit import entry, helper
+
+
+@helper
+def twice(x):
+    return 2.0 * x
+
+
+@entry
+def total(x):
+    s = 0.0
+    for i in range(10):
+        s += twice(x + i)
+    return s
+
+
+@entry
+def total_sq(x):
+    s = 0.0
+    for i in range(10):
+        s += twice(x + i) ** 2
+    return s
+'''
+
+DEFERRED_CHILD = '''
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import defmod
+from clmsim.engines.fast.kernels import deferred_codegen
+from clmsim.engines.fast.kernels.runtime import compile_once
+kernel = getattr(defmod, sys.argv[2])
+if sys.argv[3] == "deferred":
+    compile_once(kernel, (1.0,))
+else:
+    kernel.compile((kernel.typeof_pyval(1.0),))
+machine_code = lambda d: [not deferred_codegen.is_deferred(c.library) for c in d.overloads.values()]
+print(json.dumps({"value": kernel(1.0), "hits": sum(kernel.stats.cache_hits.values()),
+                  "helper_hits": sum(defmod.twice.stats.cache_hits.values()),
+                  "helper_machine_code": machine_code(defmod.twice), "kernel_machine_code": machine_code(kernel)}))
+'''
+
+
+def _deferred_child(tmp_path, kernel, how):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), CLMSIM_COMPILE_NOTICE="0")
+    out = subprocess.run([sys.executable, "-c", DEFERRED_CHILD, str(tmp_path), kernel, how], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_kernel_compile_generates_no_machine_code_for_its_helpers_and_the_cache_still_serves_them(tmp_path):
+    """Oracle: the sums written out, sum_i 2 (1 + i) = 110 and sum_i (2 (1 + i))^2 = 1540. A kernel
+    compiled by compile_once links its helper's IR and gets machine code; the helper gets none of its
+    own (deferred_codegen). The cache then serves the kernel (a load), and the helper, cached as
+    linkable IR, is linked into a second kernel compiled by a later process. Outside compile_once
+    numba's own finalization is untouched."""
+    from clmsim.engines.fast.kernels import deferred_codegen
+
+    assert deferred_codegen.INSTALLED                    # the numba this project pins has every method
+    (tmp_path / "defmod.py").write_text(DEFERRED_MODULE)
+    first = _deferred_child(tmp_path, "total", "deferred")
+    assert first == {"value": 110.0, "hits": 0, "helper_hits": 0, "helper_machine_code": [False],
+                     "kernel_machine_code": [True]}
+    again = _deferred_child(tmp_path, "total", "deferred")           # the kernel, loaded as object code
+    assert again == {"value": 110.0, "hits": 1, "helper_hits": 0, "helper_machine_code": [],
+                     "kernel_machine_code": [True]}
+    second = _deferred_child(tmp_path, "total_sq", "deferred")       # the helper, loaded as IR and linked
+    assert second == {"value": 1540.0, "hits": 0, "helper_hits": 1, "helper_machine_code": [False],
+                      "kernel_machine_code": [True]}
+    shutil.rmtree(tmp_path / "cache")
+    plain = _deferred_child(tmp_path, "total", "plain")
+    assert plain == {"value": 110.0, "hits": 0, "helper_hits": 0, "helper_machine_code": [True],
+                     "kernel_machine_code": [True]}
+
+
+def test_the_deferral_is_installed_only_on_the_numba_versions_whose_code_was_read():
+    """deferred_codegen replaces private numba methods, so it is installed only for the versions
+    they were read in (and docs/engines.md states the same range)."""
+    from clmsim.engines.fast.kernels import deferred_codegen as dc
+
+    (lo, hi) = dc.CHECKED_VERSIONS
+    assert dc.supported(f"{lo[0]}.{lo[1]}.0") and dc.supported(f"{hi[0]}.{hi[1]}.1")
+    assert not dc.supported(f"{lo[0]}.{lo[1] - 1}.1") and not dc.supported(f"{hi[0]}.{hi[1] + 1}.0")
+    assert not dc.supported("nightly")
+    docs = " ".join((ROOT / "docs" / "engines.md").read_text().split())
+    assert f"the deferral is installed only for {lo[0]}.{lo[1]} to {hi[0]}.{hi[1]}" in docs

@@ -6,7 +6,9 @@
 * :func:`helper` -- a function only other kernel functions call. numba builds no Python
   wrapper for it (the code that unboxes each argument from a Python object: on functions
   that take a dozen arrays it was about a quarter of their LLVM IR) and no C wrapper; the
-  two wrappers made 14% of the IR the two kernels compile with an empty cache.
+  two wrappers made 14% of the IR the two kernels compile with an empty cache. Compiled for a
+  kernel, it gets no machine code of its own either: the kernel links its IR
+  (:mod:`.deferred_codegen`).
   Called from Python, it raises :class:`TypeError` instead of jumping to the missing wrapper
   (which would crash the interpreter); tests call one through a jitted shim.
 * :func:`inlined` -- copied into each caller by numba (``inline="always"``): stream access

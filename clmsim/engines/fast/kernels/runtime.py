@@ -35,6 +35,7 @@ from numba.core import config, event
 from ....errors import ClmsimError
 from ... import POOL_WORKER_ENV
 from .cache import locator_of
+from .deferred_codegen import deferring
 
 try:
     import fcntl
@@ -104,15 +105,17 @@ def compile_once(kernel, args) -> None:
     """
     sig = tuple(kernel.typeof_pyval(a) for a in args)
     if fcntl is None:
-        kernel.compile(sig)
+        with deferring():
+            kernel.compile(sig)
         return
     with _FIRST_USE:                                     # one thread of this process at a time
         held = _LOCK.pending[kernel] = []                # the lock's file descriptor, once held
         try:
-            try:
-                kernel.compile(sig)
-            except _CompiledElsewhere:
-                kernel.compile(sig)                      # a load (or, if the other failed, a compile)
+            with deferring():                            # no machine code for what only the kernel calls
+                try:
+                    kernel.compile(sig)
+                except _CompiledElsewhere:
+                    kernel.compile(sig)                  # a load (or, if the other failed, a compile)
         finally:
             del _LOCK.pending[kernel]
             for fd in held:                              # after numba wrote the cache files
