@@ -6,7 +6,7 @@ numba's own overloads: ``np.zeros``, ``max``, ...) by linking their optimised LL
 its own module and optimising the whole again, so the machine code each helper library got
 of its own is never executed: nothing calls a helper from Python (:func:`.jit.helper`
 builds it without a Python wrapper). On a cold compile of either kernel that machine code
-was 5-7% of the CPU (docs/engines.md, "Less to compile").
+was 5-7% of the CPU (docs/engines.md, "No machine code for what only a kernel calls").
 
 :func:`deferring` is the context in which :func:`.runtime.compile_once` compiles a kernel.
 A library finalized inside it keeps everything numba does *except* the machine code, which
@@ -21,14 +21,14 @@ is generated the first time anything asks for it:
 
 numba's cache stores a library as object code plus linkable IR; a library whose machine code
 was never generated is stored as its linkable IR ("bitcode", a form numba's cache reads back:
-a helper loaded from it is linked into the next kernel exactly as before). The kernel itself
+a helper loaded from it is linked into the next kernel like any other). The kernel itself
 gets its machine code as before, when numba asks for its wrapper, and is cached as object code.
 
-Libraries finalized outside :func:`deferring` (anything compiled by other code in the
-process), libraries loaded from object code, and every library while numba's
-``NUMBA_DUMP_OPTIMIZED`` or ``NUMBA_DUMP_ASSEMBLY`` is on are untouched. The methods replaced are
-private to numba. They were read in numba 0.59, 0.60 and 0.68, where they are identical, so
-the deferral is installed for the versions from 0.59 to 0.68 and only when every method is
+Untouched: libraries finalized outside :func:`deferring` (anything compiled by other code
+in the process), libraries loaded from object code, and every library while numba's
+``NUMBA_DUMP_OPTIMIZED`` or ``NUMBA_DUMP_ASSEMBLY`` is on. The methods replaced are private
+to numba. They were read in numba 0.59, 0.60 and 0.68, where they are identical, so the
+deferral is installed for the versions from 0.59 to 0.68 and only when every method is
 present (:func:`supported`); with any other numba a kernel compiles as numba does by
 default, only slower.
 """
@@ -55,9 +55,9 @@ _STATE = threading.local()
 _PENDING_ENVS: dict = {}
 """Environments (by global name) numba set while their library had no machine code: set when it gets some."""
 _PATCHED = (
-    (_codegen.CPUCodeLibrary, ("_finalize_final_module", "_finalize_dynamic_globals", "_verify_declare_only_symbols",
-                               "serialize_using_object_code", "_get_compiled_object", "_get_module_for_linking",
-                               "_ensure_finalized")),
+    (_codegen.CPUCodeLibrary, ("_finalize_final_module", "_finalize_dynamic_globals",
+                               "_verify_declare_only_symbols", "serialize_using_object_code",
+                               "_get_compiled_object", "_get_module_for_linking", "_ensure_finalized")),
     (_codegen.JITCodeLibrary, ("get_pointer_to_function", "_finalize_specific")),
     (_cpu.CPUContext, ("get_executable", "get_env_name")),
     (_codegen.JITCPUCodegen, ("set_env", "_add_module")),

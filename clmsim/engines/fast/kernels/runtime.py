@@ -17,7 +17,8 @@ does not hold yet, at the same time: twice the CPU, and their notices interleave
 terminal. :func:`run_split` therefore makes a kernel's first use in a process go through
 :func:`compile_once`: a compile takes an exclusive lock on a file beside the kernel's cache
 files, so one process compiles and the others wait and then load its code from the cache (a
-load takes no lock).
+load takes no lock). The compile generates machine code for the kernel alone, not for the
+helpers whose IR it links (:mod:`.deferred_codegen`).
 """
 
 from __future__ import annotations
