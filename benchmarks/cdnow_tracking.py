@@ -144,6 +144,16 @@ def tx_per_month(code, ntx, Tc, S, buying) -> np.ndarray:
     return out
 
 
+def propagate(x: np.ndarray, P: np.ndarray, rate: np.ndarray, months: int) -> np.ndarray:
+    """Expected transactions in each of the next ``months`` months of a population ``x`` (counts
+    by state) moving by ``P``, buying ``rate`` per month in each state."""
+    out = np.zeros(months)
+    for h in range(months):
+        x = x @ P
+        out[h] = x @ rate
+    return out
+
+
 def mixture_forecast(code, ntx, first, Tc, T, K, starts=4, iters=1000):
     """Holdout repeat transactions per month of a K-class mixture of chains fitted by EM."""
     S = len(STAGES)
@@ -168,13 +178,8 @@ def mixture_forecast(code, ntx, first, Tc, T, K, starts=4, iters=1000):
     _, P, R = best
     rate = tx_per_month(code, ntx, Tc, S, BUYING)
     tracked = first < Tc
-    out = np.zeros(T - Tc)
-    for k in range(K):
-        x = np.bincount(code[tracked, Tc - 1], weights=R[tracked, k], minlength=S)
-        for h in range(T - Tc):
-            x = x @ P[k]
-            out[h] += x @ rate
-    return out
+    return sum(propagate(np.bincount(code[tracked, Tc - 1], weights=R[tracked, k], minlength=S), P[k], rate,
+                         T - Tc) for k in range(K))
 
 
 def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, form="geometric"):
@@ -209,12 +214,7 @@ def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, fo
         P[row, list(BUYING)] = p[i] * split
         P[row, rows[min(i + 1, rungs - 1)]] += 1.0 - p[i]
     rate = tx_per_month(state, ntx, Tc, S, BUYING)
-    x = np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float)
-    out = np.zeros(T - Tc)
-    for h in range(T - Tc):
-        x = x @ P
-        out[h] = x @ rate
-    return out
+    return propagate(np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float), P, rate, T - Tc)
 
 
 def richer_chains(tx: pd.DataFrame, rules) -> None:
@@ -234,17 +234,21 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
     # why: how often a churned customer buys in the next month, by months since her last purchase
     churned = code[:, :-1] == CHURNED
     bought = ntx[:, 1:] > 0
+
+    def returned(lo, hi, months=None):
+        """(buyers, churned customers) over months ``lo .. hi - 1``, at one recency or all."""
+        at = churned[:, lo:hi] if months is None else churned[:, lo:hi] & (recency[:, lo:hi] == months)
+        return int((at & bought[:, lo:hi]).sum()), int(at.sum())
+
     print("churned customers buying in the next month, by months since the last purchase "
           "(calibration months | holdout months):")
     for a in range(rules.churn_after, rules.churn_after + 10):
         cells = []
         for lo, hi in ((0, Tc - 1), (Tc, T - 1)):
-            at = churned[:, lo:hi] & (recency[:, lo:hi] == a)
-            n, k = int(at.sum()), int((at & bought[:, lo:hi]).sum())
+            k, n = returned(lo, hi, a)
             cells.append(f"{k:>3}/{n:<5} {k / n:.3f}" if n else f"{'-':>15}")
         print(f"  {a:>2} months: " + " | ".join(cells))
-    at = churned[:, :Tc - 1]
-    n, k = int(at.sum()), int((at & bought[:, :Tc - 1]).sum())
+    k, n = returned(0, Tc - 1)
     print(f"  pooled over the calibration months: {k}/{n} {k / n:.3f}")
 
 

@@ -105,12 +105,9 @@ def compile_once(kernel, args) -> None:
     cache directory, a platform without ``fcntl``) the kernel compiles as usual.
     """
     sig = tuple(kernel.typeof_pyval(a) for a in args)
-    if fcntl is None:
-        with deferring():
-            kernel.compile(sig)
-        return
     with _FIRST_USE:                                     # one thread of this process at a time
-        held = _LOCK.pending[kernel] = []                # the lock's file descriptor, once held
+        held = _LOCK.pending[kernel] = []                # the lock's file descriptor, once held (never
+                                                         # without fcntl: the listener is not registered)
         try:
             with deferring():                            # no machine code for what only the kernel calls
                 try:
