@@ -13,14 +13,18 @@ total error of holdout repeat transactions.
   paper's estimates on the full data, r 0.243, alpha 4.414, a 0.793, b 2.426, is printed).
   Holdout transactions per month: the conditional expectation given each customer's
   calibration history, and the unconditional cohort expectation (the "tracking plot");
-* two richer chains on the default rules' stages, which ``fit rfm`` does not fit (prototypes,
+* three richer chains on the default rules' stages, which ``fit rfm`` does not fit (prototypes,
   to show what a richer chain does on this split): a latent-class mixture of 2 and 3 chains
   (each customer in one class for life, fitted by EM on the calibration months; the forecast
-  weighs each class by the customer's posterior), and ``churned`` split by recency with a
+  weighs each class by the customer's posterior); ``churned`` split by recency with a
   return probability that decays geometrically or as a power of the months since the last
   purchase (maximum likelihood on the calibration months; the forecast starts from each
-  customer's observed recency); then how often a churned customer buys in the next month, by
-  months since her last purchase, in the calibration and the holdout months (why neither helps).
+  customer's observed recency); and 2 and 3 latent classes of chains in which a churned customer
+  can drop out for good (:func:`dropout_mixture_forecast`); then the holdout split by where each
+  customer stood at the end of calibration (churned or not: where the plain chain's error comes
+  from), how often a churned customer buys in the next month, by months since her last
+  purchase, in the calibration and the holdout months (why the first two do not help), and the
+  dropout classes on every candidate of the rule choice (how much the rules still matter).
 
 A report, not a test. ``.venv/bin/python benchmarks/cdnow_tracking.py``.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from scipy.stats import rankdata
 
 from clmsim.calibrate.rfm import STAGES, build_stage_panel
 
@@ -217,6 +222,130 @@ def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, fo
     return propagate(np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float), P, rate, T - Tc)
 
 
+def churned_spells(code: np.ndarray, Tc: int) -> np.ndarray:
+    """Each spell in ``churned`` within the calibration months, as rows (customer, months it
+    stayed churned without buying, 1 if a purchase ended it / 0 if the calibration ended it or a
+    move to another stage without a purchase did)."""
+    out = []
+    for c in np.nonzero((code[:, :Tc] == CHURNED).any(axis=1))[0]:
+        n = 0
+        for t in range(1, Tc):
+            if code[c, t - 1] == CHURNED:
+                if code[c, t] == CHURNED:
+                    n += 1
+                else:
+                    out.append((c, n, int(code[c, t] in BUYING)))
+                    n = 0
+        if code[c, Tc - 1] == CHURNED:
+            out.append((c, n, 0))
+    return np.array(out, dtype=int).reshape(-1, 3)
+
+
+def spell_loglik(r: float, d: float, n: np.ndarray, ended: np.ndarray) -> np.ndarray:
+    """Log-probability of churned spells when, each month, a churned customer still alive drops
+    out for good with probability ``d`` and otherwise buys with probability ``r``: a spell
+    of ``n`` months without a purchase, then one (``ended``), or cut by the calibration's end
+    (alive throughout, or dropped out after ``j < n`` months)."""
+    q = (1 - d) * (1 - r)
+    qn = q ** n
+    return np.where(ended == 1, np.log(qn * (1 - d) * r + 1e-300),
+                    np.log(qn + d * (1 - qn) / (1 - q) + 1e-300))
+
+
+def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8, iters=500):
+    """Holdout repeat transactions per month of K latent classes of chains in which a churned
+    customer can drop out for good: each customer belongs to one class for life; in class k,
+    the rows of the stages other than ``churned`` are a chain of their own, and a churned
+    customer still alive drops out with probability ``d_k`` a month, else buys with probability
+    ``r_k`` (split between the buying stages as pooled). Fitted by EM on the calibration months
+    (rows: weighted counts; ``r_k, d_k``: weighted maximum likelihood of the churned spells),
+    the best of ``starts`` starts: the first splits the customers by how many months they bought
+    in, the others are random. The forecast weighs each class by the customer's posterior and, for a customer churned at
+    the end of calibration, by the probability she is still alive after her spell so far.
+    Returns the forecast of the customers churned at the end of calibration, that of the others,
+    the classes' (share, r, d), and the log-likelihood of the calibration months' purchase
+    sequences (whether each customer bought in each month after her first), which, unlike the
+    stages', every rule set models."""
+    S = len(STAGES)
+    buy = list(BUYING)
+    N = pair_counts(code, Tc, S)
+    split = N.sum(axis=0)[CHURNED, buy] / N.sum(axis=0)[CHURNED, buy].sum()
+    N[:, CHURNED, :] = 0.0
+    spells = churned_spells(code, Tc)
+    kinds, which = np.unique(spells[:, 1:], axis=0, return_inverse=True)
+    M = np.zeros((len(code), len(kinds)))                # spells of each kind per customer
+    np.add.at(M, (spells[:, 0], which.ravel()), 1.0)
+    n, ended = kinds[:, 0].astype(float), kinds[:, 1]
+
+    def rd(x):
+        return 1.0 / (1.0 + np.exp(-x))
+
+    best = None
+    months = (ntx[:, :Tc] > 0).sum(axis=1)               # purchase months in calibration
+    for seed in range(starts):
+        rng = np.random.default_rng(seed)
+        if seed == 0:   # the first start splits the customers by how often they bought
+            R = np.full((len(code), K), 0.1 / K)
+            R[np.arange(len(code)), np.minimum(K - 1, (rankdata(months) * K / (len(code) + 1)).astype(int))] += 0.9
+        else:
+            R = rng.dirichlet(np.ones(K), size=len(code))
+        theta = [rng.normal(-2.0, 1.0, size=2) for _ in range(K)]
+        old = -np.inf
+        for _ in range(iters):
+            cnt = np.einsum("ck,cij->kij", R, N) + 1e-9
+            P = cnt / cnt.sum(axis=2, keepdims=True)
+            W = R.T @ M
+            L = np.einsum("cij,kij->ck", N, np.log(P)) + np.log(R.mean(axis=0))
+            for k in range(K):
+                theta[k] = optimize.minimize(lambda x: -np.sum(W[k] * spell_loglik(*rd(x), n, ended)), theta[k],
+                                             method="L-BFGS-B", bounds=[(-15.0, 15.0)] * 2).x
+                L[:, k] += M @ spell_loglik(*rd(theta[k]), n, ended)
+            top = L.max(axis=1, keepdims=True)
+            ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
+            R = np.exp(L - top)
+            R /= R.sum(axis=1, keepdims=True)
+            if ll - old < 1e-7:
+                break
+            old = ll
+        if best is None or ll > best[0]:
+            best = (ll, P, R, [rd(t) for t in theta])
+    _, P, R, params = best
+    end = code[:, Tc - 1]
+    so_far = np.zeros(len(code))                         # months churned at the end of calibration
+    cut = spells[spells[:, 2] == 0]
+    so_far[cut[:, 0]] = cut[:, 1]
+    rate = np.append(tx_per_month(code, ntx, Tc, S, BUYING), 0.0)   # state S: dropped out
+    tracked = first < Tc
+    parts = [np.zeros(T - Tc), np.zeros(T - Tc)]
+    for k, (r, d) in enumerate(params):
+        Q = np.zeros((S + 1, S + 1))
+        Q[:S, :S] = P[k]
+        Q[CHURNED] = 0.0
+        Q[CHURNED, buy] = (1 - d) * r * split
+        Q[CHURNED, CHURNED] = (1 - d) * (1 - r)
+        Q[CHURNED, S] = d
+        Q[S, S] = 1.0
+        q = (1 - d) * (1 - r)
+        alive = np.where(end == CHURNED, q ** so_far / (q ** so_far + d * (1 - q ** so_far) / (1 - q)), 1.0)
+        for g, group in enumerate((tracked & (end == CHURNED), tracked & (end != CHURNED))):
+            w = R[group, k]
+            x = np.bincount(end[group], weights=w * alive[group], minlength=S + 1)
+            x[S] += np.sum(w * (1 - alive[group]))
+            parts[g] += propagate(x, Q, rate, T - Tc)
+    full = pair_counts(code, Tc, S)
+    bought = full[:, :, buy].sum(axis=2)
+    moves = full.sum(axis=2)
+    rows = [i for i in range(S) if i != CHURNED]
+    L = np.log(R.mean(axis=0)) + M @ np.column_stack([spell_loglik(r, d, n, ended) for r, d in params])
+    for k in range(K):
+        p = np.clip(P[k][rows][:, buy].sum(axis=1), 1e-300, 1 - 1e-16)
+        L[:, k] += bought[:, rows] @ np.log(p) + (moves - bought)[:, rows] @ np.log1p(-p)
+    top = L.max(axis=1)
+    purchases = float(np.sum(top + np.log(np.exp(L - top[:, None]).sum(axis=1))))
+    return (parts[0], parts[1], [(float(R[:, k].mean()), float(r), float(d)) for k, (r, d) in enumerate(params)],
+            purchases)
+
+
 def richer_chains(tx: pd.DataFrame, rules) -> None:
     """Tracking and total error of the two prototypes on the default rules' stages."""
     code, ntx, recency, first = stage_matrix(tx, rules)
@@ -228,9 +357,25 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
     runs += [(f"churned by recency, {form} decay of the return probability",
               recency_forecast(code, ntx, recency, first, Tc, T, rules.churn_after, form=form))
              for form in ("geometric", "power")]
+    dropout = {K: dropout_mixture_forecast(code, ntx, first, Tc, T, K) for K in (2, 3)}
+    runs += [(f"{K} latent classes of chains with dropout from churned (EM)", sum(dropout[K][:2])) for K in (2, 3)]
     for label, exp in runs:
         print(f"prototype, {label}: tracking error {np.mean(np.abs(exp / obs - 1)):.1%}, "
               f"total {exp.sum() / obs.sum() - 1:+.1%}")
+    print("2 classes with dropout, (share, r, d) per class: "
+          + "; ".join(f"({w:.3f}, {r:.3f}, {d:.3f})" for w, r, d in dropout[2][2]))
+    # where the plain chain's error comes from: customers churned at the end of calibration, and the others
+    S = len(STAGES)
+    N = pair_counts(code, Tc, S).sum(axis=0)
+    P = N / np.maximum(N.sum(axis=1, keepdims=True), 1.0)
+    rate = tx_per_month(code, ntx, Tc, S, BUYING)
+    end = code[:, Tc - 1]
+    print("holdout repeat transactions per month: observed | plain chain | 2 classes with dropout")
+    for g, (label, group) in enumerate((("churned at the end of calibration", (first < Tc) & (end == CHURNED)),
+                                        ("the others", (first < Tc) & (end != CHURNED)))):
+        plain = propagate(np.bincount(end[group], minlength=S).astype(float), P, rate, T - Tc)
+        print(f"  {label} ({int(group.sum())} customers): {' '.join(f'{v:.0f}' for v in ntx[group, Tc:].sum(axis=0))} | "
+              f"{' '.join(f'{v:.0f}' for v in plain)} | {' '.join(f'{v:.0f}' for v in dropout[2][g])}")
     # why: how often a churned customer buys in the next month, by months since her last purchase
     churned = code[:, :-1] == CHURNED
     bought = ntx[:, 1:] > 0
@@ -250,6 +395,26 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
         print(f"  {a:>2} months: " + " | ".join(cells))
     k, n = returned(0, Tc - 1)
     print(f"  pooled over the calibration months: {k}/{n} {k / n:.3f}")
+
+
+def dropout_by_rules(tx: pd.DataFrame) -> None:
+    """The 2-class dropout prototype on every candidate of the rule choice (none chosen here:
+    how much the stage rules still matter)."""
+    from clmsim.calibrate import RFMRules
+    from clmsim.calibrate.rfm import RULE_CANDIDATES
+
+    print("2 latent classes of chains with dropout, by stage rules (churn_after, frequency_window, loyal_frequency):")
+    for churn_after in RULE_CANDIDATES["churn_after"]:
+        for window, loyal in RULE_CANDIDATES["window"]:
+            code, ntx, _, first = stage_matrix(tx, RFMRules(churn_after=churn_after, frequency_window=window,
+                                                            loyal_frequency=loyal))
+            T = code.shape[1]
+            Tc = T - 9
+            obs = ntx[first < Tc, Tc:].sum(axis=0)
+            churned, others, _, purchases = dropout_mixture_forecast(code, ntx, first, Tc, T, 2)
+            exp = churned + others
+            print(f"  {churn_after}, {window}, {loyal}: tracking error {np.mean(np.abs(exp / obs - 1)):.1%}, "
+                  f"total {exp.sum() / obs.sum() - 1:+.1%}; log-likelihood of the calibration purchases {purchases:.1f}")
 
 
 def main() -> None:
@@ -278,6 +443,7 @@ def main() -> None:
         te, tot = res[k]
         print(f"BG/NBD {k}: tracking error {te:.1%}, total {tot:+.1%}")
     richer_chains(tx, chosen)
+    dropout_by_rules(tx)
 
 
 if __name__ == "__main__":

@@ -314,17 +314,24 @@ def test_rules_are_chosen_without_reading_the_holdout():
     assert abs(full.report.holdout_error) <= 0.08
 
 
+def cdnow_benchmark():
+    """benchmarks/cdnow_tracking.py as a module (the prototypes the docs quote)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("cdnow_tracking", ROOT / "benchmarks" / "cdnow_tracking.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
 def test_docs_richer_chains_are_what_the_benchmark_prints(capsys):
     """docs/calibration.md, "Richer chains on CDNOW": the prototypes' errors and the return
     probabilities the text quotes are what benchmarks/cdnow_tracking.py prints. Oracle for the
     prototypes' code: a mixture of one chain is the fitted chain, so it forecasts what the fit
     report (the analytic engine) does."""
-    import importlib.util
     import re
 
-    spec = importlib.util.spec_from_file_location("cdnow_tracking", ROOT / "benchmarks" / "cdnow_tracking.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = cdnow_benchmark()
     tx = cdnow_log()
     fit = fit_rfm(tx, holdout=9)
     code, ntx, _, first = bench.stage_matrix(tx, fit.rules)
@@ -336,11 +343,35 @@ def test_docs_richer_chains_are_what_the_benchmark_prints(capsys):
     section = docs[docs.index("**Richer chains on CDNOW.**"):docs.index("## 4. Strategy comparison")]
     rows = re.findall(r"^\| (.*?) \| ([+\u2212][\d.]+%) \| ([\d.]+%) \|$", section, re.M)
     got = re.findall(r"^prototype, .*?: tracking error ([\d.]+%), total ([+-][\d.]+%)$", printed, re.M)
-    assert len(rows) == len(got) == 4
+    assert len(rows) == len(got) == 6
     assert [(total.replace("\u2212", "-"), tracking) for _, total, tracking in rows] == [(t, k) for k, t in got]
     for figure in ("0.062", "0.128", "0.053", "0.115", "0.019", "0.035", "0.045"):
         assert figure in section and figure in printed
+    # the split by customer: the docs' table is the benchmark's, and so are the classes' parameters
+    split = re.findall(r"^\| (churned at the end of calibration|the others) \((\d[\d,]*)\) \| ([\d ]+) \| ([\d ]+) \| "
+                       r"([\d ]+) \|$", section, re.M)
+    said = re.findall(r"^  (churned at the end of calibration|the others) \((\d+) customers\): ([\d ]+) \| ([\d ]+) \| "
+                      r"([\d ]+)$", printed, re.M)
+    assert len(split) == len(said) == 2
+    assert [(g, n.replace(",", ""), *cells) for g, n, *cells in split] == said
+    shares = re.search(r"^2 classes with dropout, \(share, r, d\) per class: (.*)$", printed, re.M).group(1)
+    for w, r, d in re.findall(r"\(([\d.]+), ([\d.]+), ([\d.]+)\)", shares):
+        assert f"{float(w):.1%}" in section and r in section and (d == "0.000" or d in section)
     assert re.search(r"^ +8 months: +- \|", printed, re.M)   # no calibration customer churned 8 months
+
+
+def test_dropout_spell_probabilities_add_up_closed_form():
+    """The churned-spell law of the dropout prototype (benchmarks/cdnow_tracking.py) against its
+    closed form: a spell still running after n months has probability 1 minus the chance it ended
+    by a purchase after 0..n-1 months, and the chance it ever ends so is (1-d) r / (1 - (1-d)(1-r))."""
+    bench = cdnow_benchmark()
+    n = np.arange(40.0)
+    for r, d in ((0.05, 0.2), (0.25, 0.0), (0.6, 0.01)):
+        ended = np.exp(bench.spell_loglik(r, d, n, np.ones_like(n, dtype=int)))
+        running = np.exp(bench.spell_loglik(r, d, n, np.zeros_like(n, dtype=int)))
+        np.testing.assert_allclose(running, 1.0 - np.concatenate([[0.0], np.cumsum(ended)[:-1]]), rtol=1e-12, atol=1e-15)
+        q = (1 - d) * (1 - r)
+        np.testing.assert_allclose(ended.sum() + q ** 40 * (1 - d) * r / (1 - q), (1 - d) * r / (1 - q), rtol=1e-12)
 
 
 def test_rules_the_user_fixes_are_kept():
