@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
-from scipy.stats import rankdata
 
-from clmsim.calibrate.rfm import STAGES, build_stage_panel
+from clmsim.calibrate.classes import fit_classes, pair_counts
+from clmsim.calibrate.rfm import STAGES, build_stage_panel, panel_codes
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -119,25 +119,12 @@ def stage_matrix(tx: pd.DataFrame, rules):
     per customer and month, and each customer's first-purchase month."""
     sp = build_stage_panel(tx, rules)
     pos = {c: i for i, c in enumerate(sp.customers)}
-    ci = sp.panel["customer_id"].map(pos).to_numpy()
-    ti = sp.panel["period"].to_numpy()
-    code = np.full((len(sp.customers), sp.n_periods), -1)
+    code = panel_codes(sp)
     ntx = np.zeros(code.shape)
-    code[ci, ti] = sp.panel["stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
-    ntx[ci, ti] = sp.panel["transactions"].to_numpy()
+    ntx[sp.panel["customer_id"].map(pos).to_numpy(), sp.panel["period"].to_numpy()] = sp.panel["transactions"].to_numpy()
     t = np.arange(sp.n_periods)
     last = np.maximum.accumulate(np.where(ntx > 0, t, -1), axis=1)
     return code, ntx, np.where(code >= 0, t - last, -1), sp.first_period
-
-
-def pair_counts(code: np.ndarray, Tc: int, S: int) -> np.ndarray:
-    """(customers, S, S) transitions of each customer between consecutive calibration months."""
-    N = np.zeros((code.shape[0], S, S))
-    for t in range(1, Tc):
-        a, b = code[:, t - 1], code[:, t]
-        ok = (a >= 0) & (b >= 0)
-        np.add.at(N, (np.nonzero(ok)[0], a[ok], b[ok]), 1.0)
-    return N
 
 
 def tx_per_month(code, ntx, Tc, S, buying) -> np.ndarray:
@@ -222,128 +209,24 @@ def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, fo
     return propagate(np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float), P, rate, T - Tc)
 
 
-def churned_spells(code: np.ndarray, Tc: int) -> np.ndarray:
-    """Each spell in ``churned`` within the calibration months, as rows (customer, months it
-    stayed churned without buying, 1 if a purchase ended it / 0 if the calibration ended it or a
-    move to another stage without a purchase did)."""
-    out = []
-    for c in np.nonzero((code[:, :Tc] == CHURNED).any(axis=1))[0]:
-        n = 0
-        for t in range(1, Tc):
-            if code[c, t - 1] == CHURNED:
-                if code[c, t] == CHURNED:
-                    n += 1
-                else:
-                    out.append((c, n, int(code[c, t] in BUYING)))
-                    n = 0
-        if code[c, Tc - 1] == CHURNED:
-            out.append((c, n, 0))
-    return np.array(out, dtype=int).reshape(-1, 3)
-
-
-def spell_loglik(r: float, d: float, n: np.ndarray, ended: np.ndarray) -> np.ndarray:
-    """Log-probability of churned spells when, each month, a churned customer still alive drops
-    out for good with probability ``d`` and otherwise buys with probability ``r``: a spell
-    of ``n`` months without a purchase, then one (``ended``), or cut by the calibration's end
-    (alive throughout, or dropped out after ``j < n`` months)."""
-    q = (1 - d) * (1 - r)
-    qn = q ** n
-    return np.where(ended == 1, np.log(qn * (1 - d) * r + 1e-300),
-                    np.log(qn + d * (1 - qn) / (1 - q) + 1e-300))
-
-
-def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8, iters=500):
+def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8):
     """Holdout repeat transactions per month of K latent classes of chains in which a churned
-    customer can drop out for good: each customer belongs to one class for life; in class k,
-    the rows of the stages other than ``churned`` are a chain of their own, and a churned
-    customer still alive drops out with probability ``d_k`` a month, else buys with probability
-    ``r_k`` (split between the buying stages as pooled). Fitted by EM on the calibration months
-    (rows: weighted counts; ``r_k, d_k``: weighted maximum likelihood of the churned spells),
-    the best of ``starts`` starts: the first splits the customers by how many months they bought
-    in, the others are random. The forecast weighs each class by the customer's posterior and, for a customer churned at
-    the end of calibration, by the probability she is still alive after her spell so far.
-    Returns the forecast of the customers churned at the end of calibration, that of the others,
-    the classes' (share, r, d), and the log-likelihood of the calibration months' purchase
-    sequences (whether each customer bought in each month after her first), which, unlike the
-    stages', every rule set models."""
+    customer can drop out for good (:mod:`clmsim.calibrate.classes`, fitted on the calibration
+    months, ``starts`` EM starts): each class's chain with its *dropped* state propagated from
+    the customers' stages at the end of calibration, weighted by their posterior class and, for a
+    churned customer, by the probability she is still alive after her spell so far. Returns the
+    forecast of the customers churned at the end of calibration, that of the others, the
+    classes' (share, r, d), and the log-likelihood of the calibration months' purchases."""
     S = len(STAGES)
-    buy = list(BUYING)
-    N = pair_counts(code, Tc, S)
-    split = N.sum(axis=0)[CHURNED, buy] / N.sum(axis=0)[CHURNED, buy].sum()
-    N[:, CHURNED, :] = 0.0
-    spells = churned_spells(code, Tc)
-    kinds, which = np.unique(spells[:, 1:], axis=0, return_inverse=True)
-    M = np.zeros((len(code), len(kinds)))                # spells of each kind per customer
-    np.add.at(M, (spells[:, 0], which.ravel()), 1.0)
-    n, ended = kinds[:, 0].astype(float), kinds[:, 1]
-
-    def rd(x):
-        return 1.0 / (1.0 + np.exp(-x))
-
-    best = None
-    months = (ntx[:, :Tc] > 0).sum(axis=1)               # purchase months in calibration
-    for seed in range(starts):
-        rng = np.random.default_rng(seed)
-        if seed == 0:   # the first start splits the customers by how often they bought
-            R = np.full((len(code), K), 0.1 / K)
-            R[np.arange(len(code)), np.minimum(K - 1, (rankdata(months) * K / (len(code) + 1)).astype(int))] += 0.9
-        else:
-            R = rng.dirichlet(np.ones(K), size=len(code))
-        theta = [rng.normal(-2.0, 1.0, size=2) for _ in range(K)]
-        old = -np.inf
-        for _ in range(iters):
-            cnt = np.einsum("ck,cij->kij", R, N) + 1e-9
-            P = cnt / cnt.sum(axis=2, keepdims=True)
-            W = R.T @ M
-            L = np.einsum("cij,kij->ck", N, np.log(P)) + np.log(R.mean(axis=0))
-            for k in range(K):
-                theta[k] = optimize.minimize(lambda x: -np.sum(W[k] * spell_loglik(*rd(x), n, ended)), theta[k],
-                                             method="L-BFGS-B", bounds=[(-15.0, 15.0)] * 2).x
-                L[:, k] += M @ spell_loglik(*rd(theta[k]), n, ended)
-            top = L.max(axis=1, keepdims=True)
-            ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
-            R = np.exp(L - top)
-            R /= R.sum(axis=1, keepdims=True)
-            if ll - old < 1e-7:
-                break
-            old = ll
-        if best is None or ll > best[0]:
-            best = (ll, P, R, [rd(t) for t in theta])
-    _, P, R, params = best
-    end = code[:, Tc - 1]
-    so_far = np.zeros(len(code))                         # months churned at the end of calibration
-    cut = spells[spells[:, 2] == 0]
-    so_far[cut[:, 0]] = cut[:, 1]
+    fit = fit_classes(code, Tc, K, churned=CHURNED, buying=BUYING, n_stages=S, starts=starts)
     rate = np.append(tx_per_month(code, ntx, Tc, S, BUYING), 0.0)   # state S: dropped out
-    tracked = first < Tc
-    parts = [np.zeros(T - Tc), np.zeros(T - Tc)]
-    for k, (r, d) in enumerate(params):
-        Q = np.zeros((S + 1, S + 1))
-        Q[:S, :S] = P[k]
-        Q[CHURNED] = 0.0
-        Q[CHURNED, buy] = (1 - d) * r * split
-        Q[CHURNED, CHURNED] = (1 - d) * (1 - r)
-        Q[CHURNED, S] = d
-        Q[S, S] = 1.0
-        q = (1 - d) * (1 - r)
-        alive = np.where(end == CHURNED, q ** so_far / (q ** so_far + d * (1 - q ** so_far) / (1 - q)), 1.0)
-        for g, group in enumerate((tracked & (end == CHURNED), tracked & (end != CHURNED))):
-            w = R[group, k]
-            x = np.bincount(end[group], weights=w * alive[group], minlength=S + 1)
-            x[S] += np.sum(w * (1 - alive[group]))
-            parts[g] += propagate(x, Q, rate, T - Tc)
-    full = pair_counts(code, Tc, S)
-    bought = full[:, :, buy].sum(axis=2)
-    moves = full.sum(axis=2)
-    rows = [i for i in range(S) if i != CHURNED]
-    L = np.log(R.mean(axis=0)) + M @ np.column_stack([spell_loglik(r, d, n, ended) for r, d in params])
-    for k in range(K):
-        p = np.clip(P[k][rows][:, buy].sum(axis=1), 1e-300, 1 - 1e-16)
-        L[:, k] += bought[:, rows] @ np.log(p) + (moves - bought)[:, rows] @ np.log1p(-p)
-    top = L.max(axis=1)
-    purchases = float(np.sum(top + np.log(np.exp(L - top[:, None]).sum(axis=1))))
-    return (parts[0], parts[1], [(float(R[:, k].mean()), float(r), float(d)) for k, (r, d) in enumerate(params)],
-            purchases)
+    end = code[:, Tc - 1]
+    parts = []
+    for group in ((first < Tc) & (end == CHURNED), (first < Tc) & (end != CHURNED)):
+        x = fit.occupancy(end, group)
+        parts.append(sum(propagate(x[k], fit.matrix(k), rate, T - Tc) for k in range(K)))
+    return (parts[0], parts[1], [(float(w), float(r), float(d)) for w, r, d in zip(fit.shares, fit.ret, fit.dropout)],
+            fit.purchases_loglik)
 
 
 def richer_chains(tx: pd.DataFrame, rules) -> None:

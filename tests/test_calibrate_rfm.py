@@ -360,20 +360,6 @@ def test_docs_richer_chains_are_what_the_benchmark_prints(capsys):
     assert re.search(r"^ +8 months: +- \|", printed, re.M)   # no calibration customer churned 8 months
 
 
-def test_dropout_spell_probabilities_add_up_closed_form():
-    """The churned-spell law of the dropout prototype (benchmarks/cdnow_tracking.py) against its
-    closed form: a spell still running after n months has probability 1 minus the chance it ended
-    by a purchase after 0..n-1 months, and the chance it ever ends so is (1-d) r / (1 - (1-d)(1-r))."""
-    bench = cdnow_benchmark()
-    n = np.arange(40.0)
-    for r, d in ((0.05, 0.2), (0.25, 0.0), (0.6, 0.01)):
-        ended = np.exp(bench.spell_loglik(r, d, n, np.ones_like(n, dtype=int)))
-        running = np.exp(bench.spell_loglik(r, d, n, np.zeros_like(n, dtype=int)))
-        np.testing.assert_allclose(running, 1.0 - np.concatenate([[0.0], np.cumsum(ended)[:-1]]), rtol=1e-12, atol=1e-15)
-        q = (1 - d) * (1 - r)
-        np.testing.assert_allclose(ended.sum() + q ** 40 * (1 - d) * r / (1 - q), (1 - d) * r / (1 - q), rtol=1e-12)
-
-
 def test_rules_the_user_fixes_are_kept():
     tx = cdnow_log()
     res = fit_rfm(tx, holdout=9, fixed={"churn_after": 2})

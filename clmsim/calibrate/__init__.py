@@ -6,6 +6,8 @@
   2007): alpha, beta with standard errors, retention, survival, DERL;
 * :mod:`~clmsim.calibrate.rfm` -- transaction log -> stages by recency/frequency/
   monetary rules -> chain -> complete scenario;
+* :mod:`~clmsim.calibrate.classes` -- latent classes of chains with dropout from churned (EM), as
+  scenario segments (``fit_rfm(..., classes=K)``);
 * :mod:`~clmsim.calibrate.report` -- simulated vs observed repeat purchases on a holdout;
 * :mod:`~clmsim.calibrate.io` -- reading data with row-level errors, writing YAML.
 
@@ -17,6 +19,7 @@ from .._lazy import lazy_exports
 # ``clmsim fit sbg`` needs neither the transition fit's scipy.stats nor the RFM pipeline: each name
 # imports its module when first asked for.
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "classes": ("ClassFit", "fit_classes"),
     "report": ("HoldoutReport", "holdout_report", "propagate"),
     "rfm": ("RFMFit", "RFMRules", "build_stage_panel", "fit_rfm", "prepare_transactions"),
     "sbg": ("SBGFit", "cohorts_from_table", "derl", "derl_sum", "fit_sbg", "retention", "survival"),

@@ -101,6 +101,8 @@ class HoldoutReport:
         ``"analytic"`` or ``"numpy"``: what produced the holdout expectations.
     seasonal : int or None
         Cycle length when the chain carries seasonal multipliers (``P`` given per period).
+    classes : int or None
+        Number of latent classes with dropout when the forecast comes from them.
     """
 
     table: pd.DataFrame
@@ -109,6 +111,7 @@ class HoldoutReport:
     tracked: int
     engine: str
     seasonal: int | None = None
+    classes: int | None = None
 
     @property
     def holdout(self) -> pd.DataFrame:
@@ -144,7 +147,10 @@ class HoldoutReport:
                  f"{self.tracked:,}. Holdout: {self.holdout_periods} {period}s; expectations from the "
                  f"{'analytic engine' if self.engine == 'analytic' else 'numpy propagation of the fitted chain'}"
                  + (f" with seasonal multipliers (cycle of {self.seasonal} {period}s, fitted on the calibration "
-                    f"{period}s)." if self.seasonal else "."),
+                    f"{period}s)." if self.seasonal else "")
+                 + (f" of {self.classes} latent classes of chains with dropout, fitted on the calibration {period}s."
+                    if self.classes else "")
+                 + ("" if self.seasonal or self.classes else "."),
                  "",
                  f"Holdout repeat transactions: observed {h['observed_transactions'].sum():,.0f}, expected "
                  f"{h['expected_transactions'].sum():,.1f} ({self.holdout_error:+.1%}); tracking error (mean "
@@ -167,7 +173,9 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
                    starts: pd.DatetimeIndex, stages: tuple[str, ...], P: np.ndarray,
                    tx_per_period: dict[str, float], calibration_periods: int,
                    buying: tuple[str, ...] = ("repeat", "loyal"), entry: str = "new",
-                   holdout_scenario: str | None = None, seasonal: int | None = None) -> HoldoutReport:
+                   holdout_scenario: str | None = None, seasonal: int | None = None,
+                   occupancy: np.ndarray | None = None, engine: str | None = None,
+                   classes: int | None = None) -> HoldoutReport:
     """Compare observed and expected repeat purchases (see the module docstring).
 
     Parameters
@@ -190,6 +198,12 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
         the holdout expectations.
     seasonal : int, optional
         Cycle length of the seasonal multipliers in ``P`` (for the report's wording).
+    occupancy, engine : optional
+        Expected occupancy of every period (T, S) computed elsewhere (latent classes:
+        :mod:`clmsim.calibrate.classes`) and the name of what computed its holdout part; ``P``
+        and ``holdout_scenario`` are then not used.
+    classes : int, optional
+        Number of latent classes with dropout behind ``occupancy`` (for the report's wording).
     """
     T = len(starts)
     Tc = calibration_periods
@@ -201,9 +215,13 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     arrivals = np.bincount(first_period[first_period < Tc], minlength=T)[:T].astype(float)
     arrivals[Tc:] = 0.0
     idx = {s: i for i, s in enumerate(stages)}
-    occ = propagate(P, np.zeros(len(stages)), arrivals, idx[entry])
-    engine = "numpy"
-    if T > Tc:
+    if occupancy is not None:
+        occ = np.asarray(occupancy, dtype=float)
+        engine = engine or "numpy"
+    else:
+        occ = propagate(P, np.zeros(len(stages)), arrivals, idx[entry])
+        engine = "numpy"
+    if T > Tc and occupancy is None:
         end = tr[tr["period"] == Tc - 1]["stage"].value_counts()
         x_end = np.array([float(end.get(s, 0)) for s in stages])
         if holdout_scenario is not None and analytic_engine_available():
@@ -221,4 +239,4 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     table["cum_observed"] = table["observed_transactions"].cumsum()
     table["cum_expected"] = table["expected_transactions"].cumsum()
     return HoldoutReport(table=table, calibration_periods=Tc, holdout_periods=T - Tc,
-                         tracked=len(tracked_ids), engine=engine, seasonal=seasonal)
+                         tracked=len(tracked_ids), engine=engine, seasonal=seasonal, classes=classes)

@@ -42,6 +42,7 @@ import pandas as pd
 
 from ..errors import ClmsimError
 from ..scenario import scenario_from_text
+from .classes import DROPPED, ClassFit, class_occupancy, class_scenario, fit_classes
 from .io import to_dates, to_number, write_yaml
 from .report import HoldoutReport, holdout_report
 from .seasonal import SeasonalFit, check_cycle, cycle_positions, fit_seasonal, scenario_accepts_seasonality
@@ -438,6 +439,10 @@ class RFMFit:
         Seasonal multipliers fitted on the calibration periods only (what the holdout report uses).
     notes : tuple of str
         Remarks for the summary (e.g. a scenario this clmsim cannot run yet).
+    classes : ClassFit or None
+        Latent classes with dropout fitted on all periods (the scenario's segments), with ``classes=K``.
+    holdout_classes : ClassFit or None
+        The same fitted on the calibration periods only (what the holdout report uses).
     """
 
     rules: RFMRules
@@ -450,6 +455,8 @@ class RFMFit:
     seasonal: SeasonalFit | None = None
     holdout_seasonal: SeasonalFit | None = None
     notes: tuple[str, ...] = ()
+    classes: ClassFit | None = None
+    holdout_classes: ClassFit | None = None
 
 
 def _fit_panel(panel: pd.DataFrame, stages: tuple[str, ...], **options):
@@ -519,12 +526,27 @@ def _constant_copy(scenario: dict) -> dict:
     return flat(scenario)
 
 
+def panel_codes(sp: StagePanel) -> np.ndarray:
+    """Stage code (index into :data:`STAGES`) per customer (``sp.customers`` order) and period;
+    -1 before her first purchase."""
+    pos = {c: i for i, c in enumerate(sp.customers)}
+    code = np.full((len(sp.customers), sp.n_periods), -1, dtype=np.int64)
+    code[sp.panel["customer_id"].map(pos).to_numpy(), sp.panel["period"].to_numpy()] = \
+        sp.panel["stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
+    return code
+
+
+def _fit_classes(code: np.ndarray, periods: int, K: int) -> ClassFit:
+    return fit_classes(code, periods, K, churned=STAGES.index("churned"),
+                       buying=tuple(STAGES.index(s) for s in BUYING), n_stages=len(STAGES))
+
+
 def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0, horizon: int = 24,
             discount_rate: float = 0.10, margin: float | None = None, cost_to_serve: float | None = None,
             name: str = "calibrated-rfm", source: str = "transaction log", start=None, end=None,
             interval: str = "dirichlet", level: float = 0.95, n_boot: int = 500, seed: int | None = None,
             min_pairs: int = 20, uncertainty: float | None = None, fixed: dict | None = None,
-            seasonal: int | None = None) -> RFMFit:
+            seasonal: int | None = None, classes: int | None = None) -> RFMFit:
     """Transaction log -> stages -> chain and revenue -> runnable scenario (+ holdout report).
 
     Parameters
@@ -551,6 +573,12 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         holdout); the scenario carries the ones fitted on all periods, as
         ``{base, seasonality: {period, multipliers, phase}}`` entries whose ``phase`` is the
         position of the period after the data.
+    classes : int, optional
+        ``K`` >= 1: latent classes of chains in which a churned customer can drop out for good
+        (:mod:`clmsim.calibrate.classes`), fitted by EM after the rules are chosen as without
+        them. The scenario gets a ``lost`` stage ``dropped`` and one segment per class (its
+        share, rows and initial population); the holdout report forecasts with the classes
+        fitted on the calibration periods.
 
     Raises
     ------
@@ -564,6 +592,16 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             raise ClmsimError("seasonal multipliers and a parameter_uncertainty section (--uncertainty) cannot be "
                               "combined yet: the Dirichlet rows would replace the seasonal transition entries with "
                               "constant draws; drop one of the two")
+    if classes is not None:
+        if isinstance(classes, bool) or int(classes) != classes or not 1 <= classes <= 10:
+            raise ClmsimError(f"classes must be a whole number from 1 to 10, got {classes!r}")
+        if seasonal is not None or uncertainty is not None:
+            raise ClmsimError("latent classes cannot be combined with seasonal multipliers or a "
+                              "parameter_uncertainty section yet: drop one of them")
+        if rules is not None and rules.dormant_after or (fixed or {}).get("dormant_after"):
+            raise ClmsimError("latent classes model churned customers who buy again or drop out; a dormant stage "
+                              "(--dormant-after) splits churned in two: drop one of them")
+        classes = int(classes)
     choice = None
     if rules is None:
         T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods
@@ -600,6 +638,14 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                          "constant")
     if uncertainty is not None:
         scenario["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
+    cls = hold_cls = None
+    if classes:
+        code = panel_codes(sp)
+        cls = _fit_classes(code, sp.n_periods, classes)
+        class_scenario(scenario, cls, STAGES, code[:, -1], np.ones(len(code), dtype=bool), sp.stages)
+        scenario["description"] += (f" {classes} latent classes (segments class_1 ..) in which a churned customer "
+                                    f"can drop out for good (stage {DROPPED}); initial populations: the expected "
+                                    f"customers of each class still alive, in whole customers.")
     runnable = not seasonal_written or scenario_accepts_seasonality()
     if not runnable:
         notes.append("this clmsim's scenario language does not accept seasonality entries yet: the scenario was "
@@ -629,9 +675,16 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             hold_sfit = fit_seasonal(cal, cal_fit.P, cal_stages, pos[:Tc], seasonal, rules.period)
             P = hold_sfit.matrices(cal_fit.transitions_block(), pos)
             engine_ok = not _seasonal_scenario(hold_sc, hold_sfit, int(pos[Tc]) + 1) or scenario_accepts_seasonality()
+        occupancy = engine = None
+        if classes:
+            hold_cls = _fit_classes(code, Tc, classes)
+            class_scenario(hold_sc, hold_cls, STAGES, code[:, Tc - 1], sp.first_period < Tc, cal_stages)
+            occupancy, engine = class_occupancy(hold_cls, STAGES, sp.first_period, code, Tc, sp.n_periods, cal_stages,
+                                                write_yaml(hold_sc, None))
         report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, P,
                                 _tx_per_period(cal), Tc,
-                                holdout_scenario=write_yaml(hold_sc, None) if engine_ok else None, seasonal=seasonal)
+                                holdout_scenario=write_yaml(hold_sc, None) if engine_ok else None, seasonal=seasonal,
+                                occupancy=occupancy, engine=engine, classes=classes)
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
                   report=report, scenario=scenario, choice=choice, seasonal=sfit, holdout_seasonal=hold_sfit,
-                  notes=tuple(notes))
+                  notes=tuple(notes), classes=cls, holdout_classes=hold_cls)

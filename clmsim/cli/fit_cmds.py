@@ -116,6 +116,10 @@ def add_parsers(sub) -> None:
                         "periods: month of year) on the purchase probabilities and, when the data support it, "
                         "revenue per purchase; the rule choice and the holdout report use them "
                         "(default: none, a constant chain)")
+    p.add_argument("--classes", type=positive_int, default=None, metavar="K",
+                   help="K latent classes of chains in which a churned customer can drop out for good (EM, after "
+                        "the rules are chosen); the scenario gets one segment per class and a lost stage 'dropped', "
+                        "the holdout report forecasts with them (default: none, one chain)")
     p.set_defaults(func=cmd_rfm)
 
 
@@ -253,7 +257,7 @@ def cmd_rfm(args) -> int:
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
                   seed=args.seed, min_pairs=args.min_pairs,
                   uncertainty=args.prior if args.uncertainty else None, fixed={"period": args.period, **given},
-                  seasonal=args.seasonal)
+                  seasonal=args.seasonal, classes=args.classes)
     rules = res.rules
     if args.panel_out:
         atomic_write(args.panel_out, res.stages.panel.to_csv(index=False))
@@ -269,9 +273,15 @@ def cmd_rfm(args) -> int:
         summary.insert(2, f"rules: {rules.describe()}")
     if res.seasonal is not None:
         summary.append(res.seasonal.describe(f"all {res.stages.n_periods} {rules.period}s (the scenario's)"))
+    if res.classes is not None:
+        summary.append(res.classes.describe(f"all {res.stages.n_periods} {rules.period}s (the scenario's segments)"))
     summary += [f"note: {n}" for n in res.notes]
     if res.report is not None:
         md = res.report.to_markdown(rules.period)
+        if res.holdout_classes is not None:
+            md += "\n\n```\n" + res.holdout_classes.describe(
+                f"the {res.report.calibration_periods} calibration {rules.period}s only (the holdout forecast's)") \
+                + "\n```"
         if res.holdout_seasonal is not None:
             md += "\n\n```\n" + res.holdout_seasonal.describe(
                 f"the {res.report.calibration_periods} calibration {rules.period}s only (the holdout forecast's)") \

@@ -1,0 +1,338 @@
+"""Latent classes with dropout: K kinds of customer, each with its own chain, and churned
+customers who may leave for good.
+
+A first-order chain on RFM stages moves every customer of a stage by the same row, so it
+forecasts the customers who kept buying like the average customer of their stage and settles
+at its long-run level at once (docs/calibration.md, "Richer chains on CDNOW"). Here each
+customer belongs to one of ``K`` latent classes for life:
+
+* in class ``k`` the rows of every stage except ``churned`` are a chain of their own;
+* a churned customer of class ``k`` who is still *alive* drops out for good with probability
+  ``d_k`` in a period and otherwise buys with probability ``r_k`` (entering the buying stages
+  in the proportions pooled over all classes), else stays churned. Dropout is not observed: a
+  spell of ``n`` periods in ``churned`` without a purchase has probability
+  ``q^n + d (1 - q^n) / (1 - q)`` with ``q = (1 - d)(1 - r)``, and one ended by a purchase
+  ``q^n (1 - d) r``.
+
+Fitted by EM (:func:`fit_classes`): the E-step gives each customer's posterior over classes
+from her transitions and churned spells; the M-step re-estimates the rows from the weighted
+transition counts and ``(r_k, d_k)`` by weighted maximum likelihood of the spells. EM finds
+local optima, so the fit keeps the best of several starts (the first splits customers by how
+many periods they bought in; the others are random, from a fixed seed: the fit is
+deterministic).
+
+As a chain, class ``k`` is the stage chain plus one absorbing state, *dropped* (a ``lost``
+stage in a scenario), with churned row ``{buying j: (1 - d) r split_j, dropped: d}``
+(:meth:`ClassFit.matrix`). A customer churned for ``n`` periods at the end of the data is
+still alive with probability ``q^n / (q^n + d (1 - q^n) / (1 - q))`` (:attr:`ClassFit.alive`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ClassFit:
+    """K latent classes with dropout fitted on periods ``0 .. periods - 1``.
+
+    Attributes
+    ----------
+    shares : (K,) class shares (mean posterior)
+    P : (K, S, S) each class's rows over the stage codes; the churned row is zero (see ``ret``,
+        ``dropout`` and :meth:`matrix`)
+    ret, dropout : (K,) ``r_k`` and ``d_k``
+    split : (S,) how a return from churned splits between the buying stages
+    posterior : (C, K) each customer's posterior over classes
+    alive : (C,) probability that the customer has not dropped out by the end of the fit
+        window, per class: shape (C, K)
+    loglik : log-likelihood of the transitions and spells (the EM objective)
+    purchases_loglik : log-likelihood of whether each customer bought in each period after her
+        first, which every rule set models (comparable across stage rules)
+    churned, buying : stage codes
+    """
+
+    shares: np.ndarray
+    P: np.ndarray
+    ret: np.ndarray
+    dropout: np.ndarray
+    split: np.ndarray
+    posterior: np.ndarray
+    alive: np.ndarray
+    loglik: float
+    purchases_loglik: float
+    churned: int
+    buying: tuple[int, ...]
+
+    @property
+    def K(self) -> int:
+        return len(self.shares)
+
+    def describe(self, window: str) -> str:
+        """The classes as text for a summary, ``class_1`` first (as :func:`segments_block` names them)."""
+        lines = [f"{self.K} latent classes with dropout, fitted on {window} (EM, log-likelihood {self.loglik:,.1f}):"]
+        for i, k in enumerate(np.argsort(-self.ret, kind="stable")):
+            lines.append(f"  class_{i + 1}: share {self.shares[k]:.1%}; once churned: buys again {self.ret[k]:.3f}, "
+                         f"drops out {self.dropout[k]:.3f} a period")
+        return "\n".join(lines)
+
+    def matrix(self, k: int) -> np.ndarray:
+        """Class ``k``'s chain over the stage codes plus *dropped* (last, absorbing): (S+1, S+1)."""
+        S = self.P.shape[1]
+        r, d = self.ret[k], self.dropout[k]
+        Q = np.zeros((S + 1, S + 1))
+        Q[:S, :S] = self.P[k]
+        Q[self.churned] = 0.0
+        Q[self.churned, list(self.buying)] = (1 - d) * r * self.split[list(self.buying)]
+        Q[self.churned, self.churned] = (1 - d) * (1 - r)
+        Q[self.churned, S] = d
+        Q[S, S] = 1.0
+        return Q
+
+    def occupancy(self, codes: np.ndarray, who: np.ndarray) -> np.ndarray:
+        """Expected customers of class k in each stage code (alive) and dropped (last column), at
+        the end of the fit window, of the customers ``who`` (bool (C,)) whose stage codes then
+        are ``codes`` (C,): shape (K, S+1)."""
+        S = self.P.shape[1]
+        out = np.zeros((self.K, S + 1))
+        for k in range(self.K):
+            w = self.posterior[who, k]
+            out[k, :S] = np.bincount(codes[who], weights=w * self.alive[who, k], minlength=S)[:S]
+            out[k, S] = np.sum(w * (1.0 - self.alive[who, k]))
+        return out
+
+
+def pair_counts(code: np.ndarray, periods: int, S: int) -> np.ndarray:
+    """(C, S, S): each customer's moves between consecutive periods ``< periods`` (codes >= 0)."""
+    N = np.zeros((code.shape[0], S, S))
+    for t in range(1, periods):
+        a, b = code[:, t - 1], code[:, t]
+        ok = (a >= 0) & (b >= 0)
+        np.add.at(N, (np.nonzero(ok)[0], a[ok], b[ok]), 1.0)
+    return N
+
+
+def churned_spells(code: np.ndarray, periods: int, churned: int, buying: tuple[int, ...]) -> np.ndarray:
+    """Each spell in ``churned`` within periods ``< periods``, as rows (customer, periods it stayed
+    churned without buying, 1 if a purchase ended it / 0 if the window's end or a move to
+    another stage without a purchase did)."""
+    out = []
+    for c in np.nonzero((code[:, :periods] == churned).any(axis=1))[0]:
+        n = 0
+        for t in range(1, periods):
+            if code[c, t - 1] == churned:
+                if code[c, t] == churned:
+                    n += 1
+                else:
+                    out.append((c, n, int(code[c, t] in buying)))
+                    n = 0
+        if code[c, periods - 1] == churned:
+            out.append((c, n, 0))
+    return np.array(out, dtype=int).reshape(-1, 3)
+
+
+def spell_loglik(r: float, d: float, n: np.ndarray, ended: np.ndarray) -> np.ndarray:
+    """Log-probability of churned spells (module docstring): ``n`` periods without a purchase,
+    then one (``ended == 1``) or none yet (``ended == 0``: alive throughout, or dropped out
+    after ``j < n`` periods)."""
+    q = (1 - d) * (1 - r)
+    qn = q ** n
+    return np.where(ended == 1, np.log(qn * (1 - d) * r + 1e-300),
+                    np.log(qn + d * (1 - qn) / (1 - q) + 1e-300))
+
+
+def _logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying: tuple[int, ...],
+                n_stages: int | None = None, starts: int = 8, iters: int = 500, tol: float = 1e-7) -> ClassFit:
+    """Fit K latent classes with dropout (module docstring) by EM on periods ``< periods``.
+
+    Parameters
+    ----------
+    code : (C, T) int array
+        Stage code per customer and period, -1 before her first purchase.
+    periods : int
+        Periods used (a calibration window: ``T_cal``).
+    K : int
+        Number of classes (>= 1).
+    churned, buying : stage codes of ``churned`` and of the stages of a repeat purchase.
+    n_stages : int, optional
+        Number of stage codes (default: the largest code + 1).
+    starts, iters, tol : EM starts (best kept), iterations per start and convergence tolerance
+        on the log-likelihood.
+    """
+    from scipy import optimize
+    from scipy.stats import rankdata
+
+    code = np.asarray(code)[:, :periods]
+    S = n_stages or max(int(code.max()) + 1, churned + 1, max(buying) + 1)
+    buy = list(buying)
+    C = len(code)
+    N = pair_counts(code, periods, S)
+    full = N.copy()
+    pooled = N.sum(axis=0)[churned, buy]
+    split = np.zeros(S)
+    split[buy] = pooled / pooled.sum() if pooled.sum() > 0 else 1.0 / len(buy)
+    N[:, churned, :] = 0.0
+    spells = churned_spells(code, periods, churned, buying)
+    kinds, which = np.unique(spells[:, 1:], axis=0, return_inverse=True)
+    M = np.zeros((C, len(kinds)))                        # spells of each kind per customer
+    np.add.at(M, (spells[:, 0], np.ravel(which)), 1.0)
+    n, ended = kinds[:, 0].astype(float), kinds[:, 1]
+    months = np.isin(code, buy).sum(axis=1) + (code >= 0).any(axis=1)   # periods with a purchase
+    best = None
+    for seed in range(starts):
+        rng = np.random.default_rng(seed)
+        if seed == 0:
+            R = np.full((C, K), 0.1 / K)
+            R[np.arange(C), np.minimum(K - 1, (rankdata(months) * K / (C + 1)).astype(int))] += 0.9
+        else:
+            R = rng.dirichlet(np.ones(K), size=C)
+        theta = [rng.normal(-2.0, 1.0, size=2) for _ in range(K)]
+        old = -np.inf
+        for _ in range(iters):
+            cnt = np.einsum("ck,cij->kij", R, N) + 1e-9
+            P = cnt / cnt.sum(axis=2, keepdims=True)
+            W = R.T @ M
+            L = np.einsum("cij,kij->ck", N, np.log(P)) + np.log(R.mean(axis=0))
+            for k in range(K):
+                theta[k] = optimize.minimize(lambda x: -np.sum(W[k] * spell_loglik(*_logistic(x), n, ended)),
+                                             theta[k], method="L-BFGS-B", bounds=[(-15.0, 15.0)] * 2).x
+                L[:, k] += M @ spell_loglik(*_logistic(theta[k]), n, ended)
+            top = L.max(axis=1, keepdims=True)
+            ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
+            R = np.exp(L - top)
+            R /= R.sum(axis=1, keepdims=True)
+            if ll - old < tol:
+                break
+            old = ll
+        if best is None or ll > best[0]:
+            best = (ll, P, R, np.array([_logistic(t) for t in theta]))
+    ll, P, R, rd = best
+    P = P.copy()
+    P[:, churned, :] = 0.0
+    ret, dropout = rd[:, 0], rd[:, 1]
+    # alive at the end of the window: customers churned then, by the spell so far
+    so_far = np.zeros(C)
+    cut = spells[spells[:, 2] == 0]
+    so_far[cut[:, 0]] = cut[:, 1]
+    at_end = code[:, periods - 1] == churned
+    q = (1 - dropout) * (1 - ret)
+    qn = q[None, :] ** so_far[:, None]
+    alive = np.where(at_end[:, None], qn / (qn + dropout * (1 - qn) / (1 - q)), 1.0)
+    # the purchases' log-likelihood: buy or not in each period, by stage (churned: the spells)
+    bought = full[:, :, buy].sum(axis=2)
+    moves = full.sum(axis=2)
+    rows = [i for i in range(S) if i != churned]
+    Lp = np.log(R.mean(axis=0)) + M @ np.column_stack([spell_loglik(r, d, n, ended) for r, d in rd])
+    for k in range(K):
+        p = np.clip(P[k][rows][:, buy].sum(axis=1), 1e-300, 1 - 1e-16)
+        Lp[:, k] += bought[:, rows] @ np.log(p) + (moves - bought)[:, rows] @ np.log1p(-p)
+    top = Lp.max(axis=1)
+    purchases = float(np.sum(top + np.log(np.exp(Lp - top[:, None]).sum(axis=1))))
+    return ClassFit(shares=R.mean(axis=0), P=P, ret=ret, dropout=dropout, split=split, posterior=R, alive=alive,
+                    loglik=ll, purchases_loglik=purchases, churned=churned, buying=tuple(buying))
+
+
+# ------------------------------------------------------------------ as a scenario
+DROPPED = "dropped"
+"""Name of the ``lost`` stage a scenario gives dropout."""
+
+
+def whole(x: np.ndarray) -> np.ndarray:
+    """Non-negative ``x`` as integers that sum to ``round(x.sum())`` (largest remainder; ties to
+    the first cell), the way a scenario's initial populations are whole customers."""
+    x = np.asarray(x, dtype=float)
+    out = np.floor(x).astype(np.int64)
+    short = int(round(float(x.sum()))) - int(out.sum())
+    if short > 0:
+        rest = x - out
+        out.flat[np.argsort(-rest.ravel(), kind="stable")[:short]] += 1
+    return out
+
+
+def _floor6(p: float) -> float:
+    return float(np.floor(p * 1e6 + 1e-9) / 1e6)
+
+
+def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ...], occupancy: np.ndarray,
+                   base_rows: dict) -> dict:
+    """The scenario's ``segments``: one per class, ``class_1`` the class that comes back from
+    ``churned`` most often. Each segment carries its share, every row of its chain (entries
+    rounded down to 6 decimals, so a row never sums above 1; zeros where the scenario's
+    ``base_rows`` have an entry the class does not, since a segment's entries replace the
+    scenario's one by one), churned's row with the move to :data:`DROPPED`, and its initial
+    population: ``occupancy`` (K, S+1) from :meth:`ClassFit.occupancy`, alive customers only,
+    in whole customers (:func:`whole`).
+
+    Parameters
+    ----------
+    names : the stage name of each stage code
+    present : the scenario's stages (names)
+    """
+    order = np.argsort(-fit.ret, kind="stable")
+    codes = [names.index(s) for s in present]
+    pops = whole(occupancy[:, codes])
+    shares = [round(float(fit.shares[k]), 6) for k in order]
+    shares[-1] = round(1.0 - sum(shares[:-1]), 6)
+    out = {}
+    for i, k in enumerate(order):
+        Q = fit.matrix(int(k))
+        rows = {}
+        for a in codes:
+            src = names[a]
+            to = {names[b]: _floor6(Q[a, b]) for b in codes
+                  if b != a and (_floor6(Q[a, b]) > 0 or names[b] in base_rows.get(src, {}))}
+            if a == fit.churned:
+                to[DROPPED] = _floor6(Q[a, -1])
+            if any(v > 0 for v in to.values()) or src in base_rows:
+                rows[src] = to
+        out[f"class_{i + 1}"] = {
+            "share": shares[i],
+            "description": (f"latent class {i + 1} of {fit.K} ({fit.shares[k]:.1%} of the customers): once churned, "
+                            f"buys again with probability {fit.ret[k]:.3f} a period and drops out for good with "
+                            f"probability {fit.dropout[k]:.3f}"),
+            "transitions": rows,
+            "initial_population": {s: int(n) for s, n in zip(present, pops[k]) if n > 0},
+        }
+    return out
+
+
+def class_scenario(scenario: dict, fit: ClassFit, names: tuple[str, ...], end_codes: np.ndarray, who: np.ndarray,
+                   present: tuple[str, ...]) -> None:
+    """Turn a chain's ``scenario`` (plain data, its stages ``present``) into the classes' one, in
+    place: a ``lost`` stage :data:`DROPPED` and one segment per class (:func:`segments_block`),
+    whose initial populations (the customers ``who``, in stage codes ``end_codes``) replace the
+    scenario's."""
+    scenario["stages"][DROPPED] = {"kind": "lost"}
+    scenario["segments"] = segments_block(fit, names, present, fit.occupancy(end_codes, who), scenario["transitions"])
+    scenario.pop("initial_population", None)
+
+
+def class_occupancy(fit: ClassFit, names: tuple[str, ...], first_period: np.ndarray, code: np.ndarray, Tc: int,
+                    T: int, stages: tuple[str, ...], holdout_scenario: str, entry: str = "new") -> tuple[np.ndarray, str]:
+    """Expected occupancy (T, ``stages``) of the customers who first bought before period ``Tc``:
+    in periods ``< Tc`` from the observed first purchases (each class taking its share of them,
+    entering ``entry``), after it from each customer's stage at the end of period ``Tc - 1``, by
+    the analytic engine on ``holdout_scenario`` (the classes' scenario, in whole customers) or,
+    without the engine, by numpy. Returns the occupancy and ``"analytic"`` or ``"numpy"``."""
+    from .report import analytic_engine_available, engine_occupancy, propagate
+
+    cols = [names.index(s) for s in stages]
+    arrivals = np.bincount(first_period[first_period < Tc], minlength=T)[:T].astype(float)
+    arrivals[Tc:] = 0.0
+    S1 = fit.P.shape[1] + 1
+    new = names.index(entry)
+    occ = sum(propagate(fit.matrix(k), np.zeros(S1), arrivals * fit.shares[k], new) for k in range(fit.K))[:, cols]
+    if T <= Tc:
+        return occ, "numpy"
+    if analytic_engine_available():
+        occ[Tc:] = engine_occupancy(holdout_scenario, stages)[: T - Tc]
+        return occ, "analytic"
+    x = fit.occupancy(code[:, Tc - 1], first_period < Tc)
+    occ[Tc:] = sum(propagate(fit.matrix(k), x[k], np.zeros(T - Tc), new) for k in range(fit.K))[:, cols]
+    return occ, "numpy"
