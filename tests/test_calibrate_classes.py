@@ -1,7 +1,10 @@
-"""Latent classes with dropout (clmsim.calibrate.classes): the spell law against its closed form,
-and a fit that recovers the classes of data simulated from known ones."""
+"""Latent classes with dropout (clmsim.calibrate.classes, fit rfm --classes). Oracles: the spell
+law's closed form; data simulated from known classes; the numpy propagation of the fitted classes
+(the fit report); the classes' own chains (the scenario on the analytic engine)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +13,8 @@ from clmsim.calibrate import RFMRules, fit_rfm
 from clmsim.calibrate.classes import churned_spells, fit_classes, spell_loglik
 from clmsim.calibrate.rfm import STAGES, panel_codes
 from clmsim.errors import ClmsimError
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_spell_probabilities_add_up_closed_form():
@@ -129,6 +134,11 @@ def test_classes_scenario_writes_the_classes_chains_oracle_analytic_engine(cdnow
     alive = cls.occupancy(code[:, -1], code[:, -1] >= 0)[:, :-1].sum()
     total = sum(sum(s["initial_population"].values()) for s in segs.values())
     assert total == round(alive)
+    # docs/calibration.md: "669 of the 2,057 customers churned at the end of the data are still alive"
+    still = sum(s["initial_population"].get("churned", 0) for s in segs.values())
+    assert (still, int((code[:, -1] == STAGES.index("churned")).sum())) == (669, 2057)
+    assert "669 of the 2,057 customers churned" in " ".join((ROOT / "docs" / "calibration.md").read_text(
+        encoding="utf-8").split())
     stages = res.stages.stages
     per = simulate(scenario_from_text(write_yaml(sc, None), "<classes>"), engine="analytic").periods
     got = np.array([per[(per["item"] == f"stage:{s}") & (per["period"] == 1)]["mean"].iloc[0] for s in stages])
