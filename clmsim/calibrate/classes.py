@@ -46,8 +46,8 @@ class ClassFit:
     ret, dropout : (K,) ``r_k`` and ``d_k``
     split : (S,) how a return from churned splits between the buying stages
     posterior : (C, K) each customer's posterior over classes
-    alive : (C,) probability that the customer has not dropped out by the end of the fit
-        window, per class: shape (C, K)
+    alive : (C, K) probability that the customer has not dropped out by the end of the fit
+        window, were she of class k
     loglik : log-likelihood of the transitions and spells (the EM objective)
     purchases_loglik : log-likelihood of whether each customer bought in each period after her
         first, which every rule set models (comparable across stage rules)

@@ -25,7 +25,9 @@ Her stage at the end of period ``t`` is decided by the first rule that applies
 So "bought a repeat purchase in period t" is exactly "is in ``repeat`` or
 ``loyal`` at the end of t", which lets a fitted chain predict the repeat-purchase
 curve. Customers can always come back, so no stage is of kind ``lost``
-(absorbing); a stage with no rows in the data is left out of the scenario.
+(absorbing) -- except ``dropped``, the hidden dropout of latent classes
+(``classes=K``, :mod:`clmsim.calibrate.classes`); a stage with no rows in the data is
+left out of the scenario.
 A customer's stage at ``t`` depends on data up to ``t`` only, so cutting the
 panel at a calibration date leaks nothing from the holdout.
 
