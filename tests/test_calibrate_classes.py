@@ -137,8 +137,13 @@ def test_classes_scenario_writes_the_classes_chains_oracle_analytic_engine(cdnow
     # docs/calibration.md: "669 of the 2,057 customers churned at the end of the data are still alive"
     still = sum(s["initial_population"].get("churned", 0) for s in segs.values())
     assert (still, int((code[:, -1] == STAGES.index("churned")).sum())) == (669, 2057)
-    assert "669 of the 2,057 customers churned" in " ".join((ROOT / "docs" / "calibration.md").read_text(
-        encoding="utf-8").split())
+    docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
+    assert "669 of the 2,057 customers churned" in docs
+    # and the classes it quotes ("Fitted on all 18 months (the scenario's segments)")
+    (hi, lo) = order
+    assert (f"`class_1` is {cls.shares[hi]:.1%} of the customers, coming back at {cls.ret[hi]:.3f} a month and "
+            f"dropping out at {cls.dropout[hi]:.3f}, and `class_2` {cls.shares[lo]:.1%}, at {cls.ret[lo]:.3f} and "
+            f"{cls.dropout[lo]:.3f}") in docs
     stages = res.stages.stages
     per = simulate(scenario_from_text(write_yaml(sc, None), "<classes>"), engine="analytic").periods
     got = np.array([per[(per["item"] == f"stage:{s}") & (per["period"] == 1)]["mean"].iloc[0] for s in stages])
