@@ -209,6 +209,13 @@ def recency_forecast(code, ntx, recency, first, Tc, T, churn_after, rungs=12, fo
     return propagate(np.bincount(state[first < Tc, Tc - 1], minlength=S).astype(float), P, rate, T - Tc)
 
 
+def end_groups(code, first, Tc):
+    """The tracked customers split by where they stood at the end of calibration: (label, mask)
+    of those churned then and of the others."""
+    tracked, churned = first < Tc, code[:, Tc - 1] == CHURNED
+    return (("churned at the end of calibration", tracked & churned), ("the others", tracked & ~churned))
+
+
 def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8):
     """Holdout repeat transactions per month of K latent classes of chains in which a churned
     customer can drop out for good (:mod:`clmsim.calibrate.classes`, fitted on the calibration
@@ -222,7 +229,7 @@ def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8):
     rate = np.append(tx_per_month(code, ntx, Tc, S, BUYING), 0.0)   # state S: dropped out
     end = code[:, Tc - 1]
     parts = []
-    for group in ((first < Tc) & (end == CHURNED), (first < Tc) & (end != CHURNED)):
+    for _, group in end_groups(code, first, Tc):
         x = fit.occupancy(end, group)
         parts.append(sum(propagate(x[k], fit.matrix(k), rate, T - Tc) for k in range(K)))
     return (parts[0], parts[1], [(float(w), float(r), float(d)) for w, r, d in zip(fit.shares, fit.ret, fit.dropout)],
@@ -254,8 +261,7 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
     rate = tx_per_month(code, ntx, Tc, S, BUYING)
     end = code[:, Tc - 1]
     print("holdout repeat transactions per month: observed | plain chain | 2 classes with dropout")
-    for g, (label, group) in enumerate((("churned at the end of calibration", (first < Tc) & (end == CHURNED)),
-                                        ("the others", (first < Tc) & (end != CHURNED)))):
+    for g, (label, group) in enumerate(end_groups(code, first, Tc)):
         plain = propagate(np.bincount(end[group], minlength=S).astype(float), P, rate, T - Tc)
         print(f"  {label} ({int(group.sum())} customers): {' '.join(f'{v:.0f}' for v in ntx[group, Tc:].sum(axis=0))} | "
               f"{' '.join(f'{v:.0f}' for v in plain)} | {' '.join(f'{v:.0f}' for v in dropout[2][g])}")

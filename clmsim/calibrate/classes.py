@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..rounding import largest_remainder
+
 
 @dataclass(frozen=True)
 class ClassFit:
@@ -70,10 +72,15 @@ class ClassFit:
     def K(self) -> int:
         return len(self.shares)
 
+    def order(self) -> np.ndarray:
+        """Class indices as a scenario names them: ``class_1`` the class that comes back from
+        ``churned`` most often."""
+        return np.argsort(-self.ret, kind="stable")
+
     def describe(self, window: str) -> str:
-        """The classes as text for a summary, ``class_1`` first (as :func:`segments_block` names them)."""
+        """The classes as text for a summary, ``class_1`` first (:meth:`order`)."""
         lines = [f"{self.K} latent classes with dropout, fitted on {window} (EM, log-likelihood {self.loglik:,.1f}):"]
-        for i, k in enumerate(np.argsort(-self.ret, kind="stable")):
+        for i, k in enumerate(self.order()):
             lines.append(f"  class_{i + 1}: share {self.shares[k]:.1%}; once churned: buys again {self.ret[k]:.3f}, "
                          f"drops out {self.dropout[k]:.3f} a period")
         return "\n".join(lines)
@@ -147,6 +154,16 @@ def _logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _mixture(L: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log-likelihood of a mixture and the posteriors, from ``L`` (C, K): each customer's log
+    prior plus log-likelihood under each class."""
+    top = L.max(axis=1, keepdims=True)
+    ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
+    R = np.exp(L - top)
+    R /= R.sum(axis=1, keepdims=True)
+    return ll, R
+
+
 def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying: tuple[int, ...],
                 n_stages: int | None = None, starts: int = 8, iters: int = 500, tol: float = 1e-7) -> ClassFit:
     """Fit K latent classes with dropout (module docstring) by EM on periods ``< periods``.
@@ -203,10 +220,7 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
                 theta[k] = optimize.minimize(lambda x: -np.sum(W[k] * spell_loglik(*_logistic(x), n, ended)),
                                              theta[k], method="L-BFGS-B", bounds=[(-15.0, 15.0)] * 2).x
                 L[:, k] += M @ spell_loglik(*_logistic(theta[k]), n, ended)
-            top = L.max(axis=1, keepdims=True)
-            ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
-            R = np.exp(L - top)
-            R /= R.sum(axis=1, keepdims=True)
+            ll, R = _mixture(L)
             if ll - old < tol:
                 break
             old = ll
@@ -232,8 +246,7 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
     for k in range(K):
         p = np.clip(P[k][rows][:, buy].sum(axis=1), 1e-300, 1 - 1e-16)
         Lp[:, k] += bought[:, rows] @ np.log(p) + (moves - bought)[:, rows] @ np.log1p(-p)
-    top = Lp.max(axis=1)
-    purchases = float(np.sum(top + np.log(np.exp(Lp - top[:, None]).sum(axis=1))))
+    purchases, _ = _mixture(Lp)
     return ClassFit(shares=R.mean(axis=0), P=P, ret=ret, dropout=dropout, split=split, posterior=R, alive=alive,
                     loglik=ll, purchases_loglik=purchases, churned=churned, buying=tuple(buying))
 
@@ -247,12 +260,7 @@ def whole(x: np.ndarray) -> np.ndarray:
     """Non-negative ``x`` as integers that sum to ``round(x.sum())`` (largest remainder; ties to
     the first cell), the way a scenario's initial populations are whole customers."""
     x = np.asarray(x, dtype=float)
-    out = np.floor(x).astype(np.int64)
-    short = int(round(float(x.sum()))) - int(out.sum())
-    if short > 0:
-        rest = x - out
-        out.flat[np.argsort(-rest.ravel(), kind="stable")[:short]] += 1
-    return out
+    return largest_remainder(x, int(round(float(x.sum()))))
 
 
 def _floor6(p: float) -> float:
@@ -274,7 +282,7 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
     names : the stage name of each stage code
     present : the scenario's stages (names)
     """
-    order = np.argsort(-fit.ret, kind="stable")
+    order = fit.order()
     codes = [names.index(s) for s in present]
     pops = whole(occupancy[:, codes])
     shares = [round(float(fit.shares[k]), 6) for k in order]
@@ -320,11 +328,10 @@ def class_occupancy(fit: ClassFit, names: tuple[str, ...], first_period: np.ndar
     entering ``entry``), after it from each customer's stage at the end of period ``Tc - 1``, by
     the analytic engine on ``holdout_scenario`` (the classes' scenario, in whole customers) or,
     without the engine, by numpy. Returns the occupancy and ``"analytic"`` or ``"numpy"``."""
-    from .report import analytic_engine_available, engine_occupancy, propagate
+    from .report import analytic_engine_available, calibration_arrivals, engine_occupancy, propagate
 
     cols = [names.index(s) for s in stages]
-    arrivals = np.bincount(first_period[first_period < Tc], minlength=T)[:T].astype(float)
-    arrivals[Tc:] = 0.0
+    arrivals = calibration_arrivals(first_period, Tc, T)
     S1 = fit.P.shape[1] + 1
     new = names.index(entry)
     occ = sum(propagate(fit.matrix(k), np.zeros(S1), arrivals * fit.shares[k], new) for k in range(fit.K))[:, cols]

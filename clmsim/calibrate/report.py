@@ -61,6 +61,14 @@ def propagate(P: np.ndarray, x0: np.ndarray, arrivals: np.ndarray, entry: int) -
     return out
 
 
+def calibration_arrivals(first_period: np.ndarray, Tc: int, T: int) -> np.ndarray:
+    """(T,) first purchases per period of the customers who first bought before period ``Tc``
+    (0 from ``Tc`` on): the arrivals the calibration curve is propagated from."""
+    arrivals = np.bincount(first_period[first_period < Tc], minlength=T)[:T].astype(float)
+    arrivals[Tc:] = 0.0
+    return arrivals
+
+
 def analytic_engine_available() -> bool:
     """True when :mod:`clmsim.engines.analytic` and :mod:`clmsim.api` are installed."""
     return (importlib.util.find_spec("clmsim.api") is not None
@@ -212,8 +220,7 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     buy_rows = tr[tr["stage"].isin(buying)]
     obs_buyers = np.bincount(buy_rows["period"], minlength=T)[:T].astype(float)
     obs_tx = np.bincount(buy_rows["period"], weights=buy_rows["transactions"], minlength=T)[:T]
-    arrivals = np.bincount(first_period[first_period < Tc], minlength=T)[:T].astype(float)
-    arrivals[Tc:] = 0.0
+    arrivals = calibration_arrivals(first_period, Tc, T)
     idx = {s: i for i, s in enumerate(stages)}
     if occupancy is not None:
         occ = np.asarray(occupancy, dtype=float)

@@ -681,11 +681,12 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         if classes:
             hold_cls = _fit_classes(code, Tc, classes)
             class_scenario(hold_sc, hold_cls, STAGES, code[:, Tc - 1], sp.first_period < Tc, cal_stages)
+        hold_text = write_yaml(hold_sc, None) if engine_ok else None
+        if classes:
             occupancy, engine = class_occupancy(hold_cls, STAGES, sp.first_period, code, Tc, sp.n_periods, cal_stages,
-                                                write_yaml(hold_sc, None))
+                                                hold_text)
         report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, P,
-                                _tx_per_period(cal), Tc,
-                                holdout_scenario=write_yaml(hold_sc, None) if engine_ok else None, seasonal=seasonal,
+                                _tx_per_period(cal), Tc, holdout_scenario=hold_text, seasonal=seasonal,
                                 occupancy=occupancy, engine=engine, classes=classes)
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
                   report=report, scenario=scenario, choice=choice, seasonal=sfit, holdout_seasonal=hold_sfit,

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..scenario import Scenario
 from ..errors import ClmsimError
+from ..rounding import largest_remainder
 from ..scenario import schedules
 from ..scenario.schema import RevenueSpec, ScenarioSpec
 from .compiled import (ACTIVE, CHURNED, KIND_CODES, LINEAR, LOST, SATURATING, Channel, CompiledModel, Dynamics,
@@ -66,13 +67,7 @@ def _split_counts(total: int, shares: np.ndarray) -> np.ndarray:
     Shares are normalised first: validation accepts sums within 1e-6 of 1, which for a
     large population would otherwise lose or invent customers. The parts sum to ``total``.
     """
-    raw = total * (shares / shares.sum())
-    out = np.floor(raw).astype(np.int64)
-    rest = int(total - out.sum())
-    if rest > 0:
-        order = np.argsort(-(raw - out), kind="stable")
-        out[order[:rest]] += 1
-    return out
+    return largest_remainder(total * (shares / shares.sum()), total)
 
 
 def _segment_mask(names: list[str] | None, segments: tuple[str, ...]) -> np.ndarray | None:
