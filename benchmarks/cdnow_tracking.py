@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from clmsim.calibrate.classes import fit_classes, pair_counts
+from clmsim.calibrate.classes import class_means, fit_classes, pair_counts
 from clmsim.calibrate.rfm import STAGES, build_stage_panel, panel_codes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,23 +216,32 @@ def end_groups(code, first, Tc):
     return (("churned at the end of calibration", tracked & churned), ("the others", tracked & ~churned))
 
 
-def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8):
+def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8, pooled_rate=False):
     """Holdout repeat transactions per month of K latent classes of chains in which a churned
     customer can drop out for good (:mod:`clmsim.calibrate.classes`, fitted on the calibration
     months, ``starts`` EM starts): each class's chain with its *dropped* state propagated from
     the customers' stages at the end of calibration, weighted by their posterior class and, for a
-    churned customer, by the probability she is still alive after her spell so far. Returns the
-    forecast of the customers churned at the end of calibration, that of the others, the
-    classes' (share, r, d), and the log-likelihood of the calibration months' purchases."""
+    churned customer, by the probability she is still alive after her spell so far; each class
+    buys its own posterior-weighted mean transactions per calibration month in a buying stage
+    (``class_means``; ``pooled_rate=True``: the pooled mean of every class). Returns the forecast
+    of the customers churned at the end of calibration, that of the others, the classes' (share,
+    r, d, transactions per month in each buying stage), and the log-likelihood of the calibration
+    months' purchases."""
     S = len(STAGES)
     fit = fit_classes(code, Tc, K, churned=CHURNED, buying=BUYING, n_stages=S, starts=starts)
-    rate = np.append(tx_per_month(code, ntx, Tc, S, BUYING), 0.0)   # state S: dropped out
+    if pooled_rate:
+        rates = [tx_per_month(code, ntx, Tc, S, BUYING)] * K
+    else:
+        rates = class_means(fit.posterior, code, ntx, Tc, S)[0]
+        rates[:, [s for s in range(S) if s not in BUYING]] = 0.0
+    rates = [np.append(r, 0.0) for r in rates]   # state S: dropped out
     end = code[:, Tc - 1]
     parts = []
     for _, group in end_groups(code, first, Tc):
         x = fit.occupancy(end, group)
-        parts.append(sum(propagate(x[k], fit.matrix(k), rate, T - Tc) for k in range(K)))
-    return (parts[0], parts[1], [(float(w), float(r), float(d)) for w, r, d in zip(fit.shares, fit.ret, fit.dropout)],
+        parts.append(sum(propagate(x[k], fit.matrix(k), rates[k], T - Tc) for k in range(K)))
+    return (parts[0], parts[1], [(float(w), float(r), float(d), *(float(x[b]) for b in BUYING))
+                                 for w, r, d, x in zip(fit.shares, fit.ret, fit.dropout, rates)],
             fit.purchases_loglik)
 
 
@@ -249,11 +258,13 @@ def richer_chains(tx: pd.DataFrame, rules) -> None:
              for form in ("geometric", "power")]
     dropout = {K: dropout_mixture_forecast(code, ntx, first, Tc, T, K) for K in (2, 3)}
     runs += [(f"{K} latent classes of chains with dropout from churned (EM)", sum(dropout[K][:2])) for K in (2, 3)]
+    runs.append(("2 latent classes with dropout, every class buying the pooled transactions per month",
+                 sum(dropout_mixture_forecast(code, ntx, first, Tc, T, 2, pooled_rate=True)[:2])))
     for label, exp in runs:
         print(f"prototype, {label}: tracking error {np.mean(np.abs(exp / obs - 1)):.1%}, "
               f"total {exp.sum() / obs.sum() - 1:+.1%}")
-    print("2 classes with dropout, (share, r, d) per class: "
-          + "; ".join(f"({w:.3f}, {r:.3f}, {d:.3f})" for w, r, d in dropout[2][2]))
+    print("2 classes with dropout, (share, r, d, transactions per month in repeat, in loyal) per class: "
+          + "; ".join(f"({w:.3f}, {r:.3f}, {d:.3f}, {a:.3f}, {b:.3f})" for w, r, d, a, b in dropout[2][2]))
     # where the plain chain's error comes from: customers churned at the end of calibration, and the others
     S = len(STAGES)
     N = pair_counts(code, Tc, S).sum(axis=0)

@@ -343,7 +343,7 @@ def test_docs_richer_chains_are_what_the_benchmark_prints(capsys):
     section = docs[docs.index("**Richer chains on CDNOW.**"):docs.index("## 4. Strategy comparison")]
     rows = re.findall(r"^\| (.*?) \| ([+\u2212][\d.]+%) \| ([\d.]+%) \|$", section, re.M)
     got = re.findall(r"^prototype, .*?: tracking error ([\d.]+%), total ([+-][\d.]+%)$", printed, re.M)
-    assert len(rows) == len(got) == 6
+    assert len(rows) == len(got) == 7
     assert [(total.replace("\u2212", "-"), tracking) for _, total, tracking in rows] == [(t, k) for k, t in got]
     for figure in ("0.062", "0.128", "0.053", "0.115", "0.019", "0.035", "0.045"):
         assert figure in section and figure in printed
@@ -354,9 +354,11 @@ def test_docs_richer_chains_are_what_the_benchmark_prints(capsys):
                       r"([\d ]+)$", printed, re.M)
     assert len(split) == len(said) == 2
     assert [(g, n.replace(",", ""), *cells) for g, n, *cells in split] == said
-    shares = re.search(r"^2 classes with dropout, \(share, r, d\) per class: (.*)$", printed, re.M).group(1)
-    for w, r, d in re.findall(r"\(([\d.]+), ([\d.]+), ([\d.]+)\)", shares):
+    shares = re.search(r"^2 classes with dropout, \(share, r, d, transactions per month in repeat, in loyal\) per "
+                       r"class: (.*)$", printed, re.M).group(1)
+    for w, r, d, *tx in re.findall(r"\(([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+), ([\d.]+)\)", shares):
         assert f"{float(w):.1%}" in section and r in section and (d == "0.000" or d in section)
+        assert all(f"{float(x):.2f}" in section for x in tx)
     assert re.search(r"^ +8 months: +- \|", printed, re.M)   # no calibration customer churned 8 months
 
 

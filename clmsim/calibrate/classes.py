@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rounding import largest_remainder
+from .io import sig
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,40 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
                     loglik=ll, purchases_loglik=purchases, churned=churned, buying=tuple(buying))
 
 
+def class_means(posterior: np.ndarray, code: np.ndarray, values: np.ndarray, periods: int,
+                S: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each class's mean and coefficient of variation of ``values`` per customer-period in each
+    stage code, over periods ``< periods``: a customer's periods count with her posterior weight
+    ``w_ck`` (``posterior``, (C, K)).
+
+    ``mean_ks = sum w x / sum w`` and ``cv_ks = sd_ks / mean_ks`` with the reliability-weighted
+    variance ``sd^2 = sum w (x - mean)^2 / (sum w - sum w^2 / sum w)`` (ddof 1 when every weight
+    is 1); 0 where a stage has no weight or a zero mean. ``values`` (C, T) is e.g. the
+    transactions or the revenue of each customer and period. Returns two (K, S) arrays.
+
+    A class that comes back more often is also a class that buys more in a period it buys in;
+    the pooled per-stage mean would forecast the customers left after the others drop out with
+    the average customer's basket.
+    """
+    code = np.asarray(code)[:, :periods]
+    ok = code >= 0
+    c = code[ok]
+    x = np.asarray(values, dtype=float)[:, :periods][ok]
+    K = posterior.shape[1]
+    mean, cv = np.zeros((K, S)), np.zeros((K, S))
+    for k in range(K):
+        w = np.broadcast_to(posterior[:, k:k + 1], code.shape)[ok]
+        sw = np.bincount(c, weights=w, minlength=S)[:S]
+        has = sw > 0
+        m = np.bincount(c, weights=w * x, minlength=S)[:S] / np.where(has, sw, 1.0)
+        dev = np.bincount(c, weights=w * (x - m[c]) ** 2, minlength=S)[:S]
+        denom = sw - np.bincount(c, weights=w * w, minlength=S)[:S] / np.where(has, sw, 1.0)
+        sd = np.sqrt(np.where(denom > 0, dev / np.where(denom > 0, denom, 1.0), 0.0))
+        mean[k] = m
+        cv[k] = np.where(m > 0, sd / np.where(m > 0, m, 1.0), 0.0)
+    return mean, cv
+
+
 # ------------------------------------------------------------------ as a scenario
 DROPPED = "dropped"
 """Name of the ``lost`` stage a scenario gives dropout."""
@@ -268,19 +303,24 @@ def _floor6(p: float) -> float:
 
 
 def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ...], occupancy: np.ndarray,
-                   base_rows: dict) -> dict:
+                   base_rows: dict, revenue: tuple[np.ndarray, np.ndarray] | None = None,
+                   earning: tuple[str, ...] = ()) -> dict:
     """The scenario's ``segments``: one per class, ``class_1`` the class that comes back from
     ``churned`` most often. Each segment carries its share, every row of its chain (entries
     rounded down to 6 decimals, so a row never sums above 1; zeros where the scenario's
     ``base_rows`` have an entry the class does not, since a segment's entries replace the
     scenario's one by one), churned's row with the move to :data:`DROPPED`, and its initial
     population: ``occupancy`` (K, S+1) from :meth:`ClassFit.occupancy`, alive customers only,
-    in whole customers (:func:`whole`).
+    in whole customers (:func:`whole`). With ``revenue``, each segment also carries the revenue
+    (mean, cv) of its class in each stage of ``earning``.
 
     Parameters
     ----------
     names : the stage name of each stage code
     present : the scenario's stages (names)
+    revenue : (mean, cv), each (K, S) by stage code, optional
+        Each class's revenue per period in a stage (:func:`class_means`).
+    earning : the stages whose revenue the segments override
     """
     order = fit.order()
     codes = [names.index(s) for s in present]
@@ -307,39 +347,52 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
             "transitions": rows,
             "initial_population": {s: int(n) for s, n in zip(present, pops[k]) if n > 0},
         }
+        if revenue is not None and earning:
+            mean, cv = revenue
+            out[f"class_{i + 1}"]["stages"] = {
+                s: {"revenue": {"mean": sig(mean[k, names.index(s)]), "cv": sig(cv[k, names.index(s)])}}
+                for s in earning}
     return out
 
 
 def class_scenario(scenario: dict, fit: ClassFit, names: tuple[str, ...], end_codes: np.ndarray, who: np.ndarray,
-                   present: tuple[str, ...]) -> None:
+                   present: tuple[str, ...], revenue: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Turn a chain's ``scenario`` (plain data, its stages ``present``) into the classes' one, in
     place: a ``lost`` stage :data:`DROPPED` and one segment per class (:func:`segments_block`),
     whose initial populations (the customers ``who``, in stage codes ``end_codes``) replace the
-    scenario's."""
+    scenario's and, with ``revenue`` (:func:`class_means`), whose revenue replaces the
+    scenario's in every stage that has one."""
+    earning = tuple(s for s, e in scenario["stages"].items() if "revenue" in e)
     scenario["stages"][DROPPED] = {"kind": "lost"}
-    scenario["segments"] = segments_block(fit, names, present, fit.occupancy(end_codes, who), scenario["transitions"])
+    scenario["segments"] = segments_block(fit, names, present, fit.occupancy(end_codes, who), scenario["transitions"],
+                                          revenue, earning)
     scenario.pop("initial_population", None)
 
 
 def class_occupancy(fit: ClassFit, names: tuple[str, ...], first_period: np.ndarray, code: np.ndarray, Tc: int,
                     T: int, stages: tuple[str, ...], holdout_scenario: str, entry: str = "new") -> tuple[np.ndarray, str]:
-    """Expected occupancy (T, ``stages``) of the customers who first bought before period ``Tc``:
-    in periods ``< Tc`` from the observed first purchases (each class taking its share of them,
-    entering ``entry``), after it from each customer's stage at the end of period ``Tc - 1``, by
-    the analytic engine on ``holdout_scenario`` (the classes' scenario, in whole customers) or,
-    without the engine, by numpy. Returns the occupancy and ``"analytic"`` or ``"numpy"``."""
+    """Expected occupancy of each class (K, T, ``stages``; class ``k`` of ``fit``) of the
+    customers who first bought before period ``Tc``: in periods ``< Tc`` from the observed first
+    purchases (each class taking its share of them, entering ``entry``), after it from each
+    customer's stage at the end of period ``Tc - 1``, by the analytic engine on
+    ``holdout_scenario`` (the classes' scenario, in whole customers: segment ``class_i`` is class
+    ``fit.order()[i]``) or, without the engine, by numpy. Returns the occupancy and
+    ``"analytic"`` or ``"numpy"``."""
     from .report import analytic_engine_available, calibration_arrivals, engine_occupancy, propagate
 
     cols = [names.index(s) for s in stages]
     arrivals = calibration_arrivals(first_period, Tc, T)
     S1 = fit.P.shape[1] + 1
     new = names.index(entry)
-    occ = sum(propagate(fit.matrix(k), np.zeros(S1), arrivals * fit.shares[k], new) for k in range(fit.K))[:, cols]
+    occ = np.stack([propagate(fit.matrix(k), np.zeros(S1), arrivals * fit.shares[k], new)[:, cols]
+                    for k in range(fit.K)])
     if T <= Tc:
         return occ, "numpy"
     if analytic_engine_available():
-        occ[Tc:] = engine_occupancy(holdout_scenario, stages)[: T - Tc]
+        segments = tuple(f"class_{i + 1}" for i in range(fit.K))
+        occ[fit.order(), Tc:] = engine_occupancy(holdout_scenario, stages, segments)[:, : T - Tc]
         return occ, "analytic"
     x = fit.occupancy(code[:, Tc - 1], first_period < Tc)
-    occ[Tc:] = sum(propagate(fit.matrix(k), x[k], np.zeros(T - Tc), new) for k in range(fit.K))[:, cols]
+    for k in range(fit.K):
+        occ[k, Tc:] = propagate(fit.matrix(k), x[k], np.zeros(T - Tc), new)[:, cols]
     return occ, "numpy"

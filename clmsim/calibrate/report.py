@@ -18,7 +18,9 @@ acquisitions). A *repeat purchaser* of period ``t`` is a tracked customer in a
 buying stage (``repeat`` or ``loyal``): one who bought in a period after her
 first-purchase period. Expected repeat purchasers in ``t`` are
 ``x_t[repeat] + x_t[loyal]``; expected repeat transactions add the calibration
-mean number of transactions per period of each buying stage.
+mean number of transactions per period of each buying stage (with latent classes,
+each class's own mean applied to the class's occupancy,
+:func:`clmsim.calibrate.classes.class_means`).
 
 The holdout forecast starts from the *observed* occupancy at the end of the
 calibration window, ``x_t = x_{t-1} P`` (no arrivals). It comes from the analytic engine
@@ -75,20 +77,28 @@ def analytic_engine_available() -> bool:
             and importlib.util.find_spec("clmsim.engines.analytic") is not None)
 
 
-def engine_occupancy(scenario_text: str, stages: tuple[str, ...]) -> np.ndarray:
-    """Expected occupancy per period 1..H from the analytic engine, shape (H, S)."""
+def engine_occupancy(scenario_text: str, stages: tuple[str, ...],
+                     segments: tuple[str, ...] | None = None) -> np.ndarray:
+    """Expected occupancy per period 1..H from the analytic engine, shape (H, S), or per
+    segment of ``segments`` (G, H, S)."""
     from ..api import simulate
     from ..scenario import scenario_from_text
 
     res = simulate(scenario_from_text(scenario_text, "<holdout scenario>"), engine="analytic")
-    per = res.periods
-    base = per[per["strategy"] == "baseline"]
-    H = int(base["period"].max())
-    out = np.zeros((H, len(stages)))
-    for j, s in enumerate(stages):
-        rows = base[(base["item"] == f"stage:{s}") & (base["period"] >= 1)].sort_values("period")
-        out[:, j] = rows["mean"].to_numpy()[:H]
-    return out
+
+    def table(per: pd.DataFrame) -> np.ndarray:
+        base = per[per["strategy"] == "baseline"]
+        H = int(base["period"].max())
+        out = np.zeros((H, len(stages)))
+        for j, s in enumerate(stages):
+            rows = base[(base["item"] == f"stage:{s}") & (base["period"] >= 1)].sort_values("period")
+            out[:, j] = rows["mean"].to_numpy()[:H]
+        return out
+
+    if segments is None:
+        return table(res.periods)
+    seg = res.segment_periods
+    return np.stack([table(seg[seg["segment"] == g]) for g in segments])
 
 
 @dataclass(frozen=True)
@@ -196,8 +206,9 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
         First day of each period of the full window.
     stages, P : the chain fitted on the calibration periods: (S, S), or (T, S, S) for a
         seasonal chain (``P[t]`` moves customers into period ``t``).
-    tx_per_period : dict
-        Calibration mean transactions per period of each buying stage.
+    tx_per_period : dict, or a sequence of them
+        Calibration mean transactions per period of each buying stage; with latent classes, one
+        dict per class, in the order of ``occupancy``'s first axis.
     calibration_periods : int
         ``T_cal``.
     holdout_scenario : str, optional
@@ -207,9 +218,9 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     seasonal : int, optional
         Cycle length of the seasonal multipliers in ``P`` (for the report's wording).
     occupancy, engine : optional
-        Expected occupancy of every period (T, S) computed elsewhere (latent classes:
-        :mod:`clmsim.calibrate.classes`) and the name of what computed its holdout part; ``P``
-        and ``holdout_scenario`` are then not used.
+        Expected occupancy of every period (T, S), or per latent class (K, T, S), computed
+        elsewhere (:mod:`clmsim.calibrate.classes`) and the name of what computed its holdout
+        part; ``P`` and ``holdout_scenario`` are then not used.
     classes : int, optional
         Number of latent classes with dropout behind ``occupancy`` (for the report's wording).
     """
@@ -222,6 +233,7 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
     obs_tx = np.bincount(buy_rows["period"], weights=buy_rows["transactions"], minlength=T)[:T]
     arrivals = calibration_arrivals(first_period, Tc, T)
     idx = {s: i for i, s in enumerate(stages)}
+    rates = [tx_per_period] if isinstance(tx_per_period, dict) else list(tx_per_period)
     if occupancy is not None:
         occ = np.asarray(occupancy, dtype=float)
         engine = engine or "numpy"
@@ -236,9 +248,10 @@ def holdout_report(panel: pd.DataFrame, first_period: np.ndarray, customers: np.
             engine = "analytic"
         else:
             occ[Tc:] = propagate(P[Tc:] if np.ndim(P) == 3 else P, x_end, np.zeros(T - Tc), idx[entry])
+    occ = occ if occ.ndim == 3 else occ[None]
     cols = [idx[s] for s in buying if s in idx]
-    exp_buyers = occ[:, cols].sum(axis=1)
-    exp_tx = sum(occ[:, idx[s]] * tx_per_period.get(s, 0.0) for s in buying if s in idx)
+    exp_buyers = occ[:, :, cols].sum(axis=(0, 2))
+    exp_tx = sum(o[:, idx[s]] * r.get(s, 0.0) for o, r in zip(occ, rates) for s in buying if s in idx)
     table = pd.DataFrame({"period": np.arange(T), "start": starts,
                           "phase": np.where(np.arange(T) < Tc, "calibration", "holdout"),
                           "observed_buyers": obs_buyers, "expected_buyers": exp_buyers,

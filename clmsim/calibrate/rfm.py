@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..errors import ClmsimError
 from ..scenario import scenario_from_text
-from .classes import DROPPED, ClassFit, class_occupancy, class_scenario, fit_classes
+from .classes import DROPPED, ClassFit, class_means, class_occupancy, class_scenario, fit_classes
 from .io import to_dates, to_number, write_yaml
 from .report import HoldoutReport, holdout_report
 from .seasonal import SeasonalFit, check_cycle, cycle_positions, fit_seasonal, scenario_accepts_seasonality
@@ -528,14 +528,23 @@ def _constant_copy(scenario: dict) -> dict:
     return flat(scenario)
 
 
+def _panel_matrix(sp: StagePanel, values: np.ndarray, fill, dtype) -> np.ndarray:
+    pos = {c: i for i, c in enumerate(sp.customers)}
+    out = np.full((len(sp.customers), sp.n_periods), fill, dtype=dtype)
+    out[sp.panel["customer_id"].map(pos).to_numpy(), sp.panel["period"].to_numpy()] = values
+    return out
+
+
 def panel_codes(sp: StagePanel) -> np.ndarray:
     """Stage code (index into :data:`STAGES`) per customer (``sp.customers`` order) and period;
     -1 before her first purchase."""
-    pos = {c: i for i, c in enumerate(sp.customers)}
-    code = np.full((len(sp.customers), sp.n_periods), -1, dtype=np.int64)
-    code[sp.panel["customer_id"].map(pos).to_numpy(), sp.panel["period"].to_numpy()] = \
-        sp.panel["stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
-    return code
+    return _panel_matrix(sp, sp.panel["stage"].map({s: i for i, s in enumerate(STAGES)}).to_numpy(), -1, np.int64)
+
+
+def panel_values(sp: StagePanel, column: str) -> np.ndarray:
+    """A numeric column of the stage panel (``transactions``, ``revenue``) per customer and
+    period, as :func:`panel_codes`; 0 before her first purchase."""
+    return _panel_matrix(sp, sp.panel[column].to_numpy(dtype=float), 0.0, float)
 
 
 def _fit_classes(code: np.ndarray, periods: int, K: int) -> ClassFit:
@@ -579,8 +588,9 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         ``K`` >= 1: latent classes of chains in which a churned customer can drop out for good
         (:mod:`clmsim.calibrate.classes`), fitted by EM after the rules are chosen as without
         them. The scenario gets a ``lost`` stage ``dropped`` and one segment per class (its
-        share, rows and initial population); the holdout report forecasts with the classes
-        fitted on the calibration periods.
+        share, rows, initial population and revenue per period in each earning stage); the
+        holdout report forecasts with the classes fitted on the calibration periods, each with
+        its own transactions per period in a buying stage.
 
     Raises
     ------
@@ -643,8 +653,10 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     cls = hold_cls = None
     if classes:
         code = panel_codes(sp)
+        revenue = panel_values(sp, "revenue")
         cls = _fit_classes(code, sp.n_periods, classes)
-        class_scenario(scenario, cls, STAGES, code[:, -1], np.ones(len(code), dtype=bool), sp.stages)
+        class_scenario(scenario, cls, STAGES, code[:, -1], np.ones(len(code), dtype=bool), sp.stages,
+                       class_means(cls.posterior, code, revenue, sp.n_periods, len(STAGES)))
         scenario["description"] += (f" {classes} latent classes (segments class_1 ..) in which a churned customer "
                                     f"can drop out for good (stage {DROPPED}); initial populations: the expected "
                                     f"customers of each class still alive, in whole customers.")
@@ -680,13 +692,17 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         occupancy = engine = None
         if classes:
             hold_cls = _fit_classes(code, Tc, classes)
-            class_scenario(hold_sc, hold_cls, STAGES, code[:, Tc - 1], sp.first_period < Tc, cal_stages)
+            class_scenario(hold_sc, hold_cls, STAGES, code[:, Tc - 1], sp.first_period < Tc, cal_stages,
+                           class_means(hold_cls.posterior, code, revenue, Tc, len(STAGES)))
         hold_text = write_yaml(hold_sc, None) if engine_ok else None
+        tx_rates = _tx_per_period(cal)
         if classes:
             occupancy, engine = class_occupancy(hold_cls, STAGES, sp.first_period, code, Tc, sp.n_periods, cal_stages,
                                                 hold_text)
+            tx, _ = class_means(hold_cls.posterior, code, panel_values(sp, "transactions"), Tc, len(STAGES))
+            tx_rates = [{s: float(tx[k, STAGES.index(s)]) for s in cal_stages} for k in range(classes)]
         report = holdout_report(sp.panel, sp.first_period, sp.customers, sp.starts, cal_stages, P,
-                                _tx_per_period(cal), Tc, holdout_scenario=hold_text, seasonal=seasonal,
+                                tx_rates, Tc, holdout_scenario=hold_text, seasonal=seasonal,
                                 occupancy=occupancy, engine=engine, classes=classes)
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
                   report=report, scenario=scenario, choice=choice, seasonal=sfit, holdout_seasonal=hold_sfit,

@@ -118,7 +118,8 @@ def add_parsers(sub) -> None:
                         "(default: none, a constant chain)")
     p.add_argument("--classes", type=positive_int, default=None, metavar="K",
                    help="K latent classes of chains in which a churned customer can drop out for good (EM, after "
-                        "the rules are chosen); the scenario gets one segment per class and a lost stage 'dropped', "
+                        "the rules are chosen); the scenario gets one segment per class (its own rows and revenue) and a "
+                        "lost stage 'dropped', "
                         "the holdout report forecasts with them (default: none, one chain)")
     p.set_defaults(func=cmd_rfm)
 
