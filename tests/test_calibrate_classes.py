@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from clmsim.calibrate import RFMRules, fit_rfm
@@ -80,6 +81,43 @@ def test_fit_recovers_known_classes_oracle_simulated_truth():
         assert abs(fit.shares[k] - shares[truth]) <= 5 * np.sqrt(shares[truth] * (1 - shares[truth]) / len(code))
     agree = np.mean(np.argmax(fit.posterior, axis=1) == np.array(order)[klass])
     assert agree > 0.8
+
+
+def test_choose_classes_by_bic_oracle_simulated_truth():
+    """BIC chooses 2 classes on data simulated from 2 classes with dropout and one chain (0) on data
+    simulated from one chain without dropout. The chain's log-likelihood is the sum of log P over
+    every observed move (P the pooled maximum-likelihood rows) less the split of returns between
+    the buying stages, which no K models differently; one class with dropout nests it."""
+    from clmsim.calibrate.classes import choose_classes
+
+    rows = [[[0, 0.5, 0.5, 0], [0, 0.6, 0.4, 0], [0, 0.4, 0.3, 0.3]],
+            [[0, 0.1, 0.9, 0], [0, 0.2, 0.8, 0], [0, 0.08, 0.3, 0.62]]]
+    two, _ = simulate_classes(3000, 18, (0.3, 0.7), rows, (0.3, 0.06), (0.02, 0.15), seed=7)
+    assert choose_classes(two, 18, churned=3, buying=(1,)).classes == 2
+    one, _ = simulate_classes(3000, 18, (1.0,), rows[:1], (0.2,), (0.0,), seed=7)
+    choice = choose_classes(one, 18, churned=3, buying=(1,))
+    assert choice.classes == 0 and [r[0] for r in choice.rows] == [0, 1]
+    moves = np.zeros((4, 4))
+    for a, b in zip(one[:, :-1].ravel(), one[:, 1:].ravel()):
+        moves[a, b] += 1
+    P = moves / moves.sum(axis=1, keepdims=True)
+    chain = sum(moves[a, b] * np.log(P[a, b]) for a in range(4) for b in range(4) if moves[a, b] > 0)
+    # (one buying stage here, so the split of returns adds nothing to take away)
+    (k0, ll0, p0, bic0), (k1, ll1, p1, bic1) = choice.rows
+    assert ll0 == pytest.approx(chain, rel=1e-12) and ll1 >= ll0 - 1e-6 and p1 == p0 + 1
+    assert bic0 == pytest.approx(-2 * ll0 + p0 * np.log(3000))
+    assert "one chain without dropout" in choice.describe("the 18 months") and "<- chosen" in choice.describe("x")
+
+
+def test_classes_auto_on_a_tiny_log_keeps_one_chain(capsys):
+    from clmsim.cli import main
+
+    from test_calibrate_rfm import DATA
+
+    assert main(["fit", "rfm", str(DATA / "transactions_small.csv"), "--min-pairs", "0", "--classes", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "the BIC prefers one chain without dropout; the scenario has no classes" in out
+    assert "\nsegments:" not in out and "kind: lost" not in out
 
 
 @pytest.fixture(scope="module")
@@ -217,8 +255,26 @@ def test_class_means_oracle_pandas_groupby():
             assert mean[k, S - 1] == cv[k, S - 1] == 0.0
 
 
+def test_classes_auto_on_cdnow_chooses_two_on_the_calibration_months(cdnow_classes):
+    """--classes auto with a holdout chooses on the 9 calibration months (2 classes; BIC figures
+    quoted in docs/calibration.md) and then is --classes 2: the same report and scenario."""
+    tx, two = cdnow_classes
+    auto = fit_rfm(tx, holdout=9, classes="auto")
+    choice = auto.class_choice
+    assert choice.classes == 2 and choice.periods == 9 and choice.customers == 2357
+    assert [r[0] for r in choice.rows] == [0, 1, 2, 3]
+    pd.testing.assert_frame_equal(auto.report.table, two.report.table)
+    assert auto.scenario == two.scenario
+    docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
+    bic = {k: f"{b:,.1f}" for k, _, _, b in choice.rows}
+    assert (f"BIC {bic[0]} for one chain without dropout, {bic[1]} for one class with dropout, {bic[2]} for 2 and "
+            f"{bic[3]} for 3") in docs
+
+
 @pytest.mark.parametrize("options, message", [
     ({"classes": 0}, "whole number from 1 to 10"),
+    ({"classes": "two"}, "or 'auto'"),
+    ({"classes": "auto", "seasonal": 12}, "cannot be combined"),
     ({"classes": 2, "seasonal": 12}, "cannot be combined"),
     ({"classes": 2, "rules": RFMRules(churn_after=3, dormant_after=6)}, "dormant"),
 ])
@@ -241,5 +297,10 @@ def test_cli_classes_refusals_exit_2_without_traceback(capsys):
     except SystemExit as exc:   # argparse's usage error
         code = exc.code
     assert code == 2 and "Traceback" not in capsys.readouterr().err
+    try:
+        code = main(args + ["--classes", "two"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2 and "expected a positive integer or 'auto'" in capsys.readouterr().err
     assert main(args + ["--classes", "2", "--seasonal", "12"]) == 2
     assert "cannot be combined" in capsys.readouterr().err

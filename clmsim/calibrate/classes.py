@@ -252,6 +252,80 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
                     loglik=ll, purchases_loglik=purchases, churned=churned, buying=tuple(buying))
 
 
+@dataclass(frozen=True)
+class ClassChoice:
+    """How many latent classes the data support (:func:`choose_classes`).
+
+    Attributes
+    ----------
+    classes : int
+        The number chosen; 0 is one chain without dropout (no classes).
+    rows : tuple of (K, log-likelihood, free parameters, BIC)
+        Every number tried, 0 first.
+    fits : dict
+        ``K -> ClassFit`` of every ``K >= 1`` tried.
+    periods, customers : int
+        The window the choice was made on and the customers in it (BIC's ``n``).
+    """
+
+    classes: int
+    rows: tuple[tuple[int, float, int, float], ...]
+    fits: dict
+    periods: int
+    customers: int
+
+    def describe(self, window: str) -> str:
+        """The choice as text for a summary."""
+        lines = [f"number of latent classes chosen on {window} by BIC = -2 log-likelihood + parameters x "
+                 f"ln({self.customers:,} customers), lowest wins:",
+                 f"  {'classes':>30} {'log-likelihood':>15} {'parameters':>10} {'BIC':>11}"]
+        for K, ll, p, bic in self.rows:
+            label = "one chain without dropout" if K == 0 else f"{K} with dropout"
+            mark = "  <- chosen" if K == self.classes else ""
+            lines.append(f"  {label:>30} {ll:>15,.1f} {p:>10d} {bic:>11,.1f}{mark}")
+        return "\n".join(lines)
+
+
+def choose_classes(code: np.ndarray, periods: int, *, churned: int, buying: tuple[int, ...],
+                   n_stages: int | None = None, max_classes: int = 5, starts: int = 8) -> ClassChoice:
+    """Choose the number of latent classes with dropout by the Bayesian information criterion on
+    periods ``< periods`` (a calibration window: never a holdout).
+
+    ``BIC = -2 log L + p ln n`` with ``n`` the customers seen in the window and ``L`` the
+    likelihood :func:`fit_classes` maximises (the moves between stages and the churned spells).
+    ``K = 0`` is the plain chain: one class that never drops out, whose churned row is a
+    Bernoulli return (the same likelihood at ``d = 0``, so the numbers compare). Parameters: each
+    class has the free entries of its rows (a row's observed destinations minus one, stages other
+    than ``churned``), ``r_k`` and ``d_k`` (the chain: ``r`` only), plus ``K - 1`` shares; the
+    split of a return between the buying stages is pooled and the same for every ``K``, so it is
+    left out. ``K = 1, 2, ..`` are fitted in turn until the BIC stops falling or ``max_classes``.
+    """
+    code = np.asarray(code)[:, :periods]
+    S = n_stages or max(int(code.max()) + 1, churned + 1, max(buying) + 1)
+    N = pair_counts(code, periods, S).sum(axis=0)
+    rows = [i for i in range(S) if i != churned]
+    free = int(sum(max(int((N[i] > 0).sum()) - 1, 0) for i in rows))
+    n = int((code >= 0).any(axis=1).sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        P = N / N.sum(axis=1, keepdims=True)
+        ll = float(np.sum(np.where(N[rows] > 0, N[rows] * np.log(P[rows]), 0.0)))
+    back, stay = float(N[churned, list(buying)].sum()), float(N[churned, churned])
+    for k, total in ((back, back + stay), (stay, back + stay)):
+        if k > 0:
+            ll += k * np.log(k / total)
+    table = [(0, ll, free + 1, -2 * ll + (free + 1) * np.log(n))]
+    fits = {}
+    for K in range(1, max_classes + 1):
+        fit = fit_classes(code, periods, K, churned=churned, buying=buying, n_stages=S, starts=starts)
+        p = K * (free + 2) + K - 1
+        fits[K] = fit
+        table.append((K, fit.loglik, p, -2 * fit.loglik + p * np.log(n)))
+        if table[-1][3] > table[-2][3]:
+            break
+    best = min(table, key=lambda r: r[3])[0]
+    return ClassChoice(classes=best, rows=tuple(table), fits=fits, periods=periods, customers=n)
+
+
 def class_means(posterior: np.ndarray, code: np.ndarray, values: np.ndarray, periods: int,
                 S: int) -> tuple[np.ndarray, np.ndarray]:
     """Each class's mean and coefficient of variation of ``values`` per customer-period in each

@@ -44,7 +44,8 @@ import pandas as pd
 
 from ..errors import ClmsimError
 from ..scenario import scenario_from_text
-from .classes import DROPPED, ClassFit, class_means, class_occupancy, class_scenario, fit_classes
+from .classes import (DROPPED, ClassChoice, ClassFit, choose_classes, class_means, class_occupancy, class_scenario,
+                      fit_classes)
 from .io import to_dates, to_number, write_yaml
 from .report import HoldoutReport, holdout_report
 from .seasonal import SeasonalFit, check_cycle, cycle_positions, fit_seasonal, scenario_accepts_seasonality
@@ -445,6 +446,9 @@ class RFMFit:
         Latent classes with dropout fitted on all periods (the scenario's segments), with ``classes=K``.
     holdout_classes : ClassFit or None
         The same fitted on the calibration periods only (what the holdout report uses).
+    class_choice : ClassChoice or None
+        With ``classes="auto"``: the number of classes chosen by BIC on the calibration periods
+        (all periods without a holdout).
     """
 
     rules: RFMRules
@@ -459,6 +463,7 @@ class RFMFit:
     notes: tuple[str, ...] = ()
     classes: ClassFit | None = None
     holdout_classes: ClassFit | None = None
+    class_choice: ClassChoice | None = None
 
 
 def _fit_panel(panel: pd.DataFrame, stages: tuple[str, ...], **options):
@@ -547,9 +552,13 @@ def panel_values(sp: StagePanel, column: str) -> np.ndarray:
     return _panel_matrix(sp, sp.panel[column].to_numpy(dtype=float), 0.0, float)
 
 
+def _class_codes() -> dict:
+    """The stage codes latent classes need (:mod:`clmsim.calibrate.classes`)."""
+    return dict(churned=STAGES.index("churned"), buying=tuple(STAGES.index(s) for s in BUYING), n_stages=len(STAGES))
+
+
 def _fit_classes(code: np.ndarray, periods: int, K: int) -> ClassFit:
-    return fit_classes(code, periods, K, churned=STAGES.index("churned"),
-                       buying=tuple(STAGES.index(s) for s in BUYING), n_stages=len(STAGES))
+    return fit_classes(code, periods, K, **_class_codes())
 
 
 def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0, horizon: int = 24,
@@ -590,7 +599,10 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         them. The scenario gets a ``lost`` stage ``dropped`` and one segment per class (its
         share, rows, initial population and revenue per period in each earning stage); the
         holdout report forecasts with the classes fitted on the calibration periods, each with
-        its own transactions per period in a buying stage.
+        its own transactions per period in a buying stage. ``"auto"``: the number of classes
+        (or none, one chain without dropout) chosen by BIC on the calibration periods, all
+        periods without a holdout (:func:`~clmsim.calibrate.classes.choose_classes`); the
+        same number is fitted on all periods for the scenario.
 
     Raises
     ------
@@ -605,15 +617,16 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                               "combined yet: the Dirichlet rows would replace the seasonal transition entries with "
                               "constant draws; drop one of the two")
     if classes is not None:
-        if isinstance(classes, bool) or int(classes) != classes or not 1 <= classes <= 10:
-            raise ClmsimError(f"classes must be a whole number from 1 to 10, got {classes!r}")
+        if classes != "auto" and (isinstance(classes, (bool, str)) or int(classes) != classes
+                                  or not 1 <= classes <= 10):
+            raise ClmsimError(f"classes must be a whole number from 1 to 10 or 'auto', got {classes!r}")
         if seasonal is not None or uncertainty is not None:
             raise ClmsimError("latent classes cannot be combined with seasonal multipliers or a "
                               "parameter_uncertainty section yet: drop one of them")
         if rules is not None and rules.dormant_after or (fixed or {}).get("dormant_after"):
             raise ClmsimError("latent classes model churned customers who buy again or drop out; a dormant stage "
                               "(--dormant-after) splits churned in two: drop one of them")
-        classes = int(classes)
+        classes = classes if classes == "auto" else int(classes)
     choice = None
     if rules is None:
         T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods
@@ -624,6 +637,10 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                               min_pairs=min_pairs, seasonal=seasonal)
         rules = choice.rules
     sp = build_stage_panel(tx, rules, start, end)
+    Tc = sp.n_periods - int(holdout or 0)
+    if holdout and (Tc < 2 or holdout < 0):
+        raise ClmsimError(f"holdout of {holdout} {rules.period}s leaves {Tc} calibration period(s) of "
+                          f"{sp.n_periods}; at least 2 are needed")
     options = dict(interval=interval, level=level, n_boot=n_boot, seed=seed, min_pairs=min_pairs)
     fit = _fit_panel(sp.panel, sp.stages, **options)
     last = sp.panel[sp.panel["period"] == sp.n_periods - 1]["stage"].value_counts()
@@ -650,11 +667,23 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                          "constant")
     if uncertainty is not None:
         scenario["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
-    cls = hold_cls = None
+    cls = hold_cls = class_choice = None
+    if classes == "auto":
+        class_choice = choose_classes(panel_codes(sp), Tc, **_class_codes())
+        classes = class_choice.classes or None
+        if classes is None:
+            notes.append("latent classes (--classes auto): the BIC prefers one chain without dropout; the scenario "
+                         "has no classes")
+
+    def fitted_classes(periods: int) -> ClassFit:
+        if class_choice is not None and class_choice.periods == periods:
+            return class_choice.fits[classes]
+        return _fit_classes(code, periods, classes)
+
     if classes:
         code = panel_codes(sp)
         revenue = panel_values(sp, "revenue")
-        cls = _fit_classes(code, sp.n_periods, classes)
+        cls = fitted_classes(sp.n_periods)
         class_scenario(scenario, cls, STAGES, code[:, -1], np.ones(len(code), dtype=bool), sp.stages,
                        class_means(cls.posterior, code, revenue, sp.n_periods, len(STAGES)))
         scenario["description"] += (f" {classes} latent classes (segments class_1 ..) in which a churned customer "
@@ -670,10 +699,6 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     report = None
     hold_sfit = None
     if holdout:
-        Tc = sp.n_periods - int(holdout)
-        if Tc < 2 or holdout < 0:
-            raise ClmsimError(f"holdout of {holdout} {rules.period}s leaves {Tc} calibration period(s) of "
-                              f"{sp.n_periods}; at least 2 are needed")
         cal = sp.panel[sp.panel["period"] < Tc]
         cal_stages = tuple(s for s in sp.stages if (cal["stage"] == s).any())
         cal_fit = _fit_panel(cal.reset_index(drop=True), cal_stages, **options)
@@ -691,7 +716,7 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             engine_ok = not _seasonal_scenario(hold_sc, hold_sfit, int(pos[Tc]) + 1) or scenario_accepts_seasonality()
         occupancy = engine = None
         if classes:
-            hold_cls = _fit_classes(code, Tc, classes)
+            hold_cls = fitted_classes(Tc)
             class_scenario(hold_sc, hold_cls, STAGES, code[:, Tc - 1], sp.first_period < Tc, cal_stages,
                            class_means(hold_cls.posterior, code, revenue, Tc, len(STAGES)))
         hold_text = write_yaml(hold_sc, None) if engine_ok else None
@@ -706,4 +731,4 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                                 occupancy=occupancy, engine=engine, classes=classes)
     return RFMFit(rules=rules, stages=sp, fit=fit, transactions_per_period=_tx_per_period(sp.panel),
                   report=report, scenario=scenario, choice=choice, seasonal=sfit, holdout_seasonal=hold_sfit,
-                  notes=tuple(notes), classes=cls, holdout_classes=hold_cls)
+                  notes=tuple(notes), classes=cls, holdout_classes=hold_cls, class_choice=class_choice)

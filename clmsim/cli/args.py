@@ -42,6 +42,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def classes_arg(text: str) -> int | str:
+    """``auto`` or a whole number >= 1 (``fit rfm --classes``)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+
+
 def nonneg_int(text: str) -> int:
     """A whole number >= 0."""
     value = _whole(text, "a non-negative integer")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import ClmsimError
 from ..safeio import atomic_path, atomic_write
-from .args import nonneg_float, nonneg_int, open_fraction, positive_float, positive_int
+from .args import classes_arg, nonneg_float, nonneg_int, open_fraction, positive_float, positive_int
 from .args import seed as seed_arg
 
 # Defaults of clmsim.calibrate.RFMRules, repeated here so that building the parser does not import
@@ -116,11 +116,12 @@ def add_parsers(sub) -> None:
                         "periods: month of year) on the purchase probabilities and, when the data support it, "
                         "revenue per purchase; the rule choice and the holdout report use them "
                         "(default: none, a constant chain)")
-    p.add_argument("--classes", type=positive_int, default=None, metavar="K",
+    p.add_argument("--classes", type=classes_arg, default=None, metavar="K|auto",
                    help="K latent classes of chains in which a churned customer can drop out for good (EM, after "
                         "the rules are chosen); the scenario gets one segment per class (its own rows and revenue) and a "
                         "lost stage 'dropped', "
-                        "the holdout report forecasts with them (default: none, one chain)")
+                        "the holdout report forecasts with them; 'auto': the number (or none) chosen by BIC on the "
+                        "calibration periods (default: none, one chain)")
     p.set_defaults(func=cmd_rfm)
 
 
@@ -274,6 +275,9 @@ def cmd_rfm(args) -> int:
         summary.insert(2, f"rules: {rules.describe()}")
     if res.seasonal is not None:
         summary.append(res.seasonal.describe(f"all {res.stages.n_periods} {rules.period}s (the scenario's)"))
+    if res.class_choice is not None:
+        summary.append(res.class_choice.describe(
+            f"the {res.class_choice.periods} {'calibration ' if args.holdout else ''}{rules.period}s"))
     if res.classes is not None:
         summary.append(res.classes.describe(f"all {res.stages.n_periods} {rules.period}s (the scenario's segments)"))
     summary += [f"note: {n}" for n in res.notes]
