@@ -668,8 +668,9 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     if uncertainty is not None:
         scenario["parameter_uncertainty"] = fit.uncertainty_blocks(uncertainty)
     cls = hold_cls = class_choice = None
+    code = panel_codes(sp) if classes else None
     if classes == "auto":
-        class_choice = choose_classes(panel_codes(sp), Tc, **_class_codes())
+        class_choice = choose_classes(code, Tc, **_class_codes())
         classes = class_choice.classes or None
         if classes is None:
             notes.append("latent classes (--classes auto): the BIC prefers one chain without dropout; the scenario "
@@ -681,14 +682,16 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         return _fit_classes(code, periods, classes)
 
     if classes:
-        code = panel_codes(sp)
         revenue = panel_values(sp, "revenue")
         cls = fitted_classes(sp.n_periods)
         class_scenario(scenario, cls, STAGES, code[:, -1], np.ones(len(code), dtype=bool), sp.stages,
                        class_means(cls.posterior, code, revenue, sp.n_periods, len(STAGES)))
-        scenario["description"] += (f" {classes} latent classes (segments class_1 ..) in which a churned customer "
-                                    f"can drop out for good (stage {DROPPED}); initial populations: the expected "
-                                    f"customers of each class still alive, in whole customers.")
+        window = f"the first {Tc} {rules.period}s, before the holdout" if holdout else f"all {Tc} {rules.period}s"
+        chosen = f" (chosen by BIC on {window})" if class_choice is not None else ""
+        scenario["description"] += (f" {classes} latent classes{chosen} (segments class_1 ..) in which a churned "
+                                    f"customer can drop out for good (stage {DROPPED}); each has its own revenue per "
+                                    f"period; initial populations: the expected customers of each class still alive, "
+                                    f"in whole customers.")
     runnable = not seasonal_written or scenario_accepts_seasonality()
     if not runnable:
         notes.append("this clmsim's scenario language does not accept seasonality entries yet: the scenario was "
