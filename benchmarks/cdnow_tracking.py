@@ -38,7 +38,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from clmsim.calibrate.classes import class_means, fit_classes, pair_counts
-from clmsim.calibrate.rfm import STAGES, build_stage_panel, panel_codes
+from clmsim.calibrate.stages import STAGES, build_stage_panel, panel_codes
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -127,13 +127,13 @@ def stage_matrix(tx: pd.DataFrame, rules):
     return code, ntx, np.where(code >= 0, t - last, -1), sp.first_period
 
 
-def tx_per_month(code, ntx, Tc, S, buying) -> np.ndarray:
-    """Calibration mean transactions per month of each buying stage (0 for the others)."""
-    out = np.zeros(S)
-    for b in buying:
-        m = code[:, :Tc] == b
-        out[b] = ntx[:, :Tc][m].mean()
-    return out
+def tx_per_month(code, ntx, Tc, S, buying, posterior=None) -> np.ndarray:
+    """Calibration mean transactions per month of each buying stage (0 for the others): pooled,
+    (S,), or per class of ``posterior`` (C, K), (K, S), each customer-month weighted by her
+    posterior (``class_means``)."""
+    out = class_means(np.ones((len(code), 1)) if posterior is None else posterior, code, ntx, Tc, S)[0]
+    out[:, [s for s in range(S) if s not in buying]] = 0.0
+    return out[0] if posterior is None else out
 
 
 def propagate(x: np.ndarray, P: np.ndarray, rate: np.ndarray, months: int) -> np.ndarray:
@@ -229,11 +229,8 @@ def dropout_mixture_forecast(code, ntx, first, Tc, T, K, starts=8, pooled_rate=F
     months' purchases."""
     S = len(STAGES)
     fit = fit_classes(code, Tc, K, churned=CHURNED, buying=BUYING, n_stages=S, starts=starts)
-    if pooled_rate:
-        rates = [tx_per_month(code, ntx, Tc, S, BUYING)] * K
-    else:
-        rates = class_means(fit.posterior, code, ntx, Tc, S)[0]
-        rates[:, [s for s in range(S) if s not in BUYING]] = 0.0
+    rates = [tx_per_month(code, ntx, Tc, S, BUYING)] * K if pooled_rate else \
+        tx_per_month(code, ntx, Tc, S, BUYING, fit.posterior)
     rates = [np.append(r, 0.0) for r in rates]   # state S: dropped out
     end = code[:, Tc - 1]
     parts = []
@@ -320,7 +317,7 @@ def dropout_by_rules(tx: pd.DataFrame) -> None:
 def main() -> None:
     from clmsim.calibrate import RFMRules, fit_rfm
     from clmsim.calibrate.io import read_table
-    from clmsim.calibrate.rfm import prepare_transactions
+    from clmsim.calibrate.stages import prepare_transactions
 
     raw = read_table(str(DATA), ("customer_id", "date", "amount"), (), sep="whitespace",
                      names=["customer_id", "sample_id", "date", "cds", "amount"], rename={},

@@ -12,7 +12,7 @@ import pytest
 
 from clmsim.calibrate import RFMRules, fit_rfm
 from clmsim.calibrate.classes import churned_spells, fit_classes, spell_loglik
-from clmsim.calibrate.rfm import STAGES, panel_codes
+from clmsim.calibrate.stages import STAGES, panel_codes
 from clmsim.errors import ClmsimError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,8 @@ from scipy import stats
 from clmsim.calibrate import RFMRules, build_stage_panel, fit_rfm, prepare_transactions
 from clmsim.calibrate.io import TRANSACTION_COLUMNS, read_table
 from clmsim.calibrate.report import analytic_engine_available, holdout_report, propagate
-from clmsim.calibrate.rfm import _tx_per_period, period_index
+from clmsim.calibrate.rfm import _tx_per_period
+from clmsim.calibrate.stages import period_index
 from clmsim.cli import main
 from clmsim.errors import ClmsimError
 from clmsim.scenario import load_scenario

@@ -4,8 +4,10 @@
   stage panel, Dirichlet or bootstrap intervals, per-stage revenue;
 * :mod:`~clmsim.calibrate.sbg` -- shifted-beta-geometric retention (Fader & Hardie
   2007): alpha, beta with standard errors, retention, survival, DERL;
-* :mod:`~clmsim.calibrate.rfm` -- transaction log -> stages by recency/frequency/
-  monetary rules -> chain -> complete scenario;
+* :mod:`~clmsim.calibrate.stages` -- transaction log -> lifecycle stages by recency/frequency/
+  monetary rules (the stage panel);
+* :mod:`~clmsim.calibrate.rfm` -- stages -> rules chosen on the calibration window -> chain ->
+  complete scenario, with a holdout report;
 * :mod:`~clmsim.calibrate.classes` -- latent classes of chains with dropout from churned (EM), as
   scenario segments (``fit_rfm(..., classes=K)``);
 * :mod:`~clmsim.calibrate.report` -- simulated vs observed repeat purchases on a holdout;
@@ -21,7 +23,8 @@ from .._lazy import lazy_exports
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "classes": ("ClassFit", "fit_classes"),
     "report": ("HoldoutReport", "holdout_report", "propagate"),
-    "rfm": ("RFMFit", "RFMRules", "build_stage_panel", "fit_rfm", "prepare_transactions"),
+    "rfm": ("RFMFit", "fit_rfm"),
+    "stages": ("RFMRules", "build_stage_panel", "prepare_transactions"),
     "sbg": ("SBGFit", "cohorts_from_table", "derl", "derl_sum", "fit_sbg", "retention", "survival"),
     "transitions": ("TransitionFit", "fit_transitions", "fragment", "prepare_panel"),
 })

@@ -1,6 +1,6 @@
 """Seasonal multipliers of a fitted stage chain: purchase probability and revenue per purchase.
 
-A stage panel (:mod:`clmsim.calibrate.rfm`) is cut into calendar periods; with a cycle of
+A stage panel (:mod:`clmsim.calibrate.stages`) is cut into calendar periods; with a cycle of
 ``N`` periods (``N = 12`` for months: month of year) period ``t`` has the cycle position
 ``c(t) = k(t) mod N``, ``k`` the calendar index of the period (months: ``12 year + month - 1``,
 so position 0 is January; quarters: ``4 year + quarter - 1``; years: the year; weeks: weeks

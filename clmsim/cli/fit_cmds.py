@@ -241,7 +241,7 @@ def cmd_sbg(args) -> int:
 def cmd_rfm(args) -> int:
     from ..calibrate import RFMRules, fit_rfm
     from ..calibrate.io import TRANSACTION_COLUMNS, write_yaml
-    from ..calibrate.rfm import prepare_transactions
+    from ..calibrate.stages import prepare_transactions
 
     raw = _read(args, TRANSACTION_COLUMNS, (), "transaction log")
     given = {k: getattr(args, k) for k in ("churn_after", "dormant_after", "frequency_window", "loyal_frequency",
