@@ -182,26 +182,36 @@ def test_classes_scenario_writes_the_classes_chains_oracle_analytic_engine(cdnow
     """The scenario's segments are the classes: the analytic engine's occupancy after one period
     is each segment's initial population moved by its class's matrix (entries rounded down to 6
     decimals), each segment earns its class's revenue in a stage (period 1's revenue), and the
-    populations are the alive customers of each class, in whole customers."""
+    populations are every customer of each class, those who dropped out in ``dropped``, in whole
+    customers."""
     from clmsim.api import simulate
     from clmsim.calibrate.io import write_yaml
     from clmsim.scenario import scenario_from_text
 
     _, res = cdnow_classes
     sc, cls = res.scenario, res.classes
-    assert sc["stages"]["dropped"] == {"kind": "lost"} and "initial_population" not in sc
+    assert sc["stages"]["dropped"] == {"kind": "churned"} and "initial_population" not in sc
+    assert "dropped" not in sc["transitions"]
     segs = sc["segments"]
     assert list(segs) == ["class_1", "class_2"] and sum(s["share"] for s in segs.values()) == pytest.approx(1, abs=1e-12)
     order = np.argsort(-cls.ret)
     code = panel_codes(res.stages)
-    alive = cls.occupancy(code[:, -1], code[:, -1] >= 0)[:, :-1].sum()
+    seen = code[:, -1] >= 0
+    occ = cls.occupancy(code[:, -1], seen)
     total = sum(sum(s["initial_population"].values()) for s in segs.values())
-    assert total == round(alive)
-    # docs/calibration.md: "669 of the 2,057 customers churned at the end of the data are still alive"
-    still = sum(s["initial_population"].get("churned", 0) for s in segs.values())
-    assert (still, int((code[:, -1] == STAGES.index("churned")).sum())) == (669, 2057)
+    assert total == int(seen.sum()) == 2357                     # every customer, the dropped ones too
+    pop = {s: sum(seg["initial_population"].get(s, 0) for seg in segs.values()) for s in ("churned", "dropped")}
+    for s in res.stages.stages:                                  # each stage keeps its count in the data
+        observed = int((code[:, -1] == STAGES.index(s)).sum())
+        held = sum(seg["initial_population"].get(s, 0) for seg in segs.values())
+        assert held + (pop["dropped"] if s == "churned" else 0) == observed
+    alive = occ[:, STAGES.index("churned")].sum()
+    assert abs(pop["churned"] - alive) < cls.K
+    # docs/calibration.md: "669.5 of the 2,057 customers churned ... 670 start in `churned` and 1,387 in `dropped`"
+    assert (round(alive, 1), pop["churned"], pop["dropped"], pop["churned"] + pop["dropped"]) == (669.5, 670, 1387, 2057)
     docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
-    assert "669 of the 2,057 customers churned" in docs
+    assert ("669.5 of the 2,057 customers churned at the end of the data are expected still alive by the classes' "
+            "posterior: 670 start in `churned` and 1,387 in `dropped`") in docs
     # and the classes it quotes ("Fitted on all 18 months (the scenario's segments)")
     (hi, lo) = order
     assert (f"`class_1` is {cls.shares[hi]:.1%} of the customers, coming back at {cls.ret[hi]:.3f} a month and "
@@ -216,7 +226,7 @@ def test_classes_scenario_writes_the_classes_chains_oracle_analytic_engine(cdnow
         seg = segs[f"class_{i + 1}"]
         x, mean = np.zeros(len(STAGES) + 1), np.zeros(len(STAGES) + 1)
         for s, n in seg["initial_population"].items():
-            x[STAGES.index(s)] = n
+            x[STAGES.index(s) if s != "dropped" else -1] = n        # the class's dropped state is last
         for s, entry in seg["stages"].items():        # each class earns its own revenue in a stage
             mean[STAGES.index(s)] = entry["revenue"]["mean"]
         y = x @ cls.matrix(int(k))
@@ -226,6 +236,94 @@ def test_classes_scenario_writes_the_classes_chains_oracle_analytic_engine(cdnow
     revenue = per[(per["item"] == "revenue") & (per["period"] == 1)]["mean"].iloc[0]
     assert revenue == pytest.approx(want_revenue, rel=1e-5)
     assert segs["class_1"]["stages"]["loyal"]["revenue"]["mean"] != segs["class_2"]["stages"]["loyal"]["revenue"]["mean"]
+
+
+def _winback_period_one(scenario: dict, base: float, stages: tuple[str, ...]) -> tuple[float, dict]:
+    """Period 1 of ``scenario`` with one win-back policy mailing every churned customer of age 0
+    (coverage 1, contact cost 1, success ``base``), by the analytic engine: win-back spend and
+    the stages' occupancy."""
+    import copy
+
+    from clmsim.api import simulate
+    from clmsim.calibrate.io import write_yaml
+    from clmsim.scenario import scenario_from_text
+
+    sc = copy.deepcopy(scenario)
+    sc["winback"] = {"policies": {"mail_all": {"eligible_after": 0, "window": 1, "coverage": 1, "contact_cost": 1,
+                                               "success": {"base": base}, "return_stage": "repeat"}}}
+    per = simulate(scenario_from_text(write_yaml(sc, None), "<winback>"), engine="analytic").periods
+    one = per[per["period"] == 1].set_index("item")["mean"]
+    return float(one["winback_spend"]), {s: float(one[f"stage:{s}"]) for s in stages}
+
+
+def test_classes_winback_mails_the_dropped_customers_too_oracle_stage_counts(cdnow_classes):
+    """Dropout is hidden in the data, so a win-back campaign mails every churned customer, dropped
+    or not: on the classes' scenario a policy mailing every churned customer pays for as many
+    contacts as there are churned customers at the end of the data (2,057 on CDNOW, as on the
+    plain chain's scenario), and with success 1 it wins every one of them back, the dropped
+    ones included (nobody is left in ``dropped`` after period 1)."""
+    _, res = cdnow_classes
+    churned = int((panel_codes(res.stages)[:, -1] == STAGES.index("churned")).sum())
+    stages = tuple(res.scenario["stages"])
+    spend, _ = _winback_period_one(res.scenario, 0.0, stages)
+    assert spend == pytest.approx(churned, rel=1e-12) and churned == 2057
+    spend, occ = _winback_period_one(res.scenario, 1.0, stages)
+    assert spend == pytest.approx(churned, rel=1e-12)
+    assert occ["dropped"] == pytest.approx(0.0, abs=1e-9)
+    without = res.scenario | {"segments": None}
+    without.pop("segments")
+    without["stages"] = {s: e for s, e in res.scenario["stages"].items() if s != "dropped"}
+    without["initial_population"] = {s: sum(seg["initial_population"].get(s, 0) + (
+        seg["initial_population"].get("dropped", 0) if s == "churned" else 0) for seg in res.scenario["segments"].values())
+        for s in without["stages"]}
+    chain_spend, _ = _winback_period_one(without, 0.0, tuple(without["stages"]))
+    assert chain_spend == pytest.approx(spend, rel=1e-12)
+
+
+def test_docs_section_4_email_on_the_classes_scenario_with_and_without_dropped_responses(cdnow_classes, tmp_path,
+                                                                                         capsys):
+    """docs/calibration.md ("Win-back reaches the dropped customers too"): section 4's levers on the
+    classes' scenario (margin 0.3, 24 months): the e-mail to every churned customer gains 8.23k
+    for 2.77k when the dropped customers respond at the policy's rate, and -18 for 2.67k when a
+    policy of their own never wins them back."""
+    import copy
+
+    from clmsim.calibrate.io import write_yaml
+    from clmsim.cli import main
+
+    sc = copy.deepcopy(cdnow_classes[1].scenario)
+    sc["time"]["horizon"] = 24
+    for entry in sc["stages"].values():
+        if entry["kind"] == "active":
+            entry["margin"] = 0.3
+    (tmp_path / "cdnow.yaml").write_text(write_yaml(sc, None), encoding="utf-8")
+    levers = (ROOT / "tests" / "data" / "calibration" / "cdnow_strategies.yaml").read_text(encoding="utf-8")
+    (tmp_path / "both.yaml").write_text(levers, encoding="utf-8")
+    alive_only = levers.replace("      return_stage: repeat\n", """      return_stage: repeat
+      from_stages: [churned]
+    reactivation_email_dropped:
+      from_stages: [dropped]
+      eligible_after: 0
+      window: 12
+      coverage: 0
+      contact_cost: 0.1
+      success: {base: 0}
+      return_stage: repeat
+""").replace("email_all: {winback.policies.reactivation_email.coverage: 1}",
+             "email_all: {winback.policies.reactivation_email.coverage: 1, "
+             "winback.policies.reactivation_email_dropped.coverage: 1}")
+    assert alive_only.count("reactivation_email_dropped") == 2    # the policy and email_all
+    (tmp_path / "alive.yaml").write_text(alive_only, encoding="utf-8")
+    lines = {}
+    for name in ("both", "alive"):
+        capsys.readouterr()
+        assert main(["compare", str(tmp_path / f"{name}.yaml"), "--engine", "analytic"]) == 0
+        lines[name] = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("email_all")).split()
+    assert lines["both"][3:5] == ["+8.232k", "+2.772k"]
+    assert lines["alive"][3:5] == ["-17.77", "+2.666k"]
+    docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
+    assert ("gains 8.23k NPV for 2.77k spend when every contact responds at 3% (the plain chain: 8.07k for 3.11k) "
+            "and −18 for 2.67k when the dropped never respond") in docs
 
 
 def test_class_means_oracle_pandas_groupby():

@@ -21,8 +21,9 @@ local optima, so the fit keeps the best of several starts (the first splits cust
 many periods they bought in; the others are random, from a fixed seed: the fit is
 deterministic).
 
-As a chain, class ``k`` is the stage chain plus one absorbing state, *dropped* (a ``lost``
-stage in a scenario), with churned row ``{buying j: (1 - d) r split_j, dropped: d}``
+As a chain, class ``k`` is the stage chain plus one absorbing state, *dropped* (in a scenario,
+a ``churned`` stage without a row: :data:`DROPPED`), with churned row
+``{buying j: (1 - d) r split_j, dropped: d}``
 (:meth:`ClassFit.matrix`). A customer churned for ``n`` periods at the end of the data is
 still alive with probability ``q^n / (q^n + d (1 - q^n) / (1 - q))`` (:attr:`ClassFit.alive`).
 """
@@ -362,7 +363,9 @@ def class_means(posterior: np.ndarray, code: np.ndarray, values: np.ndarray, per
 
 # ------------------------------------------------------------------ as a scenario
 DROPPED = "dropped"
-"""Name of the ``lost`` stage a scenario gives dropout."""
+"""Name of the stage a scenario gives dropout: of kind ``churned`` with no row, so its customers
+never come back by themselves but a win-back policy contacts them with the other churned
+customers, as a real campaign that cannot tell them apart would."""
 
 
 def whole(x: np.ndarray) -> np.ndarray:
@@ -370,6 +373,16 @@ def whole(x: np.ndarray) -> np.ndarray:
     the first cell), the way a scenario's initial populations are whole customers."""
     x = np.asarray(x, dtype=float)
     return largest_remainder(x, int(round(float(x.sum()))))
+
+
+def _whole_by_stage(occ: np.ndarray, churned: list[int]) -> np.ndarray:
+    """(K, n) expected customers as whole customers, rounded stage by stage (:func:`whole`), the
+    columns ``churned`` (churned and dropped) together: a customer's stage in the data is observed,
+    so each stage keeps its count of customers, and churned plus dropped the churned count."""
+    out = np.zeros(occ.shape, dtype=np.int64)
+    for cols in [[j] for j in range(occ.shape[1]) if j not in churned] + [churned]:
+        out[:, cols] = whole(occ[:, cols].ravel()).reshape(occ.shape[0], len(cols))
+    return out
 
 
 def _floor6(p: float) -> float:
@@ -384,8 +397,9 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
     rounded down to 6 decimals, so a row never sums above 1; zeros where the scenario's
     ``base_rows`` have an entry the class does not, since a segment's entries replace the
     scenario's one by one), churned's row with the move to :data:`DROPPED`, and its initial
-    population: ``occupancy`` (K, S+1) from :meth:`ClassFit.occupancy`, alive customers only,
-    in whole customers (:func:`whole`). With ``revenue``, each segment also carries the revenue
+    population: ``occupancy`` (K, S+1) from :meth:`ClassFit.occupancy`, the alive customers in
+    their stages and the others in :data:`DROPPED`, in whole customers, stage by stage (churned
+    and dropped together) so that each stage keeps its count in the data. With ``revenue``, each segment also carries the revenue
     (mean, cv) of its class in each stage of ``earning``.
 
     Parameters
@@ -398,7 +412,9 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
     """
     order = fit.order()
     codes = [names.index(s) for s in present]
-    pops = whole(occupancy[:, codes])
+    held = (*present, DROPPED)
+    pops = _whole_by_stage(occupancy[:, codes + [occupancy.shape[1] - 1]],
+                           [j for j, c in enumerate(codes) if c == fit.churned] + [len(codes)])
     shares = [round(float(fit.shares[k]), 6) for k in order]
     shares[-1] = round(1.0 - sum(shares[:-1]), 6)
     out = {}
@@ -419,7 +435,7 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
                             f"buys again with probability {fit.ret[k]:.3f} a period and drops out for good with "
                             f"probability {fit.dropout[k]:.3f}"),
             "transitions": rows,
-            "initial_population": {s: int(n) for s, n in zip(present, pops[k]) if n > 0},
+            "initial_population": {s: int(n) for s, n in zip(held, pops[k]) if n > 0},
         }
         if revenue is not None and earning:
             mean, cv = revenue
@@ -432,12 +448,13 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
 def class_scenario(scenario: dict, fit: ClassFit, names: tuple[str, ...], end_codes: np.ndarray, who: np.ndarray,
                    present: tuple[str, ...], revenue: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Turn a chain's ``scenario`` (plain data, its stages ``present``) into the classes' one, in
-    place: a ``lost`` stage :data:`DROPPED` and one segment per class (:func:`segments_block`),
+    place: a ``churned`` stage :data:`DROPPED` without a row and one segment per class
+    (:func:`segments_block`),
     whose initial populations (the customers ``who``, in stage codes ``end_codes``) replace the
     scenario's and, with ``revenue`` (:func:`class_means`), whose revenue replaces the
     scenario's in every stage that has one."""
     earning = tuple(s for s, e in scenario["stages"].items() if "revenue" in e)
-    scenario["stages"][DROPPED] = {"kind": "lost"}
+    scenario["stages"][DROPPED] = {"kind": "churned"}
     scenario["segments"] = segments_block(fit, names, present, fit.occupancy(end_codes, who), scenario["transitions"],
                                           revenue, earning)
     scenario.pop("initial_population", None)

@@ -330,9 +330,9 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     classes : int, optional
         ``K`` >= 1: latent classes of chains in which a churned customer can drop out for good
         (:mod:`clmsim.calibrate.classes`), fitted by EM after the rules are chosen as without
-        them. The scenario gets a ``lost`` stage ``dropped`` and one segment per class (its
-        share, rows, initial population and revenue per period in each earning stage); the
-        holdout report forecasts with the classes fitted on the calibration periods, each with
+        them. The scenario gets a stage ``dropped`` (kind ``churned``, without a row) and one
+        segment per class (its share, rows, initial population and revenue per period in each
+        earning stage); the holdout report forecasts with the classes fitted on the calibration periods, each with
         its own transactions per period in a buying stage. ``"auto"``: the number of classes
         (or none, one chain without dropout) chosen by BIC on the calibration periods, all
         periods without a holdout (:func:`~clmsim.calibrate.classes.choose_classes`); the
@@ -423,9 +423,10 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         window = f"the first {Tc} {rules.period}s, before the holdout" if holdout else f"all {Tc} {rules.period}s"
         chosen = f" (chosen by BIC on {window})" if class_choice is not None else ""
         scenario["description"] += (f" {classes} latent classes{chosen} (segments class_1 ..) in which a churned "
-                                    f"customer can drop out for good (stage {DROPPED}); each has its own revenue per "
-                                    f"period; initial populations: the expected customers of each class still alive, "
-                                    f"in whole customers.")
+                                    f"customer can drop out for good (stage {DROPPED}, which a win-back policy still "
+                                    f"contacts); each has its own revenue per period; initial populations: each "
+                                    f"class's expected customers, those who dropped out in {DROPPED}, in whole "
+                                    f"customers.")
     runnable = not seasonal_written or scenario_accepts_seasonality()
     if not runnable:
         notes.append("this clmsim's scenario language does not accept seasonality entries yet: the scenario was "

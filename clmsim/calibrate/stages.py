@@ -25,7 +25,7 @@ Her stage at the end of period ``t`` is decided by the first rule that applies
 So "bought a repeat purchase in period t" is exactly "is in ``repeat`` or
 ``loyal`` at the end of t", which lets a fitted chain predict the repeat-purchase
 curve. Customers can always come back, so no stage is of kind ``lost``
-(absorbing) -- except ``dropped``, the hidden dropout of latent classes
+(absorbing); ``dropped``, the hidden dropout of latent classes, is a churned stage without a row
 (``classes=K``, :mod:`clmsim.calibrate.classes`); a stage with no rows in the data is
 left out of the scenario.
 A customer's stage at ``t`` depends on data up to ``t`` only, so cutting the

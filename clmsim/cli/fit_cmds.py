@@ -119,7 +119,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--classes", type=classes_arg, default=None, metavar="K|auto",
                    help="K latent classes of chains in which a churned customer can drop out for good (EM, after "
                         "the rules are chosen); the scenario gets one segment per class (its own rows and revenue) and a "
-                        "lost stage 'dropped', "
+                        "stage 'dropped' (churned, never returning by itself, contacted by win-back), "
                         "the holdout report forecasts with them; 'auto': the number (or none) chosen by BIC on the "
                         "calibration periods (default: none, one chain)")
     p.set_defaults(func=cmd_rfm)

@@ -389,8 +389,11 @@ def _divergent_mixture(ch: Chains, v: float, reward: str) -> np.ndarray:
 
 
 def _combine(weights: np.ndarray, values: np.ndarray) -> float:
-    """Weighted sum over segments with ``0 * inf = 0``."""
-    return float(np.where(weights > 0, weights * values, 0.0).sum())
+    """Weighted sum over segments with ``0 * inf = 0`` (the product is not formed where a weight
+    is 0, so no invalid-value warning either)."""
+    out = np.zeros(np.broadcast(weights, values).shape)
+    np.multiply(weights, values, out=out, where=weights > 0)
+    return float(out.sum())
 
 
 def nodes_for(model: CompiledModel, nodes: int | None = None) -> int:
