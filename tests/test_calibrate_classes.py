@@ -209,6 +209,8 @@ def test_classes_scenario_writes_the_classes_chains_oracle_analytic_engine(cdnow
     assert abs(pop["churned"] - alive) < cls.K
     # docs/calibration.md: "669.5 of the 2,057 customers churned ... 670 start in `churned` and 1,387 in `dropped`"
     assert (round(alive, 1), pop["churned"], pop["dropped"], pop["churned"] + pop["dropped"]) == (669.5, 670, 1387, 2057)
+    assert any(n.startswith("of the 2,057 customers churned at the end of the data, 670 start in 'churned' and "
+                            "1,387 in 'dropped'") and "success 0" in n for n in res.notes)
     docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
     assert ("669.5 of the 2,057 customers churned at the end of the data are expected still alive by the classes' "
             "posterior: 670 start in `churned` and 1,387 in `dropped`") in docs
