@@ -399,8 +399,9 @@ def segments_block(fit: ClassFit, names: tuple[str, ...], present: tuple[str, ..
     scenario's one by one), churned's row with the move to :data:`DROPPED`, and its initial
     population: ``occupancy`` (K, S+1) from :meth:`ClassFit.occupancy`, the alive customers in
     their stages and the others in :data:`DROPPED`, in whole customers, stage by stage (churned
-    and dropped together) so that each stage keeps its count in the data. With ``revenue``, each segment also carries the revenue
-    (mean, cv) of its class in each stage of ``earning``.
+    and dropped together) so that each stage keeps its count in the data. With ``revenue``,
+    each segment also carries the revenue (mean, cv) of its class in each stage of
+    ``earning``.
 
     Parameters
     ----------
@@ -449,10 +450,9 @@ def class_scenario(scenario: dict, fit: ClassFit, names: tuple[str, ...], end_co
                    present: tuple[str, ...], revenue: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """Turn a chain's ``scenario`` (plain data, its stages ``present``) into the classes' one, in
     place: a ``churned`` stage :data:`DROPPED` without a row and one segment per class
-    (:func:`segments_block`),
-    whose initial populations (the customers ``who``, in stage codes ``end_codes``) replace the
-    scenario's and, with ``revenue`` (:func:`class_means`), whose revenue replaces the
-    scenario's in every stage that has one."""
+    (:func:`segments_block`), whose initial populations (the customers ``who``, in stage codes
+    ``end_codes``) replace the scenario's and, with ``revenue`` (:func:`class_means`), whose
+    revenue replaces the scenario's in every stage that has one."""
     earning = tuple(s for s, e in scenario["stages"].items() if "revenue" in e)
     scenario["stages"][DROPPED] = {"kind": "churned"}
     scenario["segments"] = segments_block(fit, names, present, fit.occupancy(end_codes, who), scenario["transitions"],

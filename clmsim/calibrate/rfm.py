@@ -332,8 +332,8 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         (:mod:`clmsim.calibrate.classes`), fitted by EM after the rules are chosen as without
         them. The scenario gets a stage ``dropped`` (kind ``churned``, without a row) and one
         segment per class (its share, rows, initial population and revenue per period in each
-        earning stage); the holdout report forecasts with the classes fitted on the calibration periods, each with
-        its own transactions per period in a buying stage. ``"auto"``: the number of classes
+        earning stage); the holdout report forecasts with the classes fitted on the calibration
+        periods, each with its own transactions per period in a buying stage. ``"auto"``: the number of classes
         (or none, one chain without dropout) chosen by BIC on the calibration periods, all
         periods without a holdout (:func:`~clmsim.calibrate.classes.choose_classes`); the
         same number is fitted on all periods for the scenario.
@@ -425,8 +425,8 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         scenario["description"] += (f" {classes} latent classes{chosen} (segments class_1 ..) in which a churned "
                                     f"customer can drop out for good (stage {DROPPED}, which a win-back policy still "
                                     f"contacts); each has its own revenue per period; initial populations: each "
-                                    f"class's expected customers, those who dropped out in {DROPPED}, in whole "
-                                    f"customers.")
+                                    f"class's expected customers in each stage, the churned split between churned "
+                                    f"and {DROPPED}, in whole customers.")
         held = [sum(seg["initial_population"].get(s, 0) for seg in scenario["segments"].values())
                 for s in ("churned", DROPPED)]
         notes.append(f"of the {sum(held):,} customers churned at the end of the data, {held[0]:,} start in 'churned' "
