@@ -118,6 +118,10 @@ def test_classes_auto_on_a_tiny_log_keeps_one_chain(capsys):
     out = capsys.readouterr().out
     assert "the BIC prefers one chain without dropout; the scenario has no classes" in out
     assert "\nsegments:" not in out and "kind: lost" not in out
+    # forced to one class, the log still has nobody churned at its end: no note about churned customers
+    assert main(["fit", "rfm", str(DATA / "transactions_small.csv"), "--min-pairs", "0", "--classes", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "\nsegments:" in out and "dropped: {kind: churned}" in out and "customers churned at the end" not in out
 
 
 @pytest.fixture(scope="module")

@@ -429,11 +429,12 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
                                     f"and {DROPPED}, in whole customers.")
         held = [sum(seg["initial_population"].get(s, 0) for seg in scenario["segments"].values())
                 for s in ("churned", DROPPED)]
-        notes.append(f"of the {sum(held):,} customers churned at the end of the data, {held[0]:,} start in 'churned' "
-                     f"and {held[1]:,} in '{DROPPED}' (they probably dropped out: they never come back by themselves); "
-                     f"a win-back policy mails both at its success rate, as a campaign that cannot tell them apart "
-                     f"does. If the dropped never respond, give '{DROPPED}' a policy of its own with success 0 "
-                     f"(docs/calibration.md)")
+        if sum(held):
+            notes.append(f"of the {sum(held):,} customers churned at the end of the data, {held[0]:,} start in "
+                         f"'churned' and {held[1]:,} in '{DROPPED}' (they probably dropped out: they never come back by "
+                         f"themselves); a win-back policy mails both at its success rate, as a campaign that cannot "
+                         f"tell them apart does. If the dropped never respond, give '{DROPPED}' a policy of its own "
+                         f"with success 0 (docs/calibration.md)")
     runnable = not seasonal_written or scenario_accepts_seasonality()
     if not runnable:
         notes.append("this clmsim's scenario language does not accept seasonality entries yet: the scenario was "
