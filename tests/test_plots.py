@@ -120,6 +120,12 @@ def test_clv_from_runs_has_mean_ci_and_analytic_refuses():
     assert ax.get_ylabel() == "share of runs"
     with pytest.raises(ClmsimError, match="Monte Carlo"):
         plots.clv_summary(make_results(mc=False), "baseline")
+    # Monte Carlo runs of a plan that acquires nobody: the reason is the missing acquisitions, not the engine
+    none = make_results()
+    none.clv_hist = pd.DataFrame()
+    none.runs["clv_acquired"] = np.nan
+    with pytest.raises(ClmsimError, match="'cut': it acquires no customers, so CLV per acquired customer is undefined"):
+        plots.clv_summary(none, "cut")
 
 
 # ------------------------------------------------------------------ survival

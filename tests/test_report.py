@@ -122,6 +122,19 @@ def test_headline_npv_is_mean_over_runs_with_t_half_width():
     assert best.label.startswith("What to do: switch to cut")  # cut adds 100 per run, save_more 50
 
 
+def test_a_plan_without_acquisitions_says_so_instead_of_blaming_the_engine():
+    """Monte Carlo runs whose CLV per acquired customer is undefined (nobody is acquired): the
+    headline and the list of what is missing name the reason, not a missing Monte Carlo engine."""
+    res = make_results()
+    res.clv_hist = pd.DataFrame()
+    res.runs["clv_acquired"] = np.nan
+    rep = report_from_results(res)
+    h = next(h for h in rep.headlines if h.label.startswith("CLV per acquired customer"))
+    assert np.isnan(h.value) and h.note == "baseline acquires no customers"
+    clv = [m for m in rep.missing if "CLV distribution" in m]
+    assert clv and all("acquires no customers" in m and "Monte Carlo engine" not in m for m in clv)
+
+
 def test_analytic_results_report_exact_and_say_what_is_missing(tmp_path):
     rep = report_from_results(make_results(mc=False))
     assert all(h.exact for h in rep.headlines)

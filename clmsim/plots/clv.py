@@ -76,8 +76,12 @@ def clv_summary(data, strategy: str, *, source: str = "auto", bins: int = 30,
         raise ClmsimError(f"no clv_hist rows for strategy '{strategy}'")
     runs = runs_table(data)
     require_columns(runs, ("clv_acquired",), "runs")
-    r = runs[(runs["strategy"] == strategy) & (runs["run"] >= 0)]["clv_acquired"].dropna().to_numpy(float)
+    mine = runs[(runs["strategy"] == strategy) & (runs["run"] >= 0)]["clv_acquired"]
+    r = mine.dropna().to_numpy(float)
     if r.size < 2:
+        if len(mine) >= 2 and r.size == 0:
+            raise ClmsimError(f"no CLV distribution for strategy '{strategy}': it acquires no customers, so CLV "
+                              "per acquired customer is undefined in every run")
         raise ClmsimError(f"no CLV distribution for strategy '{strategy}': it needs a Monte Carlo engine "
                           "(fast or des) with at least 2 runs")
     counts, edges = np.histogram(r, bins=min(bins, max(5, r.size // 5)))

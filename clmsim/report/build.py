@@ -67,9 +67,11 @@ def headlines(comp, horizon_text: str = "") -> list[Headline]:
     lv = t[(t.kind == "level") & (t.strategy == base)].set_index("metric")
     out = []
 
-    def level(metric, label, kind, note):
+    def level(metric, label, kind, note, undefined=None):
         if metric in lv.index:
             r = lv.loc[metric]
+            if undefined is not None and math.isnan(float(r["mean"])):
+                note = undefined
             out.append(Headline(label, float(r["mean"]), _hw(r["ci_lo"], r["ci_hi"]), kind, note, exact=not mc))
 
     runs_note = f"{n} runs" if mc else "exact expectation"
@@ -86,7 +88,8 @@ def headlines(comp, horizon_text: str = "") -> list[Headline]:
                                 {"more": "more spend, present value", "less": "less spend (a saving), present value",
                                  "same": "the same spend, within 0.5%"}[rec["case"]], exact=not mc))
     level("npv", f"NPV of {base}", "money", f"{horizon_text}{runs_note}")
-    level("clv_acquired", f"CLV per acquired customer ({base})", "money", "discounted, before acquisition cost")
+    level("clv_acquired", f"CLV per acquired customer ({base})", "money", "discounted, before acquisition cost",
+          undefined=f"{base} acquires no customers")
     level("active_end", f"Active customers at the end ({base})", "count", runs_note)
     return out
 
