@@ -288,6 +288,53 @@ def recommendation(table: pd.DataFrame, baseline: str) -> dict:
     return out
 
 
+def room(r) -> str:
+    """How much more a spend lever can take (a row of :class:`clmsim.analysis.margins.Margins`'s
+    table): ``no cap``, or the present value of the extra spend up to its cap (coverage 1)."""
+    if math.isinf(r.room):
+        return "no cap"
+    return "0 (at coverage 1)" if r.room <= 0 else f"{money(r.room, sign=True)} to coverage 1"
+
+
+def margin_advice(table: pd.DataFrame, label=lambda path: path) -> list[str]:
+    """Where the next unit of spend goes, as sentences, from a margins table (best first; see
+    :func:`clmsim.analysis.margins.margins`).
+
+    The next unit goes to the lever with the highest positive marginal return that still has
+    room; a capped lever says how much more it can take and what that whole step is worth (exact,
+    not the margin extrapolated), and the runner-up is named. Levers that lose at the margin are
+    split into those spending now ("spending less pays on") and those at 0 ("not worth starting":
+    there is nothing to cut). ``label`` shortens a lever's dotted path."""
+    m = table["marginal_return"]
+    out = []
+    go = table[(m > 0) & (table["room"] > 0)]
+    if len(go):
+        best = go.iloc[0]
+        text = (f"the next unit of spend goes to {label(best.lever)}: each 1 more returns itself and "
+                f"{_exact(float(best.marginal_return))} of NPV (marginal return {percent(best.marginal_return)})")
+        if math.isfinite(best.room):
+            text += (f"; it can take {money(best.room)} more spend (present value) before its coverage reaches 1, "
+                     f"which changes NPV by {money(best.room_dnpv, sign=True)}")
+            if len(go) > 1:
+                text += f"; after that, {label(go.iloc[1].lever)} ({percent(go.iloc[1].marginal_return)})"
+        out.append(text)
+    else:
+        out.append("no lever with room to spend returns its cost at the margin: the next unit is better not spent")
+    full = table[(m > 0) & (table["room"] <= 0)]
+    if len(full):
+        out.append("at coverage 1 already: " + ", ".join(
+            f"{label(r.lever)} ({percent(r.marginal_return)})" for r in full.itertuples()))
+    cut = table[(m < 0) & (table["value"] > 0)]
+    if len(cut):
+        out.append("spending less pays on: " + ", ".join(
+            f"{label(r.lever)} ({percent(r.marginal_return)})" for r in cut.itertuples()))
+    idle = table[(m < 0) & (table["value"] <= 0)]
+    if len(idle):
+        out.append("not worth starting: " + ", ".join(
+            f"{label(r.lever)} (its first units return {percent(r.marginal_return)})" for r in idle.itertuples()))
+    return out
+
+
 SEGMENT_HEADERS = {"strategy": "strategy", "segment": "segment", "npv": "NPV", "npv_diff": "NPV vs {b}",
                    "active_end": "active at end"}
 

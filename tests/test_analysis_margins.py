@@ -77,6 +77,69 @@ def test_margins_command_ranks_levers_and_names_where_the_next_unit_goes(tmp_pat
     assert main(["margins", str(path), "--strategy", "nope"]) == 2
 
 
+def test_lever_losing_at_the_margin_is_cut_when_spending_and_not_started_at_zero(tmp_path, capsys):
+    """A linear channel at 1,000 per customer loses (closed form ``m S / (C H) - 1 < 0``): where it
+    spends (baseline) the advice is to spend less on it; at 0 (``no_linear``) there is nothing to
+    cut, so it is "not worth starting". A spend lever has no cap."""
+    text = TEXT.replace(f"cost_per_customer: {C}", "cost_per_customer: 1000")
+    for strategy in ("baseline", "no_linear"):
+        t = margins(scenario_from_text(text), strategy).table.set_index("lever")
+        lin = t.loc["acquisition.channels.linear.spend_per_period"]
+        assert lin["marginal_return"] == pytest.approx(M * S / (1000 * H) - 1.0, rel=1e-9)
+        assert M * S / (1000 * H) - 1.0 < 0
+        assert np.isinf(lin["room"]) and np.isnan(lin["room_dnpv"])
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    assert main(["margins", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "spending less pays on: acquisition.channels.linear.spend_per_period" in out and "not worth" not in out
+    assert main(["margins", str(path), "--strategy", "no_linear"]) == 0
+    out = capsys.readouterr().out
+    assert "not worth starting: acquisition.channels.linear.spend_per_period" in out and "spending less" not in out
+    assert "no cap" in out
+
+
+def test_winback_coverage_room_is_the_plan_written_at_coverage_one_oracle_analytic_engine(capsys):
+    """A marginal return holds for the next units only, and a coverage stops at 1: the room of
+    telecom's win-back coverage (0.7) is the extra present value of spend, and room_dnpv the NPV
+    change, of the same scenario written with coverage 1 (the analytic engine); there its room is
+    0, the advice names the next lever, and the next unit goes to the runner-up."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "telecom.yaml"
+    lever = "winback.policies.reactivation_offer.coverage"
+    m = margins(path)
+    full = margins(path, overrides=[f"{lever}=1"])
+    row, at_one = m.table.set_index("lever").loc[lever], full.table.set_index("lever").loc[lever]
+    assert row["room"] == pytest.approx(full.info["pv_spend"] - m.info["pv_spend"], rel=1e-9)
+    assert row["room_dnpv"] == pytest.approx(full.info["npv"] - m.info["npv"], rel=1e-9)
+    assert row["room"] > 0 and at_one["room"] == 0 and at_one["room_dnpv"] == 0
+    assert main(["margins", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"the next unit of spend goes to {lever}" in out and "before its coverage reaches 1" in out
+    assert "after that, acquisition.channels.retail_stores.spend_per_period" in out
+    assert main(["margins", str(path), "--set", f"{lever}=1"]) == 0
+    out = capsys.readouterr().out
+    assert f"at coverage 1 already: {lever}" in out
+    assert "the next unit of spend goes to acquisition.channels.retail_stores.spend_per_period" in out
+
+
+def test_docs_margins_output_is_the_commands(capsys):
+    """docs/analysis.md shows `clmsim margins scenarios/telecom.yaml` as it prints (the closing
+    definitions line left out)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    docs = (root / "docs" / "analysis.md").read_text(encoding="utf-8")
+    head = "```\n$ clmsim margins scenarios/telecom.yaml\n"
+    start = docs.index(head) + len(head)
+    shown = docs[start:docs.index("```", start)].rstrip("\n")
+    assert main(["margins", str(root / "scenarios" / "telecom.yaml")]) == 0
+    printed = [line for line in capsys.readouterr().out.rstrip("\n").split("\n")
+               if not line.startswith("marginal return = ")]
+    assert shown == "\n".join(printed)
+
+
 def test_telecom_margins_cover_every_spend_lever_with_small_error():
     from pathlib import Path
 

@@ -81,7 +81,7 @@ def test_demo_small_plan_writes_report_with_every_section(tmp_path):
             "survival", "transitions", "flows"} <= keys
     assert len(images(outcome.report)) == len(keys)
     first = outcome.text.splitlines()
-    assert first[0].startswith("What to do: ") and first[1].startswith("The next 1M of spend")
+    assert first[0].startswith("What to do: ") and first[1].startswith("The next unit of spend goes to ")
     assert any(line.split()[:3] == ["strategy", "NPV", "spend"] for line in first)
     assert any("save_offer_risk_same_budget against save_offer_all: same spend, NPV" in line for line in first)
     assert "Targeted vs untargeted save offers (against save_offer_all)" in outcome.report.read_text(encoding="utf-8")

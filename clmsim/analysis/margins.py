@@ -19,6 +19,11 @@ by an absolute step (``rel_step`` x the program's or save offer's half-saturatio
 half-saturation spend or cost per customer, or a coverage of ``rel_step``), one-sided, and so
 is a coverage at 1. The same differences with ``h / 2`` give a Richardson extrapolation and
 its error estimate ``|m_h - m_{h/2}|``, reported per lever.
+
+A marginal return holds for the next units only, and a win-back coverage cannot pass 1: its
+**room** is the present value of the extra spend at coverage 1 in every period (exact, one
+more analytic evaluation), with the NPV change that buys (``room_dnpv``); a spend lever has no
+cap (``room = inf``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,17 @@ class Lever:
     def value(self) -> float:
         """The lever as written: its first-period value (a schedule is scaled as a whole)."""
         return float(self.values[0])
+
+    @property
+    def capped(self) -> bool:
+        """Whether the lever has an upper bound (a win-back coverage: 1)."""
+        return self.kind == "winback"
+
+    def at_cap(self, model: CompiledModel) -> CompiledModel:
+        """``model`` with this lever at its upper bound in every period (coverage 1)."""
+        items = list(model.winbacks)
+        items[self.index] = dataclasses.replace(items[self.index], coverage=np.ones_like(self.values))
+        return dataclasses.replace(model, winbacks=tuple(items))
 
     def moved(self, model: CompiledModel, h: float) -> CompiledModel:
         """``model`` with this lever scaled by ``1 + h`` (or moved by ``h x absolute`` when it is 0)."""
@@ -115,7 +131,9 @@ class Margins:
         ``value`` (first-period value as written), ``pv_spend`` (present value of what the lever
         spends now; NaN where the results cannot separate it), ``step`` (relative step),
         ``dnpv``, ``dspend`` (changes of NPV and of the present value of all spend for the step
-        up), ``marginal_return`` and ``error`` (Richardson estimate).
+        up), ``marginal_return``, ``error`` (Richardson estimate), ``room`` (present value of
+        the extra spend the lever can take before its cap: coverage 1 in every period; ``inf``
+        without a cap) and ``room_dnpv`` (the NPV change of going there; NaN without a cap).
     info : dict
         Scenario, strategy, engine, step, NPV and spend of the plan.
     """
@@ -195,6 +213,8 @@ def margins(scenario: Any, strategy: str = "baseline", *, rel_step: float = DEFA
         down, up = lv.steps(rel_step)
         for tag, h in (("d", down), ("u", up), ("d2", down / 2), ("u2", up / 2)):
             models.append(dataclasses.replace(lv.moved(base, h), strategy=f"{k}{tag}"))
+        if lv.capped:
+            models.append(dataclasses.replace(lv.at_cap(base), strategy=f"{k}cap"))
         plan.append((k, lv, down, up))
     runs, periods, _ = runner.simulate_range(models, "analytic", 0, 0, 1, options, periods=True)
     npv = runs.set_index("strategy")["npv"]
@@ -210,10 +230,14 @@ def margins(scenario: Any, strategy: str = "baseline", *, rel_step: float = DEFA
         central = down != 0 and up != 0
         order = 2 if central else 1
         best = m2 + (m2 - m1) / (2 ** order - 1)
+        room, room_dnpv = float("inf"), float("nan")
+        if lv.capped:
+            room = max(spend[f"{k}cap"] - spend["plan"], 0.0)
+            room_dnpv = float(npv[f"{k}cap"] - npv["plan"])
         rows.append({"lever": lv.path, "kind": lv.kind, "value": lv.value,
                      "pv_spend": _lever_spend(lv, models[0], periods, v), "step": up - down,
                      "dnpv": dn, "dspend": ds, "marginal_return": best, "error": abs(m2 - m1),
-                     "central": central})
+                     "central": central, "room": room, "room_dnpv": room_dnpv})
     table = pd.DataFrame(rows).sort_values("marginal_return", ascending=False, kind="stable",
                                            na_position="last").reset_index(drop=True)
     info = {"scenario": sc.name, "scenario_hash": sc.hash, "strategy": strategy, "engine": "analytic",

@@ -421,7 +421,7 @@ def cmd_sensitivity(args) -> int:
 
 def cmd_margins(args) -> int:
     from ..analysis.margins import DEFAULT_STEP, margins
-    from ..decision import money, percent
+    from ..decision import margin_advice, money, percent, room
     from ..textable import format_table, human
 
     m = margins(args.file, args.strategy, rel_step=args.step or DEFAULT_STEP, overrides=args.overrides)
@@ -435,24 +435,15 @@ def cmd_margins(args) -> int:
     print(f"plan: NPV {money(i['npv'])}, spend {money(i['pv_spend'])} (present value)")
     rows = [{"lever": r.lever, "value": human(r.value, 4), "spend (PV)": money(r.pv_spend),
              "marginal return": percent(r.marginal_return),
-             "error": "< 0.01%" if r.error < 1e-4 else percent(r.error),
-             "next 1M of spend": f"NPV {money(1e6 * r.marginal_return, sign=True)}"}
+             "error": "< 0.01%" if r.error < 1e-4 else percent(r.error), "room (PV)": room(r)}
             for r in m.table.itertuples()]
     right = lambda x: x  # noqa: E731
     print(format_table(rows, {"value": right, "spend (PV)": right, "marginal return": right, "error": right,
-                              "next 1M of spend": right}))
-    best = m.best()
-    if best["marginal_return"] > 0:
-        print(f"\nthe next 1M of spend (present value) goes to {best['lever']}: it returns itself and "
-              f"{money(1e6 * best['marginal_return'])} of NPV")
-    else:
-        print("\nno lever returns its cost at the margin: the next 1M is better not spent")
-    cut = m.table[m.table["marginal_return"] < 0]
-    if len(cut):
-        print("spending less pays on: " + ", ".join(
-            f"{r.lever} ({percent(r.marginal_return)})" for r in cut.itertuples()))
+                              "room (PV)": right}))
+    print("\n" + "\n".join(margin_advice(m.table)))
     print("marginal return = dNPV / dPV(spend) for a small change of one lever, in the unit of ROI (0% = break-even; "
-          "NPV is net of spend); error = |m(h) - m(h/2)|; docs/analysis.md")
+          "NPV is net of spend; it holds for the next units only); error = |m(h) - m(h/2)|; room = extra spend "
+          "(present value) a lever can take before its cap (a win-back coverage of 1); docs/analysis.md")
     return 0
 
 

@@ -257,22 +257,12 @@ def how_sure(plan, scenario, out: Path, engine: str, lead: str, second: str):
 def headline_text(table: pd.DataFrame, baseline: str, margins=None, rank=None, unit: str = "period") -> list[str]:
     """The demo's headline lines: what to do and what it costs, where the next unit of spend goes,
     how sure the choice is."""
-    from ..decision import money, percent, recommendation
+    from ..decision import margin_advice, recommendation
 
     lines = ["What to do: " + recommendation(table, baseline)["text"]]
     if margins is not None and len(margins.table):
-        best = margins.best()
-        cut = margins.table[margins.table["marginal_return"] < 0]
-        if best["marginal_return"] > 0:
-            text = (f"The next 1M of spend (present value) earns most on {best['lever']}: NPV "
-                    f"{money(1e6 * best['marginal_return'], sign=True)} on top of the 1M (marginal return "
-                    f"{percent(best['marginal_return'])})")
-        else:
-            text = "No lever returns its cost at the margin: the next 1M is better not spent"
-        if len(cut):
-            text += "; spending less pays on " + ", ".join(
-                f"{r.lever.split('.')[-2]} ({percent(r.marginal_return)})" for r in cut.itertuples())
-        lines.append(text + ".")
+        advice = margin_advice(margins.table, lambda path: path.split(".")[-2])
+        lines.append(advice[0][0].upper() + advice[0][1:] + "".join(f"; {a}" for a in advice[1:]) + ".")
     if rank is not None:
         top = rank.table.iloc[0]
         info = rank.info
@@ -348,7 +338,9 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
         tables.append(ReportTable("margins_table", f"Marginal returns at the plan ({plan.margins.strategy})",
                                   _margins_display(marg.table), marg.table,
                                   "marginal return = extra NPV per extra 1 of spend (present value) for a 1% change "
-                                  "of one lever, exact; 0% is break-even; error = finite-difference error."))
+                                  "of one lever, exact; 0% is break-even; it holds for the next units only; error = "
+                                  "finite-difference error; room = extra spend (present value) the lever can take "
+                                  "before its cap (a win-back coverage of 1)."))
 
     strategies = plan.simulate.strategies or list(dict.fromkeys([plan.baseline, rec["strategy"]]))
     with _Step("simulate", f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'} x "
@@ -432,13 +424,16 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
             rep.headlines.insert(3, Headline(f"Best {lever}: {best_level['value']:g} (as written {nominal:g})",
                                              gain, None, "money", "NPV gain over the level as written", exact=True))
         if marg is not None:
-            best = marg.best()
-            cut = [figures.path_label(r.lever).split(":")[0] for r in marg.table.itertuples() if r.marginal_return < 0]
+            advice = decision.margin_advice(marg.table, lambda path: figures.path_label(path).split(":")[0])
+            go = marg.table[(marg.table["marginal_return"] > 0) & (marg.table["room"] > 0)]
+            best = go.iloc[0] if len(go) else marg.best()
+            note = "marginal return: NPV on top of each extra 1 spent there"
+            if len(go) and np.isfinite(best["room"]):
+                note += (f"; it can take {decision.money(best['room'])} more before its coverage reaches 1 (NPV "
+                         f"{decision.money(best['room_dnpv'], sign=True)})")
             rep.headlines.insert(1, Headline(f"Next unit of spend: {figures.path_label(best['lever'])}",
                                              float(best["marginal_return"]), None, "percent",
-                                             "marginal return: NPV on top of each extra 1 spent there"
-                                             + (f"; spending less pays on {', '.join(cut)}" if cut else ""),
-                                             exact=True))
+                                             note + ". " + "; ".join(advice[1:] if len(go) else advice), exact=True))
         if rank is not None:
             top = rank.table.iloc[0]
             rep.headlines.insert(2, Headline(f"How sure: {top['strategy']} is best in", float(top["p_best"]), None,
@@ -459,13 +454,12 @@ FIGURE_ORDER = ("compare_npv", "cumulative", "margins", "sweep", "ranking", "tor
 
 
 def _margins_display(table: pd.DataFrame) -> pd.DataFrame:
-    from ..decision import money, percent
+    from ..decision import money, percent, room
     from ..report.figures import path_label
 
     return pd.DataFrame([{"lever": path_label(r.lever), "spend now (PV)": money(r.pv_spend),
                           "marginal return": percent(r.marginal_return),
-                          "error": "< 0.01%" if r.error < 1e-4 else percent(r.error),
-                          "next 1M of spend": f"NPV {money(1e6 * r.marginal_return, sign=True)}"}
+                          "error": "< 0.01%" if r.error < 1e-4 else percent(r.error), "room (PV)": room(r)}
                          for r in table.itertuples()])
 
 

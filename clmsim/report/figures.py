@@ -293,7 +293,9 @@ def margins_figure(table: pd.DataFrame) -> ReportFigure:
         "For each spend lever, what one more unit of spend on it (in present value) returns at the current plan, "
         "exact (analytic engine, a 1% change of the lever alone): +50% means each extra 1 spent comes back with "
         "0.50 of NPV on top; a negative bar means the last units spent there lose money, so spending less on it "
-        "raises NPV. The whiskers are the finite-difference error. At the best plan every bar is at 0 "
+        "raises NPV (on a lever at 0: its first units would lose, so leave it off). A bar holds for the next units "
+        "only, and a win-back coverage stops at 1: the table's room says how much more each lever can take. The "
+        "whiskers are the finite-difference error. At the best plan every bar is at 0 "
         "(or, within a fixed budget, all bars are equal).", fig, table)
 
 
