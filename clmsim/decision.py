@@ -288,7 +288,7 @@ def recommendation(table: pd.DataFrame, baseline: str) -> dict:
     return out
 
 
-def room(r) -> str:
+def room_text(r) -> str:
     """How much more a spend lever can take (a row of :class:`clmsim.analysis.margins.Margins`'s
     table): ``no cap``, or the present value of the extra spend up to its cap (coverage 1)."""
     if math.isinf(r.room):

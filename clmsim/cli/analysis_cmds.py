@@ -421,7 +421,7 @@ def cmd_sensitivity(args) -> int:
 
 def cmd_margins(args) -> int:
     from ..analysis.margins import DEFAULT_STEP, margins
-    from ..decision import margin_advice, money, percent, room
+    from ..decision import margin_advice, money, percent, room_text
     from ..textable import format_table, human
 
     m = margins(args.file, args.strategy, rel_step=args.step or DEFAULT_STEP, overrides=args.overrides)
@@ -435,7 +435,7 @@ def cmd_margins(args) -> int:
     print(f"plan: NPV {money(i['npv'])}, spend {money(i['pv_spend'])} (present value)")
     rows = [{"lever": r.lever, "value": human(r.value, 4), "spend (PV)": money(r.pv_spend),
              "marginal return": percent(r.marginal_return),
-             "error": "< 0.01%" if r.error < 1e-4 else percent(r.error), "room (PV)": room(r)}
+             "error": "< 0.01%" if r.error < 1e-4 else percent(r.error), "room (PV)": room_text(r)}
             for r in m.table.itertuples()]
     right = lambda x: x  # noqa: E731
     print(format_table(rows, {"value": right, "spend (PV)": right, "marginal return": right, "error": right,

@@ -454,12 +454,12 @@ FIGURE_ORDER = ("compare_npv", "cumulative", "margins", "sweep", "ranking", "tor
 
 
 def _margins_display(table: pd.DataFrame) -> pd.DataFrame:
-    from ..decision import money, percent, room
+    from ..decision import money, percent, room_text
     from ..report.figures import path_label
 
     return pd.DataFrame([{"lever": path_label(r.lever), "spend now (PV)": money(r.pv_spend),
                           "marginal return": percent(r.marginal_return),
-                          "error": "< 0.01%" if r.error < 1e-4 else percent(r.error), "room (PV)": room(r)}
+                          "error": "< 0.01%" if r.error < 1e-4 else percent(r.error), "room (PV)": room_text(r)}
                          for r in table.itertuples()])
 
 
