@@ -296,6 +296,12 @@ def room_text(r) -> str:
     return "0 (at coverage 1)" if r.room <= 0 else f"{money(r.room, sign=True)} to coverage 1"
 
 
+def with_room(table: pd.DataFrame) -> pd.DataFrame:
+    """The levers of a margins table (best first) where the next unit of spend can go: a positive
+    marginal return and room to spend more."""
+    return table[(table["marginal_return"] > 0) & (table["room"] > 0)]
+
+
 def margin_advice(table: pd.DataFrame, label=lambda path: path) -> list[str]:
     """Where the next unit of spend goes, as sentences, from a margins table (best first; see
     :func:`clmsim.analysis.margins.margins`).
@@ -307,7 +313,7 @@ def margin_advice(table: pd.DataFrame, label=lambda path: path) -> list[str]:
     there is nothing to cut). ``label`` shortens a lever's dotted path."""
     m = table["marginal_return"]
     out = []
-    go = table[(m > 0) & (table["room"] > 0)]
+    go = with_room(table)
     if len(go):
         best = go.iloc[0]
         text = (f"the next unit of spend goes to {label(best.lever)}: each 1 more returns itself and "

@@ -425,7 +425,7 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
                                              gain, None, "money", "NPV gain over the level as written", exact=True))
         if marg is not None:
             advice = decision.margin_advice(marg.table, lambda path: figures.path_label(path).split(":")[0])
-            go = marg.table[(marg.table["marginal_return"] > 0) & (marg.table["room"] > 0)]
+            go = decision.with_room(marg.table)
             best = go.iloc[0] if len(go) else marg.best()
             note = "marginal return: NPV on top of each extra 1 spent there"
             if len(go) and np.isfinite(best["room"]):
