@@ -296,6 +296,13 @@ def room_text(r) -> str:
     return "0 (at coverage 1)" if r.room <= 0 else f"{money(r.room, sign=True)} to coverage 1"
 
 
+def room_clause(r) -> str:
+    """What a capped lever (a margins table row with a finite room) can still take and what that
+    whole step is worth."""
+    return (f"it can take {money(r.room)} more spend (present value) before its coverage reaches 1, "
+            f"which changes NPV by {money(r.room_dnpv, sign=True)}")
+
+
 def with_room(table: pd.DataFrame) -> pd.DataFrame:
     """The levers of a margins table (best first) where the next unit of spend can go: a positive
     marginal return and room to spend more."""
@@ -319,8 +326,7 @@ def margin_advice(table: pd.DataFrame, label=lambda path: path) -> list[str]:
         text = (f"the next unit of spend goes to {label(best.lever)}: each 1 more returns itself and "
                 f"{_exact(float(best.marginal_return))} of NPV (marginal return {percent(best.marginal_return)})")
         if math.isfinite(best.room):
-            text += (f"; it can take {money(best.room)} more spend (present value) before its coverage reaches 1, "
-                     f"which changes NPV by {money(best.room_dnpv, sign=True)}")
+            text += "; " + room_clause(best)
             if len(go) > 1:
                 text += f"; after that, {label(go.iloc[1].lever)} ({percent(go.iloc[1].marginal_return)})"
         out.append(text)

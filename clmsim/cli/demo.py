@@ -429,8 +429,7 @@ def run_demo(plan, echo: Callable[[str], None] | None = None) -> DemoOutcome:
             best = go.iloc[0] if len(go) else marg.best()
             note = "marginal return: NPV on top of each extra 1 spent there"
             if len(go) and np.isfinite(best["room"]):
-                note += (f"; it can take {decision.money(best['room'])} more before its coverage reaches 1 (NPV "
-                         f"{decision.money(best['room_dnpv'], sign=True)})")
+                note += "; " + decision.room_clause(best)
             rep.headlines.insert(1, Headline(f"Next unit of spend: {figures.path_label(best['lever'])}",
                                              float(best["marginal_return"]), None, "percent",
                                              note + ". " + "; ".join(advice[1:] if len(go) else advice), exact=True))
