@@ -120,6 +120,73 @@ def test_irreducible_chain_has_infinite_lifetime():
     assert np.isinf(row["lifetime"])
 
 
+SEGMENT_CLOSURES = """
+schema_version: 1
+name: closures-per-segment
+time: {period: month, horizon: 6, discount_rate: 0.0}
+stages:
+  a: {kind: active, revenue: 10}
+  b: {kind: active, revenue: 20}
+  c: {kind: active, revenue: 5}
+  gone: {kind: lost}
+transitions:
+  a: {b: 0.3, gone: 0.1}
+  b: {a: 0.2, gone: 0.2}
+  c: {a: 0.5}
+segments:
+  keeps:
+    share: 0.5
+    transitions:
+      a: {b: 0.3, gone: 0}
+      b: {a: 0.2, gone: 0}
+      c: {a: 0, gone: 0.5}
+    initial_population: {a: 10, c: 10}
+  leaks:
+    share: 0.5
+    initial_population: {a: 10, c: 10}
+strategies:
+  baseline: {}
+"""
+
+
+def test_lifetime_per_segment_matches_its_own_fundamental_matrix():
+    """Whether a state's lifetime is infinite depends on its own segment's chain: ``keeps``
+    never leaves {a, b} (infinite), while ``leaks`` does (fundamental matrix); ``keeps``'s c
+    only goes to ``gone`` (finite) while ``leaks``'s c enters {a, b}. Deciding it on the
+    segments' edges pooled solved a singular system for ``keeps`` (lifetimes of -6e16 in a
+    and b)."""
+    from clmsim import scenario_from_text
+
+    res = simulate(scenario_from_text(SEGMENT_CLOSURES), engine="analytic")
+    Q_leaks = np.array([[0.6, 0.3, 0.0], [0.2, 0.6, 0.0], [0.5, 0.0, 0.5]])
+    N = np.linalg.inv(np.eye(3) - Q_leaks)
+    for i, name in enumerate("abc"):
+        assert close(clv_row(res, name, segment="leaks")["lifetime"], N[i].sum())
+    assert np.isinf(clv_row(res, "a", segment="keeps")["lifetime"])
+    assert np.isinf(clv_row(res, "b", segment="keeps")["lifetime"])
+    assert close(clv_row(res, "c", segment="keeps")["lifetime"], 1 / (1 - 0.5))
+
+
+def test_future_value_decides_divergence_per_chain_against_fundamental_matrix():
+    """Two chains on states (a, b, c, gone): both keep {a, b} closed; only the second enters it
+    from c. The first chain's c is finite (fundamental matrix of c alone: 1 / (1 - 0.5)) even
+    though the second chain's c diverges."""
+    from clmsim.engines.analytic.steady import future_value
+
+    M = np.zeros((2, 4, 4))
+    for n in range(2):
+        M[n, 0, :2] = [0.7, 0.3]
+        M[n, 1, :2] = [0.2, 0.8]
+        M[n, 3, 3] = 1.0
+    M[0, 2, [2, 3]] = [0.5, 0.5]
+    M[1, 2, [0, 2]] = [0.5, 0.5]
+    active = np.array([1.0, 1.0, 1.0, 0.0])
+    W = future_value(M, M @ active, 1.0)
+    assert np.isinf(W[:, :2]).all() and np.isinf(W[1, 2])
+    assert close(W[0, 2], 1 / (1 - 0.5) - 1)
+    assert (W[:, 3] == 0).all()
+
+
 def test_steady_state_with_inflows_matches_linear_solve():
     # geometric stage + constant inflow a: x* = a / (1 - r) customers
     res = run("geometric", "acquisition={'channels': {'ads': {'spend_per_period': 500, "

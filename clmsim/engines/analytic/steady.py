@@ -71,22 +71,29 @@ def future_value(M: np.ndarray, nu: np.ndarray, v: float) -> np.ndarray:
     eye = np.eye(E)
     if v < 1.0:
         return v * np.linalg.solve(eye - v * M, nu[..., None])[..., 0]
-    reach = reachability((M > EDGE_TOL).any(axis=0))
-    rewarding = (nu != 0).any(axis=0)
-    T = reach[:, rewarding].any(axis=1)
-    closed = T & (reach <= reach.T).all(axis=1)  # i reaches j => j reaches i
-    divergent = T & reach[:, closed].any(axis=1)
-    fin = T & ~divergent
     out = np.zeros((N, E))
-    if divergent.any():
-        cls = reach[divergent][:, closed]
-        for n in range(N):
-            neg = (nu[n][closed] < 0)
-            out[n, divergent] = np.where((cls & neg[None, :]).any(axis=1), np.nan, np.inf)
-    if fin.any():
-        idx = np.flatnonzero(fin)
-        Q = M[:, idx[:, None], idx[None, :]]
-        out[:, idx] = np.linalg.solve(np.eye(len(idx)) - Q, nu[:, idx, None])[..., 0]
+    # Which states diverge depends on each chain's own edges: a segment that never leaves a
+    # class another segment leaves has an infinite sum there. Chains with the same edges and
+    # rewarding states (the quadrature nodes of one segment, usually) share one closure.
+    pattern, rewarding = M > EDGE_TOL, nu != 0
+    keys = np.concatenate([pattern.reshape(N, E * E), rewarding], axis=1)
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    for g in np.unique(group):
+        members = np.flatnonzero(group.ravel() == g)
+        reach = reachability(pattern[members[0]])
+        T = reach[:, rewarding[members[0]]].any(axis=1)
+        closed = T & (reach <= reach.T).all(axis=1)  # i reaches j => j reaches i
+        divergent = T & reach[:, closed].any(axis=1)
+        fin = T & ~divergent
+        if divergent.any():
+            cls = reach[divergent][:, closed]
+            neg = nu[members][:, closed] < 0
+            out[np.ix_(members, np.flatnonzero(divergent))] = np.where(
+                (cls[None, :, :] & neg[:, None, :]).any(axis=2), np.nan, np.inf)
+        if fin.any():
+            idx = np.flatnonzero(fin)
+            Q = M[np.ix_(members, idx, idx)]
+            out[np.ix_(members, idx)] = np.linalg.solve(np.eye(len(idx)) - Q, nu[np.ix_(members, idx)][..., None])[..., 0]
     return out
 
 
