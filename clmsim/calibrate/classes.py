@@ -152,15 +152,72 @@ def spell_loglik(r: float, d: float, n: np.ndarray, ended: np.ndarray) -> np.nda
                     np.log(qn + d * (1 - qn) / (1 - q) + 1e-300))
 
 
+def spell_objective(x: np.ndarray, w: np.ndarray, n: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The M-step's objective of each class, ``-sum(w_k * spell_loglik(r_k, d_k, n, ended))``,
+    and its gradient in ``x_k = (logit r_k, logit d_k)``; ``x`` (K, 2), ``w`` (K, m) weights of
+    the ``m`` spell kinds ``(n, ended)``. Returns (K,) and (K, 2)."""
+    r, d = _logistic(x[:, :1]), _logistic(x[:, 1:])
+    q = (1 - d) * (1 - r)
+    qn = q ** n
+    dqn = np.where(n > 0, n * q ** np.maximum(n - 1, 0), 0.0)        # d q^n / dq
+    alive = qn + d * (1 - qn) / (1 - q)                               # not ended: alive or dropped
+    ll = np.where(ended == 1, np.log(qn * (1 - d) * r + 1e-300), np.log(alive + 1e-300))
+    # ended: n log(1 - d) + n log(1 - r) + log(1 - d) + log r
+    dalive_dq = dqn * (1 - d / (1 - q)) + d * (1 - qn) / (1 - q) ** 2
+    gr = np.where(ended == 1, 1 / r - n / (1 - r), -dalive_dq * (1 - d) / alive)
+    gd = np.where(ended == 1, -(n + 1) / (1 - d), (-dalive_dq * (1 - r) + (1 - qn) / (1 - q)) / alive)
+    grad = np.column_stack([(w * gr).sum(axis=1) * r[:, 0] * (1 - r[:, 0]),
+                            (w * gd).sum(axis=1) * d[:, 0] * (1 - d[:, 0])])
+    return -(w * ll).sum(axis=1), -grad
+
+
+def maximise_spells(x: np.ndarray, w: np.ndarray, n: np.ndarray, ended: np.ndarray, bound: float = 15.0,
+                    iters: int = 100, tol: float = 1e-10) -> np.ndarray:
+    """The M-step for ``(r_k, d_k)`` of every class at once: minimise :func:`spell_objective`
+    from ``x`` (K, 2) by Newton's method on ``x`` in ``[-bound, bound]^2`` (Hessian from forward
+    differences of the exact gradient, shifted to positive definite where it is not, each step
+    halved until the objective does not rise)."""
+    x = np.array(x, dtype=float)
+    K = len(x)
+    f, g = spell_objective(x, w, n, ended)
+    h = 1e-6
+    for _ in range(iters):
+        H = np.empty((K, 2, 2))
+        for j in range(2):
+            e = np.zeros(2)
+            e[j] = h
+            H[:, :, j] = (spell_objective(x + e, w, n, ended)[1] - g) / h
+        H = 0.5 * (H + np.swapaxes(H, 1, 2))
+        low = np.linalg.eigvalsh(H)[:, 0]
+        H += np.maximum(0.0, 1e-8 - low)[:, None, None] * np.eye(2)
+        step = -np.linalg.solve(H, g[..., None])[..., 0]
+        t = np.ones(K)
+        for _ in range(40):
+            xn = np.clip(x + t[:, None] * step, -bound, bound)
+            fn, gn = spell_objective(xn, w, n, ended)
+            worse = fn > f + 1e-12 * np.abs(f)
+            if not worse.any():
+                break
+            t = np.where(worse, t / 2, t)
+        keep = fn <= f + 1e-12 * np.abs(f)
+        moved = np.abs(np.where(keep[:, None], xn - x, 0.0)).max()
+        x = np.where(keep[:, None], xn, x)
+        f, g = np.where(keep, fn, f), np.where(keep[:, None], gn, g)
+        if moved < tol:
+            break
+    return x
+
+
 def _logistic(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _mixture(L: np.ndarray) -> tuple[float, np.ndarray]:
-    """Log-likelihood of a mixture and the posteriors, from ``L`` (C, K): each customer's log
-    prior plus log-likelihood under each class."""
+def _mixture(L: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """Log-likelihood of a mixture and the posteriors, from ``L`` (C, K): each customer's (or
+    each history's, counted ``weight`` times) log prior plus log-likelihood under each class."""
     top = L.max(axis=1, keepdims=True)
-    ll = float(np.sum(top[:, 0] + np.log(np.exp(L - top).sum(axis=1))))
+    each = top[:, 0] + np.log(np.exp(L - top).sum(axis=1))
+    ll = float(np.sum(each if weight is None else weight * each))
     R = np.exp(L - top)
     R /= R.sum(axis=1, keepdims=True)
     return ll, R
@@ -184,22 +241,26 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
     starts, iters, tol : EM starts (best kept), iterations per start and convergence tolerance
         on the log-likelihood.
     """
-    from scipy import optimize
     from scipy.stats import rankdata
 
     code = np.asarray(code)[:, :periods]
     S = n_stages or max(int(code.max()) + 1, churned + 1, max(buying) + 1)
     buy = list(buying)
     C = len(code)
-    N = pair_counts(code, periods, S)
+    # Customers with the same history have the same likelihood and posterior: EM runs on the
+    # distinct histories (``U``), each weighted by how many customers share it.
+    hist, inv, count = np.unique(code, axis=0, return_inverse=True, return_counts=True)
+    inv, wt = np.ravel(inv), count.astype(float)
+    U = len(hist)
+    N = pair_counts(hist, periods, S)
     full = N.copy()
-    pooled = N.sum(axis=0)[churned, buy]
+    pooled = np.einsum("c,cj->j", wt, N[:, churned, buy])
     split = np.zeros(S)
     split[buy] = pooled / pooled.sum() if pooled.sum() > 0 else 1.0 / len(buy)
     N[:, churned, :] = 0.0
-    spells = churned_spells(code, periods, churned, buying)
+    spells = churned_spells(hist, periods, churned, buying)
     kinds, which = np.unique(spells[:, 1:], axis=0, return_inverse=True)
-    M = np.zeros((C, len(kinds)))                        # spells of each kind per customer
+    M = np.zeros((U, len(kinds)))                        # spells of each kind per history
     np.add.at(M, (spells[:, 0], np.ravel(which)), 1.0)
     n, ended = kinds[:, 0].astype(float), kinds[:, 1]
     months = np.isin(code, buy).sum(axis=1) + (code >= 0).any(axis=1)   # periods with a purchase
@@ -207,22 +268,25 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
     for seed in range(starts):
         rng = np.random.default_rng(seed)
         if seed == 0:
-            R = np.full((C, K), 0.1 / K)
-            R[np.arange(C), np.minimum(K - 1, (rankdata(months) * K / (C + 1)).astype(int))] += 0.9
+            R0 = np.full((C, K), 0.1 / K)
+            R0[np.arange(C), np.minimum(K - 1, (rankdata(months) * K / (C + 1)).astype(int))] += 0.9
         else:
-            R = rng.dirichlet(np.ones(K), size=C)
-        theta = [rng.normal(-2.0, 1.0, size=2) for _ in range(K)]
+            R0 = rng.dirichlet(np.ones(K), size=C)
+        R = np.zeros((U, K))                             # the customers' starting posteriors, averaged
+        np.add.at(R, inv, R0)
+        R /= wt[:, None]
+        theta = np.array([rng.normal(-2.0, 1.0, size=2) for _ in range(K)])
         old = -np.inf
         for _ in range(iters):
-            cnt = np.einsum("ck,cij->kij", R, N) + 1e-9
+            Rw = R * wt[:, None]
+            cnt = np.einsum("ck,cij->kij", Rw, N) + 1e-9
             P = cnt / cnt.sum(axis=2, keepdims=True)
-            W = R.T @ M
-            L = np.einsum("cij,kij->ck", N, np.log(P)) + np.log(R.mean(axis=0))
-            for k in range(K):
-                theta[k] = optimize.minimize(lambda x: -np.sum(W[k] * spell_loglik(*_logistic(x), n, ended)),
-                                             theta[k], method="L-BFGS-B", bounds=[(-15.0, 15.0)] * 2).x
-                L[:, k] += M @ spell_loglik(*_logistic(theta[k]), n, ended)
-            ll, R = _mixture(L)
+            # one Newton step per EM iteration (a generalised EM: every step raises the
+            # likelihood, and the fixed points are EM's; warm-started, it is nearly exact)
+            theta = maximise_spells(theta, Rw.T @ M, n, ended, iters=1)
+            L = (np.einsum("cij,kij->ck", N, np.log(P)) + np.log(wt @ R / C)
+                 + M @ np.column_stack([spell_loglik(*_logistic(t), n, ended) for t in theta]))
+            ll, R = _mixture(L, wt)
             if ll - old < tol:
                 break
             old = ll
@@ -233,10 +297,10 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
     P[:, churned, :] = 0.0
     ret, dropout = rd[:, 0], rd[:, 1]
     # alive at the end of the window: customers churned then, by the spell so far
-    so_far = np.zeros(C)
+    so_far = np.zeros(U)
     cut = spells[spells[:, 2] == 0]
     so_far[cut[:, 0]] = cut[:, 1]
-    at_end = code[:, periods - 1] == churned
+    at_end = hist[:, periods - 1] == churned
     q = (1 - dropout) * (1 - ret)
     qn = q[None, :] ** so_far[:, None]
     alive = np.where(at_end[:, None], qn / (qn + dropout * (1 - qn) / (1 - q)), 1.0)
@@ -244,11 +308,12 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
     bought = full[:, :, buy].sum(axis=2)
     moves = full.sum(axis=2)
     rows = [i for i in range(S) if i != churned]
-    Lp = np.log(R.mean(axis=0)) + M @ np.column_stack([spell_loglik(r, d, n, ended) for r, d in rd])
+    Lp = np.log(wt @ R / C) + M @ np.column_stack([spell_loglik(r, d, n, ended) for r, d in rd])
     for k in range(K):
         p = np.clip(P[k][rows][:, buy].sum(axis=1), 1e-300, 1 - 1e-16)
         Lp[:, k] += bought[:, rows] @ np.log(p) + (moves - bought)[:, rows] @ np.log1p(-p)
-    purchases, _ = _mixture(Lp)
+    purchases, _ = _mixture(Lp, wt)
+    R, alive = R[inv], alive[inv]
     return ClassFit(shares=R.mean(axis=0), P=P, ret=ret, dropout=dropout, split=split, posterior=R, alive=alive,
                     loglik=ll, purchases_loglik=purchases, churned=churned, buying=tuple(buying))
 
