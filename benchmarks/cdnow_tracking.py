@@ -1,18 +1,24 @@
-"""CDNOW holdout tracking: clmsim's fitted chain against BG/NBD on the same split and metric.
+"""CDNOW holdout tracking: clmsim's fitted chains against BG/NBD on the same split and metric.
 
 The vendored CDNOW sample, 9 calibration months (1997-01 .. 1997-09, the 39 weeks of Fader,
 Hardie & Lee 2005) and 9 holdout months. Metric (docs/calibration.md): tracking error =
 mean over the holdout months of |expected / observed - 1| of repeat transactions, and the
 total error of holdout repeat transactions.
 
-* clmsim: ``fit_rfm(..., holdout=9)`` with the default (chosen) rules, the same with seasonal
-  multipliers per month of year fitted on the calibration months (``seasonal=12``), and with the
-  rules fixed at the previous defaults (churn after 3, window 3, loyal frequency 2);
+* clmsim: ``fit_rfm(..., holdout=9)`` with the defaults (rules chosen on the calibration
+  window, latent classes with dropout, as many as the BIC supports), the same with one chain
+  (``classes=0``), with seasonal multipliers per month of year fitted on the calibration months
+  (``seasonal=12``, one chain), with the rules fixed at the previous defaults (churn after 3,
+  window 3, loyal frequency 2; one chain), and the defaults on the log with each customer's
+  purchases of one day merged into one (the purchase days BG/NBD models);
 * BG/NBD (Fader, Hardie & Lee 2005), fitted here by maximum likelihood on the calibration
-  weeks (purchases aggregated by day, as the lifetimes package does; a check against the
-  paper's estimates on the full data, r 0.243, alpha 4.414, a 0.793, b 2.426, is printed).
-  Holdout transactions per month: the conditional expectation given each customer's
-  calibration history, and the unconditional cohort expectation (the "tracking plot");
+  weeks (purchases aggregated by day and the window ending on its last day, 1997-09-30, as in
+  the paper and the lifetimes package; the estimates printed are the paper's, r 0.243,
+  alpha 4.414, a 0.793, b 2.426). Holdout forecast per month: the conditional expectation given
+  each customer's calibration history (what lifetimes' ``conditional_expected_number_of_
+  purchases_up_to_time`` gives), and the unconditional cohort expectation (the "tracking
+  plot"); each against purchase days (what BG/NBD models) and against transactions (the log's
+  rows, what clmsim forecasts);
 * three richer chains on the default rules' stages, which ``fit rfm`` does not fit (prototypes,
   to show what a richer chain does on this split): a latent-class mixture of 2 and 3 chains
   (each customer in one class for life, fitted by EM on the calibration months; the forecast
@@ -80,11 +86,22 @@ def expected_conditional(t, x, tx, T, r, alpha, a, b):
     return head / alive
 
 
+def purchase_days(tx: pd.DataFrame) -> pd.DataFrame:
+    """The log with each customer's transactions of one day merged into one purchase (amounts
+    summed; the first row's line number): the purchases BG/NBD and the lifetimes package count."""
+    return tx.groupby(["customer_id", "date"], as_index=False).agg(amount=("amount", "sum"), line=("line", "min"))
+
+
 def weeks(d) -> np.ndarray:
     return (pd.DatetimeIndex(d) - pd.Timestamp("1997-01-01")).days.to_numpy() / 7.0
 
 
 def bgnbd_tracking(df: pd.DataFrame) -> dict:
+    """BG/NBD fitted on the calibration weeks and its holdout forecast per calendar month, against
+    purchase days (what it models, as the lifetimes package counts them) and transactions (the
+    log's rows, what clmsim counts). A purchase on day ``D`` happens at ``D - t0`` days after the
+    first purchase ``t0``, and the calibration window ends on its last day, 1997-09-30 (``T``),
+    as in Fader, Hardie & Lee (2005) and lifetimes."""
     days = df.drop_duplicates(["customer_id", "date"])
     first = days.groupby("customer_id")["date"].min()
     cal = days[days["date"] < CAL_END]
@@ -92,20 +109,26 @@ def bgnbd_tracking(df: pd.DataFrame) -> dict:
     x = (g.count() - 1).reindex(first.index).to_numpy(float)
     t0 = weeks(first)
     tx = weeks(g.max().reindex(first.index)) - t0
-    T = weeks(pd.Series(CAL_END, index=first.index)) - t0
+    last_day = CAL_END - pd.Timedelta(days=1)
+    T = weeks(pd.Series(last_day, index=first.index)) - t0
     p = fit_bgnbd(x, tx, T)
     months = pd.date_range(CAL_END, END, freq="MS")
-    hold = days[days["date"] >= CAL_END]
-    obs = hold.groupby(hold["date"].dt.to_period("M")).size().to_numpy(float)
+    observed = {}
+    for name, log in (("purchase days", days), ("transactions", df)):
+        hold = log[log["date"] >= CAL_END]
+        observed[name] = hold.groupby(hold["date"].dt.to_period("M")).size().to_numpy(float)
     cond, unc = [], []
     for s, e in zip(months[:-1], months[1:]):
-        ws, we = weeks([s])[0], weeks([e])[0]
-        cond.append(np.sum(expected_conditional(we - weeks([CAL_END])[0], x, tx, T, *p)
-                           - expected_conditional(ws - weeks([CAL_END])[0], x, tx, T, *p)))
+        # the month's purchases: days s .. e - 1, i.e. times in (s - 1 day, e - 1 day]
+        ws, we = weeks([s - pd.Timedelta(days=1)])[0], weeks([e - pd.Timedelta(days=1)])[0]
+        end_T = weeks([last_day])[0]
+        cond.append(np.sum(expected_conditional(we - end_T, x, tx, T, *p)
+                           - expected_conditional(ws - end_T, x, tx, T, *p)))
         unc.append(np.sum(expected_unconditional(we - t0, *p) - expected_unconditional(ws - t0, *p)))
     out = {"params": p}
     for name, e in (("conditional", np.array(cond)), ("unconditional", np.array(unc))):
-        out[name] = (float(np.mean(np.abs(e / obs - 1))), float(e.sum() / obs.sum() - 1))
+        out[name] = {what: (float(np.mean(np.abs(e / obs - 1))), float(e.sum() / obs.sum() - 1))
+                     for what, obs in observed.items()}
     return out
 
 
@@ -324,21 +347,25 @@ def main() -> None:
                      what="transaction log")
     tx = prepare_transactions(raw, "%Y%m%d")
     chosen = None
-    for label, rules, seasonal in (("clmsim, rules chosen on the calibration window (default)", None, None),
-                                   ("clmsim, defaults + seasonal=12", None, 12),
-                                   ("clmsim, previous default rules (3, 3, 2)", RFMRules(), None)):
-        fit = fit_rfm(tx, rules, holdout=9, seasonal=seasonal)
+    for label, log, rules, seasonal, classes in (
+            ("clmsim, defaults (rules chosen on the calibration window, latent classes chosen by BIC)",
+             tx, None, None, None),
+            ("clmsim, defaults but one chain (classes=0)", tx, None, None, 0),
+            ("clmsim, defaults + seasonal=12 (one chain)", tx, None, 12, None),
+            ("clmsim, previous default rules (3, 3, 2), one chain", tx, RFMRules(), None, 0),
+            ("clmsim, defaults on the log with each customer's purchases of a day merged (purchase days)",
+             purchase_days(tx), None, None, None)):
+        fit = fit_rfm(log, rules, holdout=9, seasonal=seasonal, classes=classes)
         chosen = chosen or fit.rules
         rep = fit.report
         print(f"{label}: tracking error {rep.tracking_error:.1%} (repeat purchasers {rep.holdout_mape:.1%}), "
               f"total {rep.holdout_error:+.1%}")
-    full = tx.assign(date=tx["date"])
-    res = bgnbd_tracking(full)
+    res = bgnbd_tracking(tx)
     r, alpha, a, b = res["params"]
     print(f"BG/NBD on the calibration weeks: r {r:.3f}, alpha {alpha:.3f}, a {a:.3f}, b {b:.3f}")
     for k in ("conditional", "unconditional"):
-        te, tot = res[k]
-        print(f"BG/NBD {k}: tracking error {te:.1%}, total {tot:+.1%}")
+        for what, (te, tot) in res[k].items():
+            print(f"BG/NBD {k}, against {what}: tracking error {te:.1%}, total {tot:+.1%}")
     richer_chains(tx, chosen)
     dropout_by_rules(tx)
 

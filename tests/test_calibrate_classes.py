@@ -372,8 +372,8 @@ def test_docs_section_4_email_on_the_classes_scenario_with_and_without_dropped_r
     assert lines["both"][3:5] == ["+8.232k", "+2.772k"]
     assert lines["alive"][3:5] == ["-17.78", "+2.666k"]
     docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
-    assert ("gains 8.23k NPV for 2.77k spend when every contact responds at 3% (the plain chain: 8.07k for 3.11k) "
-            "and −18 for 2.67k when the dropped never respond") in docs
+    assert ("gains 8.23k NPV for 2.77k spend when every contact responds at 3% (one chain, `--classes 0`: 8.07k "
+            "for 3.11k) and −18 for 2.67k when the dropped never respond") in docs
 
 
 def test_class_means_oracle_pandas_groupby():
@@ -404,10 +404,14 @@ def test_class_means_oracle_pandas_groupby():
 
 
 def test_classes_auto_on_cdnow_chooses_two_on_the_calibration_months(cdnow_classes):
-    """--classes auto with a holdout chooses on the 9 calibration months (2 classes; BIC figures
-    quoted in docs/calibration.md) and then is --classes 2: the same report and scenario."""
+    """--classes auto (the default) with a holdout chooses on the 9 calibration months (2 classes;
+    BIC figures quoted in docs/calibration.md) and then is --classes 2: the same report and
+    scenario."""
     tx, two = cdnow_classes
     auto = fit_rfm(tx, holdout=9, classes="auto")
+    default = fit_rfm(tx, holdout=9)                  # the default is auto
+    pd.testing.assert_frame_equal(default.report.table, auto.report.table)
+    assert default.scenario == auto.scenario and default.class_choice.rows == auto.class_choice.rows
     choice = auto.class_choice
     assert choice.classes == 2 and choice.periods == 9 and choice.customers == 2357
     assert [r[0] for r in choice.rows] == [0, 1, 2, 3]
@@ -421,8 +425,24 @@ def test_classes_auto_on_cdnow_chooses_two_on_the_calibration_months(cdnow_class
             f"{bic[3]} for 3") in docs
 
 
+def test_classes_auto_without_a_holdout_chooses_on_all_periods():
+    """Without a holdout the default chooses rules and classes on all 18 months: 3 classes on
+    CDNOW, with the BIC figures and shares docs/calibration.md quotes."""
+    from test_calibrate_rfm import cdnow_log
+
+    fit = fit_rfm(cdnow_log())
+    choice = fit.class_choice
+    assert choice.classes == 3 and choice.periods == 18
+    docs = " ".join((ROOT / "docs" / "calibration.md").read_text(encoding="utf-8").split())
+    bic = {k: f"{b:,.1f}" for k, _, _, b in choice.rows}
+    shares = ", ".join(f"{w:.1%}" for w in sorted(fit.classes.shares))
+    assert f"3 classes there, of {shares.replace(', 70', ' and 70')} of the customers" in docs
+    assert f"(BIC {bic[2]} for 2, {bic[3]} for 3, {bic[4]} for 4)" in docs
+
+
 @pytest.mark.parametrize("options, message", [
-    ({"classes": 0}, "whole number from 1 to 10"),
+    ({"classes": -1}, "whole number from 0 to 10"),
+    ({"classes": 11}, "whole number from 0 to 10"),
     ({"classes": "two"}, "or 'auto'"),
     ({"classes": "auto", "seasonal": 12}, "cannot be combined"),
     ({"classes": 2, "seasonal": 12}, "cannot be combined"),
@@ -443,7 +463,7 @@ def test_cli_classes_refusals_exit_2_without_traceback(capsys):
     args = ["fit", "rfm", str(CDNOW), "--sep", "whitespace", "--names", "customer_id,sample_id,date,cds,amount",
             "--date-format", "%Y%m%d"]
     try:
-        code = main(args + ["--classes", "0"])
+        code = main(args + ["--classes", "-1"])
     except SystemExit as exc:   # argparse's usage error
         code = exc.code
     assert code == 2 and "Traceback" not in capsys.readouterr().err
@@ -451,6 +471,6 @@ def test_cli_classes_refusals_exit_2_without_traceback(capsys):
         code = main(args + ["--classes", "two"])
     except SystemExit as exc:
         code = exc.code
-    assert code == 2 and "expected a positive integer or 'auto'" in capsys.readouterr().err
+    assert code == 2 and "expected a non-negative integer or 'auto'" in capsys.readouterr().err
     assert main(args + ["--classes", "2", "--seasonal", "12"]) == 2
     assert "cannot be combined" in capsys.readouterr().err

@@ -203,6 +203,9 @@ def test_cdnow_seasonal_cli_choice_without_the_holdout_and_docs_figures(tmp_path
     assert re.search(r"^\s+Oct\s+0\s+-\s+", md, re.M)  # never seen before the holdout
     assert re.search(r"^\s+Nov\s+1\s+1\.\d{3} \(0\.\d{3}\)", printed, re.M)  # the factor table
     assert "the chosen rules without them: tracking" in printed
+    # the default classes (auto) step aside for seasonality, and say so
+    assert "note: no latent classes (the default is --classes auto): they do not combine with --seasonal yet" \
+        in printed
     # the choice with seasonal multipliers reads nothing after the calibration window
     tx = cdnow_log()
     cut = tx[tx["date"] < pd.Timestamp("1997-10-01")]

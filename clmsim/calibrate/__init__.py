@@ -6,10 +6,10 @@
   2007): alpha, beta with standard errors, retention, survival, DERL;
 * :mod:`~clmsim.calibrate.stages` -- transaction log -> lifecycle stages by recency/frequency/
   monetary rules (the stage panel);
-* :mod:`~clmsim.calibrate.rfm` -- stages -> rules chosen on the calibration window -> chain ->
-  complete scenario, with a holdout report;
+* :mod:`~clmsim.calibrate.rfm` -- stages -> rules chosen on the calibration window -> latent
+  classes or one chain -> complete scenario, with a holdout report;
 * :mod:`~clmsim.calibrate.classes` -- latent classes of chains with dropout from churned (EM), as
-  scenario segments (``fit_rfm(..., classes=K)``);
+  scenario segments (``fit_rfm``'s default, as many as the BIC supports; ``classes=K``);
 * :mod:`~clmsim.calibrate.report` -- simulated vs observed repeat purchases on a holdout;
 * :mod:`~clmsim.calibrate.io` -- reading data with row-level errors, writing YAML.
 

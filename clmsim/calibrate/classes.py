@@ -16,7 +16,9 @@ customer belongs to one of ``K`` latent classes for life:
 
 Fitted by EM (:func:`fit_classes`): the E-step gives each customer's posterior over classes
 from her transitions and churned spells; the M-step re-estimates the rows from the weighted
-transition counts and ``(r_k, d_k)`` by weighted maximum likelihood of the spells. EM finds
+transition counts and ``(r_k, d_k)`` by weighted maximum likelihood of the spells (one Newton
+step per iteration: a generalised EM). Customers with the same history share a posterior, so EM
+runs on the distinct histories, each weighted by its customers. EM finds
 local optima, so the fit keeps the best of several starts (the first splits customers by how
 many periods they bought in; the others are random, from a fixed seed: the fit is
 deterministic).

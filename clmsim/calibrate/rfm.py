@@ -1,6 +1,7 @@
 """The RFM calibration pipeline: transaction log -> stages (:mod:`clmsim.calibrate.stages`) ->
-rules chosen on the calibration window -> chain (optionally seasonal multipliers or latent classes
-with dropout) -> complete scenario, with a holdout report.
+rules chosen on the calibration window -> latent classes with dropout, as many as the BIC
+supports (by default), or one chain (optionally with seasonal multipliers) -> complete
+scenario, with a holdout report.
 
 The stage rules (:class:`RFMRules`) are chosen before any holdout by a time split inside the
 calibration window (:func:`choose_rules`); :func:`fit_rfm` fits the chain on all periods for the
@@ -327,7 +328,7 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         holdout); the scenario carries the ones fitted on all periods, as
         ``{base, seasonality: {period, multipliers, phase}}`` entries whose ``phase`` is the
         position of the period after the data.
-    classes : int, optional
+    classes : int or "auto", optional
         ``K`` >= 1: latent classes of chains in which a churned customer can drop out for good
         (:mod:`clmsim.calibrate.classes`), fitted by EM after the rules are chosen as without
         them. The scenario gets a stage ``dropped`` (kind ``churned``, without a row) and one
@@ -336,7 +337,9 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
         periods, each with its own transactions per period in a buying stage. ``"auto"``: the number of classes
         (or none, one chain without dropout) chosen by BIC on the calibration periods, all
         periods without a holdout (:func:`~clmsim.calibrate.classes.choose_classes`); the
-        same number is fitted on all periods for the scenario.
+        same number is fitted on all periods for the scenario. ``0``: one chain without dropout.
+        None (the default): ``"auto"``, or ``0`` with a note when ``seasonal``, ``uncertainty``
+        or a dormant stage is asked for (the classes do not combine with them yet).
 
     Raises
     ------
@@ -350,17 +353,26 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             raise ClmsimError("seasonal multipliers and a parameter_uncertainty section (--uncertainty) cannot be "
                               "combined yet: the Dirichlet rows would replace the seasonal transition entries with "
                               "constant draws; drop one of the two")
-    if classes is not None:
-        if classes != "auto" and (isinstance(classes, (bool, str)) or int(classes) != classes
-                                  or not 1 <= classes <= 10):
-            raise ClmsimError(f"classes must be a whole number from 1 to 10 or 'auto', got {classes!r}")
+    dormant = bool(rules is not None and rules.dormant_after or (fixed or {}).get("dormant_after"))
+    default_off = ()
+    if classes is None:      # the default: as many classes as the BIC supports, where they apply
+        default_off = tuple(o for o, on in (("--seasonal", seasonal is not None),
+                                            ("--uncertainty", uncertainty is not None),
+                                            ("--dormant-after", dormant)) if on)
+        classes = 0 if default_off else "auto"
+    if classes != "auto" and (isinstance(classes, (bool, str)) or int(classes) != classes
+                              or not 0 <= classes <= 10):
+        raise ClmsimError(f"classes must be a whole number from 0 to 10 or 'auto', got {classes!r}")
+    if classes:
         if seasonal is not None or uncertainty is not None:
             raise ClmsimError("latent classes cannot be combined with seasonal multipliers or a "
-                              "parameter_uncertainty section yet: drop one of them")
-        if rules is not None and rules.dormant_after or (fixed or {}).get("dormant_after"):
+                              "parameter_uncertainty section yet: drop one of them (--classes 0: one chain)")
+        if dormant:
             raise ClmsimError("latent classes model churned customers who buy again or drop out; a dormant stage "
-                              "(--dormant-after) splits churned in two: drop one of them")
+                              "(--dormant-after) splits churned in two: drop one of them (--classes 0: one chain)")
         classes = classes if classes == "auto" else int(classes)
+    else:
+        classes = None
     choice = None
     if rules is None:
         T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods
@@ -385,6 +397,9 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
     scenario = rfm_scenario(fit, occupancy, rules, name=name, description=description, horizon=horizon,
                             discount_rate=discount_rate, margin=margin, cost_to_serve=cost_to_serve)
     notes: list[str] = []
+    if default_off:
+        notes.append(f"no latent classes (the default is --classes auto): they do not combine with "
+                     f"{' or '.join(default_off)} yet, so the scenario is one chain without dropout")
     sfit = None
     seasonal_written = False
     if seasonal:

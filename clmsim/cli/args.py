@@ -43,13 +43,13 @@ def positive_int(text: str) -> int:
 
 
 def classes_arg(text: str) -> int | str:
-    """``auto`` or a whole number >= 1 (``fit rfm --classes``)."""
+    """``auto`` or a whole number >= 0 (``fit rfm --classes``; 0: one chain)."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
-        return positive_int(text)
+        return nonneg_int(text)
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer or 'auto', got {text!r}") from None
 
 
 def nonneg_int(text: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 from ..errors import ClmsimError
@@ -121,7 +122,8 @@ def add_parsers(sub) -> None:
                         "the rules are chosen); the scenario gets one segment per class (its own rows and revenue) and a "
                         "stage 'dropped' (churned, never returning by itself, contacted by win-back), "
                         "the holdout report forecasts with them; 'auto': the number (or none) chosen by BIC on the "
-                        "calibration periods (default: none, one chain)")
+                        "calibration periods; 0: one chain without dropout (default: auto, or 0 with --seasonal, "
+                        "--uncertainty or --dormant-after, which the classes do not combine with yet)")
     p.set_defaults(func=cmd_rfm)
 
 
@@ -254,6 +256,10 @@ def cmd_rfm(args) -> int:
     start = _date(args.start, "--start")
     end = _date(args.end, "--end")
     name = args.name or Path(args.file).stem.replace("_", "-").lower() or "calibrated"
+    turned_off = args.classes is None and (args.seasonal or args.uncertainty or given.get("dormant_after"))
+    if args.classes != 0 and not turned_off and len(tx):     # EM takes seconds: say so
+        how = "as many as the BIC supports" if args.classes in (None, "auto") else f"{args.classes}"
+        sys.stderr.write(f"clmsim: fitting latent classes of customers by EM ({how}; --classes 0: one chain) ...\n")
     res = fit_rfm(tx, rules, holdout=args.holdout, horizon=args.horizon, discount_rate=args.discount_rate,
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
