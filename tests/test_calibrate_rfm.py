@@ -201,6 +201,13 @@ def test_cdnow_runs_through_fit_rfm(tmp_path, capsys):
                  "--out", str(out), "--report", str(report)]) == 0
     printed = capsys.readouterr().out
     assert "2,357 customers, 18 months from 1997-01-01" in printed
+    # docs/calibration.md's CDNOW block: every line it shows is printed (its "..." cut the rest)
+    docs = (ROOT / "docs" / "calibration.md").read_text(encoding="utf-8")
+    block = docs[docs.index("$ clmsim fit rfm data/cdnow/CDNOW_sample.txt"):]
+    shown = block[:block.index("```")].splitlines()[2:]
+    lines = set(printed.splitlines())
+    assert len(shown) > 30 and all(x in lines for x in shown if x.strip() != "..."), \
+        [x for x in shown if x not in lines]
     sc = load_scenario(out)
     assert sc.spec.time.period == "month"
     # the default: latent classes with dropout, as many as the BIC supports (2 on CDNOW)
@@ -408,6 +415,16 @@ def test_defaults_meet_the_cdnow_goal_like_for_like_oracle_bgnbd():
     assert len(rows) == len(want) == 9
     assert [(total, tracking) for *_, total, tracking in rows] == \
         [(f"{t:+.1%}".replace("-", "\u2212"), f"{k:.1%}") for t, k in want]
+
+
+def test_no_rules_fit_a_short_window_says_what_to_do(capsys):
+    """Quarterly CDNOW with 2 quarters held out leaves 4 for the rule choice, too few for any
+    candidate: exit 2, one reason, and what to give instead (no traceback)."""
+    assert main(["fit", "rfm", str(CDNOW), *CDNOW_ARGS, "--period", "quarter", "--holdout", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "no candidate stage rules could be fitted on the 4 quarters before any holdout" in err
+    assert "give the rules (--churn-after, --frequency-window, --loyal-frequency)" in err
+    assert "First of 15 candidates: " in err and "Traceback" not in err
 
 
 def test_rules_the_user_fixes_are_kept():

@@ -143,8 +143,13 @@ def choose_rules(tx: pd.DataFrame, fixed: dict | None = None, *, window_periods:
             row["note"] = str(exc)
         rows.append(row)
     if best is None:
-        raise ClmsimError("no candidate stage rules could be fitted on the data window: "
-                          + "; ".join(sorted({r["note"] for r in rows}))[:500])
+        notes = sorted({r["note"] for r in rows})
+        raise ClmsimError(f"no candidate stage rules could be fitted on the {W} {period}s before any holdout (a chain "
+                          f"fitted on the first {Ti} forecasts the last {W - Ti}): give the rules (--churn-after, "
+                          f"--frequency-window, --loyal-frequency), use shorter periods or lower --min-pairs. "
+                          f"First of {len(rows)} candidates: {notes[0]}"
+                          + (f" (and {len(notes) - 1} other reason{'s' if len(notes) > 2 else ''})"
+                             if len(notes) > 1 else ""))
     table = pd.DataFrame(rows)
     table["chosen"] = np.arange(len(table)) == best[2]
     constant = None

@@ -259,7 +259,8 @@ def cmd_rfm(args) -> int:
     turned_off = args.classes is None and (args.seasonal or args.uncertainty or given.get("dormant_after"))
     if args.classes != 0 and not turned_off and len(tx):     # EM takes seconds: say so
         how = "as many as the BIC supports" if args.classes in (None, "auto") else f"{args.classes}"
-        sys.stderr.write(f"clmsim: fitting latent classes of customers by EM ({how}; --classes 0: one chain) ...\n")
+        sys.stderr.write(f"clmsim: fitting the stages, then latent classes of customers by EM ({how}; --classes 0: "
+                         f"one chain) ...\n")
     res = fit_rfm(tx, rules, holdout=args.holdout, horizon=args.horizon, discount_rate=args.discount_rate,
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
@@ -276,6 +277,9 @@ def cmd_rfm(args) -> int:
     summary = [f"{len(res.stages.customers):,} customers, {res.stages.n_periods} {rules.period}s from "
                f"{res.stages.starts[0]:%Y-%m-%d}; {res.stages.dropped} transactions outside whole periods dropped",
                res.fit.summary()]
+    if res.classes is not None:
+        summary.insert(1, "one chain (the scenario's top-level transitions and revenue; the segments of the latent "
+                          "classes below replace them):")
     if res.choice is not None:
         summary.insert(1, res.choice.describe())
         summary.insert(2, f"rules: {rules.describe()}")
