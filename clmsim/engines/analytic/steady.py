@@ -76,10 +76,10 @@ def future_value(M: np.ndarray, nu: np.ndarray, v: float) -> np.ndarray:
     # class another segment leaves has an infinite sum there. Chains with the same edges and
     # rewarding states (the quadrature nodes of one segment, usually) share one closure.
     pattern, rewarding = M > EDGE_TOL, nu != 0
-    keys = np.concatenate([pattern.reshape(N, E * E), rewarding], axis=1)
-    _, group = np.unique(keys, axis=0, return_inverse=True)
-    for g in np.unique(group):
-        members = np.flatnonzero(group.ravel() == g)
+    groups: dict[bytes, list[int]] = {}
+    for n, key in enumerate(np.packbits(np.concatenate([pattern.reshape(N, E * E), rewarding], axis=1), axis=1)):
+        groups.setdefault(key.tobytes(), []).append(n)
+    for members in map(np.array, groups.values()):
         reach = reachability(pattern[members[0]])
         T = reach[:, rewarding[members[0]]].any(axis=1)
         closed = T & (reach <= reach.T).all(axis=1)  # i reaches j => j reaches i
