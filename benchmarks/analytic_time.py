@@ -7,12 +7,13 @@ and prints the ratio of the best times. A report, not a test. Usage:
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import interleave
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ("telecom", "textbook", "subscription", "ecommerce")
@@ -36,19 +37,13 @@ print(json.dumps(out))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=4)
-    ap.add_argument("--against", metavar="TREE", help="another checkout, timed interleaved")
-    args = ap.parse_args()
-    trees = {"new": str(ROOT)}
-    if args.against:
-        trees["old"] = str(Path(args.against).resolve())
+    args, trees = interleave.parse(__doc__, rounds=4)
     names = [n for n in SCENARIOS if (ROOT / "scenarios" / f"{n}.yaml").exists()]
     best: dict[str, dict[str, float]] = {k: {} for k in trees}
     print(f"analytic engine, CPU seconds per simulate (best of 5 x {args.rounds} rounds); "
           f"load average {os.getloadavg()[0]:.2f}")
     for r in range(args.rounds):
-        for k, tree in (list(trees.items()) if r % 2 else list(trees.items())[::-1]):
+        for k, tree in interleave.in_turn(trees, r):
             run = subprocess.run([sys.executable, "-c", CHILD, *names], cwd=tree, env=dict(os.environ, PYTHONPATH=tree),
                                  capture_output=True, text=True, check=True)
             for n, v in json.loads(run.stdout.strip().splitlines()[-1]).items():

@@ -9,13 +9,14 @@ test. Usage: ``.venv/bin/python benchmarks/calibration_time.py [--rounds 3] [--a
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import interleave
 
 ROOT = Path(__file__).resolve().parents[1]
 CDNOW = ["fit", "rfm", str(ROOT / "data" / "cdnow" / "CDNOW_sample.txt"), "--sep", "whitespace",
@@ -37,19 +38,12 @@ def cpu_seconds(tree: str, extra: list[str]) -> float | None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--against", metavar="TREE", help="another checkout, timed interleaved")
-    args = ap.parse_args()
-    trees = {"new": str(ROOT)}
-    if args.against:
-        trees["old"] = str(Path(args.against).resolve())
+    args, trees = interleave.parse(__doc__, rounds=3)
     times = {k: {v: [] for v in VARIANTS} for k in trees}
     print(f"fit rfm on CDNOW, 9-month holdout; {args.rounds} rounds; load average {os.getloadavg()[0]:.2f}")
     for r in range(args.rounds):
-        order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
         for name, extra in VARIANTS.items():
-            for k, tree in order:
+            for k, tree in interleave.in_turn(trees, r):
                 t = cpu_seconds(tree, extra)
                 if t is not None:
                     times[k][name].append(t)
