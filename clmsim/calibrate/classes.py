@@ -144,14 +144,20 @@ def churned_spells(code: np.ndarray, periods: int, churned: int, buying: tuple[i
     return np.array(out, dtype=int).reshape(-1, 3)
 
 
-def spell_loglik(r: float, d: float, n: np.ndarray, ended: np.ndarray) -> np.ndarray:
+def spell_loglik(r, d, n: np.ndarray, ended: np.ndarray) -> np.ndarray:
     """Log-probability of churned spells (module docstring): ``n`` periods without a purchase,
     then one (``ended == 1``) or none yet (``ended == 0``: alive throughout, or dropped out
-    after ``j < n`` periods)."""
+    after ``j < n`` periods). ``r`` and ``d`` broadcast against ``n`` (one class each, or a
+    column per class)."""
     q = (1 - d) * (1 - r)
     qn = q ** n
     return np.where(ended == 1, np.log(qn * (1 - d) * r + 1e-300),
                     np.log(qn + d * (1 - qn) / (1 - q) + 1e-300))
+
+
+def _class_spells(rd: np.ndarray, n: np.ndarray, ended: np.ndarray) -> np.ndarray:
+    """(m, K): the log-probability of each spell kind under each class's ``(r, d)`` (rows of ``rd``)."""
+    return spell_loglik(rd[:, :1], rd[:, 1:], n, ended).T
 
 
 def spell_objective(x: np.ndarray, w: np.ndarray, n: np.ndarray, ended: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,7 +169,7 @@ def spell_objective(x: np.ndarray, w: np.ndarray, n: np.ndarray, ended: np.ndarr
     qn = q ** n
     dqn = np.where(n > 0, n * q ** np.maximum(n - 1, 0), 0.0)        # d q^n / dq
     alive = qn + d * (1 - qn) / (1 - q)                               # not ended: alive or dropped
-    ll = np.where(ended == 1, np.log(qn * (1 - d) * r + 1e-300), np.log(alive + 1e-300))
+    ll = spell_loglik(r, d, n, ended)
     # ended: n log(1 - d) + n log(1 - r) + log(1 - d) + log r
     dalive_dq = dqn * (1 - d / (1 - q)) + d * (1 - qn) / (1 - q) ** 2
     gr = np.where(ended == 1, 1 / r - n / (1 - r), -dalive_dq * (1 - d) / alive)
@@ -201,7 +207,7 @@ def maximise_spells(x: np.ndarray, w: np.ndarray, n: np.ndarray, ended: np.ndarr
             if not worse.any():
                 break
             t = np.where(worse, t / 2, t)
-        keep = fn <= f + 1e-12 * np.abs(f)
+        keep = ~worse
         moved = np.abs(np.where(keep[:, None], xn - x, 0.0)).max()
         x = np.where(keep[:, None], xn, x)
         f, g = np.where(keep, fn, f), np.where(keep[:, None], gn, g)
@@ -287,13 +293,13 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
             # likelihood, and the fixed points are EM's; warm-started, it is nearly exact)
             theta = maximise_spells(theta, Rw.T @ M, n, ended, iters=1)
             L = (np.einsum("cij,kij->ck", N, np.log(P)) + np.log(wt @ R / C)
-                 + M @ np.column_stack([spell_loglik(*_logistic(t), n, ended) for t in theta]))
+                 + M @ _class_spells(_logistic(theta), n, ended))
             ll, R = _mixture(L, wt)
             if ll - old < tol:
                 break
             old = ll
         if best is None or ll > best[0]:
-            best = (ll, P, R, np.array([_logistic(t) for t in theta]))
+            best = (ll, P, R, _logistic(theta))
     ll, P, R, rd = best
     P = P.copy()
     P[:, churned, :] = 0.0
@@ -310,7 +316,7 @@ def fit_classes(code: np.ndarray, periods: int, K: int, *, churned: int, buying:
     bought = full[:, :, buy].sum(axis=2)
     moves = full.sum(axis=2)
     rows = [i for i in range(S) if i != churned]
-    Lp = np.log(wt @ R / C) + M @ np.column_stack([spell_loglik(r, d, n, ended) for r, d in rd])
+    Lp = np.log(wt @ R / C) + M @ _class_spells(rd, n, ended)
     for k in range(K):
         p = np.clip(P[k][rows][:, buy].sum(axis=1), 1e-300, 1 - 1e-16)
         Lp[:, k] += bought[:, rows] @ np.log(p) + (moves - bought)[:, rows] @ np.log1p(-p)

@@ -301,6 +301,37 @@ def _fit_classes(code: np.ndarray, periods: int, K: int) -> ClassFit:
     return fit_classes(code, periods, K, **_class_codes())
 
 
+def resolve_classes(classes, *, seasonal: int | None = None, uncertainty: float | None = None,
+                    rules: RFMRules | None = None, fixed: dict | None = None) -> tuple[int | str | None, tuple[str, ...]]:
+    """What :func:`fit_rfm`'s ``classes`` means with the other options: ``K``, ``"auto"`` or None
+    (one chain), and the options that turned the default (``"auto"``) off.
+
+    Raises
+    ------
+    ClmsimError
+        A bad number, or explicit classes with what they do not combine with yet.
+    """
+    dormant = bool(rules is not None and rules.dormant_after or (fixed or {}).get("dormant_after"))
+    default_off: tuple[str, ...] = ()
+    if classes is None:      # the default: as many classes as the BIC supports, where they apply
+        default_off = tuple(o for o, on in (("--seasonal", seasonal is not None),
+                                            ("--uncertainty", uncertainty is not None),
+                                            ("--dormant-after", dormant)) if on)
+        classes = 0 if default_off else "auto"
+    if classes != "auto" and (isinstance(classes, (bool, str)) or int(classes) != classes
+                              or not 0 <= classes <= 10):
+        raise ClmsimError(f"classes must be a whole number from 0 to 10 or 'auto', got {classes!r}")
+    if not classes:
+        return None, default_off
+    if seasonal is not None or uncertainty is not None:
+        raise ClmsimError("latent classes cannot be combined with seasonal multipliers or a "
+                          "parameter_uncertainty section yet: drop one of them (--classes 0: one chain)")
+    if dormant:
+        raise ClmsimError("latent classes model churned customers who buy again or drop out; a dormant stage "
+                          "(--dormant-after) splits churned in two: drop one of them (--classes 0: one chain)")
+    return (classes if classes == "auto" else int(classes)), default_off
+
+
 def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0, horizon: int = 24,
             discount_rate: float = 0.10, margin: float | None = None, cost_to_serve: float | None = None,
             name: str = "calibrated-rfm", source: str = "transaction log", start=None, end=None,
@@ -358,26 +389,8 @@ def fit_rfm(tx: pd.DataFrame, rules: RFMRules | None = None, *, holdout: int = 0
             raise ClmsimError("seasonal multipliers and a parameter_uncertainty section (--uncertainty) cannot be "
                               "combined yet: the Dirichlet rows would replace the seasonal transition entries with "
                               "constant draws; drop one of the two")
-    dormant = bool(rules is not None and rules.dormant_after or (fixed or {}).get("dormant_after"))
-    default_off = ()
-    if classes is None:      # the default: as many classes as the BIC supports, where they apply
-        default_off = tuple(o for o, on in (("--seasonal", seasonal is not None),
-                                            ("--uncertainty", uncertainty is not None),
-                                            ("--dormant-after", dormant)) if on)
-        classes = 0 if default_off else "auto"
-    if classes != "auto" and (isinstance(classes, (bool, str)) or int(classes) != classes
-                              or not 0 <= classes <= 10):
-        raise ClmsimError(f"classes must be a whole number from 0 to 10 or 'auto', got {classes!r}")
-    if classes:
-        if seasonal is not None or uncertainty is not None:
-            raise ClmsimError("latent classes cannot be combined with seasonal multipliers or a "
-                              "parameter_uncertainty section yet: drop one of them (--classes 0: one chain)")
-        if dormant:
-            raise ClmsimError("latent classes model churned customers who buy again or drop out; a dormant stage "
-                              "(--dormant-after) splits churned in two: drop one of them (--classes 0: one chain)")
-        classes = classes if classes == "auto" else int(classes)
-    else:
-        classes = None
+    classes, default_off = resolve_classes(classes, seasonal=seasonal, uncertainty=uncertainty, rules=rules,
+                                           fixed=fixed)
     choice = None
     if rules is None:
         T = build_stage_panel(tx, RFMRules(period=(fixed or {}).get("period", "month")), start, end).n_periods

@@ -243,6 +243,7 @@ def cmd_sbg(args) -> int:
 def cmd_rfm(args) -> int:
     from ..calibrate import RFMRules, fit_rfm
     from ..calibrate.io import TRANSACTION_COLUMNS, write_yaml
+    from ..calibrate.rfm import resolve_classes
     from ..calibrate.stages import prepare_transactions
 
     raw = _read(args, TRANSACTION_COLUMNS, (), "transaction log")
@@ -256,16 +257,19 @@ def cmd_rfm(args) -> int:
     start = _date(args.start, "--start")
     end = _date(args.end, "--end")
     name = args.name or Path(args.file).stem.replace("_", "-").lower() or "calibrated"
-    turned_off = args.classes is None and (args.seasonal or args.uncertainty or given.get("dormant_after"))
-    if args.classes != 0 and not turned_off and len(tx):     # EM takes seconds: say so
-        how = "as many as the BIC supports" if args.classes in (None, "auto") else f"{args.classes}"
+    uncertainty = args.prior if args.uncertainty else None
+    fixed = {"period": args.period, **given}
+    classes, _ = resolve_classes(args.classes, seasonal=args.seasonal, uncertainty=uncertainty, rules=rules,
+                                 fixed=fixed)
+    if classes and len(tx):     # EM takes seconds: say so
+        how = "as many as the BIC supports" if classes == "auto" else f"{classes}"
         sys.stderr.write(f"clmsim: fitting the stages, then latent classes of customers by EM ({how}; --classes 0: "
                          f"one chain) ...\n")
     res = fit_rfm(tx, rules, holdout=args.holdout, horizon=args.horizon, discount_rate=args.discount_rate,
                   margin=args.margin, cost_to_serve=args.cost_to_serve, name=name, source=Path(args.file).name,
                   start=start, end=end, interval=args.interval, level=args.level, n_boot=args.n_boot,
                   seed=args.seed, min_pairs=args.min_pairs,
-                  uncertainty=args.prior if args.uncertainty else None, fixed={"period": args.period, **given},
+                  uncertainty=uncertainty, fixed=fixed,
                   seasonal=args.seasonal, classes=args.classes)
     rules = res.rules
     if args.panel_out:
